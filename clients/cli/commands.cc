@@ -1,0 +1,289 @@
+#include "clients/cli/commands.h"
+
+#include <grpcpp/client_context.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "clients/cli/table.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/custos/v1/access.grpc.pb.h"
+#include "proto/custos/v1/audit.grpc.pb.h"
+
+namespace custos::cli {
+namespace {
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(30);
+
+struct Command {
+  const char* group;
+  const char* verb;
+  const char* synopsis;
+  int (*run)(const CommandOptions&, const std::shared_ptr<grpc::Channel>&,
+             std::ostream&, std::ostream&);
+};
+
+void SetDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(kCallTimeout));
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+int ExitCodeFor(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return kExitOk;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return kExitRefused;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return kExitInvalid;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return kExitUnauthenticated;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return kExitUnavailable;
+    case grpc::StatusCode::NOT_FOUND:
+      return kExitNotFound;
+    default:
+      return kExitError;
+  }
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  static const char* kNames[] = {
+      "OK",        "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",      "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
+}
+
+// Reports a failed call: to `err` always, and as a JSON object on `out` in
+// JSON mode so scripts parsing stdout see it too.
+int ReportFailure(const grpc::Status& status, const grpc::ClientContext& context,
+                  const CommandOptions& options, std::ostream& out, std::ostream& err) {
+  std::string log_index;
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto it = trailers.find("custos-log-index"); it != trailers.end()) {
+    log_index = std::string(it->second.data(), it->second.size());
+  }
+  err << "custos: " << CodeName(status.error_code()) << ": " << status.error_message();
+  if (!log_index.empty()) err << " (log entry #" << log_index << ")";
+  err << "\n";
+  if (options.output == "json") {
+    google::protobuf::Struct root;
+    auto& error = *(*root.mutable_fields())["error"].mutable_struct_value()->mutable_fields();
+    error["code"].set_string_value(CodeName(status.error_code()));
+    error["message"].set_string_value(status.error_message());
+    uint64_t index = 0;
+    if (absl::SimpleAtoi(log_index, &index)) error["log_index"].set_number_value(index);
+    out << ToJson(root) << "\n";
+  }
+  return ExitCodeFor(status.error_code());
+}
+
+int UsageError(std::ostream& err, absl::string_view message) {
+  err << "custos: " << message << "\n";
+  return kExitUsage;
+}
+
+int AccessRequest(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+                  std::ostream& out, std::ostream& err) {
+  if (options.customer.empty()) return UsageError(err, "access request needs --customer");
+  if (options.category.empty()) return UsageError(err, "access request needs --category");
+  custos::v1::RequestAccessRequest request;
+  request.set_customer_id(options.customer);
+  request.mutable_justification()->set_category(options.category);
+  request.mutable_justification()->set_reference(options.reference);
+  request.mutable_justification()->set_note(options.note);
+  for (absl::string_view name : absl::StrSplit(options.kinds, ',', absl::SkipEmpty())) {
+    custos::v1::DataKind kind;
+    if (!custos::v1::DataKind_Parse(std::string(name), &kind)) {
+      return UsageError(err, absl::StrCat("--kinds: unknown data kind \"", name,
+                                          "\" (e.g. ACCOUNT, SUBSCRIBERS, CAMPAIGNS)"));
+    }
+    request.add_data_kinds(kind);
+  }
+  if (!options.duration.empty()) {
+    absl::Duration duration;
+    if (!absl::ParseDuration(options.duration, &duration) || duration <= absl::ZeroDuration()) {
+      return UsageError(err, "--duration: expected a positive duration such as 2h or 30m");
+    }
+    request.mutable_duration()->set_seconds(absl::ToInt64Seconds(duration));
+  }
+
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::RequestAccessResponse response;
+  const grpc::Status status = stub->RequestAccess(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  const custos::v1::Grant& grant = response.grant();
+  std::vector<std::string> kinds;
+  for (int kind : grant.obligations().data_kinds()) {
+    kinds.push_back(custos::v1::DataKind_Name(static_cast<custos::v1::DataKind>(kind)));
+  }
+  out << "granted " << grant.grant_id() << ": " << grant.staff_id() << " -> "
+      << grant.customer_id() << " for " << grant.justification().category() << " "
+      << grant.justification().reference() << "\n"
+      << "  data kinds:  " << absl::StrJoin(kinds, ", ") << "\n";
+  if (grant.obligations().masked_fields_size() > 0) {
+    out << "  masked:      " << absl::StrJoin(grant.obligations().masked_fields(), ", ")
+        << "\n";
+  }
+  out << "  expires:     " << FormatTime(grant.obligations().expires_at()) << "\n"
+      << "  read-only:   " << (grant.obligations().read_only() ? "yes" : "no") << "\n"
+      << "  log entry:   #" << response.log_index() << "\n";
+  return kExitOk;
+}
+
+int LogList(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+            std::ostream& out, std::ostream& err) {
+  custos::v1::ListEntriesRequest request;
+  request.set_customer_id(options.customer);
+  request.set_staff_id(options.staff);
+  request.set_category(options.category);
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
+  auto stub = custos::v1::AuditLog::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::ListEntriesResponse response;
+  const grpc::Status status = stub->ListEntries(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  Table table({"#", "TIME", "ACTOR", "FROM", "ACTION", "CUSTOMER", "CATEGORY", "REFERENCE",
+               "OUTCOME", "WHY"});
+  for (const auto& e : response.entries()) {
+    std::string outcome = e.outcome() == custos::v1::OUTCOME_ALLOWED   ? "allowed"
+                          : e.outcome() == custos::v1::OUTCOME_PENDING ? "pending"
+                                                                       : "refused";
+    if (e.outcome() == custos::v1::OUTCOME_REFUSED) {
+      absl::StrAppend(&outcome, " (", CodeName(static_cast<grpc::StatusCode>(e.status_code())),
+                      ")");
+    }
+    std::vector<std::string> why;
+    for (const auto& r : e.reasons()) why.push_back(r.code());
+    table.AddRow({absl::StrCat(e.index()), FormatTime(e.time()),
+                  e.actor().id().empty() ? "(unknown)" : e.actor().id(),
+                  e.actor().country().empty() ? "?" : e.actor().country(), e.action(),
+                  e.customer_id(), e.category(), e.reference(), outcome,
+                  absl::StrJoin(why, ",")});
+  }
+  table.Print(out);
+  out << table.size() << " entries shown of " << response.log_size() << " in the log";
+  if (!response.next_page_token().empty()) {
+    out << "; more with --page_token " << response.next_page_token();
+  }
+  out << "\n";
+  return kExitOk;
+}
+
+int WhoAmI(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+           std::ostream& out, std::ostream& err) {
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::WhoAmIResponse response;
+  const grpc::Status status = stub->WhoAmI(&context, {}, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  out << response.staff().staff_id() << " (" << response.staff().display_name() << "), "
+      << absl::StrJoin(response.staff().roles(), ", ") << ", "
+      << custos::v1::ContractType_Name(response.staff().contract()) << "\n"
+      << "connecting from " << response.source_address() << " ("
+      << (response.country().empty() ? "unplaced: counts as abroad" : response.country())
+      << (response.network().empty() ? "" : ", " + response.network()) << ")\n"
+      << "policy " << response.policy_version() << "\n";
+  return kExitOk;
+}
+
+const Command kCommands[] = {
+    {"access", "request",
+     "--customer C --category CAT --ref REF [--note TEXT] [--kinds K1,K2] [--duration 2h]\n"
+     "      ask for access to one customer's data",
+     AccessRequest},
+    {"log", "list",
+     "[--customer C] [--staff S] [--category CAT] [--page_size N] [--page_token T]\n"
+     "      list audit log entries, newest first (staff see their own, the DPO all)",
+     LogList},
+    {"whoami", nullptr, "\n      who custosd takes you to be, and where it places you", WhoAmI},
+};
+
+const Command* FindCommand(const std::vector<std::string>& args) {
+  for (const Command& c : kCommands) {
+    if (args.empty() || args[0] != c.group) continue;
+    if (c.verb == nullptr && args.size() == 1) return &c;
+    if (c.verb != nullptr && args.size() == 2 && args[1] == c.verb) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string Usage() {
+  std::string usage =
+      "usage: custos [--as STAFF_ID] [--server HOST:PORT] [--output table|json] COMMAND\n\n"
+      "commands:\n";
+  for (const Command& c : kCommands) {
+    absl::StrAppend(&usage, "  ", c.group, c.verb ? " " : "", c.verb ? c.verb : "", " ",
+                    c.synopsis, "\n");
+  }
+  absl::StrAppend(
+      &usage,
+      "\nconnection: --as STAFF_ID picks <pki_dir>/clients/STAFF_ID.crt and .key;\n"
+      "  --pki_dir (CUSTOS_PKI_DIR, default .custos/pki), --server (CUSTOS_SERVER,\n"
+      "  default localhost:7443), --ca/--cert/--key (CUSTOS_CA/CUSTOS_CERT/CUSTOS_KEY)\n"
+      "  override single files; CUSTOS_AS stands for --as.\n"
+      "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid request,\n"
+      "  5 not authenticated, 6 custosd unavailable, 7 not found\n");
+  return usage;
+}
+
+bool IsKnownCommand(const std::vector<std::string>& args) {
+  return FindCommand(args) != nullptr;
+}
+
+int RunCommand(const std::vector<std::string>& args, const CommandOptions& options,
+               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+               std::ostream& err) {
+  if (options.output != "table" && options.output != "json") {
+    return UsageError(err, "--output: expected table or json");
+  }
+  const Command* command = FindCommand(args);
+  if (command == nullptr) {
+    err << "custos: unknown command \"" << absl::StrJoin(args, " ") << "\"\n\n" << Usage();
+    return kExitUsage;
+  }
+  return command->run(options, channel, out, err);
+}
+
+}  // namespace custos::cli

@@ -1,0 +1,60 @@
+// The custos CLI's subcommands, as a library so tests can run them against a
+// real gateway without a subprocess.
+//
+// Thread-compatible: one RunCommand at a time per output stream.
+#ifndef CUSTOS_CLIENTS_CLI_COMMANDS_H_
+#define CUSTOS_CLIENTS_CLI_COMMANDS_H_
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+namespace custos::cli {
+
+// Values of the command-line flags a subcommand may use.
+struct CommandOptions {
+  // "table" or "json".
+  std::string output = "table";
+  std::string customer;
+  std::string category;
+  std::string reference;
+  std::string note;
+  // Comma-separated DataKind names, e.g. "ACCOUNT,CAMPAIGNS".
+  std::string kinds;
+  // e.g. "2h", "30m"; empty means the category's default.
+  std::string duration;
+  std::string staff;
+  int page_size = 0;
+  std::string page_token;
+};
+
+// Process exit codes, for scripts.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,         // anything not below
+  kExitUsage = 2,         // bad command line
+  kExitRefused = 3,       // PERMISSION_DENIED: the policy said no
+  kExitInvalid = 4,       // INVALID_ARGUMENT: custosd rejected the request
+  kExitUnauthenticated = 5,
+  kExitUnavailable = 6,   // custosd unreachable, or its log not writable
+  kExitNotFound = 7,
+};
+
+// The usage text listing every subcommand.
+std::string Usage();
+
+// Runs `args` (e.g. {"access", "request"}) over `channel`; results go to
+// `out`, errors to `err`. Returns an ExitCode.
+int RunCommand(const std::vector<std::string>& args, const CommandOptions& options,
+               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+               std::ostream& err);
+
+// Whether `args` names a known subcommand (checked before connecting).
+bool IsKnownCommand(const std::vector<std::string>& args);
+
+}  // namespace custos::cli
+
+#endif  // CUSTOS_CLIENTS_CLI_COMMANDS_H_

@@ -1,0 +1,72 @@
+// custos: the command line of support engineers and the DPO.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "clients/cli/commands.h"
+#include "clients/cli/connection.h"
+
+ABSL_FLAG(std::string, as, "", "Staff id whose development certificate to use (CUSTOS_AS).");
+ABSL_FLAG(std::string, pki_dir, "", "Directory of ca.crt and clients/ (CUSTOS_PKI_DIR).");
+ABSL_FLAG(std::string, server, "", "custosd address host:port (CUSTOS_SERVER).");
+ABSL_FLAG(std::string, ca, "", "CA certificate PEM file (CUSTOS_CA).");
+ABSL_FLAG(std::string, cert, "", "Client certificate PEM file (CUSTOS_CERT).");
+ABSL_FLAG(std::string, key, "", "Client key PEM file (CUSTOS_KEY).");
+ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
+ABSL_FLAG(std::string, customer, "", "Customer id.");
+ABSL_FLAG(std::string, category, "", "Justification category: support, bug, feature, abuse, prep.");
+ABSL_FLAG(std::string, ref, "", "Reference that backs the access (ticket, report, meeting).");
+ABSL_FLAG(std::string, note, "", "Free-text note for the customer and the DPO.");
+ABSL_FLAG(std::string, kinds, "", "Comma-separated data kinds to narrow a grant to.");
+ABSL_FLAG(std::string, duration, "", "Grant length, e.g. 2h; default: the category's.");
+ABSL_FLAG(std::string, staff, "", "Staff id filter.");
+ABSL_FLAG(int, page_size, 0, "Entries per page (0: the server's default).");
+ABSL_FLAG(std::string, page_token, "", "Continue a listing from this token.");
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage_config;
+  // --help lists this program's flags, not the libraries'.
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "clients/cli/");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetProgramUsageMessage(custos::cli::Usage());
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> args(positional.begin() + 1, positional.end());
+  if (args.empty() || args[0] == "help") {
+    std::cout << custos::cli::Usage();
+    return args.empty() ? custos::cli::kExitUsage : custos::cli::kExitOk;
+  }
+  if (!custos::cli::IsKnownCommand(args)) {
+    custos::cli::CommandOptions none;
+    return custos::cli::RunCommand(args, none, nullptr, std::cout, std::cerr);
+  }
+
+  custos::cli::ConnectionSettings explicit_settings{
+      absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca), absl::GetFlag(FLAGS_cert),
+      absl::GetFlag(FLAGS_key)};
+  auto channel = custos::cli::Connect(custos::cli::ResolveSettings(
+      explicit_settings, absl::GetFlag(FLAGS_as), absl::GetFlag(FLAGS_pki_dir)));
+  if (!channel.ok()) {
+    std::cerr << "custos: " << channel.status().message() << "\n";
+    return custos::cli::kExitUsage;
+  }
+  custos::cli::CommandOptions options;
+  options.output = absl::GetFlag(FLAGS_output);
+  options.customer = absl::GetFlag(FLAGS_customer);
+  options.category = absl::GetFlag(FLAGS_category);
+  options.reference = absl::GetFlag(FLAGS_ref);
+  options.note = absl::GetFlag(FLAGS_note);
+  options.kinds = absl::GetFlag(FLAGS_kinds);
+  options.duration = absl::GetFlag(FLAGS_duration);
+  options.staff = absl::GetFlag(FLAGS_staff);
+  options.page_size = absl::GetFlag(FLAGS_page_size);
+  options.page_token = absl::GetFlag(FLAGS_page_token);
+  return custos::cli::RunCommand(args, options, *channel, std::cout, std::cerr);
+}

@@ -1,0 +1,30 @@
+// custos.v1.AuditLog: reading the audit log.
+//
+// Thread-safe; gRPC calls the handlers from its own threads.
+#ifndef CUSTOS_GATEWAY_AUDIT_LOG_SERVICE_H_
+#define CUSTOS_GATEWAY_AUDIT_LOG_SERVICE_H_
+
+#include "gateway/gateway.h"
+#include "proto/custos/v1/audit.grpc.pb.h"
+
+namespace custos::gateway {
+
+class AuditLogService final : public custos::v1::AuditLog::CallbackService {
+ public:
+  // Borrows `gateway`, which must outlive the service.
+  explicit AuditLogService(const Gateway* gateway) : gateway_(gateway) {}
+
+  grpc::ServerUnaryReactor* ListEntries(grpc::CallbackServerContext* context,
+                                        const custos::v1::ListEntriesRequest* request,
+                                        custos::v1::ListEntriesResponse* response) override;
+
+ private:
+  const Gateway* gateway_;
+};
+
+// Whether `staff` holds the DPO role, which sees the whole log.
+bool IsDpo(const custos::v1::StaffMember& staff);
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_AUDIT_LOG_SERVICE_H_

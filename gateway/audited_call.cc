@@ -1,0 +1,69 @@
+#include "gateway/audited_call.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/grpc_status.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace custos::gateway {
+
+AuditedCall::AuditedCall(const Gateway* gateway, grpc::CallbackServerContext* context,
+                         absl::string_view action)
+    : gateway_(gateway), context_(context), now_(gateway->clock()) {
+  caller_ = gateway_->authenticator->Authenticate(*context_, now_);
+  *entry_.mutable_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now_));
+  entry_.set_action(std::string(action));
+  entry_.set_policy_version(gateway_->policy->version());
+  custos::v1::Actor* actor = entry_.mutable_actor();
+  actor->set_country(caller_.placement.country);
+  actor->set_network(caller_.placement.label);
+  if (caller_.authenticated()) {
+    const custos::v1::StaffMember& staff = *caller_.staff;
+    actor->set_kind(custos::v1::ACTOR_STAFF);
+    actor->set_id(staff.staff_id());
+    *actor->mutable_roles() = staff.roles();
+    actor->set_contract(staff.contract());
+    actor->set_partner_organisation(staff.partner_organisation());
+  } else {
+    actor->set_kind(custos::v1::ACTOR_UNKNOWN_CALLER);
+    actor->set_id(caller_.claimed_id);
+  }
+}
+
+grpc::ServerUnaryReactor* AuditedCall::Finish(absl::Status answer,
+                                              std::function<void(uint64_t)> on_logged) {
+  entry_.set_status_code(static_cast<int32_t>(answer.code()));
+  if (entry_.outcome() == custos::v1::OUTCOME_UNSPECIFIED) {
+    entry_.set_outcome(answer.ok() ? custos::v1::OUTCOME_ALLOWED
+                                   : custos::v1::OUTCOME_REFUSED);
+  }
+  if (!answer.ok() && entry_.reasons_size() == 0) {
+    custos::v1::Reason* reason = entry_.add_reasons();
+    reason->set_code(absl::StatusCodeToString(answer.code()));
+    reason->set_message(std::string(answer.message()));
+  }
+  grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
+  grpc::CallbackServerContext* context = context_;
+  gateway_->log->AppendAsync(
+      std::move(entry_),
+      [reactor, context, answer = std::move(answer),
+       on_logged = std::move(on_logged)](absl::StatusOr<custos::v1::LogEntry> logged) {
+        if (!logged.ok()) {
+          reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+              "the audit log cannot be written, so nothing was served: ",
+              logged.status().message()))));
+          return;
+        }
+        if (answer.ok()) {
+          if (on_logged) on_logged(logged->index());
+        } else {
+          context->AddTrailingMetadata(kLogIndexMetadata, absl::StrCat(logged->index()));
+        }
+        reactor->Finish(ToGrpcStatus(answer));
+      });
+  return reactor;
+}
+
+}  // namespace custos::gateway

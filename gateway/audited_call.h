@@ -1,0 +1,60 @@
+// One RPC's trip through the gateway: authenticate the caller, build the log
+// entry that records the request, append it durably, and only then answer.
+//
+// Every handler of every service goes through an AuditedCall, so no answer
+// leaves the gateway without its entry in the log; if the entry cannot be
+// written the caller gets UNAVAILABLE and nothing else (fail closed).
+//
+// Not thread-safe; one per RPC, used by the handler's thread until Finish,
+// after which the log's writer thread completes the RPC.
+#ifndef CUSTOS_GATEWAY_AUDITED_CALL_H_
+#define CUSTOS_GATEWAY_AUDITED_CALL_H_
+
+#include <functional>
+#include <string>
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "gateway/auth.h"
+#include "gateway/gateway.h"
+#include "proto/custos/v1/audit.pb.h"
+
+namespace custos::gateway {
+
+class AuditedCall {
+ public:
+  // Authenticates the caller of `context` and starts the entry for
+  // `action` ("Service.Method"). Borrows `gateway` and `context`.
+  AuditedCall(const Gateway* gateway, grpc::CallbackServerContext* context,
+              absl::string_view action);
+
+  const Caller& caller() const { return caller_; }
+  absl::Time now() const { return now_; }
+  // The entry under construction; handlers add what they know.
+  custos::v1::LogEntry& entry() { return entry_; }
+
+  // Appends the entry with `answer`'s code, then finishes the RPC with
+  // `answer`; on success `on_logged` first receives the entry's index (to put
+  // it in the response). A refusal's message becomes the entry's reason when
+  // the handler recorded none. Returns the reactor for the handler to return.
+  grpc::ServerUnaryReactor* Finish(absl::Status answer,
+                                   std::function<void(uint64_t)> on_logged = nullptr);
+
+ private:
+  const Gateway* gateway_;
+  grpc::CallbackServerContext* context_;
+  absl::Time now_;
+  Caller caller_;
+  custos::v1::LogEntry entry_;
+};
+
+// The trailing metadata key that carries the log index of a refused call.
+inline constexpr char kLogIndexMetadata[] = "custos-log-index";
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_AUDITED_CALL_H_

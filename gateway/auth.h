@@ -1,0 +1,56 @@
+// Who is calling: the staff member named by the TLS client certificate, and
+// where the policy's networks place the connection.
+//
+// The gRPC server asks for a client certificate without letting TLS verify
+// it, so that a missing or foreign certificate reaches this code, gets a
+// clear UNAUTHENTICATED and is logged like any other refusal. Verification
+// happens here, on every call. Thread-safe.
+#ifndef CUSTOS_GATEWAY_AUTH_H_
+#define CUSTOS_GATEWAY_AUTH_H_
+
+#include <string>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gateway/directory.h"
+#include "gateway/pki/client_verifier.h"
+#include "policy/networks.h"
+#include "proto/custos/v1/directory.pb.h"
+
+namespace custos::gateway {
+
+struct Caller {
+  // OK, or UNAUTHENTICATED saying why.
+  absl::Status status;
+  // The authenticated staff member; null unless status is OK.
+  const custos::v1::StaffMember* staff = nullptr;
+  // The subject the certificate claimed, even when it did not verify (for
+  // the log); sanitized to an id or empty.
+  std::string claimed_id;
+  std::string source_address;
+  policy::Placement placement;
+
+  bool authenticated() const { return staff != nullptr; }
+};
+
+class Authenticator {
+ public:
+  // Borrows all three; they must outlive the Authenticator.
+  Authenticator(const pki::ClientVerifier* verifier, const Directory* directory,
+                const policy::NetworkMap* networks);
+
+  // Identifies the caller of one RPC at time `now`. Never fails outright: an
+  // unknown caller comes back with an UNAUTHENTICATED status.
+  Caller Authenticate(const grpc::ServerContextBase& context, absl::Time now) const;
+
+ private:
+  const pki::ClientVerifier* verifier_;
+  const Directory* directory_;
+  const policy::NetworkMap* networks_;
+};
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_AUTH_H_

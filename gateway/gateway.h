@@ -1,0 +1,26 @@
+// The parts every gateway service works with. Owned by GatewayServer;
+// services borrow them. All are thread-safe.
+#ifndef CUSTOS_GATEWAY_GATEWAY_H_
+#define CUSTOS_GATEWAY_GATEWAY_H_
+
+#include <functional>
+
+#include "absl/time/time.h"
+#include "audit/log_store.h"
+#include "gateway/auth.h"
+#include "gateway/directory.h"
+#include "policy/access_policy.h"
+
+namespace custos::gateway {
+
+struct Gateway {
+  const Directory* directory = nullptr;
+  const policy::AccessPolicy* policy = nullptr;
+  const Authenticator* authenticator = nullptr;
+  audit::LogStore* log = nullptr;
+  std::function<absl::Time()> clock = absl::Now;
+};
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_GATEWAY_H_

@@ -1,0 +1,60 @@
+// custosd: the gateway every staff access to customer data goes through.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "gateway/server.h"
+
+ABSL_FLAG(std::string, data_dir, ".custos",
+          "Directory for the audit log, the development PKI and other state.");
+ABSL_FLAG(std::string, listen, "127.0.0.1:7443",
+          "Address to serve gRPC on (host:port); port 0 picks a free one.");
+ABSL_FLAG(std::string, directory, "",
+          "Text-format custos.v1.Directory of staff and customers; empty means "
+          "the built-in demo directory.");
+ABSL_FLAG(std::string, extra_client_certs, "",
+          "Comma-separated extra ids to issue development client certificates "
+          "for (e.g. services such as custos-web).");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "custosd --data_dir DIR --listen HOST:PORT\n"
+      "Serves the Custos gateway over gRPC with mutual TLS.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the stop signals before gRPC starts its threads, so only sigwait
+  // below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  custos::gateway::GatewayOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.directory_file = absl::GetFlag(FLAGS_directory);
+  for (absl::string_view id :
+       absl::StrSplit(absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {
+    options.extra_client_ids.emplace_back(id);
+  }
+  auto server = custos::gateway::GatewayServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << "custosd: " << server.status() << "\n";
+    return 1;
+  }
+  std::cout << "custosd: serving on port " << (*server)->port() << ", data in "
+            << options.data_dir << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cout << "custosd: stopping (signal " << signal_number
+            << "), finishing calls in flight" << std::endl;
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,76 @@
+// custosd: the gRPC gateway with every part wired together.
+//
+// Start() prepares the data directory on first use (development PKI, the
+// audit log), loads the directory of staff and customers, and serves on the
+// listen address. Thread-safe; Shutdown() may be called from any thread.
+#ifndef CUSTOS_GATEWAY_SERVER_H_
+#define CUSTOS_GATEWAY_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "audit/log_store.h"
+#include "gateway/auth.h"
+#include "gateway/audit_log_service.h"
+#include "gateway/directory.h"
+#include "gateway/gateway.h"
+#include "gateway/pki/client_verifier.h"
+#include "gateway/staff_access_service.h"
+#include "policy/access_policy.h"
+#include "policy/networks.h"
+
+namespace custos::gateway {
+
+struct GatewayOptions {
+  // Everything custosd keeps lives here: pki/, audit.db.
+  std::string data_dir = ".custos";
+  // host:port; port 0 picks a free port (see GatewayServer::port()).
+  std::string listen_address = "127.0.0.1:7443";
+  // A text-format custos.v1.Directory file; empty means the built-in demo.
+  std::string directory_file;
+  // Extra ids to issue development client certificates for, besides staff.
+  std::vector<std::string> extra_client_ids;
+};
+
+class GatewayServer {
+ public:
+  // Prepares and starts the gateway. Errors name the file or setting at
+  // fault: INVALID_ARGUMENT for a bad directory file, UNAVAILABLE when the
+  // port cannot be bound, and whatever the PKI or log reported.
+  static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(
+      const GatewayOptions& options);
+
+  ~GatewayServer();
+
+  // The bound port.
+  int port() const { return port_; }
+  const std::string& data_dir() const { return data_dir_; }
+
+  // Stops taking calls, lets calls in flight (and their log appends)
+  // finish within `grace`, then returns. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+ private:
+  GatewayServer() = default;
+
+  std::string data_dir_;
+  int port_ = 0;
+  std::unique_ptr<Directory> directory_;
+  std::unique_ptr<policy::AccessPolicy> policy_;
+  std::unique_ptr<policy::NetworkMap> networks_;
+  std::unique_ptr<pki::ClientVerifier> verifier_;
+  std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<audit::LogStore> log_;
+  Gateway gateway_;
+  std::unique_ptr<StaffAccessService> staff_access_;
+  std::unique_ptr<AuditLogService> audit_log_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_SERVER_H_

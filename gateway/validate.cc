@@ -1,0 +1,137 @@
+#include "gateway/validate.h"
+
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gateway/directory.h"
+
+namespace custos::gateway {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view expected) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", expected));
+}
+
+// Length of the UTF-8 sequence starting at s[i], or 0 if it is not valid
+// (overlong forms, surrogates and code points past U+10FFFF included).
+size_t Utf8SequenceLength(absl::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+  const uint8_t b0 = byte(i);
+  if (b0 < 0x80) return 1;
+  size_t length;
+  uint32_t cp;
+  if ((b0 & 0xE0) == 0xC0) {
+    length = 2;
+    cp = b0 & 0x1F;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    length = 3;
+    cp = b0 & 0x0F;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    length = 4;
+    cp = b0 & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > s.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinimum[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+absl::Status ValidateText(absl::string_view field, absl::string_view value,
+                          size_t max_bytes, bool required) {
+  if (value.empty()) {
+    return required ? Invalid(field, "required") : absl::OkStatus();
+  }
+  if (value.size() > max_bytes) {
+    return Invalid(field, absl::StrCat("at most ", max_bytes, " bytes, got ",
+                                       value.size()));
+  }
+  for (size_t i = 0; i < value.size();) {
+    const size_t length = Utf8SequenceLength(value, i);
+    if (length == 0) {
+      return Invalid(field, absl::StrCat("valid UTF-8 (bad byte at offset ", i, ")"));
+    }
+    const uint8_t b = static_cast<uint8_t>(value[i]);
+    if (length == 1 && (b < 0x20 || b == 0x7F)) {
+      return Invalid(field, absl::StrCat("no control characters (found one at offset ",
+                                         i, ")"));
+    }
+    i += length;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateId(absl::string_view field, absl::string_view value,
+                        bool required) {
+  if (value.empty()) {
+    return required ? Invalid(field, "required") : absl::OkStatus();
+  }
+  if (!IsValidId(value)) {
+    return Invalid(field, "1 to 64 characters of a-z, 0-9, '.', '-' or '_'");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRequestAccess(const custos::v1::RequestAccessRequest& request,
+                                   const policy::AccessPolicy& policy) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), true); !s.ok()) {
+    return s;
+  }
+  const custos::v1::Justification& why = request.justification();
+  if (why.category().empty()) return Invalid("justification.category", "required");
+  if (!policy.IsKnownCategory(why.category())) {
+    return Invalid("justification.category",
+                   absl::StrCat("one of ", absl::StrJoin(policy.CategoryNames(), ", ")));
+  }
+  if (auto s = ValidateText("justification.reference", why.reference(), 128, true);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = ValidateText("justification.note", why.note(), 1024, false); !s.ok()) {
+    return s;
+  }
+  for (int i = 0; i < request.data_kinds_size(); ++i) {
+    const int kind = request.data_kinds(i);
+    if (kind == custos::v1::DATA_KIND_UNSPECIFIED || !custos::v1::DataKind_IsValid(kind)) {
+      return Invalid(absl::StrCat("data_kinds[", i, "]"),
+                     absl::StrCat("a known DataKind, got ", kind));
+    }
+  }
+  if (request.has_duration()) {
+    const auto& d = request.duration();
+    if (d.seconds() <= 0 || d.seconds() > 30 * 24 * 3600 || d.nanos() < 0 ||
+        d.nanos() >= 1000000000) {
+      return Invalid("duration", "more than 0 and at most 30 days");
+    }
+  }
+  return ValidateText("device_id", request.device_id(), 128, false);
+}
+
+absl::Status ValidateListEntries(const custos::v1::ListEntriesRequest& request) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok()) {
+    return s;
+  }
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok()) return s;
+  if (auto s = ValidateText("category", request.category(), 64, false); !s.ok()) {
+    return s;
+  }
+  if (!custos::v1::Outcome_IsValid(request.outcome())) {
+    return Invalid("outcome", absl::StrCat("a known Outcome, got ", request.outcome()));
+  }
+  if (request.page_size() < 0 || request.page_size() > 1000) {
+    return Invalid("page_size", "0 to 1000");
+  }
+  return ValidateText("page_token", request.page_token(), 256, false);
+}
+
+}  // namespace custos::gateway

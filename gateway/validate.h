@@ -1,0 +1,33 @@
+// Request validation: one function per RPC, run before anything else.
+//
+// Each returns OK or INVALID_ARGUMENT whose message names the field and what
+// was expected, e.g. `justification.reference: required`. Pure and
+// thread-safe.
+#ifndef CUSTOS_GATEWAY_VALIDATE_H_
+#define CUSTOS_GATEWAY_VALIDATE_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "policy/access_policy.h"
+#include "proto/custos/v1/access.pb.h"
+#include "proto/custos/v1/audit.pb.h"
+
+namespace custos::gateway {
+
+absl::Status ValidateRequestAccess(const custos::v1::RequestAccessRequest& request,
+                                   const policy::AccessPolicy& policy);
+
+absl::Status ValidateListEntries(const custos::v1::ListEntriesRequest& request);
+
+// Checks free text: valid UTF-8, no control characters, at most `max_bytes`,
+// and non-empty when `required`. `field` names it in the error.
+absl::Status ValidateText(absl::string_view field, absl::string_view value,
+                          size_t max_bytes, bool required);
+
+// Checks an id (see IsValidId); empty is allowed unless `required`.
+absl::Status ValidateId(absl::string_view field, absl::string_view value,
+                        bool required);
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_VALIDATE_H_

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and starts Custos with its embedded
+# defaults: the demo directory, a development CA and staff certificates made
+# on first run, and the audit log, all under one data directory.
+#
+#   CUSTOS_DATA_DIR  data directory (default: .custos in the checkout)
+#   CUSTOS_LISTEN    gRPC address (default: 127.0.0.1:7443)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/install-deps.sh
+bazel build -c opt //gateway:custosd //clients/cli:custos
+
+data_dir=${CUSTOS_DATA_DIR:-$root/.custos}
+listen=${CUSTOS_LISTEN:-127.0.0.1:7443}
+mkdir -p "$data_dir"
+log=$data_dir/custosd.out
+bin=$root/bazel-bin
+
+"$bin/gateway/custosd" --data_dir "$data_dir" --listen "$listen" >"$log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
+for _ in $(seq 1 100); do
+  grep -q "serving on port" "$log" 2>/dev/null && break
+  if ! kill -0 $pid 2>/dev/null; then cat "$log" >&2; exit 1; fi
+  sleep 0.1
+done
+port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$log")
+
+cat <<MSG
+custosd is serving on ${listen%:*}:$port (data in $data_dir, output in $log).
+
+Use the CLI as a demo staff member (certificates are in $data_dir/pki/clients):
+
+  export CUSTOS_PKI_DIR=$data_dir/pki CUSTOS_SERVER=localhost:$port
+  alias custos=$bin/clients/cli/custos
+
+  custos --as anna.support access request --customer acme --category support --ref SUP-1042
+  custos --as anna.support log list --customer acme
+  custos --as carl.contractor access request --customer acme --category bug --ref BUG-7   # refused
+  custos --as dirk.dpo log list --output json                                            # the DPO sees all
+
+Demo staff: anna.support, daan.developer, tess.tester, lars.deliverability, mila.accounts,
+dirk.dpo (DPO), carl.contractor, cora.consultant, abel.accountant, pia.partner (partner),
+eva.former (contract ended), noah.noclause (no confidentiality clause).
+Demo customers: acme, bakkerij-jansen, fietsen-devries, nordwind.
+
+Press Ctrl-C to stop.
+MSG
+wait $pid

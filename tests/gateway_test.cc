@@ -1,0 +1,264 @@
+// A real custosd on a loopback port with real TLS, called with demo staff
+// certificates, without one, and with one from another CA; then the audit
+// log's rows and chain are checked in the SQLite file itself.
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "audit/sqlite/sqlite_log_store.h"
+#include "gateway/pki/dev_ca.h"
+#include "gateway/server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/custos/v1/access.grpc.pb.h"
+#include "proto/custos/v1/audit.grpc.pb.h"
+
+namespace custos {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_dir_ = new std::string(absl::StrCat(std::getenv("TEST_TMPDIR"), "/custos"));
+    gateway::GatewayOptions options;
+    options.data_dir = *data_dir_;
+    options.listen_address = "127.0.0.1:0";
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  static std::string Pki(const std::string& file) {
+    return absl::StrCat(*data_dir_, "/pki/", file);
+  }
+
+  // A channel presenting `cert_pem`/`key_pem`, or no certificate when empty.
+  static std::shared_ptr<grpc::Channel> Channel(const std::string& cert_pem,
+                                                const std::string& key_pem) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(Pki("ca.crt"));
+    tls.pem_cert_chain = cert_pem;
+    tls.pem_private_key = key_pem;
+    return grpc::CreateChannel(absl::StrCat("localhost:", server_->port()),
+                               grpc::SslCredentials(tls));
+  }
+
+  static std::shared_ptr<grpc::Channel> StaffChannel(const std::string& staff_id) {
+    return Channel(ReadFile(Pki(absl::StrCat("clients/", staff_id, ".crt"))),
+                   ReadFile(Pki(absl::StrCat("clients/", staff_id, ".key"))));
+  }
+
+  struct Answer {
+    grpc::Status status;
+    custos::v1::RequestAccessResponse response;
+    std::string log_index;  // from trailing metadata, for refusals
+  };
+
+  static Answer RequestAccess(const std::shared_ptr<grpc::Channel>& channel,
+                              const std::string& customer, const std::string& category,
+                              const std::string& reference) {
+    custos::v1::RequestAccessRequest request;
+    request.set_customer_id(customer);
+    request.mutable_justification()->set_category(category);
+    request.mutable_justification()->set_reference(reference);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    Answer answer;
+    answer.status = custos::v1::StaffAccess::NewStub(channel)->RequestAccess(
+        &context, request, &answer.response);
+    const auto& trailers = context.GetServerTrailingMetadata();
+    if (auto it = trailers.find("custos-log-index"); it != trailers.end()) {
+      answer.log_index.assign(it->second.data(), it->second.size());
+    }
+    return answer;
+  }
+
+  static std::vector<custos::v1::LogEntry> AllEntries() {
+    auto channel = StaffChannel("dirk.dpo");
+    custos::v1::ListEntriesRequest request;
+    request.set_page_size(1000);
+    grpc::ClientContext context;
+    custos::v1::ListEntriesResponse response;
+    EXPECT_TRUE(custos::v1::AuditLog::NewStub(channel)
+                    ->ListEntries(&context, request, &response)
+                    .ok());
+    return {response.entries().begin(), response.entries().end()};
+  }
+
+  static custos::v1::LogEntry EntryAt(const std::string& index) {
+    for (const auto& e : AllEntries()) {
+      if (absl::StrCat(e.index()) == index) return e;
+    }
+    ADD_FAILURE() << "no log entry " << index;
+    return {};
+  }
+
+  static std::string* data_dir_;
+  static gateway::GatewayServer* server_;
+};
+
+std::string* GatewayTest::data_dir_ = nullptr;
+gateway::GatewayServer* GatewayTest::server_ = nullptr;
+
+TEST_F(GatewayTest, GrantsDutchSupportEngineerAndLogsIt) {
+  const Answer answer =
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042");
+  ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
+  const auto& grant = answer.response.grant();
+  EXPECT_THAT(grant.grant_id(), ::testing::StartsWith("g_"));
+  EXPECT_EQ(grant.staff_id(), "anna.support");
+  EXPECT_EQ(grant.customer_id(), "acme");
+  EXPECT_EQ(answer.response.decision().verdict(), custos::v1::ALLOW);
+  EXPECT_TRUE(grant.obligations().read_only());
+
+  const auto entry = EntryAt(absl::StrCat(answer.response.log_index()));
+  EXPECT_EQ(entry.actor().id(), "anna.support");
+  EXPECT_EQ(entry.actor().country(), "NL");
+  EXPECT_EQ(entry.action(), "StaffAccess.RequestAccess");
+  EXPECT_EQ(entry.customer_id(), "acme");
+  EXPECT_EQ(entry.reference(), "SUP-1042");
+  EXPECT_EQ(entry.grant_id(), grant.grant_id());
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_ALLOWED);
+  EXPECT_EQ(entry.status_code(), 0);
+}
+
+TEST_F(GatewayTest, RefusesContractorWithReasonAndLogsIt) {
+  const Answer answer =
+      RequestAccess(StaffChannel("carl.contractor"), "acme", "bug", "BUG-7");
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(answer.status.error_message(),
+              HasSubstr("CONTRACT_NOT_DUTCH_EMPLOYMENT: carl.contractor has a CONTRACTOR"));
+  ASSERT_FALSE(answer.log_index.empty());
+  const auto entry = EntryAt(answer.log_index);
+  EXPECT_EQ(entry.actor().id(), "carl.contractor");
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+  EXPECT_EQ(entry.status_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_EQ(entry.reasons_size(), 1);
+  EXPECT_EQ(entry.reasons(0).code(), "CONTRACT_NOT_DUTCH_EMPLOYMENT");
+}
+
+TEST_F(GatewayTest, RefusesUnknownCategoryNamingTheFieldAndLogsIt) {
+  const Answer answer =
+      RequestAccess(StaffChannel("anna.support"), "acme", "curiosity", "SUP-1");
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(answer.status.error_message(),
+            "justification.category: one of abuse, bug, feature, prep, support");
+  const auto entry = EntryAt(answer.log_index);
+  EXPECT_EQ(entry.status_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+  EXPECT_EQ(entry.actor().id(), "anna.support");
+}
+
+TEST_F(GatewayTest, RefusesEmptyReferenceNamingTheFieldAndLogsIt) {
+  const Answer answer = RequestAccess(StaffChannel("anna.support"), "acme", "support", "");
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(answer.status.error_message(), "justification.reference: required");
+  EXPECT_EQ(EntryAt(answer.log_index).reasons(0).message(),
+            "justification.reference: required");
+}
+
+TEST_F(GatewayTest, RefusesUnknownCustomer) {
+  const Answer answer =
+      RequestAccess(StaffChannel("anna.support"), "nobody", "support", "SUP-1");
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(EntryAt(answer.log_index).customer_id(), "nobody");
+}
+
+TEST_F(GatewayTest, RefusesCallerWithoutCertificateAndLogsIt) {
+  const Answer answer = RequestAccess(Channel("", ""), "acme", "support", "SUP-1");
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(answer.status.error_message(), HasSubstr("no client certificate"));
+  const auto entry = EntryAt(answer.log_index);
+  EXPECT_EQ(entry.actor().kind(), custos::v1::ACTOR_UNKNOWN_CALLER);
+  EXPECT_EQ(entry.status_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A refused caller's claims are not written as if they were facts.
+  EXPECT_EQ(entry.customer_id(), "");
+}
+
+TEST_F(GatewayTest, RefusesCertificateFromAnotherCaAndLogsIt) {
+  auto other_ca = pki::MakeCa("Mallory CA");
+  ASSERT_TRUE(other_ca.ok()) << other_ca.status();
+  auto forged = pki::IssueClientCert(other_ca->cert_pem, other_ca->key_pem, "dirk.dpo",
+                                     absl::Now() - absl::Hours(1),
+                                     absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(forged.ok()) << forged.status();
+  const Answer answer = RequestAccess(Channel(forged->cert_pem, forged->key_pem), "acme",
+                                      "support", "SUP-1");
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(answer.status.error_message(), HasSubstr("not signed by the trusted CA"));
+  const auto entry = EntryAt(answer.log_index);
+  EXPECT_EQ(entry.actor().kind(), custos::v1::ACTOR_UNKNOWN_CALLER);
+  EXPECT_EQ(entry.status_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(GatewayTest, StaffSeeOnlyTheirOwnEntries) {
+  ASSERT_TRUE(
+      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-1").status.ok());
+  auto channel = StaffChannel("anna.support");
+  custos::v1::ListEntriesRequest request;
+  request.set_page_size(1000);
+  grpc::ClientContext context;
+  custos::v1::ListEntriesResponse response;
+  ASSERT_TRUE(custos::v1::AuditLog::NewStub(channel)
+                  ->ListEntries(&context, request, &response)
+                  .ok());
+  ASSERT_GT(response.entries_size(), 0);
+  for (const auto& e : response.entries()) EXPECT_EQ(e.actor().id(), "anna.support");
+
+  request.set_staff_id("daan.developer");
+  grpc::ClientContext other;
+  EXPECT_EQ(custos::v1::AuditLog::NewStub(channel)
+                ->ListEntries(&other, request, &response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(GatewayTest, ConcurrentClientsLeaveAnIntactChainWithoutGaps) {
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t] {
+      auto channel = StaffChannel(t % 2 ? "anna.support" : "carl.contractor");
+      for (int i = 0; i < kRequests; ++i) {
+        RequestAccess(channel, "acme", "support", absl::StrCat("SUP-", t, "-", i));
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  // Read the SQLite file itself: every index from 0 up, chained.
+  const std::string db = absl::StrCat(*data_dir_, "/audit.db");
+  EXPECT_TRUE(audit::VerifySqliteLogFile(db).ok());
+  const auto entries = AllEntries();
+  ASSERT_GE(entries.size(), static_cast<size_t>(kThreads * kRequests));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].index(), entries.size() - 1 - i);  // newest first
+  }
+}
+
+}  // namespace
+}  // namespace custos
