@@ -38,12 +38,19 @@ absl::Status DecideRequestAccess(const Gateway& gateway, AuditedCall& call,
                                  const custos::v1::RequestAccessRequest& request,
                                  custos::v1::RequestAccessResponse& response) {
   if (!call.caller().authenticated()) return call.caller().status;
-  if (auto s = ValidateRequestAccess(request, *gateway.policy); !s.ok()) return s;
-
   custos::v1::LogEntry& entry = call.entry();
-  entry.set_customer_id(request.customer_id());
-  entry.set_category(request.justification().category());
-  entry.set_reference(request.justification().reference());
+  // Whatever is well-formed goes into the entry even when the request as a
+  // whole is refused, so the customer sees attempts on their account too.
+  if (ValidateId("customer_id", request.customer_id(), true).ok()) {
+    entry.set_customer_id(request.customer_id());
+  }
+  if (gateway.policy->IsKnownCategory(request.justification().category())) {
+    entry.set_category(request.justification().category());
+  }
+  if (ValidateText("reference", request.justification().reference(), 128, true).ok()) {
+    entry.set_reference(request.justification().reference());
+  }
+  if (auto s = ValidateRequestAccess(request, *gateway.policy); !s.ok()) return s;
   const custos::v1::Customer* customer =
       gateway.directory->FindCustomer(request.customer_id());
   if (customer == nullptr) {

@@ -170,6 +170,10 @@ TEST_F(GatewayTest, RefusesUnknownCategoryNamingTheFieldAndLogsIt) {
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
   EXPECT_EQ(entry.actor().id(), "anna.support");
+  // The well-formed parts of a refused request are recorded, the rest not.
+  EXPECT_EQ(entry.customer_id(), "acme");
+  EXPECT_EQ(entry.reference(), "SUP-1");
+  EXPECT_EQ(entry.category(), "");
 }
 
 TEST_F(GatewayTest, RefusesEmptyReferenceNamingTheFieldAndLogsIt) {

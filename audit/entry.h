@@ -1,0 +1,47 @@
+// Log entries as bytes: their deterministic serialization, their leaf hash,
+// and the walk along the hash chain. See audit/FORMAT.md.
+//
+// Pure. The functions are thread-safe; a ChainVerifier is not.
+#ifndef CUSTOS_AUDIT_ENTRY_H_
+#define CUSTOS_AUDIT_ENTRY_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "proto/custos/v1/audit.pb.h"
+
+namespace custos::audit {
+
+// The entry layout this code writes.
+inline constexpr uint32_t kFormatVersion = 1;
+
+// The entry's bytes: deterministic protobuf serialization.
+std::string SerializeEntry(const custos::v1::LogEntry& entry);
+
+// The prev_hash of entry 0: 32 zero bytes.
+std::string ZeroHash();
+
+// Walks a log's entries in order and checks each one's bytes, index and
+// link to its predecessor.
+class ChainVerifier {
+ public:
+  // Checks the entry stored at `position` (0, 1, 2, ...). DATA_LOSS naming
+  // the entry and what is wrong: bytes that do not parse, an index that is
+  // not the position (entries missing, inserted or reordered), a prev_hash
+  // that is not the previous entry's leaf hash (an entry changed).
+  absl::Status Next(uint64_t position, absl::string_view entry_bytes);
+
+  // The leaf hash of the last entry checked, or ZeroHash().
+  const std::string& last_leaf_hash() const { return last_leaf_hash_; }
+  uint64_t count() const { return count_; }
+
+ private:
+  uint64_t count_ = 0;
+  std::string last_leaf_hash_ = ZeroHash();
+};
+
+}  // namespace custos::audit
+
+#endif  // CUSTOS_AUDIT_ENTRY_H_

@@ -1,0 +1,111 @@
+#include "audit/entry.h"
+
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "audit/merkle.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace custos::audit {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A chain of `n` entries as a store writes them.
+std::vector<std::string> Chain(int n) {
+  std::vector<std::string> bytes;
+  std::string prev = ZeroHash();
+  for (int i = 0; i < n; ++i) {
+    custos::v1::LogEntry entry;
+    entry.set_format_version(kFormatVersion);
+    entry.set_index(i);
+    entry.set_customer_id("acme");
+    entry.set_reference(absl::StrCat("SUP-", i));
+    entry.set_prev_hash(prev);
+    bytes.push_back(SerializeEntry(entry));
+    prev = HashLeaf(bytes.back());
+  }
+  return bytes;
+}
+
+absl::Status Walk(const std::vector<std::string>& entries) {
+  ChainVerifier chain;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (auto s = chain.Next(i, entries[i]); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+TEST(EntryTest, LeafHashMatchesRfc6962KnownAnswers) {
+  EXPECT_EQ(absl::BytesToHexString(HashLeaf("")),
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+  EXPECT_EQ(absl::BytesToHexString(HashLeaf(std::string(1, '\0'))),
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7");
+}
+
+TEST(EntryTest, SerializationIsDeterministic) {
+  custos::v1::LogEntry entry;
+  entry.set_customer_id("acme");
+  entry.add_reasons()->set_code("A");
+  entry.add_reasons()->set_code("B");
+  custos::v1::LogEntry copy;
+  copy.ParseFromString(SerializeEntry(entry));
+  EXPECT_EQ(SerializeEntry(copy), SerializeEntry(entry));
+}
+
+TEST(ChainVerifierTest, AcceptsAnIntactChain) { EXPECT_TRUE(Walk(Chain(10)).ok()); }
+
+TEST(ChainVerifierTest, NamesTheChangedEntry) {
+  auto entries = Chain(10);
+  entries[4][entries[4].size() - 40] ^= 0x01;  // inside entry 4's reference or hash
+  const absl::Status status = Walk(entries);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(status.message(), HasSubstr("entry "));
+  // The change shows at entry 4 itself (its fields) or at 5 (its link).
+  EXPECT_TRUE(absl::StrContains(status.message(), "entry 4") ||
+              absl::StrContains(status.message(), "entry 5"))
+      << status;
+}
+
+TEST(ChainVerifierTest, NamesTheChangedEntryViaItsSuccessorsLink) {
+  auto entries = Chain(10);
+  custos::v1::LogEntry changed;
+  changed.ParseFromString(entries[3]);
+  changed.set_reference("SUP-forged");
+  entries[3] = SerializeEntry(changed);
+  EXPECT_EQ(Walk(entries).message(),
+            "entry 4: prev_hash does not match the leaf hash of entry 3 (an entry was "
+            "changed, inserted or reordered)");
+}
+
+TEST(ChainVerifierTest, NamesTheFirstEntryAfterADroppedOne) {
+  auto entries = Chain(10);
+  entries.erase(entries.begin() + 6);
+  EXPECT_EQ(Walk(entries).message(), "entry 6: its index field says 7 (entries missing or reordered before it)");
+}
+
+TEST(ChainVerifierTest, NamesSwappedEntries) {
+  auto entries = Chain(10);
+  std::swap(entries[2], entries[3]);
+  EXPECT_EQ(Walk(entries).message(), "entry 2: its index field says 3 (entries missing or reordered before it)");
+}
+
+TEST(ChainVerifierTest, NamesAnInsertedEntry) {
+  auto entries = Chain(10);
+  entries.insert(entries.begin() + 5, entries[4]);
+  EXPECT_EQ(Walk(entries).message(),
+            "entry 5: its index field says 4 (entries reordered or inserted)");
+}
+
+TEST(ChainVerifierTest, RejectsBytesThatDoNotParse) {
+  auto entries = Chain(3);
+  entries[1] = "\xff\xff\xff";
+  EXPECT_EQ(Walk(entries).message(),
+            "entry 1: bytes do not parse as a LogEntry (entry changed)");
+}
+
+}  // namespace
+}  // namespace custos::audit

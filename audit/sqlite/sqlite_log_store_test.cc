@@ -1,0 +1,235 @@
+#include "audit/sqlite/sqlite_log_store.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "audit/entry.h"
+#include "audit/merkle.h"
+#include "audit/sqlite/sqlite.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace custos::audit {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TempPath(const std::string& name) {
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name, ".db");
+  for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
+  return path;
+}
+
+custos::v1::LogEntry Entry(const std::string& customer, const std::string& actor,
+                           const std::string& reference) {
+  custos::v1::LogEntry entry;
+  entry.set_customer_id(customer);
+  entry.mutable_actor()->set_id(actor);
+  entry.set_reference(reference);
+  entry.set_category("support");
+  entry.set_outcome(custos::v1::OUTCOME_ALLOWED);
+  entry.mutable_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  return entry;
+}
+
+// Runs one SQL statement on the file through a second connection.
+void RawSql(const std::string& path, const std::string& sql) {
+  auto db = sqlite::Open(path, SQLITE_OPEN_READWRITE);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE(sqlite::Exec(db->get(), sql.c_str()).ok()) << sql;
+}
+
+TEST(SqliteLogStoreTest, AssignsIndicesAndChainsEntries) {
+  const std::string path = TempPath("chain");
+  auto store = SqliteLogStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::string prev = ZeroHash();
+  for (uint64_t i = 0; i < 3; ++i) {
+    auto stored = (*store)->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(stored->index(), i);
+    EXPECT_EQ(stored->prev_hash(), prev);
+    EXPECT_EQ(stored->format_version(), kFormatVersion);
+    prev = HashLeaf(SerializeEntry(*stored));
+    EXPECT_EQ(*(*store)->ReadEntryBytes(i), SerializeEntry(*stored));
+  }
+  EXPECT_EQ((*store)->Size(), 3u);
+  EXPECT_TRUE(VerifySqliteLogFile(path).ok());
+}
+
+TEST(SqliteLogStoreTest, ReopeningContinuesTheChainAndTree) {
+  const std::string path = TempPath("reopen");
+  std::string root_before;
+  {
+    auto store = *SqliteLogStore::Open(path);
+    for (int i = 0; i < 11; ++i) ASSERT_TRUE(store->Append(Entry("acme", "a", "r")).ok());
+    root_before = *store->RootHash(11);
+  }
+  auto store = *SqliteLogStore::Open(path);
+  EXPECT_EQ(store->Size(), 11u);
+  EXPECT_EQ(*store->RootHash(11), root_before);
+  auto stored = store->Append(Entry("acme", "a", "r"));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->index(), 11u);
+  EXPECT_TRUE(VerifySqliteLogFile(path).ok());
+}
+
+TEST(SqliteLogStoreTest, ProofsVerifyAgainstTheRoot) {
+  const std::string path = TempPath("proofs");
+  auto store = *SqliteLogStore::Open(path);
+  std::vector<std::string> leaves;
+  for (int i = 0; i < 37; ++i) {
+    auto stored = store->Append(Entry("acme", "a", absl::StrCat(i)));
+    leaves.push_back(HashLeaf(SerializeEntry(*stored)));
+  }
+  const std::string root = *store->RootHash(37);
+  for (uint64_t i = 0; i < 37; ++i) {
+    auto proof = store->InclusionProof(i, 37);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    EXPECT_TRUE(VerifyInclusion(leaves[i], i, 37, *proof, root).ok()) << i;
+  }
+  const std::string old_root = *store->RootHash(20);
+  EXPECT_TRUE(VerifyConsistency(20, 37, old_root, root, *store->ConsistencyProof(20, 37)).ok());
+  EXPECT_EQ(store->InclusionProof(3, 38).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store->ReadEntryBytes(37).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST(SqliteLogStoreTest, ConcurrentAppendsShareCommitsWithoutGaps) {
+  const std::string path = TempPath("concurrent");
+  auto store = *SqliteLogStore::Open(path);
+  constexpr int kThreads = 8;
+  constexpr int kAppends = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        ASSERT_TRUE(store->Append(Entry("acme", absl::StrCat("t", t), absl::StrCat(i))).ok());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(store->Size(), static_cast<uint64_t>(kThreads * kAppends));
+  EXPECT_LT(store->commits(), static_cast<uint64_t>(kThreads * kAppends));
+  EXPECT_TRUE(VerifySqliteLogFile(path).ok());
+}
+
+TEST(SqliteLogStoreTest, ListsNewestFirstWithFiltersAndPages) {
+  const std::string path = TempPath("list");
+  auto store = *SqliteLogStore::Open(path);
+  for (int i = 0; i < 5; ++i) store->Append(Entry("acme", "anna", absl::StrCat("a", i)));
+  for (int i = 0; i < 3; ++i) store->Append(Entry("nordwind", "lars", absl::StrCat("n", i)));
+
+  LogStore::Filter by_customer;
+  by_customer.customer_id = "acme";
+  auto first = store->List(by_customer, 2, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->entries.size(), 2u);
+  EXPECT_EQ(first->entries[0].reference(), "a4");
+  EXPECT_EQ(first->entries[1].reference(), "a3");
+  EXPECT_EQ(first->log_size, 8u);
+  auto second = store->List(by_customer, 2, first->next_page_token);
+  EXPECT_EQ(second->entries[0].reference(), "a2");
+  auto last = store->List(by_customer, 2, second->next_page_token);
+  ASSERT_EQ(last->entries.size(), 1u);
+  EXPECT_EQ(last->entries[0].reference(), "a0");
+  EXPECT_EQ(last->next_page_token, "");
+
+  LogStore::Filter by_actor;
+  by_actor.actor_id = "lars";
+  EXPECT_EQ(store->List(by_actor, 100, "")->entries.size(), 3u);
+  LogStore::Filter none;
+  none.outcome = custos::v1::OUTCOME_REFUSED;
+  EXPECT_EQ(store->List(none, 100, "")->entries.size(), 0u);
+
+  auto bad = store->List(by_customer, 2, "'; DROP TABLE entries; --");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("page_token"));
+}
+
+class TamperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = TempPath("tamper");
+    auto store = *SqliteLogStore::Open(path_);
+    for (int i = 0; i < 10; ++i) store->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
+  }
+  std::string path_;
+};
+
+TEST_F(TamperTest, DetectsAFlippedByte) {
+  RawSql(path_,
+         "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), 'T-6', 'T-7') AS BLOB) "
+         "WHERE idx = 6");
+  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+            "entry 6: stored leaf hash does not match its bytes");
+}
+
+TEST_F(TamperTest, DetectsAChangedEntryWithItsLeafHashRecomputed) {
+  // Changing the bytes and the stored hash together breaks the next link.
+  auto db = *sqlite::Open(path_, SQLITE_OPEN_READWRITE);
+  custos::v1::LogEntry entry;
+  {
+    auto stmt = *sqlite::Prepare(db.get(), "SELECT entry FROM entries WHERE idx = 3");
+    ASSERT_EQ(sqlite3_step(stmt.get()), SQLITE_ROW);
+    entry.ParseFromString(sqlite::ColumnBytes(stmt.get(), 0));
+  }
+  entry.set_reference("forged");
+  const std::string bytes = SerializeEntry(entry);
+  const std::string leaf = HashLeaf(bytes);
+  auto update = *sqlite::Prepare(db.get(), "UPDATE entries SET entry = ?1, leaf_hash = ?2 WHERE idx = 3");
+  sqlite::BindBlob(update.get(), 1, bytes);
+  sqlite::BindBlob(update.get(), 2, leaf);
+  ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
+  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+            "entry 3: does not match the stored Merkle tree (node 1/1 over entries 2..3): the "
+            "entry or the tree was changed");
+}
+
+TEST_F(TamperTest, DetectsADeletedRow) {
+  RawSql(path_, "DELETE FROM entries WHERE idx = 5");
+  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+            "entry 5: missing (the next row stored is 6)");
+}
+
+TEST_F(TamperTest, DetectsSwappedRows) {
+  RawSql(path_,
+         "UPDATE entries SET idx = -1 WHERE idx = 2; UPDATE entries SET idx = 2 WHERE idx = 3; "
+         "UPDATE entries SET idx = 3 WHERE idx = -1;");
+  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+            "entry 2: its index field says 3 (entries missing or reordered before it)");
+}
+
+TEST_F(TamperTest, DetectsATamperedTreeNode) {
+  RawSql(path_, "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1");
+  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+            "entry 7: does not match the stored Merkle tree (node 2/1 over entries 4..7): the "
+            "entry or the tree was changed");
+}
+
+TEST(SqliteLogStoreFailClosedTest, RefusesWhileLockedAndRecoversAfter) {
+  const std::string path = TempPath("locked");
+  auto store = *SqliteLogStore::Open(path);
+  ASSERT_TRUE(store->Append(Entry("acme", "a", "before")).ok());
+
+  auto other = *sqlite::Open(path, SQLITE_OPEN_READWRITE);
+  ASSERT_TRUE(sqlite::Exec(other.get(), "BEGIN EXCLUSIVE").ok());
+  const absl::Time start = absl::Now();
+  auto refused = store->Append(Entry("acme", "a", "during"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  ASSERT_TRUE(sqlite::Exec(other.get(), "ROLLBACK").ok());
+
+  auto after = store->Append(Entry("acme", "a", "after"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->index(), 1u);
+  EXPECT_EQ(store->Size(), 2u);
+  EXPECT_TRUE(VerifySqliteLogFile(path).ok());
+}
+
+}  // namespace
+}  // namespace custos::audit

@@ -1,0 +1,47 @@
+// Customer data as the data broker reads it, behind one interface: the demo
+// keeps it in SQLite; a deployment plugs in its own application database.
+//
+// Implementations must be thread-safe.
+#ifndef CUSTOS_GATEWAY_DATA_CUSTOMER_DATA_H_
+#define CUSTOS_GATEWAY_DATA_CUSTOMER_DATA_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/custos/v1/common.pb.h"
+
+namespace custos::gateway {
+
+struct RecordPage {
+  std::vector<custos::v1::Record> records;
+  // Empty on the last page.
+  std::string next_page_token;
+};
+
+class CustomerData {
+ public:
+  virtual ~CustomerData() = default;
+
+  // One page of `kind` records of `customer_id`, in a stable order. With
+  // `record_id` set, at most that one record. AGGREGATES returns one record
+  // of counts and rates. INVALID_ARGUMENT for a page token this backend did
+  // not issue; NOT_FOUND for an unknown customer.
+  virtual absl::StatusOr<RecordPage> Read(absl::string_view customer_id,
+                                          custos::v1::DataKind kind, int page_size,
+                                          absl::string_view page_token,
+                                          absl::string_view record_id) const = 0;
+};
+
+// Replaces the value of every field named in `masked_fields` ("KIND.field",
+// for records of `kind`) with a masked form that keeps its shape: e-mail
+// addresses keep their first letter and domain ("j***@example.nl"), other
+// text its first letter ("J***"). Returns the masked field names present.
+std::vector<std::string> MaskRecords(custos::v1::DataKind kind,
+                                     const std::vector<std::string>& masked_fields,
+                                     std::vector<custos::v1::Record>& records);
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_DATA_CUSTOMER_DATA_H_
