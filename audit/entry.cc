@@ -20,11 +20,14 @@ std::string SerializeEntry(const custos::v1::LogEntry& entry) {
 
 std::string ZeroHash() { return std::string(kHashSize, '\0'); }
 
-absl::Status ChainVerifier::Next(uint64_t position, absl::string_view entry_bytes) {
+absl::Status ChainVerifier::Next(uint64_t position,
+                                 absl::string_view entry_bytes) {
   custos::v1::LogEntry entry;
-  if (!entry.ParseFromArray(entry_bytes.data(), static_cast<int>(entry_bytes.size()))) {
+  if (!entry.ParseFromArray(entry_bytes.data(),
+                            static_cast<int>(entry_bytes.size()))) {
     return absl::DataLossError(
-        absl::StrCat("entry ", position, ": bytes do not parse as a LogEntry (entry changed)"));
+        absl::StrCat("entry ", position,
+                     ": bytes do not parse as a LogEntry (entry changed)"));
   }
   if (entry.index() != position) {
     return absl::DataLossError(absl::StrCat(
@@ -34,7 +37,8 @@ absl::Status ChainVerifier::Next(uint64_t position, absl::string_view entry_byte
   }
   if (entry.prev_hash() != last_leaf_hash_) {
     return absl::DataLossError(absl::StrCat(
-        "entry ", position, ": prev_hash does not match the leaf hash of entry ",
+        "entry ", position,
+        ": prev_hash does not match the leaf hash of entry ",
         position == 0 ? std::string("(none)") : absl::StrCat(position - 1),
         " (an entry was changed, inserted or reordered)"));
   }

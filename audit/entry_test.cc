@@ -56,11 +56,14 @@ TEST(EntryTest, SerializationIsDeterministic) {
   EXPECT_EQ(SerializeEntry(copy), SerializeEntry(entry));
 }
 
-TEST(ChainVerifierTest, AcceptsAnIntactChain) { EXPECT_TRUE(Walk(Chain(10)).ok()); }
+TEST(ChainVerifierTest, AcceptsAnIntactChain) {
+  EXPECT_TRUE(Walk(Chain(10)).ok());
+}
 
 TEST(ChainVerifierTest, NamesTheChangedEntry) {
   auto entries = Chain(10);
-  entries[4][entries[4].size() - 40] ^= 0x01;  // inside entry 4's reference or hash
+  entries[4][entries[4].size() - 40] ^=
+      0x01;  // inside entry 4's reference or hash
   const absl::Status status = Walk(entries);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(), HasSubstr("entry "));
@@ -77,20 +80,25 @@ TEST(ChainVerifierTest, NamesTheChangedEntryViaItsSuccessorsLink) {
   changed.set_reference("SUP-forged");
   entries[3] = SerializeEntry(changed);
   EXPECT_EQ(Walk(entries).message(),
-            "entry 4: prev_hash does not match the leaf hash of entry 3 (an entry was "
+            "entry 4: prev_hash does not match the leaf hash of entry 3 (an "
+            "entry was "
             "changed, inserted or reordered)");
 }
 
 TEST(ChainVerifierTest, NamesTheFirstEntryAfterADroppedOne) {
   auto entries = Chain(10);
   entries.erase(entries.begin() + 6);
-  EXPECT_EQ(Walk(entries).message(), "entry 6: its index field says 7 (entries missing or reordered before it)");
+  EXPECT_EQ(Walk(entries).message(),
+            "entry 6: its index field says 7 (entries missing or reordered "
+            "before it)");
 }
 
 TEST(ChainVerifierTest, NamesSwappedEntries) {
   auto entries = Chain(10);
   std::swap(entries[2], entries[3]);
-  EXPECT_EQ(Walk(entries).message(), "entry 2: its index field says 3 (entries missing or reordered before it)");
+  EXPECT_EQ(Walk(entries).message(),
+            "entry 2: its index field says 3 (entries missing or reordered "
+            "before it)");
 }
 
 TEST(ChainVerifierTest, NamesAnInsertedEntry) {

@@ -4,13 +4,15 @@
 
 namespace custos::audit {
 
-absl::StatusOr<custos::v1::LogEntry> LogStore::Append(custos::v1::LogEntry entry) {
+absl::StatusOr<custos::v1::LogEntry> LogStore::Append(
+    custos::v1::LogEntry entry) {
   absl::Notification done;
   absl::StatusOr<custos::v1::LogEntry> result;
-  AppendAsync(std::move(entry), [&](absl::StatusOr<custos::v1::LogEntry> stored) {
-    result = std::move(stored);
-    done.Notify();
-  });
+  AppendAsync(std::move(entry),
+              [&](absl::StatusOr<custos::v1::LogEntry> stored) {
+                result = std::move(stored);
+                done.Notify();
+              });
   done.WaitForNotification();
   return result;
 }

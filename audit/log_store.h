@@ -67,8 +67,8 @@ class LogStore {
   // The root of the tree over the first `size` entries, and proofs, per
   // RFC 9162. OUT_OF_RANGE when a size exceeds Size().
   virtual absl::StatusOr<std::string> RootHash(uint64_t size) const = 0;
-  virtual absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index,
-                                                                  uint64_t size) const = 0;
+  virtual absl::StatusOr<std::vector<std::string>> InclusionProof(
+      uint64_t index, uint64_t size) const = 0;
   virtual absl::StatusOr<std::vector<std::string>> ConsistencyProof(
       uint64_t old_size, uint64_t new_size) const = 0;
 };

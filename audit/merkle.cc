@@ -16,7 +16,8 @@ std::string Sha256Parts(absl::string_view prefix, absl::string_view a,
   EVP_DigestUpdate(ctx, prefix.data(), prefix.size());
   EVP_DigestUpdate(ctx, a.data(), a.size());
   EVP_DigestUpdate(ctx, b.data(), b.size());
-  EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()), nullptr);
+  EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()),
+                     nullptr);
   EVP_MD_CTX_free(ctx);
   return out;
 }
@@ -36,25 +37,28 @@ int Log2(uint64_t power_of_two) {
   return level;
 }
 
-absl::Status AppendPath(uint64_t index, uint64_t begin, uint64_t end, NodeReader read,
-                        std::vector<std::string>& proof) {
+absl::Status AppendPath(uint64_t index, uint64_t begin, uint64_t end,
+                        NodeReader read, std::vector<std::string>& proof) {
   if (end - begin == 1) return absl::OkStatus();
   const uint64_t k = SplitPoint(end - begin);
   if (index < begin + k) {
     CUSTOS_RETURN_IF_ERROR(AppendPath(index, begin, begin + k, read, proof));
-    CUSTOS_ASSIGN_OR_RETURN(std::string sibling, SubtreeHash(begin + k, end, read));
+    CUSTOS_ASSIGN_OR_RETURN(std::string sibling,
+                            SubtreeHash(begin + k, end, read));
     proof.push_back(std::move(sibling));
   } else {
     CUSTOS_RETURN_IF_ERROR(AppendPath(index, begin + k, end, read, proof));
-    CUSTOS_ASSIGN_OR_RETURN(std::string sibling, SubtreeHash(begin, begin + k, read));
+    CUSTOS_ASSIGN_OR_RETURN(std::string sibling,
+                            SubtreeHash(begin, begin + k, read));
     proof.push_back(std::move(sibling));
   }
   return absl::OkStatus();
 }
 
 // SUBPROOF(m, D[begin:end], whole) of RFC 9162 §2.1.4.1, with m absolute.
-absl::Status AppendSubproof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
-                            NodeReader read, std::vector<std::string>& proof) {
+absl::Status AppendSubproof(uint64_t m, uint64_t begin, uint64_t end,
+                            bool whole, NodeReader read,
+                            std::vector<std::string>& proof) {
   if (m == end) {
     if (!whole) {
       CUSTOS_ASSIGN_OR_RETURN(std::string hash, SubtreeHash(begin, end, read));
@@ -64,12 +68,16 @@ absl::Status AppendSubproof(uint64_t m, uint64_t begin, uint64_t end, bool whole
   }
   const uint64_t k = SplitPoint(end - begin);
   if (m <= begin + k) {
-    CUSTOS_RETURN_IF_ERROR(AppendSubproof(m, begin, begin + k, whole, read, proof));
-    CUSTOS_ASSIGN_OR_RETURN(std::string hash, SubtreeHash(begin + k, end, read));
+    CUSTOS_RETURN_IF_ERROR(
+        AppendSubproof(m, begin, begin + k, whole, read, proof));
+    CUSTOS_ASSIGN_OR_RETURN(std::string hash,
+                            SubtreeHash(begin + k, end, read));
     proof.push_back(std::move(hash));
   } else {
-    CUSTOS_RETURN_IF_ERROR(AppendSubproof(m, begin + k, end, false, read, proof));
-    CUSTOS_ASSIGN_OR_RETURN(std::string hash, SubtreeHash(begin, begin + k, read));
+    CUSTOS_RETURN_IF_ERROR(
+        AppendSubproof(m, begin + k, end, false, read, proof));
+    CUSTOS_ASSIGN_OR_RETURN(std::string hash,
+                            SubtreeHash(begin, begin + k, read));
     proof.push_back(std::move(hash));
   }
   return absl::OkStatus();
@@ -77,8 +85,8 @@ absl::Status AppendSubproof(uint64_t m, uint64_t begin, uint64_t end, bool whole
 
 absl::Status CheckHash(absl::string_view what, absl::string_view hash) {
   if (hash.size() != kHashSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": expected a 32-byte hash, got ", hash.size(), " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": expected a 32-byte hash, got ", hash.size(), " bytes"));
   }
   return absl::OkStatus();
 }
@@ -102,14 +110,16 @@ std::string HashChildren(absl::string_view left, absl::string_view right) {
 
 std::string EmptyRoot() { return Sha256Parts("", "", ""); }
 
-absl::StatusOr<std::string> SubtreeHash(uint64_t begin, uint64_t end, NodeReader read) {
+absl::StatusOr<std::string> SubtreeHash(uint64_t begin, uint64_t end,
+                                        NodeReader read) {
   const uint64_t size = end - begin;
   if (IsPowerOfTwo(size) && begin % size == 0) {
     const int level = Log2(size);
     return read(level, begin >> level);
   }
   const uint64_t k = SplitPoint(size);
-  CUSTOS_ASSIGN_OR_RETURN(std::string left, SubtreeHash(begin, begin + k, read));
+  CUSTOS_ASSIGN_OR_RETURN(std::string left,
+                          SubtreeHash(begin, begin + k, read));
   CUSTOS_ASSIGN_OR_RETURN(std::string right, SubtreeHash(begin + k, end, read));
   return HashChildren(left, right);
 }
@@ -119,7 +129,8 @@ absl::StatusOr<std::string> RootHash(uint64_t size, NodeReader read) {
   return SubtreeHash(0, size, read);
 }
 
-absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index, uint64_t size,
+absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index,
+                                                        uint64_t size,
                                                         NodeReader read) {
   if (index >= size) {
     return absl::OutOfRangeError(
@@ -134,16 +145,18 @@ absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t old_size,
                                                           uint64_t new_size,
                                                           NodeReader read) {
   if (old_size > new_size) {
-    return absl::OutOfRangeError(absl::StrCat("old size ", old_size,
-                                              " is larger than new size ", new_size));
+    return absl::OutOfRangeError(absl::StrCat(
+        "old size ", old_size, " is larger than new size ", new_size));
   }
   std::vector<std::string> proof;
   if (old_size == 0 || old_size == new_size) return proof;
-  CUSTOS_RETURN_IF_ERROR(AppendSubproof(old_size, 0, new_size, true, read, proof));
+  CUSTOS_RETURN_IF_ERROR(
+      AppendSubproof(old_size, 0, new_size, true, read, proof));
   return proof;
 }
 
-absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64_t size,
+absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index,
+                             uint64_t size,
                              const std::vector<std::string>& proof,
                              absl::string_view root) {
   if (index >= size) {
@@ -158,7 +171,8 @@ absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64
   std::string r(leaf_hash);
   for (const std::string& p : proof) {
     if (sn == 0) {
-      return absl::DataLossError("inclusion proof is longer than the tree is deep");
+      return absl::DataLossError(
+          "inclusion proof is longer than the tree is deep");
     }
     if ((fn & 1) == 1 || fn == sn) {
       r = HashChildren(p, r);
@@ -173,17 +187,20 @@ absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64
     sn >>= 1;
   }
   if (sn != 0) {
-    return absl::DataLossError("inclusion proof is shorter than the tree is deep");
+    return absl::DataLossError(
+        "inclusion proof is shorter than the tree is deep");
   }
   if (r != root) {
-    return absl::DataLossError(absl::StrCat("inclusion proof of entry ", index,
-                                            " does not lead to the root of size ", size));
+    return absl::DataLossError(
+        absl::StrCat("inclusion proof of entry ", index,
+                     " does not lead to the root of size ", size));
   }
   return absl::OkStatus();
 }
 
 absl::Status VerifyConsistency(uint64_t old_size, uint64_t new_size,
-                               absl::string_view old_root, absl::string_view new_root,
+                               absl::string_view old_root,
+                               absl::string_view new_root,
                                const std::vector<std::string>& proof) {
   if (old_size > new_size) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -234,16 +251,19 @@ absl::Status VerifyConsistency(uint64_t old_size, uint64_t new_size,
   if (sn != 0) return absl::DataLossError("consistency proof is too short");
   if (fr != old_root) {
     return absl::DataLossError(
-        absl::StrCat("consistency proof does not lead to the old root (size ", old_size, ")"));
+        absl::StrCat("consistency proof does not lead to the old root (size ",
+                     old_size, ")"));
   }
   if (sr != new_root) {
     return absl::DataLossError(
-        absl::StrCat("consistency proof does not lead to the new root (size ", new_size, ")"));
+        absl::StrCat("consistency proof does not lead to the new root (size ",
+                     new_size, ")"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<CompactRange> CompactRange::Load(uint64_t size, NodeReader read) {
+absl::StatusOr<CompactRange> CompactRange::Load(uint64_t size,
+                                                NodeReader read) {
   CompactRange range;
   range.size_ = size;
   uint64_t begin = 0;
@@ -259,7 +279,8 @@ absl::StatusOr<CompactRange> CompactRange::Load(uint64_t size, NodeReader read) 
 
 void CompactRange::Append(
     std::string leaf_hash,
-    absl::FunctionRef<void(int level, uint64_t index, const std::string& hash)> completed) {
+    absl::FunctionRef<void(int level, uint64_t index, const std::string& hash)>
+        completed) {
   completed(0, size_, leaf_hash);
   std::string node = std::move(leaf_hash);
   int level = 0;
@@ -278,7 +299,8 @@ void CompactRange::Append(
 std::string CompactRange::RootHash() const {
   if (border_.empty()) return EmptyRoot();
   std::string root = border_.back();
-  for (size_t i = border_.size() - 1; i-- > 0;) root = HashChildren(border_[i], root);
+  for (size_t i = border_.size() - 1; i-- > 0;)
+    root = HashChildren(border_[i], root);
   return root;
 }
 

@@ -35,13 +35,15 @@ using NodeReader =
 // MTH(D[begin:end]) for a range the RFC's recursion produces (begin a
 // multiple of the largest power of two below end - begin). Errors are the
 // reader's.
-absl::StatusOr<std::string> SubtreeHash(uint64_t begin, uint64_t end, NodeReader read);
+absl::StatusOr<std::string> SubtreeHash(uint64_t begin, uint64_t end,
+                                        NodeReader read);
 
 // The root of the tree of the first `size` leaves.
 absl::StatusOr<std::string> RootHash(uint64_t size, NodeReader read);
 
 // PATH(index, D[0:size]), leaf to root. OUT_OF_RANGE unless index < size.
-absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index, uint64_t size,
+absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index,
+                                                        uint64_t size,
                                                         NodeReader read);
 
 // PROOF(old_size, D[0:new_size]). OUT_OF_RANGE unless old_size <= new_size;
@@ -53,13 +55,15 @@ absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t old_size,
 // RFC 9162 §2.1.3.2. INVALID_ARGUMENT for malformed input (index out of
 // range, a hash not 32 bytes); DATA_LOSS when the proof does not lead to
 // `root`.
-absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index, uint64_t size,
+absl::Status VerifyInclusion(absl::string_view leaf_hash, uint64_t index,
+                             uint64_t size,
                              const std::vector<std::string>& proof,
                              absl::string_view root);
 
 // RFC 9162 §2.1.4.2, with the same error codes.
 absl::Status VerifyConsistency(uint64_t old_size, uint64_t new_size,
-                               absl::string_view old_root, absl::string_view new_root,
+                               absl::string_view old_root,
+                               absl::string_view new_root,
                                const std::vector<std::string>& proof);
 
 // The right edge of a growing tree: one hash per full subtree on the border,
@@ -74,7 +78,8 @@ class CompactRange {
   // Appends a leaf hash. `completed` receives every full subtree the leaf
   // completes, from the leaf itself (level 0) upwards, for the store to keep.
   void Append(std::string leaf_hash,
-              absl::FunctionRef<void(int level, uint64_t index, const std::string& hash)>
+              absl::FunctionRef<void(int level, uint64_t index,
+                                     const std::string& hash)>
                   completed);
 
   std::string RootHash() const;

@@ -14,16 +14,21 @@
 namespace custos::audit {
 namespace {
 
-std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
-std::string Unhex(const std::string& hex) { return absl::HexStringToBytes(hex); }
+std::string Hex(const std::string& bytes) {
+  return absl::BytesToHexString(bytes);
+}
+std::string Unhex(const std::string& hex) {
+  return absl::HexStringToBytes(hex);
+}
 
 // Every full subtree's hash, as a store keeps them, fed by CompactRange.
 class MemoryTree {
  public:
   void Append(const std::string& leaf) {
-    range_.Append(HashLeaf(leaf), [&](int level, uint64_t index, const std::string& hash) {
-      nodes_[{level, index}] = hash;
-    });
+    range_.Append(HashLeaf(leaf),
+                  [&](int level, uint64_t index, const std::string& hash) {
+                    nodes_[{level, index}] = hash;
+                  });
   }
   absl::StatusOr<std::string> Read(int level, uint64_t index) const {
     auto it = nodes_.find({level, index});
@@ -73,8 +78,10 @@ struct Reference {
     }
     return p;
   }
-  std::vector<std::string> Subproof(uint64_t m, uint64_t a, uint64_t b, bool whole) const {
-    if (m == b - a) return whole ? std::vector<std::string>{} : std::vector{Mth(a, b)};
+  std::vector<std::string> Subproof(uint64_t m, uint64_t a, uint64_t b,
+                                    bool whole) const {
+    if (m == b - a)
+      return whole ? std::vector<std::string>{} : std::vector{Mth(a, b)};
     const uint64_t k = Split(b - a);
     std::vector<std::string> p;
     if (m <= k) {
@@ -149,7 +156,8 @@ TEST(MerkleTest, InclusionAgreesWithReferenceForEveryIndex) {
       auto proof = InclusionProof(i, n, tree.Reader());
       ASSERT_TRUE(proof.ok());
       ASSERT_EQ(*proof, ref.Path(i, 0, n)) << i << "/" << n;
-      ASSERT_TRUE(VerifyInclusion(HashLeaf(ref.leaves[i]), i, n, *proof, root).ok());
+      ASSERT_TRUE(
+          VerifyInclusion(HashLeaf(ref.leaves[i]), i, n, *proof, root).ok());
     }
   }
 }
@@ -167,9 +175,11 @@ TEST(MerkleTest, ConsistencyAgreesWithReferenceForEveryPair) {
     for (uint64_t m = 1; m <= n; ++m) {
       auto proof = ConsistencyProof(m, n, tree.Reader());
       ASSERT_TRUE(proof.ok());
-      ASSERT_EQ(*proof, m == n ? std::vector<std::string>{} : ref.Subproof(m, 0, n, true))
+      ASSERT_EQ(*proof, m == n ? std::vector<std::string>{}
+                               : ref.Subproof(m, 0, n, true))
           << m << "->" << n;
-      ASSERT_TRUE(VerifyConsistency(m, n, roots[m], roots[n], *proof).ok()) << m << "->" << n;
+      ASSERT_TRUE(VerifyConsistency(m, n, roots[m], roots[n], *proof).ok())
+          << m << "->" << n;
     }
   }
 }
@@ -184,21 +194,26 @@ TEST(MerkleTest, RejectsBrokenInclusionProofs) {
 
   EXPECT_EQ(VerifyInclusion(HashLeaf("6"), 5, 13, proof, root).code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(VerifyInclusion(leaf, 4, 13, proof, root).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(VerifyInclusion(leaf, 4, 13, proof, root).code(),
+            absl::StatusCode::kDataLoss);
   // The tree size is bound by the signed checkpoint, not the proof: a size
   // whose path has the same shape verifies alike, another shape does not.
-  EXPECT_EQ(VerifyInclusion(leaf, 5, 6, proof, root).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(VerifyInclusion(leaf, 5, 6, proof, root).code(),
+            absl::StatusCode::kDataLoss);
   EXPECT_EQ(VerifyInclusion(leaf, 5, 13, proof, HashLeaf("x")).code(),
             absl::StatusCode::kDataLoss);
   auto flipped = proof;
   flipped[1][0] ^= 1;
-  EXPECT_EQ(VerifyInclusion(leaf, 5, 13, flipped, root).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(VerifyInclusion(leaf, 5, 13, flipped, root).code(),
+            absl::StatusCode::kDataLoss);
   auto shorter = proof;
   shorter.pop_back();
-  EXPECT_EQ(VerifyInclusion(leaf, 5, 13, shorter, root).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(VerifyInclusion(leaf, 5, 13, shorter, root).code(),
+            absl::StatusCode::kDataLoss);
   auto longer = proof;
   longer.push_back(root);
-  EXPECT_EQ(VerifyInclusion(leaf, 5, 13, longer, root).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(VerifyInclusion(leaf, 5, 13, longer, root).code(),
+            absl::StatusCode::kDataLoss);
   auto truncated = proof;
   truncated[0].pop_back();
   EXPECT_EQ(VerifyInclusion(leaf, 5, 13, truncated, root).code(),

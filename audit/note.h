@@ -47,7 +47,8 @@ class NoteSigner {
 class NoteVerifier {
  public:
   // Parses "name+hex8+base64". INVALID_ARGUMENT naming what is wrong.
-  static absl::StatusOr<NoteVerifier> FromVerifierKey(absl::string_view verifier_key);
+  static absl::StatusOr<NoteVerifier> FromVerifierKey(
+      absl::string_view verifier_key);
 
   // Returns the note's text once a signature line by this key verifies.
   // INVALID_ARGUMENT for a malformed note; DATA_LOSS when no line carries a

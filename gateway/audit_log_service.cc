@@ -57,10 +57,12 @@ bool IsDpo(const custos::v1::StaffMember& staff) {
 }
 
 grpc::ServerUnaryReactor* AuditLogService::ListEntries(
-    grpc::CallbackServerContext* context, const custos::v1::ListEntriesRequest* request,
+    grpc::CallbackServerContext* context,
+    const custos::v1::ListEntriesRequest* request,
     custos::v1::ListEntriesResponse* response) {
   AuditedCall call(gateway_, context, "AuditLog.ListEntries");
-  absl::Status answer = custos::gateway::ListEntries(*gateway_, call, *request, *response);
+  absl::Status answer =
+      custos::gateway::ListEntries(*gateway_, call, *request, *response);
   return call.Finish(std::move(answer));
 }
 

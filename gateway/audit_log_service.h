@@ -14,9 +14,10 @@ class AuditLogService final : public custos::v1::AuditLog::CallbackService {
   // Borrows `gateway`, which must outlive the service.
   explicit AuditLogService(const Gateway* gateway) : gateway_(gateway) {}
 
-  grpc::ServerUnaryReactor* ListEntries(grpc::CallbackServerContext* context,
-                                        const custos::v1::ListEntriesRequest* request,
-                                        custos::v1::ListEntriesResponse* response) override;
+  grpc::ServerUnaryReactor* ListEntries(
+      grpc::CallbackServerContext* context,
+      const custos::v1::ListEntriesRequest* request,
+      custos::v1::ListEntriesResponse* response) override;
 
  private:
   const Gateway* gateway_;

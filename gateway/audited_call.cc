@@ -8,12 +8,14 @@
 
 namespace custos::gateway {
 
-AuditedCall::AuditedCall(const Gateway* gateway, grpc::CallbackServerContext* context,
+AuditedCall::AuditedCall(const Gateway* gateway,
+                         grpc::CallbackServerContext* context,
                          absl::string_view action)
     : gateway_(gateway), context_(context), now_(gateway->clock()) {
   caller_ = gateway_->authenticator->Authenticate(*context_, now_);
   *entry_.mutable_time() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now_));
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          absl::ToUnixMicros(now_));
   entry_.set_action(std::string(action));
   entry_.set_policy_version(gateway_->policy->version());
   custos::v1::Actor* actor = entry_.mutable_actor();
@@ -32,8 +34,8 @@ AuditedCall::AuditedCall(const Gateway* gateway, grpc::CallbackServerContext* co
   }
 }
 
-grpc::ServerUnaryReactor* AuditedCall::Finish(absl::Status answer,
-                                              std::function<void(uint64_t)> on_logged) {
+grpc::ServerUnaryReactor* AuditedCall::Finish(
+    absl::Status answer, std::function<void(uint64_t)> on_logged) {
   entry_.set_status_code(static_cast<int32_t>(answer.code()));
   if (entry_.outcome() == custos::v1::OUTCOME_UNSPECIFIED) {
     entry_.set_outcome(answer.ok() ? custos::v1::OUTCOME_ALLOWED
@@ -47,9 +49,9 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(absl::Status answer,
   grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
   grpc::CallbackServerContext* context = context_;
   gateway_->log->AppendAsync(
-      std::move(entry_),
-      [reactor, context, answer = std::move(answer),
-       on_logged = std::move(on_logged)](absl::StatusOr<custos::v1::LogEntry> logged) {
+      std::move(entry_), [reactor, context, answer = std::move(answer),
+                          on_logged = std::move(on_logged)](
+                             absl::StatusOr<custos::v1::LogEntry> logged) {
         if (!logged.ok()) {
           reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
               "the audit log cannot be written, so nothing was served: ",
@@ -59,7 +61,8 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(absl::Status answer,
         if (answer.ok()) {
           if (on_logged) on_logged(logged->index());
         } else {
-          context->AddTrailingMetadata(kLogIndexMetadata, absl::StrCat(logged->index()));
+          context->AddTrailingMetadata(kLogIndexMetadata,
+                                       absl::StrCat(logged->index()));
         }
         reactor->Finish(ToGrpcStatus(answer));
       });

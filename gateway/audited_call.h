@@ -10,11 +10,11 @@
 #ifndef CUSTOS_GATEWAY_AUDITED_CALL_H_
 #define CUSTOS_GATEWAY_AUDITED_CALL_H_
 
-#include <functional>
-#include <string>
-
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
+
+#include <functional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -41,8 +41,8 @@ class AuditedCall {
   // `answer`; on success `on_logged` first receives the entry's index (to put
   // it in the response). A refusal's message becomes the entry's reason when
   // the handler recorded none. Returns the reactor for the handler to return.
-  grpc::ServerUnaryReactor* Finish(absl::Status answer,
-                                   std::function<void(uint64_t)> on_logged = nullptr);
+  grpc::ServerUnaryReactor* Finish(
+      absl::Status answer, std::function<void(uint64_t)> on_logged = nullptr);
 
  private:
   const Gateway* gateway_;

@@ -19,7 +19,8 @@ Caller Authenticator::Authenticate(const grpc::ServerContextBase& context,
   const auto auth_context = context.auth_context();
   if (auth_context != nullptr) {
     const auto values = auth_context->FindPropertyValues("x509_pem_cert");
-    if (!values.empty()) peer_pem.assign(values.front().data(), values.front().size());
+    if (!values.empty())
+      peer_pem.assign(values.front().data(), values.front().size());
   }
   absl::StatusOr<std::string> subject = verifier_->Verify(peer_pem, now);
   if (!subject.ok()) {

@@ -8,9 +8,9 @@
 #ifndef CUSTOS_GATEWAY_AUTH_H_
 #define CUSTOS_GATEWAY_AUTH_H_
 
-#include <string>
-
 #include <grpcpp/server_context.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -43,7 +43,8 @@ class Authenticator {
 
   // Identifies the caller of one RPC at time `now`. Never fails outright: an
   // unknown caller comes back with an UNAUTHENTICATED status.
-  Caller Authenticate(const grpc::ServerContextBase& context, absl::Time now) const;
+  Caller Authenticate(const grpc::ServerContextBase& context,
+                      absl::Time now) const;
 
  private:
   const pki::ClientVerifier* verifier_;

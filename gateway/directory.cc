@@ -31,7 +31,8 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
 
 absl::Status Invalid(absl::string_view source, absl::string_view where,
                      absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(source, ": ", where, ": ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": ", where, ": ", what));
 }
 
 absl::Status ValidateStaff(const custos::v1::StaffMember& s, int i,
@@ -39,8 +40,7 @@ absl::Status ValidateStaff(const custos::v1::StaffMember& s, int i,
   const std::string where =
       absl::StrCat("staff[", i, "] (\"", s.staff_id(), "\")");
   if (!IsValidId(s.staff_id())) {
-    return Invalid(source, where,
-                   "staff_id: expected 1 to 64 of [a-z0-9._-]");
+    return Invalid(source, where, "staff_id: expected 1 to 64 of [a-z0-9._-]");
   }
   if (s.contract() == custos::v1::CONTRACT_TYPE_UNSPECIFIED) {
     return Invalid(source, where, "contract: required");
@@ -49,10 +49,10 @@ absl::Status ValidateStaff(const custos::v1::StaffMember& s, int i,
     return Invalid(source, where, "contract_start: expected YYYY-MM-DD");
   }
   if (!s.contract_end().empty() && !IsValidDate(s.contract_end())) {
-    return Invalid(source, where,
-                   "contract_end: expected YYYY-MM-DD or empty");
+    return Invalid(source, where, "contract_end: expected YYYY-MM-DD or empty");
   }
-  if (s.contract() == custos::v1::PARTNER && !IsValidId(s.partner_organisation())) {
+  if (s.contract() == custos::v1::PARTNER &&
+      !IsValidId(s.partner_organisation())) {
     return Invalid(source, where,
                    "partner_organisation: required for PARTNER staff");
   }
@@ -79,8 +79,9 @@ absl::Status ValidateCustomer(const custos::v1::Customer& c, int i,
                      "users.user_id: expected 1 to 64 of [a-z0-9._-]");
     }
     if (!users.insert(user.user_id()).second) {
-      return Invalid(source, where,
-                     absl::StrCat("users: duplicate user_id \"", user.user_id(), "\""));
+      return Invalid(
+          source, where,
+          absl::StrCat("users: duplicate user_id \"", user.user_id(), "\""));
     }
   }
   return absl::OkStatus();
@@ -128,8 +129,9 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Parse(
     const auto& c = proto.customers(i);
     if (auto st = ValidateCustomer(c, i, source_name); !st.ok()) return st;
     if (!customer_ids.insert(c.customer_id()).second) {
-      return Invalid(source_name, absl::StrCat("customers[", i, "]"),
-                     absl::StrCat("duplicate customer_id \"", c.customer_id(), "\""));
+      return Invalid(
+          source_name, absl::StrCat("customers[", i, "]"),
+          absl::StrCat("duplicate customer_id \"", c.customer_id(), "\""));
     }
   }
   return std::unique_ptr<Directory>(new Directory(std::move(proto)));

@@ -20,23 +20,26 @@ TEST(DirectoryTest, DemoHasEveryContractTypeDpoAndPartner) {
     contracts.insert(s.contract());
     roles.insert(s.roles().begin(), s.roles().end());
   }
-  EXPECT_EQ(contracts, (std::set<int>{custos::v1::DUTCH_EMPLOYMENT, custos::v1::CONTRACTOR,
-                                      custos::v1::CONSULTANT, custos::v1::ACCOUNTANT,
-                                      custos::v1::PARTNER}));
+  EXPECT_EQ(contracts,
+            (std::set<int>{custos::v1::DUTCH_EMPLOYMENT, custos::v1::CONTRACTOR,
+                           custos::v1::CONSULTANT, custos::v1::ACCOUNTANT,
+                           custos::v1::PARTNER}));
   EXPECT_EQ(roles, (std::set<std::string>{"support", "developer", "tester",
-                                          "deliverability", "account_manager", "dpo",
-                                          "accountant"}));
+                                          "deliverability", "account_manager",
+                                          "dpo", "accountant"}));
   ASSERT_NE((*directory)->FindStaff("pia.partner"), nullptr);
-  EXPECT_EQ((*directory)->FindStaff("pia.partner")->partner_organisation(), "mailfix");
+  EXPECT_EQ((*directory)->FindStaff("pia.partner")->partner_organisation(),
+            "mailfix");
   EXPECT_NE((*directory)->FindCustomer("acme"), nullptr);
   EXPECT_EQ((*directory)->FindCustomer("nobody"), nullptr);
 }
 
 TEST(DirectoryTest, SyntaxErrorNamesFileAndLine) {
-  auto directory = Directory::Parse("staff {\n  staff_id: \"a\"\n  colour: 3\n}\n",
-                                    "people.textproto");
+  auto directory = Directory::Parse(
+      "staff {\n  staff_id: \"a\"\n  colour: 3\n}\n", "people.textproto");
   ASSERT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(directory.status().message(), HasSubstr("people.textproto: line 3"));
+  EXPECT_THAT(directory.status().message(),
+              HasSubstr("people.textproto: line 3"));
   EXPECT_THAT(directory.status().message(), HasSubstr("colour"));
 }
 
@@ -47,7 +50,8 @@ TEST(DirectoryTest, RejectsDuplicateStaffId) {
   )";
   auto directory = Directory::Parse(text, "f");
   ASSERT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(directory.status().message(), "f: staff[1]: duplicate staff_id \"a\"");
+  EXPECT_EQ(directory.status().message(),
+            "f: staff[1]: duplicate staff_id \"a\"");
 }
 
 TEST(DirectoryTest, RejectsBadFieldsNamingThem) {
@@ -57,7 +61,8 @@ TEST(DirectoryTest, RejectsBadFieldsNamingThem) {
   } cases[] = {
       {R"(staff { staff_id: "A B" contract: CONTRACTOR contract_start: "2020-01-01" })",
        "staff_id: expected 1 to 64 of [a-z0-9._-]"},
-      {R"(staff { staff_id: "a" contract_start: "2020-01-01" })", "contract: required"},
+      {R"(staff { staff_id: "a" contract_start: "2020-01-01" })",
+       "contract: required"},
       {R"(staff { staff_id: "a" contract: CONTRACTOR contract_start: "2020-02-30" })",
        "contract_start: expected YYYY-MM-DD"},
       {R"(staff { staff_id: "a" contract: PARTNER contract_start: "2020-01-01" })",
@@ -67,7 +72,8 @@ TEST(DirectoryTest, RejectsBadFieldsNamingThem) {
   };
   for (const auto& c : cases) {
     auto directory = Directory::Parse(c.text, "f");
-    EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.text;
     EXPECT_THAT(directory.status().message(), HasSubstr(c.message)) << c.text;
   }
 }

@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.directory_file = absl::GetFlag(FLAGS_directory);
-  for (absl::string_view id :
-       absl::StrSplit(absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {
+  for (absl::string_view id : absl::StrSplit(
+           absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {
     options.extra_client_ids.emplace_back(id);
   }
   auto server = custos::gateway::GatewayServer::Start(options);

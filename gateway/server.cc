@@ -1,16 +1,15 @@
 #include "gateway/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
 #include "audit/sqlite/sqlite_log_store.h"
@@ -24,7 +23,8 @@ namespace {
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();
@@ -33,8 +33,8 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 absl::Status MakeDirectory(const std::string& path) {
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot create directory: ", std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat(
+        path, ": cannot create directory: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -51,7 +51,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     CUSTOS_ASSIGN_OR_RETURN(server->directory_,
                             Directory::Parse(kDemoDirectory, "demo directory"));
   } else {
-    CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(options.directory_file));
+    CUSTOS_ASSIGN_OR_RETURN(std::string text,
+                            ReadWholeFile(options.directory_file));
     CUSTOS_ASSIGN_OR_RETURN(server->directory_,
                             Directory::Parse(text, options.directory_file));
   }
@@ -61,23 +62,32 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   client_ids.insert(client_ids.end(), options.extra_client_ids.begin(),
                     options.extra_client_ids.end());
   CUSTOS_RETURN_IF_ERROR(pki::EnsureDevPki(pki_paths, client_ids));
-  CUSTOS_ASSIGN_OR_RETURN(std::string ca_pem, ReadWholeFile(pki_paths.ca_cert()));
-  CUSTOS_ASSIGN_OR_RETURN(std::string server_cert, ReadWholeFile(pki_paths.server_cert()));
-  CUSTOS_ASSIGN_OR_RETURN(std::string server_key, ReadWholeFile(pki_paths.server_key()));
-  CUSTOS_ASSIGN_OR_RETURN(server->verifier_, pki::ClientVerifier::Create(ca_pem));
+  CUSTOS_ASSIGN_OR_RETURN(std::string ca_pem,
+                          ReadWholeFile(pki_paths.ca_cert()));
+  CUSTOS_ASSIGN_OR_RETURN(std::string server_cert,
+                          ReadWholeFile(pki_paths.server_cert()));
+  CUSTOS_ASSIGN_OR_RETURN(std::string server_key,
+                          ReadWholeFile(pki_paths.server_key()));
+  CUSTOS_ASSIGN_OR_RETURN(server->verifier_,
+                          pki::ClientVerifier::Create(ca_pem));
 
-  server->policy_ = std::make_unique<policy::AccessPolicy>(policy::AccessPolicy::Minimal());
-  server->networks_ = std::make_unique<policy::NetworkMap>(policy::NetworkMap::Loopback());
+  server->policy_ =
+      std::make_unique<policy::AccessPolicy>(policy::AccessPolicy::Minimal());
+  server->networks_ =
+      std::make_unique<policy::NetworkMap>(policy::NetworkMap::Loopback());
   server->authenticator_ = std::make_unique<Authenticator>(
-      server->verifier_.get(), server->directory_.get(), server->networks_.get());
-  CUSTOS_ASSIGN_OR_RETURN(server->log_, audit::SqliteLogStore::Open(
-                                            absl::StrCat(options.data_dir, "/audit.db")));
+      server->verifier_.get(), server->directory_.get(),
+      server->networks_.get());
+  CUSTOS_ASSIGN_OR_RETURN(
+      server->log_,
+      audit::SqliteLogStore::Open(absl::StrCat(options.data_dir, "/audit.db")));
 
   server->gateway_.directory = server->directory_.get();
   server->gateway_.policy = server->policy_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();
-  server->staff_access_ = std::make_unique<StaffAccessService>(&server->gateway_);
+  server->staff_access_ =
+      std::make_unique<StaffAccessService>(&server->gateway_);
   server->audit_log_ = std::make_unique<AuditLogService>(&server->gateway_);
 
   // TLS asks for a client certificate but leaves verifying it to the
@@ -91,8 +101,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, grpc::SslServerCredentials(tls),
-                           &server->port_);
+  builder.AddListeningPort(options.listen_address,
+                           grpc::SslServerCredentials(tls), &server->port_);
   builder.RegisterService(server->staff_access_.get());
   builder.RegisterService(server->audit_log_.get());
   server->server_ = builder.BuildAndStart();

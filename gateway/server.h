@@ -6,16 +6,16 @@
 #ifndef CUSTOS_GATEWAY_SERVER_H_
 #define CUSTOS_GATEWAY_SERVER_H_
 
+#include <grpcpp/server.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "audit/log_store.h"
-#include "gateway/auth.h"
 #include "gateway/audit_log_service.h"
+#include "gateway/auth.h"
 #include "gateway/directory.h"
 #include "gateway/gateway.h"
 #include "gateway/pki/client_verifier.h"

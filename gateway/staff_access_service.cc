@@ -23,7 +23,8 @@ absl::StatusOr<std::string> NewId(absl::string_view prefix) {
     return OpenSslError("RAND_bytes", absl::StatusCode::kUnavailable);
   }
   return absl::StrCat(
-      prefix, HexEncode(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes))));
+      prefix, HexEncode(absl::string_view(reinterpret_cast<char*>(bytes),
+                                          sizeof(bytes))));
 }
 
 std::string DenialMessage(const custos::v1::Decision& decision) {
@@ -34,9 +35,10 @@ std::string DenialMessage(const custos::v1::Decision& decision) {
   return absl::StrCat("access refused: ", absl::StrJoin(parts, "; "));
 }
 
-absl::Status DecideRequestAccess(const Gateway& gateway, AuditedCall& call,
-                                 const custos::v1::RequestAccessRequest& request,
-                                 custos::v1::RequestAccessResponse& response) {
+absl::Status DecideRequestAccess(
+    const Gateway& gateway, AuditedCall& call,
+    const custos::v1::RequestAccessRequest& request,
+    custos::v1::RequestAccessResponse& response) {
   if (!call.caller().authenticated()) return call.caller().status;
   custos::v1::LogEntry& entry = call.entry();
   // Whatever is well-formed goes into the entry even when the request as a
@@ -47,15 +49,17 @@ absl::Status DecideRequestAccess(const Gateway& gateway, AuditedCall& call,
   if (gateway.policy->IsKnownCategory(request.justification().category())) {
     entry.set_category(request.justification().category());
   }
-  if (ValidateText("reference", request.justification().reference(), 128, true).ok()) {
+  if (ValidateText("reference", request.justification().reference(), 128, true)
+          .ok()) {
     entry.set_reference(request.justification().reference());
   }
-  if (auto s = ValidateRequestAccess(request, *gateway.policy); !s.ok()) return s;
+  if (auto s = ValidateRequestAccess(request, *gateway.policy); !s.ok())
+    return s;
   const custos::v1::Customer* customer =
       gateway.directory->FindCustomer(request.customer_id());
   if (customer == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("customer_id: no customer \"", request.customer_id(), "\""));
+    return absl::NotFoundError(absl::StrCat("customer_id: no customer \"",
+                                            request.customer_id(), "\""));
   }
 
   std::vector<custos::v1::DataKind> kinds;
@@ -63,13 +67,12 @@ absl::Status DecideRequestAccess(const Gateway& gateway, AuditedCall& call,
     kinds.push_back(static_cast<custos::v1::DataKind>(kind));
   }
   const absl::Duration duration =
-      request.has_duration()
-          ? absl::Seconds(request.duration().seconds()) +
-                absl::Nanoseconds(request.duration().nanos())
-          : absl::ZeroDuration();
+      request.has_duration() ? absl::Seconds(request.duration().seconds()) +
+                                   absl::Nanoseconds(request.duration().nanos())
+                             : absl::ZeroDuration();
   custos::v1::Decision decision = gateway.policy->Decide(
-      {*call.caller().staff, *customer, request.justification(), std::move(kinds),
-       duration, call.now()});
+      {*call.caller().staff, *customer, request.justification(),
+       std::move(kinds), duration, call.now()});
   *entry.mutable_reasons() = decision.reasons();
   if (decision.verdict() != custos::v1::ALLOW) {
     return absl::PermissionDeniedError(DenialMessage(decision));
@@ -96,10 +99,12 @@ absl::Status DecideRequestAccess(const Gateway& gateway, AuditedCall& call,
 }  // namespace
 
 grpc::ServerUnaryReactor* StaffAccessService::RequestAccess(
-    grpc::CallbackServerContext* context, const custos::v1::RequestAccessRequest* request,
+    grpc::CallbackServerContext* context,
+    const custos::v1::RequestAccessRequest* request,
     custos::v1::RequestAccessResponse* response) {
   AuditedCall call(gateway_, context, "StaffAccess.RequestAccess");
-  absl::Status answer = DecideRequestAccess(*gateway_, call, *request, *response);
+  absl::Status answer =
+      DecideRequestAccess(*gateway_, call, *request, *response);
   return call.Finish(std::move(answer), [response](uint64_t index) {
     response->set_log_index(index);
     if (response->has_grant()) response->mutable_grant()->set_log_index(index);
@@ -111,7 +116,8 @@ grpc::ServerUnaryReactor* StaffAccessService::WhoAmI(
     custos::v1::WhoAmIResponse* response) {
   // Reaches no customer data, so it is answered without a log entry; it is
   // also the no-op baseline for the gateway's benchmarks.
-  const Caller caller = gateway_->authenticator->Authenticate(*context, gateway_->clock());
+  const Caller caller =
+      gateway_->authenticator->Authenticate(*context, gateway_->clock());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!caller.authenticated()) {
     reactor->Finish(ToGrpcStatus(caller.status));

@@ -9,7 +9,8 @@
 
 namespace custos::gateway {
 
-class StaffAccessService final : public custos::v1::StaffAccess::CallbackService {
+class StaffAccessService final
+    : public custos::v1::StaffAccess::CallbackService {
  public:
   // Borrows `gateway`, which must outlive the service.
   explicit StaffAccessService(const Gateway* gateway) : gateway_(gateway) {}
@@ -19,9 +20,10 @@ class StaffAccessService final : public custos::v1::StaffAccess::CallbackService
       const custos::v1::RequestAccessRequest* request,
       custos::v1::RequestAccessResponse* response) override;
 
-  grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* context,
-                                   const custos::v1::WhoAmIRequest* request,
-                                   custos::v1::WhoAmIResponse* response) override;
+  grpc::ServerUnaryReactor* WhoAmI(
+      grpc::CallbackServerContext* context,
+      const custos::v1::WhoAmIRequest* request,
+      custos::v1::WhoAmIResponse* response) override;
 
  private:
   const Gateway* gateway_;

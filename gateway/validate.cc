@@ -39,7 +39,8 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i) {
     cp = (cp << 6) | (byte(i + k) & 0x3F);
   }
   static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinimum[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+  if (cp < kMinimum[length] || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF)) {
     return 0;
   }
   return length;
@@ -59,12 +60,14 @@ absl::Status ValidateText(absl::string_view field, absl::string_view value,
   for (size_t i = 0; i < value.size();) {
     const size_t length = Utf8SequenceLength(value, i);
     if (length == 0) {
-      return Invalid(field, absl::StrCat("valid UTF-8 (bad byte at offset ", i, ")"));
+      return Invalid(field,
+                     absl::StrCat("valid UTF-8 (bad byte at offset ", i, ")"));
     }
     const uint8_t b = static_cast<uint8_t>(value[i]);
     if (length == 1 && (b < 0x20 || b == 0x7F)) {
-      return Invalid(field, absl::StrCat("no control characters (found one at offset ",
-                                         i, ")"));
+      return Invalid(
+          field,
+          absl::StrCat("no control characters (found one at offset ", i, ")"));
     }
     i += length;
   }
@@ -82,27 +85,34 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value,
   return absl::OkStatus();
 }
 
-absl::Status ValidateRequestAccess(const custos::v1::RequestAccessRequest& request,
-                                   const policy::AccessPolicy& policy) {
-  if (auto s = ValidateId("customer_id", request.customer_id(), true); !s.ok()) {
-    return s;
-  }
-  const custos::v1::Justification& why = request.justification();
-  if (why.category().empty()) return Invalid("justification.category", "required");
-  if (!policy.IsKnownCategory(why.category())) {
-    return Invalid("justification.category",
-                   absl::StrCat("one of ", absl::StrJoin(policy.CategoryNames(), ", ")));
-  }
-  if (auto s = ValidateText("justification.reference", why.reference(), 128, true);
+absl::Status ValidateRequestAccess(
+    const custos::v1::RequestAccessRequest& request,
+    const policy::AccessPolicy& policy) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), true);
       !s.ok()) {
     return s;
   }
-  if (auto s = ValidateText("justification.note", why.note(), 1024, false); !s.ok()) {
+  const custos::v1::Justification& why = request.justification();
+  if (why.category().empty())
+    return Invalid("justification.category", "required");
+  if (!policy.IsKnownCategory(why.category())) {
+    return Invalid(
+        "justification.category",
+        absl::StrCat("one of ", absl::StrJoin(policy.CategoryNames(), ", ")));
+  }
+  if (auto s =
+          ValidateText("justification.reference", why.reference(), 128, true);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = ValidateText("justification.note", why.note(), 1024, false);
+      !s.ok()) {
     return s;
   }
   for (int i = 0; i < request.data_kinds_size(); ++i) {
     const int kind = request.data_kinds(i);
-    if (kind == custos::v1::DATA_KIND_UNSPECIFIED || !custos::v1::DataKind_IsValid(kind)) {
+    if (kind == custos::v1::DATA_KIND_UNSPECIFIED ||
+        !custos::v1::DataKind_IsValid(kind)) {
       return Invalid(absl::StrCat("data_kinds[", i, "]"),
                      absl::StrCat("a known DataKind, got ", kind));
     }
@@ -117,16 +127,21 @@ absl::Status ValidateRequestAccess(const custos::v1::RequestAccessRequest& reque
   return ValidateText("device_id", request.device_id(), 128, false);
 }
 
-absl::Status ValidateListEntries(const custos::v1::ListEntriesRequest& request) {
-  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok()) {
+absl::Status ValidateListEntries(
+    const custos::v1::ListEntriesRequest& request) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), false);
+      !s.ok()) {
     return s;
   }
-  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok()) return s;
-  if (auto s = ValidateText("category", request.category(), 64, false); !s.ok()) {
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
+    return s;
+  if (auto s = ValidateText("category", request.category(), 64, false);
+      !s.ok()) {
     return s;
   }
   if (!custos::v1::Outcome_IsValid(request.outcome())) {
-    return Invalid("outcome", absl::StrCat("a known Outcome, got ", request.outcome()));
+    return Invalid("outcome",
+                   absl::StrCat("a known Outcome, got ", request.outcome()));
   }
   if (request.page_size() < 0 || request.page_size() > 1000) {
     return Invalid("page_size", "0 to 1000");

@@ -14,8 +14,9 @@
 
 namespace custos::gateway {
 
-absl::Status ValidateRequestAccess(const custos::v1::RequestAccessRequest& request,
-                                   const policy::AccessPolicy& policy);
+absl::Status ValidateRequestAccess(
+    const custos::v1::RequestAccessRequest& request,
+    const policy::AccessPolicy& policy);
 
 absl::Status ValidateListEntries(const custos::v1::ListEntriesRequest& request);
 

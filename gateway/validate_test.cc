@@ -36,10 +36,13 @@ TEST(ValidateRequestAccessTest, NamesTheFieldAndWhatWasExpected) {
        "justification.category: one of abuse, bug, feature, prep, support"},
       {[](auto& r) { r.mutable_justification()->clear_reference(); },
        "justification.reference: required"},
-      {[](auto& r) { r.mutable_justification()->set_reference(std::string(129, 'x')); },
+      {[](auto& r) {
+         r.mutable_justification()->set_reference(std::string(129, 'x'));
+       },
        "justification.reference: at most 128 bytes, got 129"},
       {[](auto& r) { r.mutable_justification()->set_reference("a\nb"); },
-       "justification.reference: no control characters (found one at offset 1)"},
+       "justification.reference: no control characters (found one at offset "
+       "1)"},
       {[](auto& r) { r.mutable_justification()->set_note("\xC0\xAF"); },
        "justification.note: valid UTF-8 (bad byte at offset 0)"},
       {[](auto& r) { r.add_data_kinds(custos::v1::DATA_KIND_UNSPECIFIED); },
@@ -61,7 +64,8 @@ TEST(ValidateRequestAccessTest, NamesTheFieldAndWhatWasExpected) {
 TEST(ValidateTextTest, AcceptsMultibyteUtf8AndRejectsSurrogates) {
   EXPECT_TRUE(ValidateText("f", "Koß – 東京 🚲", 64, true).ok());
   EXPECT_FALSE(ValidateText("f", "\xED\xA0\x80", 64, true).ok());  // U+D800
-  EXPECT_FALSE(ValidateText("f", "\xF4\x90\x80\x80", 64, true).ok());  // > U+10FFFF
+  EXPECT_FALSE(
+      ValidateText("f", "\xF4\x90\x80\x80", 64, true).ok());   // > U+10FFFF
   EXPECT_FALSE(ValidateText("f", "\xE2\x82", 64, true).ok());  // truncated
 }
 
@@ -71,7 +75,8 @@ TEST(ValidateListEntriesTest, RejectsOutOfRangePageSize) {
   EXPECT_EQ(ValidateListEntries(request).message(), "page_size: 0 to 1000");
   request.set_page_size(10);
   request.set_outcome(static_cast<custos::v1::Outcome>(42));
-  EXPECT_EQ(ValidateListEntries(request).message(), "outcome: a known Outcome, got 42");
+  EXPECT_EQ(ValidateListEntries(request).message(),
+            "outcome: a known Outcome, got 42");
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ bool Contains(const std::vector<std::string>& names, absl::string_view name) {
 
 // Whether `today` lies within the contract's start and (optional) end date.
 // Dates were validated when the directory was loaded.
-bool ContractIsCurrent(const custos::v1::StaffMember& staff, absl::CivilDay today) {
+bool ContractIsCurrent(const custos::v1::StaffMember& staff,
+                       absl::CivilDay today) {
   absl::CivilDay start, end;
   if (!absl::ParseCivilTime(staff.contract_start(), &start) || today < start) {
     return false;
@@ -50,17 +51,36 @@ AccessPolicy AccessPolicy::Minimal() {
   using custos::v1::MESSAGES;
   using custos::v1::SUBSCRIBERS;
   std::vector<Category> categories = {
-      {"abuse", {"support", "deliverability"},
-       {ACCOUNT, CAMPAIGNS, MESSAGES, ABUSE_COMPLAINTS, SUBSCRIBERS}, {},
-       absl::Hours(8), absl::Hours(24)},
-      {"bug", {"developer"}, {ACCOUNT, CAMPAIGNS, SUBSCRIBERS},
-       {"SUBSCRIBERS.email", "SUBSCRIBERS.name"}, absl::Hours(8), absl::Hours(24)},
-      {"feature", {"developer", "tester"}, {ACCOUNT, CAMPAIGNS, CUSTOMER_USERS},
-       {}, absl::Hours(8), absl::Hours(24)},
-      {"prep", {"deliverability", "account_manager"}, {AGGREGATES}, {},
-       absl::Hours(2), absl::Hours(4), /*aggregates_only=*/true},
-      {"support", {"support"},
-       {ACCOUNT, CUSTOMER_USERS, SUBSCRIBERS, CAMPAIGNS}, {}, absl::Hours(4),
+      {"abuse",
+       {"support", "deliverability"},
+       {ACCOUNT, CAMPAIGNS, MESSAGES, ABUSE_COMPLAINTS, SUBSCRIBERS},
+       {},
+       absl::Hours(8),
+       absl::Hours(24)},
+      {"bug",
+       {"developer"},
+       {ACCOUNT, CAMPAIGNS, SUBSCRIBERS},
+       {"SUBSCRIBERS.email", "SUBSCRIBERS.name"},
+       absl::Hours(8),
+       absl::Hours(24)},
+      {"feature",
+       {"developer", "tester"},
+       {ACCOUNT, CAMPAIGNS, CUSTOMER_USERS},
+       {},
+       absl::Hours(8),
+       absl::Hours(24)},
+      {"prep",
+       {"deliverability", "account_manager"},
+       {AGGREGATES},
+       {},
+       absl::Hours(2),
+       absl::Hours(4),
+       /*aggregates_only=*/true},
+      {"support",
+       {"support"},
+       {ACCOUNT, CUSTOMER_USERS, SUBSCRIBERS, CAMPAIGNS},
+       {},
+       absl::Hours(4),
        absl::Hours(8)},
   };
   return AccessPolicy(std::move(categories));
@@ -81,7 +101,8 @@ AccessPolicy::AccessPolicy(std::vector<Category> categories)
                     absl::ToInt64Seconds(c.max_duration), "|",
                     c.aggregates_only, "\n");
   }
-  version_ = absl::StrCat("minimal-", HexEncode(Sha256(canonical)).substr(0, 16));
+  version_ =
+      absl::StrCat("minimal-", HexEncode(Sha256(canonical)).substr(0, 16));
 }
 
 const AccessPolicy::Category* AccessPolicy::FindCategory(
@@ -107,8 +128,7 @@ custos::v1::Decision AccessPolicy::Decide(const AccessFacts& facts) const {
   custos::v1::Decision decision;
   decision.set_policy_version(version_);
   const custos::v1::StaffMember& staff = facts.staff;
-  const absl::CivilDay today =
-      absl::ToCivilDay(facts.now, absl::UTCTimeZone());
+  const absl::CivilDay today = absl::ToCivilDay(facts.now, absl::UTCTimeZone());
 
   if (staff.contract() != custos::v1::DUTCH_EMPLOYMENT) {
     AddReason(decision, kContractNotDutchEmployment,
@@ -127,13 +147,13 @@ custos::v1::Decision AccessPolicy::Decide(const AccessFacts& facts) const {
               absl::StrCat(staff.staff_id(), " is not active"));
   }
   if (!ContractIsCurrent(staff, today)) {
-    AddReason(decision, kContractNotCurrent,
-              absl::StrCat(staff.staff_id(), "'s contract runs from ",
-                           staff.contract_start(), " to ",
-                           staff.contract_end().empty() ? "open end"
-                                                        : staff.contract_end(),
-                           ", which does not include ",
-                           absl::FormatCivilTime(today)));
+    AddReason(
+        decision, kContractNotCurrent,
+        absl::StrCat(
+            staff.staff_id(), "'s contract runs from ", staff.contract_start(),
+            " to ",
+            staff.contract_end().empty() ? "open end" : staff.contract_end(),
+            ", which does not include ", absl::FormatCivilTime(today)));
   }
   if (facts.justification.reference().empty()) {
     AddReason(decision, kReferenceMissing,
@@ -155,8 +175,8 @@ custos::v1::Decision AccessPolicy::Decide(const AccessFacts& facts) const {
     if (!role_allowed) {
       AddReason(decision, kCategoryNotForRole,
                 absl::StrCat("category ", category->name, " is for ",
-                             absl::StrJoin(category->roles, ", "),
-                             "; ", staff.staff_id(), " is ",
+                             absl::StrJoin(category->roles, ", "), "; ",
+                             staff.staff_id(), " is ",
                              absl::StrJoin(staff.roles(), ", ")));
     }
     for (DataKind kind : facts.data_kinds) {
@@ -181,9 +201,9 @@ custos::v1::Decision AccessPolicy::Decide(const AccessFacts& facts) const {
 
   decision.set_verdict(custos::v1::ALLOW);
   AddReason(decision, kAllowedForCategory,
-            absl::StrCat(staff.staff_id(), " may reach ", facts.customer.customer_id(),
-                         " for ", category->name, " ",
-                         facts.justification.reference()));
+            absl::StrCat(staff.staff_id(), " may reach ",
+                         facts.customer.customer_id(), " for ", category->name,
+                         " ", facts.justification.reference()));
   custos::v1::Obligations* obligations = decision.mutable_obligations();
   const std::vector<DataKind>& kinds =
       facts.data_kinds.empty() ? category->data_kinds : facts.data_kinds;

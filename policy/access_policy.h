@@ -32,7 +32,8 @@ struct AccessFacts {
 };
 
 // Stable reason codes (custos.v1.Reason.code).
-inline constexpr char kContractNotDutchEmployment[] = "CONTRACT_NOT_DUTCH_EMPLOYMENT";
+inline constexpr char kContractNotDutchEmployment[] =
+    "CONTRACT_NOT_DUTCH_EMPLOYMENT";
 inline constexpr char kNoConfidentialityClause[] = "NO_CONFIDENTIALITY_CLAUSE";
 inline constexpr char kContractNotCurrent[] = "CONTRACT_NOT_CURRENT";
 inline constexpr char kStaffInactive[] = "STAFF_INACTIVE";

@@ -12,8 +12,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2026, 11, 22, 10, 0, 0),
-                                        absl::UTCTimeZone());
+const absl::Time kNow = absl::FromCivil(
+    absl::CivilSecond(2026, 11, 22, 10, 0, 0), absl::UTCTimeZone());
 
 custos::v1::StaffMember Staff(const std::string& id, const std::string& role,
                               custos::v1::ContractType contract) {
@@ -65,8 +65,8 @@ class AllowedTest : public ::testing::TestWithParam<AllowedCase> {};
 
 TEST_P(AllowedTest, DutchEmployeeWithRoleIsAllowed) {
   const auto& c = GetParam();
-  const auto decision =
-      Decide(Staff("x", c.role, custos::v1::DUTCH_EMPLOYMENT), Why(c.category, "REF-1"));
+  const auto decision = Decide(Staff("x", c.role, custos::v1::DUTCH_EMPLOYMENT),
+                               Why(c.category, "REF-1"));
   EXPECT_EQ(decision.verdict(), custos::v1::ALLOW);
   EXPECT_THAT(Codes(decision), ElementsAre(kAllowedForCategory));
   EXPECT_TRUE(decision.obligations().read_only());
@@ -85,8 +85,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AllowedCase{"account_manager", "prep"}));
 
 TEST(AccessPolicyTest, DeniesContractorWithReason) {
-  const auto decision = Decide(Staff("carl", "developer", custos::v1::CONTRACTOR),
-                               Why("bug", "BUG-7"));
+  const auto decision = Decide(
+      Staff("carl", "developer", custos::v1::CONTRACTOR), Why("bug", "BUG-7"));
   EXPECT_EQ(decision.verdict(), custos::v1::DENY);
   EXPECT_THAT(Codes(decision), ElementsAre(kContractNotDutchEmployment));
   EXPECT_THAT(decision.reasons(0).message(), HasSubstr("CONTRACTOR"));
@@ -95,7 +95,8 @@ TEST(AccessPolicyTest, DeniesContractorWithReason) {
 TEST(AccessPolicyTest, DeniesEveryNonDutchContractType) {
   for (auto contract : {custos::v1::CONTRACTOR, custos::v1::CONSULTANT,
                         custos::v1::ACCOUNTANT, custos::v1::PARTNER}) {
-    const auto decision = Decide(Staff("x", "support", contract), Why("support", "T-1"));
+    const auto decision =
+        Decide(Staff("x", "support", contract), Why("support", "T-1"));
     EXPECT_EQ(decision.verdict(), custos::v1::DENY) << contract;
     EXPECT_THAT(Codes(decision), ElementsAre(kContractNotDutchEmployment));
   }
@@ -130,35 +131,43 @@ TEST(AccessPolicyTest, ContractEndingTodayIsStillCurrent) {
 }
 
 TEST(AccessPolicyTest, DeniesCategoryOutsideRole) {
-  const auto decision = Decide(Staff("tess", "tester", custos::v1::DUTCH_EMPLOYMENT),
-                               Why("support", "T-1"));
+  const auto decision =
+      Decide(Staff("tess", "tester", custos::v1::DUTCH_EMPLOYMENT),
+             Why("support", "T-1"));
   EXPECT_THAT(Codes(decision), ElementsAre(kCategoryNotForRole));
-  EXPECT_THAT(decision.reasons(0).message(), HasSubstr("support is for support"));
+  EXPECT_THAT(decision.reasons(0).message(),
+              HasSubstr("support is for support"));
 }
 
 TEST(AccessPolicyTest, DeniesUnknownCategoryAndEmptyReference) {
-  const auto decision = Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
-                               Why("curiosity", ""));
-  EXPECT_THAT(Codes(decision), ElementsAre(kReferenceMissing, kUnknownCategory));
+  const auto decision =
+      Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
+             Why("curiosity", ""));
+  EXPECT_THAT(Codes(decision),
+              ElementsAre(kReferenceMissing, kUnknownCategory));
 }
 
 TEST(AccessPolicyTest, DeniesDataKindOutsideCategory) {
-  const auto decision = Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
-                               Why("support", "T-1"), {custos::v1::MESSAGES});
+  const auto decision =
+      Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
+             Why("support", "T-1"), {custos::v1::MESSAGES});
   EXPECT_THAT(Codes(decision), ElementsAre(kDataKindNotInCategory));
 }
 
 TEST(AccessPolicyTest, DeniesDurationOverMaximum) {
-  const auto decision = Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
-                               Why("support", "T-1"), {}, absl::Hours(9));
+  const auto decision =
+      Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
+             Why("support", "T-1"), {}, absl::Hours(9));
   EXPECT_THAT(Codes(decision), ElementsAre(kDurationOverMaximum));
 }
 
 TEST(AccessPolicyTest, GrantsNarrowestKindsAndDefaultExpiry) {
-  const auto decision = Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
-                               Why("support", "T-1"), {custos::v1::ACCOUNT});
+  const auto decision =
+      Decide(Staff("anna", "support", custos::v1::DUTCH_EMPLOYMENT),
+             Why("support", "T-1"), {custos::v1::ACCOUNT});
   ASSERT_EQ(decision.verdict(), custos::v1::ALLOW);
-  EXPECT_THAT(decision.obligations().data_kinds(), ElementsAre(custos::v1::ACCOUNT));
+  EXPECT_THAT(decision.obligations().data_kinds(),
+              ElementsAre(custos::v1::ACCOUNT));
   EXPECT_EQ(decision.obligations().expires_at().seconds(),
             absl::ToUnixSeconds(kNow + absl::Hours(4)));
 }
@@ -169,12 +178,14 @@ TEST(AccessPolicyTest, PrepSeesAggregatesOnly) {
              Why("prep", "MEET-2026-11-25"));
   ASSERT_EQ(decision.verdict(), custos::v1::ALLOW);
   EXPECT_TRUE(decision.obligations().aggregates_only());
-  EXPECT_THAT(decision.obligations().data_kinds(), ElementsAre(custos::v1::AGGREGATES));
+  EXPECT_THAT(decision.obligations().data_kinds(),
+              ElementsAre(custos::v1::AGGREGATES));
 }
 
 TEST(AccessPolicyTest, BugMasksSubscriberIdentity) {
-  const auto decision = Decide(Staff("daan", "developer", custos::v1::DUTCH_EMPLOYMENT),
-                               Why("bug", "BUG-1"));
+  const auto decision =
+      Decide(Staff("daan", "developer", custos::v1::DUTCH_EMPLOYMENT),
+             Why("bug", "BUG-1"));
   EXPECT_THAT(decision.obligations().masked_fields(),
               ElementsAre("SUBSCRIBERS.email", "SUBSCRIBERS.name"));
 }

@@ -52,8 +52,8 @@ absl::StatusOr<NetworkMap> NetworkMap::Create(
   for (size_t i = 0; i < rules.size(); ++i) {
     const NetworkRule& rule = rules[i];
     const auto bad = [&](absl::string_view what) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "networks[", i, "].cidr \"", rule.cidr, "\": ", what));
+      return absl::InvalidArgumentError(
+          absl::StrCat("networks[", i, "].cidr \"", rule.cidr, "\": ", what));
     };
     std::vector<absl::string_view> parts = absl::StrSplit(rule.cidr, '/');
     if (parts.size() != 2) return bad("expected ADDRESS/LENGTH");
@@ -64,8 +64,10 @@ absl::StatusOr<NetworkMap> NetworkMap::Create(
     }
     int length = 0;
     const int max_length = is_v4 ? 32 : 128;
-    if (!absl::SimpleAtoi(parts[1], &length) || length < 0 || length > max_length) {
-      return bad(absl::StrCat("expected a prefix length from 0 to ", max_length));
+    if (!absl::SimpleAtoi(parts[1], &length) || length < 0 ||
+        length > max_length) {
+      return bad(
+          absl::StrCat("expected a prefix length from 0 to ", max_length));
     }
     prefix.length = is_v4 ? length + 96 : length;
     prefix.placement = {rule.country, rule.label};
@@ -75,7 +77,8 @@ absl::StatusOr<NetworkMap> NetworkMap::Create(
 }
 
 NetworkMap NetworkMap::Loopback() {
-  return *Create({{"127.0.0.0/8", "NL", "loopback"}, {"::1/128", "NL", "loopback"}});
+  return *Create(
+      {{"127.0.0.0/8", "NL", "loopback"}, {"::1/128", "NL", "loopback"}});
 }
 
 Placement NetworkMap::Place(absl::string_view address) const {
@@ -95,7 +98,8 @@ Placement NetworkMap::Place(absl::string_view address) const {
 std::string AddressFromPeer(absl::string_view peer) {
   if (absl::ConsumePrefix(&peer, "ipv4:")) {
     const size_t colon = peer.rfind(':');
-    return std::string(colon == absl::string_view::npos ? peer : peer.substr(0, colon));
+    return std::string(
+        colon == absl::string_view::npos ? peer : peer.substr(0, colon));
   }
   if (absl::ConsumePrefix(&peer, "ipv6:")) {
     if (absl::ConsumePrefix(&peer, "[")) {

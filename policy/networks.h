@@ -35,7 +35,8 @@ class NetworkMap {
  public:
   // Parses the rules. INVALID_ARGUMENT naming the rule's index and its cidr
   // when a prefix is malformed or its length out of range.
-  static absl::StatusOr<NetworkMap> Create(const std::vector<NetworkRule>& rules);
+  static absl::StatusOr<NetworkMap> Create(
+      const std::vector<NetworkRule>& rules);
 
   // The rules of a development machine: loopback is in the Netherlands.
   static NetworkMap Loopback();

@@ -24,10 +24,12 @@ TEST(NetworkMapTest, UnplacedAddressHasNoCountry) {
 }
 
 TEST(NetworkMapTest, RejectsMalformedCidrNamingTheRule) {
-  auto map = NetworkMap::Create({{"10.0.0.0/8", "NL", "a"}, {"10.0.0.0/33", "NL", "b"}});
+  auto map = NetworkMap::Create(
+      {{"10.0.0.0/8", "NL", "a"}, {"10.0.0.0/33", "NL", "b"}});
   ASSERT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(map.status().message(),
-            "networks[1].cidr \"10.0.0.0/33\": expected a prefix length from 0 to 32");
+            "networks[1].cidr \"10.0.0.0/33\": expected a prefix length from 0 "
+            "to 32");
   EXPECT_EQ(NetworkMap::Create({{"nonsense", "NL", "a"}}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/install-deps.sh
-bazel build -c opt //gateway:custosd //clients/cli:custos
+bazel build //gateway:custosd //clients/cli:custos
 
 data_dir=${CUSTOS_DATA_DIR:-$root/.custos}
 listen=${CUSTOS_LISTEN:-127.0.0.1:7443}

@@ -1,6 +1,10 @@
 // A real custosd on a loopback port with real TLS, called with demo staff
 // certificates, without one, and with one from another CA; then the audit
 // log's rows and chain are checked in the SQLite file itself.
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -8,10 +12,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/client_context.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
 #include "audit/sqlite/sqlite_log_store.h"
@@ -37,7 +37,8 @@ std::string ReadFile(const std::string& path) {
 class GatewayTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    data_dir_ = new std::string(absl::StrCat(std::getenv("TEST_TMPDIR"), "/custos"));
+    data_dir_ =
+        new std::string(absl::StrCat(std::getenv("TEST_TMPDIR"), "/custos"));
     gateway::GatewayOptions options;
     options.data_dir = *data_dir_;
     options.listen_address = "127.0.0.1:0";
@@ -66,7 +67,8 @@ class GatewayTest : public ::testing::Test {
                                grpc::SslCredentials(tls));
   }
 
-  static std::shared_ptr<grpc::Channel> StaffChannel(const std::string& staff_id) {
+  static std::shared_ptr<grpc::Channel> StaffChannel(
+      const std::string& staff_id) {
     return Channel(ReadFile(Pki(absl::StrCat("clients/", staff_id, ".crt"))),
                    ReadFile(Pki(absl::StrCat("clients/", staff_id, ".key"))));
   }
@@ -78,14 +80,16 @@ class GatewayTest : public ::testing::Test {
   };
 
   static Answer RequestAccess(const std::shared_ptr<grpc::Channel>& channel,
-                              const std::string& customer, const std::string& category,
+                              const std::string& customer,
+                              const std::string& category,
                               const std::string& reference) {
     custos::v1::RequestAccessRequest request;
     request.set_customer_id(customer);
     request.mutable_justification()->set_category(category);
     request.mutable_justification()->set_reference(reference);
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
     Answer answer;
     answer.status = custos::v1::StaffAccess::NewStub(channel)->RequestAccess(
         &context, request, &answer.response);
@@ -124,8 +128,8 @@ std::string* GatewayTest::data_dir_ = nullptr;
 gateway::GatewayServer* GatewayTest::server_ = nullptr;
 
 TEST_F(GatewayTest, GrantsDutchSupportEngineerAndLogsIt) {
-  const Answer answer =
-      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042");
+  const Answer answer = RequestAccess(StaffChannel("anna.support"), "acme",
+                                      "support", "SUP-1042");
   ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
   const auto& grant = answer.response.grant();
   EXPECT_THAT(grant.grant_id(), ::testing::StartsWith("g_"));
@@ -149,8 +153,10 @@ TEST_F(GatewayTest, RefusesContractorWithReasonAndLogsIt) {
   const Answer answer =
       RequestAccess(StaffChannel("carl.contractor"), "acme", "bug", "BUG-7");
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(answer.status.error_message(),
-              HasSubstr("CONTRACT_NOT_DUTCH_EMPLOYMENT: carl.contractor has a CONTRACTOR"));
+  EXPECT_THAT(
+      answer.status.error_message(),
+      HasSubstr(
+          "CONTRACT_NOT_DUTCH_EMPLOYMENT: carl.contractor has a CONTRACTOR"));
   ASSERT_FALSE(answer.log_index.empty());
   const auto entry = EntryAt(answer.log_index);
   EXPECT_EQ(entry.actor().id(), "carl.contractor");
@@ -164,8 +170,9 @@ TEST_F(GatewayTest, RefusesUnknownCategoryNamingTheFieldAndLogsIt) {
   const Answer answer =
       RequestAccess(StaffChannel("anna.support"), "acme", "curiosity", "SUP-1");
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(answer.status.error_message(),
-            "justification.category: one of abuse, bug, feature, prep, support");
+  EXPECT_EQ(
+      answer.status.error_message(),
+      "justification.category: one of abuse, bug, feature, prep, support");
   const auto entry = EntryAt(answer.log_index);
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
@@ -177,7 +184,8 @@ TEST_F(GatewayTest, RefusesUnknownCategoryNamingTheFieldAndLogsIt) {
 }
 
 TEST_F(GatewayTest, RefusesEmptyReferenceNamingTheFieldAndLogsIt) {
-  const Answer answer = RequestAccess(StaffChannel("anna.support"), "acme", "support", "");
+  const Answer answer =
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "");
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(answer.status.error_message(), "justification.reference: required");
   EXPECT_EQ(EntryAt(answer.log_index).reasons(0).message(),
@@ -192,9 +200,11 @@ TEST_F(GatewayTest, RefusesUnknownCustomer) {
 }
 
 TEST_F(GatewayTest, RefusesCallerWithoutCertificateAndLogsIt) {
-  const Answer answer = RequestAccess(Channel("", ""), "acme", "support", "SUP-1");
+  const Answer answer =
+      RequestAccess(Channel("", ""), "acme", "support", "SUP-1");
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(answer.status.error_message(), HasSubstr("no client certificate"));
+  EXPECT_THAT(answer.status.error_message(),
+              HasSubstr("no client certificate"));
   const auto entry = EntryAt(answer.log_index);
   EXPECT_EQ(entry.actor().kind(), custos::v1::ACTOR_UNKNOWN_CALLER);
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -205,14 +215,15 @@ TEST_F(GatewayTest, RefusesCallerWithoutCertificateAndLogsIt) {
 TEST_F(GatewayTest, RefusesCertificateFromAnotherCaAndLogsIt) {
   auto other_ca = pki::MakeCa("Mallory CA");
   ASSERT_TRUE(other_ca.ok()) << other_ca.status();
-  auto forged = pki::IssueClientCert(other_ca->cert_pem, other_ca->key_pem, "dirk.dpo",
-                                     absl::Now() - absl::Hours(1),
+  auto forged = pki::IssueClientCert(other_ca->cert_pem, other_ca->key_pem,
+                                     "dirk.dpo", absl::Now() - absl::Hours(1),
                                      absl::Now() + absl::Hours(1));
   ASSERT_TRUE(forged.ok()) << forged.status();
-  const Answer answer = RequestAccess(Channel(forged->cert_pem, forged->key_pem), "acme",
-                                      "support", "SUP-1");
+  const Answer answer = RequestAccess(
+      Channel(forged->cert_pem, forged->key_pem), "acme", "support", "SUP-1");
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(answer.status.error_message(), HasSubstr("not signed by the trusted CA"));
+  EXPECT_THAT(answer.status.error_message(),
+              HasSubstr("not signed by the trusted CA"));
   const auto entry = EntryAt(answer.log_index);
   EXPECT_EQ(entry.actor().kind(), custos::v1::ACTOR_UNKNOWN_CALLER);
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -220,7 +231,8 @@ TEST_F(GatewayTest, RefusesCertificateFromAnotherCaAndLogsIt) {
 
 TEST_F(GatewayTest, StaffSeeOnlyTheirOwnEntries) {
   ASSERT_TRUE(
-      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-1").status.ok());
+      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-1")
+          .status.ok());
   auto channel = StaffChannel("anna.support");
   custos::v1::ListEntriesRequest request;
   request.set_page_size(1000);
@@ -230,7 +242,8 @@ TEST_F(GatewayTest, StaffSeeOnlyTheirOwnEntries) {
                   ->ListEntries(&context, request, &response)
                   .ok());
   ASSERT_GT(response.entries_size(), 0);
-  for (const auto& e : response.entries()) EXPECT_EQ(e.actor().id(), "anna.support");
+  for (const auto& e : response.entries())
+    EXPECT_EQ(e.actor().id(), "anna.support");
 
   request.set_staff_id("daan.developer");
   grpc::ClientContext other;
@@ -248,7 +261,8 @@ TEST_F(GatewayTest, ConcurrentClientsLeaveAnIntactChainWithoutGaps) {
     threads.emplace_back([t] {
       auto channel = StaffChannel(t % 2 ? "anna.support" : "carl.contractor");
       for (int i = 0; i < kRequests; ++i) {
-        RequestAccess(channel, "acme", "support", absl::StrCat("SUP-", t, "-", i));
+        RequestAccess(channel, "acme", "support",
+                      absl::StrCat("SUP-", t, "-", i));
       }
     });
   }

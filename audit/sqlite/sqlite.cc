@@ -5,9 +5,9 @@
 namespace custos::audit::sqlite {
 
 absl::Status Error(sqlite3* db, int rc, absl::string_view context) {
-  const std::string message =
-      absl::StrCat(context, ": ", sqlite3_errstr(rc),
-                   db != nullptr ? absl::StrCat(" (", sqlite3_errmsg(db), ")") : "");
+  const std::string message = absl::StrCat(
+      context, ": ", sqlite3_errstr(rc),
+      db != nullptr ? absl::StrCat(" (", sqlite3_errmsg(db), ")") : "");
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -27,7 +27,8 @@ absl::Status Error(sqlite3* db, int rc, absl::string_view context) {
 
 absl::StatusOr<Database> Open(const std::string& path, int flags) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) return Error(raw, rc, absl::StrCat("opening ", path));
   sqlite3_extended_result_codes(raw, 1);
@@ -42,8 +43,9 @@ absl::Status Exec(sqlite3* db, const char* sql) {
 
 absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql) {
   sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
-                                    SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  const int rc =
+      sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                         SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
   Statement stmt(raw);
   if (rc != SQLITE_OK) return Error(db, rc, absl::StrCat("preparing ", sql));
   return stmt;

@@ -40,15 +40,18 @@ absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql);
 
 // Binds text or a blob without copying; the bytes must outlive the step.
 inline void BindText(sqlite3_stmt* stmt, int i, absl::string_view s) {
-  sqlite3_bind_text(stmt, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  sqlite3_bind_text(stmt, i, s.data(), static_cast<int>(s.size()),
+                    SQLITE_STATIC);
 }
 inline void BindBlob(sqlite3_stmt* stmt, int i, absl::string_view s) {
-  sqlite3_bind_blob(stmt, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(stmt, i, s.data(), static_cast<int>(s.size()),
+                    SQLITE_STATIC);
 }
 inline std::string ColumnBytes(sqlite3_stmt* stmt, int i) {
   const void* data = sqlite3_column_blob(stmt, i);
   const int size = sqlite3_column_bytes(stmt, i);
-  return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+  return data == nullptr ? std::string()
+                         : std::string(static_cast<const char*>(data), size);
 }
 
 }  // namespace custos::audit::sqlite

@@ -49,11 +49,14 @@ int64_t ToMicros(absl::Time t) {
   return absl::ToUnixMicros(t);
 }
 
-std::string PageToken(uint64_t next_below) { return absl::StrCat("e", next_below); }
+std::string PageToken(uint64_t next_below) {
+  return absl::StrCat("e", next_below);
+}
 
 absl::StatusOr<uint64_t> ParsePageToken(absl::string_view token) {
   uint64_t below = 0;
-  if (token.size() < 2 || token[0] != 'e' || !absl::SimpleAtoi(token.substr(1), &below)) {
+  if (token.size() < 2 || token[0] != 'e' ||
+      !absl::SimpleAtoi(token.substr(1), &below)) {
     return absl::InvalidArgumentError(
         "page_token: expected a token from a previous page of this listing");
   }
@@ -62,7 +65,8 @@ absl::StatusOr<uint64_t> ParsePageToken(absl::string_view token) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(
+    const std::string& path) {
   std::unique_ptr<SqliteLogStore> store(new SqliteLogStore());
   CUSTOS_RETURN_IF_ERROR(store->Init(path));
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
@@ -70,38 +74,51 @@ absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(const std::
 }
 
 absl::Status SqliteLogStore::Init(const std::string& path) {
-  CUSTOS_ASSIGN_OR_RETURN(write_db_,
-                          sqlite::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  CUSTOS_ASSIGN_OR_RETURN(
+      write_db_,
+      sqlite::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   CUSTOS_RETURN_IF_ERROR(ConfigureConnection(write_db_.get()));
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(write_db_.get(), kSchema));
   CUSTOS_ASSIGN_OR_RETURN(
       insert_entry_,
-      sqlite::Prepare(write_db_.get(),
-                      "INSERT INTO entries(idx, leaf_hash, entry, time_us, customer_id, "
-                      "actor_id, category, outcome) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      sqlite::Prepare(
+          write_db_.get(),
+          "INSERT INTO entries(idx, leaf_hash, entry, time_us, customer_id, "
+          "actor_id, category, outcome) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+          "?8)"));
   CUSTOS_ASSIGN_OR_RETURN(
-      insert_node_, sqlite::Prepare(write_db_.get(),
-                                    "INSERT INTO tree_nodes(level, idx, hash) VALUES(?1, ?2, ?3)"));
+      insert_node_,
+      sqlite::Prepare(
+          write_db_.get(),
+          "INSERT INTO tree_nodes(level, idx, hash) VALUES(?1, ?2, ?3)"));
   absl::MutexLock lock(&read_mu_);
   CUSTOS_ASSIGN_OR_RETURN(read_db_, sqlite::Open(path, SQLITE_OPEN_READONLY));
   sqlite3_busy_timeout(read_db_.get(), 1000);
-  CUSTOS_ASSIGN_OR_RETURN(read_entry_,
-                          sqlite::Prepare(read_db_.get(), "SELECT entry FROM entries WHERE idx = ?1"));
   CUSTOS_ASSIGN_OR_RETURN(
-      read_leaf_, sqlite::Prepare(read_db_.get(), "SELECT leaf_hash FROM entries WHERE idx = ?1"));
+      read_entry_, sqlite::Prepare(read_db_.get(),
+                                   "SELECT entry FROM entries WHERE idx = ?1"));
   CUSTOS_ASSIGN_OR_RETURN(
-      read_node_, sqlite::Prepare(read_db_.get(),
-                                  "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
+      read_leaf_,
+      sqlite::Prepare(read_db_.get(),
+                      "SELECT leaf_hash FROM entries WHERE idx = ?1"));
+  CUSTOS_ASSIGN_OR_RETURN(
+      read_node_,
+      sqlite::Prepare(
+          read_db_.get(),
+          "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
   return RecoverTail();
 }
 
 absl::Status SqliteLogStore::RecoverTail() {
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement last,
-      sqlite::Prepare(write_db_.get(), "SELECT idx, leaf_hash FROM entries ORDER BY idx DESC LIMIT 1"));
+      sqlite::Prepare(
+          write_db_.get(),
+          "SELECT idx, leaf_hash FROM entries ORDER BY idx DESC LIMIT 1"));
   const int rc = sqlite3_step(last.get());
   if (rc == SQLITE_ROW) {
-    next_index_ = static_cast<uint64_t>(sqlite3_column_int64(last.get(), 0)) + 1;
+    next_index_ =
+        static_cast<uint64_t>(sqlite3_column_int64(last.get(), 0)) + 1;
     last_leaf_hash_ = sqlite::ColumnBytes(last.get(), 1);
   } else if (rc == SQLITE_DONE) {
     next_index_ = 0;
@@ -111,11 +128,13 @@ absl::Status SqliteLogStore::RecoverTail() {
   }
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement node,
-      sqlite::Prepare(write_db_.get(),
-                      "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
+      sqlite::Prepare(
+          write_db_.get(),
+          "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement leaf,
-      sqlite::Prepare(write_db_.get(), "SELECT leaf_hash FROM entries WHERE idx = ?1"));
+      sqlite::Prepare(write_db_.get(),
+                      "SELECT leaf_hash FROM entries WHERE idx = ?1"));
   auto read = [&](int level, uint64_t index) -> absl::StatusOr<std::string> {
     sqlite3_stmt* stmt = level == 0 ? leaf.get() : node.get();
     sqlite3_reset(stmt);
@@ -128,7 +147,8 @@ absl::Status SqliteLogStore::RecoverTail() {
     const int step = sqlite3_step(stmt);
     if (step == SQLITE_ROW) return sqlite::ColumnBytes(stmt, 0);
     if (step == SQLITE_DONE) {
-      return absl::DataLossError(absl::StrCat("tree node ", level, "/", index, " is missing"));
+      return absl::DataLossError(
+          absl::StrCat("tree node ", level, "/", index, " is missing"));
     }
     return sqlite::Error(write_db_.get(), step, "reading a tree node");
   };
@@ -193,8 +213,8 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(stored[i]));
 }
 
-absl::Status SqliteLogStore::WriteBatch(std::deque<Pending>& batch,
-                                        std::vector<custos::v1::LogEntry>& stored) {
+absl::Status SqliteLogStore::WriteBatch(
+    std::deque<Pending>& batch, std::vector<custos::v1::LogEntry>& stored) {
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(write_db_.get(), "BEGIN IMMEDIATE"));
   stored.reserve(batch.size());
   absl::Status node_status;
@@ -211,27 +231,32 @@ absl::Status SqliteLogStore::WriteBatch(std::deque<Pending>& batch,
     sqlite3_bind_int64(insert, 1, static_cast<int64_t>(next_index_));
     sqlite::BindBlob(insert, 2, leaf);
     sqlite::BindBlob(insert, 3, bytes);
-    sqlite3_bind_int64(insert, 4,
-                       google::protobuf::util::TimeUtil::TimestampToMicroseconds(entry.time()));
+    sqlite3_bind_int64(
+        insert, 4,
+        google::protobuf::util::TimeUtil::TimestampToMicroseconds(
+            entry.time()));
     sqlite::BindText(insert, 5, entry.customer_id());
     sqlite::BindText(insert, 6, entry.actor().id());
     sqlite::BindText(insert, 7, entry.category());
     sqlite3_bind_int(insert, 8, entry.outcome());
     const int rc = sqlite3_step(insert);
-    if (rc != SQLITE_DONE) return sqlite::Error(write_db_.get(), rc, "appending an entry");
+    if (rc != SQLITE_DONE)
+      return sqlite::Error(write_db_.get(), rc, "appending an entry");
 
-    range_.Append(leaf, [&](int level, uint64_t index, const std::string& hash) {
-      if (level == 0 || !node_status.ok()) return;
-      sqlite3_stmt* node = insert_node_.get();
-      sqlite3_reset(node);
-      sqlite3_bind_int(node, 1, level);
-      sqlite3_bind_int64(node, 2, static_cast<int64_t>(index));
-      sqlite::BindBlob(node, 3, hash);
-      const int node_rc = sqlite3_step(node);
-      if (node_rc != SQLITE_DONE) {
-        node_status = sqlite::Error(write_db_.get(), node_rc, "storing a tree node");
-      }
-    });
+    range_.Append(
+        leaf, [&](int level, uint64_t index, const std::string& hash) {
+          if (level == 0 || !node_status.ok()) return;
+          sqlite3_stmt* node = insert_node_.get();
+          sqlite3_reset(node);
+          sqlite3_bind_int(node, 1, level);
+          sqlite3_bind_int64(node, 2, static_cast<int64_t>(index));
+          sqlite::BindBlob(node, 3, hash);
+          const int node_rc = sqlite3_step(node);
+          if (node_rc != SQLITE_DONE) {
+            node_status =
+                sqlite::Error(write_db_.get(), node_rc, "storing a tree node");
+          }
+        });
     CUSTOS_RETURN_IF_ERROR(node_status);
     last_leaf_hash_ = std::move(leaf);
     ++next_index_;
@@ -240,8 +265,8 @@ absl::Status SqliteLogStore::WriteBatch(std::deque<Pending>& batch,
   return sqlite::Exec(write_db_.get(), "COMMIT");
 }
 
-absl::StatusOr<LogStore::Page> SqliteLogStore::List(const Filter& filter, int page_size,
-                                                    absl::string_view page_token) const {
+absl::StatusOr<LogStore::Page> SqliteLogStore::List(
+    const Filter& filter, int page_size, absl::string_view page_token) const {
   uint64_t below = std::numeric_limits<int64_t>::max();
   if (!page_token.empty()) {
     CUSTOS_ASSIGN_OR_RETURN(below, ParsePageToken(page_token));
@@ -252,7 +277,8 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(const Filter& filter, int pa
   if (!filter.customer_id.empty()) where.push_back("customer_id = ?2");
   if (!filter.actor_id.empty()) where.push_back("actor_id = ?3");
   if (!filter.category.empty()) where.push_back("category = ?4");
-  if (filter.outcome != custos::v1::OUTCOME_UNSPECIFIED) where.push_back("outcome = ?5");
+  if (filter.outcome != custos::v1::OUTCOME_UNSPECIFIED)
+    where.push_back("outcome = ?5");
   if (filter.from != absl::InfinitePast()) where.push_back("time_us >= ?6");
   if (filter.to != absl::InfiniteFuture()) where.push_back("time_us < ?7");
   const std::string sql = absl::StrCat("SELECT idx, entry FROM entries WHERE ",
@@ -261,7 +287,8 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(const Filter& filter, int pa
   Page page;
   page.log_size = Size();
   absl::MutexLock lock(&read_mu_);
-  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt, sqlite::Prepare(read_db_.get(), sql));
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt,
+                          sqlite::Prepare(read_db_.get(), sql));
   sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(below));
   sqlite::BindText(stmt.get(), 2, filter.customer_id);
   sqlite::BindText(stmt.get(), 3, filter.actor_id);
@@ -281,7 +308,8 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(const Filter& filter, int pa
     const std::string bytes = sqlite::ColumnBytes(stmt.get(), 1);
     custos::v1::LogEntry entry;
     if (!entry.ParseFromString(bytes)) {
-      return absl::DataLossError(absl::StrCat("entry ", last_index, ": bytes do not parse"));
+      return absl::DataLossError(
+          absl::StrCat("entry ", last_index, ": bytes do not parse"));
     }
     page.entries.push_back(std::move(entry));
   }
@@ -291,10 +319,11 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(const Filter& filter, int pa
   return page;
 }
 
-absl::StatusOr<std::string> SqliteLogStore::ReadEntryBytes(uint64_t index) const {
+absl::StatusOr<std::string> SqliteLogStore::ReadEntryBytes(
+    uint64_t index) const {
   if (index >= Size()) {
-    return absl::OutOfRangeError(
-        absl::StrCat("entry ", index, " is past the end of the log (size ", Size(), ")"));
+    return absl::OutOfRangeError(absl::StrCat(
+        "entry ", index, " is past the end of the log (size ", Size(), ")"));
   }
   absl::MutexLock lock(&read_mu_);
   sqlite3_stmt* stmt = read_entry_.get();
@@ -302,11 +331,13 @@ absl::StatusOr<std::string> SqliteLogStore::ReadEntryBytes(uint64_t index) const
   sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(index));
   const int rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) return sqlite::ColumnBytes(stmt, 0);
-  if (rc == SQLITE_DONE) return absl::DataLossError(absl::StrCat("entry ", index, " is missing"));
+  if (rc == SQLITE_DONE)
+    return absl::DataLossError(absl::StrCat("entry ", index, " is missing"));
   return sqlite::Error(read_db_.get(), rc, "reading an entry");
 }
 
-absl::StatusOr<std::string> SqliteLogStore::ReadNode(int level, uint64_t index) const {
+absl::StatusOr<std::string> SqliteLogStore::ReadNode(int level,
+                                                     uint64_t index) const {
   sqlite3_stmt* stmt = level == 0 ? read_leaf_.get() : read_node_.get();
   sqlite3_reset(stmt);
   if (level == 0) {
@@ -318,15 +349,16 @@ absl::StatusOr<std::string> SqliteLogStore::ReadNode(int level, uint64_t index) 
   const int rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) return sqlite::ColumnBytes(stmt, 0);
   if (rc == SQLITE_DONE) {
-    return absl::DataLossError(absl::StrCat("tree node ", level, "/", index, " is missing"));
+    return absl::DataLossError(
+        absl::StrCat("tree node ", level, "/", index, " is missing"));
   }
   return sqlite::Error(read_db_.get(), rc, "reading a tree node");
 }
 
 absl::Status SqliteLogStore::CheckSize(uint64_t size) const {
   if (size > Size()) {
-    return absl::OutOfRangeError(
-        absl::StrCat("tree size ", size, " is larger than the log (", Size(), ")"));
+    return absl::OutOfRangeError(absl::StrCat(
+        "tree size ", size, " is larger than the log (", Size(), ")"));
   }
   return absl::OkStatus();
 }
@@ -334,47 +366,53 @@ absl::Status SqliteLogStore::CheckSize(uint64_t size) const {
 absl::StatusOr<std::string> SqliteLogStore::RootHash(uint64_t size) const {
   CUSTOS_RETURN_IF_ERROR(CheckSize(size));
   absl::MutexLock lock(&read_mu_);
-  return audit::RootHash(size, [this](int level, uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return ReadNode(level, index);
-  });
+  return audit::RootHash(
+      size, [this](int level, uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return ReadNode(level, index);
+      });
 }
 
-absl::StatusOr<std::vector<std::string>> SqliteLogStore::InclusionProof(uint64_t index,
-                                                                        uint64_t size) const {
+absl::StatusOr<std::vector<std::string>> SqliteLogStore::InclusionProof(
+    uint64_t index, uint64_t size) const {
   CUSTOS_RETURN_IF_ERROR(CheckSize(size));
   absl::MutexLock lock(&read_mu_);
-  return audit::InclusionProof(index, size,
-                               [this](int level, uint64_t i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                 return ReadNode(level, i);
-                               });
+  return audit::InclusionProof(
+      index, size,
+      [this](int level, uint64_t i)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS { return ReadNode(level, i); });
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteLogStore::ConsistencyProof(
     uint64_t old_size, uint64_t new_size) const {
   CUSTOS_RETURN_IF_ERROR(CheckSize(new_size));
   absl::MutexLock lock(&read_mu_);
-  return audit::ConsistencyProof(old_size, new_size,
-                                 [this](int level, uint64_t i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                   return ReadNode(level, i);
-                                 });
+  return audit::ConsistencyProof(
+      old_size, new_size,
+      [this](int level, uint64_t i)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS { return ReadNode(level, i); });
 }
 
 absl::Status VerifySqliteLogFile(const std::string& path) {
-  CUSTOS_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Open(path, SQLITE_OPEN_READONLY));
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Database db,
+                          sqlite::Open(path, SQLITE_OPEN_READONLY));
   sqlite3_busy_timeout(db.get(), 1000);
-  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement entries,
-                          sqlite::Prepare(db.get(),
-                                          "SELECT idx, leaf_hash, entry FROM entries ORDER BY idx"));
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement entries,
+      sqlite::Prepare(
+          db.get(), "SELECT idx, leaf_hash, entry FROM entries ORDER BY idx"));
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement node,
-      sqlite::Prepare(db.get(), "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
+      sqlite::Prepare(
+          db.get(),
+          "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
   ChainVerifier chain;
   CompactRange rebuilt;
   absl::Status node_status;
   uint64_t position = 0;
   int rc;
   while ((rc = sqlite3_step(entries.get())) == SQLITE_ROW) {
-    const uint64_t idx = static_cast<uint64_t>(sqlite3_column_int64(entries.get(), 0));
+    const uint64_t idx =
+        static_cast<uint64_t>(sqlite3_column_int64(entries.get(), 0));
     const std::string bytes = sqlite::ColumnBytes(entries.get(), 2);
     if (idx != position) {
       return absl::DataLossError(absl::StrCat(
@@ -382,22 +420,25 @@ absl::Status VerifySqliteLogFile(const std::string& path) {
     }
     CUSTOS_RETURN_IF_ERROR(chain.Next(position, bytes));
     if (sqlite::ColumnBytes(entries.get(), 1) != chain.last_leaf_hash()) {
-      return absl::DataLossError(
-          absl::StrCat("entry ", position, ": stored leaf hash does not match its bytes"));
+      return absl::DataLossError(absl::StrCat(
+          "entry ", position, ": stored leaf hash does not match its bytes"));
     }
     // Each stored subtree is checked as soon as the rebuilt tree completes it.
-    rebuilt.Append(chain.last_leaf_hash(), [&](int level, uint64_t index, const std::string& h) {
+    rebuilt.Append(chain.last_leaf_hash(), [&](int level, uint64_t index,
+                                               const std::string& h) {
       if (level == 0 || !node_status.ok()) return;
       sqlite3_reset(node.get());
       sqlite3_bind_int(node.get(), 1, level);
       sqlite3_bind_int64(node.get(), 2, static_cast<int64_t>(index));
-      if (sqlite3_step(node.get()) != SQLITE_ROW || sqlite::ColumnBytes(node.get(), 0) != h) {
+      if (sqlite3_step(node.get()) != SQLITE_ROW ||
+          sqlite::ColumnBytes(node.get(), 0) != h) {
         // Every other leaf under this node was checked in a smaller node
         // already, so the newest entry (or the node itself) is what changed.
         const uint64_t first = index << level;
         node_status = absl::DataLossError(absl::StrCat(
-            "entry ", position, ": does not match the stored Merkle tree (node ", level, "/",
-            index, " over entries ", first, "..", first + (uint64_t{1} << level) - 1,
+            "entry ", position,
+            ": does not match the stored Merkle tree (node ", level, "/", index,
+            " over entries ", first, "..", first + (uint64_t{1} << level) - 1,
             "): the entry or the tree was changed"));
       }
     });

@@ -30,21 +30,24 @@ class SqliteLogStore final : public LogStore {
   // Opens or creates the log at `path` and recovers its tail. Errors:
   // UNAVAILABLE when the file cannot be opened or is locked, DATA_LOSS when
   // it is corrupt.
-  static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(
+      const std::string& path);
 
   // Finishes every queued append, then closes.
   ~SqliteLogStore() override;
 
   void AppendAsync(custos::v1::LogEntry entry, AppendDone done) override;
-  uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
+  uint64_t Size() const override {
+    return size_.load(std::memory_order_acquire);
+  }
   absl::StatusOr<Page> List(const Filter& filter, int page_size,
                             absl::string_view page_token) const override;
   absl::StatusOr<std::string> ReadEntryBytes(uint64_t index) const override;
   absl::StatusOr<std::string> RootHash(uint64_t size) const override;
-  absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t index,
-                                                          uint64_t size) const override;
-  absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t old_size,
-                                                            uint64_t new_size) const override;
+  absl::StatusOr<std::vector<std::string>> InclusionProof(
+      uint64_t index, uint64_t size) const override;
+  absl::StatusOr<std::vector<std::string>> ConsistencyProof(
+      uint64_t old_size, uint64_t new_size) const override;
 
   // Transactions committed since Open, for metrics and tests.
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
@@ -60,7 +63,8 @@ class SqliteLogStore final : public LogStore {
   absl::Status RecoverTail();
   void WriterLoop();
   void CommitBatch(std::deque<Pending>& batch);
-  absl::Status WriteBatch(std::deque<Pending>& batch, std::vector<custos::v1::LogEntry>& stored);
+  absl::Status WriteBatch(std::deque<Pending>& batch,
+                          std::vector<custos::v1::LogEntry>& stored);
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || stopping_;
   }

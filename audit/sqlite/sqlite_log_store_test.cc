@@ -20,12 +20,15 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string TempPath(const std::string& name) {
-  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name, ".db");
-  for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
+  const std::string path =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name, ".db");
+  for (const char* suffix : {"", "-wal", "-shm"})
+    unlink((path + suffix).c_str());
   return path;
 }
 
-custos::v1::LogEntry Entry(const std::string& customer, const std::string& actor,
+custos::v1::LogEntry Entry(const std::string& customer,
+                           const std::string& actor,
                            const std::string& reference) {
   custos::v1::LogEntry entry;
   entry.set_customer_id(customer);
@@ -50,7 +53,8 @@ TEST(SqliteLogStoreTest, AssignsIndicesAndChainsEntries) {
   ASSERT_TRUE(store.ok()) << store.status();
   std::string prev = ZeroHash();
   for (uint64_t i = 0; i < 3; ++i) {
-    auto stored = (*store)->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
+    auto stored =
+        (*store)->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
     ASSERT_TRUE(stored.ok()) << stored.status();
     EXPECT_EQ(stored->index(), i);
     EXPECT_EQ(stored->prev_hash(), prev);
@@ -67,7 +71,8 @@ TEST(SqliteLogStoreTest, ReopeningContinuesTheChainAndTree) {
   std::string root_before;
   {
     auto store = *SqliteLogStore::Open(path);
-    for (int i = 0; i < 11; ++i) ASSERT_TRUE(store->Append(Entry("acme", "a", "r")).ok());
+    for (int i = 0; i < 11; ++i)
+      ASSERT_TRUE(store->Append(Entry("acme", "a", "r")).ok());
     root_before = *store->RootHash(11);
   }
   auto store = *SqliteLogStore::Open(path);
@@ -94,9 +99,13 @@ TEST(SqliteLogStoreTest, ProofsVerifyAgainstTheRoot) {
     EXPECT_TRUE(VerifyInclusion(leaves[i], i, 37, *proof, root).ok()) << i;
   }
   const std::string old_root = *store->RootHash(20);
-  EXPECT_TRUE(VerifyConsistency(20, 37, old_root, root, *store->ConsistencyProof(20, 37)).ok());
-  EXPECT_EQ(store->InclusionProof(3, 38).status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(store->ReadEntryBytes(37).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(VerifyConsistency(20, 37, old_root, root,
+                                *store->ConsistencyProof(20, 37))
+                  .ok());
+  EXPECT_EQ(store->InclusionProof(3, 38).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(store->ReadEntryBytes(37).status().code(),
+            absl::StatusCode::kOutOfRange);
 }
 
 TEST(SqliteLogStoreTest, ConcurrentAppendsShareCommitsWithoutGaps) {
@@ -108,7 +117,9 @@ TEST(SqliteLogStoreTest, ConcurrentAppendsShareCommitsWithoutGaps) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kAppends; ++i) {
-        ASSERT_TRUE(store->Append(Entry("acme", absl::StrCat("t", t), absl::StrCat(i))).ok());
+        ASSERT_TRUE(
+            store->Append(Entry("acme", absl::StrCat("t", t), absl::StrCat(i)))
+                .ok());
       }
     });
   }
@@ -121,8 +132,10 @@ TEST(SqliteLogStoreTest, ConcurrentAppendsShareCommitsWithoutGaps) {
 TEST(SqliteLogStoreTest, ListsNewestFirstWithFiltersAndPages) {
   const std::string path = TempPath("list");
   auto store = *SqliteLogStore::Open(path);
-  for (int i = 0; i < 5; ++i) store->Append(Entry("acme", "anna", absl::StrCat("a", i)));
-  for (int i = 0; i < 3; ++i) store->Append(Entry("nordwind", "lars", absl::StrCat("n", i)));
+  for (int i = 0; i < 5; ++i)
+    store->Append(Entry("acme", "anna", absl::StrCat("a", i)));
+  for (int i = 0; i < 3; ++i)
+    store->Append(Entry("nordwind", "lars", absl::StrCat("n", i)));
 
   LogStore::Filter by_customer;
   by_customer.customer_id = "acme";
@@ -156,14 +169,16 @@ class TamperTest : public ::testing::Test {
   void SetUp() override {
     path_ = TempPath("tamper");
     auto store = *SqliteLogStore::Open(path_);
-    for (int i = 0; i < 10; ++i) store->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
+    for (int i = 0; i < 10; ++i)
+      store->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
   }
   std::string path_;
 };
 
 TEST_F(TamperTest, DetectsAFlippedByte) {
   RawSql(path_,
-         "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), 'T-6', 'T-7') AS BLOB) "
+         "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), 'T-6', "
+         "'T-7') AS BLOB) "
          "WHERE idx = 6");
   EXPECT_EQ(VerifySqliteLogFile(path_).message(),
             "entry 6: stored leaf hash does not match its bytes");
@@ -174,19 +189,22 @@ TEST_F(TamperTest, DetectsAChangedEntryWithItsLeafHashRecomputed) {
   auto db = *sqlite::Open(path_, SQLITE_OPEN_READWRITE);
   custos::v1::LogEntry entry;
   {
-    auto stmt = *sqlite::Prepare(db.get(), "SELECT entry FROM entries WHERE idx = 3");
+    auto stmt =
+        *sqlite::Prepare(db.get(), "SELECT entry FROM entries WHERE idx = 3");
     ASSERT_EQ(sqlite3_step(stmt.get()), SQLITE_ROW);
     entry.ParseFromString(sqlite::ColumnBytes(stmt.get(), 0));
   }
   entry.set_reference("forged");
   const std::string bytes = SerializeEntry(entry);
   const std::string leaf = HashLeaf(bytes);
-  auto update = *sqlite::Prepare(db.get(), "UPDATE entries SET entry = ?1, leaf_hash = ?2 WHERE idx = 3");
+  auto update = *sqlite::Prepare(
+      db.get(), "UPDATE entries SET entry = ?1, leaf_hash = ?2 WHERE idx = 3");
   sqlite::BindBlob(update.get(), 1, bytes);
   sqlite::BindBlob(update.get(), 2, leaf);
   ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
   EXPECT_EQ(VerifySqliteLogFile(path_).message(),
-            "entry 3: does not match the stored Merkle tree (node 1/1 over entries 2..3): the "
+            "entry 3: does not match the stored Merkle tree (node 1/1 over "
+            "entries 2..3): the "
             "entry or the tree was changed");
 }
 
@@ -198,16 +216,21 @@ TEST_F(TamperTest, DetectsADeletedRow) {
 
 TEST_F(TamperTest, DetectsSwappedRows) {
   RawSql(path_,
-         "UPDATE entries SET idx = -1 WHERE idx = 2; UPDATE entries SET idx = 2 WHERE idx = 3; "
+         "UPDATE entries SET idx = -1 WHERE idx = 2; UPDATE entries SET idx = "
+         "2 WHERE idx = 3; "
          "UPDATE entries SET idx = 3 WHERE idx = -1;");
   EXPECT_EQ(VerifySqliteLogFile(path_).message(),
-            "entry 2: its index field says 3 (entries missing or reordered before it)");
+            "entry 2: its index field says 3 (entries missing or reordered "
+            "before it)");
 }
 
 TEST_F(TamperTest, DetectsATamperedTreeNode) {
-  RawSql(path_, "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1");
+  RawSql(
+      path_,
+      "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1");
   EXPECT_EQ(VerifySqliteLogFile(path_).message(),
-            "entry 7: does not match the stored Merkle tree (node 2/1 over entries 4..7): the "
+            "entry 7: does not match the stored Merkle tree (node 2/1 over "
+            "entries 4..7): the "
             "entry or the tree was changed");
 }
 

@@ -41,7 +41,8 @@ std::string ToJson(const google::protobuf::Message& message) {
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(t.seconds()),
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixSeconds(t.seconds()),
                           absl::UTCTimeZone());
 }
 
@@ -66,35 +67,52 @@ int ExitCodeFor(grpc::StatusCode code) {
 }
 
 const char* CodeName(grpc::StatusCode code) {
-  static const char* kNames[] = {
-      "OK",        "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",   "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",      "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
   const int i = static_cast<int>(code);
   return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
 }
 
 // Reports a failed call: to `err` always, and as a JSON object on `out` in
 // JSON mode so scripts parsing stdout see it too.
-int ReportFailure(const grpc::Status& status, const grpc::ClientContext& context,
-                  const CommandOptions& options, std::ostream& out, std::ostream& err) {
+int ReportFailure(const grpc::Status& status,
+                  const grpc::ClientContext& context,
+                  const CommandOptions& options, std::ostream& out,
+                  std::ostream& err) {
   std::string log_index;
   const auto& trailers = context.GetServerTrailingMetadata();
   if (auto it = trailers.find("custos-log-index"); it != trailers.end()) {
     log_index = std::string(it->second.data(), it->second.size());
   }
-  err << "custos: " << CodeName(status.error_code()) << ": " << status.error_message();
+  err << "custos: " << CodeName(status.error_code()) << ": "
+      << status.error_message();
   if (!log_index.empty()) err << " (log entry #" << log_index << ")";
   err << "\n";
   if (options.output == "json") {
     google::protobuf::Struct root;
-    auto& error = *(*root.mutable_fields())["error"].mutable_struct_value()->mutable_fields();
+    auto& error = *(*root.mutable_fields())["error"]
+                       .mutable_struct_value()
+                       ->mutable_fields();
     error["code"].set_string_value(CodeName(status.error_code()));
     error["message"].set_string_value(status.error_message());
     uint64_t index = 0;
-    if (absl::SimpleAtoi(log_index, &index)) error["log_index"].set_number_value(index);
+    if (absl::SimpleAtoi(log_index, &index))
+      error["log_index"].set_number_value(index);
     out << ToJson(root) << "\n";
   }
   return ExitCodeFor(status.error_code());
@@ -105,27 +123,34 @@ int UsageError(std::ostream& err, absl::string_view message) {
   return kExitUsage;
 }
 
-int AccessRequest(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+int AccessRequest(const CommandOptions& options,
+                  const std::shared_ptr<grpc::Channel>& channel,
                   std::ostream& out, std::ostream& err) {
-  if (options.customer.empty()) return UsageError(err, "access request needs --customer");
-  if (options.category.empty()) return UsageError(err, "access request needs --category");
+  if (options.customer.empty())
+    return UsageError(err, "access request needs --customer");
+  if (options.category.empty())
+    return UsageError(err, "access request needs --category");
   custos::v1::RequestAccessRequest request;
   request.set_customer_id(options.customer);
   request.mutable_justification()->set_category(options.category);
   request.mutable_justification()->set_reference(options.reference);
   request.mutable_justification()->set_note(options.note);
-  for (absl::string_view name : absl::StrSplit(options.kinds, ',', absl::SkipEmpty())) {
+  for (absl::string_view name :
+       absl::StrSplit(options.kinds, ',', absl::SkipEmpty())) {
     custos::v1::DataKind kind;
     if (!custos::v1::DataKind_Parse(std::string(name), &kind)) {
-      return UsageError(err, absl::StrCat("--kinds: unknown data kind \"", name,
-                                          "\" (e.g. ACCOUNT, SUBSCRIBERS, CAMPAIGNS)"));
+      return UsageError(
+          err, absl::StrCat("--kinds: unknown data kind \"", name,
+                            "\" (e.g. ACCOUNT, SUBSCRIBERS, CAMPAIGNS)"));
     }
     request.add_data_kinds(kind);
   }
   if (!options.duration.empty()) {
     absl::Duration duration;
-    if (!absl::ParseDuration(options.duration, &duration) || duration <= absl::ZeroDuration()) {
-      return UsageError(err, "--duration: expected a positive duration such as 2h or 30m");
+    if (!absl::ParseDuration(options.duration, &duration) ||
+        duration <= absl::ZeroDuration()) {
+      return UsageError(
+          err, "--duration: expected a positive duration such as 2h or 30m");
     }
     request.mutable_duration()->set_seconds(absl::ToInt64Seconds(duration));
   }
@@ -143,24 +168,28 @@ int AccessRequest(const CommandOptions& options, const std::shared_ptr<grpc::Cha
   const custos::v1::Grant& grant = response.grant();
   std::vector<std::string> kinds;
   for (int kind : grant.obligations().data_kinds()) {
-    kinds.push_back(custos::v1::DataKind_Name(static_cast<custos::v1::DataKind>(kind)));
+    kinds.push_back(
+        custos::v1::DataKind_Name(static_cast<custos::v1::DataKind>(kind)));
   }
   out << "granted " << grant.grant_id() << ": " << grant.staff_id() << " -> "
-      << grant.customer_id() << " for " << grant.justification().category() << " "
-      << grant.justification().reference() << "\n"
+      << grant.customer_id() << " for " << grant.justification().category()
+      << " " << grant.justification().reference() << "\n"
       << "  data kinds:  " << absl::StrJoin(kinds, ", ") << "\n";
   if (grant.obligations().masked_fields_size() > 0) {
-    out << "  masked:      " << absl::StrJoin(grant.obligations().masked_fields(), ", ")
-        << "\n";
+    out << "  masked:      "
+        << absl::StrJoin(grant.obligations().masked_fields(), ", ") << "\n";
   }
-  out << "  expires:     " << FormatTime(grant.obligations().expires_at()) << "\n"
-      << "  read-only:   " << (grant.obligations().read_only() ? "yes" : "no") << "\n"
+  out << "  expires:     " << FormatTime(grant.obligations().expires_at())
+      << "\n"
+      << "  read-only:   " << (grant.obligations().read_only() ? "yes" : "no")
+      << "\n"
       << "  log entry:   #" << response.log_index() << "\n";
   return kExitOk;
 }
 
-int LogList(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
-            std::ostream& out, std::ostream& err) {
+int LogList(const CommandOptions& options,
+            const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+            std::ostream& err) {
   custos::v1::ListEntriesRequest request;
   request.set_customer_id(options.customer);
   request.set_staff_id(options.staff);
@@ -177,26 +206,29 @@ int LogList(const CommandOptions& options, const std::shared_ptr<grpc::Channel>&
     out << ToJson(response) << "\n";
     return kExitOk;
   }
-  Table table({"#", "TIME", "ACTOR", "FROM", "ACTION", "CUSTOMER", "CATEGORY", "REFERENCE",
-               "OUTCOME", "WHY"});
+  Table table({"#", "TIME", "ACTOR", "FROM", "ACTION", "CUSTOMER", "CATEGORY",
+               "REFERENCE", "OUTCOME", "WHY"});
   for (const auto& e : response.entries()) {
-    std::string outcome = e.outcome() == custos::v1::OUTCOME_ALLOWED   ? "allowed"
-                          : e.outcome() == custos::v1::OUTCOME_PENDING ? "pending"
-                                                                       : "refused";
+    std::string outcome = e.outcome() == custos::v1::OUTCOME_ALLOWED ? "allowed"
+                          : e.outcome() == custos::v1::OUTCOME_PENDING
+                              ? "pending"
+                              : "refused";
     if (e.outcome() == custos::v1::OUTCOME_REFUSED) {
-      absl::StrAppend(&outcome, " (", CodeName(static_cast<grpc::StatusCode>(e.status_code())),
+      absl::StrAppend(&outcome, " (",
+                      CodeName(static_cast<grpc::StatusCode>(e.status_code())),
                       ")");
     }
     std::vector<std::string> why;
     for (const auto& r : e.reasons()) why.push_back(r.code());
     table.AddRow({absl::StrCat(e.index()), FormatTime(e.time()),
                   e.actor().id().empty() ? "(unknown)" : e.actor().id(),
-                  e.actor().country().empty() ? "?" : e.actor().country(), e.action(),
-                  e.customer_id(), e.category(), e.reference(), outcome,
-                  absl::StrJoin(why, ",")});
+                  e.actor().country().empty() ? "?" : e.actor().country(),
+                  e.action(), e.customer_id(), e.category(), e.reference(),
+                  outcome, absl::StrJoin(why, ",")});
   }
   table.Print(out);
-  out << table.size() << " entries shown of " << response.log_size() << " in the log";
+  out << table.size() << " entries shown of " << response.log_size()
+      << " in the log";
   if (!response.next_page_token().empty()) {
     out << "; more with --page_token " << response.next_page_token();
   }
@@ -204,8 +236,9 @@ int LogList(const CommandOptions& options, const std::shared_ptr<grpc::Channel>&
   return kExitOk;
 }
 
-int WhoAmI(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
-           std::ostream& out, std::ostream& err) {
+int WhoAmI(const CommandOptions& options,
+           const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+           std::ostream& err) {
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
   SetDeadline(context);
@@ -216,11 +249,12 @@ int WhoAmI(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& 
     out << ToJson(response) << "\n";
     return kExitOk;
   }
-  out << response.staff().staff_id() << " (" << response.staff().display_name() << "), "
-      << absl::StrJoin(response.staff().roles(), ", ") << ", "
+  out << response.staff().staff_id() << " (" << response.staff().display_name()
+      << "), " << absl::StrJoin(response.staff().roles(), ", ") << ", "
       << custos::v1::ContractType_Name(response.staff().contract()) << "\n"
       << "connecting from " << response.source_address() << " ("
-      << (response.country().empty() ? "unplaced: counts as abroad" : response.country())
+      << (response.country().empty() ? "unplaced: counts as abroad"
+                                     : response.country())
       << (response.network().empty() ? "" : ", " + response.network()) << ")\n"
       << "policy " << response.policy_version() << "\n";
   return kExitOk;
@@ -228,14 +262,18 @@ int WhoAmI(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& 
 
 const Command kCommands[] = {
     {"access", "request",
-     "--customer C --category CAT --ref REF [--note TEXT] [--kinds K1,K2] [--duration 2h]\n"
+     "--customer C --category CAT --ref REF [--note TEXT] [--kinds K1,K2] "
+     "[--duration 2h]\n"
      "      ask for access to one customer's data",
      AccessRequest},
     {"log", "list",
-     "[--customer C] [--staff S] [--category CAT] [--page_size N] [--page_token T]\n"
-     "      list audit log entries, newest first (staff see their own, the DPO all)",
+     "[--customer C] [--staff S] [--category CAT] [--page_size N] "
+     "[--page_token T]\n"
+     "      list audit log entries, newest first (staff see their own, the DPO "
+     "all)",
      LogList},
-    {"whoami", nullptr, "\n      who custosd takes you to be, and where it places you", WhoAmI},
+    {"whoami", nullptr,
+     "\n      who custosd takes you to be, and where it places you", WhoAmI},
 };
 
 const Command* FindCommand(const std::vector<std::string>& args) {
@@ -251,19 +289,24 @@ const Command* FindCommand(const std::vector<std::string>& args) {
 
 std::string Usage() {
   std::string usage =
-      "usage: custos [--as STAFF_ID] [--server HOST:PORT] [--output table|json] COMMAND\n\n"
+      "usage: custos [--as STAFF_ID] [--server HOST:PORT] [--output "
+      "table|json] COMMAND\n\n"
       "commands:\n";
   for (const Command& c : kCommands) {
-    absl::StrAppend(&usage, "  ", c.group, c.verb ? " " : "", c.verb ? c.verb : "", " ",
-                    c.synopsis, "\n");
+    absl::StrAppend(&usage, "  ", c.group, c.verb ? " " : "",
+                    c.verb ? c.verb : "", " ", c.synopsis, "\n");
   }
   absl::StrAppend(
       &usage,
-      "\nconnection: --as STAFF_ID picks <pki_dir>/clients/STAFF_ID.crt and .key;\n"
-      "  --pki_dir (CUSTOS_PKI_DIR, default .custos/pki), --server (CUSTOS_SERVER,\n"
-      "  default localhost:7443), --ca/--cert/--key (CUSTOS_CA/CUSTOS_CERT/CUSTOS_KEY)\n"
+      "\nconnection: --as STAFF_ID picks <pki_dir>/clients/STAFF_ID.crt and "
+      ".key;\n"
+      "  --pki_dir (CUSTOS_PKI_DIR, default .custos/pki), --server "
+      "(CUSTOS_SERVER,\n"
+      "  default localhost:7443), --ca/--cert/--key "
+      "(CUSTOS_CA/CUSTOS_CERT/CUSTOS_KEY)\n"
       "  override single files; CUSTOS_AS stands for --as.\n"
-      "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid request,\n"
+      "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid "
+      "request,\n"
       "  5 not authenticated, 6 custosd unavailable, 7 not found\n");
   return usage;
 }
@@ -272,7 +315,8 @@ bool IsKnownCommand(const std::vector<std::string>& args) {
   return FindCommand(args) != nullptr;
 }
 
-int RunCommand(const std::vector<std::string>& args, const CommandOptions& options,
+int RunCommand(const std::vector<std::string>& args,
+               const CommandOptions& options,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err) {
   if (options.output != "table" && options.output != "json") {
@@ -280,7 +324,8 @@ int RunCommand(const std::vector<std::string>& args, const CommandOptions& optio
   }
   const Command* command = FindCommand(args);
   if (command == nullptr) {
-    err << "custos: unknown command \"" << absl::StrJoin(args, " ") << "\"\n\n" << Usage();
+    err << "custos: unknown command \"" << absl::StrJoin(args, " ") << "\"\n\n"
+        << Usage();
     return kExitUsage;
   }
   return command->run(options, channel, out, err);

@@ -5,12 +5,12 @@
 #ifndef CUSTOS_CLIENTS_CLI_COMMANDS_H_
 #define CUSTOS_CLIENTS_CLI_COMMANDS_H_
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 namespace custos::cli {
 
@@ -34,12 +34,12 @@ struct CommandOptions {
 // Process exit codes, for scripts.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitError = 1,         // anything not below
-  kExitUsage = 2,         // bad command line
-  kExitRefused = 3,       // PERMISSION_DENIED: the policy said no
-  kExitInvalid = 4,       // INVALID_ARGUMENT: custosd rejected the request
+  kExitError = 1,    // anything not below
+  kExitUsage = 2,    // bad command line
+  kExitRefused = 3,  // PERMISSION_DENIED: the policy said no
+  kExitInvalid = 4,  // INVALID_ARGUMENT: custosd rejected the request
   kExitUnauthenticated = 5,
-  kExitUnavailable = 6,   // custosd unreachable, or its log not writable
+  kExitUnavailable = 6,  // custosd unreachable, or its log not writable
   kExitNotFound = 7,
 };
 
@@ -48,7 +48,8 @@ std::string Usage();
 
 // Runs `args` (e.g. {"access", "request"}) over `channel`; results go to
 // `out`, errors to `err`. Returns an ExitCode.
-int RunCommand(const std::vector<std::string>& args, const CommandOptions& options,
+int RunCommand(const std::vector<std::string>& args,
+               const CommandOptions& options,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err);
 

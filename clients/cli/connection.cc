@@ -1,13 +1,13 @@
 #include "clients/cli/connection.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -22,7 +22,8 @@ std::string FirstOf(const std::string& value, const char* env_name,
   return fallback;
 }
 
-absl::StatusOr<std::string> ReadPem(const std::string& what, const std::string& path) {
+absl::StatusOr<std::string> ReadPem(const std::string& what,
+                                    const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
@@ -41,19 +42,24 @@ ConnectionSettings ResolveSettings(const ConnectionSettings& explicit_settings,
   const std::string dir = FirstOf(pki_dir, "CUSTOS_PKI_DIR", ".custos/pki");
   const std::string who = FirstOf(staff_id, "CUSTOS_AS", "");
   ConnectionSettings s;
-  s.server = FirstOf(explicit_settings.server, "CUSTOS_SERVER", "localhost:7443");
+  s.server =
+      FirstOf(explicit_settings.server, "CUSTOS_SERVER", "localhost:7443");
   s.ca_file = FirstOf(explicit_settings.ca_file, "CUSTOS_CA", dir + "/ca.crt");
-  s.cert_file = FirstOf(explicit_settings.cert_file, "CUSTOS_CERT",
-                        who.empty() ? "" : absl::StrCat(dir, "/clients/", who, ".crt"));
-  s.key_file = FirstOf(explicit_settings.key_file, "CUSTOS_KEY",
-                       who.empty() ? "" : absl::StrCat(dir, "/clients/", who, ".key"));
+  s.cert_file =
+      FirstOf(explicit_settings.cert_file, "CUSTOS_CERT",
+              who.empty() ? "" : absl::StrCat(dir, "/clients/", who, ".crt"));
+  s.key_file =
+      FirstOf(explicit_settings.key_file, "CUSTOS_KEY",
+              who.empty() ? "" : absl::StrCat(dir, "/clients/", who, ".key"));
   return s;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionSettings& settings) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
+    const ConnectionSettings& settings) {
   if (settings.cert_file.empty() || settings.key_file.empty()) {
     return absl::InvalidArgumentError(
-        "no staff certificate: pass --as STAFF_ID (or set CUSTOS_AS), or --cert and --key");
+        "no staff certificate: pass --as STAFF_ID (or set CUSTOS_AS), or "
+        "--cert and --key");
   }
   grpc::SslCredentialsOptions tls;
   auto ca = ReadPem("CA certificate", settings.ca_file);

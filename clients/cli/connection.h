@@ -5,10 +5,10 @@
 #ifndef CUSTOS_CLIENTS_CLI_CONNECTION_H_
 #define CUSTOS_CLIENTS_CLI_CONNECTION_H_
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 
@@ -34,7 +34,8 @@ ConnectionSettings ResolveSettings(const ConnectionSettings& explicit_settings,
 
 // Opens a mutual-TLS channel. NOT_FOUND naming the file when a PEM file
 // cannot be read; INVALID_ARGUMENT when no certificate is configured.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ConnectionSettings& settings);
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
+    const ConnectionSettings& settings);
 
 }  // namespace custos::cli
 

@@ -11,19 +11,27 @@
 #include "clients/cli/commands.h"
 #include "clients/cli/connection.h"
 
-ABSL_FLAG(std::string, as, "", "Staff id whose development certificate to use (CUSTOS_AS).");
-ABSL_FLAG(std::string, pki_dir, "", "Directory of ca.crt and clients/ (CUSTOS_PKI_DIR).");
-ABSL_FLAG(std::string, server, "", "custosd address host:port (CUSTOS_SERVER).");
+ABSL_FLAG(std::string, as, "",
+          "Staff id whose development certificate to use (CUSTOS_AS).");
+ABSL_FLAG(std::string, pki_dir, "",
+          "Directory of ca.crt and clients/ (CUSTOS_PKI_DIR).");
+ABSL_FLAG(std::string, server, "",
+          "custosd address host:port (CUSTOS_SERVER).");
 ABSL_FLAG(std::string, ca, "", "CA certificate PEM file (CUSTOS_CA).");
 ABSL_FLAG(std::string, cert, "", "Client certificate PEM file (CUSTOS_CERT).");
 ABSL_FLAG(std::string, key, "", "Client key PEM file (CUSTOS_KEY).");
 ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
 ABSL_FLAG(std::string, customer, "", "Customer id.");
-ABSL_FLAG(std::string, category, "", "Justification category: support, bug, feature, abuse, prep.");
-ABSL_FLAG(std::string, ref, "", "Reference that backs the access (ticket, report, meeting).");
-ABSL_FLAG(std::string, note, "", "Free-text note for the customer and the DPO.");
-ABSL_FLAG(std::string, kinds, "", "Comma-separated data kinds to narrow a grant to.");
-ABSL_FLAG(std::string, duration, "", "Grant length, e.g. 2h; default: the category's.");
+ABSL_FLAG(std::string, category, "",
+          "Justification category: support, bug, feature, abuse, prep.");
+ABSL_FLAG(std::string, ref, "",
+          "Reference that backs the access (ticket, report, meeting).");
+ABSL_FLAG(std::string, note, "",
+          "Free-text note for the customer and the DPO.");
+ABSL_FLAG(std::string, kinds, "",
+          "Comma-separated data kinds to narrow a grant to.");
+ABSL_FLAG(std::string, duration, "",
+          "Grant length, e.g. 2h; default: the category's.");
 ABSL_FLAG(std::string, staff, "", "Staff id filter.");
 ABSL_FLAG(int, page_size, 0, "Entries per page (0: the server's default).");
 ABSL_FLAG(std::string, page_token, "", "Continue a listing from this token.");
@@ -49,10 +57,11 @@ int main(int argc, char** argv) {
   }
 
   custos::cli::ConnectionSettings explicit_settings{
-      absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca), absl::GetFlag(FLAGS_cert),
-      absl::GetFlag(FLAGS_key)};
-  auto channel = custos::cli::Connect(custos::cli::ResolveSettings(
-      explicit_settings, absl::GetFlag(FLAGS_as), absl::GetFlag(FLAGS_pki_dir)));
+      absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca),
+      absl::GetFlag(FLAGS_cert), absl::GetFlag(FLAGS_key)};
+  auto channel = custos::cli::Connect(
+      custos::cli::ResolveSettings(explicit_settings, absl::GetFlag(FLAGS_as),
+                                   absl::GetFlag(FLAGS_pki_dir)));
   if (!channel.ok()) {
     std::cerr << "custos: " << channel.status().message() << "\n";
     return custos::cli::kExitUsage;

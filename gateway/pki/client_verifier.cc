@@ -20,7 +20,8 @@ std::string SubjectOf(X509* cert) {
 std::string FormatAsn1Time(const ASN1_TIME* t) {
   struct tm tm;
   if (ASN1_TIME_to_tm(t, &tm) != 1) return "an unreadable time";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromTM(tm, absl::UTCTimeZone()),
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromTM(tm, absl::UTCTimeZone()),
                           absl::UTCTimeZone());
 }
 
@@ -44,13 +45,15 @@ absl::StatusOr<std::unique_ptr<ClientVerifier>> ClientVerifier::Create(
   while (X509* raw = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     X509Ptr ca(raw);
     if (X509_STORE_add_cert(store.get(), ca.get()) != 1) {
-      return OpenSslError("adding a CA certificate", absl::StatusCode::kInvalidArgument);
+      return OpenSslError("adding a CA certificate",
+                          absl::StatusCode::kInvalidArgument);
     }
     ++count;
   }
   ERR_clear_error();  // the loop ends on a "no start line" error
   if (count == 0) {
-    return absl::InvalidArgumentError("CA certificates: expected at least one PEM certificate");
+    return absl::InvalidArgumentError(
+        "CA certificates: expected at least one PEM certificate");
   }
   return std::unique_ptr<ClientVerifier>(new ClientVerifier(std::move(store)));
 }
@@ -59,23 +62,29 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
                                                    absl::Time now) const {
   if (peer_pem.empty()) {
     return absl::UnauthenticatedError(
-        "no client certificate was presented; staff connect with the certificate their "
+        "no client certificate was presented; staff connect with the "
+        "certificate their "
         "company CA issued");
   }
-  BioPtr bio(BIO_new_mem_buf(peer_pem.data(), static_cast<int>(peer_pem.size())));
+  BioPtr bio(
+      BIO_new_mem_buf(peer_pem.data(), static_cast<int>(peer_pem.size())));
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
     ERR_clear_error();
-    return absl::UnauthenticatedError("the client certificate is not a PEM certificate");
+    return absl::UnauthenticatedError(
+        "the client certificate is not a PEM certificate");
   }
   const std::string subject = SubjectOf(cert.get());
 
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (ctx == nullptr || X509_STORE_CTX_init(ctx.get(), store_.get(), cert.get(), nullptr) != 1) {
-    return OpenSslError("preparing certificate verification", absl::StatusCode::kInternal);
+  if (ctx == nullptr ||
+      X509_STORE_CTX_init(ctx.get(), store_.get(), cert.get(), nullptr) != 1) {
+    return OpenSslError("preparing certificate verification",
+                        absl::StatusCode::kInternal);
   }
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
-  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), absl::ToTimeT(now));
+  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()),
+                             absl::ToTimeT(now));
   if (X509_verify_cert(ctx.get()) != 1) {
     const int error = X509_STORE_CTX_get_error(ctx.get());
     ERR_clear_error();
@@ -85,21 +94,22 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
             absl::StrCat("the client certificate (", subject, ") expired at ",
                          FormatAsn1Time(X509_get0_notAfter(cert.get()))));
       case X509_V_ERR_CERT_NOT_YET_VALID:
-        return absl::UnauthenticatedError(
-            absl::StrCat("the client certificate (", subject, ") is not valid until ",
-                         FormatAsn1Time(X509_get0_notBefore(cert.get()))));
+        return absl::UnauthenticatedError(absl::StrCat(
+            "the client certificate (", subject, ") is not valid until ",
+            FormatAsn1Time(X509_get0_notBefore(cert.get()))));
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
       case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
       case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
       case X509_V_ERR_CERT_SIGNATURE_FAILURE:
       case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        return absl::UnauthenticatedError(absl::StrCat(
-            "the client certificate (", subject, ") is not signed by the trusted CA"));
+        return absl::UnauthenticatedError(
+            absl::StrCat("the client certificate (", subject,
+                         ") is not signed by the trusted CA"));
       default:
-        return absl::UnauthenticatedError(absl::StrCat("the client certificate (", subject,
-                                                       ") does not verify: ",
-                                                       X509_verify_cert_error_string(error)));
+        return absl::UnauthenticatedError(absl::StrCat(
+            "the client certificate (", subject,
+            ") does not verify: ", X509_verify_cert_error_string(error)));
     }
   }
   const std::string serial = SerialHex(cert.get());
@@ -107,20 +117,22 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
     absl::MutexLock lock(&mu_);
     if (revoked_.contains(serial)) {
       return absl::UnauthenticatedError(
-          absl::StrCat("the client certificate (", subject, ") is revoked (serial ", serial, ")"));
+          absl::StrCat("the client certificate (", subject,
+                       ") is revoked (serial ", serial, ")"));
     }
   }
   X509_NAME* name = X509_get_subject_name(cert.get());
   const int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (index < 0) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("the client certificate (", subject, ") has no subject common name"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the client certificate (", subject, ") has no subject common name"));
   }
   ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
   unsigned char* utf8 = nullptr;
   const int length = ASN1_STRING_to_UTF8(&utf8, cn);
   if (length < 0) {
-    return absl::UnauthenticatedError("the client certificate's common name is not text");
+    return absl::UnauthenticatedError(
+        "the client certificate's common name is not text");
   }
   std::string common_name(reinterpret_cast<char*>(utf8), length);
   OPENSSL_free(utf8);

@@ -23,13 +23,15 @@ namespace custos::pki {
 class ClientVerifier {
  public:
   // Trusts the CA certificates in `ca_pem`. INVALID_ARGUMENT if it holds none.
-  static absl::StatusOr<std::unique_ptr<ClientVerifier>> Create(absl::string_view ca_pem);
+  static absl::StatusOr<std::unique_ptr<ClientVerifier>> Create(
+      absl::string_view ca_pem);
 
   // Verifies `peer_pem`, the client's leaf certificate as PEM (empty when the
   // client sent none), at time `now`: chain to a trusted CA, signature,
   // validity window, the clientAuth purpose, not revoked. Returns the
   // subject's common name, the staff id. UNAUTHENTICATED saying why otherwise.
-  absl::StatusOr<std::string> Verify(absl::string_view peer_pem, absl::Time now) const;
+  absl::StatusOr<std::string> Verify(absl::string_view peer_pem,
+                                     absl::Time now) const;
 
   // Refuses the certificate with this serial number (hex, as OpenSSL prints
   // it, case-insensitive) from now on.

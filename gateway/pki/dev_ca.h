@@ -38,7 +38,8 @@ struct DevPkiPaths {
 // certificate (CN = id, clientAuth; 1 year) for each of `client_ids`.
 // Existing files are kept, so a second call changes nothing and a new id
 // gets a certificate from the existing CA. Errors name the file.
-absl::Status EnsureDevPki(const DevPkiPaths& paths, const std::vector<std::string>& client_ids);
+absl::Status EnsureDevPki(const DevPkiPaths& paths,
+                          const std::vector<std::string>& client_ids);
 
 struct IssuedCert {
   std::string cert_pem;
@@ -54,7 +55,8 @@ absl::StatusOr<IssuedCert> MakeCa(absl::string_view common_name);
 absl::StatusOr<IssuedCert> IssueClientCert(absl::string_view ca_cert_pem,
                                            absl::string_view ca_key_pem,
                                            absl::string_view common_name,
-                                           absl::Time not_before, absl::Time not_after);
+                                           absl::Time not_before,
+                                           absl::Time not_after);
 
 }  // namespace custos::pki
 

@@ -1,11 +1,10 @@
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/pki/client_verifier.h"
@@ -44,7 +43,8 @@ TEST(DevPkiTest, CreatesKeysPrivateAndCertificatesThatVerify) {
 
   auto verifier = ClientVerifier::Create(ReadFile(paths.ca_cert()));
   ASSERT_TRUE(verifier.ok()) << verifier.status();
-  auto who = (*verifier)->Verify(ReadFile(paths.client_cert("dirk.dpo")), absl::Now());
+  auto who =
+      (*verifier)->Verify(ReadFile(paths.client_cert("dirk.dpo")), absl::Now());
   ASSERT_TRUE(who.ok()) << who.status();
   EXPECT_EQ(*who, "dirk.dpo");
 }
@@ -58,7 +58,8 @@ TEST(DevPkiTest, SecondRunChangesNothingAndNewIdsShareTheCa) {
   EXPECT_EQ(ReadFile(paths.ca_cert()), ca);
   EXPECT_EQ(ReadFile(paths.client_cert("anna.support")), anna);
   auto verifier = ClientVerifier::Create(ca);
-  EXPECT_EQ(*(*verifier)->Verify(ReadFile(paths.client_cert("new.hire")), absl::Now()),
+  EXPECT_EQ(*(*verifier)->Verify(ReadFile(paths.client_cert("new.hire")),
+                                 absl::Now()),
             "new.hire");
 }
 
@@ -99,7 +100,8 @@ class ClientVerifierTest : public ::testing::Test {
 
   void ExpectRefused(const std::string& pem, const std::string& why) {
     auto result = verifier_->Verify(pem, now_);
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated) << why;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated)
+        << why;
     EXPECT_THAT(result.status().message(), HasSubstr(why));
   }
 
@@ -109,9 +111,9 @@ class ClientVerifierTest : public ::testing::Test {
 };
 
 TEST_F(ClientVerifierTest, AcceptsACurrentCertificate) {
-  auto who = verifier_->Verify(Issue("anna.support", now_ - absl::Hours(1),
-                                     now_ + absl::Hours(1)),
-                               now_);
+  auto who = verifier_->Verify(
+      Issue("anna.support", now_ - absl::Hours(1), now_ + absl::Hours(1)),
+      now_);
   ASSERT_TRUE(who.ok()) << who.status();
   EXPECT_EQ(*who, "anna.support");
 }
@@ -124,14 +126,17 @@ TEST_F(ClientVerifierTest, RefusesWithAReasonAPersonCanActOn) {
   ExpectRefused("garbage", "not a PEM certificate");
   ExpectRefused(foreign.cert_pem, "not signed by the trusted CA");
   ExpectRefused(other.cert_pem, "not signed by the trusted CA");
-  ExpectRefused(Issue("anna.support", now_ - absl::Hours(48), now_ - absl::Hours(24)),
-                "expired at");
-  ExpectRefused(Issue("anna.support", now_ + absl::Hours(24), now_ + absl::Hours(48)),
-                "is not valid until");
+  ExpectRefused(
+      Issue("anna.support", now_ - absl::Hours(48), now_ - absl::Hours(24)),
+      "expired at");
+  ExpectRefused(
+      Issue("anna.support", now_ + absl::Hours(24), now_ + absl::Hours(48)),
+      "is not valid until");
 }
 
 TEST_F(ClientVerifierTest, RefusesARevokedSerial) {
-  const std::string pem = Issue("eva.former", now_ - absl::Hours(1), now_ + absl::Hours(1));
+  const std::string pem =
+      Issue("eva.former", now_ - absl::Hours(1), now_ + absl::Hours(1));
   ASSERT_TRUE(verifier_->Verify(pem, now_).ok());
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -144,7 +149,8 @@ TEST_F(ClientVerifierTest, RefusesARevokedSerial) {
 }
 
 TEST(ClientVerifierCreateTest, RefusesEmptyTrust) {
-  EXPECT_EQ(ClientVerifier::Create("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ClientVerifier::Create("").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
