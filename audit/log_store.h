@@ -19,6 +19,30 @@
 
 namespace custos::audit {
 
+// A personal value an entry commits to instead of holding it (FORMAT.md §5):
+// the store keeps salt and value beside the entry until they are erased.
+struct PersonalValue {
+  // "note", "source_ip", "actor_name".
+  std::string field;
+  std::string value;
+  // Whose personal data it is (a staff or customer-user id), for erasure.
+  std::string subject;
+};
+
+// A signed checkpoint as stored.
+struct StoredCheckpoint {
+  uint64_t size = 0;
+  std::string root_hash;
+  // The signed note, byte for byte.
+  std::string note;
+  absl::Time time;
+};
+
+// Signs the checkpoint of the tree of `size` entries with root `root_hash`
+// and returns the signed note. Called on the store's writer thread.
+using CheckpointSigner = std::function<absl::StatusOr<std::string>(
+    uint64_t size, absl::string_view root_hash)>;
+
 class LogStore {
  public:
   virtual ~LogStore() = default;
@@ -26,16 +50,20 @@ class LogStore {
   using AppendDone = std::function<void(absl::StatusOr<custos::v1::LogEntry>)>;
 
   // Appends `entry`. The store sets format_version, index and prev_hash
-  // (callers leave them unset), and calls `done` with the entry as stored
-  // once it is durable, or with UNAVAILABLE (nothing appended) when the log
-  // cannot be written: disk full, database locked, I/O error. A later append
-  // succeeds once the cause is gone. Appends waiting together share one
-  // transaction and one fsync. `done` runs on the store's writer thread and
-  // must not block. Never blocks the caller.
-  virtual void AppendAsync(custos::v1::LogEntry entry, AppendDone done) = 0;
+  // (callers leave them unset) and a commitment for each of `personal`, and
+  // calls `done` with the entry as stored once it is durable, or with
+  // UNAVAILABLE (nothing appended) when the log cannot be written: disk
+  // full, database locked, I/O error. A later append succeeds once the cause
+  // is gone. Appends waiting together share one transaction and one fsync.
+  // `done` runs on the store's writer thread and must not block. Never
+  // blocks the caller.
+  virtual void AppendAsync(custos::v1::LogEntry entry,
+                           std::vector<PersonalValue> personal,
+                           AppendDone done) = 0;
 
   // AppendAsync, waiting for the outcome.
-  absl::StatusOr<custos::v1::LogEntry> Append(custos::v1::LogEntry entry);
+  absl::StatusOr<custos::v1::LogEntry> Append(
+      custos::v1::LogEntry entry, std::vector<PersonalValue> personal = {});
 
   // The number of durable entries.
   virtual uint64_t Size() const = 0;
@@ -61,7 +89,7 @@ class LogStore {
   virtual absl::StatusOr<Page> List(const Filter& filter, int page_size,
                                     absl::string_view page_token) const = 0;
 
-  // The entry at `index` and its stored bytes. OUT_OF_RANGE past the end.
+  // The stored bytes of the entry at `index`. OUT_OF_RANGE past the end.
   virtual absl::StatusOr<std::string> ReadEntryBytes(uint64_t index) const = 0;
 
   // The root of the tree over the first `size` entries, and proofs, per
@@ -71,7 +99,45 @@ class LogStore {
       uint64_t index, uint64_t size) const = 0;
   virtual absl::StatusOr<std::vector<std::string>> ConsistencyProof(
       uint64_t old_size, uint64_t new_size) const = 0;
+
+  // The newest stored checkpoint; NOT_FOUND before the first.
+  virtual absl::StatusOr<StoredCheckpoint> LatestCheckpoint() const = 0;
+  // The stored checkpoint of exactly `size` entries; NOT_FOUND if none.
+  virtual absl::StatusOr<StoredCheckpoint> CheckpointAt(
+      uint64_t size) const = 0;
+  // A checkpoint covering every entry durable now: the latest if it does,
+  // else a new one, signed and stored before this returns. Blocks.
+  // FAILED_PRECONDITION when the store has no signer.
+  virtual absl::StatusOr<StoredCheckpoint> CheckpointNow() = 0;
+
+  struct ErasureCount {
+    uint64_t entries_touched = 0;
+    uint64_t values_erased = 0;
+  };
+  // Removes the values and salts of `subject`'s personal values (when
+  // `subject` is set) or of every entry older than `before` (when
+  // `subject` is empty), so that no copy stays in the database files.
+  virtual absl::StatusOr<ErasureCount> Erase(absl::string_view subject,
+                                             absl::Time before) = 0;
+
+  // Replaces full source addresses older than `before` by their masked form
+  // (IPv4: last two octets, IPv6: last five hextets) and drops their salts.
+  virtual absl::StatusOr<uint64_t> MaskSourceAddresses(absl::Time before) = 0;
+
+  // The personal values of entry `index` still held (erased ones are gone).
+  // `salt` is empty for a value that was masked.
+  struct HeldValue {
+    std::string field;
+    std::string value;
+    std::string salt;
+  };
+  virtual absl::StatusOr<std::vector<HeldValue>> PersonalValues(
+      uint64_t index) const = 0;
 };
+
+// The masked form of a source address: IPv4 a.b.0.0, IPv6 with the last
+// five hextets zero. Anything else becomes "".
+std::string MaskAddress(absl::string_view address);
 
 }  // namespace custos::audit
 

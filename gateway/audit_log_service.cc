@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "audit/merkle.h"
 #include "gateway/audited_call.h"
 #include "gateway/validate.h"
 #include "google/protobuf/util/time_util.h"
@@ -49,6 +50,151 @@ absl::Status ListEntries(const Gateway& gateway, AuditedCall& call,
   return absl::OkStatus();
 }
 
+void FillCheckpoint(const Gateway& gateway,
+                    const audit::StoredCheckpoint& stored,
+                    custos::v1::Checkpoint& checkpoint) {
+  checkpoint.set_note(stored.note);
+  checkpoint.set_origin(gateway.log_signer->name());
+  checkpoint.set_size(stored.size);
+  checkpoint.set_root_hash(stored.root_hash);
+  checkpoint.set_verifier_key(gateway.log_signer->verifier_key());
+}
+
+// The stored checkpoint of `size` entries, or for 0 one of the whole log.
+absl::StatusOr<audit::StoredCheckpoint> CheckpointFor(const Gateway& gateway,
+                                                      uint64_t size) {
+  if (size != 0) {
+    auto stored = gateway.log->CheckpointAt(size);
+    if (stored.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat(
+          "tree_size: no checkpoint of size ", size,
+          "; ask for 0 (the latest) or the size of a checkpoint you hold"));
+    }
+    return stored;
+  }
+  // CheckpointNow returns the latest checkpoint when it covers the whole
+  // log, and signs a new one otherwise.
+  return gateway.log->CheckpointNow();
+}
+
+absl::Status GetCheckpoint(const Gateway& gateway, AuditedCall& call,
+                           custos::v1::Checkpoint& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  call.entry().set_resource("log/checkpoint");
+  auto stored = gateway.log->LatestCheckpoint();
+  if (!stored.ok()) stored = gateway.log->CheckpointNow();
+  if (!stored.ok()) return stored.status();
+  FillCheckpoint(gateway, *stored, response);
+  return absl::OkStatus();
+}
+
+absl::Status GetInclusionProof(
+    const Gateway& gateway, AuditedCall& call,
+    const custos::v1::GetInclusionProofRequest& request,
+    custos::v1::InclusionProof& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  call.entry().set_resource(absl::StrCat("log/entry/", request.index()));
+  if (request.tree_size() != 0 && request.index() >= request.tree_size()) {
+    return absl::OutOfRangeError(absl::StrCat("index: ", request.index(),
+                                              " is not in a tree of size ",
+                                              request.tree_size()));
+  }
+  if (request.index() >= gateway.log->Size()) {
+    return absl::OutOfRangeError(
+        absl::StrCat("index: the log has ", gateway.log->Size(),
+                     " entries, so no entry ", request.index()));
+  }
+  auto checkpoint = CheckpointFor(gateway, request.tree_size());
+  if (!checkpoint.ok()) return checkpoint.status();
+  auto bytes = gateway.log->ReadEntryBytes(request.index());
+  if (!bytes.ok()) return bytes.status();
+  custos::v1::LogEntry entry;
+  if (!entry.ParseFromString(*bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("entry ", request.index(), " does not parse"));
+  }
+  const custos::v1::StaffMember& staff = *call.caller().staff;
+  if (!IsDpo(staff) && entry.actor().id() != staff.staff_id()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("index: entry ", request.index(), " is not one of ",
+                     staff.staff_id(), "'s; only the DPO may prove any entry"));
+  }
+  auto proof = gateway.log->InclusionProof(request.index(), checkpoint->size);
+  if (!proof.ok()) return proof.status();
+  response.set_index(request.index());
+  response.set_tree_size(checkpoint->size);
+  *response.mutable_entry() = std::move(entry);
+  response.set_leaf_hash(audit::HashLeaf(*bytes));
+  response.set_entry_bytes(std::move(*bytes));
+  for (std::string& hash : *proof) response.add_hashes(std::move(hash));
+  FillCheckpoint(gateway, *checkpoint, *response.mutable_checkpoint());
+  return absl::OkStatus();
+}
+
+absl::Status GetConsistencyProof(
+    const Gateway& gateway, AuditedCall& call,
+    const custos::v1::GetConsistencyProofRequest& request,
+    custos::v1::ConsistencyProof& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  call.entry().set_resource(absl::StrCat("log/consistency/", request.old_size(),
+                                         "/", request.new_size()));
+  if (request.new_size() != 0 && request.old_size() > request.new_size()) {
+    return absl::InvalidArgumentError("old_size: must not exceed new_size");
+  }
+  auto checkpoint = CheckpointFor(gateway, request.new_size());
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (request.old_size() > checkpoint->size) {
+    return absl::OutOfRangeError(absl::StrCat("old_size: ", request.old_size(),
+                                              " is past the checkpoint's size ",
+                                              checkpoint->size));
+  }
+  auto proof =
+      gateway.log->ConsistencyProof(request.old_size(), checkpoint->size);
+  if (!proof.ok()) return proof.status();
+  response.set_old_size(request.old_size());
+  response.set_new_size(checkpoint->size);
+  for (std::string& hash : *proof) response.add_hashes(std::move(hash));
+  FillCheckpoint(gateway, *checkpoint, *response.mutable_checkpoint());
+  return absl::OkStatus();
+}
+
+absl::Status Erase(const Gateway& gateway, AuditedCall& call,
+                   const custos::v1::EraseRequest& request,
+                   custos::v1::EraseResponse& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  if (!IsDpo(*call.caller().staff)) {
+    return absl::PermissionDeniedError(
+        "only the DPO may erase personal data from the log");
+  }
+  if (request.subject().empty() == (request.older_than_days() == 0)) {
+    return absl::InvalidArgumentError(
+        "subject, older_than_days: give exactly one: a data subject, or an age "
+        "in days");
+  }
+  if (!request.subject().empty()) {
+    if (auto s = ValidateText("subject", request.subject(), 256, true); !s.ok())
+      return s;
+  }
+  if (request.older_than_days() > 36500) {
+    return absl::InvalidArgumentError("older_than_days: at most 36500");
+  }
+  call.entry().set_resource(request.subject().empty()
+                                ? absl::StrCat("log/values/older-than/",
+                                               request.older_than_days(), "d")
+                                : "log/values/subject");
+  // The subject is itself personal data: the erasure's own entry commits to
+  // it rather than naming it.
+  call.AddPersonalValue("erased_subject", request.subject());
+  auto erased = gateway.log->Erase(
+      request.subject(),
+      call.now() - absl::Hours(24) * request.older_than_days());
+  if (!erased.ok()) return erased.status();
+  response.set_entries_touched(erased->entries_touched);
+  response.set_values_erased(erased->values_erased);
+  call.entry().set_record_count(erased->values_erased);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool IsDpo(const custos::v1::StaffMember& staff) {
@@ -64,6 +210,51 @@ grpc::ServerUnaryReactor* AuditLogService::ListEntries(
   absl::Status answer =
       custos::gateway::ListEntries(*gateway_, call, *request, *response);
   return call.Finish(std::move(answer));
+}
+
+}  // namespace custos::gateway
+
+namespace custos::gateway {
+
+grpc::ServerUnaryReactor* AuditLogService::GetCheckpoint(
+    grpc::CallbackServerContext* context,
+    const custos::v1::GetCheckpointRequest*, custos::v1::Checkpoint* response) {
+  AuditedCall call(gateway_, context, "AuditLog.GetCheckpoint");
+  absl::Status answer =
+      custos::gateway::GetCheckpoint(*gateway_, call, *response);
+  return call.Finish(std::move(answer));
+}
+
+grpc::ServerUnaryReactor* AuditLogService::GetInclusionProof(
+    grpc::CallbackServerContext* context,
+    const custos::v1::GetInclusionProofRequest* request,
+    custos::v1::InclusionProof* response) {
+  AuditedCall call(gateway_, context, "AuditLog.GetInclusionProof");
+  absl::Status answer =
+      custos::gateway::GetInclusionProof(*gateway_, call, *request, *response);
+  return call.Finish(std::move(answer));
+}
+
+grpc::ServerUnaryReactor* AuditLogService::GetConsistencyProof(
+    grpc::CallbackServerContext* context,
+    const custos::v1::GetConsistencyProofRequest* request,
+    custos::v1::ConsistencyProof* response) {
+  AuditedCall call(gateway_, context, "AuditLog.GetConsistencyProof");
+  absl::Status answer = custos::gateway::GetConsistencyProof(
+      *gateway_, call, *request, *response);
+  return call.Finish(std::move(answer));
+}
+
+grpc::ServerUnaryReactor* AuditLogService::Erase(
+    grpc::CallbackServerContext* context,
+    const custos::v1::EraseRequest* request,
+    custos::v1::EraseResponse* response) {
+  AuditedCall call(gateway_, context, "AuditLog.Erase");
+  absl::Status answer =
+      custos::gateway::Erase(*gateway_, call, *request, *response);
+  return call.Finish(std::move(answer), [response](uint64_t index) {
+    response->set_log_index(index);
+  });
 }
 
 }  // namespace custos::gateway

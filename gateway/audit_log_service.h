@@ -19,6 +19,25 @@ class AuditLogService final : public custos::v1::AuditLog::CallbackService {
       const custos::v1::ListEntriesRequest* request,
       custos::v1::ListEntriesResponse* response) override;
 
+  grpc::ServerUnaryReactor* GetCheckpoint(
+      grpc::CallbackServerContext* context,
+      const custos::v1::GetCheckpointRequest* request,
+      custos::v1::Checkpoint* response) override;
+
+  grpc::ServerUnaryReactor* GetInclusionProof(
+      grpc::CallbackServerContext* context,
+      const custos::v1::GetInclusionProofRequest* request,
+      custos::v1::InclusionProof* response) override;
+
+  grpc::ServerUnaryReactor* GetConsistencyProof(
+      grpc::CallbackServerContext* context,
+      const custos::v1::GetConsistencyProofRequest* request,
+      custos::v1::ConsistencyProof* response) override;
+
+  grpc::ServerUnaryReactor* Erase(grpc::CallbackServerContext* context,
+                                  const custos::v1::EraseRequest* request,
+                                  custos::v1::EraseResponse* response) override;
+
  private:
   const Gateway* gateway_;
 };

@@ -32,6 +32,20 @@ AuditedCall::AuditedCall(const Gateway* gateway,
     actor->set_kind(custos::v1::ACTOR_UNKNOWN_CALLER);
     actor->set_id(caller_.claimed_id);
   }
+  // Addresses and names are personal data: the entry only commits to them.
+  AddPersonalValue("source_ip", caller_.source_address);
+  if (caller_.authenticated()) {
+    AddPersonalValue("actor_name", caller_.staff->display_name());
+  }
+}
+
+void AuditedCall::AddPersonalValue(absl::string_view field,
+                                   absl::string_view value) {
+  if (value.empty()) return;
+  const std::string& subject = entry_.actor().id().empty()
+                                   ? caller_.source_address
+                                   : entry_.actor().id();
+  personal_.push_back({std::string(field), std::string(value), subject});
 }
 
 grpc::ServerUnaryReactor* AuditedCall::Finish(
@@ -49,9 +63,10 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(
   grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
   grpc::CallbackServerContext* context = context_;
   gateway_->log->AppendAsync(
-      std::move(entry_), [reactor, context, answer = std::move(answer),
-                          on_logged = std::move(on_logged)](
-                             absl::StatusOr<custos::v1::LogEntry> logged) {
+      std::move(entry_), std::move(personal_),
+      [reactor, context, answer = std::move(answer),
+       on_logged =
+           std::move(on_logged)](absl::StatusOr<custos::v1::LogEntry> logged) {
         if (!logged.ok()) {
           reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
               "the audit log cannot be written, so nothing was served: ",

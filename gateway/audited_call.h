@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -37,6 +38,10 @@ class AuditedCall {
   // The entry under construction; handlers add what they know.
   custos::v1::LogEntry& entry() { return entry_; }
 
+  // Records a personal value of the caller's (a free-text note, say): the
+  // entry commits to it, and it stays erasable. See audit/FORMAT.md.
+  void AddPersonalValue(absl::string_view field, absl::string_view value);
+
   // Appends the entry with `answer`'s code, then finishes the RPC with
   // `answer`; on success `on_logged` first receives the entry's index (to put
   // it in the response). A refusal's message becomes the entry's reason when
@@ -50,6 +55,7 @@ class AuditedCall {
   absl::Time now_;
   Caller caller_;
   custos::v1::LogEntry entry_;
+  std::vector<audit::PersonalValue> personal_;
 };
 
 // The trailing metadata key that carries the log index of a refused call.

@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "audit/log_store.h"
+#include "audit/note.h"
 #include "gateway/auth.h"
 #include "gateway/directory.h"
 #include "policy/access_policy.h"
@@ -18,6 +19,8 @@ struct Gateway {
   const policy::AccessPolicy* policy = nullptr;
   const Authenticator* authenticator = nullptr;
   audit::LogStore* log = nullptr;
+  // Signs the log's checkpoints; its name is the log's origin.
+  const audit::NoteSigner* log_signer = nullptr;
   std::function<absl::Time()> clock = absl::Now;
 };
 

@@ -12,9 +12,11 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "audit/checkpoint.h"
 #include "audit/sqlite/sqlite_log_store.h"
 #include "common/status_macros.h"
 #include "gateway/demo_directory.h"
+#include "gateway/log_signer.h"
 #include "gateway/pki/dev_ca.h"
 
 namespace custos::gateway {
@@ -78,14 +80,32 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->authenticator_ = std::make_unique<Authenticator>(
       server->verifier_.get(), server->directory_.get(),
       server->networks_.get());
+  CUSTOS_ASSIGN_OR_RETURN(audit::NoteSigner signer,
+                          LoadOrCreateLogSigner(options.data_dir));
+  server->log_signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));
+  audit::SqliteLogStore::Options log_options;
+  log_options.signer = [signer = server->log_signer_.get()](
+                           uint64_t size, absl::string_view root) {
+    return signer->Sign(
+        audit::FormatCheckpointBody({signer->name(), size, std::string(root)}));
+  };
   CUSTOS_ASSIGN_OR_RETURN(
       server->log_,
-      audit::SqliteLogStore::Open(absl::StrCat(options.data_dir, "/audit.db")));
+      audit::SqliteLogStore::Open(absl::StrCat(options.data_dir, "/audit.db"),
+                                  log_options));
+  server->retention_ =
+      std::thread([s = server.get(), keep = options.keep_full_addresses] {
+        do {
+          s->log_->MaskSourceAddresses(absl::Now() - keep).IgnoreError();
+        } while (
+            !s->stop_retention_.WaitForNotificationWithTimeout(absl::Hours(1)));
+      });
 
   server->gateway_.directory = server->directory_.get();
   server->gateway_.policy = server->policy_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();
+  server->gateway_.log_signer = server->log_signer_.get();
   server->staff_access_ =
       std::make_unique<StaffAccessService>(&server->gateway_);
   server->audit_log_ = std::make_unique<AuditLogService>(&server->gateway_);
@@ -124,6 +144,10 @@ void GatewayServer::Shutdown(absl::Duration grace) {
 
 GatewayServer::~GatewayServer() {
   Shutdown();
+  if (retention_.joinable()) {
+    stop_retention_.Notify();
+    retention_.join();
+  }
   // log_ is destroyed after the services' last calls: it drains its queue.
 }
 

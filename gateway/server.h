@@ -10,10 +10,13 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "audit/log_store.h"
+#include "audit/note.h"
 #include "gateway/audit_log_service.h"
 #include "gateway/auth.h"
 #include "gateway/directory.h"
@@ -34,6 +37,8 @@ struct GatewayOptions {
   std::string directory_file;
   // Extra ids to issue development client certificates for, besides staff.
   std::vector<std::string> extra_client_ids;
+  // Full source addresses are kept this long, then masked.
+  absl::Duration keep_full_addresses = absl::Hours(24 * 14);
 };
 
 class GatewayServer {
@@ -64,7 +69,11 @@ class GatewayServer {
   std::unique_ptr<policy::NetworkMap> networks_;
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<audit::NoteSigner> log_signer_;
   std::unique_ptr<audit::LogStore> log_;
+  // Masks full source addresses once they are older than the retention.
+  std::thread retention_;
+  absl::Notification stop_retention_;
   Gateway gateway_;
   std::unique_ptr<StaffAccessService> staff_access_;
   std::unique_ptr<AuditLogService> audit_log_;

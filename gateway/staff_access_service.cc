@@ -55,6 +55,7 @@ absl::Status DecideRequestAccess(
   }
   if (auto s = ValidateRequestAccess(request, *gateway.policy); !s.ok())
     return s;
+  call.AddPersonalValue("note", request.justification().note());
   const custos::v1::Customer* customer =
       gateway.directory->FindCustomer(request.customer_id());
   if (customer == nullptr) {

@@ -13,7 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite_log_store.h"
 #include "gateway/pki/dev_ca.h"
 #include "gateway/server.h"
@@ -276,6 +281,109 @@ TEST_F(GatewayTest, ConcurrentClientsLeaveAnIntactChainWithoutGaps) {
   for (size_t i = 0; i < entries.size(); ++i) {
     EXPECT_EQ(entries[i].index(), entries.size() - 1 - i);  // newest first
   }
+}
+
+}  // namespace
+}  // namespace custos
+
+namespace custos {
+namespace {
+
+// Proofs from the API verify against the signed checkpoint with nothing but
+// the pinned verifier key.
+TEST_F(GatewayTest, InclusionProofVerifiesAgainstTheSignedCheckpoint) {
+  const Answer answer =
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-77");
+  ASSERT_TRUE(answer.status.ok());
+  const std::string pinned_key =
+      ReadFile(absl::StrCat(*data_dir_, "/log_verifier_key"));
+  auto verifier = audit::NoteVerifier::FromVerifierKey(
+      std::string(absl::StripAsciiWhitespace(pinned_key)));
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+
+  auto stub = custos::v1::AuditLog::NewStub(StaffChannel("anna.support"));
+  custos::v1::GetInclusionProofRequest request;
+  request.set_index(answer.response.log_index());
+  custos::v1::InclusionProof proof;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->GetInclusionProof(&context, request, &proof).ok());
+  EXPECT_EQ(proof.entry().reference(), "SUP-77");
+  EXPECT_EQ(proof.leaf_hash(), audit::HashLeaf(proof.entry_bytes()));
+
+  auto text = verifier->Open(proof.checkpoint().note());
+  ASSERT_TRUE(text.ok()) << text.status();
+  auto body = audit::ParseCheckpointBody(*text);
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(body->size, proof.tree_size());
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  EXPECT_TRUE(audit::VerifyInclusion(proof.leaf_hash(), proof.index(),
+                                     proof.tree_size(), hashes, body->root_hash)
+                  .ok());
+  // The entry commits to the note-free request; the address is committed.
+  bool has_address_commitment = false;
+  for (const auto& c : proof.entry().commitments()) {
+    has_address_commitment |= c.field() == "source_ip";
+  }
+  EXPECT_TRUE(has_address_commitment);
+}
+
+TEST_F(GatewayTest, StaffCannotProveOthersEntries) {
+  const Answer answer =
+      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-9");
+  ASSERT_TRUE(answer.status.ok());
+  auto stub = custos::v1::AuditLog::NewStub(StaffChannel("anna.support"));
+  custos::v1::GetInclusionProofRequest request;
+  request.set_index(answer.response.log_index());
+  custos::v1::InclusionProof proof;
+  grpc::ClientContext context;
+  EXPECT_EQ(stub->GetInclusionProof(&context, request, &proof).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(GatewayTest, ConsistencyProofLinksTwoCheckpoints) {
+  auto stub = custos::v1::AuditLog::NewStub(StaffChannel("anna.support"));
+  custos::v1::Checkpoint first;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->GetCheckpoint(&context, {}, &first).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-2");
+  }
+  custos::v1::GetConsistencyProofRequest request;
+  request.set_old_size(first.size());
+  custos::v1::ConsistencyProof proof;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->GetConsistencyProof(&context, request, &proof).ok());
+  ASSERT_GT(proof.new_size(), first.size());
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  EXPECT_TRUE(audit::VerifyConsistency(first.size(), proof.new_size(),
+                                       first.root_hash(),
+                                       proof.checkpoint().root_hash(), hashes)
+                  .ok());
+}
+
+TEST_F(GatewayTest, OnlyTheDpoErases) {
+  custos::v1::EraseRequest request;
+  request.set_subject("eva.former");
+  custos::v1::EraseResponse response;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(custos::v1::AuditLog::NewStub(StaffChannel("anna.support"))
+                  ->Erase(&context, request, &response)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext context;
+  EXPECT_TRUE(custos::v1::AuditLog::NewStub(StaffChannel("dirk.dpo"))
+                  ->Erase(&context, request, &response)
+                  .ok());
+  request.set_older_than_days(3);
+  grpc::ClientContext both;
+  EXPECT_EQ(custos::v1::AuditLog::NewStub(StaffChannel("dirk.dpo"))
+                ->Erase(&both, request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

@@ -1,12 +1,17 @@
 #include "audit/sqlite/sqlite_log_store.h"
 
+#include <openssl/rand.h>
+
+#include <algorithm>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "audit/entry.h"
+#include "common/openssl.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -14,6 +19,7 @@ namespace custos::audit {
 namespace {
 
 constexpr size_t kMaxBatch = 1024;
+constexpr size_t kSaltSize = 16;
 
 constexpr const char* kSchema = R"sql(
   CREATE TABLE IF NOT EXISTS entries(
@@ -33,6 +39,22 @@ constexpr const char* kSchema = R"sql(
     idx INTEGER NOT NULL,
     hash BLOB NOT NULL,
     PRIMARY KEY(level, idx)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS checkpoints(
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    time_us INTEGER NOT NULL);
+  -- The values behind entries' commitments; salt is empty once masked.
+  CREATE TABLE IF NOT EXISTS personal_values(
+    idx INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    value TEXT NOT NULL,
+    time_us INTEGER NOT NULL,
+    PRIMARY KEY(idx, field)) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS personal_values_by_subject ON personal_values(subject);
+  CREATE INDEX IF NOT EXISTS personal_values_by_time ON personal_values(time_us);
 )sql";
 
 absl::Status ConfigureConnection(sqlite3* db) {
@@ -53,6 +75,18 @@ std::string PageToken(uint64_t next_below) {
   return absl::StrCat("e", next_below);
 }
 
+// Resets a reused statement when the scope ends.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* stmt) : stmt_(stmt) {
+    sqlite3_reset(stmt_);
+  }
+  ~ResetOnExit() { sqlite3_reset(stmt_); }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
 absl::StatusOr<uint64_t> ParsePageToken(absl::string_view token) {
   uint64_t below = 0;
   if (token.size() < 2 || token[0] != 'e' ||
@@ -63,11 +97,20 @@ absl::StatusOr<uint64_t> ParsePageToken(absl::string_view token) {
   return below;
 }
 
+absl::StatusOr<std::string> NewSalt() {
+  std::string salt(kSaltSize, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), kSaltSize) !=
+      1) {
+    return OpenSslError("drawing a salt", absl::StatusCode::kUnavailable);
+  }
+  return salt;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(
-    const std::string& path) {
-  std::unique_ptr<SqliteLogStore> store(new SqliteLogStore());
+    const std::string& path, Options options) {
+  std::unique_ptr<SqliteLogStore> store(new SqliteLogStore(std::move(options)));
   CUSTOS_RETURN_IF_ERROR(store->Init(path));
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   return store;
@@ -78,6 +121,9 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
       write_db_,
       sqlite::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   CUSTOS_RETURN_IF_ERROR(ConfigureConnection(write_db_.get()));
+  // Deleted personal values are overwritten, not left in free pages.
+  CUSTOS_RETURN_IF_ERROR(
+      sqlite::Exec(write_db_.get(), "PRAGMA secure_delete=ON"));
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(write_db_.get(), kSchema));
   CUSTOS_ASSIGN_OR_RETURN(
       insert_entry_,
@@ -91,22 +137,44 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
       sqlite::Prepare(
           write_db_.get(),
           "INSERT INTO tree_nodes(level, idx, hash) VALUES(?1, ?2, ?3)"));
-  absl::MutexLock lock(&read_mu_);
-  CUSTOS_ASSIGN_OR_RETURN(read_db_, sqlite::Open(path, SQLITE_OPEN_READONLY));
-  sqlite3_busy_timeout(read_db_.get(), 1000);
   CUSTOS_ASSIGN_OR_RETURN(
-      read_entry_, sqlite::Prepare(read_db_.get(),
-                                   "SELECT entry FROM entries WHERE idx = ?1"));
+      insert_value_, sqlite::Prepare(write_db_.get(),
+                                     "INSERT INTO personal_values(idx, field, "
+                                     "subject, salt, value, time_us) "
+                                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
   CUSTOS_ASSIGN_OR_RETURN(
-      read_leaf_,
-      sqlite::Prepare(read_db_.get(),
-                      "SELECT leaf_hash FROM entries WHERE idx = ?1"));
-  CUSTOS_ASSIGN_OR_RETURN(
-      read_node_,
+      insert_checkpoint_,
       sqlite::Prepare(
-          read_db_.get(),
-          "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
-  return RecoverTail();
+          write_db_.get(),
+          "INSERT OR REPLACE INTO checkpoints(size, root, note, time_us) "
+          "VALUES(?1, ?2, ?3, ?4)"));
+  {
+    absl::MutexLock lock(&read_mu_);
+    CUSTOS_ASSIGN_OR_RETURN(read_db_, sqlite::Open(path, SQLITE_OPEN_READONLY));
+    sqlite3_busy_timeout(read_db_.get(), 1000);
+    CUSTOS_ASSIGN_OR_RETURN(
+        read_entry_,
+        sqlite::Prepare(read_db_.get(),
+                        "SELECT entry FROM entries WHERE idx = ?1"));
+    CUSTOS_ASSIGN_OR_RETURN(
+        read_leaf_,
+        sqlite::Prepare(read_db_.get(),
+                        "SELECT leaf_hash FROM entries WHERE idx = ?1"));
+    CUSTOS_ASSIGN_OR_RETURN(
+        read_node_,
+        sqlite::Prepare(
+            read_db_.get(),
+            "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
+  }
+  CUSTOS_RETURN_IF_ERROR(RecoverTail());
+  auto latest = LatestCheckpoint();
+  if (latest.ok()) {
+    checkpointed_size_ = latest->size;
+    last_checkpoint_ = latest->time;
+  } else if (latest.status().code() != absl::StatusCode::kNotFound) {
+    return latest.status();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteLogStore::RecoverTail() {
@@ -126,6 +194,7 @@ absl::Status SqliteLogStore::RecoverTail() {
   } else {
     return sqlite::Error(write_db_.get(), rc, "reading the log's last entry");
   }
+  last.reset();
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement node,
       sqlite::Prepare(
@@ -153,6 +222,8 @@ absl::Status SqliteLogStore::RecoverTail() {
     return sqlite::Error(write_db_.get(), step, "reading a tree node");
   };
   CUSTOS_ASSIGN_OR_RETURN(range_, CompactRange::Load(next_index_, read));
+  sqlite3_reset(node.get());
+  sqlite3_reset(leaf.get());
   size_.store(next_index_, std::memory_order_release);
   tail_stale_ = false;
   return absl::OkStatus();
@@ -166,44 +237,100 @@ SqliteLogStore::~SqliteLogStore() {
   if (writer_.joinable()) writer_.join();
 }
 
-void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry, AppendDone done) {
+void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
+                                 std::vector<PersonalValue> personal,
+                                 AppendDone done) {
   absl::MutexLock lock(&mu_);
   if (stopping_) {
     done(absl::UnavailableError("the audit log is closing"));
     return;
   }
-  queue_.push_back({std::move(entry), std::move(done)});
+  queue_.push_back({std::move(entry), std::move(personal), std::move(done)});
 }
 
 void SqliteLogStore::WriterLoop() {
   for (;;) {
     std::deque<Pending> batch;
+    std::deque<Task> tasks;
+    bool stopping = false;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &SqliteLogStore::HasWorkOrStopping));
-      if (queue_.empty()) return;  // stopping, and everything is written
+      // Entries not yet under a checkpoint get one when the interval is up,
+      // even if nothing else arrives.
+      if (options_.signer && next_index_ > checkpointed_size_) {
+        const absl::Duration wait = std::max(
+            absl::ZeroDuration(),
+            last_checkpoint_ + options_.checkpoint_interval - absl::Now());
+        mu_.AwaitWithTimeout(absl::Condition(this, &SqliteLogStore::HasWork),
+                             wait);
+      } else {
+        mu_.Await(absl::Condition(this, &SqliteLogStore::HasWork));
+      }
+      tasks.swap(tasks_);
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      stopping = stopping_ && queue_.empty() && batch.empty() && tasks.empty();
     }
-    CommitBatch(batch);
+    for (Task& task : tasks) task();
+    const bool checkpoint_due =
+        options_.signer &&
+        (stopping ||
+         absl::Now() - last_checkpoint_ >= options_.checkpoint_interval) &&
+        next_index_ + batch.size() > checkpointed_size_;
+    if (!batch.empty()) {
+      CommitBatch(batch, checkpoint_due);
+    } else if (checkpoint_due) {
+      // A failure here is retried at the next interval; appends are not
+      // affected.
+      CommitCheckpoint().IgnoreError();
+    }
+    if (stopping) return;
   }
 }
 
-void SqliteLogStore::CommitBatch(std::deque<Pending>& batch) {
+absl::Status SqliteLogStore::WriteCheckpoint() {
+  const uint64_t size = next_index_;
+  const std::string root = range_.RootHash();
+  CUSTOS_ASSIGN_OR_RETURN(std::string note, options_.signer(size, root));
+  const absl::Time now = absl::Now();
+  sqlite3_stmt* insert = insert_checkpoint_.get();
+  sqlite3_reset(insert);
+  sqlite3_bind_int64(insert, 1, static_cast<int64_t>(size));
+  sqlite::BindBlob(insert, 2, root);
+  sqlite::BindText(insert, 3, note);
+  sqlite3_bind_int64(insert, 4, absl::ToUnixMicros(now));
+  const int rc = sqlite3_step(insert);
+  sqlite3_reset(insert);
+  if (rc != SQLITE_DONE)
+    return sqlite::Error(write_db_.get(), rc, "storing a checkpoint");
+  // Takes effect with the transaction; a rollback restores both below.
+  checkpointed_size_ = size;
+  last_checkpoint_ = now;
+  return absl::OkStatus();
+}
+
+void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
+                                 bool checkpoint_due) {
   std::vector<custos::v1::LogEntry> stored;
   absl::Status status = tail_stale_ ? RecoverTail() : absl::OkStatus();
   const uint64_t first_index = next_index_;
   const std::string first_prev = last_leaf_hash_;
   const CompactRange first_range = range_;
+  const uint64_t first_checkpointed = checkpointed_size_;
+  const absl::Time first_checkpoint_time = last_checkpoint_;
   if (status.ok()) status = WriteBatch(batch, stored);
+  if (status.ok() && checkpoint_due) status = WriteCheckpoint();
+  if (status.ok()) status = sqlite::Exec(write_db_.get(), "COMMIT");
   if (!status.ok()) {
     sqlite3_exec(write_db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     next_index_ = first_index;
     last_leaf_hash_ = first_prev;
     range_ = first_range;
-    // The database may know better than our memory after a failed commit.
+    checkpointed_size_ = first_checkpointed;
+    last_checkpoint_ = first_checkpoint_time;
+    // The database may know better than memory after a failed commit.
     tail_stale_ = !RecoverTail().ok();
     for (Pending& p : batch) p.done(status);
     return;
@@ -223,18 +350,26 @@ absl::Status SqliteLogStore::WriteBatch(
     entry.set_format_version(kFormatVersion);
     entry.set_index(next_index_);
     entry.set_prev_hash(last_leaf_hash_);
+    entry.clear_commitments();
+    std::vector<std::string> salts;
+    for (const PersonalValue& value : p.personal) {
+      CUSTOS_ASSIGN_OR_RETURN(std::string salt, NewSalt());
+      custos::v1::Commitment* commitment = entry.add_commitments();
+      commitment->set_field(value.field);
+      commitment->set_digest(Sha256(absl::StrCat(salt, value.value)));
+      salts.push_back(std::move(salt));
+    }
     const std::string bytes = SerializeEntry(entry);
     std::string leaf = HashLeaf(bytes);
+    const int64_t time_us =
+        google::protobuf::util::TimeUtil::TimestampToMicroseconds(entry.time());
 
     sqlite3_stmt* insert = insert_entry_.get();
     sqlite3_reset(insert);
     sqlite3_bind_int64(insert, 1, static_cast<int64_t>(next_index_));
     sqlite::BindBlob(insert, 2, leaf);
     sqlite::BindBlob(insert, 3, bytes);
-    sqlite3_bind_int64(
-        insert, 4,
-        google::protobuf::util::TimeUtil::TimestampToMicroseconds(
-            entry.time()));
+    sqlite3_bind_int64(insert, 4, time_us);
     sqlite::BindText(insert, 5, entry.customer_id());
     sqlite::BindText(insert, 6, entry.actor().id());
     sqlite::BindText(insert, 7, entry.category());
@@ -242,6 +377,22 @@ absl::Status SqliteLogStore::WriteBatch(
     const int rc = sqlite3_step(insert);
     if (rc != SQLITE_DONE)
       return sqlite::Error(write_db_.get(), rc, "appending an entry");
+
+    for (size_t i = 0; i < p.personal.size(); ++i) {
+      sqlite3_stmt* value = insert_value_.get();
+      sqlite3_reset(value);
+      sqlite3_bind_int64(value, 1, static_cast<int64_t>(next_index_));
+      sqlite::BindText(value, 2, p.personal[i].field);
+      sqlite::BindText(value, 3, p.personal[i].subject);
+      sqlite::BindBlob(value, 4, salts[i]);
+      sqlite::BindText(value, 5, p.personal[i].value);
+      sqlite3_bind_int64(value, 6, time_us);
+      const int value_rc = sqlite3_step(value);
+      if (value_rc != SQLITE_DONE) {
+        return sqlite::Error(write_db_.get(), value_rc,
+                             "storing a personal value");
+      }
+    }
 
     range_.Append(
         leaf, [&](int level, uint64_t index, const std::string& hash) {
@@ -262,7 +413,214 @@ absl::Status SqliteLogStore::WriteBatch(
     ++next_index_;
     stored.push_back(std::move(entry));
   }
-  return sqlite::Exec(write_db_.get(), "COMMIT");
+  return absl::OkStatus();
+}
+
+absl::Status SqliteLogStore::RunOnWriter(std::function<void()> work) {
+  absl::Notification done;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("the audit log is closing");
+    tasks_.push_back([&] {
+      work();
+      done.Notify();
+    });
+  }
+  done.WaitForNotification();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoredCheckpoint> SqliteLogStore::CheckpointNow() {
+  if (!options_.signer) {
+    return absl::FailedPreconditionError("this log has no checkpoint signer");
+  }
+  absl::StatusOr<StoredCheckpoint> result;
+  CUSTOS_RETURN_IF_ERROR(RunOnWriter([&] {
+    if (checkpointed_size_ < next_index_ || !LatestCheckpoint().ok()) {
+      if (absl::Status status = CommitCheckpoint(); !status.ok()) {
+        result = status;
+        return;
+      }
+    }
+    result = LatestCheckpoint();
+  }));
+  return result;
+}
+
+absl::Status SqliteLogStore::CommitCheckpoint() {
+  const uint64_t checkpointed = checkpointed_size_;
+  const absl::Time checkpoint_time = last_checkpoint_;
+  absl::Status status = sqlite::Exec(write_db_.get(), "BEGIN IMMEDIATE");
+  if (status.ok()) status = WriteCheckpoint();
+  if (status.ok()) status = sqlite::Exec(write_db_.get(), "COMMIT");
+  if (!status.ok()) {
+    sqlite3_exec(write_db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    checkpointed_size_ = checkpointed;
+    last_checkpoint_ = checkpoint_time;
+  }
+  return status;
+}
+
+absl::StatusOr<LogStore::ErasureCount> SqliteLogStore::Erase(
+    absl::string_view subject, absl::Time before) {
+  ErasureCount count;
+  absl::Status status;
+  const std::string who(subject);
+  CUSTOS_RETURN_IF_ERROR(RunOnWriter([&] {
+    const char* where = who.empty() ? "time_us < ?1" : "subject = ?1";
+    auto bind = [&](sqlite3_stmt* stmt) {
+      if (who.empty()) {
+        sqlite3_bind_int64(stmt, 1, ToMicros(before));
+      } else {
+        sqlite::BindText(stmt, 1, who);
+      }
+    };
+    auto counting = sqlite::Prepare(
+        write_db_.get(),
+        absl::StrCat(
+            "SELECT count(*), count(DISTINCT idx) FROM personal_values WHERE ",
+            where));
+    if (!counting.ok()) {
+      status = counting.status();
+      return;
+    }
+    bind(counting->get());
+    if (sqlite3_step(counting->get()) == SQLITE_ROW) {
+      count.values_erased = sqlite3_column_int64(counting->get(), 0);
+      count.entries_touched = sqlite3_column_int64(counting->get(), 1);
+    }
+    counting->reset();
+    auto erase = sqlite::Prepare(
+        write_db_.get(),
+        absl::StrCat("DELETE FROM personal_values WHERE ", where));
+    if (!erase.ok()) {
+      status = erase.status();
+      return;
+    }
+    bind(erase->get());
+    const int rc = sqlite3_step(erase->get());
+    if (rc != SQLITE_DONE) {
+      status = sqlite::Error(write_db_.get(), rc, "erasing values");
+      return;
+    }
+    erase->reset();
+    // Old page images in the WAL still hold the values: fold the WAL into
+    // the database (where secure_delete zeroed them) and truncate it.
+    status = sqlite::Exec(write_db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+  }));
+  if (!status.ok()) return status;
+  return count;
+}
+
+absl::StatusOr<uint64_t> SqliteLogStore::MaskSourceAddresses(
+    absl::Time before) {
+  uint64_t masked = 0;
+  absl::Status status;
+  CUSTOS_RETURN_IF_ERROR(RunOnWriter([&] {
+    auto select =
+        sqlite::Prepare(write_db_.get(),
+                        "SELECT idx, value FROM personal_values WHERE field = "
+                        "'source_ip' AND length(salt) > 0 AND time_us < ?1");
+    auto update = sqlite::Prepare(
+        write_db_.get(),
+        "UPDATE personal_values SET value = ?2, salt = x'' WHERE "
+        "idx = ?1 AND field = 'source_ip'");
+    if (!select.ok()) {
+      status = select.status();
+      return;
+    }
+    if (!update.ok()) {
+      status = update.status();
+      return;
+    }
+    status = sqlite::Exec(write_db_.get(), "BEGIN IMMEDIATE");
+    if (!status.ok()) return;
+    sqlite3_bind_int64(select->get(), 1, ToMicros(before));
+    int rc;
+    while ((rc = sqlite3_step(select->get())) == SQLITE_ROW) {
+      const int64_t idx = sqlite3_column_int64(select->get(), 0);
+      const std::string value = sqlite::ColumnBytes(select->get(), 1);
+      const std::string masked_value = MaskAddress(value);
+      sqlite3_reset(update->get());
+      sqlite3_bind_int64(update->get(), 1, idx);
+      sqlite::BindText(update->get(), 2, masked_value);
+      if (sqlite3_step(update->get()) != SQLITE_DONE) break;
+      ++masked;
+    }
+    select->reset();
+    update->reset();
+    status = sqlite::Exec(write_db_.get(), "COMMIT");
+    if (!status.ok()) {
+      sqlite3_exec(write_db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      masked = 0;
+      return;
+    }
+    status = sqlite::Exec(write_db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+  }));
+  if (!status.ok()) return status;
+  return masked;
+}
+
+absl::StatusOr<std::vector<LogStore::HeldValue>> SqliteLogStore::PersonalValues(
+    uint64_t index) const {
+  absl::MutexLock lock(&read_mu_);
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement stmt,
+      sqlite::Prepare(
+          read_db_.get(),
+          "SELECT field, value, salt FROM personal_values WHERE idx = ?1 "
+          "ORDER BY field"));
+  sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(index));
+  std::vector<HeldValue> values;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    values.push_back({sqlite::ColumnBytes(stmt.get(), 0),
+                      sqlite::ColumnBytes(stmt.get(), 1),
+                      sqlite::ColumnBytes(stmt.get(), 2)});
+  }
+  if (rc != SQLITE_DONE)
+    return sqlite::Error(read_db_.get(), rc, "reading personal values");
+  return values;
+}
+
+absl::StatusOr<StoredCheckpoint> SqliteLogStore::ReadCheckpoint(
+    const char* sql, uint64_t size) const {
+  absl::MutexLock lock(&read_mu_);
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt,
+                          sqlite::Prepare(read_db_.get(), sql));
+  sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(size));
+  const int rc = sqlite3_step(stmt.get());
+  if (rc == SQLITE_DONE) return absl::NotFoundError("no such checkpoint");
+  if (rc != SQLITE_ROW)
+    return sqlite::Error(read_db_.get(), rc, "reading a checkpoint");
+  StoredCheckpoint checkpoint;
+  checkpoint.size = static_cast<uint64_t>(sqlite3_column_int64(stmt.get(), 0));
+  checkpoint.root_hash = sqlite::ColumnBytes(stmt.get(), 1);
+  checkpoint.note = sqlite::ColumnBytes(stmt.get(), 2);
+  checkpoint.time = absl::FromUnixMicros(sqlite3_column_int64(stmt.get(), 3));
+  return checkpoint;
+}
+
+absl::StatusOr<StoredCheckpoint> SqliteLogStore::LatestCheckpoint() const {
+  auto checkpoint = ReadCheckpoint(
+      "SELECT size, root, note, time_us FROM checkpoints WHERE size >= ?1 "
+      "ORDER BY size DESC LIMIT 1",
+      0);
+  if (checkpoint.status().code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError("the log has no checkpoint yet");
+  }
+  return checkpoint;
+}
+
+absl::StatusOr<StoredCheckpoint> SqliteLogStore::CheckpointAt(
+    uint64_t size) const {
+  auto checkpoint = ReadCheckpoint(
+      "SELECT size, root, note, time_us FROM checkpoints WHERE size = ?1",
+      size);
+  if (checkpoint.status().code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint of size ", size));
+  }
+  return checkpoint;
 }
 
 absl::StatusOr<LogStore::Page> SqliteLogStore::List(
@@ -327,7 +685,9 @@ absl::StatusOr<std::string> SqliteLogStore::ReadEntryBytes(
   }
   absl::MutexLock lock(&read_mu_);
   sqlite3_stmt* stmt = read_entry_.get();
-  sqlite3_reset(stmt);
+  // Reset on the way out: a statement left mid-result keeps its read
+  // snapshot open, and later reads would not see newer entries.
+  ResetOnExit reset(stmt);
   sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(index));
   const int rc = sqlite3_step(stmt);
   if (rc == SQLITE_ROW) return sqlite::ColumnBytes(stmt, 0);
@@ -339,7 +699,7 @@ absl::StatusOr<std::string> SqliteLogStore::ReadEntryBytes(
 absl::StatusOr<std::string> SqliteLogStore::ReadNode(int level,
                                                      uint64_t index) const {
   sqlite3_stmt* stmt = level == 0 ? read_leaf_.get() : read_node_.get();
-  sqlite3_reset(stmt);
+  ResetOnExit reset(stmt);
   if (level == 0) {
     sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(index));
   } else {
@@ -390,63 +750,6 @@ absl::StatusOr<std::vector<std::string>> SqliteLogStore::ConsistencyProof(
       old_size, new_size,
       [this](int level, uint64_t i)
           ABSL_NO_THREAD_SAFETY_ANALYSIS { return ReadNode(level, i); });
-}
-
-absl::Status VerifySqliteLogFile(const std::string& path) {
-  CUSTOS_ASSIGN_OR_RETURN(sqlite::Database db,
-                          sqlite::Open(path, SQLITE_OPEN_READONLY));
-  sqlite3_busy_timeout(db.get(), 1000);
-  CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement entries,
-      sqlite::Prepare(
-          db.get(), "SELECT idx, leaf_hash, entry FROM entries ORDER BY idx"));
-  CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement node,
-      sqlite::Prepare(
-          db.get(),
-          "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
-  ChainVerifier chain;
-  CompactRange rebuilt;
-  absl::Status node_status;
-  uint64_t position = 0;
-  int rc;
-  while ((rc = sqlite3_step(entries.get())) == SQLITE_ROW) {
-    const uint64_t idx =
-        static_cast<uint64_t>(sqlite3_column_int64(entries.get(), 0));
-    const std::string bytes = sqlite::ColumnBytes(entries.get(), 2);
-    if (idx != position) {
-      return absl::DataLossError(absl::StrCat(
-          "entry ", position, ": missing (the next row stored is ", idx, ")"));
-    }
-    CUSTOS_RETURN_IF_ERROR(chain.Next(position, bytes));
-    if (sqlite::ColumnBytes(entries.get(), 1) != chain.last_leaf_hash()) {
-      return absl::DataLossError(absl::StrCat(
-          "entry ", position, ": stored leaf hash does not match its bytes"));
-    }
-    // Each stored subtree is checked as soon as the rebuilt tree completes it.
-    rebuilt.Append(chain.last_leaf_hash(), [&](int level, uint64_t index,
-                                               const std::string& h) {
-      if (level == 0 || !node_status.ok()) return;
-      sqlite3_reset(node.get());
-      sqlite3_bind_int(node.get(), 1, level);
-      sqlite3_bind_int64(node.get(), 2, static_cast<int64_t>(index));
-      if (sqlite3_step(node.get()) != SQLITE_ROW ||
-          sqlite::ColumnBytes(node.get(), 0) != h) {
-        // Every other leaf under this node was checked in a smaller node
-        // already, so the newest entry (or the node itself) is what changed.
-        const uint64_t first = index << level;
-        node_status = absl::DataLossError(absl::StrCat(
-            "entry ", position,
-            ": does not match the stored Merkle tree (node ", level, "/", index,
-            " over entries ", first, "..", first + (uint64_t{1} << level) - 1,
-            "): the entry or the tree was changed"));
-      }
-    });
-    CUSTOS_RETURN_IF_ERROR(node_status);
-    ++position;
-  }
-  if (rc != SQLITE_DONE) return sqlite::Error(db.get(), rc, "reading entries");
-  return absl::OkStatus();
 }
 
 }  // namespace custos::audit

@@ -1,10 +1,14 @@
-// The audit log in one SQLite file: entries, the hash chain and the Merkle
-// tree's full subtrees, written by one writer thread with group commit.
+// The audit log in one SQLite file: entries, the hash chain, the Merkle
+// tree's full subtrees, signed checkpoints and the personal values behind
+// the entries' commitments, written by one writer thread with group commit.
 //
 // Durability: WAL with synchronous=FULL, so a commit is on disk when it
 // returns; appends queued while a commit runs share the next transaction and
 // its fsync. A crash at any moment leaves the last committed state, which
 // holds every entry whose append was answered.
+//
+// Erasure: secure_delete is on and the WAL is truncated after an erasure, so
+// erased values leave no copy in the database files.
 //
 // Thread-safe. Readers use their own connection beside the writer's.
 #ifndef CUSTOS_AUDIT_SQLITE_SQLITE_LOG_STORE_H_
@@ -12,9 +16,11 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -27,16 +33,30 @@ namespace custos::audit {
 
 class SqliteLogStore final : public LogStore {
  public:
+  struct Options {
+    // Signs checkpoints; without one the store makes none.
+    CheckpointSigner signer;
+    // A new checkpoint at least this often while entries arrive.
+    absl::Duration checkpoint_interval = absl::Seconds(1);
+  };
+
   // Opens or creates the log at `path` and recovers its tail. Errors:
   // UNAVAILABLE when the file cannot be opened or is locked, DATA_LOSS when
   // it is corrupt.
   static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(
-      const std::string& path);
+      const std::string& path, Options options);
+  // Open without checkpoints.
+  static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(
+      const std::string& path) {
+    return Open(path, Options());
+  }
 
   // Finishes every queued append, then closes.
   ~SqliteLogStore() override;
 
-  void AppendAsync(custos::v1::LogEntry entry, AppendDone done) override;
+  void AppendAsync(custos::v1::LogEntry entry,
+                   std::vector<PersonalValue> personal,
+                   AppendDone done) override;
   uint64_t Size() const override {
     return size_.load(std::memory_order_acquire);
   }
@@ -48,42 +68,71 @@ class SqliteLogStore final : public LogStore {
       uint64_t index, uint64_t size) const override;
   absl::StatusOr<std::vector<std::string>> ConsistencyProof(
       uint64_t old_size, uint64_t new_size) const override;
+  absl::StatusOr<StoredCheckpoint> LatestCheckpoint() const override;
+  absl::StatusOr<StoredCheckpoint> CheckpointAt(uint64_t size) const override;
+  absl::StatusOr<StoredCheckpoint> CheckpointNow() override;
+  absl::StatusOr<ErasureCount> Erase(absl::string_view subject,
+                                     absl::Time before) override;
+  absl::StatusOr<uint64_t> MaskSourceAddresses(absl::Time before) override;
+  absl::StatusOr<std::vector<HeldValue>> PersonalValues(
+      uint64_t index) const override;
 
-  // Transactions committed since Open, for metrics and tests.
+  // Transactions committed since Open, and entries in the largest one, for
+  // metrics and tests.
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
 
  private:
   struct Pending {
     custos::v1::LogEntry entry;
+    std::vector<PersonalValue> personal;
     AppendDone done;
   };
+  // Work for the writer thread's connection other than appends.
+  using Task = std::function<void()>;
 
-  SqliteLogStore() = default;
+  explicit SqliteLogStore(Options options) : options_(std::move(options)) {}
   absl::Status Init(const std::string& path);
   absl::Status RecoverTail();
   void WriterLoop();
-  void CommitBatch(std::deque<Pending>& batch);
+  void CommitBatch(std::deque<Pending>& batch, bool checkpoint_due);
   absl::Status WriteBatch(std::deque<Pending>& batch,
                           std::vector<custos::v1::LogEntry>& stored);
-  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !queue_.empty() || stopping_;
+  // Signs and stores a checkpoint of everything appended, inside the
+  // caller's transaction.
+  absl::Status WriteCheckpoint();
+  // WriteCheckpoint in a transaction of its own.
+  absl::Status CommitCheckpoint();
+  // Runs `work` on the writer thread between batches and waits for it.
+  // UNAVAILABLE when the store is closing.
+  absl::Status RunOnWriter(std::function<void()> work);
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || !tasks_.empty() || stopping_;
   }
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   absl::Status CheckSize(uint64_t size) const;
+  absl::StatusOr<StoredCheckpoint> ReadCheckpoint(const char* sql,
+                                                  uint64_t size) const;
+
+  const Options options_;
 
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   // The writer thread's own state.
   sqlite::Database write_db_;
   sqlite::Statement insert_entry_;
   sqlite::Statement insert_node_;
+  sqlite::Statement insert_value_;
+  sqlite::Statement insert_checkpoint_;
   uint64_t next_index_ = 0;
   std::string last_leaf_hash_;
   CompactRange range_;
   bool tail_stale_ = false;
+  uint64_t checkpointed_size_ = 0;
+  absl::Time last_checkpoint_ = absl::InfinitePast();
 
   mutable absl::Mutex read_mu_;
   sqlite::Database read_db_ ABSL_GUARDED_BY(read_mu_);
@@ -95,12 +144,6 @@ class SqliteLogStore final : public LogStore {
   std::atomic<uint64_t> commits_{0};
   std::thread writer_;
 };
-
-// Verifies a log file offline, without trusting anything stored but the
-// entry bytes: walks the chain from entry 0, checks each stored leaf hash and
-// rebuilds the tree, comparing every stored subtree hash. OK, or DATA_LOSS
-// naming the first bad entry or node.
-absl::Status VerifySqliteLogFile(const std::string& path);
 
 }  // namespace custos::audit
 

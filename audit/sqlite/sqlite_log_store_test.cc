@@ -3,13 +3,18 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "audit/checkpoint.h"
 #include "audit/entry.h"
 #include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -252,6 +257,200 @@ TEST(SqliteLogStoreFailClosedTest, RefusesWhileLockedAndRecoversAfter) {
   EXPECT_EQ(after->index(), 1u);
   EXPECT_EQ(store->Size(), 2u);
   EXPECT_TRUE(VerifySqliteLogFile(path).ok());
+}
+
+// --- Checkpoints, erasure and offline verification ---
+
+SqliteLogStore::Options SignedBy(const NoteSigner& signer,
+                                 absl::Duration interval = absl::Hours(1)) {
+  SqliteLogStore::Options options;
+  options.signer = [signer](uint64_t size, absl::string_view root) {
+    return signer.Sign(
+        FormatCheckpointBody({signer.name(), size, std::string(root)}));
+  };
+  options.checkpoint_interval = interval;
+  return options;
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+bool AnyFileHolds(const std::string& db, const std::string& needle) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    if (FileBytes(db + suffix).find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(CheckpointTest, CheckpointNowSignsTheCurrentRoot) {
+  const std::string path = TempPath("checkpoint_now");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  auto store = *SqliteLogStore::Open(path, SignedBy(signer));
+  for (int i = 0; i < 5; ++i)
+    store->Append(Entry("acme", "a", absl::StrCat(i)));
+  auto checkpoint = store->CheckpointNow();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(checkpoint->size, 5u);
+  EXPECT_EQ(checkpoint->root_hash, *store->RootHash(5));
+  auto text = NoteVerifier::FromVerifierKey(signer.verifier_key())
+                  ->Open(checkpoint->note);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(ParseCheckpointBody(*text)->root_hash, checkpoint->root_hash);
+  EXPECT_EQ(store->CheckpointAt(5)->note, checkpoint->note);
+  EXPECT_EQ(store->CheckpointAt(4).status().code(),
+            absl::StatusCode::kNotFound);
+  // Nothing new: the same checkpoint comes back.
+  EXPECT_EQ(store->CheckpointNow()->note, checkpoint->note);
+}
+
+TEST(CheckpointTest, MakesCheckpointsWhileEntriesArrive) {
+  const std::string path = TempPath("checkpoint_periodic");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  auto store =
+      *SqliteLogStore::Open(path, SignedBy(signer, absl::Milliseconds(50)));
+  for (int i = 0; i < 3; ++i)
+    store->Append(Entry("acme", "a", absl::StrCat(i)));
+  absl::SleepFor(absl::Milliseconds(300));
+  auto latest = store->LatestCheckpoint();
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->size, 3u);
+}
+
+TEST(CheckpointTest, ClosingCheckpointsEverything) {
+  const std::string path = TempPath("checkpoint_close");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  {
+    auto store = *SqliteLogStore::Open(path, SignedBy(signer));
+    for (int i = 0; i < 4; ++i)
+      store->Append(Entry("acme", "a", absl::StrCat(i)));
+  }
+  VerifyOptions options;
+  options.verifier_key = signer.verifier_key();
+  auto report = VerifySqliteLog(path, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, 4u);
+  EXPECT_EQ(report->latest_checkpoint_size, 4u);
+  EXPECT_TRUE(report->signatures_checked);
+}
+
+class SignedLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = TempPath("signed");
+    auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+    for (int i = 0; i < 12; ++i) {
+      store->Append(Entry("acme", "anna", absl::StrCat("T-", i)),
+                    {{"note", absl::StrCat("secret-note-", i), "anna"},
+                     {"source_ip", "203.0.113.77", "anna"},
+                     {"actor_name", "Anna de Vries", "anna"}});
+      if (i == 5) ASSERT_TRUE(store->CheckpointNow().ok());
+    }
+    ASSERT_TRUE(store->CheckpointNow().ok());
+    options_.verifier_key = signer_.verifier_key();
+  }
+
+  absl::Status Verify() { return VerifySqliteLog(path_, options_).status(); }
+
+  const NoteSigner signer_ = *NoteSigner::Generate("custos.test/log");
+  std::string path_;
+  VerifyOptions options_;
+};
+
+TEST_F(SignedLogTest, VerifiesWithItsKeyAndChecksEveryValue) {
+  auto report = VerifySqliteLog(path_, options_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, 12u);
+  // The first append is checkpointed at once, then the two asked for.
+  EXPECT_EQ(report->checkpoints, 3u);
+  EXPECT_EQ(report->values_checked, 36u);
+}
+
+TEST_F(SignedLogTest, DetectsTruncation) {
+  RawSql(path_, "DELETE FROM entries WHERE idx >= 10");
+  EXPECT_EQ(Verify().message(),
+            "checkpoint of size 12 is larger than the log (10 entries): "
+            "entries were removed "
+            "from the end");
+}
+
+TEST_F(SignedLogTest, DetectsALogRewrittenWithoutTheSigningKey) {
+  // Whoever runs the database rebuilds the whole log consistently, with a
+  // changed entry and a key of their own.
+  const std::string forged = TempPath("forged");
+  {
+    const NoteSigner mallory = *NoteSigner::Generate("custos.test/log");
+    auto store = *SqliteLogStore::Open(forged, SignedBy(mallory));
+    for (int i = 0; i < 12; ++i) {
+      store->Append(
+          Entry("acme", i == 7 ? "nobody" : "anna", absl::StrCat("T-", i)));
+    }
+    ASSERT_TRUE(store->CheckpointNow().ok());
+  }
+  EXPECT_TRUE(VerifySqliteLogFile(forged).ok());  // consistent in itself
+  const absl::Status status = VerifySqliteLog(forged, options_).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(status.message(),
+              HasSubstr("checkpoint of size 1: bad signature"));
+}
+
+TEST_F(SignedLogTest, DetectsAChangedCheckpoint) {
+  RawSql(path_,
+         "UPDATE checkpoints SET note = replace(note, '\n6\n', '\n7\n') WHERE "
+         "size = 6");
+  EXPECT_THAT(Verify().message(),
+              HasSubstr("checkpoint of size 6: bad signature"));
+}
+
+TEST_F(SignedLogTest, DetectsAChangedPersonalValue) {
+  RawSql(path_,
+         "UPDATE personal_values SET value = 'forged' WHERE idx = 3 AND field "
+         "= 'note'");
+  EXPECT_EQ(Verify().message(),
+            "entry 3: the stored note does not match the entry's commitment");
+}
+
+TEST_F(SignedLogTest, ErasureLeavesAVerifiableLogAndNoCopyInTheFiles) {
+  ASSERT_TRUE(AnyFileHolds(path_, "secret-note-4"));
+  auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+  auto erased = store->Erase("anna", absl::InfinitePast());
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->entries_touched, 12u);
+  EXPECT_EQ(erased->values_erased, 36u);
+  EXPECT_TRUE(store->PersonalValues(4)->empty());
+  store.reset();
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_FALSE(AnyFileHolds(path_, absl::StrCat("secret-note-", i))) << i;
+  }
+  EXPECT_FALSE(AnyFileHolds(path_, "Anna de Vries"));
+  auto report = VerifySqliteLog(path_, options_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->values_checked, 0u);
+}
+
+TEST_F(SignedLogTest, MasksOldSourceAddresses) {
+  auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+  auto masked = store->MaskSourceAddresses(absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(masked.ok()) << masked.status();
+  EXPECT_EQ(*masked, 12u);
+  const auto values = *store->PersonalValues(2);
+  ASSERT_EQ(values.size(), 3u);
+  EXPECT_EQ(values[2].field, "source_ip");
+  EXPECT_EQ(values[2].value, "203.0.0.0");
+  EXPECT_EQ(values[2].salt, "");
+  store.reset();
+  EXPECT_FALSE(AnyFileHolds(path_, "203.0.113.77"));
+  EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
+}
+
+TEST(MaskAddressTest, KeepsTheNetworkPart) {
+  EXPECT_EQ(MaskAddress("192.168.17.42"), "192.168.0.0");
+  EXPECT_EQ(MaskAddress("2001:db8:85a3:8d3:1319:8a2e:370:7348"),
+            "2001:db8:85a3::");
+  EXPECT_EQ(MaskAddress("nonsense"), "");
 }
 
 }  // namespace

@@ -1,0 +1,216 @@
+#include "audit/sqlite/offline_verifier.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/sqlite/sqlite.h"
+#include "common/openssl.h"
+#include "common/status_macros.h"
+
+namespace custos::audit {
+namespace {
+
+constexpr uint64_t kProgressEvery = 1 << 16;
+
+// Checks one stored checkpoint against the root rebuilt from the entries.
+absl::Status CheckCheckpoint(uint64_t size, const std::string& stored_root,
+                             const std::string& note,
+                             const std::string& rebuilt_root,
+                             const std::optional<NoteVerifier>& verifier) {
+  const std::string where = absl::StrCat("checkpoint of size ", size, ": ");
+  if (stored_root != rebuilt_root) {
+    return absl::DataLossError(absl::StrCat(
+        where, "its root does not match the entries (entries before ", size,
+        " were changed, or the checkpoint was)"));
+  }
+  std::string text;
+  if (verifier.has_value()) {
+    auto opened = verifier->Open(note);
+    if (!opened.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(where, "bad signature: ", opened.status().message()));
+    }
+    text = *opened;
+  } else {
+    const size_t split = note.find("\n\n");
+    if (split == std::string::npos) {
+      return absl::DataLossError(
+          absl::StrCat(where, "the note has no signature"));
+    }
+    text = note.substr(0, split + 1);
+  }
+  auto body = ParseCheckpointBody(text);
+  if (!body.ok())
+    return absl::DataLossError(absl::StrCat(where, body.status().message()));
+  if (verifier.has_value() && body->origin != verifier->name()) {
+    return absl::DataLossError(absl::StrCat(
+        where, "origin \"", body->origin, "\" is not the verifier key's name"));
+  }
+  if (body->size != size || body->root_hash != rebuilt_root) {
+    return absl::DataLossError(
+        absl::StrCat(where, "the signed note says size ", body->size,
+                     " and another root than the entries give"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
+                                             const VerifyOptions& options) {
+  std::optional<NoteVerifier> verifier;
+  if (!options.verifier_key.empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(
+        NoteVerifier v, NoteVerifier::FromVerifierKey(options.verifier_key));
+    verifier.emplace(std::move(v));
+  }
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Database db,
+                          sqlite::Open(path, SQLITE_OPEN_READONLY));
+  sqlite3_busy_timeout(db.get(), 1000);
+
+  uint64_t total = 0;
+  {
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement count,
+        sqlite::Prepare(db.get(),
+                        "SELECT coalesce(max(idx) + 1, 0) FROM entries"));
+    if (sqlite3_step(count.get()) == SQLITE_ROW)
+      total = sqlite3_column_int64(count.get(), 0);
+  }
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement entries,
+      sqlite::Prepare(
+          db.get(), "SELECT idx, leaf_hash, entry FROM entries ORDER BY idx"));
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement node,
+      sqlite::Prepare(
+          db.get(),
+          "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement checkpoints,
+      sqlite::Prepare(
+          db.get(), "SELECT size, root, note FROM checkpoints ORDER BY size"));
+
+  VerifyReport report;
+  report.signatures_checked = verifier.has_value();
+  ChainVerifier chain;
+  CompactRange rebuilt;
+  absl::Status node_status;
+  // Checkpoints are read in step with the entries, so memory stays flat.
+  int checkpoint_rc = sqlite3_step(checkpoints.get());
+  auto check_checkpoints_at = [&](uint64_t size) -> absl::Status {
+    while (checkpoint_rc == SQLITE_ROW &&
+           static_cast<uint64_t>(sqlite3_column_int64(checkpoints.get(), 0)) ==
+               size) {
+      CUSTOS_RETURN_IF_ERROR(
+          CheckCheckpoint(size, sqlite::ColumnBytes(checkpoints.get(), 1),
+                          sqlite::ColumnBytes(checkpoints.get(), 2),
+                          rebuilt.RootHash(), verifier));
+      ++report.checkpoints;
+      report.latest_checkpoint_size = size;
+      checkpoint_rc = sqlite3_step(checkpoints.get());
+    }
+    return absl::OkStatus();
+  };
+
+  CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(0));
+  uint64_t position = 0;
+  int rc;
+  while ((rc = sqlite3_step(entries.get())) == SQLITE_ROW) {
+    const uint64_t idx =
+        static_cast<uint64_t>(sqlite3_column_int64(entries.get(), 0));
+    if (idx != position) {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", position, ": missing (the next row stored is ", idx, ")"));
+    }
+    const void* blob = sqlite3_column_blob(entries.get(), 2);
+    const absl::string_view bytes(static_cast<const char*>(blob),
+                                  sqlite3_column_bytes(entries.get(), 2));
+    CUSTOS_RETURN_IF_ERROR(chain.Next(position, bytes));
+    if (sqlite::ColumnBytes(entries.get(), 1) != chain.last_leaf_hash()) {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", position, ": stored leaf hash does not match its bytes"));
+    }
+    // Each stored subtree is checked as soon as the rebuilt tree completes it.
+    rebuilt.Append(chain.last_leaf_hash(), [&](int level, uint64_t index,
+                                               const std::string& h) {
+      if (level == 0 || !node_status.ok()) return;
+      sqlite3_reset(node.get());
+      sqlite3_bind_int(node.get(), 1, level);
+      sqlite3_bind_int64(node.get(), 2, static_cast<int64_t>(index));
+      if (sqlite3_step(node.get()) != SQLITE_ROW ||
+          sqlite::ColumnBytes(node.get(), 0) != h) {
+        // Every other leaf under this node was checked in a smaller node
+        // already, so the newest entry (or the node itself) is what changed.
+        const uint64_t first = index << level;
+        node_status = absl::DataLossError(absl::StrCat(
+            "entry ", position,
+            ": does not match the stored Merkle tree (node ", level, "/", index,
+            " over entries ", first, "..", first + (uint64_t{1} << level) - 1,
+            "): the entry or the tree was changed"));
+      }
+    });
+    CUSTOS_RETURN_IF_ERROR(node_status);
+    ++position;
+    CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(position));
+    if (options.progress && position % kProgressEvery == 0)
+      options.progress(position, total);
+  }
+  if (rc != SQLITE_DONE) return sqlite::Error(db.get(), rc, "reading entries");
+  if (checkpoint_rc == SQLITE_ROW) {
+    return absl::DataLossError(absl::StrCat(
+        "checkpoint of size ", sqlite3_column_int64(checkpoints.get(), 0),
+        " is larger than the log (", position,
+        " entries): entries were removed from the end"));
+  }
+  if (verifier.has_value() && position > 0 && report.checkpoints == 0) {
+    return absl::DataLossError(
+        absl::StrCat("the log has ", position,
+                     " entries but no checkpoint to check them by"));
+  }
+  report.entries = position;
+  report.root_hash = rebuilt.RootHash();
+  if (options.progress) options.progress(position, total);
+
+  // Values still held must match what their entries committed to.
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement values,
+      sqlite::Prepare(
+          db.get(),
+          "SELECT p.idx, p.field, p.salt, p.value, e.entry FROM "
+          "personal_values p "
+          "LEFT JOIN entries e ON e.idx = p.idx WHERE length(p.salt) > 0 "
+          "ORDER BY p.idx"));
+  while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
+    const uint64_t idx = sqlite3_column_int64(values.get(), 0);
+    const std::string field = sqlite::ColumnBytes(values.get(), 1);
+    custos::v1::LogEntry entry;
+    entry.ParseFromString(sqlite::ColumnBytes(values.get(), 4));
+    const std::string digest =
+        Sha256(absl::StrCat(sqlite::ColumnBytes(values.get(), 2),
+                            sqlite::ColumnBytes(values.get(), 3)));
+    bool matched = false;
+    for (const auto& commitment : entry.commitments()) {
+      if (commitment.field() == field) matched = commitment.digest() == digest;
+    }
+    if (!matched) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", idx, ": the stored ", field,
+                       " does not match the entry's commitment"));
+    }
+    ++report.values_checked;
+  }
+  if (rc != SQLITE_DONE)
+    return sqlite::Error(db.get(), rc, "reading personal values");
+  return report;
+}
+
+absl::Status VerifySqliteLogFile(const std::string& path) {
+  return VerifySqliteLog(path).status();
+}
+
+}  // namespace custos::audit

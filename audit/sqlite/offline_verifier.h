@@ -1,0 +1,49 @@
+// Checks a log file offline, trusting nothing stored but what the checks
+// need: it walks the chain from entry 0, checks each stored leaf hash,
+// rebuilds the Merkle tree and compares every stored subtree, checks every
+// stored checkpoint's root and (given a pinned verifier key) its signature,
+// and checks each personal value still held against its entry's commitment.
+//
+// Reads through its own read-only connection; thread-compatible.
+#ifndef CUSTOS_AUDIT_SQLITE_OFFLINE_VERIFIER_H_
+#define CUSTOS_AUDIT_SQLITE_OFFLINE_VERIFIER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace custos::audit {
+
+struct VerifyOptions {
+  // The pinned verifier key ("name+keyid+base64"). Empty skips signatures,
+  // and the report says so.
+  std::string verifier_key;
+  // Called now and then with entries checked and entries in all.
+  std::function<void(uint64_t checked, uint64_t total)> progress;
+};
+
+struct VerifyReport {
+  uint64_t entries = 0;
+  uint64_t checkpoints = 0;
+  bool signatures_checked = false;
+  uint64_t values_checked = 0;
+  // The root over all entries, and the size of the newest checkpoint.
+  std::string root_hash;
+  uint64_t latest_checkpoint_size = 0;
+};
+
+// OK with a report, or DATA_LOSS naming the first entry, node, checkpoint or
+// value that is wrong and how: changed, missing, reordered, inserted, bad
+// signature, truncated. UNAVAILABLE when the file cannot be read.
+absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
+                                             const VerifyOptions& options = {});
+
+// VerifySqliteLog without a key or progress, as a status.
+absl::Status VerifySqliteLogFile(const std::string& path);
+
+}  // namespace custos::audit
+
+#endif  // CUSTOS_AUDIT_SQLITE_OFFLINE_VERIFIER_H_
