@@ -2,11 +2,19 @@
 
 #include <grpcpp/client_context.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "absl/strings/escaping.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/sqlite/offline_verifier.h"
 #include "clients/cli/table.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -260,6 +268,245 @@ int WhoAmI(const CommandOptions& options,
   return kExitOk;
 }
 
+
+std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
+
+// Checks a signed checkpoint against the pinned key; returns its body.
+absl::StatusOr<audit::CheckpointBody> OpenCheckpoint(const std::string& note,
+                                                     const std::string& verifier_key) {
+  auto verifier = audit::NoteVerifier::FromVerifierKey(verifier_key);
+  if (!verifier.ok()) return verifier.status();
+  auto text = verifier->Open(note);
+  if (!text.ok()) return text.status();
+  return audit::ParseCheckpointBody(*text);
+}
+
+int LogCheckpoint(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+                  std::ostream& out, std::ostream& err) {
+  auto stub = custos::v1::AuditLog::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::Checkpoint checkpoint;
+  const grpc::Status status = stub->GetCheckpoint(&context, {}, &checkpoint);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(checkpoint) << "\n";
+    return kExitOk;
+  }
+  out << checkpoint.note() << "\nverifier key: " << checkpoint.verifier_key() << "\n";
+  return kExitOk;
+}
+
+int LogProve(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+             std::ostream& out, std::ostream& err) {
+  auto stub = custos::v1::AuditLog::NewStub(channel);
+  custos::v1::GetInclusionProofRequest request;
+  request.set_index(options.index);
+  request.set_tree_size(options.size);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::InclusionProof proof;
+  const grpc::Status status = stub->GetInclusionProof(&context, request, &proof);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+
+  // Verified here, from the entry's bytes up, against the pinned key (or the
+  // key the server names, which proves less, and says so).
+  const std::string key =
+      options.verifier_key.empty() ? proof.checkpoint().verifier_key() : options.verifier_key;
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  absl::Status verified = audit::HashLeaf(proof.entry_bytes()) == proof.leaf_hash()
+                              ? absl::OkStatus()
+                              : absl::DataLossError("leaf hash does not match the entry bytes");
+  auto body = OpenCheckpoint(proof.checkpoint().note(), key);
+  if (verified.ok()) verified = body.status();
+  if (verified.ok() && body->size != proof.tree_size()) {
+    verified = absl::DataLossError("the checkpoint is not of the proof's tree size");
+  }
+  if (verified.ok()) {
+    verified = audit::VerifyInclusion(proof.leaf_hash(), proof.index(), proof.tree_size(),
+                                      hashes, body->root_hash);
+  }
+  if (options.output == "json") {
+    google::protobuf::Struct root;
+    auto& f = *root.mutable_fields();
+    f["index"].set_number_value(proof.index());
+    f["tree_size"].set_number_value(proof.tree_size());
+    f["entry_bytes_hex"].set_string_value(Hex(proof.entry_bytes()));
+    f["leaf_hash_hex"].set_string_value(Hex(proof.leaf_hash()));
+    auto* list = f["hashes_hex"].mutable_list_value();
+    for (const auto& h : hashes) list->add_values()->set_string_value(Hex(h));
+    f["checkpoint"].set_string_value(proof.checkpoint().note());
+    f["root_hash_hex"].set_string_value(Hex(proof.checkpoint().root_hash()));
+    f["verifier_key"].set_string_value(key);
+    f["verified"].set_bool_value(verified.ok());
+    out << ToJson(root) << "\n";
+  } else {
+    const auto& e = proof.entry();
+    out << "entry #" << proof.index() << ": " << e.actor().id() << " " << e.action() << " "
+        << e.customer_id() << " " << e.category() << " " << e.reference() << "\n"
+        << "leaf hash:  " << Hex(proof.leaf_hash()) << "\n"
+        << "tree size:  " << proof.tree_size() << "\n"
+        << "root hash:  " << Hex(proof.checkpoint().root_hash()) << "\n"
+        << "audit path (leaf to root):\n";
+    for (const auto& h : hashes) out << "  " << Hex(h) << "\n";
+    out << "checkpoint:\n" << proof.checkpoint().note();
+  }
+  if (!verified.ok()) {
+    err << "custos: NOT VERIFIED: " << verified.message() << "\n";
+    return kExitNotVerified;
+  }
+  err << "verified: entry #" << proof.index() << " is in the tree of size "
+      << proof.tree_size() << " signed by " << key.substr(0, key.find('+'))
+      << (options.verifier_key.empty() ? " (key as named by the server; pin it with "
+                                         "--verifier_key)"
+                                       : "")
+      << "\n";
+  return kExitOk;
+}
+
+int LogConsistency(const CommandOptions& options,
+                   const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+                   std::ostream& err) {
+  if (options.old_size == 0) return UsageError(err, "log consistency needs --old N (N > 0)");
+  auto stub = custos::v1::AuditLog::NewStub(channel);
+  custos::v1::GetConsistencyProofRequest request;
+  request.set_old_size(options.old_size);
+  request.set_new_size(options.size);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::ConsistencyProof proof;
+  const grpc::Status status = stub->GetConsistencyProof(&context, request, &proof);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    google::protobuf::Struct root;
+    auto& f = *root.mutable_fields();
+    f["old_size"].set_number_value(proof.old_size());
+    f["new_size"].set_number_value(proof.new_size());
+    auto* list = f["hashes_hex"].mutable_list_value();
+    for (const auto& h : proof.hashes()) list->add_values()->set_string_value(Hex(h));
+    f["checkpoint"].set_string_value(proof.checkpoint().note());
+    f["new_root_hash_hex"].set_string_value(Hex(proof.checkpoint().root_hash()));
+    f["verifier_key"].set_string_value(proof.checkpoint().verifier_key());
+    out << ToJson(root) << "\n";
+    return kExitOk;
+  }
+  out << "consistency " << proof.old_size() << " -> " << proof.new_size() << "\n";
+  for (const auto& h : proof.hashes()) out << "  " << Hex(h) << "\n";
+  out << "checkpoint:\n" << proof.checkpoint().note();
+  out << "check it against the root of your checkpoint of size " << proof.old_size()
+      << " with: custos verify --verifier_key KEY --state FILE\n";
+  return kExitOk;
+}
+
+int LogErase(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+             std::ostream& out, std::ostream& err) {
+  auto stub = custos::v1::AuditLog::NewStub(channel);
+  custos::v1::EraseRequest request;
+  request.set_subject(options.subject);
+  request.set_older_than_days(options.older_than_days);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::EraseResponse response;
+  const grpc::Status status = stub->Erase(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  out << "erased " << response.values_erased() << " personal values from "
+      << response.entries_touched() << " entries; the log still verifies (log entry #"
+      << response.log_index() << ")\n";
+  return kExitOk;
+}
+
+// Offline: the log's SQLite file. Online: the latest checkpoint, checked
+// against the pinned key and, through a consistency proof, against the
+// checkpoint seen last time (kept in --state).
+int Verify(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+           std::ostream& out, std::ostream& err) {
+  if (!options.db.empty()) {
+    audit::VerifyOptions verify;
+    verify.verifier_key = options.verifier_key;
+    verify.progress = [&err](uint64_t done, uint64_t total) {
+      err << "\rverifying: " << done << " / " << total << " entries" << std::flush;
+    };
+    auto report = audit::VerifySqliteLog(options.db, verify);
+    err << "\n";
+    if (!report.ok()) {
+      err << "custos: NOT VERIFIED: " << report.status().message() << "\n";
+      return report.status().code() == absl::StatusCode::kDataLoss ? kExitNotVerified
+                                                                   : kExitError;
+    }
+    out << "verified " << report->entries << " entries, " << report->checkpoints
+        << " checkpoints ("
+        << (report->signatures_checked ? "signatures checked against the pinned key"
+                                       : "signatures NOT checked: no --verifier_key")
+        << "), " << report->values_checked << " personal values; root "
+        << Hex(report->root_hash) << "\n";
+    return report->signatures_checked ? kExitOk : kExitNotVerified;
+  }
+  if (options.verifier_key.empty()) {
+    return UsageError(err, "verify needs --verifier_key (and --db FILE to check a file offline)");
+  }
+  if (channel == nullptr) return UsageError(err, "verify online needs a connection");
+  auto stub = custos::v1::AuditLog::NewStub(channel);
+  custos::v1::Checkpoint latest;
+  {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    const grpc::Status status = stub->GetCheckpoint(&context, {}, &latest);
+    if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  }
+  auto body = OpenCheckpoint(latest.note(), options.verifier_key);
+  if (!body.ok()) {
+    err << "custos: NOT VERIFIED: " << body.status().message() << "\n";
+    return kExitNotVerified;
+  }
+  std::string previous_note;
+  if (!options.state_file.empty()) {
+    std::ifstream in(options.state_file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    previous_note = text.str();
+  }
+  if (!previous_note.empty()) {
+    auto previous = OpenCheckpoint(previous_note, options.verifier_key);
+    if (!previous.ok()) {
+      err << "custos: the checkpoint in " << options.state_file
+          << " does not verify: " << previous.status().message() << "\n";
+      return kExitNotVerified;
+    }
+    if (previous->size > body->size) {
+      err << "custos: NOT VERIFIED: the log shrank from " << previous->size << " to "
+          << body->size << " entries\n";
+      return kExitNotVerified;
+    }
+    custos::v1::GetConsistencyProofRequest request;
+    request.set_old_size(previous->size);
+    request.set_new_size(body->size);
+    custos::v1::ConsistencyProof proof;
+    grpc::ClientContext context;
+    SetDeadline(context);
+    const grpc::Status status = stub->GetConsistencyProof(&context, request, &proof);
+    if (!status.ok()) return ReportFailure(status, context, options, out, err);
+    std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+    const absl::Status consistent = audit::VerifyConsistency(
+        previous->size, body->size, previous->root_hash, body->root_hash, hashes);
+    if (!consistent.ok()) {
+      err << "custos: NOT VERIFIED: " << consistent.message() << "\n";
+      return kExitNotVerified;
+    }
+    out << "consistent with the checkpoint seen before (size " << previous->size << ")\n";
+  }
+  if (!options.state_file.empty()) {
+    std::ofstream state(options.state_file, std::ios::binary | std::ios::trunc);
+    state << latest.note();
+  }
+  out << "verified checkpoint of size " << body->size << ", root " << Hex(body->root_hash)
+      << ", signed by " << body->origin << "\n";
+  return kExitOk;
+}
+
 const Command kCommands[] = {
     {"access", "request",
      "--customer C --category CAT --ref REF [--note TEXT] [--kinds K1,K2] "
@@ -272,6 +519,20 @@ const Command kCommands[] = {
      "      list audit log entries, newest first (staff see their own, the DPO "
      "all)",
      LogList},
+    {"log", "checkpoint", "\n      the latest signed checkpoint and the verifier key", LogCheckpoint},
+    {"log", "prove", "--index N [--size S] [--verifier_key KEY]\n"
+     "      the inclusion proof of entry N, checked here against the signed checkpoint",
+     LogProve},
+    {"log", "consistency", "--old N [--size M]\n"
+     "      the consistency proof between tree sizes N and M (default: the latest)",
+     LogConsistency},
+    {"log", "erase", "--subject ID | --older_than_days N\n"
+     "      erase personal values behind the log's commitments (DPO only)",
+     LogErase},
+    {"verify", nullptr, "--db FILE --verifier_key KEY | --verifier_key KEY [--state FILE]\n"
+     "      check a log file offline, or the live log against a pinned key and the\n"
+     "      checkpoint seen last time; exits 0 only when everything verifies",
+     Verify},
     {"whoami", nullptr,
      "\n      who custosd takes you to be, and where it places you", WhoAmI},
 };
@@ -307,7 +568,7 @@ std::string Usage() {
       "  override single files; CUSTOS_AS stands for --as.\n"
       "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid "
       "request,\n"
-      "  5 not authenticated, 6 custosd unavailable, 7 not found\n");
+      "  5 not authenticated, 6 custosd unavailable, 7 not found, 8 not verified\n");
   return usage;
 }
 

@@ -29,6 +29,18 @@ struct CommandOptions {
   std::string staff;
   int page_size = 0;
   std::string page_token;
+  // log prove / consistency.
+  uint64_t index = 0;
+  uint64_t size = 0;
+  uint64_t old_size = 0;
+  // log erase.
+  std::string subject;
+  uint32_t older_than_days = 0;
+  // verify: the log file to check offline, the pinned verifier key, and the
+  // file keeping the last checkpoint seen (online).
+  std::string db;
+  std::string verifier_key;
+  std::string state_file;
 };
 
 // Process exit codes, for scripts.
@@ -41,6 +53,7 @@ enum ExitCode : int {
   kExitUnauthenticated = 5,
   kExitUnavailable = 6,  // custosd unreachable, or its log not writable
   kExitNotFound = 7,
+  kExitNotVerified = 8,  // the log or a proof failed verification
 };
 
 // The usage text listing every subcommand.

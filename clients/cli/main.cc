@@ -1,4 +1,5 @@
 // custos: the command line of support engineers and the DPO.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -35,6 +36,15 @@ ABSL_FLAG(std::string, duration, "",
 ABSL_FLAG(std::string, staff, "", "Staff id filter.");
 ABSL_FLAG(int, page_size, 0, "Entries per page (0: the server's default).");
 ABSL_FLAG(std::string, page_token, "", "Continue a listing from this token.");
+ABSL_FLAG(uint64_t, index, 0, "Log entry index (log prove).");
+ABSL_FLAG(uint64_t, size, 0, "Tree size of a checkpoint you hold; 0 means the latest.");
+ABSL_FLAG(uint64_t, old, 0, "Older tree size (log consistency).");
+ABSL_FLAG(std::string, subject, "", "Data subject whose personal values to erase.");
+ABSL_FLAG(uint32_t, older_than_days, 0, "Erase personal values older than this.");
+ABSL_FLAG(std::string, db, "", "The log's SQLite file, to verify offline.");
+ABSL_FLAG(std::string, verifier_key, "",
+          "Pinned checkpoint verifier key NAME+ID+KEY (CUSTOS_VERIFIER_KEY).");
+ABSL_FLAG(std::string, state, "", "File keeping the last verified checkpoint (verify).");
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage_config;
@@ -56,16 +66,6 @@ int main(int argc, char** argv) {
     return custos::cli::RunCommand(args, none, nullptr, std::cout, std::cerr);
   }
 
-  custos::cli::ConnectionSettings explicit_settings{
-      absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca),
-      absl::GetFlag(FLAGS_cert), absl::GetFlag(FLAGS_key)};
-  auto channel = custos::cli::Connect(
-      custos::cli::ResolveSettings(explicit_settings, absl::GetFlag(FLAGS_as),
-                                   absl::GetFlag(FLAGS_pki_dir)));
-  if (!channel.ok()) {
-    std::cerr << "custos: " << channel.status().message() << "\n";
-    return custos::cli::kExitUsage;
-  }
   custos::cli::CommandOptions options;
   options.output = absl::GetFlag(FLAGS_output);
   options.customer = absl::GetFlag(FLAGS_customer);
@@ -77,5 +77,30 @@ int main(int argc, char** argv) {
   options.staff = absl::GetFlag(FLAGS_staff);
   options.page_size = absl::GetFlag(FLAGS_page_size);
   options.page_token = absl::GetFlag(FLAGS_page_token);
+  options.index = absl::GetFlag(FLAGS_index);
+  options.size = absl::GetFlag(FLAGS_size);
+  options.old_size = absl::GetFlag(FLAGS_old);
+  options.subject = absl::GetFlag(FLAGS_subject);
+  options.older_than_days = absl::GetFlag(FLAGS_older_than_days);
+  options.db = absl::GetFlag(FLAGS_db);
+  options.verifier_key = absl::GetFlag(FLAGS_verifier_key);
+  if (options.verifier_key.empty() && std::getenv("CUSTOS_VERIFIER_KEY") != nullptr) {
+    options.verifier_key = std::getenv("CUSTOS_VERIFIER_KEY");
+  }
+  options.state_file = absl::GetFlag(FLAGS_state);
+  // Checking a file offline needs no connection to custosd.
+  if (!options.db.empty() && args[0] == "verify") {
+    return custos::cli::RunCommand(args, options, nullptr, std::cout, std::cerr);
+  }
+  custos::cli::ConnectionSettings explicit_settings{
+      absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca),
+      absl::GetFlag(FLAGS_cert), absl::GetFlag(FLAGS_key)};
+  auto channel = custos::cli::Connect(
+      custos::cli::ResolveSettings(explicit_settings, absl::GetFlag(FLAGS_as),
+                                   absl::GetFlag(FLAGS_pki_dir)));
+  if (!channel.ok()) {
+    std::cerr << "custos: " << channel.status().message() << "\n";
+    return custos::cli::kExitUsage;
+  }
   return custos::cli::RunCommand(args, options, *channel, std::cout, std::cerr);
 }
