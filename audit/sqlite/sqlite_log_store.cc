@@ -54,7 +54,6 @@ constexpr const char* kSchema = R"sql(
     time_us INTEGER NOT NULL,
     PRIMARY KEY(idx, field)) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS personal_values_by_subject ON personal_values(subject);
-  CREATE INDEX IF NOT EXISTS personal_values_by_time ON personal_values(time_us);
 )sql";
 
 absl::Status ConfigureConnection(sqlite3* db) {
@@ -240,12 +239,28 @@ SqliteLogStore::~SqliteLogStore() {
 void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
                                  std::vector<PersonalValue> personal,
                                  AppendDone done) {
+  // Commitments need no order, so the caller's thread makes them and the
+  // single writer thread is left with what must be sequential.
+  entry.clear_commitments();
+  std::vector<std::string> salts;
+  salts.reserve(personal.size());
+  for (const PersonalValue& value : personal) {
+    absl::StatusOr<std::string> salt = NewSalt();
+    if (!salt.ok()) {
+      done(salt.status());
+      return;
+    }
+    custos::v1::Commitment* commitment = entry.add_commitments();
+    commitment->set_field(value.field);
+    commitment->set_digest(Sha256(absl::StrCat(*salt, value.value)));
+    salts.push_back(*std::move(salt));
+  }
   absl::MutexLock lock(&mu_);
   if (stopping_) {
     done(absl::UnavailableError("the audit log is closing"));
     return;
   }
-  queue_.push_back({std::move(entry), std::move(personal), std::move(done)});
+  queue_.push_back({std::move(entry), std::move(personal), std::move(salts), std::move(done)});
 }
 
 void SqliteLogStore::WriterLoop() {
@@ -350,15 +365,7 @@ absl::Status SqliteLogStore::WriteBatch(
     entry.set_format_version(kFormatVersion);
     entry.set_index(next_index_);
     entry.set_prev_hash(last_leaf_hash_);
-    entry.clear_commitments();
-    std::vector<std::string> salts;
-    for (const PersonalValue& value : p.personal) {
-      CUSTOS_ASSIGN_OR_RETURN(std::string salt, NewSalt());
-      custos::v1::Commitment* commitment = entry.add_commitments();
-      commitment->set_field(value.field);
-      commitment->set_digest(Sha256(absl::StrCat(salt, value.value)));
-      salts.push_back(std::move(salt));
-    }
+    const std::vector<std::string>& salts = p.salts;
     const std::string bytes = SerializeEntry(entry);
     std::string leaf = HashLeaf(bytes);
     const int64_t time_us =
@@ -461,16 +468,40 @@ absl::Status SqliteLogStore::CommitCheckpoint() {
   return status;
 }
 
+uint64_t SqliteLogStore::FirstIndexAtOrAfter(absl::Time t) {
+  // Entry times follow append order (to within a request's duration), so a
+  // binary search over the primary key finds the boundary in O(log n) reads
+  // without an index on time.
+  auto time_of = [&](uint64_t idx) -> int64_t {
+    auto stmt = sqlite::Prepare(write_db_.get(), "SELECT time_us FROM entries WHERE idx = ?1");
+    if (!stmt.ok()) return std::numeric_limits<int64_t>::max();
+    sqlite3_bind_int64(stmt->get(), 1, static_cast<int64_t>(idx));
+    return sqlite3_step(stmt->get()) == SQLITE_ROW ? sqlite3_column_int64(stmt->get(), 0)
+                                                   : std::numeric_limits<int64_t>::max();
+  };
+  const int64_t target = ToMicros(t);
+  uint64_t low = 0, high = next_index_;
+  while (low < high) {
+    const uint64_t mid = low + (high - low) / 2;
+    if (time_of(mid) < target) {
+      low = mid + 1;
+    } else {
+      high = mid;
+    }
+  }
+  return low;
+}
+
 absl::StatusOr<LogStore::ErasureCount> SqliteLogStore::Erase(
     absl::string_view subject, absl::Time before) {
   ErasureCount count;
   absl::Status status;
   const std::string who(subject);
   CUSTOS_RETURN_IF_ERROR(RunOnWriter([&] {
-    const char* where = who.empty() ? "time_us < ?1" : "subject = ?1";
+    const char* where = who.empty() ? "idx < ?1" : "subject = ?1";
     auto bind = [&](sqlite3_stmt* stmt) {
       if (who.empty()) {
-        sqlite3_bind_int64(stmt, 1, ToMicros(before));
+        sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(FirstIndexAtOrAfter(before)));
       } else {
         sqlite::BindText(stmt, 1, who);
       }
@@ -520,7 +551,7 @@ absl::StatusOr<uint64_t> SqliteLogStore::MaskSourceAddresses(
     auto select =
         sqlite::Prepare(write_db_.get(),
                         "SELECT idx, value FROM personal_values WHERE field = "
-                        "'source_ip' AND length(salt) > 0 AND time_us < ?1");
+                        "'source_ip' AND length(salt) > 0 AND idx >= ?2 AND idx < ?1");
     auto update = sqlite::Prepare(
         write_db_.get(),
         "UPDATE personal_values SET value = ?2, salt = x'' WHERE "
@@ -535,7 +566,10 @@ absl::StatusOr<uint64_t> SqliteLogStore::MaskSourceAddresses(
     }
     status = sqlite::Exec(write_db_.get(), "BEGIN IMMEDIATE");
     if (!status.ok()) return;
-    sqlite3_bind_int64(select->get(), 1, ToMicros(before));
+    const uint64_t bound = FirstIndexAtOrAfter(before);
+    sqlite3_bind_int64(select->get(), 1, static_cast<int64_t>(bound));
+    // Entries below the watermark were masked by an earlier run.
+    sqlite3_bind_int64(select->get(), 2, static_cast<int64_t>(masked_below_));
     int rc;
     while ((rc = sqlite3_step(select->get())) == SQLITE_ROW) {
       const int64_t idx = sqlite3_column_int64(select->get(), 0);
@@ -555,6 +589,7 @@ absl::StatusOr<uint64_t> SqliteLogStore::MaskSourceAddresses(
       masked = 0;
       return;
     }
+    masked_below_ = std::max(masked_below_, bound);
     status = sqlite::Exec(write_db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
   }));
   if (!status.ok()) return status;

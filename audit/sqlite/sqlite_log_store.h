@@ -83,8 +83,10 @@ class SqliteLogStore final : public LogStore {
 
  private:
   struct Pending {
+    // Its commitments are already in place; salts[i] is personal[i]'s.
     custos::v1::LogEntry entry;
     std::vector<PersonalValue> personal;
+    std::vector<std::string> salts;
     AppendDone done;
   };
   // Work for the writer thread's connection other than appends.
@@ -111,6 +113,8 @@ class SqliteLogStore final : public LogStore {
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   absl::Status CheckSize(uint64_t size) const;
+  // The first entry index whose time is at or after `t` (writer thread).
+  uint64_t FirstIndexAtOrAfter(absl::Time t);
   absl::StatusOr<StoredCheckpoint> ReadCheckpoint(const char* sql,
                                                   uint64_t size) const;
 
@@ -132,6 +136,8 @@ class SqliteLogStore final : public LogStore {
   CompactRange range_;
   bool tail_stale_ = false;
   uint64_t checkpointed_size_ = 0;
+  // Source addresses of entries below this index are masked already.
+  uint64_t masked_below_ = 0;
   absl::Time last_checkpoint_ = absl::InfinitePast();
 
   mutable absl::Mutex read_mu_;
