@@ -20,22 +20,79 @@ std::string SerializeEntry(const custos::v1::LogEntry& entry) {
 
 std::string ZeroHash() { return std::string(kHashSize, '\0'); }
 
+namespace {
+
+// Reads a varint at `p`; false if it runs past `end` or over 10 bytes.
+bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const uint8_t byte = *p++;
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Finds fields 2 (index) and 20 (prev_hash) by walking the wire format:
+// what the chain needs, without building the whole message.
+bool ScanLinks(absl::string_view bytes, uint64_t& index,
+               absl::string_view& prev_hash) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const uint8_t* const end = p + bytes.size();
+  index = 0;
+  prev_hash = {};
+  while (p < end) {
+    uint64_t tag;
+    if (!ReadVarint(p, end, tag)) return false;
+    const uint64_t field = tag >> 3;
+    uint64_t value;
+    switch (tag & 7) {
+      case 0:  // varint
+        if (!ReadVarint(p, end, value)) return false;
+        if (field == 2) index = value;
+        break;
+      case 1:  // 64-bit
+        if (end - p < 8) return false;
+        p += 8;
+        break;
+      case 2:  // length-delimited
+        if (!ReadVarint(p, end, value) ||
+            value > static_cast<uint64_t>(end - p))
+          return false;
+        if (field == 20)
+          prev_hash =
+              absl::string_view(reinterpret_cast<const char*>(p), value);
+        p += value;
+        break;
+      case 5:  // 32-bit
+        if (end - p < 4) return false;
+        p += 4;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::Status ChainVerifier::Next(uint64_t position,
                                  absl::string_view entry_bytes) {
-  custos::v1::LogEntry entry;
-  if (!entry.ParseFromArray(entry_bytes.data(),
-                            static_cast<int>(entry_bytes.size()))) {
+  uint64_t index;
+  absl::string_view prev_hash;
+  if (!ScanLinks(entry_bytes, index, prev_hash)) {
     return absl::DataLossError(
         absl::StrCat("entry ", position,
                      ": bytes do not parse as a LogEntry (entry changed)"));
   }
-  if (entry.index() != position) {
+  if (index != position) {
     return absl::DataLossError(absl::StrCat(
-        "entry ", position, ": its index field says ", entry.index(),
-        entry.index() > position ? " (entries missing or reordered before it)"
-                                 : " (entries reordered or inserted)"));
+        "entry ", position, ": its index field says ", index,
+        index > position ? " (entries missing or reordered before it)"
+                         : " (entries reordered or inserted)"));
   }
-  if (entry.prev_hash() != last_leaf_hash_) {
+  if (prev_hash != last_leaf_hash_) {
     return absl::DataLossError(absl::StrCat(
         "entry ", position,
         ": prev_hash does not match the leaf hash of entry ",

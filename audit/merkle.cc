@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/openssl.h"
 #include "common/status_macros.h"
 
 namespace custos::audit {
@@ -10,15 +11,18 @@ namespace {
 
 std::string Sha256Parts(absl::string_view prefix, absl::string_view a,
                         absl::string_view b) {
+  // One context and one fetched digest per thread: allocating them per hash
+  // costs as much as hashing a short entry.
+  static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const EvpMdCtxPtr owner(EVP_MD_CTX_new());
+  EVP_MD_CTX* const ctx = owner.get();
   std::string out(kHashSize, '\0');
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx, kSha256, nullptr);
   EVP_DigestUpdate(ctx, prefix.data(), prefix.size());
   EVP_DigestUpdate(ctx, a.data(), a.size());
   EVP_DigestUpdate(ctx, b.data(), b.size());
   EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()),
                      nullptr);
-  EVP_MD_CTX_free(ctx);
   return out;
 }
 

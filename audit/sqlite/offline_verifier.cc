@@ -1,5 +1,6 @@
 #include "audit/sqlite/offline_verifier.h"
 
+#include <cstring>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -86,10 +87,13 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
       sqlite::Prepare(
           db.get(), "SELECT idx, leaf_hash, entry FROM entries ORDER BY idx"));
   CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement node,
-      sqlite::Prepare(
-          db.get(),
-          "SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2"));
+      sqlite::Statement nodes,
+      // Primary-key order is the order in which the rebuilt tree completes
+      // nodes: by last entry covered, then level upwards. One sequential
+      // cursor checks them all.
+      sqlite::Prepare(db.get(),
+                      "SELECT last_leaf, level, hash FROM tree_nodes ORDER BY "
+                      "last_leaf, level"));
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement checkpoints,
       sqlite::Prepare(
@@ -131,7 +135,11 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     const absl::string_view bytes(static_cast<const char*>(blob),
                                   sqlite3_column_bytes(entries.get(), 2));
     CUSTOS_RETURN_IF_ERROR(chain.Next(position, bytes));
-    if (sqlite::ColumnBytes(entries.get(), 1) != chain.last_leaf_hash()) {
+    const std::string& leaf = chain.last_leaf_hash();
+    if (sqlite3_column_bytes(entries.get(), 1) !=
+            static_cast<int>(leaf.size()) ||
+        std::memcmp(sqlite3_column_blob(entries.get(), 1), leaf.data(),
+                    leaf.size()) != 0) {
       return absl::DataLossError(absl::StrCat(
           "entry ", position, ": stored leaf hash does not match its bytes"));
     }
@@ -139,11 +147,15 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     rebuilt.Append(chain.last_leaf_hash(), [&](int level, uint64_t index,
                                                const std::string& h) {
       if (level == 0 || !node_status.ok()) return;
-      sqlite3_reset(node.get());
-      sqlite3_bind_int(node.get(), 1, level);
-      sqlite3_bind_int64(node.get(), 2, static_cast<int64_t>(index));
-      if (sqlite3_step(node.get()) != SQLITE_ROW ||
-          sqlite::ColumnBytes(node.get(), 0) != h) {
+      const uint64_t last = ((index + 1) << level) - 1;
+      const bool stored =
+          sqlite3_step(nodes.get()) == SQLITE_ROW &&
+          static_cast<uint64_t>(sqlite3_column_int64(nodes.get(), 0)) == last &&
+          sqlite3_column_int(nodes.get(), 1) == level &&
+          sqlite3_column_bytes(nodes.get(), 2) == static_cast<int>(h.size()) &&
+          std::memcmp(sqlite3_column_blob(nodes.get(), 2), h.data(),
+                      h.size()) == 0;
+      if (!stored) {
         // Every other leaf under this node was checked in a smaller node
         // already, so the newest entry (or the node itself) is what changed.
         const uint64_t first = index << level;

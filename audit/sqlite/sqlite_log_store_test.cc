@@ -230,9 +230,9 @@ TEST_F(TamperTest, DetectsSwappedRows) {
 }
 
 TEST_F(TamperTest, DetectsATamperedTreeNode) {
-  RawSql(
-      path_,
-      "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1");
+  RawSql(path_,
+         "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND "
+         "last_leaf = 7");
   EXPECT_EQ(VerifySqliteLogFile(path_).message(),
             "entry 7: does not match the stored Merkle tree (node 2/1 over "
             "entries 4..7): the "
