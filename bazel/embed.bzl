@@ -13,7 +13,7 @@ def custos_embed_text(name, src, header, symbol, visibility = None):
         outs = [header],
         cmd = ("(echo '// Generated from $(location " + src + "); do not edit.'; " +
                "echo '#pragma once'; " +
-               "echo 'inline constexpr char " + symbol + "[] = R\"custos_embed('; " +
+               "printf '%s' 'inline constexpr char " + symbol + "[] = R\"custos_embed('; " +
                "cat $(location " + src + "); " +
                "echo ')custos_embed\";') > $@"),
     )
