@@ -12,12 +12,14 @@ AuditedCall::AuditedCall(const Gateway* gateway,
                          grpc::CallbackServerContext* context,
                          absl::string_view action)
     : gateway_(gateway), context_(context), now_(gateway->clock()) {
+  policy_ = gateway_->policies->current();
   caller_ = gateway_->authenticator->Authenticate(*context_, now_);
+  caller_.placement = policy_->networks().Place(caller_.source_address);
   *entry_.mutable_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
           absl::ToUnixMicros(now_));
   entry_.set_action(std::string(action));
-  entry_.set_policy_version(gateway_->policy->version());
+  entry_.set_policy_version(policy_->version());
   custos::v1::Actor* actor = entry_.mutable_actor();
   actor->set_country(caller_.placement.country);
   actor->set_network(caller_.placement.label);

@@ -34,6 +34,8 @@ class AuditedCall {
               absl::string_view action);
 
   const Caller& caller() const { return caller_; }
+  // The policy this call decides with, from start to end.
+  const policy::Policy& policy() const { return *policy_; }
   absl::Time now() const { return now_; }
   // The entry under construction; handlers add what they know.
   custos::v1::LogEntry& entry() { return entry_; }
@@ -53,6 +55,7 @@ class AuditedCall {
   const Gateway* gateway_;
   grpc::CallbackServerContext* context_;
   absl::Time now_;
+  std::shared_ptr<const policy::Policy> policy_;
   Caller caller_;
   custos::v1::LogEntry entry_;
   std::vector<audit::PersonalValue> personal_;

@@ -5,15 +5,13 @@
 namespace custos::gateway {
 
 Authenticator::Authenticator(const pki::ClientVerifier* verifier,
-                             const Directory* directory,
-                             const policy::NetworkMap* networks)
-    : verifier_(verifier), directory_(directory), networks_(networks) {}
+                             const Directory* directory)
+    : verifier_(verifier), directory_(directory) {}
 
 Caller Authenticator::Authenticate(const grpc::ServerContextBase& context,
                                    absl::Time now) const {
   Caller caller;
   caller.source_address = policy::AddressFromPeer(context.peer());
-  caller.placement = networks_->Place(caller.source_address);
 
   std::string peer_pem;
   const auto auth_context = context.auth_context();

@@ -30,6 +30,8 @@ struct Caller {
   // the log); sanitized to an id or empty.
   std::string claimed_id;
   std::string source_address;
+  // Where the policy's networks place the source address (set by the
+  // caller of Authenticate, with its policy snapshot).
   policy::Placement placement;
 
   bool authenticated() const { return staff != nullptr; }
@@ -37,9 +39,9 @@ struct Caller {
 
 class Authenticator {
  public:
-  // Borrows all three; they must outlive the Authenticator.
-  Authenticator(const pki::ClientVerifier* verifier, const Directory* directory,
-                const policy::NetworkMap* networks);
+  // Borrows both; they must outlive the Authenticator.
+  Authenticator(const pki::ClientVerifier* verifier,
+                const Directory* directory);
 
   // Identifies the caller of one RPC at time `now`. Never fails outright: an
   // unknown caller comes back with an UNAUTHENTICATED status.
@@ -49,7 +51,6 @@ class Authenticator {
  private:
   const pki::ClientVerifier* verifier_;
   const Directory* directory_;
-  const policy::NetworkMap* networks_;
 };
 
 }  // namespace custos::gateway

@@ -10,13 +10,16 @@
 #include "audit/note.h"
 #include "gateway/auth.h"
 #include "gateway/directory.h"
-#include "policy/access_policy.h"
+#include "policy/facts.h"
+#include "policy/policy_holder.h"
 
 namespace custos::gateway {
 
 struct Gateway {
   const Directory* directory = nullptr;
-  const policy::AccessPolicy* policy = nullptr;
+  // The policy in force; each call decides with one snapshot of it.
+  const policy::PolicyHolder* policies = nullptr;
+  const policy::ReferenceDirectory* references = nullptr;
   const Authenticator* authenticator = nullptr;
   audit::LogStore* log = nullptr;
   // Signs the log's checkpoints; its name is the log's origin.

@@ -17,6 +17,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7443",
 ABSL_FLAG(std::string, directory, "",
           "Text-format custos.v1.Directory of staff and customers; empty means "
           "the built-in demo directory.");
+ABSL_FLAG(std::string, policy, "",
+          "Policy file (text-format custos.v1.PolicyFile); empty means the "
+          "built-in default policy. SIGHUP reloads it.");
 ABSL_FLAG(std::string, extra_client_certs, "",
           "Comma-separated extra ids to issue development client certificates "
           "for (e.g. services such as custos-web).");
@@ -33,12 +36,14 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   custos::gateway::GatewayOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.directory_file = absl::GetFlag(FLAGS_directory);
+  options.policy_file = absl::GetFlag(FLAGS_policy);
   for (absl::string_view id : absl::StrSplit(
            absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {
     options.extra_client_ids.emplace_back(id);
@@ -51,8 +56,22 @@ int main(int argc, char** argv) {
   std::cout << "custosd: serving on port " << (*server)->port() << ", data in "
             << options.data_dir << std::endl;
 
+  std::cout << "custosd: policy " << (*server)->policy_version() << std::endl;
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&stop_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    // A bad file keeps the old policy running; the server says why.
+    const absl::Status reloaded = (*server)->ReloadPolicy();
+    if (reloaded.ok()) {
+      std::cout << "custosd: policy reloaded: " << (*server)->policy_version()
+                << std::endl;
+    } else {
+      std::cerr << "custosd: policy NOT reloaded, keeping "
+                << (*server)->policy_version() << ": " << reloaded.message()
+                << std::endl;
+    }
+  }
   std::cout << "custosd: stopping (signal " << signal_number
             << "), finishing calls in flight" << std::endl;
   (*server)->Shutdown();

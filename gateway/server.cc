@@ -18,6 +18,9 @@
 #include "gateway/demo_directory.h"
 #include "gateway/log_signer.h"
 #include "gateway/pki/dev_ca.h"
+#include "gateway/references/sqlite_reference_directory.h"
+#include "google/protobuf/util/time_util.h"
+#include "policy/default_policy.h"
 
 namespace custos::gateway {
 namespace {
@@ -41,7 +44,35 @@ absl::Status MakeDirectory(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadPolicy(
+    const std::string& file) {
+  if (file.empty())
+    return policy::Policy::Parse(kDefaultPolicy, "default policy");
+  CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(file));
+  return policy::Policy::Parse(text, file);
+}
+
 }  // namespace
+
+absl::Status GatewayServer::ReloadPolicy() {
+  CUSTOS_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy,
+                          LoadPolicy(policy_file_));
+  const std::string old_version = policies_->current()->version();
+  custos::v1::LogEntry entry;
+  *entry.mutable_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          absl::ToUnixMicros(absl::Now()));
+  entry.mutable_actor()->set_kind(custos::v1::ACTOR_SYSTEM);
+  entry.mutable_actor()->set_id("custosd");
+  entry.set_action("Policy.Reload");
+  entry.set_resource(absl::StrCat("policy/", old_version));
+  entry.set_policy_version(policy->version());
+  entry.set_outcome(custos::v1::OUTCOME_ALLOWED);
+  // The change of rules is itself on the record before it takes effect.
+  CUSTOS_RETURN_IF_ERROR(log_->Append(std::move(entry)).status());
+  policies_->Replace(std::move(policy));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     const GatewayOptions& options) {
@@ -73,13 +104,15 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   CUSTOS_ASSIGN_OR_RETURN(server->verifier_,
                           pki::ClientVerifier::Create(ca_pem));
 
-  server->policy_ =
-      std::make_unique<policy::AccessPolicy>(policy::AccessPolicy::Minimal());
-  server->networks_ =
-      std::make_unique<policy::NetworkMap>(policy::NetworkMap::Loopback());
+  server->policy_file_ = options.policy_file;
+  CUSTOS_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy,
+                          LoadPolicy(options.policy_file));
+  server->policies_ = std::make_unique<policy::PolicyHolder>(std::move(policy));
+  CUSTOS_ASSIGN_OR_RETURN(server->references_,
+                          SqliteReferenceDirectory::Open(absl::StrCat(
+                              options.data_dir, "/references.db")));
   server->authenticator_ = std::make_unique<Authenticator>(
-      server->verifier_.get(), server->directory_.get(),
-      server->networks_.get());
+      server->verifier_.get(), server->directory_.get());
   CUSTOS_ASSIGN_OR_RETURN(audit::NoteSigner signer,
                           LoadOrCreateLogSigner(options.data_dir));
   server->log_signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));
@@ -93,16 +126,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       server->log_,
       audit::SqliteLogStore::Open(absl::StrCat(options.data_dir, "/audit.db"),
                                   log_options));
-  server->retention_ =
-      std::thread([s = server.get(), keep = options.keep_full_addresses] {
-        do {
-          s->log_->MaskSourceAddresses(absl::Now() - keep).IgnoreError();
-        } while (
-            !s->stop_retention_.WaitForNotificationWithTimeout(absl::Hours(1)));
-      });
+  server->retention_ = std::thread([s = server.get()] {
+    do {
+      const absl::Duration keep =
+          s->policies_->current()->keep_full_source_address();
+      s->log_->MaskSourceAddresses(absl::Now() - keep).IgnoreError();
+    } while (
+        !s->stop_retention_.WaitForNotificationWithTimeout(absl::Hours(1)));
+  });
 
   server->gateway_.directory = server->directory_.get();
-  server->gateway_.policy = server->policy_.get();
+  server->gateway_.policies = server->policies_.get();
+  server->gateway_.references = server->references_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();
   server->gateway_.log_signer = server->log_signer_.get();

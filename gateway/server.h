@@ -23,8 +23,8 @@
 #include "gateway/gateway.h"
 #include "gateway/pki/client_verifier.h"
 #include "gateway/staff_access_service.h"
-#include "policy/access_policy.h"
 #include "policy/networks.h"
+#include "policy/policy_holder.h"
 
 namespace custos::gateway {
 
@@ -37,8 +37,9 @@ struct GatewayOptions {
   std::string directory_file;
   // Extra ids to issue development client certificates for, besides staff.
   std::vector<std::string> extra_client_ids;
-  // Full source addresses are kept this long, then masked.
-  absl::Duration keep_full_addresses = absl::Hours(24 * 14);
+  // A policy file (proto/custos/v1/policy.proto, text format); empty means
+  // the built-in default policy.
+  std::string policy_file;
 };
 
 class GatewayServer {
@@ -59,14 +60,22 @@ class GatewayServer {
   // finish within `grace`, then returns. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
+  // Reads the policy file again. On success the new policy decides every
+  // call that starts from now on, and the reload is logged; on error the
+  // old policy stays in force and the error (naming file, line and field)
+  // is returned.
+  absl::Status ReloadPolicy();
+  std::string policy_version() const { return policies_->current()->version(); }
+
  private:
   GatewayServer() = default;
 
   std::string data_dir_;
   int port_ = 0;
   std::unique_ptr<Directory> directory_;
-  std::unique_ptr<policy::AccessPolicy> policy_;
-  std::unique_ptr<policy::NetworkMap> networks_;
+  std::string policy_file_;
+  std::unique_ptr<policy::PolicyHolder> policies_;
+  std::unique_ptr<policy::ReferenceDirectory> references_;
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<audit::NoteSigner> log_signer_;

@@ -87,7 +87,7 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value,
 
 absl::Status ValidateRequestAccess(
     const custos::v1::RequestAccessRequest& request,
-    const policy::AccessPolicy& policy) {
+    const policy::Policy& policy) {
   if (auto s = ValidateId("customer_id", request.customer_id(), true);
       !s.ok()) {
     return s;
@@ -95,10 +95,10 @@ absl::Status ValidateRequestAccess(
   const custos::v1::Justification& why = request.justification();
   if (why.category().empty())
     return Invalid("justification.category", "required");
-  if (!policy.IsKnownCategory(why.category())) {
+  if (policy.FindCategory(why.category()) == nullptr) {
     return Invalid(
         "justification.category",
-        absl::StrCat("one of ", absl::StrJoin(policy.CategoryNames(), ", ")));
+        absl::StrCat("one of ", absl::StrJoin(policy.category_names(), ", ")));
   }
   if (auto s =
           ValidateText("justification.reference", why.reference(), 128, true);

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "policy/access_policy.h"
+#include "policy/policy.h"
 #include "proto/custos/v1/access.pb.h"
 #include "proto/custos/v1/audit.pb.h"
 
@@ -16,7 +16,7 @@ namespace custos::gateway {
 
 absl::Status ValidateRequestAccess(
     const custos::v1::RequestAccessRequest& request,
-    const policy::AccessPolicy& policy);
+    const policy::Policy& policy);
 
 absl::Status ValidateListEntries(const custos::v1::ListEntriesRequest& request);
 

@@ -1,6 +1,7 @@
 #include "gateway/validate.h"
 
 #include "gtest/gtest.h"
+#include "policy/default_policy.h"
 
 namespace custos::gateway {
 namespace {
@@ -14,7 +15,9 @@ custos::v1::RequestAccessRequest Valid() {
 }
 
 absl::Status Check(const custos::v1::RequestAccessRequest& request) {
-  return ValidateRequestAccess(request, policy::AccessPolicy::Minimal());
+  static const auto* policy = new std::shared_ptr<const policy::Policy>(
+      *policy::Policy::Parse(kDefaultPolicy, "default_policy"));
+  return ValidateRequestAccess(request, **policy);
 }
 
 TEST(ValidateRequestAccessTest, AcceptsWellFormedRequest) {
@@ -33,7 +36,8 @@ TEST(ValidateRequestAccessTest, NamesTheFieldAndWhatWasExpected) {
       {[](auto& r) { r.mutable_justification()->clear_category(); },
        "justification.category: required"},
       {[](auto& r) { r.mutable_justification()->set_category("curiosity"); },
-       "justification.category: one of abuse, bug, feature, prep, support"},
+       "justification.category: one of abuse, billing, bug, feature, prep, "
+       "support"},
       {[](auto& r) { r.mutable_justification()->clear_reference(); },
        "justification.reference: required"},
       {[](auto& r) {

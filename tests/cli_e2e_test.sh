@@ -8,7 +8,10 @@ custos=$TEST_SRCDIR/custos/clients/cli/custos
 data=$TEST_TMPDIR/data
 out=$TEST_TMPDIR/custosd.out
 
-"$custosd" --data_dir "$data" --listen 127.0.0.1:0 >"$out" 2>&1 &
+policy=$TEST_TMPDIR/policy.textproto
+cp "$TEST_SRCDIR/custos/policy/default_policy.textproto" "$policy"
+chmod u+w "$policy"
+"$custosd" --data_dir "$data" --listen 127.0.0.1:0 --policy "$policy" >"$out" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -78,7 +81,7 @@ set -e
 # Online verification twice: the second run checks consistency with the first.
 state=$TEST_TMPDIR/seen-checkpoint
 "$custos" --as dirk.dpo verify --verifier_key "$key" --state "$state" || fail "verify online"
-"$custos" --as anna.support access request --customer acme --category support --ref SUP-9 >/dev/null
+"$custos" --as anna.support access request --customer acme --category support --ref SUP-1042 >/dev/null
 second=$("$custos" --as dirk.dpo verify --verifier_key "$key" --state "$state")
 echo "$second"
 grep -q "consistent with the checkpoint seen before" <<<"$second" || fail "no consistency check"
@@ -90,6 +93,22 @@ rc=$?
 set -e
 [ $rc -eq 3 ] || fail "anna erased: exit $rc, want 3"
 "$custos" --as dirk.dpo log erase --subject anna.support | grep -q "^erased " || fail "DPO erase"
+
+# SIGHUP reloads the policy; a broken file keeps the old one running.
+version() { "$custos" --as anna.support --output json whoami | sed -n 's/.*"policy_version": "\(.*\)".*/\1/p'; }
+before=$(version)
+sed -i 's/^label: .*/label: "reloaded"/' "$policy"
+kill -HUP $pid
+for _ in $(seq 1 50); do grep -q "policy reloaded" "$out" && break; sleep 0.1; done
+after=$(version)
+[ -n "$after" ] && [ "$after" != "$before" ] || fail "policy not reloaded ($before -> $after)"
+sed -i 's/^home_country: .*/home_country: "Netherlands"/' "$policy"
+kill -HUP $pid
+for _ in $(seq 1 50); do grep -q "policy NOT reloaded" "$out" && break; sleep 0.1; done
+grep -q "NOT reloaded.*policy.textproto:[0-9]*: home_country" "$out" || { cat "$out"; fail "bad policy not reported with its line"; }
+[ "$(version)" = "$after" ] || fail "a bad policy replaced the good one"
+"$custos" --as anna.support access request --customer acme --category support --ref SUP-1042 >/dev/null \
+  || fail "not serving after a bad reload"
 
 # A clean stop, then the log verifies offline from the file, and a changed
 # copy does not.

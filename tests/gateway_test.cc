@@ -175,9 +175,9 @@ TEST_F(GatewayTest, RefusesUnknownCategoryNamingTheFieldAndLogsIt) {
   const Answer answer =
       RequestAccess(StaffChannel("anna.support"), "acme", "curiosity", "SUP-1");
   EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(
-      answer.status.error_message(),
-      "justification.category: one of abuse, bug, feature, prep, support");
+  EXPECT_EQ(answer.status.error_message(),
+            "justification.category: one of abuse, billing, bug, feature, "
+            "prep, support");
   const auto entry = EntryAt(answer.log_index);
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
@@ -236,7 +236,7 @@ TEST_F(GatewayTest, RefusesCertificateFromAnotherCaAndLogsIt) {
 
 TEST_F(GatewayTest, StaffSeeOnlyTheirOwnEntries) {
   ASSERT_TRUE(
-      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-1")
+      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-7")
           .status.ok());
   auto channel = StaffChannel("anna.support");
   custos::v1::ListEntriesRequest request;
@@ -266,8 +266,7 @@ TEST_F(GatewayTest, ConcurrentClientsLeaveAnIntactChainWithoutGaps) {
     threads.emplace_back([t] {
       auto channel = StaffChannel(t % 2 ? "anna.support" : "carl.contractor");
       for (int i = 0; i < kRequests; ++i) {
-        RequestAccess(channel, "acme", "support",
-                      absl::StrCat("SUP-", t, "-", i));
+        RequestAccess(channel, "acme", "support", "SUP-1042");
       }
     });
   }
@@ -292,8 +291,8 @@ namespace {
 // Proofs from the API verify against the signed checkpoint with nothing but
 // the pinned verifier key.
 TEST_F(GatewayTest, InclusionProofVerifiesAgainstTheSignedCheckpoint) {
-  const Answer answer =
-      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-77");
+  const Answer answer = RequestAccess(StaffChannel("anna.support"), "acme",
+                                      "support", "SUP-1043");
   ASSERT_TRUE(answer.status.ok());
   const std::string pinned_key =
       ReadFile(absl::StrCat(*data_dir_, "/log_verifier_key"));
@@ -307,7 +306,7 @@ TEST_F(GatewayTest, InclusionProofVerifiesAgainstTheSignedCheckpoint) {
   custos::v1::InclusionProof proof;
   grpc::ClientContext context;
   ASSERT_TRUE(stub->GetInclusionProof(&context, request, &proof).ok());
-  EXPECT_EQ(proof.entry().reference(), "SUP-77");
+  EXPECT_EQ(proof.entry().reference(), "SUP-1043");
   EXPECT_EQ(proof.leaf_hash(), audit::HashLeaf(proof.entry_bytes()));
 
   auto text = verifier->Open(proof.checkpoint().note());
@@ -329,7 +328,7 @@ TEST_F(GatewayTest, InclusionProofVerifiesAgainstTheSignedCheckpoint) {
 
 TEST_F(GatewayTest, StaffCannotProveOthersEntries) {
   const Answer answer =
-      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-9");
+      RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-7");
   ASSERT_TRUE(answer.status.ok());
   auto stub = custos::v1::AuditLog::NewStub(StaffChannel("anna.support"));
   custos::v1::GetInclusionProofRequest request;
@@ -348,7 +347,7 @@ TEST_F(GatewayTest, ConsistencyProofLinksTwoCheckpoints) {
     ASSERT_TRUE(stub->GetCheckpoint(&context, {}, &first).ok());
   }
   for (int i = 0; i < 3; ++i) {
-    RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-2");
+    RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042");
   }
   custos::v1::GetConsistencyProofRequest request;
   request.set_old_size(first.size());
@@ -384,6 +383,80 @@ TEST_F(GatewayTest, OnlyTheDpoErases) {
                 ->Erase(&both, request, &response)
                 .error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace custos
+
+namespace custos {
+namespace {
+
+// The policy file's rules, through the real gateway and its reference
+// directory.
+TEST_F(GatewayTest, CustomerRequiringApprovalGetsAPendingRequest) {
+  const Answer answer = RequestAccess(StaffChannel("anna.support"),
+                                      "bakkerij-jansen", "support", "SUP-2001");
+  ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
+  EXPECT_EQ(answer.response.decision().verdict(), custos::v1::NEEDS_APPROVAL);
+  EXPECT_FALSE(answer.response.has_grant());
+  EXPECT_THAT(answer.response.pending().request_id(),
+              ::testing::StartsWith("p_"));
+  EXPECT_EQ(answer.response.pending().waiting_for(0),
+            custos::v1::APPROVER_CUSTOMER);
+  const auto entry = EntryAt(absl::StrCat(answer.response.log_index()));
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_PENDING);
+  EXPECT_EQ(entry.pending_request_id(), answer.response.pending().request_id());
+  EXPECT_EQ(entry.reasons(0).code(), "CUSTOMER_APPROVAL_REQUIRED");
+}
+
+TEST_F(GatewayTest, ReferenceMustExistBeOpenAndBelongToTheCustomer) {
+  const struct {
+    std::string reference;
+    std::string code;
+  } cases[] = {{"SUP-9999", "REFERENCE_NOT_FOUND"},
+               {"SUP-0917", "REFERENCE_CLOSED"},
+               {"SUP-2001", "REFERENCE_OTHER_CUSTOMER"},
+               {"MEET-2026-11-25", "REFERENCE_WRONG_KIND"}};
+  for (const auto& c : cases) {
+    const Answer answer = RequestAccess(StaffChannel("anna.support"), "acme",
+                                        "support", c.reference);
+    EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << c.reference;
+    EXPECT_THAT(answer.status.error_message(), HasSubstr(c.code));
+    EXPECT_EQ(EntryAt(answer.log_index).reasons(0).code(), c.code);
+  }
+}
+
+TEST_F(GatewayTest, PartnerOnlyWithTheCustomersConsent) {
+  EXPECT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+  const Answer refused = RequestAccess(
+      StaffChannel("pia.partner"), "fietsen-devries", "support", "SUP-4001");
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.status.error_message(),
+              HasSubstr("PARTNER_WITHOUT_CONSENT"));
+}
+
+TEST_F(GatewayTest, RandomChecksAreDrawnAndCounted) {
+  const Answer answer = RequestAccess(StaffChannel("tess.tester"), "acme",
+                                      "feature", "random-check");
+  ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
+  bool drawn = false;
+  for (const auto& r : answer.response.decision().reasons()) {
+    drawn |= r.code() == "RANDOM_CHECK_DRAWN";
+  }
+  EXPECT_TRUE(drawn);
+}
+
+TEST_F(GatewayTest, AccountantReachesBillingOnly) {
+  EXPECT_TRUE(RequestAccess(StaffChannel("abel.accountant"), "acme", "billing",
+                            "INV-2026-0042")
+                  .status.ok());
+  EXPECT_EQ(RequestAccess(StaffChannel("abel.accountant"), "acme", "support",
+                          "SUP-1042")
+                .status.error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 }  // namespace
