@@ -40,6 +40,9 @@ Use the CLI as a demo staff member (certificates are in $data_dir/pki/clients):
   custos --as anna.support log list --customer acme
   custos --as carl.contractor access request --customer acme --category bug --ref BUG-7   # refused
   custos --as dirk.dpo log list --output json                                            # the DPO sees all
+  custos --as anna.support access request --customer bakkerij-jansen --category support --ref SUP-2001  # pending
+  custos --as anna.support log prove --index 0 --verifier_key "\$(cat $data_dir/log_verifier_key)"
+  custos verify --db $data_dir/audit.db --verifier_key "\$(cat $data_dir/log_verifier_key)"
 
 Demo staff: anna.support, daan.developer, tess.tester, lars.deliverability, mila.accounts,
 dirk.dpo (DPO), carl.contractor, cora.consultant, abel.accountant, pia.partner (partner),
