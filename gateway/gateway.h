@@ -9,7 +9,9 @@
 #include "audit/log_store.h"
 #include "audit/note.h"
 #include "gateway/auth.h"
+#include "gateway/data/customer_data.h"
 #include "gateway/directory.h"
+#include "gateway/grants/grant_store.h"
 #include "policy/facts.h"
 #include "policy/policy_holder.h"
 
@@ -20,6 +22,8 @@ struct Gateway {
   // The policy in force; each call decides with one snapshot of it.
   const policy::PolicyHolder* policies = nullptr;
   const policy::ReferenceDirectory* references = nullptr;
+  GrantStore* grants = nullptr;
+  const CustomerData* customer_data = nullptr;
   const Authenticator* authenticator = nullptr;
   audit::LogStore* log = nullptr;
   // Signs the log's checkpoints; its name is the log's origin.

@@ -15,6 +15,7 @@
 #include "audit/checkpoint.h"
 #include "audit/sqlite/sqlite_log_store.h"
 #include "common/status_macros.h"
+#include "gateway/data/demo_customer_data.h"
 #include "gateway/demo_directory.h"
 #include "gateway/log_signer.h"
 #include "gateway/pki/dev_ca.h"
@@ -111,6 +112,14 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   CUSTOS_ASSIGN_OR_RETURN(server->references_,
                           SqliteReferenceDirectory::Open(absl::StrCat(
                               options.data_dir, "/references.db")));
+  CUSTOS_ASSIGN_OR_RETURN(
+      server->grants_,
+      GrantStore::Open(absl::StrCat(options.data_dir, "/grants.db")));
+  CUSTOS_ASSIGN_OR_RETURN(
+      server->customer_data_,
+      DemoCustomerData::Open(
+          absl::StrCat(options.data_dir, "/customer_data.db"),
+          server->directory_->proto()));
   server->authenticator_ = std::make_unique<Authenticator>(
       server->verifier_.get(), server->directory_.get());
   CUSTOS_ASSIGN_OR_RETURN(audit::NoteSigner signer,
@@ -138,6 +147,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->gateway_.directory = server->directory_.get();
   server->gateway_.policies = server->policies_.get();
   server->gateway_.references = server->references_.get();
+  server->gateway_.grants = server->grants_.get();
+  server->gateway_.customer_data = server->customer_data_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();
   server->gateway_.log_signer = server->log_signer_.get();

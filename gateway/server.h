@@ -76,6 +76,8 @@ class GatewayServer {
   std::string policy_file_;
   std::unique_ptr<policy::PolicyHolder> policies_;
   std::unique_ptr<policy::ReferenceDirectory> references_;
+  std::unique_ptr<GrantStore> grants_;
+  std::unique_ptr<CustomerData> customer_data_;
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<audit::NoteSigner> log_signer_;

@@ -2,12 +2,14 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/openssl.h"
+#include "gateway/audit_log_service.h"
 #include "gateway/audited_call.h"
 #include "gateway/grpc_status.h"
 #include "gateway/validate.h"
@@ -155,7 +157,163 @@ absl::Status DecideRequestAccess(
   *grant->mutable_created_at() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
           absl::ToUnixMicros(call.now()));
+  // Stored before the log entry is written; if that write fails the caller
+  // never learns the grant's id, so nothing can be read under it.
+  if (auto s = gateway.grants->Create(*grant); !s.ok()) return s;
   *response.mutable_decision() = std::move(decision);
+  return absl::OkStatus();
+}
+
+// The most records one grant may serve, against bulk export.
+constexpr uint64_t kMaxRecordsPerGrant = 5000;
+
+absl::Status ValidateGrantId(absl::string_view grant_id) {
+  const bool ok = grant_id.size() == 34 && grant_id.substr(0, 2) == "g_" &&
+                  grant_id.find_first_not_of("0123456789abcdef", 2) ==
+                      absl::string_view::npos;
+  return ok ? absl::OkStatus()
+            : absl::InvalidArgumentError(
+                  "grant_id: expected g_ and 32 lowercase hex digits");
+}
+
+void RecordGrant(const custos::v1::Grant& grant, custos::v1::LogEntry& entry) {
+  entry.set_customer_id(grant.customer_id());
+  entry.set_category(grant.justification().category());
+  entry.set_reference(grant.justification().reference());
+  entry.set_grant_id(grant.grant_id());
+}
+
+absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
+                      const custos::v1::ReadCustomerDataRequest& request,
+                      custos::v1::ReadCustomerDataResponse& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = ValidateGrantId(request.grant_id()); !s.ok()) return s;
+  const int kind = request.kind();
+  if (kind == custos::v1::DATA_KIND_UNSPECIFIED ||
+      !custos::v1::DataKind_IsValid(kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kind: a known DataKind, got ", kind));
+  }
+  if (request.page_size() < 0 || request.page_size() > 500) {
+    return absl::InvalidArgumentError("page_size: 0 to 500");
+  }
+  if (auto s = ValidateText("page_token", request.page_token(), 256, false);
+      !s.ok())
+    return s;
+  if (auto s = ValidateText("record_id", request.record_id(), 128, false);
+      !s.ok())
+    return s;
+
+  auto grant = gateway.grants->Get(request.grant_id(), call.now());
+  if (!grant.ok()) return grant.status();
+  custos::v1::LogEntry& entry = call.entry();
+  RecordGrant(*grant, entry);
+  const auto data_kind = static_cast<custos::v1::DataKind>(kind);
+  entry.set_data_kind(data_kind);
+  entry.set_resource(
+      absl::StrCat("data/", custos::v1::DataKind_Name(data_kind)));
+  if (grant->staff_id() != call.caller().staff->staff_id()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("grant_id: ", grant->grant_id(), " is not ",
+                     call.caller().staff->staff_id(), "'s grant"));
+  }
+  if (grant->state() != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("grant ", grant->grant_id(), " is ",
+                     custos::v1::GrantState_Name(grant->state()),
+                     "; nothing is served under it"));
+  }
+  const auto& kinds = grant->obligations().data_kinds();
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("kind: grant ", grant->grant_id(), " does not reach ",
+                     custos::v1::DataKind_Name(data_kind)));
+  }
+  if (grant->records_read() >= kMaxRecordsPerGrant) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "grant ", grant->grant_id(), " has served its limit of ",
+        kMaxRecordsPerGrant, " records; ask for a new grant with a reason"));
+  }
+  auto page = gateway.customer_data->Read(
+      grant->customer_id(), data_kind,
+      request.page_size() == 0 ? 50 : request.page_size(), request.page_token(),
+      request.record_id());
+  if (!page.ok()) return page.status();
+  const std::vector<std::string> masked(
+      grant->obligations().masked_fields().begin(),
+      grant->obligations().masked_fields().end());
+  for (const std::string& field :
+       MaskRecords(data_kind, masked, page->records)) {
+    response.add_masked_fields(field);
+  }
+  if (auto s = gateway.grants->AddRecordsRead(grant->grant_id(),
+                                              page->records.size());
+      !s.ok()) {
+    return s;
+  }
+  entry.set_record_count(page->records.size());
+  for (auto& record : page->records)
+    *response.add_records() = std::move(record);
+  response.set_next_page_token(page->next_page_token);
+  return absl::OkStatus();
+}
+
+absl::Status ListGrants(const Gateway& gateway, AuditedCall& call,
+                        const custos::v1::ListGrantsRequest& request,
+                        custos::v1::ListGrantsResponse& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
+    return s;
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
+    return s;
+  if (request.page_size() < 0 || request.page_size() > 500) {
+    return absl::InvalidArgumentError("page_size: 0 to 500");
+  }
+  const std::string& self = call.caller().staff->staff_id();
+  std::string staff_id = request.staff_id();
+  if (!IsDpo(*call.caller().staff)) {
+    if (!staff_id.empty() && staff_id != self) {
+      return absl::PermissionDeniedError(
+          "staff_id: only the DPO may list another staff member's grants");
+    }
+    staff_id = self;
+  }
+  call.entry().set_customer_id(request.customer_id());
+  call.entry().set_resource("grants");
+  auto grants = gateway.grants->List(
+      staff_id, request.customer_id(), request.active_only(), call.now(),
+      request.page_size() == 0 ? 50 : request.page_size());
+  if (!grants.ok()) return grants.status();
+  for (auto& grant : *grants) *response.add_grants() = std::move(grant);
+  call.entry().set_record_count(response.grants_size());
+  return absl::OkStatus();
+}
+
+absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
+                         absl::string_view grant_id, bool revoke,
+                         absl::string_view reason, custos::v1::Grant& out) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = ValidateGrantId(grant_id); !s.ok()) return s;
+  if (auto s = ValidateText("reason", reason, 1024, false); !s.ok()) return s;
+  auto grant = gateway.grants->Get(grant_id, call.now());
+  if (!grant.ok()) return grant.status();
+  RecordGrant(*grant, call.entry());
+  call.entry().set_resource(absl::StrCat("grant/", grant_id));
+  call.AddPersonalValue("note", reason);
+  const custos::v1::StaffMember& staff = *call.caller().staff;
+  if (revoke && !IsDpo(staff)) {
+    return absl::PermissionDeniedError(
+        "only the DPO (or the customer) may revoke a grant");
+  }
+  if (!revoke && grant->staff_id() != staff.staff_id()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "grant_id: ", grant_id, " is not ", staff.staff_id(), "'s grant"));
+  }
+  auto ended = gateway.grants->End(
+      grant_id, revoke ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED,
+      absl::StrCat(revoke ? "dpo:" : "staff:", staff.staff_id()), call.now());
+  if (!ended.ok()) return ended.status();
+  out = *std::move(ended);
   return absl::OkStatus();
 }
 
@@ -195,6 +353,57 @@ grpc::ServerUnaryReactor* StaffAccessService::WhoAmI(
   response->set_policy_version(policy->version());
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+}  // namespace custos::gateway
+
+namespace custos::gateway {
+
+grpc::ServerUnaryReactor* StaffAccessService::ReadCustomerData(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ReadCustomerDataRequest* request,
+    custos::v1::ReadCustomerDataResponse* response) {
+  AuditedCall call(gateway_, context, "StaffAccess.ReadCustomerData");
+  absl::Status answer = ReadData(*gateway_, call, *request, *response);
+  return call.Finish(std::move(answer), [response](uint64_t index) {
+    response->set_log_index(index);
+  });
+}
+
+grpc::ServerUnaryReactor* StaffAccessService::ListGrants(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ListGrantsRequest* request,
+    custos::v1::ListGrantsResponse* response) {
+  AuditedCall call(gateway_, context, "StaffAccess.ListGrants");
+  absl::Status answer =
+      custos::gateway::ListGrants(*gateway_, call, *request, *response);
+  return call.Finish(std::move(answer));
+}
+
+grpc::ServerUnaryReactor* StaffAccessService::EndGrant(
+    grpc::CallbackServerContext* context,
+    const custos::v1::EndGrantRequest* request,
+    custos::v1::EndGrantResponse* response) {
+  AuditedCall call(gateway_, context, "StaffAccess.EndGrant");
+  absl::Status answer =
+      EndOrRevoke(*gateway_, call, request->grant_id(), /*revoke=*/false, "",
+                  *response->mutable_grant());
+  return call.Finish(std::move(answer), [response](uint64_t index) {
+    response->set_log_index(index);
+  });
+}
+
+grpc::ServerUnaryReactor* StaffAccessService::RevokeGrant(
+    grpc::CallbackServerContext* context,
+    const custos::v1::RevokeGrantRequest* request,
+    custos::v1::RevokeGrantResponse* response) {
+  AuditedCall call(gateway_, context, "StaffAccess.RevokeGrant");
+  absl::Status answer =
+      EndOrRevoke(*gateway_, call, request->grant_id(), /*revoke=*/true,
+                  request->reason(), *response->mutable_grant());
+  return call.Finish(std::move(answer), [response](uint64_t index) {
+    response->set_log_index(index);
+  });
 }
 
 }  // namespace custos::gateway

@@ -20,6 +20,26 @@ class StaffAccessService final
       const custos::v1::RequestAccessRequest* request,
       custos::v1::RequestAccessResponse* response) override;
 
+  grpc::ServerUnaryReactor* ReadCustomerData(
+      grpc::CallbackServerContext* context,
+      const custos::v1::ReadCustomerDataRequest* request,
+      custos::v1::ReadCustomerDataResponse* response) override;
+
+  grpc::ServerUnaryReactor* ListGrants(
+      grpc::CallbackServerContext* context,
+      const custos::v1::ListGrantsRequest* request,
+      custos::v1::ListGrantsResponse* response) override;
+
+  grpc::ServerUnaryReactor* EndGrant(
+      grpc::CallbackServerContext* context,
+      const custos::v1::EndGrantRequest* request,
+      custos::v1::EndGrantResponse* response) override;
+
+  grpc::ServerUnaryReactor* RevokeGrant(
+      grpc::CallbackServerContext* context,
+      const custos::v1::RevokeGrantRequest* request,
+      custos::v1::RevokeGrantResponse* response) override;
+
   grpc::ServerUnaryReactor* WhoAmI(
       grpc::CallbackServerContext* context,
       const custos::v1::WhoAmIRequest* request,

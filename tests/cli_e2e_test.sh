@@ -34,6 +34,19 @@ granted=$("$custos" --as anna.support access request --customer acme --category 
 echo "$granted"
 grep -q "^granted g_" <<<"$granted" || fail "support engineer not granted"
 
+grant=$(sed -n 's/^granted \(g_[0-9a-f]*\):.*/\1/p' <<<"$granted")
+read_out=$("$custos" --as anna.support access read --grant "$grant" --kind SUBSCRIBERS --page_size 5)
+echo "$read_out"
+grep -q "^5 records; log entry #" <<<"$read_out" || fail "access read"
+grep -q "EMAIL" <<<"$read_out" || fail "no subscriber columns"
+"$custos" --as anna.support access list | grep -q "$grant" || fail "access list"
+"$custos" --as anna.support access end --grant "$grant" | grep -q "^ended $grant" || fail "access end"
+set +e
+"$custos" --as anna.support access read --grant "$grant" --kind ACCOUNT >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "read under an ended grant: exit $rc, want 1 (FAILED_PRECONDITION)"
+
 json=$("$custos" --as anna.support --output json access request --customer acme --category support --ref SUP-1043)
 grep -q '"verdict": "ALLOW"' <<<"$json" || fail "json output lacks the verdict: $json"
 
@@ -54,7 +67,8 @@ grep -q "justification.reference: required" <<<"$invalid" || fail "field not nam
 
 listing=$("$custos" --as anna.support log list --customer acme)
 echo "$listing"
-[ "$(grep -c "StaffAccess.RequestAccess" <<<"$listing")" -eq 3 ] || fail "anna should see 3 entries"
+[ "$(grep -c "StaffAccess.RequestAccess" <<<"$listing")" -eq 3 ] || fail "anna should see 3 requests"
+grep -q "StaffAccess.ReadCustomerData" <<<"$listing" || fail "the read is not in the log"
 grep -q "carl.contractor" <<<"$listing" && fail "anna sees carl's entry"
 
 all=$("$custos" --as dirk.dpo --output json log list)

@@ -461,3 +461,183 @@ TEST_F(GatewayTest, AccountantReachesBillingOnly) {
 
 }  // namespace
 }  // namespace custos
+
+namespace custos {
+namespace {
+
+// Reading customer data under a grant: only the grant's kinds, masked as
+// the obligations say, paged, counted, and logged with kind and count.
+class DataBrokerTest : public GatewayTest {
+ protected:
+  static custos::v1::Grant Grant(const std::string& staff,
+                                 const std::string& customer,
+                                 const std::string& category,
+                                 const std::string& reference) {
+    const Answer answer =
+        RequestAccess(StaffChannel(staff), customer, category, reference);
+    EXPECT_TRUE(answer.status.ok()) << answer.status.error_message();
+    return answer.response.grant();
+  }
+
+  static grpc::Status Read(const std::string& staff,
+                           const std::string& grant_id,
+                           custos::v1::DataKind kind,
+                           custos::v1::ReadCustomerDataResponse* out,
+                           const std::string& page_token = "",
+                           int page_size = 0) {
+    custos::v1::ReadCustomerDataRequest request;
+    request.set_grant_id(grant_id);
+    request.set_kind(kind);
+    request.set_page_token(page_token);
+    request.set_page_size(page_size);
+    grpc::ClientContext context;
+    return custos::v1::StaffAccess::NewStub(StaffChannel(staff))
+        ->ReadCustomerData(&context, request, out);
+  }
+};
+
+TEST_F(DataBrokerTest, ServesTheGrantsKindsPagedAndLogsKindAndCount) {
+  const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
+  custos::v1::ReadCustomerDataResponse first;
+  ASSERT_TRUE(Read("anna.support", grant.grant_id(), custos::v1::SUBSCRIBERS,
+                   &first, "", 25)
+                  .ok());
+  EXPECT_EQ(first.records_size(), 25);
+  EXPECT_THAT(first.records(0).fields().at("email"), HasSubstr("@"));
+  EXPECT_FALSE(first.next_page_token().empty());
+  custos::v1::ReadCustomerDataResponse second;
+  ASSERT_TRUE(Read("anna.support", grant.grant_id(), custos::v1::SUBSCRIBERS,
+                   &second, first.next_page_token(), 25)
+                  .ok());
+  EXPECT_NE(second.records(0).id(), first.records(0).id());
+
+  const auto entry = EntryAt(absl::StrCat(first.log_index()));
+  EXPECT_EQ(entry.action(), "StaffAccess.ReadCustomerData");
+  EXPECT_EQ(entry.data_kind(), custos::v1::SUBSCRIBERS);
+  EXPECT_EQ(entry.record_count(), 25u);
+  EXPECT_EQ(entry.grant_id(), grant.grant_id());
+
+  custos::v1::ReadCustomerDataResponse messages;
+  const grpc::Status refused =
+      Read("anna.support", grant.grant_id(), custos::v1::MESSAGES, &messages);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("does not reach MESSAGES"));
+}
+
+TEST_F(DataBrokerTest, MasksWhatTheCategorySays) {
+  const auto grant = Grant("daan.developer", "acme", "bug", "BUG-7");
+  custos::v1::ReadCustomerDataResponse page;
+  ASSERT_TRUE(
+      Read("daan.developer", grant.grant_id(), custos::v1::SUBSCRIBERS, &page)
+          .ok());
+  ASSERT_GT(page.records_size(), 0);
+  EXPECT_THAT(page.masked_fields(),
+              ::testing::ElementsAre("SUBSCRIBERS.email", "SUBSCRIBERS.name"));
+  for (const auto& record : page.records()) {
+    EXPECT_THAT(record.fields().at("email"),
+                ::testing::MatchesRegex(".\\*\\*\\*@.*"));
+    EXPECT_THAT(record.fields().at("name"),
+                ::testing::MatchesRegex(".\\*\\*\\*"));
+  }
+}
+
+TEST_F(DataBrokerTest, PrepSeesAggregatesOnly) {
+  const auto grant = Grant("mila.accounts", "acme", "prep", "MEET-2026-11-25");
+  custos::v1::ReadCustomerDataResponse page;
+  ASSERT_TRUE(
+      Read("mila.accounts", grant.grant_id(), custos::v1::AGGREGATES, &page)
+          .ok());
+  ASSERT_EQ(page.records_size(), 1);
+  EXPECT_EQ(page.records(0).fields().at("SUBSCRIBERS_count"), "60");
+  EXPECT_EQ(
+      Read("mila.accounts", grant.grant_id(), custos::v1::SUBSCRIBERS, &page)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(DataBrokerTest, OnlyTheHolderReadsAndEndedOrRevokedGrantsServeNothing) {
+  const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
+  custos::v1::ReadCustomerDataResponse page;
+  EXPECT_EQ(Read("pia.partner", grant.grant_id(), custos::v1::ACCOUNT, &page)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // The DPO revokes; the next read fails at once.
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(grant.grant_id());
+  revoke.set_reason("ticket was closed");
+  custos::v1::RevokeGrantResponse revoked;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+                  ->RevokeGrant(&context, revoke, &revoked)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext context;
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("dirk.dpo"))
+                  ->RevokeGrant(&context, revoke, &revoked)
+                  .ok());
+  EXPECT_EQ(revoked.grant().state(), custos::v1::GRANT_REVOKED);
+  EXPECT_EQ(revoked.grant().ended_by(), "dpo:dirk.dpo");
+  const grpc::Status after =
+      Read("anna.support", grant.grant_id(), custos::v1::ACCOUNT, &page);
+  EXPECT_EQ(after.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(after.error_message(), HasSubstr("GRANT_REVOKED"));
+
+  // The holder ends their own grant.
+  const auto mine = Grant("anna.support", "acme", "support", "SUP-1043");
+  custos::v1::EndGrantRequest end;
+  end.set_grant_id(mine.grant_id());
+  custos::v1::EndGrantResponse ended;
+  grpc::ClientContext end_context;
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+                  ->EndGrant(&end_context, end, &ended)
+                  .ok());
+  EXPECT_EQ(ended.grant().state(), custos::v1::GRANT_ENDED);
+  EXPECT_EQ(Read("anna.support", mine.grant_id(), custos::v1::ACCOUNT, &page)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(DataBrokerTest, ListsOwnGrantsAndTheDpoAll) {
+  Grant("lars.deliverability", "fietsen-devries", "abuse", "SIG-88");
+  custos::v1::ListGrantsRequest request;
+  custos::v1::ListGrantsResponse mine;
+  grpc::ClientContext context;
+  ASSERT_TRUE(
+      custos::v1::StaffAccess::NewStub(StaffChannel("lars.deliverability"))
+          ->ListGrants(&context, request, &mine)
+          .ok());
+  ASSERT_GT(mine.grants_size(), 0);
+  for (const auto& g : mine.grants())
+    EXPECT_EQ(g.staff_id(), "lars.deliverability");
+  request.set_staff_id("lars.deliverability");
+  custos::v1::ListGrantsResponse dpo;
+  grpc::ClientContext dpo_context;
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("dirk.dpo"))
+                  ->ListGrants(&dpo_context, request, &dpo)
+                  .ok());
+  EXPECT_EQ(dpo.grants_size(), mine.grants_size());
+}
+
+TEST_F(DataBrokerTest, RefusesMalformedReadsNamingTheField) {
+  custos::v1::ReadCustomerDataResponse page;
+  const grpc::Status bad_id =
+      Read("anna.support", "g_../../etc", custos::v1::ACCOUNT, &page);
+  EXPECT_EQ(bad_id.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad_id.error_message(),
+            "grant_id: expected g_ and 32 lowercase hex digits");
+  const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
+  EXPECT_EQ(Read("anna.support", grant.grant_id(),
+                 static_cast<custos::v1::DataKind>(77), &page)
+                .error_message(),
+            "kind: a known DataKind, got 77");
+  EXPECT_EQ(Read("anna.support", "g_00000000000000000000000000000000",
+                 custos::v1::ACCOUNT, &page)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace custos

@@ -2,15 +2,18 @@
 
 #include <grpcpp/client_context.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "absl/strings/escaping.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
@@ -268,12 +271,13 @@ int WhoAmI(const CommandOptions& options,
   return kExitOk;
 }
 
-
-std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
+std::string Hex(const std::string& bytes) {
+  return absl::BytesToHexString(bytes);
+}
 
 // Checks a signed checkpoint against the pinned key; returns its body.
-absl::StatusOr<audit::CheckpointBody> OpenCheckpoint(const std::string& note,
-                                                     const std::string& verifier_key) {
+absl::StatusOr<audit::CheckpointBody> OpenCheckpoint(
+    const std::string& note, const std::string& verifier_key) {
   auto verifier = audit::NoteVerifier::FromVerifierKey(verifier_key);
   if (!verifier.ok()) return verifier.status();
   auto text = verifier->Open(note);
@@ -281,7 +285,8 @@ absl::StatusOr<audit::CheckpointBody> OpenCheckpoint(const std::string& note,
   return audit::ParseCheckpointBody(*text);
 }
 
-int LogCheckpoint(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
+int LogCheckpoint(const CommandOptions& options,
+                  const std::shared_ptr<grpc::Channel>& channel,
                   std::ostream& out, std::ostream& err) {
   auto stub = custos::v1::AuditLog::NewStub(channel);
   grpc::ClientContext context;
@@ -293,12 +298,14 @@ int LogCheckpoint(const CommandOptions& options, const std::shared_ptr<grpc::Cha
     out << ToJson(checkpoint) << "\n";
     return kExitOk;
   }
-  out << checkpoint.note() << "\nverifier key: " << checkpoint.verifier_key() << "\n";
+  out << checkpoint.note() << "\nverifier key: " << checkpoint.verifier_key()
+      << "\n";
   return kExitOk;
 }
 
-int LogProve(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
-             std::ostream& out, std::ostream& err) {
+int LogProve(const CommandOptions& options,
+             const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+             std::ostream& err) {
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::GetInclusionProofRequest request;
   request.set_index(options.index);
@@ -306,25 +313,30 @@ int LogProve(const CommandOptions& options, const std::shared_ptr<grpc::Channel>
   grpc::ClientContext context;
   SetDeadline(context);
   custos::v1::InclusionProof proof;
-  const grpc::Status status = stub->GetInclusionProof(&context, request, &proof);
+  const grpc::Status status =
+      stub->GetInclusionProof(&context, request, &proof);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
 
   // Verified here, from the entry's bytes up, against the pinned key (or the
   // key the server names, which proves less, and says so).
-  const std::string key =
-      options.verifier_key.empty() ? proof.checkpoint().verifier_key() : options.verifier_key;
+  const std::string key = options.verifier_key.empty()
+                              ? proof.checkpoint().verifier_key()
+                              : options.verifier_key;
   std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
-  absl::Status verified = audit::HashLeaf(proof.entry_bytes()) == proof.leaf_hash()
-                              ? absl::OkStatus()
-                              : absl::DataLossError("leaf hash does not match the entry bytes");
+  absl::Status verified =
+      audit::HashLeaf(proof.entry_bytes()) == proof.leaf_hash()
+          ? absl::OkStatus()
+          : absl::DataLossError("leaf hash does not match the entry bytes");
   auto body = OpenCheckpoint(proof.checkpoint().note(), key);
   if (verified.ok()) verified = body.status();
   if (verified.ok() && body->size != proof.tree_size()) {
-    verified = absl::DataLossError("the checkpoint is not of the proof's tree size");
+    verified =
+        absl::DataLossError("the checkpoint is not of the proof's tree size");
   }
   if (verified.ok()) {
-    verified = audit::VerifyInclusion(proof.leaf_hash(), proof.index(), proof.tree_size(),
-                                      hashes, body->root_hash);
+    verified =
+        audit::VerifyInclusion(proof.leaf_hash(), proof.index(),
+                               proof.tree_size(), hashes, body->root_hash);
   }
   if (options.output == "json") {
     google::protobuf::Struct root;
@@ -342,8 +354,9 @@ int LogProve(const CommandOptions& options, const std::shared_ptr<grpc::Channel>
     out << ToJson(root) << "\n";
   } else {
     const auto& e = proof.entry();
-    out << "entry #" << proof.index() << ": " << e.actor().id() << " " << e.action() << " "
-        << e.customer_id() << " " << e.category() << " " << e.reference() << "\n"
+    out << "entry #" << proof.index() << ": " << e.actor().id() << " "
+        << e.action() << " " << e.customer_id() << " " << e.category() << " "
+        << e.reference() << "\n"
         << "leaf hash:  " << Hex(proof.leaf_hash()) << "\n"
         << "tree size:  " << proof.tree_size() << "\n"
         << "root hash:  " << Hex(proof.checkpoint().root_hash()) << "\n"
@@ -357,17 +370,19 @@ int LogProve(const CommandOptions& options, const std::shared_ptr<grpc::Channel>
   }
   err << "verified: entry #" << proof.index() << " is in the tree of size "
       << proof.tree_size() << " signed by " << key.substr(0, key.find('+'))
-      << (options.verifier_key.empty() ? " (key as named by the server; pin it with "
-                                         "--verifier_key)"
-                                       : "")
+      << (options.verifier_key.empty()
+              ? " (key as named by the server; pin it with "
+                "--verifier_key)"
+              : "")
       << "\n";
   return kExitOk;
 }
 
 int LogConsistency(const CommandOptions& options,
-                   const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
-                   std::ostream& err) {
-  if (options.old_size == 0) return UsageError(err, "log consistency needs --old N (N > 0)");
+                   const std::shared_ptr<grpc::Channel>& channel,
+                   std::ostream& out, std::ostream& err) {
+  if (options.old_size == 0)
+    return UsageError(err, "log consistency needs --old N (N > 0)");
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::GetConsistencyProofRequest request;
   request.set_old_size(options.old_size);
@@ -375,7 +390,8 @@ int LogConsistency(const CommandOptions& options,
   grpc::ClientContext context;
   SetDeadline(context);
   custos::v1::ConsistencyProof proof;
-  const grpc::Status status = stub->GetConsistencyProof(&context, request, &proof);
+  const grpc::Status status =
+      stub->GetConsistencyProof(&context, request, &proof);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
     google::protobuf::Struct root;
@@ -383,23 +399,28 @@ int LogConsistency(const CommandOptions& options,
     f["old_size"].set_number_value(proof.old_size());
     f["new_size"].set_number_value(proof.new_size());
     auto* list = f["hashes_hex"].mutable_list_value();
-    for (const auto& h : proof.hashes()) list->add_values()->set_string_value(Hex(h));
+    for (const auto& h : proof.hashes())
+      list->add_values()->set_string_value(Hex(h));
     f["checkpoint"].set_string_value(proof.checkpoint().note());
-    f["new_root_hash_hex"].set_string_value(Hex(proof.checkpoint().root_hash()));
+    f["new_root_hash_hex"].set_string_value(
+        Hex(proof.checkpoint().root_hash()));
     f["verifier_key"].set_string_value(proof.checkpoint().verifier_key());
     out << ToJson(root) << "\n";
     return kExitOk;
   }
-  out << "consistency " << proof.old_size() << " -> " << proof.new_size() << "\n";
+  out << "consistency " << proof.old_size() << " -> " << proof.new_size()
+      << "\n";
   for (const auto& h : proof.hashes()) out << "  " << Hex(h) << "\n";
   out << "checkpoint:\n" << proof.checkpoint().note();
-  out << "check it against the root of your checkpoint of size " << proof.old_size()
+  out << "check it against the root of your checkpoint of size "
+      << proof.old_size()
       << " with: custos verify --verifier_key KEY --state FILE\n";
   return kExitOk;
 }
 
-int LogErase(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
-             std::ostream& out, std::ostream& err) {
+int LogErase(const CommandOptions& options,
+             const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+             std::ostream& err) {
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::EraseRequest request;
   request.set_subject(options.subject);
@@ -414,41 +435,49 @@ int LogErase(const CommandOptions& options, const std::shared_ptr<grpc::Channel>
     return kExitOk;
   }
   out << "erased " << response.values_erased() << " personal values from "
-      << response.entries_touched() << " entries; the log still verifies (log entry #"
-      << response.log_index() << ")\n";
+      << response.entries_touched()
+      << " entries; the log still verifies (log entry #" << response.log_index()
+      << ")\n";
   return kExitOk;
 }
 
 // Offline: the log's SQLite file. Online: the latest checkpoint, checked
 // against the pinned key and, through a consistency proof, against the
 // checkpoint seen last time (kept in --state).
-int Verify(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& channel,
-           std::ostream& out, std::ostream& err) {
+int Verify(const CommandOptions& options,
+           const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+           std::ostream& err) {
   if (!options.db.empty()) {
     audit::VerifyOptions verify;
     verify.verifier_key = options.verifier_key;
     verify.progress = [&err](uint64_t done, uint64_t total) {
-      err << "\rverifying: " << done << " / " << total << " entries" << std::flush;
+      err << "\rverifying: " << done << " / " << total << " entries"
+          << std::flush;
     };
     auto report = audit::VerifySqliteLog(options.db, verify);
     err << "\n";
     if (!report.ok()) {
       err << "custos: NOT VERIFIED: " << report.status().message() << "\n";
-      return report.status().code() == absl::StatusCode::kDataLoss ? kExitNotVerified
-                                                                   : kExitError;
+      return report.status().code() == absl::StatusCode::kDataLoss
+                 ? kExitNotVerified
+                 : kExitError;
     }
     out << "verified " << report->entries << " entries, " << report->checkpoints
         << " checkpoints ("
-        << (report->signatures_checked ? "signatures checked against the pinned key"
-                                       : "signatures NOT checked: no --verifier_key")
+        << (report->signatures_checked
+                ? "signatures checked against the pinned key"
+                : "signatures NOT checked: no --verifier_key")
         << "), " << report->values_checked << " personal values; root "
         << Hex(report->root_hash) << "\n";
     return report->signatures_checked ? kExitOk : kExitNotVerified;
   }
   if (options.verifier_key.empty()) {
-    return UsageError(err, "verify needs --verifier_key (and --db FILE to check a file offline)");
+    return UsageError(
+        err,
+        "verify needs --verifier_key (and --db FILE to check a file offline)");
   }
-  if (channel == nullptr) return UsageError(err, "verify online needs a connection");
+  if (channel == nullptr)
+    return UsageError(err, "verify online needs a connection");
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::Checkpoint latest;
   {
@@ -477,8 +506,8 @@ int Verify(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& 
       return kExitNotVerified;
     }
     if (previous->size > body->size) {
-      err << "custos: NOT VERIFIED: the log shrank from " << previous->size << " to "
-          << body->size << " entries\n";
+      err << "custos: NOT VERIFIED: the log shrank from " << previous->size
+          << " to " << body->size << " entries\n";
       return kExitNotVerified;
     }
     custos::v1::GetConsistencyProofRequest request;
@@ -487,23 +516,164 @@ int Verify(const CommandOptions& options, const std::shared_ptr<grpc::Channel>& 
     custos::v1::ConsistencyProof proof;
     grpc::ClientContext context;
     SetDeadline(context);
-    const grpc::Status status = stub->GetConsistencyProof(&context, request, &proof);
+    const grpc::Status status =
+        stub->GetConsistencyProof(&context, request, &proof);
     if (!status.ok()) return ReportFailure(status, context, options, out, err);
-    std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
-    const absl::Status consistent = audit::VerifyConsistency(
-        previous->size, body->size, previous->root_hash, body->root_hash, hashes);
+    std::vector<std::string> hashes(proof.hashes().begin(),
+                                    proof.hashes().end());
+    const absl::Status consistent =
+        audit::VerifyConsistency(previous->size, body->size,
+                                 previous->root_hash, body->root_hash, hashes);
     if (!consistent.ok()) {
       err << "custos: NOT VERIFIED: " << consistent.message() << "\n";
       return kExitNotVerified;
     }
-    out << "consistent with the checkpoint seen before (size " << previous->size << ")\n";
+    out << "consistent with the checkpoint seen before (size " << previous->size
+        << ")\n";
   }
   if (!options.state_file.empty()) {
     std::ofstream state(options.state_file, std::ios::binary | std::ios::trunc);
     state << latest.note();
   }
-  out << "verified checkpoint of size " << body->size << ", root " << Hex(body->root_hash)
-      << ", signed by " << body->origin << "\n";
+  out << "verified checkpoint of size " << body->size << ", root "
+      << Hex(body->root_hash) << ", signed by " << body->origin << "\n";
+  return kExitOk;
+}
+
+int AccessRead(const CommandOptions& options,
+               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+               std::ostream& err) {
+  if (options.grant.empty())
+    return UsageError(err, "access read needs --grant ID");
+  custos::v1::DataKind kind;
+  if (!custos::v1::DataKind_Parse(options.kind, &kind)) {
+    return UsageError(
+        err,
+        "--kind: expected a data kind such as ACCOUNT, SUBSCRIBERS, CAMPAIGNS");
+  }
+  custos::v1::ReadCustomerDataRequest request;
+  request.set_grant_id(options.grant);
+  request.set_kind(kind);
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
+  request.set_record_id(options.record);
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::ReadCustomerDataResponse response;
+  const grpc::Status status =
+      stub->ReadCustomerData(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::string> columns = {"ID"};
+  if (response.records_size() > 0) {
+    std::vector<std::string> names;
+    for (const auto& [name, value] : response.records(0).fields())
+      names.push_back(name);
+    std::sort(names.begin(), names.end());
+    for (auto& n : names) columns.push_back(absl::AsciiStrToUpper(n));
+  }
+  Table table(columns);
+  for (const auto& record : response.records()) {
+    std::vector<std::string> row = {record.id()};
+    for (size_t c = 1; c < columns.size(); ++c) {
+      auto it = record.fields().find(absl::AsciiStrToLower(columns[c]));
+      row.push_back(it == record.fields().end() ? "" : it->second);
+    }
+    table.AddRow(std::move(row));
+  }
+  table.Print(out);
+  out << table.size() << " records";
+  if (response.masked_fields_size() > 0) {
+    out << "; masked: " << absl::StrJoin(response.masked_fields(), ", ");
+  }
+  out << "; log entry #" << response.log_index();
+  if (!response.next_page_token().empty()) {
+    out << "; more with --page_token " << response.next_page_token();
+  }
+  out << "\n";
+  return kExitOk;
+}
+
+int AccessList(const CommandOptions& options,
+               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+               std::ostream& err) {
+  custos::v1::ListGrantsRequest request;
+  request.set_customer_id(options.customer);
+  request.set_staff_id(options.staff);
+  request.set_active_only(options.active_only);
+  request.set_page_size(options.page_size);
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::ListGrantsResponse response;
+  const grpc::Status status = stub->ListGrants(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  Table table({"GRANT", "STAFF", "CUSTOMER", "CATEGORY", "REFERENCE", "STATE",
+               "EXPIRES", "READ"});
+  for (const auto& g : response.grants()) {
+    const std::string state_name = custos::v1::GrantState_Name(g.state());
+    absl::string_view state = state_name;
+    absl::ConsumePrefix(&state, "GRANT_");
+    table.AddRow({g.grant_id(), g.staff_id(), g.customer_id(),
+                  g.justification().category(), g.justification().reference(),
+                  absl::AsciiStrToLower(std::string(state)),
+                  FormatTime(g.obligations().expires_at()),
+                  absl::StrCat(g.records_read())});
+  }
+  table.Print(out);
+  return kExitOk;
+}
+
+int AccessEnd(const CommandOptions& options,
+              const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+              std::ostream& err) {
+  if (options.grant.empty())
+    return UsageError(err, "access end needs --grant ID");
+  custos::v1::EndGrantRequest request;
+  request.set_grant_id(options.grant);
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::EndGrantResponse response;
+  const grpc::Status status = stub->EndGrant(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+  } else {
+    out << "ended " << response.grant().grant_id() << " (log entry #"
+        << response.log_index() << ")\n";
+  }
+  return kExitOk;
+}
+
+int AccessRevoke(const CommandOptions& options,
+                 const std::shared_ptr<grpc::Channel>& channel,
+                 std::ostream& out, std::ostream& err) {
+  if (options.grant.empty())
+    return UsageError(err, "access revoke needs --grant ID");
+  custos::v1::RevokeGrantRequest request;
+  request.set_grant_id(options.grant);
+  request.set_reason(options.reason);
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  custos::v1::RevokeGrantResponse response;
+  const grpc::Status status = stub->RevokeGrant(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+  } else {
+    out << "revoked " << response.grant().grant_id() << " (log entry #"
+        << response.log_index() << ")\n";
+  }
   return kExitOk;
 }
 
@@ -513,24 +683,46 @@ const Command kCommands[] = {
      "[--duration 2h]\n"
      "      ask for access to one customer's data",
      AccessRequest},
+    {"access", "read",
+     "--grant ID --kind KIND [--record ID] [--page_size N] [--page_token T]\n"
+     "      read one kind of data under a grant (ACCOUNT, SUBSCRIBERS, "
+     "CAMPAIGNS, ...)",
+     AccessRead},
+    {"access", "list",
+     "[--customer C] [--staff S] [--active_only]\n"
+     "      grants: your own, or everyone's for the DPO",
+     AccessList},
+    {"access", "end", "--grant ID\n      end your grant now", AccessEnd},
+    {"access", "revoke",
+     "--grant ID [--reason TEXT]\n      revoke a grant (DPO only)",
+     AccessRevoke},
     {"log", "list",
      "[--customer C] [--staff S] [--category CAT] [--page_size N] "
      "[--page_token T]\n"
      "      list audit log entries, newest first (staff see their own, the DPO "
      "all)",
      LogList},
-    {"log", "checkpoint", "\n      the latest signed checkpoint and the verifier key", LogCheckpoint},
-    {"log", "prove", "--index N [--size S] [--verifier_key KEY]\n"
-     "      the inclusion proof of entry N, checked here against the signed checkpoint",
+    {"log", "checkpoint",
+     "\n      the latest signed checkpoint and the verifier key",
+     LogCheckpoint},
+    {"log", "prove",
+     "--index N [--size S] [--verifier_key KEY]\n"
+     "      the inclusion proof of entry N, checked here against the signed "
+     "checkpoint",
      LogProve},
-    {"log", "consistency", "--old N [--size M]\n"
-     "      the consistency proof between tree sizes N and M (default: the latest)",
+    {"log", "consistency",
+     "--old N [--size M]\n"
+     "      the consistency proof between tree sizes N and M (default: the "
+     "latest)",
      LogConsistency},
-    {"log", "erase", "--subject ID | --older_than_days N\n"
+    {"log", "erase",
+     "--subject ID | --older_than_days N\n"
      "      erase personal values behind the log's commitments (DPO only)",
      LogErase},
-    {"verify", nullptr, "--db FILE --verifier_key KEY | --verifier_key KEY [--state FILE]\n"
-     "      check a log file offline, or the live log against a pinned key and the\n"
+    {"verify", nullptr,
+     "--db FILE --verifier_key KEY | --verifier_key KEY [--state FILE]\n"
+     "      check a log file offline, or the live log against a pinned key and "
+     "the\n"
      "      checkpoint seen last time; exits 0 only when everything verifies",
      Verify},
     {"whoami", nullptr,
@@ -568,7 +760,8 @@ std::string Usage() {
       "  override single files; CUSTOS_AS stands for --as.\n"
       "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid "
       "request,\n"
-      "  5 not authenticated, 6 custosd unavailable, 7 not found, 8 not verified\n");
+      "  5 not authenticated, 6 custosd unavailable, 7 not found, 8 not "
+      "verified\n");
   return usage;
 }
 

@@ -29,6 +29,12 @@ struct CommandOptions {
   std::string staff;
   int page_size = 0;
   std::string page_token;
+  // access read / end / revoke.
+  std::string grant;
+  std::string kind;
+  std::string record;
+  std::string reason;
+  bool active_only = false;
   // log prove / consistency.
   uint64_t index = 0;
   uint64_t size = 0;

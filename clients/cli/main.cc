@@ -36,15 +36,24 @@ ABSL_FLAG(std::string, duration, "",
 ABSL_FLAG(std::string, staff, "", "Staff id filter.");
 ABSL_FLAG(int, page_size, 0, "Entries per page (0: the server's default).");
 ABSL_FLAG(std::string, page_token, "", "Continue a listing from this token.");
+ABSL_FLAG(std::string, grant, "", "Grant id (access read, end, revoke).");
+ABSL_FLAG(std::string, kind, "", "Data kind to read, e.g. SUBSCRIBERS.");
+ABSL_FLAG(std::string, record, "", "One record id to read.");
+ABSL_FLAG(std::string, reason, "", "Why (access revoke).");
+ABSL_FLAG(bool, active_only, false, "Only grants still active.");
 ABSL_FLAG(uint64_t, index, 0, "Log entry index (log prove).");
-ABSL_FLAG(uint64_t, size, 0, "Tree size of a checkpoint you hold; 0 means the latest.");
+ABSL_FLAG(uint64_t, size, 0,
+          "Tree size of a checkpoint you hold; 0 means the latest.");
 ABSL_FLAG(uint64_t, old, 0, "Older tree size (log consistency).");
-ABSL_FLAG(std::string, subject, "", "Data subject whose personal values to erase.");
-ABSL_FLAG(uint32_t, older_than_days, 0, "Erase personal values older than this.");
+ABSL_FLAG(std::string, subject, "",
+          "Data subject whose personal values to erase.");
+ABSL_FLAG(uint32_t, older_than_days, 0,
+          "Erase personal values older than this.");
 ABSL_FLAG(std::string, db, "", "The log's SQLite file, to verify offline.");
 ABSL_FLAG(std::string, verifier_key, "",
           "Pinned checkpoint verifier key NAME+ID+KEY (CUSTOS_VERIFIER_KEY).");
-ABSL_FLAG(std::string, state, "", "File keeping the last verified checkpoint (verify).");
+ABSL_FLAG(std::string, state, "",
+          "File keeping the last verified checkpoint (verify).");
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage_config;
@@ -77,6 +86,11 @@ int main(int argc, char** argv) {
   options.staff = absl::GetFlag(FLAGS_staff);
   options.page_size = absl::GetFlag(FLAGS_page_size);
   options.page_token = absl::GetFlag(FLAGS_page_token);
+  options.grant = absl::GetFlag(FLAGS_grant);
+  options.kind = absl::GetFlag(FLAGS_kind);
+  options.record = absl::GetFlag(FLAGS_record);
+  options.reason = absl::GetFlag(FLAGS_reason);
+  options.active_only = absl::GetFlag(FLAGS_active_only);
   options.index = absl::GetFlag(FLAGS_index);
   options.size = absl::GetFlag(FLAGS_size);
   options.old_size = absl::GetFlag(FLAGS_old);
@@ -84,13 +98,15 @@ int main(int argc, char** argv) {
   options.older_than_days = absl::GetFlag(FLAGS_older_than_days);
   options.db = absl::GetFlag(FLAGS_db);
   options.verifier_key = absl::GetFlag(FLAGS_verifier_key);
-  if (options.verifier_key.empty() && std::getenv("CUSTOS_VERIFIER_KEY") != nullptr) {
+  if (options.verifier_key.empty() &&
+      std::getenv("CUSTOS_VERIFIER_KEY") != nullptr) {
     options.verifier_key = std::getenv("CUSTOS_VERIFIER_KEY");
   }
   options.state_file = absl::GetFlag(FLAGS_state);
   // Checking a file offline needs no connection to custosd.
   if (!options.db.empty() && args[0] == "verify") {
-    return custos::cli::RunCommand(args, options, nullptr, std::cout, std::cerr);
+    return custos::cli::RunCommand(args, options, nullptr, std::cout,
+                                   std::cerr);
   }
   custos::cli::ConnectionSettings explicit_settings{
       absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca),

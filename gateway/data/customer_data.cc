@@ -1,0 +1,41 @@
+#include "gateway/data/customer_data.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace custos::gateway {
+namespace {
+
+// Keeps the shape and little else: the first character, and for an e-mail
+// address its domain.
+std::string Mask(const std::string& value) {
+  if (value.empty()) return value;
+  const size_t at = value.find('@');
+  if (at != std::string::npos && at > 0) {
+    return absl::StrCat(value.substr(0, 1), "***", value.substr(at));
+  }
+  return absl::StrCat(value.substr(0, 1), "***");
+}
+
+}  // namespace
+
+std::vector<std::string> MaskRecords(
+    custos::v1::DataKind kind, const std::vector<std::string>& masked_fields,
+    std::vector<custos::v1::Record>& records) {
+  const std::string prefix = absl::StrCat(custos::v1::DataKind_Name(kind), ".");
+  std::vector<std::string> applied;
+  for (const std::string& masked : masked_fields) {
+    if (masked.rfind(prefix, 0) != 0) continue;
+    const std::string field = masked.substr(prefix.size());
+    bool present = false;
+    for (custos::v1::Record& record : records) {
+      auto it = record.mutable_fields()->find(field);
+      if (it == record.mutable_fields()->end()) continue;
+      it->second = Mask(it->second);
+      present = true;
+    }
+    if (present) applied.push_back(masked);
+  }
+  return applied;
+}
+
+}  // namespace custos::gateway

@@ -1,0 +1,279 @@
+#include "gateway/data/demo_customer_data.h"
+
+#include <cstdint>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace custos::gateway {
+namespace {
+
+using custos::v1::DataKind;
+
+constexpr int kSubscribersPerCustomer = 60;
+
+constexpr const char* kFirstNames[] = {"Daan",  "Emma", "Sem",  "Julia",
+                                       "Lucas", "Mila", "Finn", "Tess",
+                                       "Levi",  "Sara", "Noah", "Zoë"};
+constexpr const char* kLastNames[] = {
+    "de Jong", "Jansen", "de Vries", "van den Berg", "Bakker",
+    "Visser",  "Smit",   "Meijer",   "de Boer",      "Mulder"};
+constexpr const char* kDomains[] = {"example.nl", "mail.example",
+                                    "post.example.org"};
+
+custos::v1::Record MakeRecord(
+    std::string id,
+    std::initializer_list<std::pair<const char*, std::string>> fields) {
+  custos::v1::Record record;
+  record.set_id(std::move(id));
+  for (const auto& [name, value] : fields)
+    (*record.mutable_fields())[name] = value;
+  return record;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c == ' ') c = '.';
+    if (c >= 'A' && c <= 'Z') c = c - 'A' + 'a';
+  }
+  return s;
+}
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat("customer data: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DemoCustomerData>> DemoCustomerData::Open(
+    const std::string& path, const custos::v1::Directory& directory) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
+    sqlite3_close_v2(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 500);
+  std::unique_ptr<DemoCustomerData> data(new DemoCustomerData(db));
+  if (sqlite3_exec(
+          db,
+          "CREATE TABLE IF NOT EXISTS records(customer_id TEXT NOT NULL, kind "
+          "INTEGER "
+          "NOT NULL, record_id TEXT NOT NULL, record BLOB NOT NULL, PRIMARY "
+          "KEY(customer_id, kind, record_id)) WITHOUT ROWID",
+          nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db, "creating the schema");
+  }
+  sqlite3_stmt* count = nullptr;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &count, nullptr);
+  const bool empty =
+      sqlite3_step(count) == SQLITE_ROW && sqlite3_column_int(count, 0) == 0;
+  sqlite3_finalize(count);
+  if (empty) {
+    if (auto s = data->Seed(directory); !s.ok()) return s;
+  }
+  return data;
+}
+
+DemoCustomerData::~DemoCustomerData() {
+  absl::MutexLock lock(&mu_);
+  sqlite3_close_v2(db_);
+}
+
+absl::Status DemoCustomerData::Insert(const std::string& customer,
+                                      DataKind kind,
+                                      const custos::v1::Record& record) {
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(
+      db_,
+      "INSERT OR REPLACE INTO records(customer_id, kind, record_id, record) "
+      "VALUES(?1, ?2, ?3, ?4)",
+      -1, &stmt, nullptr);
+  const std::string bytes = record.SerializeAsString();
+  sqlite3_bind_text(stmt, 1, customer.data(), customer.size(), SQLITE_STATIC);
+  sqlite3_bind_int(stmt, 2, kind);
+  sqlite3_bind_text(stmt, 3, record.id().data(), record.id().size(),
+                    SQLITE_STATIC);
+  sqlite3_bind_blob(stmt, 4, bytes.data(), bytes.size(), SQLITE_STATIC);
+  const int rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  return rc == SQLITE_DONE ? absl::OkStatus() : SqlError(db_, "seeding");
+}
+
+absl::Status DemoCustomerData::Seed(const custos::v1::Directory& directory) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
+  uint32_t n = 7;
+  auto next = [&n] { return n = n * 1103515245u + 12345u, (n >> 8); };
+  for (const auto& customer : directory.customers()) {
+    const std::string& c = customer.customer_id();
+    auto put = [&](DataKind kind, const custos::v1::Record& r) {
+      return Insert(c, kind, r);
+    };
+    absl::Status s =
+        put(custos::v1::ACCOUNT,
+            MakeRecord("account",
+                       {{"name", customer.name()},
+                        {"plan", next() % 2 ? "Business" : "Starter"},
+                        {"status", "active"},
+                        {"sender_domain", absl::StrCat(c, ".example")}}));
+    for (const auto& user : customer.users()) {
+      if (s.ok()) {
+        s = put(custos::v1::CUSTOMER_USERS,
+                MakeRecord(
+                    user.user_id(),
+                    {{"name", user.display_name()},
+                     {"email", user.email()},
+                     {"role", user.user_id().find("owner") != std::string::npos
+                                  ? "owner"
+                                  : "editor"}}));
+      }
+    }
+    for (int i = 0; i < kSubscribersPerCustomer && s.ok(); ++i) {
+      const std::string first = kFirstNames[next() % 12];
+      const std::string last = kLastNames[next() % 10];
+      s = put(
+          custos::v1::SUBSCRIBERS,
+          MakeRecord(absl::StrCat("s", 1000 + i),
+                     {{"name", absl::StrCat(first, " ", last)},
+                      {"email", absl::StrCat(Lower(first), ".", Lower(last),
+                                             "@", kDomains[next() % 3])},
+                      {"status", next() % 10 ? "subscribed" : "unsubscribed"},
+                      {"city", next() % 2 ? "Utrecht" : "Amsterdam"}}));
+    }
+    for (int i = 0; i < 5 && s.ok(); ++i) {
+      s = put(
+          custos::v1::CAMPAIGNS,
+          MakeRecord(absl::StrCat("c", i + 1),
+                     {{"subject", absl::StrCat("Nieuwsbrief week ", 40 + i)},
+                      {"sent", absl::StrCat(1000 + next() % 9000)},
+                      {"opened", absl::StrCat(200 + next() % 800)},
+                      {"status", i == 4 ? "sending" : "sent"}}));
+      if (s.ok()) {
+        s = put(custos::v1::MESSAGES,
+                MakeRecord(
+                    absl::StrCat("m", i + 1),
+                    {{"campaign", absl::StrCat("c", i + 1)},
+                     {"body", absl::StrCat(
+                                  "Beste {{name}}, dit is onze nieuwsbrief van "
+                                  "week ",
+                                  40 + i, ".")}}));
+      }
+    }
+    for (int i = 0; i < 3 && s.ok(); ++i) {
+      s = put(
+          custos::v1::ABUSE_COMPLAINTS,
+          MakeRecord(absl::StrCat("a", i + 1),
+                     {{"reporter",
+                       absl::StrCat("complainer", i, "@", kDomains[i % 3])},
+                      {"campaign", absl::StrCat("c", 1 + i)},
+                      {"reason", i ? "unsolicited" : "no unsubscribe link"}}));
+    }
+    for (int i = 0; i < 4 && s.ok(); ++i) {
+      s = put(
+          custos::v1::INVOICES,
+          MakeRecord(absl::StrCat("INV-2026-", 100 + i),
+                     {{"amount_eur", absl::StrCat(49 + next() % 200, ".00")},
+                      {"status", i == 3 ? "open" : "paid"}}));
+    }
+    if (s.ok()) {
+      s = put(custos::v1::BILLING_ADDRESSES,
+              MakeRecord("billing", {{"name", customer.name()},
+                                     {"street", "Oudegracht 12"},
+                                     {"city", "Utrecht"},
+                                     {"country", "NL"}}));
+    }
+    if (s.ok()) {
+      s = put(custos::v1::PAYMENT_METHODS,
+              MakeRecord("sepa", {{"type", "SEPA direct debit"},
+                                  {"iban", "NL** **** **** 4321"}}));
+    }
+    if (!s.ok()) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return s;
+    }
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db_, "seeding");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RecordPage> DemoCustomerData::Aggregates(
+    absl::string_view customer_id) const {
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(
+      db_,
+      "SELECT kind, count(*) FROM records WHERE customer_id = ?1 GROUP BY kind",
+      -1, &stmt, nullptr);
+  sqlite3_bind_text(stmt, 1, customer_id.data(), customer_id.size(),
+                    SQLITE_STATIC);
+  custos::v1::Record totals;
+  totals.set_id("aggregates");
+  bool any = false;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    any = true;
+    const auto kind = static_cast<DataKind>(sqlite3_column_int(stmt, 0));
+    (*totals.mutable_fields())[absl::StrCat(custos::v1::DataKind_Name(kind),
+                                            "_count")] =
+        absl::StrCat(sqlite3_column_int(stmt, 1));
+  }
+  sqlite3_finalize(stmt);
+  if (!any)
+    return absl::NotFoundError(
+        absl::StrCat("customer_id: no data for ", customer_id));
+  RecordPage page;
+  page.records.push_back(std::move(totals));
+  return page;
+}
+
+absl::StatusOr<RecordPage> DemoCustomerData::Read(
+    absl::string_view customer_id, DataKind kind, int page_size,
+    absl::string_view page_token, absl::string_view record_id) const {
+  absl::MutexLock lock(&mu_);
+  if (kind == custos::v1::AGGREGATES) return Aggregates(customer_id);
+  std::string after;
+  if (!page_token.empty()) {
+    if (page_token.size() < 2 || page_token[0] != 'r') {
+      return absl::InvalidArgumentError(
+          "page_token: expected a token from a previous page");
+    }
+    after = std::string(page_token.substr(1));
+  }
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(
+      db_,
+      record_id.empty()
+          ? "SELECT record_id, record FROM records WHERE customer_id = ?1 AND "
+            "kind = ?2 AND record_id > ?3 ORDER BY record_id LIMIT ?4"
+          : "SELECT record_id, record FROM records WHERE customer_id = ?1 AND "
+            "kind = ?2 AND record_id = ?5",
+      -1, &stmt, nullptr);
+  sqlite3_bind_text(stmt, 1, customer_id.data(), customer_id.size(),
+                    SQLITE_STATIC);
+  sqlite3_bind_int(stmt, 2, kind);
+  sqlite3_bind_text(stmt, 3, after.data(), after.size(), SQLITE_STATIC);
+  sqlite3_bind_int(stmt, 4, page_size + 1);
+  sqlite3_bind_text(stmt, 5, record_id.data(), record_id.size(), SQLITE_STATIC);
+  RecordPage page;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (static_cast<int>(page.records.size()) == page_size) {
+      page.next_page_token = absl::StrCat("r", page.records.back().id());
+      break;
+    }
+    custos::v1::Record record;
+    record.ParseFromArray(sqlite3_column_blob(stmt, 1),
+                          sqlite3_column_bytes(stmt, 1));
+    page.records.push_back(std::move(record));
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return SqlError(db_, "reading records");
+  return page;
+}
+
+}  // namespace custos::gateway

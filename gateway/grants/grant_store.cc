@@ -1,0 +1,188 @@
+#include "gateway/grants/grant_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace custos::gateway {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat("grants: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+custos::v1::Grant WithStateAt(custos::v1::Grant grant, absl::Time now) {
+  grant.set_state(StateAt(grant, now));
+  return grant;
+}
+
+}  // namespace
+
+custos::v1::GrantState StateAt(const custos::v1::Grant& grant, absl::Time now) {
+  if (grant.state() == custos::v1::GRANT_ACTIVE &&
+      TimeUtil::TimestampToMicroseconds(grant.obligations().expires_at()) <=
+          absl::ToUnixMicros(now)) {
+    return custos::v1::GRANT_EXPIRED;
+  }
+  return grant.state();
+}
+
+absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
+    const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
+    sqlite3_close_v2(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 500);
+  std::unique_ptr<GrantStore> store(new GrantStore(db));
+  if (sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                   "CREATE TABLE IF NOT EXISTS grants(grant_id TEXT PRIMARY "
+                   "KEY, staff_id TEXT "
+                   "NOT NULL, customer_id TEXT NOT NULL, created_us INTEGER "
+                   "NOT NULL, grant "
+                   "BLOB NOT NULL);"
+                   "CREATE INDEX IF NOT EXISTS grants_by_staff ON "
+                   "grants(staff_id, created_us);"
+                   "CREATE INDEX IF NOT EXISTS grants_by_customer ON "
+                   "grants(customer_id, "
+                   "created_us);",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db, "creating the schema");
+  }
+  return store;
+}
+
+GrantStore::~GrantStore() {
+  absl::MutexLock lock(&mu_);
+  sqlite3_close_v2(db_);
+}
+
+absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(
+      db_,
+      create
+          ? "INSERT INTO grants(grant_id, staff_id, customer_id, created_us, "
+            "grant) VALUES(?1, ?2, ?3, ?4, ?5)"
+          : "UPDATE grants SET grant = ?5 WHERE grant_id = ?1",
+      -1, &stmt, nullptr);
+  const std::string bytes = grant.SerializeAsString();
+  sqlite3_bind_text(stmt, 1, grant.grant_id().data(), grant.grant_id().size(),
+                    SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, grant.staff_id().data(), grant.staff_id().size(),
+                    SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 3, grant.customer_id().data(),
+                    grant.customer_id().size(), SQLITE_STATIC);
+  sqlite3_bind_int64(stmt, 4,
+                     TimeUtil::TimestampToMicroseconds(grant.created_at()));
+  sqlite3_bind_blob(stmt, 5, bytes.data(), bytes.size(), SQLITE_STATIC);
+  const int rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || (rc & 0xff) == SQLITE_CONSTRAINT) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("grant_id: ", grant.grant_id(), " exists"));
+  }
+  return rc == SQLITE_DONE ? absl::OkStatus()
+                           : SqlError(db_, "storing a grant");
+}
+
+absl::Status GrantStore::Create(const custos::v1::Grant& grant) {
+  absl::MutexLock lock(&mu_);
+  return Put(grant, /*create=*/true);
+}
+
+absl::StatusOr<custos::v1::Grant> GrantStore::Load(
+    absl::string_view grant_id) const {
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db_, "SELECT grant FROM grants WHERE grant_id = ?1", -1,
+                     &stmt, nullptr);
+  sqlite3_bind_text(stmt, 1, grant_id.data(), grant_id.size(), SQLITE_STATIC);
+  const int rc = sqlite3_step(stmt);
+  custos::v1::Grant grant;
+  if (rc == SQLITE_ROW) {
+    grant.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                         sqlite3_column_bytes(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  if (rc == SQLITE_DONE) {
+    return absl::NotFoundError(
+        absl::StrCat("grant_id: no grant \"", grant_id, "\""));
+  }
+  if (rc != SQLITE_ROW) return SqlError(db_, "reading a grant");
+  return grant;
+}
+
+absl::StatusOr<custos::v1::Grant> GrantStore::Get(absl::string_view grant_id,
+                                                  absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  auto grant = Load(grant_id);
+  if (!grant.ok()) return grant.status();
+  return WithStateAt(*std::move(grant), now);
+}
+
+absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
+                                                  custos::v1::GrantState state,
+                                                  absl::string_view by,
+                                                  absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto grant = Load(grant_id);
+  if (!grant.ok()) return grant.status();
+  const custos::v1::GrantState current = StateAt(*grant, now);
+  if (current != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("grant ", grant_id, " is ",
+                     custos::v1::GrantState_Name(current), " already"));
+  }
+  grant->set_state(state);
+  grant->set_ended_by(std::string(by));
+  *grant->mutable_ended_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  if (auto s = Put(*grant, /*create=*/false); !s.ok()) return s;
+  return *grant;
+}
+
+absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
+                                        uint64_t count) {
+  absl::MutexLock lock(&mu_);
+  auto grant = Load(grant_id);
+  if (!grant.ok()) return grant.status();
+  grant->set_records_read(grant->records_read() + count);
+  return Put(*grant, /*create=*/false);
+}
+
+absl::StatusOr<std::vector<custos::v1::Grant>> GrantStore::List(
+    absl::string_view staff_id, absl::string_view customer_id, bool active_only,
+    absl::Time now, int limit) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db_,
+                     "SELECT grant FROM grants WHERE (?1 = '' OR staff_id = "
+                     "?1) AND (?2 = '' OR "
+                     "customer_id = ?2) ORDER BY created_us DESC",
+                     -1, &stmt, nullptr);
+  sqlite3_bind_text(stmt, 1, staff_id.data(), staff_id.size(), SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, customer_id.data(), customer_id.size(),
+                    SQLITE_STATIC);
+  std::vector<custos::v1::Grant> grants;
+  int rc;
+  while (static_cast<int>(grants.size()) < limit &&
+         (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    custos::v1::Grant grant;
+    grant.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                         sqlite3_column_bytes(stmt, 0));
+    grant = WithStateAt(std::move(grant), now);
+    if (active_only && grant.state() != custos::v1::GRANT_ACTIVE) continue;
+    grants.push_back(std::move(grant));
+  }
+  sqlite3_finalize(stmt);
+  return grants;
+}
+
+}  // namespace custos::gateway
