@@ -1,6 +1,10 @@
 // A real custosd on a loopback port with real TLS, called with demo staff
 // certificates, without one, and with one from another CA; then the audit
 // log's rows and chain are checked in the SQLite file itself.
+#include <sqlite3.h>
+
+#include <functional>
+
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -637,6 +641,117 @@ TEST_F(DataBrokerTest, RefusesMalformedReadsNamingTheField) {
                  custos::v1::ACCOUNT, &page)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace custos
+
+namespace custos {
+namespace {
+
+// While another process holds the log's database locked, every request is
+// refused with UNAVAILABLE and nothing is served; once the lock is gone the
+// gateway serves again without a restart.
+TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
+  const std::string db = absl::StrCat(*data_dir_, "/audit.db");
+  const uint64_t before = AllEntries().front().index();
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  const Answer refused =
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042");
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(refused.status.error_message(),
+              HasSubstr("the audit log cannot be written, so nothing was served"));
+  EXPECT_FALSE(refused.response.has_grant());
+
+  sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(locker);
+
+  const Answer served =
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042");
+  ASSERT_TRUE(served.status.ok()) << served.status.error_message();
+  // Nothing of the refused request reached the log; the chain goes on.
+  EXPECT_GT(served.response.log_index(), before);
+  EXPECT_TRUE(audit::VerifySqliteLogFile(db).ok());
+}
+
+// Malformed requests: each refused with INVALID_ARGUMENT naming the field,
+// each logged, and the gateway still serving.
+TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
+  struct Case {
+    std::function<void(custos::v1::RequestAccessRequest&)> change;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& r) { r.clear_customer_id(); }, "customer_id"},
+      {[](auto& r) { r.set_customer_id(std::string(65, 'a')); }, "customer_id"},
+      {[](auto& r) { r.set_customer_id("acme' OR '1'='1"); }, "customer_id"},
+      {[](auto& r) { r.set_customer_id("../../etc/passwd"); }, "customer_id"},
+      {[](auto& r) { r.set_customer_id("ACME"); }, "customer_id"},
+      {[](auto& r) { r.mutable_justification()->clear_category(); }, "justification.category"},
+      {[](auto& r) { r.mutable_justification()->set_category("SUPPORT"); },
+       "justification.category"},
+      {[](auto& r) { r.mutable_justification()->set_category("support; DROP TABLE"); },
+       "justification.category"},
+      {[](auto& r) { r.mutable_justification()->clear_reference(); },
+       "justification.reference"},
+      {[](auto& r) { r.mutable_justification()->set_reference(std::string(200, 'x')); },
+       "justification.reference"},
+      {[](auto& r) { r.mutable_justification()->set_reference("SUP-1\r\nX-Injected: 1"); },
+       "justification.reference"},
+      {[](auto& r) { r.mutable_justification()->set_reference(std::string("SUP\0-1", 6)); },
+       "justification.reference"},
+      {[](auto& r) { r.mutable_justification()->set_note(std::string(2000, 'n')); },
+       "justification.note"},
+      {[](auto& r) { r.mutable_justification()->set_note("bell\a"); }, "justification.note"},
+      {[](auto& r) { r.add_data_kinds(custos::v1::DATA_KIND_UNSPECIFIED); }, "data_kinds[0]"},
+      {[](auto& r) { r.add_data_kinds(static_cast<custos::v1::DataKind>(-1)); }, "data_kinds[0]"},
+      {[](auto& r) { r.add_data_kinds(static_cast<custos::v1::DataKind>(1 << 20)); },
+       "data_kinds[0]"},
+      {[](auto& r) {
+         r.add_data_kinds(custos::v1::ACCOUNT);
+         r.add_data_kinds(static_cast<custos::v1::DataKind>(42));
+       },
+       "data_kinds[1]"},
+      {[](auto& r) { r.mutable_duration()->set_seconds(-1); }, "duration"},
+      {[](auto& r) { r.mutable_duration()->set_seconds(0); }, "duration"},
+      {[](auto& r) { r.mutable_duration()->set_seconds(INT64_MAX); }, "duration"},
+      {[](auto& r) {
+         r.mutable_duration()->set_seconds(60);
+         r.mutable_duration()->set_nanos(-5);
+       },
+       "duration"},
+      {[](auto& r) { r.mutable_duration()->set_seconds(31 * 24 * 3600); }, "duration"},
+      {[](auto& r) { r.set_device_id(std::string(300, 'd')); }, "device_id"},
+      {[](auto& r) { r.set_device_id("laptop\n7"); }, "device_id"},
+      {[](auto& r) { r.set_customer_id(" acme"); }, "customer_id"},
+      {[](auto& r) { r.set_customer_id("acme\t"); }, "customer_id"},
+      {[](auto& r) { r.mutable_justification()->set_category(std::string(10000, 'c')); },
+       "justification.category"},
+      {[](auto& r) { r.mutable_justification()->set_reference("\x7f"); },
+       "justification.reference"},
+      {[](auto& r) { r.set_customer_id("%00"); }, "customer_id"},
+  };
+  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    custos::v1::RequestAccessRequest request;
+    request.set_customer_id("acme");
+    request.mutable_justification()->set_category("support");
+    request.mutable_justification()->set_reference("SUP-1042");
+    cases[i].change(request);
+    grpc::ClientContext context;
+    custos::v1::RequestAccessResponse response;
+    const grpc::Status status = stub->RequestAccess(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "case " << i;
+    EXPECT_THAT(status.error_message(), ::testing::StartsWith(cases[i].field + ": "))
+        << "case " << i;
+    EXPECT_NE(context.GetServerTrailingMetadata().count("custos-log-index"), 0u)
+        << "case " << i << " was not logged";
+  }
+  EXPECT_TRUE(RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042")
+                  .status.ok());
 }
 
 }  // namespace
