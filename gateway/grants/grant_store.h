@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/sqlite_statements.h"
 #include "proto/custos/v1/access.pb.h"
 
 namespace custos::gateway {
@@ -49,7 +50,8 @@ class GrantStore {
       bool active_only, absl::Time now, int limit) const;
 
  private:
-  explicit GrantStore(sqlite3* db) : db_(db) {}
+  explicit GrantStore(sqlite3* db)
+      : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
   absl::Status Put(const custos::v1::Grant& grant, bool create)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<custos::v1::Grant> Load(absl::string_view grant_id) const
@@ -57,6 +59,7 @@ class GrantStore {
 
   mutable absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
 };
 
 // The grant's state at `now`: ACTIVE past its expiry is EXPIRED.

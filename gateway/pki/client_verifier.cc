@@ -66,6 +66,19 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
         "certificate their "
         "company CA issued");
   }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = verified_.find(peer_pem);
+    if (it != verified_.end() && now >= it->second.not_before &&
+        now < it->second.not_after) {
+      if (revoked_.contains(it->second.serial)) {
+        return absl::UnauthenticatedError(
+            absl::StrCat("the client certificate (CN=", it->second.common_name,
+                         ") is revoked (serial ", it->second.serial, ")"));
+      }
+      return it->second.common_name;
+    }
+  }
   BioPtr bio(
       BIO_new_mem_buf(peer_pem.data(), static_cast<int>(peer_pem.size())));
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -136,6 +149,20 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
   }
   std::string common_name(reinterpret_cast<char*>(utf8), length);
   OPENSSL_free(utf8);
+  struct tm tm;
+  absl::Time not_before = absl::InfiniteFuture();
+  absl::Time not_after = absl::InfinitePast();
+  if (ASN1_TIME_to_tm(X509_get0_notBefore(cert.get()), &tm) == 1) {
+    not_before = absl::FromTM(tm, absl::UTCTimeZone());
+  }
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) == 1) {
+    not_after = absl::FromTM(tm, absl::UTCTimeZone());
+  }
+  absl::MutexLock lock(&mu_);
+  constexpr size_t kMaxCached = 10000;
+  if (verified_.size() >= kMaxCached) verified_.clear();
+  verified_[std::string(peer_pem)] = {common_name, serial, not_before,
+                                      not_after};
   return common_name;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -40,9 +41,21 @@ class ClientVerifier {
  private:
   explicit ClientVerifier(X509StorePtr store) : store_(std::move(store)) {}
 
+  // A certificate that verified once: its subject, serial and validity, so
+  // a long-lived connection's calls skip the signature check.
+  struct Verified {
+    std::string common_name;
+    std::string serial;
+    absl::Time not_before;
+    absl::Time not_after;
+  };
+
   X509StorePtr store_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
+  // Keyed by the certificate's PEM; bounded (cleared when full).
+  mutable absl::flat_hash_map<std::string, Verified> verified_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace custos::pki

@@ -99,12 +99,9 @@ SqliteReferenceDirectory::~SqliteReferenceDirectory() {
 absl::Status SqliteReferenceDirectory::Put(const policy::Reference& reference,
                                            absl::string_view title) {
   absl::MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(
-      db_,
+  sqlite3_stmt* stmt = statements_->Get(
       "INSERT OR REPLACE INTO refs(id, kind, customer_id, open, title) "
-      "VALUES(?1, ?2, ?3, ?4, ?5)",
-      -1, &stmt, nullptr);
+      "VALUES(?1, ?2, ?3, ?4, ?5)");
   sqlite3_bind_text(stmt, 1, reference.id.data(), reference.id.size(),
                     SQLITE_TRANSIENT);
   sqlite3_bind_int(stmt, 2, reference.kind);
@@ -113,7 +110,7 @@ absl::Status SqliteReferenceDirectory::Put(const policy::Reference& reference,
   sqlite3_bind_int(stmt, 4, reference.open ? 1 : 0);
   sqlite3_bind_text(stmt, 5, title.data(), title.size(), SQLITE_TRANSIENT);
   const int rc = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
+  sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) return Error(db_, "storing a reference");
   return absl::OkStatus();
 }
@@ -121,10 +118,8 @@ absl::Status SqliteReferenceDirectory::Put(const policy::Reference& reference,
 absl::StatusOr<std::optional<policy::Reference>> SqliteReferenceDirectory::Find(
     absl::string_view id) const {
   absl::MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db_,
-                     "SELECT kind, customer_id, open FROM refs WHERE id = ?1",
-                     -1, &stmt, nullptr);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT kind, customer_id, open FROM refs WHERE id = ?1");
   sqlite3_bind_text(stmt, 1, id.data(), id.size(), SQLITE_STATIC);
   const int rc = sqlite3_step(stmt);
   std::optional<policy::Reference> found;
@@ -137,7 +132,7 @@ absl::StatusOr<std::optional<policy::Reference>> SqliteReferenceDirectory::Find(
     r.open = sqlite3_column_int(stmt, 2) != 0;
     found = std::move(r);
   }
-  sqlite3_finalize(stmt);
+  sqlite3_reset(stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return Error(db_, "looking up a reference");
   return found;

@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/sqlite_statements.h"
 #include "policy/facts.h"
 
 namespace custos::gateway {
@@ -33,9 +34,11 @@ class SqliteReferenceDirectory final : public policy::ReferenceDirectory {
   absl::Status Put(const policy::Reference& reference, absl::string_view title);
 
  private:
-  explicit SqliteReferenceDirectory(sqlite3* db) : db_(db) {}
+  explicit SqliteReferenceDirectory(sqlite3* db)
+      : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
   mutable absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace custos::gateway

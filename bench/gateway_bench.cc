@@ -1,0 +1,127 @@
+// Gateway load: a closed-loop gRPC client over TLS at concurrency 1, 8 and
+// 64, calling RequestAccess (policy, reference lookup, grant, durable log
+// append) and, as the baseline on the same server and channel, WhoAmI
+// (authentication only, no log). Prints qps, p50 and p99 for both and their
+// ratio. The server runs in this process on a loopback port.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gateway/server.h"
+#include "proto/custos/v1/access.grpc.pb.h"
+
+ABSL_FLAG(std::string, dir, "/tmp/custos-gateway-bench",
+          "Data directory (wiped first).");
+ABSL_FLAG(double, seconds, 3, "Seconds per measurement.");
+
+namespace custos {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct Result {
+  double qps;
+  double p50_ms;
+  double p99_ms;
+  uint64_t errors;
+};
+
+template <typename Call>
+Result Measure(int concurrency, double seconds, Call call) {
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(concurrency);
+  std::atomic<uint64_t> errors{0};
+  std::vector<std::thread> threads;
+  const absl::Time start = absl::Now();
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        const absl::Time t0 = absl::Now();
+        if (!call()) errors.fetch_add(1);
+        latencies[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+      }
+    });
+  }
+  absl::SleepFor(absl::Seconds(seconds));
+  stop = true;
+  for (auto& thread : threads) thread.join();
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  return {all.size() / elapsed, all[all.size() / 2], all[all.size() * 99 / 100],
+          errors.load()};
+}
+
+int Run() {
+  const std::string dir = absl::GetFlag(FLAGS_dir);
+  std::system(absl::StrCat("rm -rf '", dir, "'").c_str());
+  gateway::GatewayOptions options;
+  options.data_dir = dir;
+  options.listen_address = "127.0.0.1:0";
+  auto server = gateway::GatewayServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(dir + "/pki/ca.crt");
+  tls.pem_cert_chain = ReadFile(dir + "/pki/clients/anna.support.crt");
+  tls.pem_private_key = ReadFile(dir + "/pki/clients/anna.support.key");
+  auto channel = grpc::CreateChannel(
+      absl::StrCat("localhost:", (*server)->port()), grpc::SslCredentials(tls));
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  custos::v1::RequestAccessRequest request;
+  request.set_customer_id("acme");
+  request.mutable_justification()->set_category("support");
+  request.mutable_justification()->set_reference("SUP-1042");
+
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  for (int concurrency : {1, 8, 64}) {
+    const Result noop = Measure(concurrency, seconds, [&] {
+      grpc::ClientContext context;
+      custos::v1::WhoAmIResponse response;
+      return stub->WhoAmI(&context, {}, &response).ok();
+    });
+    const Result access = Measure(concurrency, seconds, [&] {
+      grpc::ClientContext context;
+      custos::v1::RequestAccessResponse response;
+      return stub->RequestAccess(&context, request, &response).ok();
+    });
+    std::printf(
+        "concurrency %2d: RequestAccess %7.0f qps p50 %6.2f ms p99 %6.2f ms | "
+        "WhoAmI (no-op) "
+        "%7.0f qps p50 %6.2f ms p99 %6.2f ms | ratio %.2f | errors %lu/%lu\n",
+        concurrency, access.qps, access.p50_ms, access.p99_ms, noop.qps,
+        noop.p50_ms, noop.p99_ms, access.qps / noop.qps, access.errors,
+        noop.errors);
+    std::fflush(stdout);
+  }
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace custos
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return custos::Run();
+}
