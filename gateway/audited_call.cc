@@ -30,6 +30,10 @@ AuditedCall::AuditedCall(const Gateway* gateway,
     *actor->mutable_roles() = staff.roles();
     actor->set_contract(staff.contract());
     actor->set_partner_organisation(staff.partner_organisation());
+  } else if (caller_.is_customer()) {
+    actor->set_kind(custos::v1::ACTOR_CUSTOMER);
+    actor->set_id(caller_.customer_id);
+    entry_.set_customer_id(caller_.customer_id);
   } else {
     actor->set_kind(custos::v1::ACTOR_UNKNOWN_CALLER);
     actor->set_id(caller_.claimed_id);

@@ -10,6 +10,8 @@
 
 #include <grpcpp/server_context.h>
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,14 +36,24 @@ struct Caller {
   // caller of Authenticate, with its policy snapshot).
   policy::Placement placement;
 
+  // A customer, authenticated by API token ("authorization: Bearer ..."),
+  // for the customer-facing calls; empty otherwise.
+  std::string customer_id;
+
+  // Whether the caller is a known staff member.
   bool authenticated() const { return staff != nullptr; }
+  bool is_customer() const { return !customer_id.empty(); }
 };
 
 class Authenticator {
  public:
+  // Maps SHA-256 of a customer's API token to the customer, or nullopt.
+  using TokenLookup = std::function<absl::StatusOr<std::optional<std::string>>(
+      absl::string_view token_hash)>;
+
   // Borrows both; they must outlive the Authenticator.
-  Authenticator(const pki::ClientVerifier* verifier,
-                const Directory* directory);
+  Authenticator(const pki::ClientVerifier* verifier, const Directory* directory,
+                TokenLookup customer_tokens = nullptr);
 
   // Identifies the caller of one RPC at time `now`. Never fails outright: an
   // unknown caller comes back with an UNAUTHENTICATED status.
@@ -51,6 +63,7 @@ class Authenticator {
  private:
   const pki::ClientVerifier* verifier_;
   const Directory* directory_;
+  TokenLookup customer_tokens_;
 };
 
 }  // namespace custos::gateway

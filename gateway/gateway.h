@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "audit/log_store.h"
 #include "audit/note.h"
+#include "gateway/approvals/approval_store.h"
 #include "gateway/auth.h"
 #include "gateway/data/customer_data.h"
 #include "gateway/directory.h"
@@ -23,6 +24,7 @@ struct Gateway {
   const policy::PolicyHolder* policies = nullptr;
   const policy::ReferenceDirectory* references = nullptr;
   GrantStore* grants = nullptr;
+  ApprovalStore* approvals = nullptr;
   const CustomerData* customer_data = nullptr;
   const Authenticator* authenticator = nullptr;
   audit::LogStore* log = nullptr;

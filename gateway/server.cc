@@ -1,10 +1,12 @@
 #include "gateway/server.h"
 
+#include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -15,6 +17,7 @@
 #include "audit/checkpoint.h"
 #include "audit/sqlite/sqlite_log_store.h"
 #include "common/status_macros.h"
+#include "gateway/access_decision.h"
 #include "gateway/data/demo_customer_data.h"
 #include "gateway/demo_directory.h"
 #include "gateway/log_signer.h"
@@ -51,6 +54,32 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadPolicy(
     return policy::Policy::Parse(kDefaultPolicy, "default policy");
   CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(file));
   return policy::Policy::Parse(text, file);
+}
+
+// Gives every demo customer an API token on first start: the hash goes to
+// the approvals store, the token itself to <data_dir>/customer_tokens
+// (mode 0600), the only place it is ever written.
+absl::Status EnsureDemoCustomerTokens(const Directory& directory,
+                                      ApprovalStore& approvals,
+                                      const std::string& data_dir) {
+  if (approvals.HasTokens()) return absl::OkStatus();
+  std::string lines;
+  for (const auto& customer : directory.proto().customers()) {
+    CUSTOS_ASSIGN_OR_RETURN(std::string token, NewId("ct_"));
+    CUSTOS_RETURN_IF_ERROR(
+        approvals.PutTokenHash(customer.customer_id(), Sha256(token)));
+    absl::StrAppend(&lines, customer.customer_id(), " ", token, "\n");
+  }
+  const std::string path = absl::StrCat(data_dir, "/customer_tokens");
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, lines.data(), lines.size()) !=
+                    static_cast<ssize_t>(lines.size())) {
+    if (fd >= 0) close(fd);
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  }
+  close(fd);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -120,8 +149,16 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       DemoCustomerData::Open(
           absl::StrCat(options.data_dir, "/customer_data.db"),
           server->directory_->proto()));
+  CUSTOS_ASSIGN_OR_RETURN(
+      server->approvals_,
+      ApprovalStore::Open(absl::StrCat(options.data_dir, "/approvals.db")));
+  CUSTOS_RETURN_IF_ERROR(EnsureDemoCustomerTokens(
+      *server->directory_, *server->approvals_, options.data_dir));
   server->authenticator_ = std::make_unique<Authenticator>(
-      server->verifier_.get(), server->directory_.get());
+      server->verifier_.get(), server->directory_.get(),
+      [approvals = server->approvals_.get()](absl::string_view token_hash) {
+        return approvals->CustomerForTokenHash(token_hash);
+      });
   CUSTOS_ASSIGN_OR_RETURN(audit::NoteSigner signer,
                           LoadOrCreateLogSigner(options.data_dir));
   server->log_signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));
@@ -148,6 +185,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->gateway_.policies = server->policies_.get();
   server->gateway_.references = server->references_.get();
   server->gateway_.grants = server->grants_.get();
+  server->gateway_.approvals = server->approvals_.get();
   server->gateway_.customer_data = server->customer_data_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();
@@ -155,6 +193,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->staff_access_ =
       std::make_unique<StaffAccessService>(&server->gateway_);
   server->audit_log_ = std::make_unique<AuditLogService>(&server->gateway_);
+  server->approvals_service_ =
+      std::make_unique<ApprovalsService>(&server->gateway_);
 
   // TLS asks for a client certificate but leaves verifying it to the
   // Authenticator, so an unknown caller is refused (and logged) by Custos
@@ -171,6 +211,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                            grpc::SslServerCredentials(tls), &server->port_);
   builder.RegisterService(server->staff_access_.get());
   builder.RegisterService(server->audit_log_.get());
+  builder.RegisterService(server->approvals_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "audit/log_store.h"
 #include "audit/note.h"
+#include "gateway/approvals_service.h"
 #include "gateway/audit_log_service.h"
 #include "gateway/auth.h"
 #include "gateway/directory.h"
@@ -77,6 +78,7 @@ class GatewayServer {
   std::unique_ptr<policy::PolicyHolder> policies_;
   std::unique_ptr<policy::ReferenceDirectory> references_;
   std::unique_ptr<GrantStore> grants_;
+  std::unique_ptr<ApprovalStore> approvals_;
   std::unique_ptr<CustomerData> customer_data_;
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
@@ -88,6 +90,7 @@ class GatewayServer {
   Gateway gateway_;
   std::unique_ptr<StaffAccessService> staff_access_;
   std::unique_ptr<AuditLogService> audit_log_;
+  std::unique_ptr<ApprovalsService> approvals_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 

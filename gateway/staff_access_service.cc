@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/openssl.h"
+#include "gateway/access_decision.h"
 #include "gateway/audit_log_service.h"
 #include "gateway/audited_call.h"
 #include "gateway/grpc_status.h"
@@ -19,45 +20,12 @@
 namespace custos::gateway {
 namespace {
 
-// A fresh identifier: `prefix` and 128 random bits in hex.
-absl::StatusOr<std::string> NewId(absl::string_view prefix) {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return OpenSslError("RAND_bytes", absl::StatusCode::kUnavailable);
-  }
-  return absl::StrCat(
-      prefix, HexEncode(absl::string_view(reinterpret_cast<char*>(bytes),
-                                          sizeof(bytes))));
-}
-
 std::string DenialMessage(const custos::v1::Decision& decision) {
   std::vector<std::string> parts;
   for (const auto& reason : decision.reasons()) {
     parts.push_back(absl::StrCat(reason.code(), ": ", reason.message()));
   }
   return absl::StrCat("access refused: ", absl::StrJoin(parts, "; "));
-}
-
-// Random checks this staff member drew within the policy's window, counted
-// from the log itself so a restart forgets none.
-absl::StatusOr<uint32_t> RandomChecksInWindow(const Gateway& gateway,
-                                              const AuditedCall& call) {
-  audit::LogStore::Filter filter;
-  filter.actor_id = call.caller().staff->staff_id();
-  filter.outcome = custos::v1::OUTCOME_ALLOWED;
-  filter.from = call.now() - call.policy().random_check_window();
-  uint32_t draws = 0;
-  std::string token;
-  do {
-    auto page = gateway.log->List(filter, 1000, token);
-    if (!page.ok()) return page.status();
-    for (const auto& e : page->entries) {
-      draws += e.reference() == policy::kRandomCheckReference &&
-               e.action() == "StaffAccess.RequestAccess";
-    }
-    token = page->next_page_token;
-  } while (!token.empty());
-  return draws;
 }
 
 absl::Status DecideRequestAccess(
@@ -88,54 +56,45 @@ absl::Status DecideRequestAccess(
                                             request.customer_id(), "\""));
   }
 
-  policy::AccessFacts facts;
-  facts.staff = call.caller().staff;
-  facts.customer = customer;
-  facts.category = request.justification().category();
-  facts.reference = request.justification().reference();
-  if (facts.reference == policy::kRandomCheckReference) {
-    auto draws = RandomChecksInWindow(gateway, call);
-    if (!draws.ok()) return draws.status();
-    facts.random_checks_in_window = *draws;
-  } else {
-    auto found = gateway.references->Find(facts.reference);
-    if (!found.ok()) return found.status();
-    facts.found_reference = *std::move(found);
-  }
-  for (int kind : request.data_kinds()) {
-    facts.data_kinds.push_back(static_cast<custos::v1::DataKind>(kind));
-  }
-  if (request.has_duration()) {
-    facts.duration = absl::Seconds(request.duration().seconds()) +
-                     absl::Nanoseconds(request.duration().nanos());
-  }
-  facts.device_id = request.device_id();
-  facts.placement = call.caller().placement;
-  facts.now = call.now();
-  custos::v1::Decision decision = policy::Decide(policy, facts);
+  AccessQuestion question;
+  question.staff = call.caller().staff;
+  question.customer = customer;
+  question.request = &request;
+  question.placement = call.caller().placement;
+  question.now = call.now();
+  auto decided = DecideAccess(gateway, policy, question);
+  if (!decided.ok()) return decided.status();
+  custos::v1::Decision decision = *std::move(decided);
   *entry.mutable_reasons() = decision.reasons();
 
   switch (decision.verdict()) {
     case custos::v1::ALLOW:
       break;
     case custos::v1::NEEDS_APPROVAL: {
-      // Recorded as pending; the Approvals service completes it.
+      // Kept until the approvers decide (Approvals.DecidePendingRequest).
       auto request_id = NewId("p_");
       if (!request_id.ok()) return request_id.status();
       entry.set_outcome(custos::v1::OUTCOME_PENDING);
       entry.set_pending_request_id(*request_id);
       entry.set_resource(absl::StrCat("pending/", *request_id));
-      custos::v1::PendingRequest* pending = response.mutable_pending();
-      pending->set_request_id(*request_id);
-      pending->set_staff_id(call.caller().staff->staff_id());
-      pending->set_customer_id(customer->customer_id());
-      *pending->mutable_justification() = request.justification();
-      *pending->mutable_waiting_for() = decision.approvals_needed();
-      pending->set_state(custos::v1::PENDING_WAITING);
-      *pending->mutable_created_at() =
+      StoredPendingRequest stored;
+      custos::v1::PendingRequest& pending = stored.pending;
+      pending.set_request_id(*request_id);
+      pending.set_staff_id(call.caller().staff->staff_id());
+      pending.set_customer_id(customer->customer_id());
+      *pending.mutable_justification() = request.justification();
+      *pending.mutable_waiting_for() = decision.approvals_needed();
+      pending.set_state(custos::v1::PENDING_WAITING);
+      *pending.mutable_created_at() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
               absl::ToUnixMicros(call.now()));
-      *pending->mutable_reasons() = decision.reasons();
+      *pending.mutable_reasons() = decision.reasons();
+      pending.set_country(call.caller().placement.country);
+      pending.set_network(call.caller().placement.label);
+      pending.set_device_id(request.device_id());
+      stored.request = request;
+      if (auto s = gateway.approvals->PutPending(stored); !s.ok()) return s;
+      *response.mutable_pending() = pending;
       *response.mutable_decision() = std::move(decision);
       return absl::OkStatus();
     }
@@ -143,23 +102,12 @@ absl::Status DecideRequestAccess(
       return absl::PermissionDeniedError(DenialMessage(decision));
   }
 
-  auto grant_id = NewId("g_");
-  if (!grant_id.ok()) return grant_id.status();
-  entry.set_grant_id(*grant_id);
-  entry.set_resource(absl::StrCat("grant/", *grant_id));
-  custos::v1::Grant* grant = response.mutable_grant();
-  grant->set_grant_id(*grant_id);
-  grant->set_staff_id(call.caller().staff->staff_id());
-  grant->set_customer_id(customer->customer_id());
-  *grant->mutable_justification() = request.justification();
-  *grant->mutable_obligations() = decision.obligations();
-  grant->set_state(custos::v1::GRANT_ACTIVE);
-  *grant->mutable_created_at() =
-      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-          absl::ToUnixMicros(call.now()));
-  // Stored before the log entry is written; if that write fails the caller
-  // never learns the grant's id, so nothing can be read under it.
-  if (auto s = gateway.grants->Create(*grant); !s.ok()) return s;
+  auto grant =
+      IssueGrant(gateway, *call.caller().staff, request, decision, call.now());
+  if (!grant.ok()) return grant.status();
+  entry.set_grant_id(grant->grant_id());
+  entry.set_resource(absl::StrCat("grant/", grant->grant_id()));
+  *response.mutable_grant() = *std::move(grant);
   *response.mutable_decision() = std::move(decision);
   return absl::OkStatus();
 }

@@ -1,16 +1,14 @@
 // A real custosd on a loopback port with real TLS, called with demo staff
 // certificates, without one, and with one from another CA; then the audit
 // log's rows and chain are checked in the SQLite file itself.
-#include <sqlite3.h>
-
-#include <functional>
-
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <sqlite3.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -29,6 +27,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/custos/v1/access.grpc.pb.h"
+#include "proto/custos/v1/approvals.grpc.pb.h"
 #include "proto/custos/v1/audit.grpc.pb.h"
 
 namespace custos {
@@ -657,20 +656,22 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   const uint64_t before = AllEntries().front().index();
   sqlite3* locker = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
 
-  const Answer refused =
-      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042");
+  const Answer refused = RequestAccess(StaffChannel("anna.support"), "acme",
+                                       "support", "SUP-1042");
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(refused.status.error_message(),
-              HasSubstr("the audit log cannot be written, so nothing was served"));
+  EXPECT_THAT(
+      refused.status.error_message(),
+      HasSubstr("the audit log cannot be written, so nothing was served"));
   EXPECT_FALSE(refused.response.has_grant());
 
   sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(locker);
 
-  const Answer served =
-      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042");
+  const Answer served = RequestAccess(StaffChannel("anna.support"), "acme",
+                                      "support", "SUP-1042");
   ASSERT_TRUE(served.status.ok()) << served.status.error_message();
   // Nothing of the refused request reached the log; the chain goes on.
   EXPECT_GT(served.response.log_index(), before);
@@ -690,25 +691,41 @@ TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
       {[](auto& r) { r.set_customer_id("acme' OR '1'='1"); }, "customer_id"},
       {[](auto& r) { r.set_customer_id("../../etc/passwd"); }, "customer_id"},
       {[](auto& r) { r.set_customer_id("ACME"); }, "customer_id"},
-      {[](auto& r) { r.mutable_justification()->clear_category(); }, "justification.category"},
+      {[](auto& r) { r.mutable_justification()->clear_category(); },
+       "justification.category"},
       {[](auto& r) { r.mutable_justification()->set_category("SUPPORT"); },
        "justification.category"},
-      {[](auto& r) { r.mutable_justification()->set_category("support; DROP TABLE"); },
+      {[](auto& r) {
+         r.mutable_justification()->set_category("support; DROP TABLE");
+       },
        "justification.category"},
       {[](auto& r) { r.mutable_justification()->clear_reference(); },
        "justification.reference"},
-      {[](auto& r) { r.mutable_justification()->set_reference(std::string(200, 'x')); },
+      {[](auto& r) {
+         r.mutable_justification()->set_reference(std::string(200, 'x'));
+       },
        "justification.reference"},
-      {[](auto& r) { r.mutable_justification()->set_reference("SUP-1\r\nX-Injected: 1"); },
+      {[](auto& r) {
+         r.mutable_justification()->set_reference("SUP-1\r\nX-Injected: 1");
+       },
        "justification.reference"},
-      {[](auto& r) { r.mutable_justification()->set_reference(std::string("SUP\0-1", 6)); },
+      {[](auto& r) {
+         r.mutable_justification()->set_reference(std::string("SUP\0-1", 6));
+       },
        "justification.reference"},
-      {[](auto& r) { r.mutable_justification()->set_note(std::string(2000, 'n')); },
+      {[](auto& r) {
+         r.mutable_justification()->set_note(std::string(2000, 'n'));
+       },
        "justification.note"},
-      {[](auto& r) { r.mutable_justification()->set_note("bell\a"); }, "justification.note"},
-      {[](auto& r) { r.add_data_kinds(custos::v1::DATA_KIND_UNSPECIFIED); }, "data_kinds[0]"},
-      {[](auto& r) { r.add_data_kinds(static_cast<custos::v1::DataKind>(-1)); }, "data_kinds[0]"},
-      {[](auto& r) { r.add_data_kinds(static_cast<custos::v1::DataKind>(1 << 20)); },
+      {[](auto& r) { r.mutable_justification()->set_note("bell\a"); },
+       "justification.note"},
+      {[](auto& r) { r.add_data_kinds(custos::v1::DATA_KIND_UNSPECIFIED); },
+       "data_kinds[0]"},
+      {[](auto& r) { r.add_data_kinds(static_cast<custos::v1::DataKind>(-1)); },
+       "data_kinds[0]"},
+      {[](auto& r) {
+         r.add_data_kinds(static_cast<custos::v1::DataKind>(1 << 20));
+       },
        "data_kinds[0]"},
       {[](auto& r) {
          r.add_data_kinds(custos::v1::ACCOUNT);
@@ -717,18 +734,22 @@ TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
        "data_kinds[1]"},
       {[](auto& r) { r.mutable_duration()->set_seconds(-1); }, "duration"},
       {[](auto& r) { r.mutable_duration()->set_seconds(0); }, "duration"},
-      {[](auto& r) { r.mutable_duration()->set_seconds(INT64_MAX); }, "duration"},
+      {[](auto& r) { r.mutable_duration()->set_seconds(INT64_MAX); },
+       "duration"},
       {[](auto& r) {
          r.mutable_duration()->set_seconds(60);
          r.mutable_duration()->set_nanos(-5);
        },
        "duration"},
-      {[](auto& r) { r.mutable_duration()->set_seconds(31 * 24 * 3600); }, "duration"},
+      {[](auto& r) { r.mutable_duration()->set_seconds(31 * 24 * 3600); },
+       "duration"},
       {[](auto& r) { r.set_device_id(std::string(300, 'd')); }, "device_id"},
       {[](auto& r) { r.set_device_id("laptop\n7"); }, "device_id"},
       {[](auto& r) { r.set_customer_id(" acme"); }, "customer_id"},
       {[](auto& r) { r.set_customer_id("acme\t"); }, "customer_id"},
-      {[](auto& r) { r.mutable_justification()->set_category(std::string(10000, 'c')); },
+      {[](auto& r) {
+         r.mutable_justification()->set_category(std::string(10000, 'c'));
+       },
        "justification.category"},
       {[](auto& r) { r.mutable_justification()->set_reference("\x7f"); },
        "justification.reference"},
@@ -743,15 +764,191 @@ TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
     cases[i].change(request);
     grpc::ClientContext context;
     custos::v1::RequestAccessResponse response;
-    const grpc::Status status = stub->RequestAccess(&context, request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "case " << i;
-    EXPECT_THAT(status.error_message(), ::testing::StartsWith(cases[i].field + ": "))
+    const grpc::Status status =
+        stub->RequestAccess(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << "case " << i;
+    EXPECT_THAT(status.error_message(),
+                ::testing::StartsWith(cases[i].field + ": "))
         << "case " << i;
     EXPECT_NE(context.GetServerTrailingMetadata().count("custos-log-index"), 0u)
         << "case " << i << " was not logged";
   }
-  EXPECT_TRUE(RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042")
-                  .status.ok());
+  EXPECT_TRUE(
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042")
+          .status.ok());
+}
+
+}  // namespace
+}  // namespace custos
+
+namespace custos {
+namespace {
+
+std::string CustomerToken(const std::string& data_dir,
+                          const std::string& customer) {
+  std::istringstream lines(
+      ReadFile(absl::StrCat(data_dir, "/customer_tokens")));
+  std::string id, token;
+  while (lines >> id >> token) {
+    if (id == customer) return token;
+  }
+  return "";
+}
+
+class ApprovalsTest : public GatewayTest {
+ protected:
+  // A channel without a staff certificate: customers authenticate by token.
+  static std::unique_ptr<custos::v1::Approvals::Stub> CustomerStub() {
+    return custos::v1::Approvals::NewStub(Channel("", ""));
+  }
+  static void AsCustomer(grpc::ClientContext& context,
+                         const std::string& customer) {
+    context.AddMetadata(
+        "authorization",
+        absl::StrCat("Bearer ", CustomerToken(*data_dir_, customer)));
+  }
+};
+
+TEST_F(ApprovalsTest, CustomerApprovesAPendingRequestAndTheGrantIsMade) {
+  const Answer answer = RequestAccess(StaffChannel("anna.support"),
+                                      "bakkerij-jansen", "support", "SUP-2001");
+  ASSERT_TRUE(answer.status.ok());
+  const std::string request_id = answer.response.pending().request_id();
+
+  // The customer sees it waiting.
+  custos::v1::ListPendingRequestsRequest list;
+  list.set_waiting_only(true);
+  custos::v1::ListPendingRequestsResponse waiting;
+  {
+    grpc::ClientContext context;
+    AsCustomer(context, "bakkerij-jansen");
+    ASSERT_TRUE(
+        CustomerStub()->ListPendingRequests(&context, list, &waiting).ok());
+  }
+  bool found = false;
+  for (const auto& p : waiting.requests())
+    found |= p.request_id() == request_id;
+  EXPECT_TRUE(found);
+
+  // Another customer may not approve it.
+  custos::v1::DecidePendingRequestRequest decide;
+  decide.set_request_id(request_id);
+  decide.set_approve(true);
+  custos::v1::DecidePendingRequestResponse decided;
+  {
+    grpc::ClientContext context;
+    AsCustomer(context, "acme");
+    EXPECT_EQ(CustomerStub()
+                  ->DecidePendingRequest(&context, decide, &decided)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext context;
+  AsCustomer(context, "bakkerij-jansen");
+  ASSERT_TRUE(
+      CustomerStub()->DecidePendingRequest(&context, decide, &decided).ok());
+  EXPECT_EQ(decided.request().state(), custos::v1::PENDING_APPROVED);
+  EXPECT_THAT(decided.grant().grant_id(), ::testing::StartsWith("g_"));
+  EXPECT_EQ(decided.grant().staff_id(), "anna.support");
+  const auto entry = EntryAt(absl::StrCat(decided.log_index()));
+  EXPECT_EQ(entry.actor().kind(), custos::v1::ACTOR_CUSTOMER);
+  EXPECT_EQ(entry.actor().id(), "bakkerij-jansen");
+  EXPECT_EQ(entry.grant_id(), decided.grant().grant_id());
+
+  // Approving twice is refused.
+  grpc::ClientContext again;
+  AsCustomer(again, "bakkerij-jansen");
+  EXPECT_EQ(CustomerStub()
+                ->DecidePendingRequest(&again, decide, &decided)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ApprovalsTest, WithdrawnConsentShutsThePartnerOut) {
+  ASSERT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+  custos::v1::SetPartnerConsentRequest withdraw;
+  withdraw.set_partner_organisation("mailfix");
+  withdraw.set_consent(false);
+  custos::v1::SetPartnerConsentResponse changed;
+  {
+    grpc::ClientContext context;
+    AsCustomer(context, "acme");
+    ASSERT_TRUE(
+        CustomerStub()->SetPartnerConsent(&context, withdraw, &changed).ok());
+  }
+  const Answer refused =
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042");
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.status.error_message(),
+              HasSubstr("PARTNER_WITHOUT_CONSENT"));
+  // Consent given again lets the partner back in.
+  withdraw.set_consent(true);
+  grpc::ClientContext context;
+  AsCustomer(context, "acme");
+  ASSERT_TRUE(
+      CustomerStub()->SetPartnerConsent(&context, withdraw, &changed).ok());
+  EXPECT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+}
+
+TEST_F(ApprovalsTest, RefusesUnknownTokensAndStaffSettingConsent) {
+  custos::v1::SetPartnerConsentRequest request;
+  request.set_partner_organisation("mailfix");
+  custos::v1::SetPartnerConsentResponse response;
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization",
+                        "Bearer ct_00000000000000000000000000000000");
+    EXPECT_EQ(CustomerStub()
+                  ->SetPartnerConsent(&context, request, &response)
+                  .error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  grpc::ClientContext context;
+  EXPECT_EQ(custos::v1::Approvals::NewStub(StaffChannel("dirk.dpo"))
+                ->SetPartnerConsent(&context, request, &response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ApprovalsTest, TheDpoDecidesTrips) {
+  auto staff = custos::v1::Approvals::NewStub(StaffChannel("anna.support"));
+  custos::v1::RequestTripRequest trip;
+  trip.set_country("DE");
+  trip.set_first_day("2026-11-20");
+  trip.set_last_day("2026-11-30");
+  trip.set_device_id("laptop-7");
+  trip.set_purpose("conference");
+  custos::v1::RequestTripResponse requested;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(staff->RequestTrip(&context, trip, &requested).ok());
+  }
+  custos::v1::DecideTripRequest decide;
+  decide.set_trip_id(requested.trip().trip_id());
+  decide.set_approve(true);
+  custos::v1::DecideTripResponse decided;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(staff->DecideTrip(&context, decide, &decided).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext context;
+  ASSERT_TRUE(custos::v1::Approvals::NewStub(StaffChannel("dirk.dpo"))
+                  ->DecideTrip(&context, decide, &decided)
+                  .ok());
+  EXPECT_EQ(decided.trip().state(), custos::v1::TRIP_APPROVED);
+  EXPECT_EQ(decided.trip().decided_by(), "dirk.dpo");
+
+  trip.set_last_day("2026-10-01");
+  grpc::ClientContext bad;
+  const grpc::Status status = staff->RequestTrip(&bad, trip, &requested);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("last_day: "));
 }
 
 }  // namespace

@@ -1,0 +1,152 @@
+#include "gateway/access_decision.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/openssl.h"
+#include "google/protobuf/util/time_util.h"
+#include "policy/decide.h"
+
+namespace custos::gateway {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Random checks this staff member drew within the policy's window, counted
+// from the log itself so a restart forgets none.
+absl::StatusOr<uint32_t> RandomChecksInWindow(const Gateway& gateway,
+                                              absl::string_view staff_id,
+                                              absl::Time since) {
+  audit::LogStore::Filter filter;
+  filter.actor_id = std::string(staff_id);
+  filter.outcome = custos::v1::OUTCOME_ALLOWED;
+  filter.from = since;
+  uint32_t draws = 0;
+  std::string token;
+  do {
+    auto page = gateway.log->List(filter, 1000, token);
+    if (!page.ok()) return page.status();
+    for (const auto& e : page->entries) {
+      draws += e.reference() == policy::kRandomCheckReference &&
+               e.action() == "StaffAccess.RequestAccess";
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  return draws;
+}
+
+absl::StatusOr<std::vector<policy::Trip>> ApprovedTrips(
+    const Gateway& gateway, absl::string_view staff_id) {
+  auto trips = gateway.approvals->ListTrips(staff_id, /*undecided_only=*/false);
+  if (!trips.ok()) return trips.status();
+  std::vector<policy::Trip> out;
+  for (const custos::v1::Trip& t : *trips) {
+    policy::Trip trip;
+    if (!absl::ParseCivilTime(t.first_day(), &trip.first_day) ||
+        !absl::ParseCivilTime(t.last_day(), &trip.last_day)) {
+      continue;
+    }
+    trip.country = t.country();
+    trip.device_id = t.device_id();
+    trip.approved = t.state() == custos::v1::TRIP_APPROVED;
+    out.push_back(std::move(trip));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NewId(absl::string_view prefix) {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return OpenSslError("RAND_bytes", absl::StatusCode::kUnavailable);
+  }
+  return absl::StrCat(
+      prefix, HexEncode(absl::string_view(reinterpret_cast<char*>(bytes),
+                                          sizeof(bytes))));
+}
+
+absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
+    const Gateway& gateway, const custos::v1::Customer& customer) {
+  auto consents = gateway.approvals->ListConsents(customer.customer_id());
+  if (!consents.ok()) return consents.status();
+  custos::v1::Customer effective = customer;
+  for (const auto& consent : *consents) {
+    auto* partners = effective.mutable_consented_partners();
+    auto it = std::find(partners->begin(), partners->end(),
+                        consent.partner_organisation());
+    if (consent.consented() && it == partners->end()) {
+      partners->Add(std::string(consent.partner_organisation()));
+    } else if (!consent.consented() && it != partners->end()) {
+      partners->erase(it);
+    }
+  }
+  return effective;
+}
+
+absl::StatusOr<custos::v1::Decision> DecideAccess(
+    const Gateway& gateway, const policy::Policy& policy,
+    const AccessQuestion& question) {
+  const custos::v1::RequestAccessRequest& request = *question.request;
+  auto customer = EffectiveCustomer(gateway, *question.customer);
+  if (!customer.ok()) return customer.status();
+  policy::AccessFacts facts;
+  facts.staff = question.staff;
+  facts.customer = &*customer;
+  facts.category = request.justification().category();
+  facts.reference = request.justification().reference();
+  if (facts.reference == policy::kRandomCheckReference) {
+    auto draws =
+        RandomChecksInWindow(gateway, question.staff->staff_id(),
+                             question.now - policy.random_check_window());
+    if (!draws.ok()) return draws.status();
+    facts.random_checks_in_window = *draws;
+  } else {
+    auto found = gateway.references->Find(facts.reference);
+    if (!found.ok()) return found.status();
+    facts.found_reference = *std::move(found);
+  }
+  for (int kind : request.data_kinds()) {
+    facts.data_kinds.push_back(static_cast<custos::v1::DataKind>(kind));
+  }
+  if (request.has_duration()) {
+    facts.duration = absl::Seconds(request.duration().seconds()) +
+                     absl::Nanoseconds(request.duration().nanos());
+  }
+  facts.device_id = request.device_id();
+  facts.placement = question.placement;
+  if (facts.placement.country != policy.file().home_country()) {
+    auto trips = ApprovedTrips(gateway, question.staff->staff_id());
+    if (!trips.ok()) return trips.status();
+    facts.trips = *std::move(trips);
+  }
+  facts.dpo_approved = question.dpo_approved;
+  facts.customer_approved = question.customer_approved;
+  facts.now = question.now;
+  return policy::Decide(policy, facts);
+}
+
+absl::StatusOr<custos::v1::Grant> IssueGrant(
+    const Gateway& gateway, const custos::v1::StaffMember& staff,
+    const custos::v1::RequestAccessRequest& request,
+    const custos::v1::Decision& decision, absl::Time now) {
+  auto grant_id = NewId("g_");
+  if (!grant_id.ok()) return grant_id.status();
+  custos::v1::Grant grant;
+  grant.set_grant_id(*grant_id);
+  grant.set_staff_id(staff.staff_id());
+  grant.set_customer_id(request.customer_id());
+  *grant.mutable_justification() = request.justification();
+  *grant.mutable_obligations() = decision.obligations();
+  grant.set_state(custos::v1::GRANT_ACTIVE);
+  *grant.mutable_created_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  // Stored before the log entry is written; if that write fails the caller
+  // never learns the grant's id, so nothing can be read under it.
+  if (auto s = gateway.grants->Create(grant); !s.ok()) return s;
+  return grant;
+}
+
+}  // namespace custos::gateway

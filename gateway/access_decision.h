@@ -1,0 +1,53 @@
+// Deciding one access request with everything the policy needs: the facts
+// the gateway holds (references, trips, approvals, consents, past random
+// checks) gathered for policy::Decide, and the grant an allowed decision
+// becomes. Used by RequestAccess and by the approval that completes a
+// pending request, so both decide alike.
+//
+// Thread-safe.
+#ifndef CUSTOS_GATEWAY_ACCESS_DECISION_H_
+#define CUSTOS_GATEWAY_ACCESS_DECISION_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gateway/gateway.h"
+#include "policy/policy.h"
+#include "proto/custos/v1/access.pb.h"
+
+namespace custos::gateway {
+
+struct AccessQuestion {
+  const custos::v1::StaffMember* staff = nullptr;
+  const custos::v1::Customer* customer = nullptr;
+  const custos::v1::RequestAccessRequest* request = nullptr;
+  policy::Placement placement;
+  absl::Time now;
+  bool dpo_approved = false;
+  bool customer_approved = false;
+};
+
+// Gathers the facts and decides. UNAVAILABLE when a store cannot be read
+// (the request is then refused, not guessed).
+absl::StatusOr<custos::v1::Decision> DecideAccess(
+    const Gateway& gateway, const policy::Policy& policy,
+    const AccessQuestion& question);
+
+// The customer as the policy sees it: the directory's settings with the
+// customer's current partner consents.
+absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
+    const Gateway& gateway, const custos::v1::Customer& customer);
+
+// Makes and stores the grant an ALLOW decision describes.
+absl::StatusOr<custos::v1::Grant> IssueGrant(
+    const Gateway& gateway, const custos::v1::StaffMember& staff,
+    const custos::v1::RequestAccessRequest& request,
+    const custos::v1::Decision& decision, absl::Time now);
+
+// `prefix` and 128 random bits in hex.
+absl::StatusOr<std::string> NewId(absl::string_view prefix);
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_ACCESS_DECISION_H_

@@ -1,0 +1,241 @@
+#include "gateway/approvals/approval_store.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace custos::gateway {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+  PRAGMA journal_mode=WAL;
+  PRAGMA synchronous=FULL;
+  CREATE TABLE IF NOT EXISTS trips(trip_id TEXT PRIMARY KEY, staff_id TEXT NOT NULL,
+    state INTEGER NOT NULL, trip BLOB NOT NULL);
+  CREATE TABLE IF NOT EXISTS pending(request_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL,
+    staff_id TEXT NOT NULL, state INTEGER NOT NULL, created_us INTEGER NOT NULL,
+    pending BLOB NOT NULL, request BLOB NOT NULL);
+  CREATE TABLE IF NOT EXISTS consents(customer_id TEXT NOT NULL, partner TEXT NOT NULL,
+    consent BLOB NOT NULL, PRIMARY KEY(customer_id, partner));
+  CREATE TABLE IF NOT EXISTS customer_tokens(token_hash BLOB PRIMARY KEY,
+    customer_id TEXT NOT NULL);
+)sql";
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat("approvals: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+// Ids are text (so they compare with text literals); messages are blobs.
+void Bind(sqlite3_stmt* stmt, int i, const std::string& value) {
+  sqlite3_bind_text(stmt, i, value.data(), value.size(), SQLITE_TRANSIENT);
+}
+
+void BindBlob(sqlite3_stmt* stmt, int i, const std::string& value) {
+  sqlite3_bind_blob(stmt, i, value.data(), value.size(), SQLITE_TRANSIENT);
+}
+
+template <typename Message>
+absl::StatusOr<std::vector<Message>> Collect(sqlite3* db, sqlite3_stmt* stmt) {
+  std::vector<Message> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    Message m;
+    m.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                     sqlite3_column_bytes(stmt, 0));
+    out.push_back(std::move(m));
+  }
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqlError(db, "reading");
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
+    const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
+    sqlite3_close_v2(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 500);
+  std::unique_ptr<ApprovalStore> store(new ApprovalStore(db));
+  if (sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db, "creating the schema");
+  }
+  return store;
+}
+
+ApprovalStore::~ApprovalStore() {
+  absl::MutexLock lock(&mu_);
+  statements_.reset();
+  sqlite3_close_v2(db_);
+}
+
+absl::Status ApprovalStore::PutTrip(const custos::v1::Trip& trip) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "INSERT OR REPLACE INTO trips(trip_id, staff_id, state, trip) VALUES(?1, "
+      "?2, ?3, ?4)");
+  Bind(stmt, 1, trip.trip_id());
+  Bind(stmt, 2, trip.staff_id());
+  sqlite3_bind_int(stmt, 3, trip.state());
+  BindBlob(stmt, 4, trip.SerializeAsString());
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? absl::OkStatus() : SqlError(db_, "storing a trip");
+}
+
+absl::StatusOr<custos::v1::Trip> ApprovalStore::GetTrip(
+    absl::string_view trip_id) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt =
+      statements_->Get("SELECT trip FROM trips WHERE trip_id = ?1");
+  Bind(stmt, 1, std::string(trip_id));
+  auto trips = Collect<custos::v1::Trip>(db_, stmt);
+  if (!trips.ok()) return trips.status();
+  if (trips->empty())
+    return absl::NotFoundError(
+        absl::StrCat("trip_id: no trip \"", trip_id, "\""));
+  return (*trips)[0];
+}
+
+absl::StatusOr<std::vector<custos::v1::Trip>> ApprovalStore::ListTrips(
+    absl::string_view staff_id, bool undecided_only) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT trip FROM trips WHERE (?1 = '' OR staff_id = ?1) AND (?2 = 0 OR "
+      "state = 1) "
+      "ORDER BY rowid DESC");
+  Bind(stmt, 1, std::string(staff_id));
+  sqlite3_bind_int(stmt, 2, undecided_only ? 1 : 0);
+  return Collect<custos::v1::Trip>(db_, stmt);
+}
+
+absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "INSERT OR REPLACE INTO pending(request_id, customer_id, staff_id, "
+      "state, created_us, "
+      "pending, request) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  Bind(stmt, 1, p.pending.request_id());
+  Bind(stmt, 2, p.pending.customer_id());
+  Bind(stmt, 3, p.pending.staff_id());
+  sqlite3_bind_int(stmt, 4, p.pending.state());
+  sqlite3_bind_int64(stmt, 5, p.pending.created_at().seconds());
+  BindBlob(stmt, 6, p.pending.SerializeAsString());
+  BindBlob(stmt, 7, p.request.SerializeAsString());
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? absl::OkStatus()
+                           : SqlError(db_, "storing a pending request");
+}
+
+absl::StatusOr<StoredPendingRequest> ApprovalStore::GetPending(
+    absl::string_view request_id) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT pending, request FROM pending WHERE request_id = ?1");
+  Bind(stmt, 1, std::string(request_id));
+  const int rc = sqlite3_step(stmt);
+  StoredPendingRequest p;
+  if (rc == SQLITE_ROW) {
+    p.pending.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                             sqlite3_column_bytes(stmt, 0));
+    p.request.ParseFromArray(sqlite3_column_blob(stmt, 1),
+                             sqlite3_column_bytes(stmt, 1));
+  }
+  sqlite3_reset(stmt);
+  if (rc == SQLITE_DONE) {
+    return absl::NotFoundError(
+        absl::StrCat("request_id: no pending request \"", request_id, "\""));
+  }
+  if (rc != SQLITE_ROW) return SqlError(db_, "reading a pending request");
+  return p;
+}
+
+absl::StatusOr<std::vector<custos::v1::PendingRequest>>
+ApprovalStore::ListPending(absl::string_view customer_id,
+                           absl::string_view staff_id,
+                           bool waiting_only) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT pending FROM pending WHERE (?1 = '' OR customer_id = ?1) AND (?2 "
+      "= '' OR "
+      "staff_id = ?2) AND (?3 = 0 OR state = 1) ORDER BY created_us DESC, "
+      "rowid DESC");
+  Bind(stmt, 1, std::string(customer_id));
+  Bind(stmt, 2, std::string(staff_id));
+  sqlite3_bind_int(stmt, 3, waiting_only ? 1 : 0);
+  return Collect<custos::v1::PendingRequest>(db_, stmt);
+}
+
+absl::Status ApprovalStore::PutConsent(
+    const custos::v1::PartnerConsent& consent) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "INSERT OR REPLACE INTO consents(customer_id, partner, consent) "
+      "VALUES(?1, ?2, ?3)");
+  Bind(stmt, 1, consent.customer_id());
+  Bind(stmt, 2, consent.partner_organisation());
+  BindBlob(stmt, 3, consent.SerializeAsString());
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? absl::OkStatus()
+                           : SqlError(db_, "storing a consent");
+}
+
+absl::StatusOr<std::vector<custos::v1::PartnerConsent>>
+ApprovalStore::ListConsents(absl::string_view customer_id) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT consent FROM consents WHERE customer_id = ?1 ORDER BY partner");
+  Bind(stmt, 1, std::string(customer_id));
+  return Collect<custos::v1::PartnerConsent>(db_, stmt);
+}
+
+absl::Status ApprovalStore::PutTokenHash(absl::string_view customer_id,
+                                         absl::string_view token_hash) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "INSERT OR REPLACE INTO customer_tokens(token_hash, customer_id) "
+      "VALUES(?1, ?2)");
+  BindBlob(stmt, 1, std::string(token_hash));
+  Bind(stmt, 2, std::string(customer_id));
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? absl::OkStatus()
+                           : SqlError(db_, "storing a token");
+}
+
+absl::StatusOr<std::optional<std::string>> ApprovalStore::CustomerForTokenHash(
+    absl::string_view token_hash) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT customer_id FROM customer_tokens WHERE token_hash = ?1");
+  BindBlob(stmt, 1, std::string(token_hash));
+  const int rc = sqlite3_step(stmt);
+  std::optional<std::string> customer;
+  if (rc == SQLITE_ROW) {
+    customer =
+        std::string(reinterpret_cast<const char*>(sqlite3_column_blob(stmt, 0)),
+                    sqlite3_column_bytes(stmt, 0));
+  }
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return SqlError(db_, "reading a token");
+  return customer;
+}
+
+bool ApprovalStore::HasTokens() const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get("SELECT count(*) FROM customer_tokens");
+  const bool any =
+      sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) > 0;
+  sqlite3_reset(stmt);
+  return any;
+}
+
+}  // namespace custos::gateway

@@ -1,0 +1,76 @@
+// What approvals need to remember: trips abroad and the DPO's decisions on
+// them, pending access requests and who has approved them, customers'
+// partner consents, and customers' API tokens (as hashes only).
+//
+// Kept in one SQLite file. Thread-safe (one connection behind a mutex).
+#ifndef CUSTOS_GATEWAY_APPROVALS_APPROVAL_STORE_H_
+#define CUSTOS_GATEWAY_APPROVALS_APPROVAL_STORE_H_
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/sqlite_statements.h"
+#include "proto/custos/v1/access.pb.h"
+#include "proto/custos/v1/approvals.pb.h"
+
+namespace custos::gateway {
+
+// A pending request and the request it came from, to decide again once
+// approved.
+struct StoredPendingRequest {
+  custos::v1::PendingRequest pending;
+  custos::v1::RequestAccessRequest request;
+};
+
+class ApprovalStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<ApprovalStore>> Open(
+      const std::string& path);
+  ~ApprovalStore();
+
+  absl::Status PutTrip(const custos::v1::Trip& trip);
+  // NOT_FOUND naming trip_id.
+  absl::StatusOr<custos::v1::Trip> GetTrip(absl::string_view trip_id) const;
+  // A staff member's trips (all staff when empty), newest first.
+  absl::StatusOr<std::vector<custos::v1::Trip>> ListTrips(
+      absl::string_view staff_id, bool undecided_only) const;
+
+  absl::Status PutPending(const StoredPendingRequest& pending);
+  absl::StatusOr<StoredPendingRequest> GetPending(
+      absl::string_view request_id) const;
+  // Pending requests on a customer's account (all when empty), newest first.
+  absl::StatusOr<std::vector<custos::v1::PendingRequest>> ListPending(
+      absl::string_view customer_id, absl::string_view staff_id,
+      bool waiting_only) const;
+
+  absl::Status PutConsent(const custos::v1::PartnerConsent& consent);
+  absl::StatusOr<std::vector<custos::v1::PartnerConsent>> ListConsents(
+      absl::string_view customer_id) const;
+
+  // Stores SHA-256(token) for a customer.
+  absl::Status PutTokenHash(absl::string_view customer_id,
+                            absl::string_view token_hash);
+  // The customer whose token hashes to `token_hash`, or nullopt.
+  absl::StatusOr<std::optional<std::string>> CustomerForTokenHash(
+      absl::string_view token_hash) const;
+  bool HasTokens() const;
+
+ private:
+  explicit ApprovalStore(sqlite3* db)
+      : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
+  mutable absl::Mutex mu_;
+  sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_APPROVALS_APPROVAL_STORE_H_

@@ -1,0 +1,360 @@
+#include "gateway/approvals_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gateway/access_decision.h"
+#include "gateway/audit_log_service.h"
+#include "gateway/audited_call.h"
+#include "gateway/directory.h"
+#include "gateway/validate.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace custos::gateway {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kLongestTripDays = 90;
+
+bool IsCountry(absl::string_view country) {
+  return country.size() == 2 && absl::ascii_isupper(country[0]) &&
+         absl::ascii_isupper(country[1]);
+}
+
+absl::Status RequireStaff(const AuditedCall& call) {
+  if (call.caller().authenticated()) return absl::OkStatus();
+  if (call.caller().is_customer()) {
+    return absl::PermissionDeniedError("this call is for staff, not customers");
+  }
+  return call.caller().status;
+}
+
+absl::Status RequireDpo(const AuditedCall& call, absl::string_view what) {
+  if (auto s = RequireStaff(call); !s.ok()) return s;
+  if (!IsDpo(*call.caller().staff)) {
+    return absl::PermissionDeniedError(absl::StrCat("only the DPO may ", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestTrip(AuditedCall& call, const Gateway& gateway,
+                         const custos::v1::RequestTripRequest& request,
+                         custos::v1::RequestTripResponse& response) {
+  if (auto s = RequireStaff(call); !s.ok()) return s;
+  if (!IsCountry(request.country())) {
+    return absl::InvalidArgumentError(
+        "country: expected an ISO 3166 code such as \"DE\"");
+  }
+  absl::CivilDay first, last;
+  if (!IsValidDate(request.first_day()) ||
+      !absl::ParseCivilTime(request.first_day(), &first)) {
+    return absl::InvalidArgumentError("first_day: expected YYYY-MM-DD");
+  }
+  if (!IsValidDate(request.last_day()) ||
+      !absl::ParseCivilTime(request.last_day(), &last)) {
+    return absl::InvalidArgumentError("last_day: expected YYYY-MM-DD");
+  }
+  if (last < first || last - first > kLongestTripDays) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("last_day: expected on or after first_day, at most ",
+                     kLongestTripDays, " days later"));
+  }
+  if (auto s = ValidateText("device_id", request.device_id(), 128, true);
+      !s.ok())
+    return s;
+  if (auto s = ValidateText("purpose", request.purpose(), 1024, false); !s.ok())
+    return s;
+  auto trip_id = NewId("t_");
+  if (!trip_id.ok()) return trip_id.status();
+  custos::v1::Trip& trip = *response.mutable_trip();
+  trip.set_trip_id(*trip_id);
+  trip.set_staff_id(call.caller().staff->staff_id());
+  trip.set_country(request.country());
+  trip.set_first_day(request.first_day());
+  trip.set_last_day(request.last_day());
+  trip.set_device_id(request.device_id());
+  trip.set_purpose(request.purpose());
+  trip.set_state(custos::v1::TRIP_REQUESTED);
+  call.entry().set_resource(absl::StrCat("trip/", *trip_id));
+  call.AddPersonalValue("note", request.purpose());
+  return gateway.approvals->PutTrip(trip);
+}
+
+absl::Status DecideTrip(AuditedCall& call, const Gateway& gateway,
+                        const custos::v1::DecideTripRequest& request,
+                        custos::v1::DecideTripResponse& response) {
+  if (auto s = RequireDpo(call, "decide trips"); !s.ok()) return s;
+  if (auto s = ValidateText("trip_id", request.trip_id(), 64, true); !s.ok())
+    return s;
+  if (auto s = ValidateText("note", request.note(), 1024, false); !s.ok())
+    return s;
+  call.entry().set_resource(absl::StrCat("trip/", request.trip_id()));
+  auto trip = gateway.approvals->GetTrip(request.trip_id());
+  if (!trip.ok()) return trip.status();
+  if (trip->state() != custos::v1::TRIP_REQUESTED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trip ", trip->trip_id(), " is ",
+                     custos::v1::TripState_Name(trip->state()), " already"));
+  }
+  trip->set_state(request.approve() ? custos::v1::TRIP_APPROVED
+                                    : custos::v1::TRIP_REFUSED);
+  trip->set_decided_by(call.caller().staff->staff_id());
+  *trip->mutable_decided_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
+  trip->set_decision_note(request.note());
+  call.AddPersonalValue("note", request.note());
+  if (auto s = gateway.approvals->PutTrip(*trip); !s.ok()) return s;
+  *response.mutable_trip() = *std::move(trip);
+  return absl::OkStatus();
+}
+
+absl::Status ListTrips(AuditedCall& call, const Gateway& gateway,
+                       const custos::v1::ListTripsRequest& request,
+                       custos::v1::ListTripsResponse& response) {
+  if (auto s = RequireStaff(call); !s.ok()) return s;
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
+    return s;
+  std::string staff_id = request.staff_id();
+  if (!IsDpo(*call.caller().staff)) {
+    if (!staff_id.empty() && staff_id != call.caller().staff->staff_id()) {
+      return absl::PermissionDeniedError(
+          "staff_id: only the DPO may list others' trips");
+    }
+    staff_id = call.caller().staff->staff_id();
+  }
+  call.entry().set_resource("trips");
+  auto trips = gateway.approvals->ListTrips(staff_id, request.undecided_only());
+  if (!trips.ok()) return trips.status();
+  for (auto& trip : *trips) *response.add_trips() = std::move(trip);
+  return absl::OkStatus();
+}
+
+absl::Status ListPending(AuditedCall& call, const Gateway& gateway,
+                         const custos::v1::ListPendingRequestsRequest& request,
+                         custos::v1::ListPendingRequestsResponse& response) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
+    return s;
+  std::string customer_id = request.customer_id();
+  std::string staff_id;
+  if (call.caller().is_customer()) {
+    if (!customer_id.empty() && customer_id != call.caller().customer_id) {
+      return absl::PermissionDeniedError(
+          "customer_id: a customer sees their own requests only");
+    }
+    customer_id = call.caller().customer_id;
+  } else {
+    if (auto s = RequireStaff(call); !s.ok()) return s;
+    if (!IsDpo(*call.caller().staff))
+      staff_id = call.caller().staff->staff_id();
+  }
+  call.entry().set_customer_id(customer_id);
+  call.entry().set_resource("pending");
+  auto pending = gateway.approvals->ListPending(customer_id, staff_id,
+                                                request.waiting_only());
+  if (!pending.ok()) return pending.status();
+  for (auto& p : *pending) *response.add_requests() = std::move(p);
+  return absl::OkStatus();
+}
+
+bool Has(const google::protobuf::RepeatedField<int>& approvers,
+         custos::v1::Approver a) {
+  return std::find(approvers.begin(), approvers.end(), a) != approvers.end();
+}
+
+absl::Status DecidePending(
+    AuditedCall& call, const Gateway& gateway,
+    const custos::v1::DecidePendingRequestRequest& request,
+    custos::v1::DecidePendingRequestResponse& response) {
+  if (auto s = ValidateText("request_id", request.request_id(), 64, true);
+      !s.ok())
+    return s;
+  if (auto s = ValidateText("note", request.note(), 1024, false); !s.ok())
+    return s;
+  custos::v1::Approver as;
+  if (call.caller().is_customer()) {
+    as = custos::v1::APPROVER_CUSTOMER;
+  } else {
+    if (auto s = RequireDpo(call, "approve for the company"); !s.ok()) return s;
+    as = custos::v1::APPROVER_DPO;
+  }
+  auto stored = gateway.approvals->GetPending(request.request_id());
+  if (!stored.ok()) return stored.status();
+  custos::v1::PendingRequest& pending = stored->pending;
+  custos::v1::LogEntry& entry = call.entry();
+  entry.set_customer_id(pending.customer_id());
+  entry.set_category(pending.justification().category());
+  entry.set_reference(pending.justification().reference());
+  entry.set_pending_request_id(pending.request_id());
+  entry.set_resource(absl::StrCat("pending/", pending.request_id()));
+  call.AddPersonalValue("note", request.note());
+  if (as == custos::v1::APPROVER_CUSTOMER &&
+      pending.customer_id() != call.caller().customer_id) {
+    return absl::PermissionDeniedError(
+        "request_id: this request is not on your account");
+  }
+  if (pending.state() != custos::v1::PENDING_WAITING) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request ", pending.request_id(), " is ",
+        custos::v1::PendingState_Name(pending.state()), " already"));
+  }
+  if (!Has(pending.waiting_for(), as) || Has(pending.approved_by(), as)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("request ", pending.request_id(), " does not wait for ",
+                     custos::v1::Approver_Name(as)));
+  }
+  if (!request.approve()) {
+    pending.set_state(custos::v1::PENDING_REFUSED);
+    *pending.mutable_decided_at() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
+    if (auto s = gateway.approvals->PutPending(*stored); !s.ok()) return s;
+    entry.set_outcome(custos::v1::OUTCOME_REFUSED);
+    *response.mutable_request() = pending;
+    return absl::OkStatus();
+  }
+  pending.add_approved_by(as);
+  const bool complete = std::all_of(
+      pending.waiting_for().begin(), pending.waiting_for().end(), [&](int a) {
+        return Has(pending.approved_by(), static_cast<custos::v1::Approver>(a));
+      });
+  if (complete) {
+    // Every approval is in: decide again, with today's facts and rules.
+    const custos::v1::StaffMember* staff =
+        gateway.directory->FindStaff(pending.staff_id());
+    const custos::v1::Customer* customer =
+        gateway.directory->FindCustomer(pending.customer_id());
+    if (staff == nullptr || customer == nullptr) {
+      return absl::FailedPreconditionError(
+          "the staff member or customer no longer exists");
+    }
+    AccessQuestion question;
+    question.staff = staff;
+    question.customer = customer;
+    question.request = &stored->request;
+    question.placement = {pending.country(), pending.network()};
+    question.now = call.now();
+    question.dpo_approved =
+        Has(pending.approved_by(), custos::v1::APPROVER_DPO);
+    question.customer_approved =
+        Has(pending.approved_by(), custos::v1::APPROVER_CUSTOMER);
+    auto decision = DecideAccess(gateway, call.policy(), question);
+    if (!decision.ok()) return decision.status();
+    *entry.mutable_reasons() = decision->reasons();
+    *pending.mutable_decided_at() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
+    if (decision->verdict() == custos::v1::ALLOW) {
+      auto grant =
+          IssueGrant(gateway, *staff, stored->request, *decision, call.now());
+      if (!grant.ok()) return grant.status();
+      pending.set_state(custos::v1::PENDING_APPROVED);
+      pending.set_grant_id(grant->grant_id());
+      entry.set_grant_id(grant->grant_id());
+      *response.mutable_grant() = *std::move(grant);
+    } else {
+      // The rules or facts changed since: the approvals do not override them.
+      pending.set_state(custos::v1::PENDING_REFUSED);
+      *pending.mutable_reasons() = decision->reasons();
+      entry.set_outcome(custos::v1::OUTCOME_REFUSED);
+    }
+  } else {
+    entry.set_outcome(custos::v1::OUTCOME_PENDING);
+  }
+  if (auto s = gateway.approvals->PutPending(*stored); !s.ok()) return s;
+  *response.mutable_request() = pending;
+  return absl::OkStatus();
+}
+
+absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
+                        const custos::v1::SetPartnerConsentRequest& request,
+                        custos::v1::SetPartnerConsentResponse& response) {
+  if (!call.caller().is_customer()) {
+    return call.caller().authenticated()
+               ? absl::PermissionDeniedError(
+                     "only the customer gives or withdraws consent")
+               : call.caller().status;
+  }
+  if (auto s = ValidateId("partner_organisation",
+                          request.partner_organisation(), true);
+      !s.ok()) {
+    return s;
+  }
+  call.entry().set_resource(
+      absl::StrCat("consent/", request.partner_organisation()));
+  custos::v1::PartnerConsent& consent = *response.mutable_consent();
+  consent.set_customer_id(call.caller().customer_id);
+  consent.set_partner_organisation(request.partner_organisation());
+  consent.set_consented(request.consent());
+  *consent.mutable_changed_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
+  return gateway.approvals->PutConsent(consent);
+}
+
+absl::Status ListConsents(AuditedCall& call, const Gateway& gateway,
+                          const custos::v1::ListPartnerConsentsRequest& request,
+                          custos::v1::ListPartnerConsentsResponse& response) {
+  std::string customer_id = request.customer_id();
+  if (call.caller().is_customer()) {
+    customer_id = call.caller().customer_id;
+  } else {
+    if (auto s = RequireDpo(call, "list another customer's consents"); !s.ok())
+      return s;
+    if (auto s = ValidateId("customer_id", customer_id, true); !s.ok())
+      return s;
+  }
+  const custos::v1::Customer* customer =
+      gateway.directory->FindCustomer(customer_id);
+  if (customer == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("customer_id: no customer \"", customer_id, "\""));
+  }
+  call.entry().set_customer_id(customer_id);
+  call.entry().set_resource("consents");
+  auto effective = EffectiveCustomer(gateway, *customer);
+  if (!effective.ok()) return effective.status();
+  for (const std::string& partner : effective->consented_partners()) {
+    auto* consent = response.add_consents();
+    consent->set_customer_id(customer_id);
+    consent->set_partner_organisation(partner);
+    consent->set_consented(true);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+#define CUSTOS_HANDLER(Method, Request, Response, Impl, LogIndex)           \
+  grpc::ServerUnaryReactor* ApprovalsService::Method(                       \
+      grpc::CallbackServerContext* context,                                 \
+      const custos::v1::Request* request, custos::v1::Response* response) { \
+    AuditedCall call(gateway_, context, "Approvals." #Method);              \
+    absl::Status answer =                                                   \
+        ::custos::gateway::Impl(call, *gateway_, *request, *response);      \
+    return call.Finish(std::move(answer), LogIndex);                        \
+  }
+
+// Responses that carry the log index get it once the entry is durable.
+#define CUSTOS_SET_LOG_INDEX \
+  [response](uint64_t index) { response->set_log_index(index); }
+
+CUSTOS_HANDLER(RequestTrip, RequestTripRequest, RequestTripResponse,
+               RequestTrip, CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(DecideTrip, DecideTripRequest, DecideTripResponse, DecideTrip,
+               CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(ListTrips, ListTripsRequest, ListTripsResponse, ListTrips,
+               nullptr)
+CUSTOS_HANDLER(ListPendingRequests, ListPendingRequestsRequest,
+               ListPendingRequestsResponse, ListPending, nullptr)
+CUSTOS_HANDLER(DecidePendingRequest, DecidePendingRequestRequest,
+               DecidePendingRequestResponse, DecidePending,
+               CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(SetPartnerConsent, SetPartnerConsentRequest,
+               SetPartnerConsentResponse, SetConsent, CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(ListPartnerConsents, ListPartnerConsentsRequest,
+               ListPartnerConsentsResponse, ListConsents, nullptr)
+
+#undef CUSTOS_SET_LOG_INDEX
+#undef CUSTOS_HANDLER
+
+}  // namespace custos::gateway
