@@ -80,6 +80,22 @@ rc=$?
 set -e
 [ $rc -eq 2 ] || fail "unknown command: exit $rc, want 2"
 
+# A customer who approves every access: pending, then approved with the
+# customer's own token, which makes the grant.
+pending=$("$custos" --as anna.support --output json access request --customer bakkerij-jansen --category support --ref SUP-2001)
+request_id=$(sed -n 's/.*"request_id": "\(p_[0-9a-f]*\)".*/\1/p' <<<"$pending" | head -1)
+[ -n "$request_id" ] || fail "no pending request: $pending"
+token=$(awk '$1 == "bakkerij-jansen" {print $2}' "$data/customer_tokens")
+"$custos" --token "$token" approval list --active_only | grep -q "$request_id" || fail "customer does not see the request"
+decided=$("$custos" --token "$token" approval decide --request "$request_id" --approve)
+echo "$decided"
+grep -q "approved; granted g_" <<<"$decided" || fail "approval did not grant"
+
+# Trips: asked by staff, decided by the DPO.
+trip=$("$custos" --as anna.support --output json trip request --country DE --first_day 2026-11-20 --last_day 2026-11-30 --device laptop-7)
+trip_id=$(sed -n 's/.*"trip_id": "\(t_[0-9a-f]*\)".*/\1/p' <<<"$trip")
+"$custos" --as dirk.dpo trip decide --trip "$trip_id" --approve | grep -q "approved" || fail "trip decide"
+
 # Proofs, checked by the CLI against the pinned key.
 key=$(cat "$data/log_verifier_key")
 proof=$("$custos" --as anna.support --output json log prove --index 0 --verifier_key "$key" 2>/dev/null)

@@ -23,6 +23,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/custos/v1/access.grpc.pb.h"
+#include "proto/custos/v1/approvals.grpc.pb.h"
 #include "proto/custos/v1/audit.grpc.pb.h"
 
 namespace custos::cli {
@@ -38,9 +39,14 @@ struct Command {
              std::ostream&, std::ostream&);
 };
 
-void SetDeadline(grpc::ClientContext& context) {
+// Every call gets a deadline, and a customer's calls their API token.
+void Prepare(grpc::ClientContext& context, const CommandOptions& options) {
   context.set_deadline(std::chrono::system_clock::now() +
                        absl::ToChronoMilliseconds(kCallTimeout));
+  if (!options.token.empty()) {
+    context.AddMetadata("authorization",
+                        absl::StrCat("Bearer ", options.token));
+  }
 }
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -169,7 +175,7 @@ int AccessRequest(const CommandOptions& options,
 
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::RequestAccessResponse response;
   const grpc::Status status = stub->RequestAccess(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -210,7 +216,7 @@ int LogList(const CommandOptions& options,
   request.set_page_token(options.page_token);
   auto stub = custos::v1::AuditLog::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::ListEntriesResponse response;
   const grpc::Status status = stub->ListEntries(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -253,7 +259,7 @@ int WhoAmI(const CommandOptions& options,
            std::ostream& err) {
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::WhoAmIResponse response;
   const grpc::Status status = stub->WhoAmI(&context, {}, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -291,7 +297,7 @@ int LogCheckpoint(const CommandOptions& options,
                   std::ostream& out, std::ostream& err) {
   auto stub = custos::v1::AuditLog::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::Checkpoint checkpoint;
   const grpc::Status status = stub->GetCheckpoint(&context, {}, &checkpoint);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -312,7 +318,7 @@ int LogProve(const CommandOptions& options,
   request.set_index(options.index);
   request.set_tree_size(options.size);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::InclusionProof proof;
   const grpc::Status status =
       stub->GetInclusionProof(&context, request, &proof);
@@ -389,7 +395,7 @@ int LogConsistency(const CommandOptions& options,
   request.set_old_size(options.old_size);
   request.set_new_size(options.size);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::ConsistencyProof proof;
   const grpc::Status status =
       stub->GetConsistencyProof(&context, request, &proof);
@@ -427,7 +433,7 @@ int LogErase(const CommandOptions& options,
   request.set_subject(options.subject);
   request.set_older_than_days(options.older_than_days);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::EraseResponse response;
   const grpc::Status status = stub->Erase(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -483,7 +489,7 @@ int Verify(const CommandOptions& options,
   custos::v1::Checkpoint latest;
   {
     grpc::ClientContext context;
-    SetDeadline(context);
+    Prepare(context, options);
     const grpc::Status status = stub->GetCheckpoint(&context, {}, &latest);
     if (!status.ok()) return ReportFailure(status, context, options, out, err);
   }
@@ -516,7 +522,7 @@ int Verify(const CommandOptions& options,
     request.set_new_size(body->size);
     custos::v1::ConsistencyProof proof;
     grpc::ClientContext context;
-    SetDeadline(context);
+    Prepare(context, options);
     const grpc::Status status =
         stub->GetConsistencyProof(&context, request, &proof);
     if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -560,7 +566,7 @@ int AccessRead(const CommandOptions& options,
   request.set_record_id(options.record);
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::ReadCustomerDataResponse response;
   const grpc::Status status =
       stub->ReadCustomerData(&context, request, &response);
@@ -609,7 +615,7 @@ int AccessList(const CommandOptions& options,
   request.set_page_size(options.page_size);
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::ListGrantsResponse response;
   const grpc::Status status = stub->ListGrants(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -642,7 +648,7 @@ int AccessEnd(const CommandOptions& options,
   request.set_grant_id(options.grant);
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::EndGrantResponse response;
   const grpc::Status status = stub->EndGrant(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -665,7 +671,7 @@ int AccessRevoke(const CommandOptions& options,
   request.set_reason(options.reason);
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(context);
+  Prepare(context, options);
   custos::v1::RevokeGrantResponse response;
   const grpc::Status status = stub->RevokeGrant(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
@@ -676,6 +682,175 @@ int AccessRevoke(const CommandOptions& options,
         << response.log_index() << ")\n";
   }
   return kExitOk;
+}
+
+int PrintOrJson(const google::protobuf::Message& message,
+                const CommandOptions& options, std::ostream& out,
+                const std::string& text) {
+  if (options.output == "json") {
+    out << ToJson(message) << "\n";
+  } else {
+    out << text;
+  }
+  return kExitOk;
+}
+
+std::string TripLine(const custos::v1::Trip& t) {
+  std::string state = custos::v1::TripState_Name(t.state());
+  return absl::StrCat(t.trip_id(), "  ", t.staff_id(), "  ", t.country(), "  ",
+                      t.first_day(), "..", t.last_day(), "  ", t.device_id(),
+                      "  ", absl::AsciiStrToLower(state.substr(5)), "\n");
+}
+
+int TripRequest(const CommandOptions& options,
+                const std::shared_ptr<grpc::Channel>& channel,
+                std::ostream& out, std::ostream& err) {
+  custos::v1::RequestTripRequest request;
+  request.set_country(options.country);
+  request.set_first_day(options.first_day);
+  request.set_last_day(options.last_day);
+  request.set_device_id(options.device);
+  request.set_purpose(options.note);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::RequestTripResponse response;
+  const grpc::Status status =
+      custos::v1::Approvals::NewStub(channel)->RequestTrip(&context, request,
+                                                           &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  return PrintOrJson(response, options, out,
+                     absl::StrCat("requested ", TripLine(response.trip())));
+}
+
+int TripDecide(const CommandOptions& options,
+               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+               std::ostream& err) {
+  if (options.trip.empty() || (options.approve == options.refuse)) {
+    return UsageError(
+        err, "trip decide needs --trip ID and one of --approve or --refuse");
+  }
+  custos::v1::DecideTripRequest request;
+  request.set_trip_id(options.trip);
+  request.set_approve(options.approve);
+  request.set_note(options.note);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::DecideTripResponse response;
+  const grpc::Status status =
+      custos::v1::Approvals::NewStub(channel)->DecideTrip(&context, request,
+                                                          &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  return PrintOrJson(response, options, out, TripLine(response.trip()));
+}
+
+int TripList(const CommandOptions& options,
+             const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+             std::ostream& err) {
+  custos::v1::ListTripsRequest request;
+  request.set_staff_id(options.staff);
+  request.set_undecided_only(options.active_only);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::ListTripsResponse response;
+  const grpc::Status status =
+      custos::v1::Approvals::NewStub(channel)->ListTrips(&context, request,
+                                                         &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  std::string text;
+  for (const auto& t : response.trips()) text += TripLine(t);
+  return PrintOrJson(response, options, out, text);
+}
+
+int ApprovalList(const CommandOptions& options,
+                 const std::shared_ptr<grpc::Channel>& channel,
+                 std::ostream& out, std::ostream& err) {
+  custos::v1::ListPendingRequestsRequest request;
+  request.set_customer_id(options.customer);
+  request.set_waiting_only(options.active_only);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::ListPendingRequestsResponse response;
+  const grpc::Status status =
+      custos::v1::Approvals::NewStub(channel)->ListPendingRequests(
+          &context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") return PrintOrJson(response, options, out, "");
+  Table table({"REQUEST", "STAFF", "CUSTOMER", "CATEGORY", "REFERENCE", "FROM",
+               "WAITING FOR", "STATE"});
+  for (const auto& p : response.requests()) {
+    std::vector<std::string> waiting;
+    for (int a : p.waiting_for()) {
+      bool done = std::find(p.approved_by().begin(), p.approved_by().end(),
+                            a) != p.approved_by().end();
+      if (!done) {
+        waiting.push_back(absl::AsciiStrToLower(
+            custos::v1::Approver_Name(static_cast<custos::v1::Approver>(a))
+                .substr(9)));
+      }
+    }
+    table.AddRow({p.request_id(), p.staff_id(), p.customer_id(),
+                  p.justification().category(), p.justification().reference(),
+                  p.country().empty() ? "?" : p.country(),
+                  absl::StrJoin(waiting, ", "),
+                  absl::AsciiStrToLower(
+                      custos::v1::PendingState_Name(p.state()).substr(8))});
+  }
+  table.Print(out);
+  return kExitOk;
+}
+
+int ApprovalDecide(const CommandOptions& options,
+                   const std::shared_ptr<grpc::Channel>& channel,
+                   std::ostream& out, std::ostream& err) {
+  if (options.request.empty() || (options.approve == options.refuse)) {
+    return UsageError(
+        err,
+        "approval decide needs --request ID and one of --approve or --refuse");
+  }
+  custos::v1::DecidePendingRequestRequest request;
+  request.set_request_id(options.request);
+  request.set_approve(options.approve);
+  request.set_note(options.note);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::DecidePendingRequestResponse response;
+  const grpc::Status status =
+      custos::v1::Approvals::NewStub(channel)->DecidePendingRequest(
+          &context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  std::string text = absl::StrCat(
+      response.request().request_id(), ": ",
+      absl::AsciiStrToLower(
+          custos::v1::PendingState_Name(response.request().state()).substr(8)));
+  if (response.has_grant())
+    absl::StrAppend(&text, "; granted ", response.grant().grant_id());
+  absl::StrAppend(&text, " (log entry #", response.log_index(), ")\n");
+  return PrintOrJson(response, options, out, text);
+}
+
+int ConsentSet(const CommandOptions& options,
+               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+               std::ostream& err) {
+  if (options.partner.empty() || (options.approve == options.refuse)) {
+    return UsageError(
+        err,
+        "consent set needs --partner ORG and one of --approve or --refuse");
+  }
+  custos::v1::SetPartnerConsentRequest request;
+  request.set_partner_organisation(options.partner);
+  request.set_consent(options.approve);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::SetPartnerConsentResponse response;
+  const grpc::Status status =
+      custos::v1::Approvals::NewStub(channel)->SetPartnerConsent(
+          &context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  return PrintOrJson(
+      response, options, out,
+      absl::StrCat(
+          options.approve ? "consent given to " : "consent withdrawn from ",
+          options.partner, " (log entry #", response.log_index(), ")\n"));
 }
 
 const Command kCommands[] = {
@@ -697,6 +872,30 @@ const Command kCommands[] = {
     {"access", "revoke",
      "--grant ID [--reason TEXT]\n      revoke a grant (DPO only)",
      AccessRevoke},
+    {"trip", "request",
+     "--country CC --first_day YYYY-MM-DD --last_day YYYY-MM-DD --device ID\n"
+     "      ask the DPO to approve working from abroad",
+     TripRequest},
+    {"trip", "decide",
+     "--trip ID --approve|--refuse [--note TEXT]\n      decide a trip (DPO)",
+     TripDecide},
+    {"trip", "list",
+     "[--staff S] [--active_only]\n      trips: your own, or all for the DPO",
+     TripList},
+    {"approval", "list",
+     "[--customer C] [--active_only]\n"
+     "      pending requests (staff: own; DPO: all; customer with --token: "
+     "theirs)",
+     ApprovalList},
+    {"approval", "decide",
+     "--request ID --approve|--refuse [--note TEXT]\n"
+     "      approve or refuse a pending request (the DPO, or the customer with "
+     "--token)",
+     ApprovalDecide},
+    {"consent", "set",
+     "--partner ORG --approve|--refuse --token TOKEN\n"
+     "      the customer gives or withdraws a partner's consent",
+     ConsentSet},
     {"log", "list",
      "[--customer C] [--staff S] [--category CAT] [--page_size N] "
      "[--page_token T]\n"

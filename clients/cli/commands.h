@@ -29,6 +29,18 @@ struct CommandOptions {
   std::string staff;
   int page_size = 0;
   std::string page_token;
+  // A customer's API token (customer calls), sent as a bearer token.
+  std::string token;
+  // trip, approval, consent.
+  std::string country;
+  std::string first_day;
+  std::string last_day;
+  std::string device;
+  std::string trip;
+  std::string request;
+  std::string partner;
+  bool approve = false;
+  bool refuse = false;
   // access read / end / revoke.
   std::string grant;
   std::string kind;

@@ -56,6 +56,13 @@ ConnectionSettings ResolveSettings(const ConnectionSettings& explicit_settings,
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionSettings& settings) {
+  if (settings.without_certificate) {
+    auto ca = ReadPem("CA certificate", settings.ca_file);
+    if (!ca.ok()) return ca.status();
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = *ca;
+    return grpc::CreateChannel(settings.server, grpc::SslCredentials(tls));
+  }
   if (settings.cert_file.empty() || settings.key_file.empty()) {
     return absl::InvalidArgumentError(
         "no staff certificate: pass --as STAFF_ID (or set CUSTOS_AS), or "

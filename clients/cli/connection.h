@@ -22,6 +22,8 @@ struct ConnectionSettings {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  // Connect with TLS but no client certificate (a customer's token calls).
+  bool without_certificate = false;
 };
 
 // Resolves settings: an explicit value wins, then the environment

@@ -36,6 +36,19 @@ ABSL_FLAG(std::string, duration, "",
 ABSL_FLAG(std::string, staff, "", "Staff id filter.");
 ABSL_FLAG(int, page_size, 0, "Entries per page (0: the server's default).");
 ABSL_FLAG(std::string, page_token, "", "Continue a listing from this token.");
+ABSL_FLAG(std::string, token, "",
+          "Customer API token (CUSTOS_TOKEN), for customer calls.");
+ABSL_FLAG(std::string, country, "", "Country code of a trip, e.g. DE.");
+ABSL_FLAG(std::string, first_day, "", "First day of a trip, YYYY-MM-DD.");
+ABSL_FLAG(std::string, last_day, "", "Last day of a trip, YYYY-MM-DD.");
+ABSL_FLAG(std::string, device, "", "Device id (trip request).");
+ABSL_FLAG(std::string, trip, "", "Trip id (trip decide).");
+ABSL_FLAG(std::string, request, "", "Pending request id (approval decide).");
+ABSL_FLAG(std::string, partner, "", "Partner organisation (consent set).");
+ABSL_FLAG(bool, approve, false,
+          "Approve (trip decide, approval decide, consent set).");
+ABSL_FLAG(bool, refuse, false,
+          "Refuse (trip decide, approval decide, consent set).");
 ABSL_FLAG(std::string, grant, "", "Grant id (access read, end, revoke).");
 ABSL_FLAG(std::string, kind, "", "Data kind to read, e.g. SUBSCRIBERS.");
 ABSL_FLAG(std::string, record, "", "One record id to read.");
@@ -86,6 +99,19 @@ int main(int argc, char** argv) {
   options.staff = absl::GetFlag(FLAGS_staff);
   options.page_size = absl::GetFlag(FLAGS_page_size);
   options.page_token = absl::GetFlag(FLAGS_page_token);
+  options.token = absl::GetFlag(FLAGS_token);
+  if (options.token.empty() && std::getenv("CUSTOS_TOKEN") != nullptr) {
+    options.token = std::getenv("CUSTOS_TOKEN");
+  }
+  options.country = absl::GetFlag(FLAGS_country);
+  options.first_day = absl::GetFlag(FLAGS_first_day);
+  options.last_day = absl::GetFlag(FLAGS_last_day);
+  options.device = absl::GetFlag(FLAGS_device);
+  options.trip = absl::GetFlag(FLAGS_trip);
+  options.request = absl::GetFlag(FLAGS_request);
+  options.partner = absl::GetFlag(FLAGS_partner);
+  options.approve = absl::GetFlag(FLAGS_approve);
+  options.refuse = absl::GetFlag(FLAGS_refuse);
   options.grant = absl::GetFlag(FLAGS_grant);
   options.kind = absl::GetFlag(FLAGS_kind);
   options.record = absl::GetFlag(FLAGS_record);
@@ -111,9 +137,13 @@ int main(int argc, char** argv) {
   custos::cli::ConnectionSettings explicit_settings{
       absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca),
       absl::GetFlag(FLAGS_cert), absl::GetFlag(FLAGS_key)};
-  auto channel = custos::cli::Connect(
-      custos::cli::ResolveSettings(explicit_settings, absl::GetFlag(FLAGS_as),
-                                   absl::GetFlag(FLAGS_pki_dir)));
+  custos::cli::ConnectionSettings settings = custos::cli::ResolveSettings(
+      explicit_settings, absl::GetFlag(FLAGS_as), absl::GetFlag(FLAGS_pki_dir));
+  // A customer with a token connects without a staff certificate.
+  settings.without_certificate = !options.token.empty() &&
+                                 absl::GetFlag(FLAGS_as).empty() &&
+                                 absl::GetFlag(FLAGS_cert).empty();
+  auto channel = custos::cli::Connect(settings);
   if (!channel.ok()) {
     std::cerr << "custos: " << channel.status().message() << "\n";
     return custos::cli::kExitUsage;
