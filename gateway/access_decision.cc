@@ -122,6 +122,7 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
     if (!trips.ok()) return trips.status();
     facts.trips = *std::move(trips);
   }
+  facts.take_identity = question.take_identity;
   facts.dpo_approved = question.dpo_approved;
   facts.customer_approved = question.customer_approved;
   facts.now = question.now;

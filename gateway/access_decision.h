@@ -26,6 +26,8 @@ struct AccessQuestion {
   absl::Time now;
   bool dpo_approved = false;
   bool customer_approved = false;
+  // For a take-identity session rather than a plain grant.
+  bool take_identity = false;
 };
 
 // Gathers the facts and decides. UNAVAILABLE when a store cannot be read

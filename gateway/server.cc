@@ -152,6 +152,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   CUSTOS_ASSIGN_OR_RETURN(
       server->approvals_,
       ApprovalStore::Open(absl::StrCat(options.data_dir, "/approvals.db")));
+  CUSTOS_ASSIGN_OR_RETURN(
+      server->sessions_,
+      SessionStore::Open(absl::StrCat(options.data_dir, "/sessions.db")));
   CUSTOS_RETURN_IF_ERROR(EnsureDemoCustomerTokens(
       *server->directory_, *server->approvals_, options.data_dir));
   server->authenticator_ = std::make_unique<Authenticator>(
@@ -186,6 +189,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->gateway_.references = server->references_.get();
   server->gateway_.grants = server->grants_.get();
   server->gateway_.approvals = server->approvals_.get();
+  server->gateway_.sessions = server->sessions_.get();
+  server->gateway_.web_base_url = options.web_base_url;
   server->gateway_.customer_data = server->customer_data_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();
@@ -195,6 +200,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->audit_log_ = std::make_unique<AuditLogService>(&server->gateway_);
   server->approvals_service_ =
       std::make_unique<ApprovalsService>(&server->gateway_);
+  server->identity_service_ =
+      std::make_unique<TakeIdentityService>(&server->gateway_);
 
   // TLS asks for a client certificate but leaves verifying it to the
   // Authenticator, so an unknown caller is refused (and logged) by Custos
@@ -212,6 +219,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.RegisterService(server->staff_access_.get());
   builder.RegisterService(server->audit_log_.get());
   builder.RegisterService(server->approvals_service_.get());
+  builder.RegisterService(server->identity_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

@@ -22,6 +22,7 @@
 #include "gateway/auth.h"
 #include "gateway/directory.h"
 #include "gateway/gateway.h"
+#include "gateway/identity_service.h"
 #include "gateway/pki/client_verifier.h"
 #include "gateway/staff_access_service.h"
 #include "policy/networks.h"
@@ -41,6 +42,8 @@ struct GatewayOptions {
   // A policy file (proto/custos/v1/policy.proto, text format); empty means
   // the built-in default policy.
   std::string policy_file;
+  // Where custos-web serves take-identity sessions (for the links).
+  std::string web_base_url = "https://localhost:8443";
 };
 
 class GatewayServer {
@@ -79,6 +82,7 @@ class GatewayServer {
   std::unique_ptr<policy::ReferenceDirectory> references_;
   std::unique_ptr<GrantStore> grants_;
   std::unique_ptr<ApprovalStore> approvals_;
+  std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<CustomerData> customer_data_;
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
@@ -91,6 +95,7 @@ class GatewayServer {
   std::unique_ptr<StaffAccessService> staff_access_;
   std::unique_ptr<AuditLogService> audit_log_;
   std::unique_ptr<ApprovalsService> approvals_service_;
+  std::unique_ptr<TakeIdentityService> identity_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -29,6 +29,7 @@
 #include "proto/custos/v1/access.grpc.pb.h"
 #include "proto/custos/v1/approvals.grpc.pb.h"
 #include "proto/custos/v1/audit.grpc.pb.h"
+#include "proto/custos/v1/identity.grpc.pb.h"
 
 namespace custos {
 namespace {
@@ -949,6 +950,219 @@ TEST_F(ApprovalsTest, TheDpoDecidesTrips) {
   const grpc::Status status = staff->RequestTrip(&bad, trip, &requested);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), ::testing::StartsWith("last_day: "));
+}
+
+}  // namespace
+}  // namespace custos
+
+namespace custos {
+namespace {
+
+class TakeIdentityTest : public GatewayTest {
+ protected:
+  static std::unique_ptr<custos::v1::TakeIdentity::Stub> Stub(
+      const std::string& staff) {
+    return custos::v1::TakeIdentity::NewStub(StaffChannel(staff));
+  }
+
+  // Starts a session for anna.support as acme.owner and exchanges its link.
+  static custos::v1::ExchangeLinkResponse Open(
+      std::vector<custos::v1::CustomerRequestedAction> actions = {}) {
+    custos::v1::StartSessionRequest start;
+    start.set_customer_id("acme");
+    start.set_customer_user_id("acme.owner");
+    start.mutable_justification()->set_category("support");
+    start.mutable_justification()->set_reference("SUP-1042");
+    for (auto& a : actions) *start.add_customer_requested_actions() = a;
+    custos::v1::StartSessionResponse started;
+    {
+      grpc::ClientContext context;
+      const grpc::Status status =
+          Stub("anna.support")->StartSession(&context, start, &started);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+    }
+    EXPECT_THAT(started.link(), HasSubstr("/identity/start#lt_"));
+    custos::v1::ExchangeLinkRequest exchange;
+    exchange.set_link_token(
+        started.link().substr(started.link().find('#') + 1));
+    custos::v1::ExchangeLinkResponse opened;
+    grpc::ClientContext context;
+    EXPECT_TRUE(
+        Stub("anna.support")->ExchangeLink(&context, exchange, &opened).ok());
+    return opened;
+  }
+
+  static grpc::Status View(const std::string& token, const std::string& page,
+                           custos::v1::ViewPageResponse* out) {
+    custos::v1::ViewPageRequest request;
+    request.set_session_token(token);
+    request.set_page(page);
+    grpc::ClientContext context;
+    return Stub("anna.support")->ViewPage(&context, request, out);
+  }
+};
+
+TEST_F(TakeIdentityTest, ShowsPagesLogsEachAndEnds) {
+  const auto opened = Open();
+  EXPECT_EQ(opened.session().state(), custos::v1::SESSION_LIVE);
+  EXPECT_EQ(opened.staff_display_name(), "Anna de Vries");
+  EXPECT_EQ(opened.customer_user_display_name(), "Sanne Koster");
+  EXPECT_TRUE(opened.session().read_only());
+
+  custos::v1::ViewPageResponse page;
+  ASSERT_TRUE(View(opened.session_token(), "subscribers", &page).ok());
+  EXPECT_EQ(page.kind(), custos::v1::SUBSCRIBERS);
+  EXPECT_GT(page.records_size(), 0);
+  const auto entry = EntryAt(absl::StrCat(page.log_index()));
+  EXPECT_EQ(entry.action(), "TakeIdentity.ViewPage");
+  EXPECT_EQ(entry.session_id(), opened.session().session_id());
+  EXPECT_EQ(entry.resource(), "page/subscribers");
+  EXPECT_EQ(entry.record_count(), static_cast<uint64_t>(page.records_size()));
+  ASSERT_TRUE(View(opened.session_token(), "subscribers/s1003", &page).ok());
+  EXPECT_EQ(page.records_size(), 1);
+  EXPECT_EQ(page.session().page_views(), 2u);
+
+  // Messages are outside a support grant; a nonsense page is refused.
+  EXPECT_EQ(View(opened.session_token(), "messages", &page).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(View(opened.session_token(), "../admin", &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  custos::v1::PerformActionRequest action;
+  action.set_session_token(opened.session_token());
+  action.set_action("send_test_mail");
+  custos::v1::PerformActionResponse done;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(Stub("anna.support")
+                  ->PerformAction(&context, action, &done)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  custos::v1::EndSessionRequest end;
+  end.set_session_token(opened.session_token());
+  custos::v1::EndSessionResponse ended;
+  grpc::ClientContext context;
+  ASSERT_TRUE(Stub("anna.support")->EndSession(&context, end, &ended).ok());
+  EXPECT_EQ(ended.session().state(), custos::v1::SESSION_ENDED);
+  const grpc::Status after = View(opened.session_token(), "dashboard", &page);
+  EXPECT_EQ(after.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(after.error_message(), HasSubstr("SESSION_ENDED"));
+}
+
+TEST_F(TakeIdentityTest, TheLinkWorksOnce) {
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.marketing");
+  start.mutable_justification()->set_category("support");
+  start.mutable_justification()->set_reference("SUP-1043");
+  custos::v1::StartSessionResponse started;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        Stub("anna.support")->StartSession(&context, start, &started).ok());
+  }
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(started.link().substr(started.link().find('#') + 1));
+  custos::v1::ExchangeLinkResponse opened;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(Stub("daan.developer")
+                  ->ExchangeLink(&context, exchange, &opened)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext again;
+  const grpc::Status reused =
+      Stub("anna.support")->ExchangeLink(&again, exchange, &opened);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(reused.error_message(), HasSubstr("already used"));
+}
+
+TEST_F(TakeIdentityTest, ActionsOnlyWhenTheCustomerAsked) {
+  custos::v1::CustomerRequestedAction asked;
+  asked.set_action("send_test_mail");
+  asked.set_customer_request_ref("SUP-1042");
+  const auto opened = Open({asked});
+  EXPECT_FALSE(opened.session().read_only());
+  custos::v1::PerformActionRequest action;
+  action.set_session_token(opened.session_token());
+  action.set_action("send_test_mail");
+  (*action.mutable_parameters())["to"] = "sanne@acme-webshop.example";
+  custos::v1::PerformActionResponse done;
+  grpc::ClientContext context;
+  ASSERT_TRUE(
+      Stub("anna.support")->PerformAction(&context, action, &done).ok());
+  EXPECT_EQ(EntryAt(absl::StrCat(done.log_index())).resource(),
+            "action/send_test_mail/SUP-1042");
+  action.set_action("delete_account");
+  grpc::ClientContext other;
+  EXPECT_EQ(
+      Stub("anna.support")->PerformAction(&other, action, &done).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(TakeIdentityTest, RevocationByTheDpoOrCustomerStopsTheNextClick) {
+  const auto by_dpo = Open();
+  custos::v1::EndSessionRequest end;
+  end.set_session_id(by_dpo.session().session_id());
+  custos::v1::EndSessionResponse ended;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(Stub("dirk.dpo")->EndSession(&context, end, &ended).ok());
+  }
+  EXPECT_EQ(ended.session().state(), custos::v1::SESSION_REVOKED);
+  custos::v1::ViewPageResponse page;
+  EXPECT_EQ(View(by_dpo.session_token(), "dashboard", &page).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  const auto by_customer = Open();
+  end.set_session_id(by_customer.session().session_id());
+  grpc::ClientContext context;
+  context.AddMetadata(
+      "authorization",
+      absl::StrCat("Bearer ", CustomerToken(*data_dir_, "acme")));
+  ASSERT_TRUE(custos::v1::TakeIdentity::NewStub(Channel("", ""))
+                  ->EndSession(&context, end, &ended)
+                  .ok());
+  EXPECT_EQ(ended.session().ended_by(), "customer:acme");
+  EXPECT_EQ(View(by_customer.session_token(), "dashboard", &page).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  // Revoking the grant ends its session too.
+  const auto by_grant = Open();
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(by_grant.session().grant_id());
+  custos::v1::RevokeGrantResponse revoked;
+  grpc::ClientContext revoke_context;
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("dirk.dpo"))
+                  ->RevokeGrant(&revoke_context, revoke, &revoked)
+                  .ok());
+  EXPECT_THAT(
+      View(by_grant.session_token(), "dashboard", &page).error_message(),
+      HasSubstr("GRANT_REVOKED"));
+}
+
+TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.owner");
+  start.mutable_justification()->set_category("prep");
+  start.mutable_justification()->set_reference("MEET-2026-11-25");
+  custos::v1::StartSessionResponse started;
+  grpc::ClientContext context;
+  const grpc::Status status =
+      Stub("mila.accounts")->StartSession(&context, start, &started);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("TAKE_IDENTITY_NOT_ALLOWED"));
+  start.set_customer_user_id("nobody");
+  start.mutable_justification()->set_category("support");
+  grpc::ClientContext unknown;
+  EXPECT_EQ(Stub("anna.support")
+                ->StartSession(&unknown, start, &started)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

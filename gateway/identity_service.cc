@@ -1,0 +1,486 @@
+#include "gateway/identity_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "common/openssl.h"
+#include "gateway/access_decision.h"
+#include "gateway/audit_log_service.h"
+#include "gateway/audited_call.h"
+#include "gateway/validate.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace custos::gateway {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// A single-use link is good for this long after the session starts.
+constexpr absl::Duration kLinkLifetime = absl::Minutes(1);
+
+// Which data kind a page of the customer's application shows, and the
+// record it names ("subscribers/s1004" → SUBSCRIBERS, "s1004").
+struct PageRef {
+  custos::v1::DataKind kind = custos::v1::DATA_KIND_UNSPECIFIED;
+  std::string record_id;
+  std::string title;
+};
+
+absl::StatusOr<PageRef> ParsePage(absl::string_view page) {
+  static constexpr struct {
+    const char* prefix;
+    custos::v1::DataKind kind;
+    const char* title;
+  } kPages[] = {
+      {"dashboard", custos::v1::ACCOUNT, "Dashboard"},
+      {"campaigns", custos::v1::CAMPAIGNS, "Campaigns"},
+      {"subscribers", custos::v1::SUBSCRIBERS, "Subscribers"},
+      {"messages", custos::v1::MESSAGES, "Messages"},
+      {"users", custos::v1::CUSTOMER_USERS, "Users"},
+      {"complaints", custos::v1::ABUSE_COMPLAINTS, "Abuse complaints"}};
+  for (const auto& p : kPages) {
+    absl::string_view rest = page;
+    if (!absl::ConsumePrefix(&rest, p.prefix)) continue;
+    if (rest.empty()) return PageRef{p.kind, "", p.title};
+    if (absl::ConsumePrefix(&rest, "/") && !rest.empty() && rest.size() <= 64 &&
+        rest.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") ==
+            absl::string_view::npos) {
+      return PageRef{p.kind, std::string(rest),
+                     absl::StrCat(p.title, " / ", rest)};
+    }
+  }
+  return absl::InvalidArgumentError(
+      "page: expected dashboard, campaigns, subscribers, messages, users or "
+      "complaints, "
+      "optionally followed by /<record id>");
+}
+
+std::string TokenHash(absl::string_view token) { return Sha256(token); }
+
+absl::Status SessionUsable(const custos::v1::TakeIdentitySession& session,
+                           const custos::v1::Grant& grant) {
+  if (session.state() != custos::v1::SESSION_LIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", session.session_id(), " is ",
+                     custos::v1::SessionState_Name(session.state()),
+                     session.ended_by().empty()
+                         ? ""
+                         : absl::StrCat(" (by ", session.ended_by(), ")"),
+                     "; nothing more is shown"));
+  }
+  if (grant.state() != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", session.session_id(), " ended: its grant is ",
+                     custos::v1::GrantState_Name(grant.state())));
+  }
+  return absl::OkStatus();
+}
+
+void RecordSession(const custos::v1::TakeIdentitySession& s,
+                   custos::v1::LogEntry& entry) {
+  entry.set_customer_id(s.customer_id());
+  entry.set_category(s.justification().category());
+  entry.set_reference(s.justification().reference());
+  entry.set_grant_id(s.grant_id());
+  entry.set_session_id(s.session_id());
+}
+
+absl::Status Start(AuditedCall& call, const Gateway& gateway,
+                   const custos::v1::StartSessionRequest& request,
+                   custos::v1::StartSessionResponse& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  const custos::v1::StaffMember& staff = *call.caller().staff;
+  if (auto s = ValidateId("customer_id", request.customer_id(), true); !s.ok())
+    return s;
+  if (auto s = ValidateId("customer_user_id", request.customer_user_id(), true);
+      !s.ok())
+    return s;
+  for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
+    const auto& a = request.customer_requested_actions(i);
+    if (auto s = ValidateId(
+            absl::StrCat("customer_requested_actions[", i, "].action"),
+            a.action(), true);
+        !s.ok())
+      return s;
+    if (auto s = ValidateText(absl::StrCat("customer_requested_actions[", i,
+                                           "].customer_request_ref"),
+                              a.customer_request_ref(), 128, true);
+        !s.ok())
+      return s;
+  }
+  custos::v1::LogEntry& entry = call.entry();
+  entry.set_customer_id(request.customer_id());
+  const custos::v1::Customer* customer =
+      gateway.directory->FindCustomer(request.customer_id());
+  if (customer == nullptr) {
+    return absl::NotFoundError(absl::StrCat("customer_id: no customer \"",
+                                            request.customer_id(), "\""));
+  }
+  const auto& users = customer->users();
+  auto user = std::find_if(users.begin(), users.end(),
+                           [&](const custos::v1::CustomerUser& u) {
+                             return u.user_id() == request.customer_user_id();
+                           });
+  if (user == users.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("customer_user_id: ", request.customer_id(),
+                     " has no user \"", request.customer_user_id(), "\""));
+  }
+
+  custos::v1::Grant grant;
+  if (!request.grant_id().empty()) {
+    auto existing = gateway.grants->Get(request.grant_id(), call.now());
+    if (!existing.ok()) return existing.status();
+    const policy::CategoryRule* rule =
+        call.policy().FindCategory(existing->justification().category());
+    if (existing->staff_id() != staff.staff_id() ||
+        existing->customer_id() != customer->customer_id()) {
+      return absl::PermissionDeniedError(
+          "grant_id: not your grant on this customer");
+    }
+    if (existing->state() != custos::v1::GRANT_ACTIVE) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("grant ", existing->grant_id(), " is ",
+                       custos::v1::GrantState_Name(existing->state())));
+    }
+    if (rule == nullptr || !rule->proto->take_identity()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("TAKE_IDENTITY_NOT_ALLOWED: category ",
+                       existing->justification().category(),
+                       " does not allow taking identity"));
+    }
+    grant = *std::move(existing);
+  } else {
+    custos::v1::RequestAccessRequest access;
+    access.set_customer_id(request.customer_id());
+    *access.mutable_justification() = request.justification();
+    if (request.has_duration()) *access.mutable_duration() = request.duration();
+    access.set_device_id(request.device_id());
+    if (auto s = ValidateRequestAccess(access, call.policy()); !s.ok())
+      return s;
+    entry.set_category(request.justification().category());
+    entry.set_reference(request.justification().reference());
+    AccessQuestion question;
+    question.staff = &staff;
+    question.customer = customer;
+    question.request = &access;
+    question.placement = call.caller().placement;
+    question.now = call.now();
+    question.take_identity = true;
+    auto decision = DecideAccess(gateway, call.policy(), question);
+    if (!decision.ok()) return decision.status();
+    *entry.mutable_reasons() = decision->reasons();
+    *response.mutable_decision() = *decision;
+    if (decision->verdict() == custos::v1::NEEDS_APPROVAL) {
+      return absl::FailedPreconditionError(
+          "this session needs approval: ask with `access request`, and once "
+          "approved start the "
+          "session with its grant_id");
+    }
+    if (decision->verdict() != custos::v1::ALLOW) {
+      std::vector<std::string> reasons;
+      for (const auto& r : decision->reasons())
+        reasons.push_back(absl::StrCat(r.code(), ": ", r.message()));
+      return absl::PermissionDeniedError(
+          absl::StrCat("session refused: ", absl::StrJoin(reasons, "; ")));
+    }
+    auto issued = IssueGrant(gateway, staff, access, *decision, call.now());
+    if (!issued.ok()) return issued.status();
+    grant = *std::move(issued);
+  }
+
+  auto session_id = NewId("s_");
+  auto link_token = NewId("lt_");
+  if (!session_id.ok()) return session_id.status();
+  if (!link_token.ok()) return link_token.status();
+  custos::v1::TakeIdentitySession& session = *response.mutable_session();
+  session.set_session_id(*session_id);
+  session.set_staff_id(staff.staff_id());
+  session.set_customer_id(customer->customer_id());
+  session.set_customer_user_id(request.customer_user_id());
+  *session.mutable_justification() = grant.justification();
+  session.set_grant_id(grant.grant_id());
+  session.set_state(custos::v1::SESSION_LINK_ISSUED);
+  *session.mutable_started_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
+  absl::Time expires =
+      TimeUtil::TimestampToMicroseconds(grant.obligations().expires_at()) == 0
+          ? call.now()
+          : absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(
+                grant.obligations().expires_at()));
+  if (request.has_duration()) {
+    expires = std::min(
+        expires, call.now() + absl::Seconds(request.duration().seconds()));
+  }
+  *session.mutable_expires_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(expires));
+  *session.mutable_customer_requested_actions() =
+      request.customer_requested_actions();
+  session.set_read_only(request.customer_requested_actions_size() == 0);
+  RecordSession(session, entry);
+  entry.set_resource(absl::StrCat("session/", *session_id));
+  if (auto s = gateway.sessions->Create(session, TokenHash(*link_token),
+                                        call.now() + kLinkLifetime);
+      !s.ok()) {
+    return s;
+  }
+  // The token rides in the fragment, which browsers never send to servers.
+  response.set_link(
+      absl::StrCat(gateway.web_base_url, "/identity/start#", *link_token));
+  return absl::OkStatus();
+}
+
+absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
+                      const custos::v1::ExchangeLinkRequest& request,
+                      custos::v1::ExchangeLinkResponse& response) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = ValidateText("link_token", request.link_token(), 64, true);
+      !s.ok())
+    return s;
+  auto token = NewId("st_");
+  if (!token.ok()) return token.status();
+  auto session = gateway.sessions->ExchangeLink(TokenHash(request.link_token()),
+                                                TokenHash(*token), call.now());
+  if (!session.ok()) return session.status();
+  RecordSession(*session, call.entry());
+  call.entry().set_resource(absl::StrCat("session/", session->session_id()));
+  if (session->staff_id() != call.caller().staff->staff_id()) {
+    return absl::PermissionDeniedError(
+        "link_token: this link belongs to another staff member");
+  }
+  const custos::v1::StaffMember* staff =
+      gateway.directory->FindStaff(session->staff_id());
+  const custos::v1::Customer* customer =
+      gateway.directory->FindCustomer(session->customer_id());
+  if (staff != nullptr) response.set_staff_display_name(staff->display_name());
+  if (customer != nullptr) {
+    for (const auto& u : customer->users()) {
+      if (u.user_id() == session->customer_user_id()) {
+        response.set_customer_user_display_name(u.display_name());
+      }
+    }
+  }
+  response.set_session_token(*token);
+  *response.mutable_session() = *std::move(session);
+  return absl::OkStatus();
+}
+
+// The session a session token opens, with its grant, checked usable.
+absl::Status OpenSession(AuditedCall& call, const Gateway& gateway,
+                         absl::string_view token,
+                         custos::v1::TakeIdentitySession& session,
+                         custos::v1::Grant& grant) {
+  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = ValidateText("session_token", token, 64, true); !s.ok())
+    return s;
+  auto found = gateway.sessions->ByToken(TokenHash(token), call.now());
+  if (!found.ok()) return found.status();
+  session = *std::move(found);
+  RecordSession(session, call.entry());
+  if (session.staff_id() != call.caller().staff->staff_id()) {
+    return absl::PermissionDeniedError("session_token: not your session");
+  }
+  auto g = gateway.grants->Get(session.grant_id(), call.now());
+  if (!g.ok()) return g.status();
+  grant = *std::move(g);
+  return SessionUsable(session, grant);
+}
+
+absl::Status View(AuditedCall& call, const Gateway& gateway,
+                  const custos::v1::ViewPageRequest& request,
+                  custos::v1::ViewPageResponse& response) {
+  custos::v1::TakeIdentitySession session;
+  custos::v1::Grant grant;
+  if (auto s =
+          OpenSession(call, gateway, request.session_token(), session, grant);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = ValidateText("page", request.page(), 200, true); !s.ok())
+    return s;
+  auto page = ParsePage(request.page());
+  if (!page.ok()) return page.status();
+  call.entry().set_resource(absl::StrCat("page/", request.page()));
+  call.entry().set_data_kind(page->kind);
+  const auto& kinds = grant.obligations().data_kinds();
+  if (std::find(kinds.begin(), kinds.end(), page->kind) == kinds.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("page: this session's grant does not reach ",
+                     custos::v1::DataKind_Name(page->kind)));
+  }
+  auto records =
+      gateway.customer_data->Read(session.customer_id(), page->kind, 50,
+                                  request.page_token(), page->record_id);
+  if (!records.ok()) return records.status();
+  const std::vector<std::string> masked(
+      grant.obligations().masked_fields().begin(),
+      grant.obligations().masked_fields().end());
+  MaskRecords(page->kind, masked, records->records);
+  session.set_page_views(session.page_views() + 1);
+  if (auto s = gateway.sessions->Update(session); !s.ok()) return s;
+  call.entry().set_record_count(records->records.size());
+  response.set_title(page->title);
+  response.set_kind(page->kind);
+  for (auto& r : records->records) *response.add_records() = std::move(r);
+  response.set_next_page_token(records->next_page_token);
+  *response.mutable_session() = std::move(session);
+  return absl::OkStatus();
+}
+
+absl::Status Perform(AuditedCall& call, const Gateway& gateway,
+                     const custos::v1::PerformActionRequest& request,
+                     custos::v1::PerformActionResponse& response) {
+  custos::v1::TakeIdentitySession session;
+  custos::v1::Grant grant;
+  if (auto s =
+          OpenSession(call, gateway, request.session_token(), session, grant);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = ValidateId("action", request.action(), true); !s.ok()) return s;
+  for (const auto& [key, value] : request.parameters()) {
+    if (auto s = ValidateText(absl::StrCat("parameters[", key, "]"), value, 256,
+                              false);
+        !s.ok())
+      return s;
+  }
+  const auto& asked = session.customer_requested_actions();
+  auto it = std::find_if(asked.begin(), asked.end(), [&](const auto& a) {
+    return a.action() == request.action();
+  });
+  if (it == asked.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("action: the session is read-only except for what the "
+                     "customer asked; \"",
+                     request.action(), "\" was not asked"));
+  }
+  call.entry().set_resource(absl::StrCat("action/", request.action(), "/",
+                                         it->customer_request_ref()));
+  session.set_actions(session.actions() + 1);
+  if (auto s = gateway.sessions->Update(session); !s.ok()) return s;
+  // The demo application has no mail server; the action is recorded and
+  // acknowledged.
+  response.set_result(absl::StrCat(request.action(), " done for ",
+                                   session.customer_id(), " (customer request ",
+                                   it->customer_request_ref(), ")"));
+  return absl::OkStatus();
+}
+
+absl::Status End(AuditedCall& call, const Gateway& gateway,
+                 const custos::v1::EndSessionRequest& request,
+                 custos::v1::EndSessionResponse& response) {
+  if (auto s = ValidateText("reason", request.reason(), 1024, false); !s.ok())
+    return s;
+  absl::StatusOr<custos::v1::TakeIdentitySession> session;
+  if (!request.session_token().empty()) {
+    if (auto s =
+            ValidateText("session_token", request.session_token(), 64, true);
+        !s.ok())
+      return s;
+    session = gateway.sessions->ByToken(TokenHash(request.session_token()),
+                                        call.now());
+  } else {
+    if (auto s = ValidateText("session_id", request.session_id(), 64, true);
+        !s.ok())
+      return s;
+    session = gateway.sessions->ById(request.session_id(), call.now());
+  }
+  if (!session.ok()) return session.status();
+  RecordSession(*session, call.entry());
+  call.entry().set_resource(absl::StrCat("session/", session->session_id()));
+  call.AddPersonalValue("note", request.reason());
+  std::string by;
+  custos::v1::SessionState state = custos::v1::SESSION_ENDED;
+  if (call.caller().is_customer()) {
+    if (call.caller().customer_id != session->customer_id()) {
+      return absl::PermissionDeniedError(
+          "session_id: not a session on your account");
+    }
+    by = absl::StrCat("customer:", call.caller().customer_id);
+    state = custos::v1::SESSION_REVOKED;
+  } else if (!call.caller().authenticated()) {
+    return call.caller().status;
+  } else if (call.caller().staff->staff_id() == session->staff_id()) {
+    by = absl::StrCat("staff:", session->staff_id());
+  } else if (IsDpo(*call.caller().staff)) {
+    by = absl::StrCat("dpo:", call.caller().staff->staff_id());
+    state = custos::v1::SESSION_REVOKED;
+  } else {
+    return absl::PermissionDeniedError(
+        "only the engineer, the DPO or the customer ends a session");
+  }
+  const bool open = session->state() == custos::v1::SESSION_LIVE ||
+                    session->state() == custos::v1::SESSION_LINK_ISSUED;
+  if (!open) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session ", session->session_id(), " is ",
+        custos::v1::SessionState_Name(session->state()), " already"));
+  }
+  session->set_state(state);
+  session->set_ended_by(by);
+  *session->mutable_ended_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
+  if (auto s = gateway.sessions->Update(*session); !s.ok()) return s;
+  *response.mutable_session() = *std::move(session);
+  return absl::OkStatus();
+}
+
+absl::Status ListAll(AuditedCall& call, const Gateway& gateway,
+                     const custos::v1::ListSessionsRequest& request,
+                     custos::v1::ListSessionsResponse& response) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
+    return s;
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
+    return s;
+  std::string customer_id = request.customer_id();
+  std::string staff_id = request.staff_id();
+  if (call.caller().is_customer()) {
+    customer_id = call.caller().customer_id;
+  } else if (!call.caller().authenticated()) {
+    return call.caller().status;
+  } else if (!IsDpo(*call.caller().staff)) {
+    staff_id = call.caller().staff->staff_id();
+  }
+  call.entry().set_resource("sessions");
+  auto sessions = gateway.sessions->List(
+      staff_id, customer_id, request.live_only(), call.now(),
+      request.page_size() <= 0 ? 50 : std::min(request.page_size(), 500));
+  if (!sessions.ok()) return sessions.status();
+  for (auto& s : *sessions) *response.add_sessions() = std::move(s);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+#define CUSTOS_HANDLER(Method, Request, Response, Impl, OnLogged)           \
+  grpc::ServerUnaryReactor* TakeIdentityService::Method(                    \
+      grpc::CallbackServerContext* context,                                 \
+      const custos::v1::Request* request, custos::v1::Response* response) { \
+    AuditedCall call(gateway_, context, "TakeIdentity." #Method);           \
+    absl::Status answer =                                                   \
+        ::custos::gateway::Impl(call, *gateway_, *request, *response);      \
+    return call.Finish(std::move(answer), OnLogged);                        \
+  }
+#define CUSTOS_SET_LOG_INDEX \
+  [response](uint64_t index) { response->set_log_index(index); }
+
+CUSTOS_HANDLER(StartSession, StartSessionRequest, StartSessionResponse, Start,
+               CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(ExchangeLink, ExchangeLinkRequest, ExchangeLinkResponse,
+               Exchange, nullptr)
+CUSTOS_HANDLER(ViewPage, ViewPageRequest, ViewPageResponse, View,
+               CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(PerformAction, PerformActionRequest, PerformActionResponse,
+               Perform, CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(EndSession, EndSessionRequest, EndSessionResponse, End,
+               CUSTOS_SET_LOG_INDEX)
+CUSTOS_HANDLER(ListSessions, ListSessionsRequest, ListSessionsResponse, ListAll,
+               nullptr)
+
+#undef CUSTOS_SET_LOG_INDEX
+#undef CUSTOS_HANDLER
+
+}  // namespace custos::gateway

@@ -1,0 +1,211 @@
+#include "gateway/sessions/session_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace custos::gateway {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat("sessions: ", what, ": ", sqlite3_errmsg(db)));
+}
+
+void BindText(sqlite3_stmt* stmt, int i, absl::string_view value) {
+  sqlite3_bind_text(stmt, i, value.data(), value.size(), SQLITE_TRANSIENT);
+}
+
+void BindBlob(sqlite3_stmt* stmt, int i, absl::string_view value) {
+  sqlite3_bind_blob(stmt, i, value.data(), value.size(), SQLITE_TRANSIENT);
+}
+
+custos::v1::TakeIdentitySession WithStateAt(
+    custos::v1::TakeIdentitySession session, absl::Time now) {
+  session.set_state(SessionStateAt(session, now));
+  return session;
+}
+
+}  // namespace
+
+custos::v1::SessionState SessionStateAt(
+    const custos::v1::TakeIdentitySession& session, absl::Time now) {
+  const bool open = session.state() == custos::v1::SESSION_LIVE ||
+                    session.state() == custos::v1::SESSION_LINK_ISSUED;
+  if (open && TimeUtil::TimestampToMicroseconds(session.expires_at()) <=
+                  absl::ToUnixMicros(now)) {
+    return custos::v1::SESSION_EXPIRED;
+  }
+  return session.state();
+}
+
+absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
+    const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      nullptr) != SQLITE_OK) {
+    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
+    sqlite3_close_v2(db);
+    return status;
+  }
+  sqlite3_busy_timeout(db, 500);
+  std::unique_ptr<SessionStore> store(new SessionStore(db));
+  if (sqlite3_exec(
+          db,
+          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+          "CREATE TABLE IF NOT EXISTS sessions(session_id TEXT PRIMARY KEY, "
+          "staff_id "
+          "TEXT NOT NULL, customer_id TEXT NOT NULL, created_us INTEGER NOT "
+          "NULL, "
+          "link_hash BLOB NOT NULL, link_expires_us INTEGER NOT NULL, "
+          "link_used "
+          "INTEGER NOT NULL DEFAULT 0, token_hash BLOB, session BLOB NOT NULL);"
+          "CREATE UNIQUE INDEX IF NOT EXISTS sessions_by_link ON "
+          "sessions(link_hash);"
+          "CREATE INDEX IF NOT EXISTS sessions_by_token ON "
+          "sessions(token_hash);",
+          nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db, "creating the schema");
+  }
+  return store;
+}
+
+SessionStore::~SessionStore() {
+  absl::MutexLock lock(&mu_);
+  statements_.reset();
+  sqlite3_close_v2(db_);
+}
+
+absl::Status SessionStore::Create(
+    const custos::v1::TakeIdentitySession& session, absl::string_view link_hash,
+    absl::Time link_expires) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "INSERT INTO sessions(session_id, staff_id, customer_id, created_us, "
+      "link_hash, "
+      "link_expires_us, session) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  BindText(stmt, 1, session.session_id());
+  BindText(stmt, 2, session.staff_id());
+  BindText(stmt, 3, session.customer_id());
+  sqlite3_bind_int64(stmt, 4,
+                     TimeUtil::TimestampToMicroseconds(session.started_at()));
+  BindBlob(stmt, 5, link_hash);
+  sqlite3_bind_int64(stmt, 6, absl::ToUnixMicros(link_expires));
+  BindBlob(stmt, 7, session.SerializeAsString());
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? absl::OkStatus()
+                           : SqlError(db_, "storing a session");
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::LoadOne(
+    sqlite3_stmt* stmt, absl::Time now, absl::string_view what) const {
+  const int rc = sqlite3_step(stmt);
+  custos::v1::TakeIdentitySession session;
+  if (rc == SQLITE_ROW) {
+    session.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                           sqlite3_column_bytes(stmt, 0));
+  }
+  sqlite3_reset(stmt);
+  if (rc == SQLITE_DONE)
+    return absl::NotFoundError(absl::StrCat(what, ": no such session"));
+  if (rc != SQLITE_ROW) return SqlError(db_, "reading a session");
+  return WithStateAt(std::move(session), now);
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
+    absl::string_view link_hash, absl::string_view token_hash, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  // One statement claims the link, so two exchanges can never both win.
+  sqlite3_stmt* claim = statements_->Get(
+      "UPDATE sessions SET link_used = 1, token_hash = ?2 WHERE link_hash = ?1 "
+      "AND "
+      "link_used = 0 AND link_expires_us > ?3");
+  BindBlob(claim, 1, link_hash);
+  BindBlob(claim, 2, token_hash);
+  sqlite3_bind_int64(claim, 3, absl::ToUnixMicros(now));
+  const int rc = sqlite3_step(claim);
+  sqlite3_reset(claim);
+  if (rc != SQLITE_DONE) return SqlError(db_, "exchanging a link");
+  if (sqlite3_changes(db_) != 1) {
+    return absl::PermissionDeniedError(
+        "link_token: this link is unknown, already used or expired; start a "
+        "new session");
+  }
+  sqlite3_stmt* stmt =
+      statements_->Get("SELECT session FROM sessions WHERE link_hash = ?1");
+  BindBlob(stmt, 1, link_hash);
+  auto session = LoadOne(stmt, now, "link_token");
+  if (!session.ok()) return session.status();
+  if (session->state() == custos::v1::SESSION_LINK_ISSUED) {
+    session->set_state(custos::v1::SESSION_LIVE);
+    sqlite3_stmt* update = statements_->Get(
+        "UPDATE sessions SET session = ?2 WHERE session_id = ?1");
+    BindText(update, 1, session->session_id());
+    BindBlob(update, 2, session->SerializeAsString());
+    const int update_rc = sqlite3_step(update);
+    sqlite3_reset(update);
+    if (update_rc != SQLITE_DONE) return SqlError(db_, "opening a session");
+  }
+  return session;
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ByToken(
+    absl::string_view token_hash, absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt =
+      statements_->Get("SELECT session FROM sessions WHERE token_hash = ?1");
+  BindBlob(stmt, 1, token_hash);
+  return LoadOne(stmt, now, "session_token");
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ById(
+    absl::string_view session_id, absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt =
+      statements_->Get("SELECT session FROM sessions WHERE session_id = ?1");
+  BindText(stmt, 1, session_id);
+  return LoadOne(stmt, now, "session_id");
+}
+
+absl::Status SessionStore::Update(
+    const custos::v1::TakeIdentitySession& session) {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "UPDATE sessions SET session = ?2 WHERE session_id = ?1");
+  BindText(stmt, 1, session.session_id());
+  BindBlob(stmt, 2, session.SerializeAsString());
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return rc == SQLITE_DONE ? absl::OkStatus()
+                           : SqlError(db_, "updating a session");
+}
+
+absl::StatusOr<std::vector<custos::v1::TakeIdentitySession>> SessionStore::List(
+    absl::string_view staff_id, absl::string_view customer_id, bool live_only,
+    absl::Time now, int limit) const {
+  absl::MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT session FROM sessions WHERE (?1 = '' OR staff_id = ?1) AND (?2 = "
+      "'' OR "
+      "customer_id = ?2) ORDER BY created_us DESC");
+  BindText(stmt, 1, staff_id);
+  BindText(stmt, 2, customer_id);
+  std::vector<custos::v1::TakeIdentitySession> sessions;
+  int rc;
+  while (static_cast<int>(sessions.size()) < limit &&
+         (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    custos::v1::TakeIdentitySession s;
+    s.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                     sqlite3_column_bytes(stmt, 0));
+    s = WithStateAt(std::move(s), now);
+    if (live_only && s.state() != custos::v1::SESSION_LIVE) continue;
+    sessions.push_back(std::move(s));
+  }
+  sqlite3_reset(stmt);
+  return sessions;
+}
+
+}  // namespace custos::gateway

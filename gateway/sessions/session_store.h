@@ -1,0 +1,73 @@
+// Take-identity sessions and the secrets that open them: the single-use
+// link token and the session token, both kept only as SHA-256 hashes.
+//
+// Kept in an SQLite file. Thread-safe (one connection behind a mutex).
+#ifndef CUSTOS_GATEWAY_SESSIONS_SESSION_STORE_H_
+#define CUSTOS_GATEWAY_SESSIONS_SESSION_STORE_H_
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/sqlite_statements.h"
+#include "proto/custos/v1/identity.pb.h"
+
+namespace custos::gateway {
+
+class SessionStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<SessionStore>> Open(
+      const std::string& path);
+  ~SessionStore();
+
+  // Stores a new session whose link token hashes to `link_hash` and may be
+  // exchanged until `link_expires`.
+  absl::Status Create(const custos::v1::TakeIdentitySession& session,
+                      absl::string_view link_hash, absl::Time link_expires);
+
+  // Exchanges a link once: PERMISSION_DENIED for an unknown, used or expired
+  // link. On success the session is LIVE and its token hashes to
+  // `token_hash`.
+  absl::StatusOr<custos::v1::TakeIdentitySession> ExchangeLink(
+      absl::string_view link_hash, absl::string_view token_hash,
+      absl::Time now);
+
+  // The session for a token hash or an id, as of `now` (LIVE or
+  // LINK_ISSUED past expiry reads EXPIRED). NOT_FOUND otherwise.
+  absl::StatusOr<custos::v1::TakeIdentitySession> ByToken(
+      absl::string_view token_hash, absl::Time now) const;
+  absl::StatusOr<custos::v1::TakeIdentitySession> ById(
+      absl::string_view session_id, absl::Time now) const;
+
+  // Replaces the stored session (counters, state).
+  absl::Status Update(const custos::v1::TakeIdentitySession& session);
+
+  absl::StatusOr<std::vector<custos::v1::TakeIdentitySession>> List(
+      absl::string_view staff_id, absl::string_view customer_id, bool live_only,
+      absl::Time now, int limit) const;
+
+ private:
+  explicit SessionStore(sqlite3* db)
+      : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
+  absl::StatusOr<custos::v1::TakeIdentitySession> LoadOne(
+      sqlite3_stmt* stmt, absl::Time now, absl::string_view what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
+};
+
+// The session's state at `now`: LIVE or LINK_ISSUED past expiry is EXPIRED.
+custos::v1::SessionState SessionStateAt(
+    const custos::v1::TakeIdentitySession& session, absl::Time now);
+
+}  // namespace custos::gateway
+
+#endif  // CUSTOS_GATEWAY_SESSIONS_SESSION_STORE_H_
