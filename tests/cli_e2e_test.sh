@@ -96,6 +96,13 @@ trip=$("$custos" --as anna.support --output json trip request --country DE --fir
 trip_id=$(sed -n 's/.*"trip_id": "\(t_[0-9a-f]*\)".*/\1/p' <<<"$trip")
 "$custos" --as dirk.dpo trip decide --trip "$trip_id" --approve | grep -q "approved" || fail "trip decide"
 
+# Take identity: a single-use link, then the engineer ends the session.
+started=$("$custos" --as anna.support --output json identity start --customer acme --user acme.owner --category support --ref SUP-1042)
+grep -q '"link": "https://localhost:8443/identity/start#lt_' <<<"$started" || fail "no link: $started"
+session_id=$(sed -n 's/.*"session_id": "\(s_[0-9a-f]*\)".*/\1/p' <<<"$started" | head -1)
+"$custos" --as anna.support identity list --active_only >/dev/null || fail "identity list"
+"$custos" --as anna.support identity end --session "$session_id" | grep -q " ended " || fail "identity end"
+
 # Proofs, checked by the CLI against the pinned key.
 key=$(cat "$data/log_verifier_key")
 proof=$("$custos" --as anna.support --output json log prove --index 0 --verifier_key "$key" 2>/dev/null)

@@ -25,6 +25,7 @@
 #include "proto/custos/v1/access.grpc.pb.h"
 #include "proto/custos/v1/approvals.grpc.pb.h"
 #include "proto/custos/v1/audit.grpc.pb.h"
+#include "proto/custos/v1/identity.grpc.pb.h"
 
 namespace custos::cli {
 namespace {
@@ -853,6 +854,96 @@ int ConsentSet(const CommandOptions& options,
           options.partner, " (log entry #", response.log_index(), ")\n"));
 }
 
+std::string SessionLine(const custos::v1::TakeIdentitySession& s) {
+  std::string state = custos::v1::SessionState_Name(s.state());
+  return absl::StrCat(
+      s.session_id(), "  ", s.staff_id(), " as ", s.customer_user_id(), "@",
+      s.customer_id(), "  ", s.justification().category(), " ",
+      s.justification().reference(), "  ",
+      absl::AsciiStrToLower(state.substr(8)), "  pages ", s.page_views(),
+      "  until ", FormatTime(s.expires_at()), "\n");
+}
+
+int IdentityStart(const CommandOptions& options,
+                  const std::shared_ptr<grpc::Channel>& channel,
+                  std::ostream& out, std::ostream& err) {
+  if (options.customer.empty() || options.user.empty()) {
+    return UsageError(
+        err,
+        "identity start needs --customer C --user U (and --category, --ref "
+        "or --grant)");
+  }
+  custos::v1::StartSessionRequest request;
+  request.set_customer_id(options.customer);
+  request.set_customer_user_id(options.user);
+  request.mutable_justification()->set_category(options.category);
+  request.mutable_justification()->set_reference(options.reference);
+  request.mutable_justification()->set_note(options.note);
+  request.set_grant_id(options.grant);
+  if (!options.action.empty()) {
+    auto* action = request.add_customer_requested_actions();
+    action->set_action(options.action);
+    action->set_customer_request_ref(options.action_ref);
+  }
+  if (!options.duration.empty()) {
+    absl::Duration duration;
+    if (!absl::ParseDuration(options.duration, &duration) ||
+        duration <= absl::ZeroDuration()) {
+      return UsageError(err,
+                        "--duration: expected a positive duration such as 30m");
+    }
+    request.mutable_duration()->set_seconds(absl::ToInt64Seconds(duration));
+  }
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::StartSessionResponse response;
+  const grpc::Status status =
+      custos::v1::TakeIdentity::NewStub(channel)->StartSession(
+          &context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  return PrintOrJson(
+      response, options, out,
+      absl::StrCat(SessionLine(response.session()),
+                   "open within a minute, once: ", response.link(), "\n"));
+}
+
+int IdentityEnd(const CommandOptions& options,
+                const std::shared_ptr<grpc::Channel>& channel,
+                std::ostream& out, std::ostream& err) {
+  if (options.session.empty())
+    return UsageError(err, "identity end needs --session ID");
+  custos::v1::EndSessionRequest request;
+  request.set_session_id(options.session);
+  request.set_reason(options.reason);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::EndSessionResponse response;
+  const grpc::Status status =
+      custos::v1::TakeIdentity::NewStub(channel)->EndSession(&context, request,
+                                                             &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  return PrintOrJson(response, options, out, SessionLine(response.session()));
+}
+
+int IdentityList(const CommandOptions& options,
+                 const std::shared_ptr<grpc::Channel>& channel,
+                 std::ostream& out, std::ostream& err) {
+  custos::v1::ListSessionsRequest request;
+  request.set_customer_id(options.customer);
+  request.set_staff_id(options.staff);
+  request.set_live_only(options.active_only);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::ListSessionsResponse response;
+  const grpc::Status status =
+      custos::v1::TakeIdentity::NewStub(channel)->ListSessions(
+          &context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  std::string text;
+  for (const auto& s : response.sessions()) text += SessionLine(s);
+  return PrintOrJson(response, options, out, text);
+}
+
 const Command kCommands[] = {
     {"access", "request",
      "--customer C --category CAT --ref REF [--note TEXT] [--kinds K1,K2] "
@@ -872,6 +963,20 @@ const Command kCommands[] = {
     {"access", "revoke",
      "--grant ID [--reason TEXT]\n      revoke a grant (DPO only)",
      AccessRevoke},
+    {"identity", "start",
+     "--customer C --user U --category CAT --ref REF | --grant ID [--duration "
+     "30m]\n"
+     "      [--action send_test_mail --action_ref REF]  take identity: prints "
+     "a single-use link",
+     IdentityStart},
+    {"identity", "end",
+     "--session ID [--reason TEXT]\n"
+     "      end your session (the DPO or the customer revokes one)",
+     IdentityEnd},
+    {"identity", "list",
+     "[--customer C] [--staff S] [--active_only]\n"
+     "      take-identity sessions",
+     IdentityList},
     {"trip", "request",
      "--country CC --first_day YYYY-MM-DD --last_day YYYY-MM-DD --device ID\n"
      "      ask the DPO to approve working from abroad",

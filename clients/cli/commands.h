@@ -39,6 +39,11 @@ struct CommandOptions {
   std::string trip;
   std::string request;
   std::string partner;
+  // identity start / end.
+  std::string user;
+  std::string session;
+  std::string action;
+  std::string action_ref;
   bool approve = false;
   bool refuse = false;
   // access read / end / revoke.

@@ -49,6 +49,12 @@ ABSL_FLAG(bool, approve, false,
           "Approve (trip decide, approval decide, consent set).");
 ABSL_FLAG(bool, refuse, false,
           "Refuse (trip decide, approval decide, consent set).");
+ABSL_FLAG(std::string, user, "", "The customer's user whose identity to take.");
+ABSL_FLAG(std::string, session, "", "Take-identity session id.");
+ABSL_FLAG(std::string, action, "",
+          "An action the customer asked for, e.g. send_test_mail.");
+ABSL_FLAG(std::string, action_ref, "",
+          "The customer's reference for that request.");
 ABSL_FLAG(std::string, grant, "", "Grant id (access read, end, revoke).");
 ABSL_FLAG(std::string, kind, "", "Data kind to read, e.g. SUBSCRIBERS.");
 ABSL_FLAG(std::string, record, "", "One record id to read.");
@@ -113,6 +119,10 @@ int main(int argc, char** argv) {
   options.approve = absl::GetFlag(FLAGS_approve);
   options.refuse = absl::GetFlag(FLAGS_refuse);
   options.grant = absl::GetFlag(FLAGS_grant);
+  options.user = absl::GetFlag(FLAGS_user);
+  options.session = absl::GetFlag(FLAGS_session);
+  options.action = absl::GetFlag(FLAGS_action);
+  options.action_ref = absl::GetFlag(FLAGS_action_ref);
   options.kind = absl::GetFlag(FLAGS_kind);
   options.record = absl::GetFlag(FLAGS_record);
   options.reason = absl::GetFlag(FLAGS_reason);
