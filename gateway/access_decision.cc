@@ -126,7 +126,11 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
   facts.dpo_approved = question.dpo_approved;
   facts.customer_approved = question.customer_approved;
   facts.now = question.now;
-  return policy::Decide(policy, facts);
+  const absl::Time start = absl::Now();
+  custos::v1::Decision decision = policy::Decide(policy, facts);
+  if (gateway.metrics != nullptr)
+    gateway.metrics->ObserveDecision(absl::Now() - start);
+  return decision;
 }
 
 absl::StatusOr<custos::v1::Grant> IssueGrant(

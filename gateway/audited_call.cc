@@ -67,12 +67,24 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(
     reason->set_message(std::string(answer.message()));
   }
   grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
+  GatewayMetrics* metrics = gateway_->metrics;
+  const absl::Time queued = absl::Now();
+  const std::string action = entry_.action();
+  const std::string category = entry_.category();
   grpc::CallbackServerContext* context = context_;
   gateway_->log->AppendAsync(
       std::move(entry_), std::move(personal_),
-      [reactor, context, answer = std::move(answer),
-       on_logged =
-           std::move(on_logged)](absl::StatusOr<custos::v1::LogEntry> logged) {
+      [reactor, context, metrics, queued, action, category,
+       answer = std::move(answer), on_logged = std::move(on_logged)](
+          absl::StatusOr<custos::v1::LogEntry> logged) {
+        if (metrics != nullptr) {
+          metrics->ObserveAppend(absl::Now() - queued);
+          metrics->CountRequest(action,
+                                logged.ok()
+                                    ? absl::StatusCodeToString(answer.code())
+                                    : "UNAVAILABLE",
+                                category);
+        }
         if (!logged.ok()) {
           reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
               "the audit log cannot be written, so nothing was served: ",

@@ -13,6 +13,7 @@
 #include "gateway/data/customer_data.h"
 #include "gateway/directory.h"
 #include "gateway/grants/grant_store.h"
+#include "gateway/metrics.h"
 #include "gateway/sessions/session_store.h"
 #include "policy/facts.h"
 #include "policy/policy_holder.h"
@@ -27,6 +28,8 @@ struct Gateway {
   GrantStore* grants = nullptr;
   ApprovalStore* approvals = nullptr;
   SessionStore* sessions = nullptr;
+  // Null when metrics are off.
+  GatewayMetrics* metrics = nullptr;
   // Where custos-web serves take-identity sessions, for the single-use link.
   std::string web_base_url = "https://localhost:8443";
   const CustomerData* customer_data = nullptr;

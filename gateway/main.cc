@@ -20,6 +20,11 @@ ABSL_FLAG(std::string, directory, "",
 ABSL_FLAG(std::string, policy, "",
           "Policy file (text-format custos.v1.PolicyFile); empty means the "
           "built-in default policy. SIGHUP reloads it.");
+ABSL_FLAG(
+    std::string, metrics_listen, "127.0.0.1:9464",
+    "host:port for Prometheus metrics at /metrics; empty turns them off.");
+ABSL_FLAG(std::string, web_base_url, "https://localhost:8443",
+          "Where custos-web serves take-identity sessions (for their links).");
 ABSL_FLAG(std::string, extra_client_certs, "",
           "Comma-separated extra ids to issue development client certificates "
           "for (e.g. services such as custos-web).");
@@ -44,6 +49,8 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.directory_file = absl::GetFlag(FLAGS_directory);
   options.policy_file = absl::GetFlag(FLAGS_policy);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.web_base_url = absl::GetFlag(FLAGS_web_base_url);
   for (absl::string_view id : absl::StrSplit(
            absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {
     options.extra_client_ids.emplace_back(id);
@@ -57,6 +64,10 @@ int main(int argc, char** argv) {
             << options.data_dir << std::endl;
 
   std::cout << "custosd: policy " << (*server)->policy_version() << std::endl;
+  if ((*server)->metrics_port() != 0) {
+    std::cout << "custosd: metrics on port " << (*server)->metrics_port()
+              << std::endl;
+  }
   int signal_number = 0;
   for (;;) {
     sigwait(&stop_signals, &signal_number);

@@ -165,7 +165,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   CUSTOS_ASSIGN_OR_RETURN(audit::NoteSigner signer,
                           LoadOrCreateLogSigner(options.data_dir));
   server->log_signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));
+  if (!options.metrics_listen.empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(server->metrics_,
+                            GatewayMetrics::Serve(options.metrics_listen));
+    server->gateway_.metrics = server->metrics_.get();
+  }
   audit::SqliteLogStore::Options log_options;
+  if (server->metrics_ != nullptr) {
+    log_options.on_commit = [metrics = server->metrics_.get()](size_t entries,
+                                                               uint64_t size) {
+      metrics->ObserveCommit(entries, size);
+    };
+  }
   log_options.signer = [signer = server->log_signer_.get()](
                            uint64_t size, absl::string_view root) {
     return signer->Sign(

@@ -44,6 +44,8 @@ struct GatewayOptions {
   std::string policy_file;
   // Where custos-web serves take-identity sessions (for the links).
   std::string web_base_url = "https://localhost:8443";
+  // host:port for Prometheus metrics (/metrics); empty turns them off.
+  std::string metrics_listen;
 };
 
 class GatewayServer {
@@ -70,6 +72,8 @@ class GatewayServer {
   // is returned.
   absl::Status ReloadPolicy();
   std::string policy_version() const { return policies_->current()->version(); }
+  // The metrics port, or 0 when metrics are off.
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
  private:
   GatewayServer() = default;
@@ -86,6 +90,7 @@ class GatewayServer {
   std::unique_ptr<CustomerData> customer_data_;
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<audit::NoteSigner> log_signer_;
   std::unique_ptr<audit::LogStore> log_;
   // Masks full source addresses once they are older than the retention.

@@ -49,6 +49,9 @@ dirk.dpo (DPO), carl.contractor, cora.consultant, abel.accountant, pia.partner (
 eva.former (contract ended), noah.noclause (no confidentiality clause).
 Demo customers: acme, bakkerij-jansen, fietsen-devries, nordwind.
 
+Metrics: http://127.0.0.1:9464/metrics (Prometheus). Options: $bin/gateway/custosd --help;
+a flag file works too: custosd --flagfile=custosd.flags.
+
 Press Ctrl-C to stop.
 MSG
 wait $pid

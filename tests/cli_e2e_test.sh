@@ -11,7 +11,7 @@ out=$TEST_TMPDIR/custosd.out
 policy=$TEST_TMPDIR/policy.textproto
 cp "$TEST_SRCDIR/custos/policy/default_policy.textproto" "$policy"
 chmod u+w "$policy"
-"$custosd" --data_dir "$data" --listen 127.0.0.1:0 --policy "$policy" >"$out" 2>&1 &
+"$custosd" --data_dir "$data" --listen 127.0.0.1:0 --policy "$policy" --metrics_listen 127.0.0.1:0 >"$out" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -146,6 +146,18 @@ grep -q "NOT reloaded.*policy.textproto:[0-9]*: home_country" "$out" || { cat "$
 [ "$(version)" = "$after" ] || fail "a bad policy replaced the good one"
 "$custos" --as anna.support access request --customer acme --category support --ref SUP-1042 >/dev/null \
   || fail "not serving after a bad reload"
+
+# Prometheus metrics, fetched over plain HTTP.
+mport=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$out")
+[ -n "$mport" ] || fail "no metrics port in: $(cat "$out")"
+exec 3<>"/dev/tcp/127.0.0.1/$mport"
+printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+metrics=$(cat <&3)
+exec 3<&-
+grep -q 'custos_requests_total{category="support",method="StaffAccess.RequestAccess",outcome="OK"}' <<<"$metrics" \
+  || fail "no request counter: $(grep custos_ <<<"$metrics" | head -5)"
+grep -q '^custos_log_entries ' <<<"$metrics" || fail "no log size gauge"
+grep -q '^custos_decision_seconds_count ' <<<"$metrics" || fail "no decision histogram"
 
 # A clean stop, then the log verifies offline from the file, and a changed
 # copy does not.

@@ -358,6 +358,7 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
   }
   size_.store(next_index_, std::memory_order_release);
   commits_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.on_commit) options_.on_commit(batch.size(), next_index_);
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(stored[i]));
 }
 

@@ -38,6 +38,9 @@ class SqliteLogStore final : public LogStore {
     CheckpointSigner signer;
     // A new checkpoint at least this often while entries arrive.
     absl::Duration checkpoint_interval = absl::Seconds(1);
+    // Told, on the writer thread, each commit's entry count and the log's
+    // new size (for metrics). Must not block.
+    std::function<void(size_t entries, uint64_t log_size)> on_commit;
   };
 
   // Opens or creates the log at `path` and recovers its tail. Errors:
