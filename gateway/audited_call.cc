@@ -23,7 +23,14 @@ AuditedCall::AuditedCall(const Gateway* gateway,
   custos::v1::Actor* actor = entry_.mutable_actor();
   actor->set_country(caller_.placement.country);
   actor->set_network(caller_.placement.label);
-  if (caller_.authenticated()) {
+  if (caller_.authenticated() && gateway_->rate_limiter != nullptr &&
+      !gateway_->rate_limiter->Allow(caller_.staff->staff_id(), now_)) {
+    caller_.status = absl::ResourceExhaustedError(
+        absl::StrCat(caller_.staff->staff_id(), " is over the limit of ",
+                     gateway_->rate_limiter->per_second(),
+                     " requests a second; try again shortly"));
+  }
+  if (caller_.staff != nullptr) {
     const custos::v1::StaffMember& staff = *caller_.staff;
     actor->set_kind(custos::v1::ACTOR_STAFF);
     actor->set_id(staff.staff_id());
@@ -40,7 +47,7 @@ AuditedCall::AuditedCall(const Gateway* gateway,
   }
   // Addresses and names are personal data: the entry only commits to them.
   AddPersonalValue("source_ip", caller_.source_address);
-  if (caller_.authenticated()) {
+  if (caller_.staff != nullptr) {
     AddPersonalValue("actor_name", caller_.staff->display_name());
   }
 }

@@ -41,7 +41,8 @@ struct Caller {
   std::string customer_id;
 
   // Whether the caller is a known staff member.
-  bool authenticated() const { return staff != nullptr; }
+  // (Admitted, too: a staff member over their request rate is not.)
+  bool authenticated() const { return staff != nullptr && status.ok(); }
   bool is_customer() const { return !customer_id.empty(); }
 };
 

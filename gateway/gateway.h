@@ -14,6 +14,7 @@
 #include "gateway/directory.h"
 #include "gateway/grants/grant_store.h"
 #include "gateway/metrics.h"
+#include "gateway/rate_limiter.h"
 #include "gateway/sessions/session_store.h"
 #include "policy/facts.h"
 #include "policy/policy_holder.h"
@@ -28,6 +29,8 @@ struct Gateway {
   GrantStore* grants = nullptr;
   ApprovalStore* approvals = nullptr;
   SessionStore* sessions = nullptr;
+  // Requests per staff member; null when unlimited.
+  RateLimiter* rate_limiter = nullptr;
   // Null when metrics are off.
   GatewayMetrics* metrics = nullptr;
   // Where custos-web serves take-identity sessions, for the single-use link.

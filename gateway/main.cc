@@ -25,6 +25,11 @@ ABSL_FLAG(
     "host:port for Prometheus metrics at /metrics; empty turns them off.");
 ABSL_FLAG(std::string, web_base_url, "https://localhost:8443",
           "Where custos-web serves take-identity sessions (for their links).");
+ABSL_FLAG(
+    double, staff_requests_per_second, 50,
+    "Requests a second each staff member may make on average; 0: no limit.");
+ABSL_FLAG(double, staff_request_burst, 200,
+          "Requests a staff member may make in a burst.");
 ABSL_FLAG(std::string, extra_client_certs, "",
           "Comma-separated extra ids to issue development client certificates "
           "for (e.g. services such as custos-web).");
@@ -50,6 +55,9 @@ int main(int argc, char** argv) {
   options.directory_file = absl::GetFlag(FLAGS_directory);
   options.policy_file = absl::GetFlag(FLAGS_policy);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.staff_requests_per_second =
+      absl::GetFlag(FLAGS_staff_requests_per_second);
+  options.staff_request_burst = absl::GetFlag(FLAGS_staff_request_burst);
   options.web_base_url = absl::GetFlag(FLAGS_web_base_url);
   for (absl::string_view id : absl::StrSplit(
            absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {

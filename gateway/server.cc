@@ -165,6 +165,11 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   CUSTOS_ASSIGN_OR_RETURN(audit::NoteSigner signer,
                           LoadOrCreateLogSigner(options.data_dir));
   server->log_signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));
+  if (options.staff_requests_per_second > 0) {
+    server->rate_limiter_ = std::make_unique<RateLimiter>(
+        options.staff_requests_per_second, options.staff_request_burst);
+    server->gateway_.rate_limiter = server->rate_limiter_.get();
+  }
   if (!options.metrics_listen.empty()) {
     CUSTOS_ASSIGN_OR_RETURN(server->metrics_,
                             GatewayMetrics::Serve(options.metrics_listen));

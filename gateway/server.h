@@ -46,6 +46,10 @@ struct GatewayOptions {
   std::string web_base_url = "https://localhost:8443";
   // host:port for Prometheus metrics (/metrics); empty turns them off.
   std::string metrics_listen;
+  // Requests a second per staff member, and the burst allowed; 0 means no
+  // limit.
+  double staff_requests_per_second = 0;
+  double staff_request_burst = 100;
 };
 
 class GatewayServer {
@@ -91,6 +95,7 @@ class GatewayServer {
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<GatewayMetrics> metrics_;
+  std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<audit::NoteSigner> log_signer_;
   std::unique_ptr<audit::LogStore> log_;
   // Masks full source addresses once they are older than the retention.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
@@ -1163,6 +1164,65 @@ TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
                 ->StartSession(&unknown, start, &started)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace custos
+
+namespace custos {
+namespace {
+
+// A staff member over their request rate is refused with
+// RESOURCE_EXHAUSTED, and the refusal is logged under their name.
+TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/rate");
+  options.listen_address = "127.0.0.1:0";
+  options.staff_requests_per_second = 0.5;
+  options.staff_request_burst = 3;
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
+  tls.pem_cert_chain =
+      ReadFile(options.data_dir + "/pki/clients/anna.support.crt");
+  tls.pem_private_key =
+      ReadFile(options.data_dir + "/pki/clients/anna.support.key");
+  auto stub = custos::v1::StaffAccess::NewStub(
+      grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
+                          grpc::SslCredentials(tls)));
+  custos::v1::RequestAccessRequest request;
+  request.set_customer_id("acme");
+  request.mutable_justification()->set_category("support");
+  request.mutable_justification()->set_reference("SUP-1042");
+  std::vector<grpc::StatusCode> codes;
+  std::string limited_index;
+  for (int i = 0; i < 5; ++i) {
+    grpc::ClientContext context;
+    custos::v1::RequestAccessResponse response;
+    codes.push_back(
+        stub->RequestAccess(&context, request, &response).error_code());
+    if (codes.back() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        limited_index.empty()) {
+      auto it = context.GetServerTrailingMetadata().find("custos-log-index");
+      ASSERT_NE(it, context.GetServerTrailingMetadata().end());
+      limited_index.assign(it->second.data(), it->second.size());
+    }
+  }
+  EXPECT_THAT(codes,
+              ::testing::ElementsAre(grpc::StatusCode::OK, grpc::StatusCode::OK,
+                                     grpc::StatusCode::OK,
+                                     grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                     grpc::StatusCode::RESOURCE_EXHAUSTED));
+  (*server)->Shutdown();
+  auto store = audit::SqliteLogStore::Open(options.data_dir + "/audit.db");
+  ASSERT_TRUE(store.ok());
+  uint64_t index = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(limited_index, &index));
+  custos::v1::LogEntry entry;
+  ASSERT_TRUE(entry.ParseFromString(*(*store)->ReadEntryBytes(index)));
+  EXPECT_EQ(entry.actor().id(), "anna.support");
+  EXPECT_EQ(entry.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
 }  // namespace
