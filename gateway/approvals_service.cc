@@ -324,37 +324,81 @@ absl::Status ListConsents(AuditedCall& call, const Gateway& gateway,
 
 }  // namespace
 
-#define CUSTOS_HANDLER(Method, Request, Response, Impl, LogIndex)           \
-  grpc::ServerUnaryReactor* ApprovalsService::Method(                       \
-      grpc::CallbackServerContext* context,                                 \
-      const custos::v1::Request* request, custos::v1::Response* response) { \
-    AuditedCall call(gateway_, context, "Approvals." #Method);              \
-    absl::Status answer =                                                   \
-        ::custos::gateway::Impl(call, *gateway_, *request, *response);      \
-    return call.Finish(std::move(answer), LogIndex);                        \
-  }
+grpc::ServerUnaryReactor* ApprovalsService::RequestTrip(
+    grpc::CallbackServerContext* context,
+    const custos::v1::RequestTripRequest* request,
+    custos::v1::RequestTripResponse* response) {
+  return Serve(gateway_, context, "Approvals.RequestTrip", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::RequestTrip(call, *gateway_, *request,
+                                                     *response);
+               });
+}
 
-// Responses that carry the log index get it once the entry is durable.
-#define CUSTOS_SET_LOG_INDEX \
-  [response](uint64_t index) { response->set_log_index(index); }
+grpc::ServerUnaryReactor* ApprovalsService::DecideTrip(
+    grpc::CallbackServerContext* context,
+    const custos::v1::DecideTripRequest* request,
+    custos::v1::DecideTripResponse* response) {
+  return Serve(gateway_, context, "Approvals.DecideTrip", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::DecideTrip(call, *gateway_, *request,
+                                                    *response);
+               });
+}
 
-CUSTOS_HANDLER(RequestTrip, RequestTripRequest, RequestTripResponse,
-               RequestTrip, CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(DecideTrip, DecideTripRequest, DecideTripResponse, DecideTrip,
-               CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(ListTrips, ListTripsRequest, ListTripsResponse, ListTrips,
-               nullptr)
-CUSTOS_HANDLER(ListPendingRequests, ListPendingRequestsRequest,
-               ListPendingRequestsResponse, ListPending, nullptr)
-CUSTOS_HANDLER(DecidePendingRequest, DecidePendingRequestRequest,
-               DecidePendingRequestResponse, DecidePending,
-               CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(SetPartnerConsent, SetPartnerConsentRequest,
-               SetPartnerConsentResponse, SetConsent, CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(ListPartnerConsents, ListPartnerConsentsRequest,
-               ListPartnerConsentsResponse, ListConsents, nullptr)
+grpc::ServerUnaryReactor* ApprovalsService::ListTrips(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ListTripsRequest* request,
+    custos::v1::ListTripsResponse* response) {
+  return Serve(gateway_, context, "Approvals.ListTrips", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::ListTrips(call, *gateway_, *request,
+                                                   *response);
+               });
+}
 
-#undef CUSTOS_SET_LOG_INDEX
-#undef CUSTOS_HANDLER
+grpc::ServerUnaryReactor* ApprovalsService::ListPendingRequests(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ListPendingRequestsRequest* request,
+    custos::v1::ListPendingRequestsResponse* response) {
+  return Serve(gateway_, context, "Approvals.ListPendingRequests", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::ListPending(call, *gateway_, *request,
+                                                     *response);
+               });
+}
+
+grpc::ServerUnaryReactor* ApprovalsService::DecidePendingRequest(
+    grpc::CallbackServerContext* context,
+    const custos::v1::DecidePendingRequestRequest* request,
+    custos::v1::DecidePendingRequestResponse* response) {
+  return Serve(gateway_, context, "Approvals.DecidePendingRequest", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::DecidePending(call, *gateway_,
+                                                       *request, *response);
+               });
+}
+
+grpc::ServerUnaryReactor* ApprovalsService::SetPartnerConsent(
+    grpc::CallbackServerContext* context,
+    const custos::v1::SetPartnerConsentRequest* request,
+    custos::v1::SetPartnerConsentResponse* response) {
+  return Serve(gateway_, context, "Approvals.SetPartnerConsent", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::SetConsent(call, *gateway_, *request,
+                                                    *response);
+               });
+}
+
+grpc::ServerUnaryReactor* ApprovalsService::ListPartnerConsents(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ListPartnerConsentsRequest* request,
+    custos::v1::ListPartnerConsentsResponse* response) {
+  return Serve(gateway_, context, "Approvals.ListPartnerConsents", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::ListConsents(call, *gateway_, *request,
+                                                      *response);
+               });
+}
 
 }  // namespace custos::gateway

@@ -206,10 +206,11 @@ grpc::ServerUnaryReactor* AuditLogService::ListEntries(
     grpc::CallbackServerContext* context,
     const custos::v1::ListEntriesRequest* request,
     custos::v1::ListEntriesResponse* response) {
-  AuditedCall call(gateway_, context, "AuditLog.ListEntries");
-  absl::Status answer =
-      custos::gateway::ListEntries(*gateway_, call, *request, *response);
-  return call.Finish(std::move(answer));
+  return Serve(gateway_, context, "AuditLog.ListEntries", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::ListEntries(*gateway_, call, *request,
+                                                     *response);
+               });
 }
 
 }  // namespace custos::gateway
@@ -219,42 +220,43 @@ namespace custos::gateway {
 grpc::ServerUnaryReactor* AuditLogService::GetCheckpoint(
     grpc::CallbackServerContext* context,
     const custos::v1::GetCheckpointRequest*, custos::v1::Checkpoint* response) {
-  AuditedCall call(gateway_, context, "AuditLog.GetCheckpoint");
-  absl::Status answer =
-      custos::gateway::GetCheckpoint(*gateway_, call, *response);
-  return call.Finish(std::move(answer));
+  return Serve(gateway_, context, "AuditLog.GetCheckpoint", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::GetCheckpoint(*gateway_, call,
+                                                       *response);
+               });
 }
 
 grpc::ServerUnaryReactor* AuditLogService::GetInclusionProof(
     grpc::CallbackServerContext* context,
     const custos::v1::GetInclusionProofRequest* request,
     custos::v1::InclusionProof* response) {
-  AuditedCall call(gateway_, context, "AuditLog.GetInclusionProof");
-  absl::Status answer =
-      custos::gateway::GetInclusionProof(*gateway_, call, *request, *response);
-  return call.Finish(std::move(answer));
+  return Serve(gateway_, context, "AuditLog.GetInclusionProof", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::GetInclusionProof(*gateway_, call,
+                                                           *request, *response);
+               });
 }
 
 grpc::ServerUnaryReactor* AuditLogService::GetConsistencyProof(
     grpc::CallbackServerContext* context,
     const custos::v1::GetConsistencyProofRequest* request,
     custos::v1::ConsistencyProof* response) {
-  AuditedCall call(gateway_, context, "AuditLog.GetConsistencyProof");
-  absl::Status answer = custos::gateway::GetConsistencyProof(
-      *gateway_, call, *request, *response);
-  return call.Finish(std::move(answer));
+  return Serve(gateway_, context, "AuditLog.GetConsistencyProof", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::GetConsistencyProof(
+                     *gateway_, call, *request, *response);
+               });
 }
 
 grpc::ServerUnaryReactor* AuditLogService::Erase(
     grpc::CallbackServerContext* context,
     const custos::v1::EraseRequest* request,
     custos::v1::EraseResponse* response) {
-  AuditedCall call(gateway_, context, "AuditLog.Erase");
-  absl::Status answer =
-      custos::gateway::Erase(*gateway_, call, *request, *response);
-  return call.Finish(std::move(answer), [response](uint64_t index) {
-    response->set_log_index(index);
-  });
+  return Serve(
+      gateway_, context, "AuditLog.Erase", response, [&](AuditedCall& call) {
+        return custos::gateway::Erase(*gateway_, call, *request, *response);
+      });
 }
 
 }  // namespace custos::gateway

@@ -15,6 +15,8 @@
 
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -60,6 +62,34 @@ class AuditedCall {
   custos::v1::LogEntry entry_;
   std::vector<audit::PersonalValue> personal_;
 };
+
+namespace internal {
+template <typename T, typename = void>
+struct HasLogIndex : std::false_type {};
+template <typename T>
+struct HasLogIndex<
+    T, std::void_t<decltype(std::declval<T&>().set_log_index(uint64_t{0}))>>
+    : std::true_type {};
+}  // namespace internal
+
+// Serves one RPC: `body(call)` decides the answer and fills `response`,
+// then the call is logged and finished; a response with a log_index field
+// gets the entry's index. Every handler of every service is one Serve.
+template <typename Response, typename Body>
+grpc::ServerUnaryReactor* Serve(const Gateway* gateway,
+                                grpc::CallbackServerContext* context,
+                                absl::string_view action, Response* response,
+                                Body body) {
+  AuditedCall call(gateway, context, action);
+  absl::Status answer = body(call);
+  if constexpr (internal::HasLogIndex<Response>::value) {
+    return call.Finish(std::move(answer), [response](uint64_t index) {
+      response->set_log_index(index);
+    });
+  } else {
+    return call.Finish(std::move(answer));
+  }
+}
 
 // The trailing metadata key that carries the log index of a refused call.
 inline constexpr char kLogIndexMetadata[] = "custos-log-index";

@@ -455,32 +455,70 @@ absl::Status ListAll(AuditedCall& call, const Gateway& gateway,
 
 }  // namespace
 
-#define CUSTOS_HANDLER(Method, Request, Response, Impl, OnLogged)           \
-  grpc::ServerUnaryReactor* TakeIdentityService::Method(                    \
-      grpc::CallbackServerContext* context,                                 \
-      const custos::v1::Request* request, custos::v1::Response* response) { \
-    AuditedCall call(gateway_, context, "TakeIdentity." #Method);           \
-    absl::Status answer =                                                   \
-        ::custos::gateway::Impl(call, *gateway_, *request, *response);      \
-    return call.Finish(std::move(answer), OnLogged);                        \
-  }
-#define CUSTOS_SET_LOG_INDEX \
-  [response](uint64_t index) { response->set_log_index(index); }
+grpc::ServerUnaryReactor* TakeIdentityService::StartSession(
+    grpc::CallbackServerContext* context,
+    const custos::v1::StartSessionRequest* request,
+    custos::v1::StartSessionResponse* response) {
+  return Serve(gateway_, context, "TakeIdentity.StartSession", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::Start(call, *gateway_, *request,
+                                               *response);
+               });
+}
 
-CUSTOS_HANDLER(StartSession, StartSessionRequest, StartSessionResponse, Start,
-               CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(ExchangeLink, ExchangeLinkRequest, ExchangeLinkResponse,
-               Exchange, nullptr)
-CUSTOS_HANDLER(ViewPage, ViewPageRequest, ViewPageResponse, View,
-               CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(PerformAction, PerformActionRequest, PerformActionResponse,
-               Perform, CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(EndSession, EndSessionRequest, EndSessionResponse, End,
-               CUSTOS_SET_LOG_INDEX)
-CUSTOS_HANDLER(ListSessions, ListSessionsRequest, ListSessionsResponse, ListAll,
-               nullptr)
+grpc::ServerUnaryReactor* TakeIdentityService::ExchangeLink(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ExchangeLinkRequest* request,
+    custos::v1::ExchangeLinkResponse* response) {
+  return Serve(gateway_, context, "TakeIdentity.ExchangeLink", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::Exchange(call, *gateway_, *request,
+                                                  *response);
+               });
+}
 
-#undef CUSTOS_SET_LOG_INDEX
-#undef CUSTOS_HANDLER
+grpc::ServerUnaryReactor* TakeIdentityService::ViewPage(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ViewPageRequest* request,
+    custos::v1::ViewPageResponse* response) {
+  return Serve(gateway_, context, "TakeIdentity.ViewPage", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::View(call, *gateway_, *request,
+                                              *response);
+               });
+}
+
+grpc::ServerUnaryReactor* TakeIdentityService::PerformAction(
+    grpc::CallbackServerContext* context,
+    const custos::v1::PerformActionRequest* request,
+    custos::v1::PerformActionResponse* response) {
+  return Serve(gateway_, context, "TakeIdentity.PerformAction", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::Perform(call, *gateway_, *request,
+                                                 *response);
+               });
+}
+
+grpc::ServerUnaryReactor* TakeIdentityService::EndSession(
+    grpc::CallbackServerContext* context,
+    const custos::v1::EndSessionRequest* request,
+    custos::v1::EndSessionResponse* response) {
+  return Serve(gateway_, context, "TakeIdentity.EndSession", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::End(call, *gateway_, *request,
+                                             *response);
+               });
+}
+
+grpc::ServerUnaryReactor* TakeIdentityService::ListSessions(
+    grpc::CallbackServerContext* context,
+    const custos::v1::ListSessionsRequest* request,
+    custos::v1::ListSessionsResponse* response) {
+  return Serve(gateway_, context, "TakeIdentity.ListSessions", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::ListAll(call, *gateway_, *request,
+                                                 *response);
+               });
+}
 
 }  // namespace custos::gateway

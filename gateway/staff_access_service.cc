@@ -271,13 +271,11 @@ grpc::ServerUnaryReactor* StaffAccessService::RequestAccess(
     grpc::CallbackServerContext* context,
     const custos::v1::RequestAccessRequest* request,
     custos::v1::RequestAccessResponse* response) {
-  AuditedCall call(gateway_, context, "StaffAccess.RequestAccess");
-  absl::Status answer =
-      DecideRequestAccess(*gateway_, call, *request, *response);
-  return call.Finish(std::move(answer), [response](uint64_t index) {
-    response->set_log_index(index);
-    if (response->has_grant()) response->mutable_grant()->set_log_index(index);
-  });
+  return Serve(gateway_, context, "StaffAccess.RequestAccess", response,
+               [&](AuditedCall& call) {
+                 return DecideRequestAccess(*gateway_, call, *request,
+                                            *response);
+               });
 }
 
 grpc::ServerUnaryReactor* StaffAccessService::WhoAmI(
@@ -311,47 +309,45 @@ grpc::ServerUnaryReactor* StaffAccessService::ReadCustomerData(
     grpc::CallbackServerContext* context,
     const custos::v1::ReadCustomerDataRequest* request,
     custos::v1::ReadCustomerDataResponse* response) {
-  AuditedCall call(gateway_, context, "StaffAccess.ReadCustomerData");
-  absl::Status answer = ReadData(*gateway_, call, *request, *response);
-  return call.Finish(std::move(answer), [response](uint64_t index) {
-    response->set_log_index(index);
-  });
+  return Serve(gateway_, context, "StaffAccess.ReadCustomerData", response,
+               [&](AuditedCall& call) {
+                 return ReadData(*gateway_, call, *request, *response);
+               });
 }
 
 grpc::ServerUnaryReactor* StaffAccessService::ListGrants(
     grpc::CallbackServerContext* context,
     const custos::v1::ListGrantsRequest* request,
     custos::v1::ListGrantsResponse* response) {
-  AuditedCall call(gateway_, context, "StaffAccess.ListGrants");
-  absl::Status answer =
-      custos::gateway::ListGrants(*gateway_, call, *request, *response);
-  return call.Finish(std::move(answer));
+  return Serve(gateway_, context, "StaffAccess.ListGrants", response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::ListGrants(*gateway_, call, *request,
+                                                    *response);
+               });
 }
 
 grpc::ServerUnaryReactor* StaffAccessService::EndGrant(
     grpc::CallbackServerContext* context,
     const custos::v1::EndGrantRequest* request,
     custos::v1::EndGrantResponse* response) {
-  AuditedCall call(gateway_, context, "StaffAccess.EndGrant");
-  absl::Status answer =
-      EndOrRevoke(*gateway_, call, request->grant_id(), /*revoke=*/false, "",
-                  *response->mutable_grant());
-  return call.Finish(std::move(answer), [response](uint64_t index) {
-    response->set_log_index(index);
-  });
+  return Serve(gateway_, context, "StaffAccess.EndGrant", response,
+               [&](AuditedCall& call) {
+                 return EndOrRevoke(*gateway_, call, request->grant_id(),
+                                    /*revoke=*/false, "",
+                                    *response->mutable_grant());
+               });
 }
 
 grpc::ServerUnaryReactor* StaffAccessService::RevokeGrant(
     grpc::CallbackServerContext* context,
     const custos::v1::RevokeGrantRequest* request,
     custos::v1::RevokeGrantResponse* response) {
-  AuditedCall call(gateway_, context, "StaffAccess.RevokeGrant");
-  absl::Status answer =
-      EndOrRevoke(*gateway_, call, request->grant_id(), /*revoke=*/true,
-                  request->reason(), *response->mutable_grant());
-  return call.Finish(std::move(answer), [response](uint64_t index) {
-    response->set_log_index(index);
-  });
+  return Serve(gateway_, context, "StaffAccess.RevokeGrant", response,
+               [&](AuditedCall& call) {
+                 return EndOrRevoke(*gateway_, call, request->grant_id(),
+                                    /*revoke=*/true, request->reason(),
+                                    *response->mutable_grant());
+               });
 }
 
 }  // namespace custos::gateway

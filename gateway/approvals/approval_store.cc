@@ -1,6 +1,8 @@
 #include "gateway/approvals/approval_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/sqlite_file.h"
+#include "common/status_macros.h"
 
 namespace custos::gateway {
 namespace {
@@ -19,9 +21,8 @@ constexpr char kSchema[] = R"sql(
     customer_id TEXT NOT NULL);
 )sql";
 
-absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("approvals: ", what, ": ", sqlite3_errmsg(db)));
+absl::Status SqlError(sqlite3* db, absl::string_view context) {
+  return SqliteUnavailable(db, "approvals", context);
 }
 
 // Ids are text (so they compare with text literals); messages are blobs.
@@ -52,19 +53,9 @@ absl::StatusOr<std::vector<Message>> Collect(sqlite3* db, sqlite3_stmt* stmt) {
 
 absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
     const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK) {
-    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
-    sqlite3_close_v2(db);
-    return status;
-  }
-  sqlite3_busy_timeout(db, 500);
+  CUSTOS_ASSIGN_OR_RETURN(sqlite3 * db,
+                          OpenSqliteFile(path, kSchema, "approvals"));
   std::unique_ptr<ApprovalStore> store(new ApprovalStore(db));
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return SqlError(db, "creating the schema");
-  }
   return store;
 }
 

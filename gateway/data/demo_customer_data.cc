@@ -4,6 +4,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/sqlite_file.h"
+#include "common/status_macros.h"
 
 namespace custos::gateway {
 namespace {
@@ -39,34 +41,24 @@ std::string Lower(std::string s) {
   return s;
 }
 
-absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("customer data: ", what, ": ", sqlite3_errmsg(db)));
+absl::Status SqlError(sqlite3* db, absl::string_view context) {
+  return SqliteUnavailable(db, "customer data", context);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DemoCustomerData>> DemoCustomerData::Open(
     const std::string& path, const custos::v1::Directory& directory) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK) {
-    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
-    sqlite3_close_v2(db);
-    return status;
-  }
-  sqlite3_busy_timeout(db, 500);
-  std::unique_ptr<DemoCustomerData> data(new DemoCustomerData(db));
-  if (sqlite3_exec(
-          db,
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite3 * db,
+      OpenSqliteFile(
+          path,
           "CREATE TABLE IF NOT EXISTS records(customer_id TEXT NOT NULL, kind "
           "INTEGER "
           "NOT NULL, record_id TEXT NOT NULL, record BLOB NOT NULL, PRIMARY "
           "KEY(customer_id, kind, record_id)) WITHOUT ROWID",
-          nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return SqlError(db, "creating the schema");
-  }
+          "customer data"));
+  std::unique_ptr<DemoCustomerData> data(new DemoCustomerData(db));
   sqlite3_stmt* count = nullptr;
   sqlite3_prepare_v2(db, "SELECT count(*) FROM records", -1, &count, nullptr);
   const bool empty =

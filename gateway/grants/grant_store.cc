@@ -1,6 +1,8 @@
 #include "gateway/grants/grant_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/sqlite_file.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace custos::gateway {
@@ -8,9 +10,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("grants: ", what, ": ", sqlite3_errmsg(db)));
+absl::Status SqlError(sqlite3* db, absl::string_view context) {
+  return SqliteUnavailable(db, "grants", context);
 }
 
 custos::v1::Grant WithStateAt(custos::v1::Grant grant, absl::Time now) {
@@ -31,21 +32,12 @@ custos::v1::GrantState StateAt(const custos::v1::Grant& grant, absl::Time now) {
 
 absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
     const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK) {
-    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
-    sqlite3_close_v2(db);
-    return status;
-  }
-  sqlite3_busy_timeout(db, 500);
-  std::unique_ptr<GrantStore> store(new GrantStore(db));
-  if (sqlite3_exec(
-          db,
-          // The log, not this file, is the durable record of a grant: a
-          // grant lost to a power cut only makes reads under it
-          // fail (closed), so commits need not wait for fsync.
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite3 * db,
+      OpenSqliteFile(
+          path,  // The log, not this file, is the durable record of a grant: a
+                 // grant lost to a power cut only makes reads under it
+                 // fail (closed), so commits need not wait for fsync.
           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
           "CREATE TABLE IF NOT EXISTS grants(grant_id TEXT PRIMARY "
           "KEY, staff_id TEXT "
@@ -57,9 +49,8 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
           "CREATE INDEX IF NOT EXISTS grants_by_customer ON "
           "grants(customer_id, "
           "created_us);",
-          nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return SqlError(db, "creating the schema");
-  }
+          "grants"));
+  std::unique_ptr<GrantStore> store(new GrantStore(db));
   return store;
 }
 

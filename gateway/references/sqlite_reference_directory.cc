@@ -1,6 +1,8 @@
 #include "gateway/references/sqlite_reference_directory.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/sqlite_file.h"
+#include "common/status_macros.h"
 
 namespace custos::gateway {
 namespace {
@@ -52,30 +54,18 @@ constexpr char kSchema[] = R"sql(
     title TEXT NOT NULL);
 )sql";
 
-absl::Status Error(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("reference directory: ", what, ": ",
-                   db ? sqlite3_errmsg(db) : "cannot open"));
+absl::Status Error(sqlite3* db, absl::string_view context) {
+  return SqliteUnavailable(db, "reference directory", context);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteReferenceDirectory>>
 SqliteReferenceDirectory::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK) {
-    absl::Status status = Error(db, absl::StrCat("opening ", path));
-    sqlite3_close_v2(db);
-    return status;
-  }
-  sqlite3_busy_timeout(db, 500);
+  CUSTOS_ASSIGN_OR_RETURN(sqlite3 * db,
+                          OpenSqliteFile(path, kSchema, "reference directory"));
   std::unique_ptr<SqliteReferenceDirectory> directory(
       new SqliteReferenceDirectory(db));
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return Error(db, "creating the schema");
-  }
   sqlite3_stmt* count = nullptr;
   sqlite3_prepare_v2(db, "SELECT count(*) FROM refs", -1, &count, nullptr);
   const bool empty =

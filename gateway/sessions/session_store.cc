@@ -1,6 +1,8 @@
 #include "gateway/sessions/session_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/sqlite_file.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace custos::gateway {
@@ -8,9 +10,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-absl::Status SqlError(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("sessions: ", what, ": ", sqlite3_errmsg(db)));
+absl::Status SqlError(sqlite3* db, absl::string_view context) {
+  return SqliteUnavailable(db, "sessions", context);
 }
 
 void BindText(sqlite3_stmt* stmt, int i, absl::string_view value) {
@@ -42,18 +43,10 @@ custos::v1::SessionState SessionStateAt(
 
 absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
     const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK) {
-    absl::Status status = SqlError(db, absl::StrCat("opening ", path));
-    sqlite3_close_v2(db);
-    return status;
-  }
-  sqlite3_busy_timeout(db, 500);
-  std::unique_ptr<SessionStore> store(new SessionStore(db));
-  if (sqlite3_exec(
-          db,
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite3 * db,
+      OpenSqliteFile(
+          path,
           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
           "CREATE TABLE IF NOT EXISTS sessions(session_id TEXT PRIMARY KEY, "
           "staff_id "
@@ -66,9 +59,8 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
           "sessions(link_hash);"
           "CREATE INDEX IF NOT EXISTS sessions_by_token ON "
           "sessions(token_hash);",
-          nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return SqlError(db, "creating the schema");
-  }
+          "sessions"));
+  std::unique_ptr<SessionStore> store(new SessionStore(db));
   return store;
 }
 
