@@ -240,7 +240,15 @@ absl::Status ListGrants(const Gateway& gateway, AuditedCall& call,
 absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
                          absl::string_view grant_id, bool revoke,
                          absl::string_view reason, custos::v1::Grant& out) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  const Caller& caller = call.caller();
+  // The customer revokes with their API token; staff end or revoke with
+  // their certificate.
+  if (!caller.authenticated() && !(revoke && caller.is_customer())) {
+    return caller.is_customer()
+               ? absl::PermissionDeniedError(
+                     "a customer revokes grants; ending is the engineer's")
+               : caller.status;
+  }
   if (auto s = ValidateGrantId(grant_id); !s.ok()) return s;
   if (auto s = ValidateText("reason", reason, 1024, false); !s.ok()) return s;
   auto grant = gateway.grants->Get(grant_id, call.now());
@@ -248,18 +256,30 @@ absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
   RecordGrant(*grant, call.entry());
   call.entry().set_resource(absl::StrCat("grant/", grant_id));
   call.AddPersonalValue("note", reason);
-  const custos::v1::StaffMember& staff = *call.caller().staff;
-  if (revoke && !IsDpo(staff)) {
-    return absl::PermissionDeniedError(
-        "only the DPO (or the customer) may revoke a grant");
-  }
-  if (!revoke && grant->staff_id() != staff.staff_id()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "grant_id: ", grant_id, " is not ", staff.staff_id(), "'s grant"));
+  std::string by;
+  if (caller.is_customer()) {
+    if (grant->customer_id() != caller.customer_id) {
+      return absl::PermissionDeniedError(
+          "grant_id: not a grant on your account");
+    }
+    by = absl::StrCat("customer:", caller.customer_id);
+  } else if (revoke) {
+    if (!IsDpo(*caller.staff)) {
+      return absl::PermissionDeniedError(
+          "only the DPO (or the customer) may revoke a grant");
+    }
+    by = absl::StrCat("dpo:", caller.staff->staff_id());
+  } else {
+    if (grant->staff_id() != caller.staff->staff_id()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("grant_id: ", grant_id, " is not ",
+                       caller.staff->staff_id(), "'s grant"));
+    }
+    by = absl::StrCat("staff:", caller.staff->staff_id());
   }
   auto ended = gateway.grants->End(
       grant_id, revoke ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED,
-      absl::StrCat(revoke ? "dpo:" : "staff:", staff.staff_id()), call.now());
+      by, call.now());
   if (!ended.ok()) return ended.status();
   out = *std::move(ended);
   return absl::OkStatus();

@@ -7,7 +7,7 @@ packages=(
   bazel-bootstrap g++ ca-certificates openssl
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev sqlite3
-  prometheus-cpp-dev
+  prometheus-cpp-dev util-linux
 )
 
 missing=()

@@ -1227,3 +1227,37 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
 
 }  // namespace
 }  // namespace custos
+
+namespace custos {
+namespace {
+
+TEST_F(ApprovalsTest, TheCustomerRevokesAGrantOnTheirAccount) {
+  const Answer answer = RequestAccess(StaffChannel("anna.support"), "acme",
+                                      "support", "SUP-1042");
+  ASSERT_TRUE(answer.status.ok());
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(answer.response.grant().grant_id());
+  custos::v1::RevokeGrantResponse revoked;
+  {
+    grpc::ClientContext context;
+    context.AddMetadata(
+        "authorization",
+        absl::StrCat("Bearer ", CustomerToken(*data_dir_, "nordwind")));
+    EXPECT_EQ(custos::v1::StaffAccess::NewStub(Channel("", ""))
+                  ->RevokeGrant(&context, revoke, &revoked)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext context;
+  context.AddMetadata(
+      "authorization",
+      absl::StrCat("Bearer ", CustomerToken(*data_dir_, "acme")));
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(Channel("", ""))
+                  ->RevokeGrant(&context, revoke, &revoked)
+                  .ok());
+  EXPECT_EQ(revoked.grant().state(), custos::v1::GRANT_REVOKED);
+  EXPECT_EQ(revoked.grant().ended_by(), "customer:acme");
+}
+
+}  // namespace
+}  // namespace custos
