@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/event_log.h"
 #include "gateway/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -93,6 +94,10 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(
                                 category);
         }
         if (!logged.ok()) {
+          LogEvent("error", "log_unwritable",
+                   absl::StrCat("refused ", action,
+                                ": the audit log cannot be written: ",
+                                logged.status().message()));
           reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
               "the audit log cannot be written, so nothing was served: ",
               logged.status().message()))));

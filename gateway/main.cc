@@ -7,7 +7,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gateway/event_log.h"
 #include "gateway/server.h"
 
 ABSL_FLAG(std::string, data_dir, ".custos",
@@ -65,16 +67,25 @@ int main(int argc, char** argv) {
   }
   auto server = custos::gateway::GatewayServer::Start(options);
   if (!server.ok()) {
-    std::cerr << "custosd: " << server.status() << "\n";
+    custos::gateway::LogEvent(
+        "error", "start_failed",
+        absl::StrCat("custosd: ", server.status().message()));
     return 1;
   }
-  std::cout << "custosd: serving on port " << (*server)->port() << ", data in "
-            << options.data_dir << std::endl;
+  custos::gateway::LogEvent("info", "serving",
+                            absl::StrCat("serving on port ", (*server)->port(),
+                                         ", data in ", options.data_dir),
+                            {{"port", absl::StrCat((*server)->port())},
+                             {"data_dir", options.data_dir}});
 
-  std::cout << "custosd: policy " << (*server)->policy_version() << std::endl;
+  custos::gateway::LogEvent(
+      "info", "policy", absl::StrCat("policy ", (*server)->policy_version()),
+      {{"policy_version", (*server)->policy_version()}});
   if ((*server)->metrics_port() != 0) {
-    std::cout << "custosd: metrics on port " << (*server)->metrics_port()
-              << std::endl;
+    custos::gateway::LogEvent(
+        "info", "metrics",
+        absl::StrCat("metrics on port ", (*server)->metrics_port()),
+        {{"port", absl::StrCat((*server)->metrics_port())}});
   }
   int signal_number = 0;
   for (;;) {
@@ -83,16 +94,21 @@ int main(int argc, char** argv) {
     // A bad file keeps the old policy running; the server says why.
     const absl::Status reloaded = (*server)->ReloadPolicy();
     if (reloaded.ok()) {
-      std::cout << "custosd: policy reloaded: " << (*server)->policy_version()
-                << std::endl;
+      custos::gateway::LogEvent(
+          "info", "policy_reloaded",
+          absl::StrCat("policy reloaded: ", (*server)->policy_version()),
+          {{"policy_version", (*server)->policy_version()}});
     } else {
-      std::cerr << "custosd: policy NOT reloaded, keeping "
-                << (*server)->policy_version() << ": " << reloaded.message()
-                << std::endl;
+      custos::gateway::LogEvent(
+          "warning", "policy_not_reloaded",
+          absl::StrCat("policy NOT reloaded, keeping ",
+                       (*server)->policy_version(), ": ", reloaded.message()),
+          {{"policy_version", (*server)->policy_version()}});
     }
   }
-  std::cout << "custosd: stopping (signal " << signal_number
-            << "), finishing calls in flight" << std::endl;
+  custos::gateway::LogEvent("info", "stopping",
+                            absl::StrCat("stopping (signal ", signal_number,
+                                         "), finishing calls in flight"));
   (*server)->Shutdown();
   return 0;
 }
