@@ -2,29 +2,69 @@
 
 #include <cstdio>
 
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace custos::gateway {
+
+namespace {
+
+// Appends `value` as a JSON string.
+void AppendJsonString(std::string& out, absl::string_view value) {
+  out.push_back('"');
+  for (unsigned char c : value) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void AppendField(std::string& out, absl::string_view key,
+                 absl::string_view value) {
+  if (out.size() > 1) out.push_back(',');
+  AppendJsonString(out, key);
+  out.push_back(':');
+  AppendJsonString(out, value);
+}
+
+}  // namespace
 
 void LogEvent(
     absl::string_view level, absl::string_view event, absl::string_view message,
     std::initializer_list<std::pair<absl::string_view, std::string>> fields) {
-  google::protobuf::Struct line;
-  auto& f = *line.mutable_fields();
-  f["time"].set_string_value(absl::FormatTime(
-      "%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()));
-  f["level"].set_string_value(std::string(level));
-  f["event"].set_string_value(std::string(event));
-  f["msg"].set_string_value(std::string(message));
-  for (const auto& [key, value] : fields)
-    f[std::string(key)].set_string_value(value);
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(line, &json);
-  json.push_back('\n');
+  // Keys in a fixed order, so people can read the lines too.
+  std::string json = "{";
+  AppendField(json, "time",
+              absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                               absl::UTCTimeZone()));
+  AppendField(json, "level", level);
+  AppendField(json, "event", event);
+  AppendField(json, "msg", message);
+  for (const auto& [key, value] : fields) AppendField(json, key, value);
+  json += "}\n";
   static absl::Mutex mu;
   absl::MutexLock lock(&mu);
   FILE* out = level == "info" ? stdout : stderr;

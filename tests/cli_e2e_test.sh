@@ -21,10 +21,11 @@ done
 port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$out")
 [ -n "$port" ] || { cat "$out"; echo "custosd did not start"; exit 1; }
 export CUSTOS_PKI_DIR=$data/pki CUSTOS_SERVER=localhost:$port
-# custosd's own logs are JSON lines.
-grep -q '^{.*"event":"serving".*"port":"'"$port"'"' "$out" || fail "no structured serving event: $(head -3 "$out")"
 
 fail() { echo "FAIL: $*"; exit 1; }
+
+# custosd's own logs are JSON lines.
+grep -q '^{.*"event":"serving".*"port":"'"$port"'"' "$out" || fail "no structured serving event: $(head -3 "$out")"
 
 # The first start made a CA, a server certificate and one per demo staff member.
 for f in ca.crt server.crt clients/anna.support.crt clients/dirk.dpo.crt clients/pia.partner.crt; do
