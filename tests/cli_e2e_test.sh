@@ -77,6 +77,7 @@ grep -q "carl.contractor" <<<"$listing" && fail "anna sees carl's entry"
 all=$("$custos" --as dirk.dpo --output json log list)
 grep -q '"id": "carl.contractor"' <<<"$all" || fail "the DPO does not see carl's refusal"
 
+"$custos" access request --customer acme --help | grep -q "^usage: .* access request --customer C" || fail "per-command help"
 set +e
 "$custos" --as anna.support bogus verb >/dev/null 2>&1
 rc=$?

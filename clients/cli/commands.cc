@@ -1070,6 +1070,15 @@ std::string Usage() {
   return usage;
 }
 
+std::string CommandHelp(const std::vector<std::string>& args) {
+  const Command* c = FindCommand(args);
+  if (c == nullptr) return "";
+  return absl::StrCat(
+      "usage: custos [--as STAFF_ID | --token TOKEN] [--output table|json] ",
+      c->group, c->verb ? " " : "", c->verb ? c->verb : "", " ", c->synopsis,
+      "\n\nconnection flags and exit codes: custos help\n");
+}
+
 bool IsKnownCommand(const std::vector<std::string>& args) {
   return FindCommand(args) != nullptr;
 }

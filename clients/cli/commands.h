@@ -89,6 +89,9 @@ int RunCommand(const std::vector<std::string>& args,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err);
 
+// The usage of one subcommand ("access request"), or "" if unknown.
+std::string CommandHelp(const std::vector<std::string>& args);
+
 // Whether `args` names a known subcommand (checked before connecting).
 bool IsKnownCommand(const std::vector<std::string>& args);
 

@@ -83,6 +83,31 @@ int main(int argc, char** argv) {
   usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
   absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(custos::cli::Usage());
+  // `custos access request --help` explains that command; a bare --help is
+  // left to the flags library.
+  {
+    std::vector<std::string> words;
+    bool help = false;
+    for (int i = 1; i < argc; ++i) {
+      const absl::string_view arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        help = true;
+      } else if (!absl::StartsWith(arg, "-")) {
+        words.emplace_back(arg);
+      }
+    }
+    if (help && !words.empty()) {
+      // Flag values are words too: the command is the first one or two.
+      if (words.size() > 2) words.resize(2);
+      std::string text = custos::cli::CommandHelp(words);
+      if (text.empty() && words.size() == 2)
+        text = custos::cli::CommandHelp({words[0]});
+      if (!text.empty()) {
+        std::cout << text;
+        return custos::cli::kExitOk;
+      }
+    }
+  }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   const std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty() || args[0] == "help") {
