@@ -32,6 +32,9 @@ ABSL_FLAG(
     "Requests a second each staff member may make on average; 0: no limit.");
 ABSL_FLAG(double, staff_request_burst, 200,
           "Requests a staff member may make in a burst.");
+ABSL_FLAG(std::string, revoked_serials, "",
+          "File of revoked staff certificate serials (hex, one a line); SIGHUP "
+          "rereads it.");
 ABSL_FLAG(std::string, extra_client_certs, "",
           "Comma-separated extra ids to issue development client certificates "
           "for (e.g. services such as custos-web).");
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.directory_file = absl::GetFlag(FLAGS_directory);
   options.policy_file = absl::GetFlag(FLAGS_policy);
+  options.revoked_serials_file = absl::GetFlag(FLAGS_revoked_serials);
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.staff_requests_per_second =
       absl::GetFlag(FLAGS_staff_requests_per_second);
@@ -91,6 +95,15 @@ int main(int argc, char** argv) {
   for (;;) {
     sigwait(&stop_signals, &signal_number);
     if (signal_number != SIGHUP) break;
+    if (auto revoked = (*server)->ReloadRevocations(); !revoked.ok()) {
+      custos::gateway::LogEvent("warning", "revocations_not_reloaded",
+                                absl::StrCat("revoked serials NOT reloaded: ",
+                                             revoked.status().message()));
+    } else if (*revoked > 0) {
+      custos::gateway::LogEvent(
+          "info", "revocations_reloaded",
+          absl::StrCat(*revoked, " revoked certificate serials"));
+    }
     // A bad file keeps the old policy running; the server says why.
     const absl::Status reloaded = (*server)->ReloadPolicy();
     if (reloaded.ok()) {

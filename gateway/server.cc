@@ -13,7 +13,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "audit/checkpoint.h"
 #include "audit/sqlite/sqlite_log_store.h"
 #include "common/status_macros.h"
@@ -84,6 +87,22 @@ absl::Status EnsureDemoCustomerTokens(const Directory& directory,
 
 }  // namespace
 
+absl::StatusOr<int> GatewayServer::ReloadRevocations() {
+  if (revoked_serials_file_.empty()) return 0;
+  CUSTOS_ASSIGN_OR_RETURN(std::string text,
+                          ReadWholeFile(revoked_serials_file_));
+  int count = 0;
+  for (absl::string_view line :
+       absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+    line = absl::StripAsciiWhitespace(line);
+    absl::ConsumePrefix(&line, "serial=");
+    if (line.empty() || line[0] == '#') continue;
+    verifier_->Revoke(line);
+    ++count;
+  }
+  return count;
+}
+
 absl::Status GatewayServer::ReloadPolicy() {
   CUSTOS_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy,
                           LoadPolicy(policy_file_));
@@ -135,6 +154,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                           pki::ClientVerifier::Create(ca_pem));
 
   server->policy_file_ = options.policy_file;
+  server->revoked_serials_file_ = options.revoked_serials_file;
+  CUSTOS_RETURN_IF_ERROR(server->ReloadRevocations().status());
   CUSTOS_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy,
                           LoadPolicy(options.policy_file));
   server->policies_ = std::make_unique<policy::PolicyHolder>(std::move(policy));

@@ -42,6 +42,10 @@ struct GatewayOptions {
   // A policy file (proto/custos/v1/policy.proto, text format); empty means
   // the built-in default policy.
   std::string policy_file;
+  // Revoked staff certificates: a file of serial numbers in hex, one a line
+  // (as `openssl x509 -serial` prints them, with or without "serial=").
+  // Read at start and on ReloadRevocations.
+  std::string revoked_serials_file;
   // Where custos-web serves take-identity sessions (for the links).
   std::string web_base_url = "https://localhost:8443";
   // host:port for Prometheus metrics (/metrics); empty turns them off.
@@ -76,6 +80,10 @@ class GatewayServer {
   // is returned.
   absl::Status ReloadPolicy();
   std::string policy_version() const { return policies_->current()->version(); }
+
+  // Reads the revoked serials file again; certificates listed there are
+  // refused from the next call on. Returns how many serials it holds.
+  absl::StatusOr<int> ReloadRevocations();
   // The metrics port, or 0 when metrics are off.
   int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
@@ -86,6 +94,7 @@ class GatewayServer {
   int port_ = 0;
   std::unique_ptr<Directory> directory_;
   std::string policy_file_;
+  std::string revoked_serials_file_;
   std::unique_ptr<policy::PolicyHolder> policies_;
   std::unique_ptr<policy::ReferenceDirectory> references_;
   std::unique_ptr<GrantStore> grants_;

@@ -11,7 +11,10 @@ out=$TEST_TMPDIR/custosd.out
 policy=$TEST_TMPDIR/policy.textproto
 cp "$TEST_SRCDIR/custos/policy/default_policy.textproto" "$policy"
 chmod u+w "$policy"
-"$custosd" --data_dir "$data" --listen 127.0.0.1:0 --policy "$policy" --metrics_listen 127.0.0.1:0 >"$out" 2>&1 &
+revoked=$TEST_TMPDIR/revoked-serials
+: >"$revoked"
+"$custosd" --data_dir "$data" --listen 127.0.0.1:0 --policy "$policy" --metrics_listen 127.0.0.1:0 \
+  --revoked_serials "$revoked" >"$out" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -162,6 +165,18 @@ grep -q 'custos_requests_total{category="support",method="StaffAccess.RequestAcc
   || fail "no request counter: $(grep custos_ <<<"$metrics" | head -5)"
 grep -q '^custos_log_entries ' <<<"$metrics" || fail "no log size gauge"
 grep -q '^custos_decision_seconds_count ' <<<"$metrics" || fail "no decision histogram"
+
+# A revoked certificate is refused (UNAUTHENTICATED) from the next call on.
+openssl x509 -in "$data/pki/clients/noah.noclause.crt" -noout -serial >"$revoked"
+"$custos" --as noah.noclause whoami >/dev/null || fail "noah before revocation"
+kill -HUP $pid
+for _ in $(seq 1 50); do grep -q "revoked certificate serials" "$out" && break; sleep 0.1; done
+set +e
+revoked_out=$("$custos" --as noah.noclause access request --customer acme --category support --ref SUP-1042 2>&1)
+rc=$?
+set -e
+[ $rc -eq 5 ] || fail "revoked certificate: exit $rc, want 5: $revoked_out"
+grep -q "is revoked" <<<"$revoked_out" || fail "no reason: $revoked_out"
 
 # A clean stop, then the log verifies offline from the file, and a changed
 # copy does not.
