@@ -1,36 +1,52 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds and runs every test, and ends with the
-# line "N passed, N failed" counted from Bazel's test.xml results.
+# Installs what is missing, builds and runs every test twice, once as built
+# and once under AddressSanitizer + UndefinedBehaviorSanitizer
+# (--config=asan), and ends with the line "N passed, N failed" counted from
+# Bazel's test.xml results of both passes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh || exit 1
 
-bazel test --keep_going //... "$@"
-bazel_rc=$?
-
 passed=0
 failed=0
 skipped=0
-targets=$(bazel query 'tests(//...)' 2>/dev/null)
-for target in $targets; do
-  path=${target#//}
-  xml="bazel-testlogs/${path/://}/test.xml"
-  if [ ! -f "$xml" ]; then
-    echo "no results for $target (it did not build or run)"
-    failed=$((failed + 1))
-    continue
-  fi
-  read -r p f s < <(scripts/count-test-xml.awk "$xml")
-  passed=$((passed + p))
-  failed=$((failed + f))
-  skipped=$((skipped + s))
-done
+bazel_failed=0
+
+# Runs `bazel test` with the given flags and adds its test.xml counts.
+run_pass() {
+  local name=$1
+  shift
+  echo "=== test pass: $name"
+  bazel test --keep_going "$@" //...
+  local rc=$?
+  local targets
+  targets=$(bazel query 'tests(//...)' 2>/dev/null)
+  for target in $targets; do
+    local path=${target#//}
+    local xml="bazel-testlogs/${path/://}/test.xml"
+    if [ ! -f "$xml" ]; then
+      echo "no results for $target in the $name pass (it did not build or run)"
+      failed=$((failed + 1))
+      continue
+    fi
+    read -r p f s < <(scripts/count-test-xml.awk "$xml")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+  done
+  [ "$rc" -ne 0 ] && bazel_failed=$rc
+}
+
+# Results of an earlier run of the same configuration must not be counted.
+rm -rf bazel-out/k8-fastbuild/testlogs bazel-out/k8-fastbuildasan/testlogs 2>/dev/null
+run_pass plain
+run_pass asan --config=asan
 
 bazel shutdown >/dev/null 2>&1 || true
 # Bazel failing without a failed test case (a build error) still fails.
-if [ "$bazel_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-  echo "bazel test exited $bazel_rc"
+if [ "$bazel_failed" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "bazel test exited $bazel_failed"
   failed=1
 fi
 echo "$passed passed, $failed failed, $skipped skipped"

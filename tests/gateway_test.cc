@@ -60,6 +60,8 @@ class GatewayTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
+    delete data_dir_;
+    data_dir_ = nullptr;
   }
 
   static std::string Pki(const std::string& file) {
