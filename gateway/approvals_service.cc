@@ -25,11 +25,7 @@ bool IsCountry(absl::string_view country) {
 }
 
 absl::Status RequireStaff(const AuditedCall& call) {
-  if (call.caller().authenticated()) return absl::OkStatus();
-  if (call.caller().is_customer()) {
-    return absl::PermissionDeniedError("this call is for staff, not customers");
-  }
-  return call.caller().status;
+  return call.caller().StaffStatus();
 }
 
 absl::Status RequireDpo(const AuditedCall& call, absl::string_view what) {

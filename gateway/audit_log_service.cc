@@ -18,7 +18,7 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
 absl::Status ListEntries(const Gateway& gateway, AuditedCall& call,
                          const custos::v1::ListEntriesRequest& request,
                          custos::v1::ListEntriesResponse& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   if (auto s = ValidateListEntries(request); !s.ok()) return s;
 
   const custos::v1::StaffMember& staff = *call.caller().staff;
@@ -79,7 +79,7 @@ absl::StatusOr<audit::StoredCheckpoint> CheckpointFor(const Gateway& gateway,
 
 absl::Status GetCheckpoint(const Gateway& gateway, AuditedCall& call,
                            custos::v1::Checkpoint& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   call.entry().set_resource("log/checkpoint");
   auto stored = gateway.log->LatestCheckpoint();
   if (!stored.ok()) stored = gateway.log->CheckpointNow();
@@ -92,7 +92,7 @@ absl::Status GetInclusionProof(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::GetInclusionProofRequest& request,
     custos::v1::InclusionProof& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("log/entry/", request.index()));
   if (request.tree_size() != 0 && request.index() >= request.tree_size()) {
     return absl::OutOfRangeError(absl::StrCat("index: ", request.index(),
@@ -135,7 +135,7 @@ absl::Status GetConsistencyProof(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::GetConsistencyProofRequest& request,
     custos::v1::ConsistencyProof& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("log/consistency/", request.old_size(),
                                          "/", request.new_size()));
   if (request.new_size() != 0 && request.old_size() > request.new_size()) {
@@ -161,7 +161,7 @@ absl::Status GetConsistencyProof(
 absl::Status Erase(const Gateway& gateway, AuditedCall& call,
                    const custos::v1::EraseRequest& request,
                    custos::v1::EraseResponse& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   if (!IsDpo(*call.caller().staff)) {
     return absl::PermissionDeniedError(
         "only the DPO may erase personal data from the log");

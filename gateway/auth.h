@@ -44,6 +44,18 @@ struct Caller {
   // (Admitted, too: a staff member over their request rate is not.)
   bool authenticated() const { return staff != nullptr && status.ok(); }
   bool is_customer() const { return !customer_id.empty(); }
+
+  // OK for an admitted staff member; otherwise why the call is not theirs:
+  // the authentication or rate-limit error, or PERMISSION_DENIED for a
+  // customer's token on a staff-only call.
+  absl::Status StaffStatus() const {
+    if (authenticated()) return absl::OkStatus();
+    if (is_customer()) {
+      return absl::PermissionDeniedError(
+          "this call is for staff; a customer's API token does not open it");
+    }
+    return status;
+  }
 };
 
 class Authenticator {

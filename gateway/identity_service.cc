@@ -91,7 +91,7 @@ void RecordSession(const custos::v1::TakeIdentitySession& s,
 absl::Status Start(AuditedCall& call, const Gateway& gateway,
                    const custos::v1::StartSessionRequest& request,
                    custos::v1::StartSessionResponse& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   const custos::v1::StaffMember& staff = *call.caller().staff;
   if (auto s = ValidateId("customer_id", request.customer_id(), true); !s.ok())
     return s;
@@ -236,7 +236,7 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
 absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
                       const custos::v1::ExchangeLinkRequest& request,
                       custos::v1::ExchangeLinkResponse& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   if (auto s = ValidateText("link_token", request.link_token(), 64, true);
       !s.ok())
     return s;
@@ -273,7 +273,7 @@ absl::Status OpenSession(AuditedCall& call, const Gateway& gateway,
                          absl::string_view token,
                          custos::v1::TakeIdentitySession& session,
                          custos::v1::Grant& grant) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   if (auto s = ValidateText("session_token", token, 64, true); !s.ok())
     return s;
   auto found = gateway.sessions->ByToken(TokenHash(token), call.now());

@@ -32,7 +32,7 @@ absl::Status DecideRequestAccess(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::RequestAccessRequest& request,
     custos::v1::RequestAccessResponse& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   const policy::Policy& policy = call.policy();
   custos::v1::LogEntry& entry = call.entry();
   // Whatever is well-formed goes into the entry even when the request as a
@@ -134,7 +134,7 @@ void RecordGrant(const custos::v1::Grant& grant, custos::v1::LogEntry& entry) {
 absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
                       const custos::v1::ReadCustomerDataRequest& request,
                       custos::v1::ReadCustomerDataResponse& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   if (auto s = ValidateGrantId(request.grant_id()); !s.ok()) return s;
   const int kind = request.kind();
   if (kind == custos::v1::DATA_KIND_UNSPECIFIED ||
@@ -209,7 +209,7 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
 absl::Status ListGrants(const Gateway& gateway, AuditedCall& call,
                         const custos::v1::ListGrantsRequest& request,
                         custos::v1::ListGrantsResponse& response) {
-  if (!call.caller().authenticated()) return call.caller().status;
+  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
     return s;
   if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
@@ -309,7 +309,7 @@ grpc::ServerUnaryReactor* StaffAccessService::WhoAmI(
   caller.placement = policy->networks().Place(caller.source_address);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!caller.authenticated()) {
-    reactor->Finish(ToGrpcStatus(caller.status));
+    reactor->Finish(ToGrpcStatus(caller.StaffStatus()));
     return reactor;
   }
   *response->mutable_staff() = *caller.staff;

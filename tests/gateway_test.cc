@@ -1263,3 +1263,33 @@ TEST_F(ApprovalsTest, TheCustomerRevokesAGrantOnTheirAccount) {
 
 }  // namespace
 }  // namespace custos
+
+namespace custos {
+namespace {
+
+TEST_F(ApprovalsTest, ACustomerTokenDoesNotOpenStaffCalls) {
+  custos::v1::RequestAccessRequest request;
+  request.set_customer_id("acme");
+  request.mutable_justification()->set_category("support");
+  request.mutable_justification()->set_reference("SUP-1042");
+  custos::v1::RequestAccessResponse response;
+  grpc::ClientContext context;
+  context.AddMetadata(
+      "authorization",
+      absl::StrCat("Bearer ", CustomerToken(*data_dir_, "acme")));
+  const grpc::Status status = custos::v1::StaffAccess::NewStub(Channel("", ""))
+                                  ->RequestAccess(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_FALSE(response.has_grant());
+  grpc::ClientContext who;
+  who.AddMetadata("authorization",
+                  absl::StrCat("Bearer ", CustomerToken(*data_dir_, "acme")));
+  custos::v1::WhoAmIResponse me;
+  EXPECT_EQ(custos::v1::StaffAccess::NewStub(Channel("", ""))
+                ->WhoAmI(&who, {}, &me)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+}  // namespace
+}  // namespace custos
