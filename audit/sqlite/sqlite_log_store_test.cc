@@ -123,7 +123,8 @@ TEST(SqliteLogStoreTest, ConcurrentAppendsShareCommitsWithoutGaps) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kAppends; ++i) {
         ASSERT_TRUE(
-            store->Append(Entry("acme", absl::StrCat("t", t), absl::StrCat(i)))
+            store
+                ->Append(Entry("acme", absl::StrCat("t", t), absl::StrCat(i)))
                 .ok());
       }
     });
@@ -138,9 +139,9 @@ TEST(SqliteLogStoreTest, ListsNewestFirstWithFiltersAndPages) {
   const std::string path = TempPath("list");
   auto store = *SqliteLogStore::Open(path);
   for (int i = 0; i < 5; ++i)
-    store->Append(Entry("acme", "anna", absl::StrCat("a", i)));
+    (void)store->Append(Entry("acme", "anna", absl::StrCat("a", i)));
   for (int i = 0; i < 3; ++i)
-    store->Append(Entry("nordwind", "lars", absl::StrCat("n", i)));
+    (void)store->Append(Entry("nordwind", "lars", absl::StrCat("n", i)));
 
   LogStore::Filter by_customer;
   by_customer.customer_id = "acme";
@@ -169,13 +170,57 @@ TEST(SqliteLogStoreTest, ListsNewestFirstWithFiltersAndPages) {
   EXPECT_THAT(bad.status().message(), HasSubstr("page_token"));
 }
 
+// Paging with two filters returns exactly the matching entries, newest
+// first; erasing one subject leaves the others' values.
+TEST(SqliteLogStoreTest, PagesThroughTwoFiltersAndErasesOneSubject) {
+  const std::string path = TempPath("indexed");
+  auto store = *SqliteLogStore::Open(path);
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(
+        store
+            ->Append(
+                Entry(i % 3 ? "acme" : "nordwind", i % 2 ? "anna" : "lars",
+                      absl::StrCat("r", i)),
+                {{"note", absl::StrCat("note ", i), i % 2 ? "anna" : "lars"}})
+            .ok());
+  }
+  for (int i = 30; i < 34; ++i)
+    (void)store->Append(Entry("acme", "anna", absl::StrCat("r", i)));
+
+  LogStore::Filter filter;
+  filter.customer_id = "acme";
+  filter.actor_id = "anna";
+  std::vector<std::string> seen;
+  std::string token;
+  do {
+    auto page = store->List(filter, 4, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& e : page->entries) seen.push_back(e.reference());
+    token = page->next_page_token;
+  } while (!token.empty());
+  std::vector<std::string> want;
+  for (int i = 33; i >= 0; --i) {
+    const bool acme = i >= 30 || i % 3 != 0;
+    const bool anna = i >= 30 || i % 2 == 1;
+    if (acme && anna) want.push_back(absl::StrCat("r", i));
+  }
+  EXPECT_EQ(seen, want);
+
+  auto erased = store->Erase("lars", absl::InfinitePast());
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->entries_touched, 15u);
+  EXPECT_EQ(erased->values_erased, 15u);
+  EXPECT_TRUE(store->PersonalValues(0)->empty());   // lars's
+  EXPECT_EQ(store->PersonalValues(1)->size(), 1u);  // anna's stays
+}
+
 class TamperTest : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = TempPath("tamper");
     auto store = *SqliteLogStore::Open(path_);
     for (int i = 0; i < 10; ++i)
-      store->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
+      (void)store->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
   }
   std::string path_;
 };
@@ -291,7 +336,7 @@ TEST(CheckpointTest, CheckpointNowSignsTheCurrentRoot) {
   const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
   auto store = *SqliteLogStore::Open(path, SignedBy(signer));
   for (int i = 0; i < 5; ++i)
-    store->Append(Entry("acme", "a", absl::StrCat(i)));
+    (void)store->Append(Entry("acme", "a", absl::StrCat(i)));
   auto checkpoint = store->CheckpointNow();
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
   EXPECT_EQ(checkpoint->size, 5u);
@@ -313,7 +358,7 @@ TEST(CheckpointTest, MakesCheckpointsWhileEntriesArrive) {
   auto store =
       *SqliteLogStore::Open(path, SignedBy(signer, absl::Milliseconds(50)));
   for (int i = 0; i < 3; ++i)
-    store->Append(Entry("acme", "a", absl::StrCat(i)));
+    (void)store->Append(Entry("acme", "a", absl::StrCat(i)));
   absl::SleepFor(absl::Milliseconds(300));
   auto latest = store->LatestCheckpoint();
   ASSERT_TRUE(latest.ok()) << latest.status();
@@ -326,7 +371,7 @@ TEST(CheckpointTest, ClosingCheckpointsEverything) {
   {
     auto store = *SqliteLogStore::Open(path, SignedBy(signer));
     for (int i = 0; i < 4; ++i)
-      store->Append(Entry("acme", "a", absl::StrCat(i)));
+      (void)store->Append(Entry("acme", "a", absl::StrCat(i)));
   }
   VerifyOptions options;
   options.verifier_key = signer.verifier_key();
@@ -343,10 +388,10 @@ class SignedLogTest : public ::testing::Test {
     path_ = TempPath("signed");
     auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
     for (int i = 0; i < 12; ++i) {
-      store->Append(Entry("acme", "anna", absl::StrCat("T-", i)),
-                    {{"note", absl::StrCat("secret-note-", i), "anna"},
-                     {"source_ip", "203.0.113.77", "anna"},
-                     {"actor_name", "Anna de Vries", "anna"}});
+      (void)store->Append(Entry("acme", "anna", absl::StrCat("T-", i)),
+                          {{"note", absl::StrCat("secret-note-", i), "anna"},
+                           {"source_ip", "203.0.113.77", "anna"},
+                           {"actor_name", "Anna de Vries", "anna"}});
       if (i == 5) ASSERT_TRUE(store->CheckpointNow().ok());
     }
     ASSERT_TRUE(store->CheckpointNow().ok());
@@ -385,7 +430,7 @@ TEST_F(SignedLogTest, DetectsALogRewrittenWithoutTheSigningKey) {
     const NoteSigner mallory = *NoteSigner::Generate("custos.test/log");
     auto store = *SqliteLogStore::Open(forged, SignedBy(mallory));
     for (int i = 0; i < 12; ++i) {
-      store->Append(
+      (void)store->Append(
           Entry("acme", i == 7 ? "nobody" : "anna", absl::StrCat("T-", i)));
     }
     ASSERT_TRUE(store->CheckpointNow().ok());
