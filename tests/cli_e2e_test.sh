@@ -87,6 +87,9 @@ rc=$?
 set -e
 [ $rc -eq 2 ] || fail "unknown command: exit $rc, want 2"
 
+"$custos" --as anna.support access request --customer bakkerij-jansen --category support --ref SUP-2001 \
+  | grep -q "^pending p_[0-9a-f]*: waiting for approval by customer" || fail "pending not shown as pending"
+
 # A customer who approves every access: pending, then approved with the
 # customer's own token, which makes the grant.
 pending=$("$custos" --as anna.support --output json access request --customer bakkerij-jansen --category support --ref SUP-2001)

@@ -184,6 +184,22 @@ int AccessRequest(const CommandOptions& options,
     out << ToJson(response) << "\n";
     return kExitOk;
   }
+  if (response.has_pending()) {
+    const custos::v1::PendingRequest& pending = response.pending();
+    std::vector<std::string> waiting;
+    for (int a : pending.waiting_for()) {
+      waiting.push_back(absl::AsciiStrToLower(
+          custos::v1::Approver_Name(static_cast<custos::v1::Approver>(a))
+              .substr(9)));
+    }
+    out << "pending " << pending.request_id() << ": waiting for approval by "
+        << absl::StrJoin(waiting, " and ") << "\n";
+    for (const auto& reason : pending.reasons()) {
+      out << "  " << reason.code() << ": " << reason.message() << "\n";
+    }
+    out << "  log entry:   #" << response.log_index() << "\n";
+    return kExitOk;
+  }
   const custos::v1::Grant& grant = response.grant();
   std::vector<std::string> kinds;
   for (int kind : grant.obligations().data_kinds()) {
