@@ -11,6 +11,13 @@
 namespace custos::gateway {
 namespace {
 
+// The audit log's read calls are open to staff and, for their own account,
+// to customers by token.
+absl::Status StaffOrCustomer(const AuditedCall& call) {
+  if (call.caller().is_customer()) return absl::OkStatus();
+  return call.caller().StaffStatus();
+}
+
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -18,10 +25,9 @@ absl::Time ToTime(const google::protobuf::Timestamp& t) {
 absl::Status ListEntries(const Gateway& gateway, AuditedCall& call,
                          const custos::v1::ListEntriesRequest& request,
                          custos::v1::ListEntriesResponse& response) {
-  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  if (auto s = StaffOrCustomer(call); !s.ok()) return s;
   if (auto s = ValidateListEntries(request); !s.ok()) return s;
 
-  const custos::v1::StaffMember& staff = *call.caller().staff;
   call.entry().set_customer_id(request.customer_id());
   call.entry().set_resource("log/entries");
   audit::LogStore::Filter filter;
@@ -31,8 +37,17 @@ absl::Status ListEntries(const Gateway& gateway, AuditedCall& call,
   filter.outcome = request.outcome();
   if (request.has_from()) filter.from = ToTime(request.from());
   if (request.has_to()) filter.to = ToTime(request.to());
-  // Staff other than the DPO see only what they did themselves.
-  if (!IsDpo(staff)) {
+  if (call.caller().is_customer()) {
+    // A customer reads every entry about their account, nothing else.
+    if (!request.customer_id().empty() &&
+        request.customer_id() != call.caller().customer_id) {
+      return absl::PermissionDeniedError(
+          "customer_id: a customer reads the entries about their own account");
+    }
+    filter.customer_id = call.caller().customer_id;
+  } else if (const custos::v1::StaffMember& staff = *call.caller().staff;
+             !IsDpo(staff)) {
+    // Staff other than the DPO see only what they did themselves.
     if (!request.staff_id().empty() && request.staff_id() != staff.staff_id()) {
       return absl::PermissionDeniedError(absl::StrCat(
           "staff_id: only the DPO may read another staff member's entries; ",
@@ -79,7 +94,7 @@ absl::StatusOr<audit::StoredCheckpoint> CheckpointFor(const Gateway& gateway,
 
 absl::Status GetCheckpoint(const Gateway& gateway, AuditedCall& call,
                            custos::v1::Checkpoint& response) {
-  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  if (auto s = StaffOrCustomer(call); !s.ok()) return s;
   call.entry().set_resource("log/checkpoint");
   auto stored = gateway.log->LatestCheckpoint();
   if (!stored.ok()) stored = gateway.log->CheckpointNow();
@@ -92,7 +107,7 @@ absl::Status GetInclusionProof(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::GetInclusionProofRequest& request,
     custos::v1::InclusionProof& response) {
-  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  if (auto s = StaffOrCustomer(call); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("log/entry/", request.index()));
   if (request.tree_size() != 0 && request.index() >= request.tree_size()) {
     return absl::OutOfRangeError(absl::StrCat("index: ", request.index(),
@@ -113,8 +128,13 @@ absl::Status GetInclusionProof(
     return absl::DataLossError(
         absl::StrCat("entry ", request.index(), " does not parse"));
   }
-  const custos::v1::StaffMember& staff = *call.caller().staff;
-  if (!IsDpo(staff) && entry.actor().id() != staff.staff_id()) {
+  if (call.caller().is_customer()) {
+    if (entry.customer_id() != call.caller().customer_id) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "index: entry ", request.index(), " is not about your account"));
+    }
+  } else if (const custos::v1::StaffMember& staff = *call.caller().staff;
+             !IsDpo(staff) && entry.actor().id() != staff.staff_id()) {
     return absl::PermissionDeniedError(
         absl::StrCat("index: entry ", request.index(), " is not one of ",
                      staff.staff_id(), "'s; only the DPO may prove any entry"));
@@ -135,7 +155,7 @@ absl::Status GetConsistencyProof(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::GetConsistencyProofRequest& request,
     custos::v1::ConsistencyProof& response) {
-  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  if (auto s = StaffOrCustomer(call); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("log/consistency/", request.old_size(),
                                          "/", request.new_size()));
   if (request.new_size() != 0 && request.old_size() > request.new_size()) {

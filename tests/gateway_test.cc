@@ -1293,3 +1293,63 @@ TEST_F(ApprovalsTest, ACustomerTokenDoesNotOpenStaffCalls) {
 
 }  // namespace
 }  // namespace custos
+
+namespace custos {
+namespace {
+
+// A customer reads every entry about their account, and proves them.
+TEST_F(ApprovalsTest, TheCustomerReadsAndProvesTheirOwnLog) {
+  const Answer mine = RequestAccess(StaffChannel("anna.support"), "acme",
+                                    "support", "SUP-1042");
+  const Answer theirs = RequestAccess(StaffChannel("lars.deliverability"),
+                                      "fietsen-devries", "abuse", "SIG-88");
+  ASSERT_TRUE(mine.status.ok());
+  ASSERT_TRUE(theirs.status.ok());
+  auto stub = custos::v1::AuditLog::NewStub(Channel("", ""));
+  const std::string token =
+      absl::StrCat("Bearer ", CustomerToken(*data_dir_, "acme"));
+
+  custos::v1::ListEntriesRequest list;
+  list.set_page_size(1000);
+  custos::v1::ListEntriesResponse entries;
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", token);
+    ASSERT_TRUE(stub->ListEntries(&context, list, &entries).ok());
+  }
+  bool saw_mine = false;
+  for (const auto& e : entries.entries()) {
+    EXPECT_EQ(e.customer_id(), "acme");
+    saw_mine |= e.index() == mine.response.log_index();
+  }
+  EXPECT_TRUE(saw_mine);
+  {
+    list.set_customer_id("fietsen-devries");
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", token);
+    EXPECT_EQ(stub->ListEntries(&context, list, &entries).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  custos::v1::GetInclusionProofRequest prove;
+  prove.set_index(mine.response.log_index());
+  custos::v1::InclusionProof proof;
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", token);
+    ASSERT_TRUE(stub->GetInclusionProof(&context, prove, &proof).ok());
+  }
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  EXPECT_TRUE(audit::VerifyInclusion(proof.leaf_hash(), proof.index(),
+                                     proof.tree_size(), hashes,
+                                     proof.checkpoint().root_hash())
+                  .ok());
+  prove.set_index(theirs.response.log_index());
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", token);
+  EXPECT_EQ(stub->GetInclusionProof(&context, prove, &proof).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+}  // namespace
+}  // namespace custos
