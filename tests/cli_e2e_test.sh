@@ -100,6 +100,9 @@ token=$(awk '$1 == "bakkerij-jansen" {print $2}' "$data/customer_tokens")
 decided=$("$custos" --token "$token" approval decide --request "$request_id" --approve)
 echo "$decided"
 grep -q "approved; granted g_" <<<"$decided" || fail "approval did not grant"
+customer_log=$("$custos" --token "$token" log list)
+grep -q "Approvals.DecidePendingRequest  bakkerij-jansen" <<<"$customer_log" || fail "customer log: $customer_log"
+grep -q "acme" <<<"$customer_log" && fail "the customer sees another customer's entries"
 
 # Trips: asked by staff, decided by the DPO.
 trip=$("$custos" --as anna.support --output json trip request --country DE --first_day 2026-11-20 --last_day 2026-11-30 --device laptop-7)
