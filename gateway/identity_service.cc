@@ -111,6 +111,12 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
         !s.ok())
       return s;
   }
+  if (request.has_duration() &&
+      (request.duration().seconds() <= 0 ||
+       request.duration().seconds() > 30 * 24 * 3600)) {
+    return absl::InvalidArgumentError(
+        "duration: more than 0 and at most 30 days");
+  }
   custos::v1::LogEntry& entry = call.entry();
   entry.set_customer_id(request.customer_id());
   const custos::v1::Customer* customer =
@@ -243,14 +249,11 @@ absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
   auto token = NewId("st_");
   if (!token.ok()) return token.status();
   auto session = gateway.sessions->ExchangeLink(TokenHash(request.link_token()),
+                                                call.caller().staff->staff_id(),
                                                 TokenHash(*token), call.now());
   if (!session.ok()) return session.status();
   RecordSession(*session, call.entry());
   call.entry().set_resource(absl::StrCat("session/", session->session_id()));
-  if (session->staff_id() != call.caller().staff->staff_id()) {
-    return absl::PermissionDeniedError(
-        "link_token: this link belongs to another staff member");
-  }
   const custos::v1::StaffMember* staff =
       gateway.directory->FindStaff(session->staff_id());
   const custos::v1::Customer* customer =

@@ -1076,6 +1076,12 @@ TEST_F(TakeIdentityTest, TheLinkWorksOnce) {
                   .error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
+  // Another's attempt did not burn the link: its engineer opens it, once.
+  {
+    grpc::ClientContext context;
+    EXPECT_TRUE(
+        Stub("anna.support")->ExchangeLink(&context, exchange, &opened).ok());
+  }
   grpc::ClientContext again;
   const grpc::Status reused =
       Stub("anna.support")->ExchangeLink(&again, exchange, &opened);

@@ -108,23 +108,24 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::LoadOne(
 }
 
 absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
-    absl::string_view link_hash, absl::string_view token_hash, absl::Time now) {
+    absl::string_view link_hash, absl::string_view staff_id,
+    absl::string_view token_hash, absl::Time now) {
   absl::MutexLock lock(&mu_);
   // One statement claims the link, so two exchanges can never both win.
   sqlite3_stmt* claim = statements_->Get(
       "UPDATE sessions SET link_used = 1, token_hash = ?2 WHERE link_hash = ?1 "
-      "AND "
-      "link_used = 0 AND link_expires_us > ?3");
+      "AND link_used = 0 AND link_expires_us > ?3 AND staff_id = ?4");
   BindBlob(claim, 1, link_hash);
   BindBlob(claim, 2, token_hash);
   sqlite3_bind_int64(claim, 3, absl::ToUnixMicros(now));
+  BindText(claim, 4, staff_id);
   const int rc = sqlite3_step(claim);
   sqlite3_reset(claim);
   if (rc != SQLITE_DONE) return SqlError(db_, "exchanging a link");
   if (sqlite3_changes(db_) != 1) {
     return absl::PermissionDeniedError(
-        "link_token: this link is unknown, already used or expired; start a "
-        "new session");
+        "link_token: this link is unknown, already used, expired or not yours; "
+        "start a new session");
   }
   sqlite3_stmt* stmt =
       statements_->Get("SELECT session FROM sessions WHERE link_hash = ?1");

@@ -31,12 +31,13 @@ class SessionStore {
   absl::Status Create(const custos::v1::TakeIdentitySession& session,
                       absl::string_view link_hash, absl::Time link_expires);
 
-  // Exchanges a link once: PERMISSION_DENIED for an unknown, used or expired
-  // link. On success the session is LIVE and its token hashes to
-  // `token_hash`.
+  // Exchanges a link once, for the staff member it was made for:
+  // PERMISSION_DENIED for an unknown, used or expired link or another
+  // staff member's (which leaves the link unused). On success the session
+  // is LIVE and its token hashes to `token_hash`.
   absl::StatusOr<custos::v1::TakeIdentitySession> ExchangeLink(
-      absl::string_view link_hash, absl::string_view token_hash,
-      absl::Time now);
+      absl::string_view link_hash, absl::string_view staff_id,
+      absl::string_view token_hash, absl::Time now);
 
   // The session for a token hash or an id, as of `now` (LIVE or
   // LINK_ISSUED past expiry reads EXPIRED). NOT_FOUND otherwise.
