@@ -1359,3 +1359,206 @@ TEST_F(ApprovalsTest, TheCustomerReadsAndProvesTheirOwnLog) {
 
 }  // namespace
 }  // namespace custos
+
+namespace custos {
+namespace {
+
+// Hostile and malformed input across the other services: each refused with
+// the expected code, and the gateway still serving after all of them.
+TEST_F(TakeIdentityTest, RefusesHostileInputAcrossServices) {
+  auto staff = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
+  auto audit = custos::v1::AuditLog::NewStub(StaffChannel("anna.support"));
+  auto approvals = custos::v1::Approvals::NewStub(StaffChannel("anna.support"));
+  auto dpo_audit = custos::v1::AuditLog::NewStub(StaffChannel("dirk.dpo"));
+  auto identity = Stub("anna.support");
+  struct Case {
+    std::string name;
+    std::function<grpc::Status()> call;
+    grpc::StatusCode want;
+  };
+  auto with = [](auto&& f) {
+    return [f]() {
+      grpc::ClientContext context;
+      return f(context);
+    };
+  };
+  std::vector<Case> cases = {
+      {"page token is SQL", with([&](grpc::ClientContext& c) {
+         custos::v1::ListEntriesRequest r;
+         r.set_page_token("1; DROP TABLE entries");
+         custos::v1::ListEntriesResponse out;
+         return audit->ListEntries(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"negative page size", with([&](grpc::ClientContext& c) {
+         custos::v1::ListEntriesRequest r;
+         r.set_page_size(-5);
+         custos::v1::ListEntriesResponse out;
+         return audit->ListEntries(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"proof of an entry past the end", with([&](grpc::ClientContext& c) {
+         custos::v1::GetInclusionProofRequest r;
+         r.set_index(UINT64_MAX);
+         custos::v1::InclusionProof out;
+         return dpo_audit->GetInclusionProof(&c, r, &out);
+       }),
+       grpc::StatusCode::OUT_OF_RANGE},
+      {"proof against a size never checkpointed",
+       with([&](grpc::ClientContext& c) {
+         custos::v1::GetInclusionProofRequest r;
+         r.set_index(0);
+         r.set_tree_size(UINT64_MAX);
+         custos::v1::InclusionProof out;
+         return dpo_audit->GetInclusionProof(&c, r, &out);
+       }),
+       grpc::StatusCode::NOT_FOUND},
+      {"consistency backwards", with([&](grpc::ClientContext& c) {
+         custos::v1::GetConsistencyProofRequest r;
+         r.set_old_size(10);
+         r.set_new_size(3);
+         custos::v1::ConsistencyProof out;
+         return audit->GetConsistencyProof(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"erase with a control character", with([&](grpc::ClientContext& c) {
+         custos::v1::EraseRequest r;
+         r.set_subject(std::string("anna\0x", 6));
+         custos::v1::EraseResponse out;
+         return dpo_audit->Erase(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"erase of an absurd age", with([&](grpc::ClientContext& c) {
+         custos::v1::EraseRequest r;
+         r.set_older_than_days(4000000000u);
+         custos::v1::EraseResponse out;
+         return dpo_audit->Erase(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"grant id traversal", with([&](grpc::ClientContext& c) {
+         custos::v1::EndGrantRequest r;
+         r.set_grant_id("../../../etc/passwd");
+         custos::v1::EndGrantResponse out;
+         return staff->EndGrant(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"read page size overflow", with([&](grpc::ClientContext& c) {
+         custos::v1::ReadCustomerDataRequest r;
+         r.set_grant_id("g_00000000000000000000000000000000");
+         r.set_kind(custos::v1::ACCOUNT);
+         r.set_page_size(INT32_MAX);
+         custos::v1::ReadCustomerDataResponse out;
+         return staff->ReadCustomerData(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"list grants for another staff member",
+       with([&](grpc::ClientContext& c) {
+         custos::v1::ListGrantsRequest r;
+         r.set_staff_id("dirk.dpo");
+         custos::v1::ListGrantsResponse out;
+         return staff->ListGrants(&c, r, &out);
+       }),
+       grpc::StatusCode::PERMISSION_DENIED},
+      {"trip with an impossible date", with([&](grpc::ClientContext& c) {
+         custos::v1::RequestTripRequest r;
+         r.set_country("DE");
+         r.set_first_day("2026-02-30");
+         r.set_last_day("2026-03-02");
+         r.set_device_id("laptop-7");
+         custos::v1::RequestTripResponse out;
+         return approvals->RequestTrip(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"trip to a country that is not a code",
+       with([&](grpc::ClientContext& c) {
+         custos::v1::RequestTripRequest r;
+         r.set_country("Germany");
+         custos::v1::RequestTripResponse out;
+         return approvals->RequestTrip(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"trip of a year", with([&](grpc::ClientContext& c) {
+         custos::v1::RequestTripRequest r;
+         r.set_country("DE");
+         r.set_first_day("2026-01-01");
+         r.set_last_day("2026-12-31");
+         r.set_device_id("laptop-7");
+         custos::v1::RequestTripResponse out;
+         return approvals->RequestTrip(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"staff deciding a trip", with([&](grpc::ClientContext& c) {
+         custos::v1::DecideTripRequest r;
+         r.set_trip_id("t_whatever");
+         custos::v1::DecideTripResponse out;
+         return approvals->DecideTrip(&c, r, &out);
+       }),
+       grpc::StatusCode::PERMISSION_DENIED},
+      {"staff approving for a customer", with([&](grpc::ClientContext& c) {
+         custos::v1::DecidePendingRequestRequest r;
+         r.set_request_id("p_' OR 1=1 --");
+         r.set_approve(true);
+         custos::v1::DecidePendingRequestResponse out;
+         return approvals->DecidePendingRequest(&c, r, &out);
+       }),
+       grpc::StatusCode::PERMISSION_DENIED},
+      {"page path traversal", with([&](grpc::ClientContext& c) {
+         custos::v1::ViewPageRequest r;
+         r.set_session_token("st_00000000000000000000000000000000");
+         r.set_page("subscribers/../../admin");
+         custos::v1::ViewPageResponse out;
+         return identity->ViewPage(&c, r, &out);
+       }),
+       grpc::StatusCode::NOT_FOUND},
+      {"forged session token", with([&](grpc::ClientContext& c) {
+         custos::v1::ViewPageRequest r;
+         r.set_session_token("st_forged");
+         r.set_page("dashboard");
+         custos::v1::ViewPageResponse out;
+         return identity->ViewPage(&c, r, &out);
+       }),
+       grpc::StatusCode::NOT_FOUND},
+      {"oversized link token", with([&](grpc::ClientContext& c) {
+         custos::v1::ExchangeLinkRequest r;
+         r.set_link_token(std::string(100000, 'a'));
+         custos::v1::ExchangeLinkResponse out;
+         return identity->ExchangeLink(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"session as a user the customer does not have",
+       with([&](grpc::ClientContext& c) {
+         custos::v1::StartSessionRequest r;
+         r.set_customer_id("acme");
+         r.set_customer_user_id("root");
+         custos::v1::StartSessionResponse out;
+         return identity->StartSession(&c, r, &out);
+       }),
+       grpc::StatusCode::NOT_FOUND},
+      {"session of negative length", with([&](grpc::ClientContext& c) {
+         custos::v1::StartSessionRequest r;
+         r.set_customer_id("acme");
+         r.set_customer_user_id("acme.owner");
+         r.mutable_duration()->set_seconds(-60);
+         custos::v1::StartSessionResponse out;
+         return identity->StartSession(&c, r, &out);
+       }),
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"malformed bearer token", with([&](grpc::ClientContext& c) {
+         c.AddMetadata("authorization", "Basic YWRtaW46YWRtaW4=");
+         custos::v1::ListEntriesRequest r;
+         custos::v1::ListEntriesResponse out;
+         return custos::v1::AuditLog::NewStub(Channel("", ""))
+             ->ListEntries(&c, r, &out);
+       }),
+       grpc::StatusCode::UNAUTHENTICATED},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.call().error_code(), c.want) << c.name;
+  }
+  EXPECT_TRUE(
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042")
+          .status.ok());
+}
+
+}  // namespace
+}  // namespace custos
