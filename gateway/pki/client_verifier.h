@@ -1,9 +1,12 @@
-// Verifies a staff member's TLS client certificate against the company's CA,
-// in Custos's own code rather than in the TLS handshake, so that a missing,
-// foreign, expired or revoked certificate gets a clear UNAUTHENTICATED.
+// Verifies a staff member's TLS client certificate against the trusted CA in
+// Custos's own code rather than in the TLS handshake. custosd runs TLS with
+// GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY, so a missing, foreign,
+// expired or revoked certificate still reaches the application, which answers
+// it with a clear UNAUTHENTICATED (and logs it) instead of a failed handshake.
 //
-// Thread-safe: the trust store is read-only after Create; each Verify makes
-// its own verification context; revocations are guarded by a mutex.
+// Thread-safe after construction: the X509_STORE is shared read-only, each
+// Verify makes its own X509_STORE_CTX, and the revocation set and the cache
+// of certificates already verified are guarded by a mutex.
 #ifndef CUSTOS_GATEWAY_PKI_CLIENT_VERIFIER_H_
 #define CUSTOS_GATEWAY_PKI_CLIENT_VERIFIER_H_
 
@@ -23,26 +26,50 @@ namespace custos::pki {
 
 class ClientVerifier {
  public:
-  // Trusts the CA certificates in `ca_pem`. INVALID_ARGUMENT if it holds none.
+  // Trusts the CA certificate(s) in `ca_pem` (one or more PEM certificates).
+  // INVALID_ARGUMENT if it holds none, if one does not parse, or if one is
+  // not a CA certificate.
   static absl::StatusOr<std::unique_ptr<ClientVerifier>> Create(
       absl::string_view ca_pem);
 
-  // Verifies `peer_pem`, the client's leaf certificate as PEM (empty when the
-  // client sent none), at time `now`: chain to a trusted CA, signature,
-  // validity window, the clientAuth purpose, not revoked. Returns the
-  // subject's common name, the staff id. UNAUTHENTICATED saying why otherwise.
+  ClientVerifier(const ClientVerifier&) = delete;
+  ClientVerifier& operator=(const ClientVerifier&) = delete;
+
+  // Verifies `peer_pem`, the client's leaf certificate as PEM (as gRPC's auth
+  // context property "x509_pem_cert" gives it; empty when the client sent
+  // none), at time `now`: its chain to a trusted CA, the signatures, the
+  // validity window of every certificate in the chain, extendedKeyUsage
+  // clientAuth, and that its serial is not revoked. Returns the subject's
+  // common name, the staff id.
+  //
+  // UNAUTHENTICATED in every failure, with a message a person can act on:
+  // "no client certificate was presented", "client certificate is not a PEM
+  // certificate", "client certificate is not signed by the trusted CA
+  // (subject CN=..., issuer CN=...)", "client certificate expired at
+  // 2026-01-02 03:04:05 UTC (subject CN=...)", "client certificate is not
+  // valid until ...", "client certificate is not for client authentication
+  // ...", "client certificate has no subject common name ...", "client
+  // certificate is revoked (serial ..., subject CN=...)". INTERNAL only if
+  // OpenSSL cannot allocate.
+  //
+  // A certificate that verified is remembered (up to 10,000), so later calls
+  // with the same PEM skip the signature checks; the validity window and
+  // revocation are still checked on every call.
   absl::StatusOr<std::string> Verify(absl::string_view peer_pem,
                                      absl::Time now) const;
 
-  // Refuses the certificate with this serial number (hex, as OpenSSL prints
-  // it, case-insensitive) from now on.
+  // Refuses the certificate with this serial number from the next Verify on.
+  // `serial_hex` is hex as OpenSSL prints it: any case, with or without ':'
+  // separators or leading zeros ("0A1B", "0a:1b" and "a1b" are the same).
   void Revoke(absl::string_view serial_hex);
 
  private:
   explicit ClientVerifier(X509StorePtr store) : store_(std::move(store)) {}
 
-  // A certificate that verified once: its subject, serial and validity, so
-  // a long-lived connection's calls skip the signature check.
+  // A certificate that verified once, so that the calls of a long-lived
+  // connection skip the signature checks: what Verify returns, the serial to
+  // check revocation against, and the window (the intersection of the
+  // chain's) in which the result stands.
   struct Verified {
     std::string common_name;
     std::string serial;
@@ -50,7 +77,13 @@ class ClientVerifier {
     absl::Time not_after;
   };
 
-  X509StorePtr store_;
+  // Verifies without the cache; on success fills `verified`.
+  absl::Status VerifyChain(absl::string_view peer_pem, absl::Time now,
+                           Verified& verified) const;
+  absl::Status RefuseIfRevoked(const Verified& verified) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const X509StorePtr store_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
   // Keyed by the certificate's PEM; bounded (cleared when full).

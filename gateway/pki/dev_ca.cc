@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <openssl/bn.h>
-#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -10,9 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/openssl.h"
@@ -23,126 +23,39 @@ namespace {
 
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
 
+constexpr char kCaName[] = "Custos development CA";
+constexpr char kServerName[] = "custosd";
+constexpr absl::Duration kCaLifetime = absl::Hours(24 * 3650);
+constexpr absl::Duration kServerLifetime = absl::Hours(24 * 730);
+constexpr absl::Duration kClientLifetime = absl::Hours(24 * 365);
+// Certificates start an hour back so that clocks a few minutes apart agree.
+constexpr absl::Duration kBackdate = absl::Hours(1);
+
 enum class Kind { kCa, kServer, kClient };
 
-absl::StatusOr<EvpPkeyPtr> NewKey() {
-  EvpPkeyPtr key(EVP_EC_gen("P-256"));
-  if (key == nullptr) return OpenSslError("generating a P-256 key");
-  return key;
+// ---------------------------------------------------------------------------
+// Files.
+
+absl::Status FileError(absl::string_view path, absl::string_view what,
+                       int error) {
+  const std::string message =
+      absl::StrCat(path, ": ", what, ": ", std::strerror(error));
+  switch (error) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::PermissionDeniedError(message);
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
 }
 
-absl::Status AddExtension(X509* cert, X509* issuer, int nid,
-                          const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr)
-    return OpenSslError(absl::StrCat("certificate extension ", value));
-  const int ok = X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-  if (ok != 1) return OpenSslError("adding a certificate extension");
-  return absl::OkStatus();
-}
-
-// Makes a certificate for `key` named `common_name`; self-signed when
-// `issuer` is null.
-absl::StatusOr<X509Ptr> MakeCert(Kind kind, absl::string_view common_name,
-                                 EVP_PKEY* key, X509* issuer,
-                                 EVP_PKEY* issuer_key, absl::Time not_before,
-                                 absl::Time not_after) {
-  X509Ptr cert(X509_new());
-  if (cert == nullptr) return OpenSslError("X509_new");
-  X509_set_version(cert.get(), 2);
-  unsigned char serial_bytes[16];
-  if (RAND_bytes(serial_bytes, sizeof(serial_bytes)) != 1)
-    return OpenSslError("serial");
-  serial_bytes[0] &= 0x7f;  // a positive serial
-  BignumPtr serial(BN_bin2bn(serial_bytes, sizeof(serial_bytes), nullptr));
-  if (serial == nullptr ||
-      BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) ==
-          nullptr) {
-    return OpenSslError("setting the serial");
-  }
-  ASN1_TIME_set(X509_getm_notBefore(cert.get()), absl::ToTimeT(not_before));
-  ASN1_TIME_set(X509_getm_notAfter(cert.get()), absl::ToTimeT(not_after));
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  const std::string cn(common_name);
-  if (X509_NAME_add_entry_by_txt(
-          name, "CN", MBSTRING_UTF8,
-          reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) != 1) {
-    return OpenSslError("setting the subject");
-  }
-  X509_set_issuer_name(cert.get(),
-                       issuer ? X509_get_subject_name(issuer) : name);
-  X509_set_pubkey(cert.get(), key);
-  X509* signer = issuer ? issuer : cert.get();
-  switch (kind) {
-    case Kind::kCa:
-      CUSTOS_RETURN_IF_ERROR(AddExtension(
-          cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE"));
-      CUSTOS_RETURN_IF_ERROR(AddExtension(cert.get(), signer, NID_key_usage,
-                                          "critical,keyCertSign,cRLSign"));
-      break;
-    case Kind::kServer:
-      CUSTOS_RETURN_IF_ERROR(AddExtension(
-          cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE"));
-      CUSTOS_RETURN_IF_ERROR(
-          AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth"));
-      CUSTOS_RETURN_IF_ERROR(AddExtension(cert.get(), signer,
-                                          NID_subject_alt_name,
-                                          "DNS:localhost,IP:127.0.0.1,IP:::1"));
-      break;
-    case Kind::kClient:
-      CUSTOS_RETURN_IF_ERROR(AddExtension(
-          cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE"));
-      CUSTOS_RETURN_IF_ERROR(
-          AddExtension(cert.get(), signer, NID_ext_key_usage, "clientAuth"));
-      break;
-  }
-  CUSTOS_RETURN_IF_ERROR(
-      AddExtension(cert.get(), signer, NID_subject_key_identifier, "hash"));
-  if (X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()) == 0) {
-    return OpenSslError("signing the certificate");
-  }
-  return cert;
-}
-
-std::string CertPem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), cert);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, length);
-}
-
-std::string KeyPem(EVP_PKEY* key) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
-                           nullptr);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, length);
-}
-
-absl::StatusOr<X509Ptr> ParseCert(absl::string_view pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) {
-    return OpenSslError("parsing the CA certificate",
-                        absl::StatusCode::kInvalidArgument);
-  }
-  return cert;
-}
-
-absl::StatusOr<EvpPkeyPtr> ParseKey(absl::string_view pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (key == nullptr) {
-    return OpenSslError("parsing the CA key",
-                        absl::StatusCode::kInvalidArgument);
-  }
-  return key;
+absl::Status WithPath(const absl::Status& status, absl::string_view path) {
+  return absl::Status(status.code(),
+                      absl::StrCat(path, ": ", status.message()));
 }
 
 bool Exists(const std::string& path) {
@@ -150,79 +63,298 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-absl::Status MakeDirectory(const std::string& path) {
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        path, ": cannot create directory: ", std::strerror(errno)));
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// mkdir -p, each directory it makes with mode 0700.
+absl::Status MakeDirectories(const std::string& path) {
+  for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    const std::string prefix = path.substr(0, end);
+    if (!prefix.empty() && mkdir(prefix.c_str(), 0700) != 0) {
+      if (errno != EEXIST) {
+        return FileError(prefix, "cannot create directory", errno);
+      }
+      struct stat st;
+      if (stat(prefix.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(prefix, ": exists and is not a directory"));
+      }
+    }
+    if (end == std::string::npos) return absl::OkStatus();
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FileError(path, "cannot open", errno);
+  std::string contents;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      close(fd);
+      return FileError(path, "cannot read", error);
+    }
+    contents.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return contents;
 }
 
-// Writes `contents` to `path` with `mode`: into a temporary file that is
-// synced and then renamed, so readers see all of it or none.
+// Writes `contents` to `path` with `mode`: into a fresh temporary file beside
+// it that is synced and then renamed over `path`, so a reader (or the next
+// start after a crash) sees all of it or none of it.
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents, mode_t mode) {
-  const std::string temp = path + ".tmp";
-  const int fd =
-      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(temp, ": cannot create: ", std::strerror(errno)));
-  }
-  fchmod(fd, mode);
+  std::string temp = path + ".tmp.XXXXXX";
+  // mkostemp creates the file 0600, so a key is never readable by others,
+  // not even while it is being written.
+  const int fd = mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return FileError(temp, "cannot create", errno);
+  auto fail = [&](absl::string_view what) {
+    const int error = errno;
+    close(fd);
+    unlink(temp.c_str());
+    return FileError(temp, what, error);
+  };
+  if (fchmod(fd, mode) != 0) return fail("cannot set its mode");
   size_t written = 0;
   while (written < contents.size()) {
     const ssize_t n =
         write(fd, contents.data() + written, contents.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const std::string error = std::strerror(errno);
-      close(fd);
-      unlink(temp.c_str());
-      return absl::UnavailableError(
-          absl::StrCat(temp, ": cannot write: ", error));
+      return fail("cannot write");
     }
     written += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0 || close(fd) != 0) {
+  if (fsync(fd) != 0) return fail("cannot sync");
+  if (close(fd) != 0) {
+    const int error = errno;
     unlink(temp.c_str());
-    return absl::UnavailableError(
-        absl::StrCat(temp, ": cannot sync: ", std::strerror(errno)));
+    return FileError(temp, "cannot close", error);
   }
   if (rename(temp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat(path, ": cannot rename: ", std::strerror(errno)));
+    const int error = errno;
+    unlink(temp.c_str());
+    return FileError(path, "cannot rename the temporary file into place",
+                     error);
   }
+  // The rename itself must survive a crash too.
+  const std::string dir = DirectoryOf(path);
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return FileError(dir, "cannot open", errno);
+  if (fsync(dir_fd) != 0 && errno != EINVAL) {
+    const int error = errno;
+    close(dir_fd);
+    return FileError(dir, "cannot sync", error);
+  }
+  close(dir_fd);
   return absl::OkStatus();
 }
 
+// The key first: a certificate on disk always has its key beside it.
 absl::Status WritePair(const std::string& cert_path,
                        const std::string& key_path, const IssuedCert& pair) {
-  // The key first: a certificate never exists without its key.
   CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(key_path, pair.key_pem, 0600));
   return WriteFileAtomically(cert_path, pair.cert_pem, 0644);
 }
 
-absl::StatusOr<IssuedCert> Issue(Kind kind, absl::string_view ca_cert_pem,
-                                 absl::string_view ca_key_pem,
-                                 absl::string_view common_name,
-                                 absl::Time not_before, absl::Time not_after) {
-  CUSTOS_ASSIGN_OR_RETURN(X509Ptr ca, ParseCert(ca_cert_pem));
-  CUSTOS_ASSIGN_OR_RETURN(EvpPkeyPtr ca_key, ParseKey(ca_key_pem));
+// ---------------------------------------------------------------------------
+// Certificates.
+
+absl::StatusOr<EvpPkeyPtr> NewKey() {
+  EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  if (key == nullptr) return OpenSslError("generating a P-256 key");
+  return key;
+}
+
+absl::Status SetRandomSerial(X509* cert) {
+  unsigned char bytes[16];
+  BignumPtr serial;
+  do {
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+      return OpenSslError("drawing a serial number");
+    }
+    serial.reset(BN_bin2bn(bytes, sizeof(bytes), nullptr));
+    if (serial == nullptr) return OpenSslError("making a serial number");
+  } while (BN_is_zero(serial.get()));  // RFC 5280 wants a positive serial
+  if (BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert)) ==
+      nullptr) {
+    return OpenSslError("setting the serial number");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddExtension(X509* cert, X509* issuer, int nid,
+                          const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) {
+    return OpenSslError(
+        absl::StrCat("making the extension ", OBJ_nid2sn(nid), " = ", value));
+  }
+  const int ok = X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  if (ok != 1) {
+    return OpenSslError(absl::StrCat("adding the extension ", OBJ_nid2sn(nid)));
+  }
+  return absl::OkStatus();
+}
+
+// A certificate of `kind` for `key`, named `common_name`, signed by `issuer`
+// with `issuer_key`, or self-signed when `issuer` is null.
+absl::StatusOr<X509Ptr> MakeCert(Kind kind, absl::string_view common_name,
+                                 EVP_PKEY* key, X509* issuer,
+                                 EVP_PKEY* issuer_key, absl::Time not_before,
+                                 absl::Time not_after) {
+  X509Ptr cert(X509_new());
+  if (cert == nullptr) return OpenSslError("X509_new");
+  if (X509_set_version(cert.get(), X509_VERSION_3) != 1) {
+    return OpenSslError("setting the version");
+  }
+  CUSTOS_RETURN_IF_ERROR(SetRandomSerial(cert.get()));
+  if (ASN1_TIME_set(X509_getm_notBefore(cert.get()),
+                    absl::ToTimeT(not_before)) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(cert.get()), absl::ToTimeT(not_after)) ==
+          nullptr) {
+    return OpenSslError("setting the validity");
+  }
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  if (X509_NAME_add_entry_by_txt(
+          name, "CN", MBSTRING_UTF8,
+          reinterpret_cast<const unsigned char*>(common_name.data()),
+          static_cast<int>(common_name.size()), -1, 0) != 1) {
+    return OpenSslError(absl::StrCat("setting the subject CN=", common_name));
+  }
+  const bool self_signed = issuer == nullptr;
+  if (self_signed) {
+    issuer = cert.get();
+    issuer_key = key;
+  }
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer)) != 1 ||
+      X509_set_pubkey(cert.get(), key) != 1) {
+    return OpenSslError("setting the issuer and public key");
+  }
+  X509* c = cert.get();
+  switch (kind) {
+    case Kind::kCa:
+      CUSTOS_RETURN_IF_ERROR(
+          AddExtension(c, issuer, NID_basic_constraints, "critical,CA:TRUE"));
+      CUSTOS_RETURN_IF_ERROR(AddExtension(c, issuer, NID_key_usage,
+                                          "critical,keyCertSign,cRLSign"));
+      break;
+    case Kind::kServer:
+      CUSTOS_RETURN_IF_ERROR(
+          AddExtension(c, issuer, NID_basic_constraints, "critical,CA:FALSE"));
+      CUSTOS_RETURN_IF_ERROR(
+          AddExtension(c, issuer, NID_key_usage, "critical,digitalSignature"));
+      CUSTOS_RETURN_IF_ERROR(
+          AddExtension(c, issuer, NID_ext_key_usage, "serverAuth"));
+      CUSTOS_RETURN_IF_ERROR(AddExtension(c, issuer, NID_subject_alt_name,
+                                          "DNS:localhost,IP:127.0.0.1,IP:::1"));
+      break;
+    case Kind::kClient:
+      CUSTOS_RETURN_IF_ERROR(
+          AddExtension(c, issuer, NID_basic_constraints, "critical,CA:FALSE"));
+      CUSTOS_RETURN_IF_ERROR(
+          AddExtension(c, issuer, NID_key_usage, "critical,digitalSignature"));
+      CUSTOS_RETURN_IF_ERROR(
+          AddExtension(c, issuer, NID_ext_key_usage, "clientAuth"));
+      break;
+  }
+  CUSTOS_RETURN_IF_ERROR(
+      AddExtension(c, issuer, NID_subject_key_identifier, "hash"));
+  if (!self_signed) {
+    CUSTOS_RETURN_IF_ERROR(
+        AddExtension(c, issuer, NID_authority_key_identifier, "keyid:always"));
+  }
+  if (X509_sign(c, issuer_key, EVP_sha256()) <= 0) {
+    return OpenSslError("signing the certificate");
+  }
+  return cert;
+}
+
+absl::StatusOr<std::string> BioContents(BIO* bio) {
+  char* data = nullptr;
+  const long length = BIO_get_mem_data(bio, &data);
+  if (length <= 0 || data == nullptr) return OpenSslError("reading PEM");
+  return std::string(data, static_cast<size_t>(length));
+}
+
+absl::StatusOr<IssuedCert> ToPem(X509* cert, EVP_PKEY* key) {
+  BioPtr cert_bio(BIO_new(BIO_s_mem()));
+  BioPtr key_bio(BIO_new(BIO_s_mem()));
+  if (cert_bio == nullptr || key_bio == nullptr ||
+      PEM_write_bio_X509(cert_bio.get(), cert) != 1 ||
+      // PKCS#8 ("BEGIN PRIVATE KEY"), unencrypted.
+      PEM_write_bio_PrivateKey(key_bio.get(), key, nullptr, nullptr, 0, nullptr,
+                               nullptr) != 1) {
+    return OpenSslError("writing PEM");
+  }
+  IssuedCert out;
+  CUSTOS_ASSIGN_OR_RETURN(out.cert_pem, BioContents(cert_bio.get()));
+  CUSTOS_ASSIGN_OR_RETURN(out.key_pem, BioContents(key_bio.get()));
+  return out;
+}
+
+// `what` names the PEM's origin (a file, or "the CA certificate") in errors.
+absl::StatusOr<X509Ptr> ParseCert(absl::string_view pem,
+                                  absl::string_view what) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    return OpenSslError(absl::StrCat(what, ": not a PEM certificate"),
+                        absl::StatusCode::kInvalidArgument);
+  }
+  return cert;
+}
+
+absl::StatusOr<EvpPkeyPtr> ParseKey(absl::string_view pem,
+                                    absl::string_view what) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) {
+    return OpenSslError(absl::StrCat(what, ": not a PEM private key"),
+                        absl::StatusCode::kInvalidArgument);
+  }
+  return key;
+}
+
+absl::StatusOr<IssuedCert> IssueWith(Kind kind, X509* ca, EVP_PKEY* ca_key,
+                                     absl::string_view common_name,
+                                     absl::Time not_before,
+                                     absl::Time not_after) {
   CUSTOS_ASSIGN_OR_RETURN(EvpPkeyPtr key, NewKey());
   CUSTOS_ASSIGN_OR_RETURN(X509Ptr cert,
-                          MakeCert(kind, common_name, key.get(), ca.get(),
-                                   ca_key.get(), not_before, not_after));
-  return IssuedCert{CertPem(cert.get()), KeyPem(key.get())};
+                          MakeCert(kind, common_name, key.get(), ca, ca_key,
+                                   not_before, not_after));
+  return ToPem(cert.get(), key.get());
 }
+
+bool IsSafeId(absl::string_view id) {
+  return !id.empty() && id.size() <= 64 && id[0] != '.' &&
+         id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") ==
+             absl::string_view::npos;
+}
+
+// One certificate EnsureDevPki keeps or makes.
+struct Leaf {
+  Kind kind;
+  std::string common_name;
+  std::string cert_path;
+  std::string key_path;
+  absl::Duration lifetime;
+};
 
 }  // namespace
 
@@ -230,10 +362,9 @@ absl::StatusOr<IssuedCert> MakeCa(absl::string_view common_name) {
   const absl::Time now = absl::Now();
   CUSTOS_ASSIGN_OR_RETURN(EvpPkeyPtr key, NewKey());
   CUSTOS_ASSIGN_OR_RETURN(
-      X509Ptr cert,
-      MakeCert(Kind::kCa, common_name, key.get(), nullptr, nullptr,
-               now - absl::Hours(1), now + absl::Hours(24 * 3650)));
-  return IssuedCert{CertPem(cert.get()), KeyPem(key.get())};
+      X509Ptr cert, MakeCert(Kind::kCa, common_name, key.get(), nullptr,
+                             nullptr, now - kBackdate, now + kCaLifetime));
+  return ToPem(cert.get(), key.get());
 }
 
 absl::StatusOr<IssuedCert> IssueClientCert(absl::string_view ca_cert_pem,
@@ -241,46 +372,83 @@ absl::StatusOr<IssuedCert> IssueClientCert(absl::string_view ca_cert_pem,
                                            absl::string_view common_name,
                                            absl::Time not_before,
                                            absl::Time not_after) {
-  return Issue(Kind::kClient, ca_cert_pem, ca_key_pem, common_name, not_before,
-               not_after);
+  CUSTOS_ASSIGN_OR_RETURN(X509Ptr ca,
+                          ParseCert(ca_cert_pem, "the CA certificate"));
+  CUSTOS_ASSIGN_OR_RETURN(EvpPkeyPtr ca_key,
+                          ParseKey(ca_key_pem, "the CA key"));
+  if (X509_check_private_key(ca.get(), ca_key.get()) != 1) {
+    return OpenSslError("the CA key is not the CA certificate's key",
+                        absl::StatusCode::kInvalidArgument);
+  }
+  return IssueWith(Kind::kClient, ca.get(), ca_key.get(), common_name,
+                   not_before, not_after);
 }
 
 absl::Status EnsureDevPki(const DevPkiPaths& paths,
                           const std::vector<std::string>& client_ids) {
-  CUSTOS_RETURN_IF_ERROR(MakeDirectory(paths.dir));
-  CUSTOS_RETURN_IF_ERROR(MakeDirectory(paths.dir + "/clients"));
-  if (!Exists(paths.ca_cert())) {
-    CUSTOS_ASSIGN_OR_RETURN(IssuedCert ca, MakeCa("Custos development CA"));
-    CUSTOS_RETURN_IF_ERROR(WritePair(paths.ca_cert(), paths.ca_key(), ca));
-  }
-  CUSTOS_ASSIGN_OR_RETURN(std::string ca_cert, ReadFile(paths.ca_cert()));
-  CUSTOS_ASSIGN_OR_RETURN(std::string ca_key, ReadFile(paths.ca_key()));
-  // Back-date a little so clocks that disagree by minutes still agree.
-  const absl::Time now = absl::Now() - absl::Hours(1);
-  if (!Exists(paths.server_cert())) {
-    CUSTOS_ASSIGN_OR_RETURN(
-        IssuedCert server, Issue(Kind::kServer, ca_cert, ca_key, "custosd", now,
-                                 now + absl::Hours(24 * 730)));
-    CUSTOS_RETURN_IF_ERROR(
-        WritePair(paths.server_cert(), paths.server_key(), server));
-  }
+  // Ids become file names: refuse a bad one before anything is written.
   for (const std::string& id : client_ids) {
-    // Ids become file names: keep them to a safe alphabet.
-    const bool safe =
-        !id.empty() && id[0] != '.' && id.size() <= 64 &&
-        id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") ==
-            std::string::npos;
-    if (!safe) {
+    if (!IsSafeId(id)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "client certificate id \"", id,
           "\": expected 1 to 64 of [a-z0-9._-], not starting with '.'"));
     }
-    if (Exists(paths.client_cert(id))) continue;
-    CUSTOS_ASSIGN_OR_RETURN(IssuedCert client,
-                            Issue(Kind::kClient, ca_cert, ca_key, id, now,
-                                  now + absl::Hours(24 * 365)));
-    CUSTOS_RETURN_IF_ERROR(
-        WritePair(paths.client_cert(id), paths.client_key(id), client));
+  }
+  CUSTOS_RETURN_IF_ERROR(MakeDirectories(paths.dir));
+  CUSTOS_RETURN_IF_ERROR(MakeDirectories(paths.dir + "/clients"));
+
+  // A key without its certificate is what a crash between the two writes
+  // leaves; nothing can have been signed by it, so it is simply replaced.
+  if (!Exists(paths.ca_cert())) {
+    absl::StatusOr<IssuedCert> ca = MakeCa(kCaName);
+    if (!ca.ok()) return WithPath(ca.status(), paths.ca_cert());
+    CUSTOS_RETURN_IF_ERROR(WritePair(paths.ca_cert(), paths.ca_key(), *ca));
+  }
+  CUSTOS_ASSIGN_OR_RETURN(const std::string ca_pem, ReadFile(paths.ca_cert()));
+  CUSTOS_ASSIGN_OR_RETURN(X509Ptr ca, ParseCert(ca_pem, paths.ca_cert()));
+  // The CA key is read only when something has to be issued.
+  EvpPkeyPtr ca_key;
+  auto load_ca_key = [&]() -> absl::Status {
+    if (ca_key != nullptr) return absl::OkStatus();
+    CUSTOS_ASSIGN_OR_RETURN(const std::string pem, ReadFile(paths.ca_key()));
+    CUSTOS_ASSIGN_OR_RETURN(ca_key, ParseKey(pem, paths.ca_key()));
+    if (X509_check_private_key(ca.get(), ca_key.get()) != 1) {
+      ca_key.reset();
+      return OpenSslError(
+          absl::StrCat(paths.ca_key(), ": is not the key of ", paths.ca_cert()),
+          absl::StatusCode::kFailedPrecondition);
+    }
+    return absl::OkStatus();
+  };
+
+  std::vector<Leaf> leaves;
+  leaves.push_back({Kind::kServer, kServerName, paths.server_cert(),
+                    paths.server_key(), kServerLifetime});
+  for (const std::string& id : client_ids) {
+    leaves.push_back({Kind::kClient, id, paths.client_cert(id),
+                      paths.client_key(id), kClientLifetime});
+  }
+  const absl::Time now = absl::Now();
+  for (const Leaf& leaf : leaves) {
+    if (Exists(leaf.cert_path) && Exists(leaf.key_path)) {
+      CUSTOS_ASSIGN_OR_RETURN(const std::string pem, ReadFile(leaf.cert_path));
+      CUSTOS_ASSIGN_OR_RETURN(X509Ptr cert, ParseCert(pem, leaf.cert_path));
+      if (X509_verify(cert.get(), X509_get0_pubkey(ca.get())) != 1) {
+        return OpenSslError(
+            absl::StrCat(leaf.cert_path, ": not signed by the CA in ",
+                         paths.ca_cert(),
+                         " (was the CA replaced?); delete it, and its key, to "
+                         "have a new one issued"),
+            absl::StatusCode::kFailedPrecondition);
+      }
+      continue;
+    }
+    CUSTOS_RETURN_IF_ERROR(load_ca_key());
+    absl::StatusOr<IssuedCert> issued =
+        IssueWith(leaf.kind, ca.get(), ca_key.get(), leaf.common_name,
+                  now - kBackdate, now + leaf.lifetime);
+    if (!issued.ok()) return WithPath(issued.status(), leaf.cert_path);
+    CUSTOS_RETURN_IF_ERROR(WritePair(leaf.cert_path, leaf.key_path, *issued));
   }
   return absl::OkStatus();
 }

@@ -1,9 +1,13 @@
 // The development PKI that custosd makes on first start: a CA, a server
-// certificate for localhost, and one client certificate per staff member.
+// certificate for localhost, and one client certificate per staff member,
+// plus the issuing functions tests use to make expired or foreign ones.
 //
 // Keys are ECDSA P-256 in PKCS#8 PEM, written with mode 0600 through a
-// temporary file and a rename, so a crash never leaves half a key. Functions
-// are thread-compatible: do not run two EnsureDevPki on one directory at once.
+// temporary file, fsync and rename, so a crash never leaves half a key.
+//
+// Thread-safety: MakeCa and IssueClientCert are thread-safe (they touch no
+// shared state). EnsureDevPki is thread-compatible per directory: do not run
+// two at once on the same `dir`, in one process or in two.
 #ifndef CUSTOS_GATEWAY_PKI_DEV_CA_H_
 #define CUSTOS_GATEWAY_PKI_DEV_CA_H_
 
@@ -17,7 +21,7 @@
 
 namespace custos::pki {
 
-// Where the files live, all under `dir`.
+// Where the development PKI's files live, all under `dir`.
 struct DevPkiPaths {
   std::string dir;
 
@@ -33,25 +37,46 @@ struct DevPkiPaths {
   }
 };
 
-// Creates whatever is missing: the CA (10 years), the server certificate
-// (CN custosd, SAN localhost, 127.0.0.1, ::1; 2 years) and a client
-// certificate (CN = id, clientAuth; 1 year) for each of `client_ids`.
-// Existing files are kept, so a second call changes nothing and a new id
-// gets a certificate from the existing CA. Errors name the file.
+// Creates whatever is missing under `paths.dir` (the directory itself and
+// `clients/` with mode 0700, and any missing parents):
+//   - the CA: self-signed, CN "Custos development CA", basicConstraints
+//     CA:TRUE and keyUsage keyCertSign, cRLSign (both critical), 10 years;
+//   - the server certificate: CN "custosd", SAN DNS:localhost, IP:127.0.0.1,
+//     IP:::1, extendedKeyUsage serverAuth, 2 years;
+//   - for each of `client_ids`, a client certificate: CN = the id,
+//     extendedKeyUsage clientAuth, 1 year.
+// Serials are random 128-bit numbers. Keys are written 0600, certificates
+// 0644. A certificate whose key file is missing is issued again.
+//
+// Existing files are kept: a second call with the same ids changes nothing,
+// and a new id gets a certificate signed by the existing CA. An existing
+// server or client certificate that the CA in ca.crt did not sign (the CA
+// was replaced) is FAILED_PRECONDITION rather than kept silently.
+//
+// Errors (the first one met, its message naming the file): INVALID_ARGUMENT
+// for an id that is not 1 to 64 of [a-z0-9._-] not starting with '.' (ids
+// become file names); INVALID_ARGUMENT for a file that does not parse;
+// FAILED_PRECONDITION as above, or for a directory path that is a file;
+// PERMISSION_DENIED, NOT_FOUND or UNAVAILABLE from the file system.
 absl::Status EnsureDevPki(const DevPkiPaths& paths,
                           const std::vector<std::string>& client_ids);
 
+// A certificate and its private key, both PEM (the key PKCS#8, unencrypted).
 struct IssuedCert {
   std::string cert_pem;
   std::string key_pem;
 };
 
-// A fresh self-signed CA named `common_name`.
+// A fresh self-signed CA named `common_name` with a new P-256 key, valid from
+// an hour ago for 10 years (for tests: "another CA"). INTERNAL if OpenSSL
+// fails.
 absl::StatusOr<IssuedCert> MakeCa(absl::string_view common_name);
 
-// A client certificate for `common_name`, valid from `not_before` to
-// `not_after`, signed by the CA given as PEM. INVALID_ARGUMENT when the CA's
-// PEM does not parse.
+// A client certificate for `common_name` (extendedKeyUsage clientAuth) with a
+// new P-256 key, valid from `not_before` to `not_after` (not checked, so tests
+// can make expired and not-yet-valid ones), signed by the CA whose
+// certificate and key are given as PEM. INVALID_ARGUMENT when either PEM does
+// not parse or the key is not the certificate's; INTERNAL if OpenSSL fails.
 absl::StatusOr<IssuedCert> IssueClientCert(absl::string_view ca_cert_pem,
                                            absl::string_view ca_key_pem,
                                            absl::string_view common_name,
