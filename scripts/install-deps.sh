@@ -8,6 +8,7 @@ packages=(
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev sqlite3
   prometheus-cpp-dev util-linux
+  chromium fonts-dejavu-core
 )
 
 missing=()

@@ -14,8 +14,11 @@ namespace {
 
 using custos::v1::LogEntry;
 
-// Entries listed under a finding in the HTML; the exports list them all.
+// Entries listed under a finding, accesses from abroad and sessions shown
+// in the HTML; the exports list them all.
 constexpr size_t kEntriesShown = 25;
+constexpr size_t kAbroadShown = 200;
+constexpr size_t kSessionsShown = 50;
 
 // Colours for categories, in the order of Report.categories.
 constexpr const char* kPalette[] = {"#2f6fb0", "#d9822b", "#3a9a5b", "#b8433f",
@@ -293,7 +296,7 @@ body{font:14px/1.45 "DejaVu Sans",Helvetica,Arial,sans-serif;color:#1f2933;margi
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #d8dee4;padding-bottom:4px}
 h3{font-size:15px;margin:16px 0 6px}.meta{color:#52606d}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e7eb;vertical-align:top}
-th{background:#f5f7fa}td.n,th.n{text-align:right}td.idx{font-family:"DejaVu Sans Mono",monospace;font-size:12px}
+th{background:#f5f7fa}td{overflow-wrap:anywhere}td.n,th.n{text-align:right}td.idx{font-family:"DejaVu Sans Mono",monospace;font-size:12px}
 .kv th{width:180px}.ok{color:#1e7b34;font-weight:bold}.bad{color:#b42318;font-weight:bold}.none{color:#52606d}
 .code{font:12px "DejaVu Sans Mono",monospace;color:#52606d;font-weight:normal}
 .tiles{display:flex;flex-wrap:wrap;gap:10px}.tile{border:1px solid #d8dee4;border-radius:6px;padding:8px 14px;min-width:120px}
@@ -367,7 +370,8 @@ void RenderHtml(const Report& r, absl::Time generated_at, std::ostream& out) {
     out << "<table><thead><tr><th>entry</th><th>when</th><th>who</th>"
            "<th>where</th><th>customer</th><th>why</th><th>what</th>"
            "<th>outcome</th><th>trip and approvals</th></tr></thead><tbody>\n";
-    for (const AbroadRow& a : r.abroad) {
+    for (size_t i = 0; i < r.abroad.size() && i < kAbroadShown; ++i) {
+      const AbroadRow& a = r.abroad[i];
       out << "<tr><td class=\"idx\">" << a.index << "</td><td>"
           << Local(a.time, zone) << "</td><td>" << Html(a.staff_id)
           << "</td><td>" << Html(a.country)
@@ -381,6 +385,11 @@ void RenderHtml(const Report& r, absl::Time generated_at, std::ostream& out) {
           << "</td></tr>\n";
     }
     out << "</tbody></table>\n";
+    if (r.abroad.size() > kAbroadShown) {
+      out << "<p>The first " << kAbroadShown << " of " << r.abroad.size()
+          << " accesses from abroad; all are in the CSV and JSON "
+             "exports.</p>\n";
+    }
   }
 
   out << "<h2>Refused requests by reason</h2>\n"
@@ -390,12 +399,33 @@ void RenderHtml(const Report& r, absl::Time generated_at, std::ostream& out) {
   if (r.sessions.empty()) {
     out << "<p class=\"none\">None in this period.</p>\n";
   } else {
+    // The longest sessions, which are the ones to look at.
+    std::vector<const SessionRow*> longest;
+    uint64_t total_minutes = 0;
+    for (const SessionRow& s : r.sessions) {
+      longest.push_back(&s);
+      total_minutes += absl::ToInt64Minutes(s.length());
+    }
+    std::stable_sort(longest.begin(), longest.end(),
+                     [](const SessionRow* a, const SessionRow* b) {
+                       return a->length() > b->length();
+                     });
+    if (longest.size() > kSessionsShown) longest.resize(kSessionsShown);
+    out << "<p>" << r.sessions.size() << " sessions, " << total_minutes
+        << " minutes in all"
+        << (r.sessions.size() > kSessionsShown
+                ? absl::StrCat("; the ", kSessionsShown,
+                               " longest are shown, all are in the CSV and "
+                               "JSON exports")
+                : std::string())
+        << ".</p>\n";
     std::vector<Count> minutes;
     out << "<table><thead><tr><th>session</th><th>who, as</th><th>why</th>"
            "<th>started</th><th class=\"n\">minutes</th><th class=\"n\">"
            "limit</th><th class=\"n\">pages</th><th>how it ended</th></tr>"
            "</thead><tbody>\n";
-    for (const SessionRow& s : r.sessions) {
+    for (const SessionRow* session : longest) {
+      const SessionRow& s = *session;
       out << "<tr><td class=\"idx\">" << Html(s.session_id) << "</td><td>"
           << Html(s.staff_id) << " as " << Html(s.customer_id) << "</td><td>"
           << Html(s.category) << " " << Html(s.reference) << "</td><td>"
@@ -408,9 +438,7 @@ void RenderHtml(const Report& r, absl::Time generated_at, std::ostream& out) {
            static_cast<uint64_t>(absl::ToInt64Minutes(s.length()))});
     }
     out << "</tbody></table>\n";
-    if (minutes.size() <= 40) {
-      out << Bars(minutes, "take-identity session minutes", "#7a58a8");
-    }
+    out << Bars(minutes, "take-identity session minutes", "#7a58a8");
   }
 
   out << "<h2>Data kinds read</h2>\n";
