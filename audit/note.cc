@@ -182,6 +182,11 @@ absl::StatusOr<std::string> NoteVerifier::Open(
   }
   const absl::string_view text = signed_note.substr(0, split + 1);
   absl::string_view signatures = signed_note.substr(split + 2);
+  // A note that ends in its blank line has no signature line at all.
+  if (signatures.empty()) {
+    return absl::InvalidArgumentError(
+        "signed note: no signature lines after the blank line");
+  }
   signatures.remove_suffix(1);
   for (absl::string_view line : absl::StrSplit(signatures, '\n')) {
     if (!absl::ConsumePrefix(&line, kSignaturePrefix)) {

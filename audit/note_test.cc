@@ -76,6 +76,12 @@ TEST(NoteTest, RefusesChangedTextAndOtherKeys) {
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(verifier.Open("log\n5\n").status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Found by fuzz/note_fuzzer: a note that ends in its blank line.
+  for (const char* no_signature : {"log\n5\n\n", "\n\n", "x\n\n\n"}) {
+    auto refused = verifier.Open(no_signature);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << no_signature;
+  }
 }
 
 TEST(NoteTest, RejectsMalformedVerifierKeys) {
