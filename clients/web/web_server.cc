@@ -890,6 +890,7 @@ void WebServer::State::ServePortal() {
         ",\"verifier_key\":", JsonString(checkpoint.verifier_key()),
         ",\"size\":", checkpoint.size(), ",\"entries\":[");
     int count = 0;
+    int written = 0;
     for (absl::string_view part :
          absl::StrSplit(Param(req, "indices"), ',', absl::SkipEmpty())) {
       uint64_t index;
@@ -910,7 +911,7 @@ void WebServer::State::ServePortal() {
       std::vector<std::string> hashes;
       for (const auto& h : proof.hashes())
         hashes.push_back(JsonString(absl::Base64Escape(h)));
-      absl::StrAppend(&out, count > 1 ? "," : "", "{\"index\":", index,
+      absl::StrAppend(&out, written++ > 0 ? "," : "", "{\"index\":", index,
                       ",\"entry\":", JsonString(absl::Base64Escape(proof.entry_bytes())),
                       ",\"hashes\":[", absl::StrJoin(hashes, ","), "]}");
     }

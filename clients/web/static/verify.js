@@ -88,7 +88,13 @@ async function verifyConsistency(first, second, firstHash, secondHash, path) {
 // Verifies a signed checkpoint note against a verifier key; returns
 // {origin, size, root} or throws saying what is wrong.
 async function verifyCheckpoint(note, verifierKey) {
-  const [name, keyIdHex, keyB64] = verifierKey.split('+');
+  // Base64 may itself hold '+': only the first two separate the parts.
+  const first = verifierKey.indexOf('+');
+  const second = verifierKey.indexOf('+', first + 1);
+  if (first < 0 || second < 0) throw new Error('verifier key is not name+id+key');
+  const name = verifierKey.slice(0, first);
+  const keyIdHex = verifierKey.slice(first + 1, second);
+  const keyB64 = verifierKey.slice(second + 1);
   const key = b64(keyB64);
   if (key.length !== 33 || key[0] !== 1) throw new Error('verifier key is not Ed25519');
   const pub = key.slice(1);
