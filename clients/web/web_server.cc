@@ -195,6 +195,14 @@ absl::StatusOr<std::map<std::string, std::string>> CheckedForm(
   return form;
 }
 
+// A titled table with an id the tests and scripts find it by; cells are HTML.
+std::string Section(absl::string_view title, absl::string_view id,
+                    const std::vector<std::string>& header,
+                    const std::vector<std::vector<std::string>>& rows) {
+  return absl::StrCat("<h2>", HtmlEscape(title), "</h2><div id=\"", id, "\">",
+                      HtmlTable(header, rows), "</div>");
+}
+
 std::string SignOutForm(const WebSession& session) {
   return absl::StrCat("<nav class=\"account\">Signed in as ",
                       HtmlEscape(session.acts_as), " ",
@@ -788,11 +796,8 @@ void WebServer::State::ServePortal() {
                           {{"request_id", p.request_id()}, {"approve", "no"}},
                           "Refuse"))});
     }
-    absl::StrAppend(&body, "<h2>Waiting for your approval</h2><div id=\"pending\">",
-                    HtmlTable({"request", "staff", "category", "reference",
-                               "from", "decide"},
-                              rows),
-                    "</div>");
+    absl::StrAppend(&body, Section("Waiting for your approval", "pending", {"request", "staff", "category", "reference",
+                               "from", "decide"}, rows));
     custos::v1::ListPartnerConsentsRequest consent_request;
     custos::v1::ListPartnerConsentsResponse consents;
     context = Context(session->acts_as, req);
@@ -977,12 +982,21 @@ void WebServer::State::ServeDpo() {
                                    {{"trip_id", t.trip_id()}, {"approve", "no"}},
                                    "Refuse"))});
     }
-    absl::StrAppend(&body, "<h2>Trips waiting for a decision</h2><div id=\"trips\">",
-                    HtmlTable({"trip", "staff", "country", "days", "device",
-                               "purpose", "decide"},
-                              rows),
-                    "</div>");
+    absl::StrAppend(&body, Section("Trips waiting for a decision", "trips", {"trip", "staff", "country", "days", "device",
+                               "purpose", "decide"}, rows));
 
+    // A live grant or session as a row with its revoke button.
+    auto revocable = [&](const char* action, const char* field,
+                         const std::string& id, const std::string& staff,
+                         const std::string& customer,
+                         const custos::v1::Justification& why,
+                         const google::protobuf::Timestamp& expires) {
+      return std::vector<std::string>{
+          HtmlEscape(id), HtmlEscape(staff), HtmlEscape(customer),
+          HtmlEscape(absl::StrCat(why.category(), " ", why.reference())),
+          HtmlEscape(ShowTime(FromTimestamp(expires))),
+          ButtonForm(action, session->csrf, {{field, id}}, "Revoke")};
+    };
     custos::v1::ListGrantsRequest grants_request;
     grants_request.set_active_only(true);
     grants_request.set_page_size(200);
@@ -993,20 +1007,12 @@ void WebServer::State::ServeDpo() {
       return SendError(res, s);
     rows.clear();
     for (const auto& g : grants.grants()) {
-      rows.push_back(
-          {HtmlEscape(g.grant_id()), HtmlEscape(g.staff_id()),
-           HtmlEscape(g.customer_id()),
-           HtmlEscape(absl::StrCat(g.justification().category(), " ",
-                                   g.justification().reference())),
-           HtmlEscape(ShowTime(FromTimestamp(g.obligations().expires_at()))),
-           ButtonForm("/dpo/revoke-grant", session->csrf,
-                      {{"grant_id", g.grant_id()}}, "Revoke")});
+      rows.push_back(revocable("/dpo/revoke-grant", "grant_id", g.grant_id(),
+                               g.staff_id(), g.customer_id(),
+                               g.justification(), g.obligations().expires_at()));
     }
-    absl::StrAppend(&body, "<h2>Live grants</h2><div id=\"grants\">",
-                    HtmlTable({"grant", "staff", "customer", "why", "expires",
-                               "revoke"},
-                              rows),
-                    "</div>");
+    absl::StrAppend(&body, Section("Live grants", "grants", {"grant", "staff", "customer", "why", "expires",
+                               "revoke"}, rows));
 
     custos::v1::ListSessionsRequest sessions_request;
     sessions_request.set_live_only(true);
@@ -1018,20 +1024,13 @@ void WebServer::State::ServeDpo() {
       return SendError(res, s);
     rows.clear();
     for (const auto& s : live.sessions()) {
-      rows.push_back(
-          {HtmlEscape(s.session_id()), HtmlEscape(s.staff_id()),
-           HtmlEscape(absl::StrCat(s.customer_id(), " as ", s.customer_user_id())),
-           HtmlEscape(absl::StrCat(s.justification().category(), " ",
-                                   s.justification().reference())),
-           HtmlEscape(ShowTime(FromTimestamp(s.expires_at()))),
-           ButtonForm("/dpo/revoke-session", session->csrf,
-                      {{"session_id", s.session_id()}}, "Revoke")});
+      rows.push_back(revocable(
+          "/dpo/revoke-session", "session_id", s.session_id(), s.staff_id(),
+          absl::StrCat(s.customer_id(), " as ", s.customer_user_id()),
+          s.justification(), s.expires_at()));
     }
-    absl::StrAppend(&body, "<h2>Live take-identity sessions</h2><div id=\"live-sessions\">",
-                    HtmlTable({"session", "staff", "customer", "why", "expires",
-                               "revoke"},
-                              rows),
-                    "</div>");
+    absl::StrAppend(&body, Section("Live take-identity sessions", "live-sessions", {"session", "staff", "customer", "why", "expires",
+                               "revoke"}, rows));
     SendPage(res, 200, "DPO", "", body);
   });
   http->Get("/dpo/report", [this, dpo](const Request& req, Response& res) {
