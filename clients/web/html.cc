@@ -24,7 +24,8 @@ std::string HtmlTable(const std::vector<std::string>& header,
                       const std::vector<std::vector<std::string>>& rows) {
   if (rows.empty()) return "<p class=\"empty\">Nothing to show.</p>";
   std::string out = "<table><thead><tr>";
-  for (const auto& h : header) absl::StrAppend(&out, "<th>", HtmlEscape(h), "</th>");
+  for (const auto& h : header)
+    absl::StrAppend(&out, "<th>", HtmlEscape(h), "</th>");
   out += "</tr></thead><tbody>";
   for (const auto& row : rows) {
     out += "<tr>";
@@ -51,11 +52,11 @@ std::string ButtonForm(
     absl::string_view action, absl::string_view csrf,
     const std::vector<std::pair<std::string, std::string>>& fields,
     absl::string_view label) {
-  std::string out = absl::StrCat("<form method=\"post\" action=\"",
-                                 HtmlEscape(action),
-                                 "\" class=\"inline\"><input type=\"hidden\" "
-                                 "name=\"csrf\" value=\"",
-                                 HtmlEscape(csrf), "\">");
+  std::string out =
+      absl::StrCat("<form method=\"post\" action=\"", HtmlEscape(action),
+                   "\" class=\"inline\"><input type=\"hidden\" "
+                   "name=\"csrf\" value=\"",
+                   HtmlEscape(csrf), "\">");
   for (const auto& [name, value] : fields) {
     absl::StrAppend(&out, "<input type=\"hidden\" name=\"", HtmlEscape(name),
                     "\" value=\"", HtmlEscape(value), "\">");

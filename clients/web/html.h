@@ -26,10 +26,10 @@ std::string HtmlTable(const std::vector<std::string>& header,
 
 // A POST form with one button; `fields` are hidden name/value pairs, the
 // CSRF token included.
-std::string ButtonForm(absl::string_view action, absl::string_view csrf,
-                       const std::vector<std::pair<std::string, std::string>>&
-                           fields,
-                       absl::string_view label);
+std::string ButtonForm(
+    absl::string_view action, absl::string_view csrf,
+    const std::vector<std::pair<std::string, std::string>>& fields,
+    absl::string_view label);
 
 // "2026-11-22 20:15:03 UTC".
 std::string ShowTime(absl::Time t);

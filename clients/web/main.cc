@@ -17,8 +17,10 @@ ABSL_FLAG(std::string, data_dir, ".custos",
           "development CA, the server certificate for HTTPS, its own client "
           "certificate clients/custos-web.*) and keeps its own files in web/");
 ABSL_FLAG(std::string, gateway, "localhost:7443", "custosd's address");
-ABSL_FLAG(std::string, tls_cert, "", "HTTPS certificate (default: <data_dir>/pki/server.crt)");
-ABSL_FLAG(std::string, tls_key, "", "HTTPS key (default: <data_dir>/pki/server.key)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "HTTPS certificate (default: <data_dir>/pki/server.crt)");
+ABSL_FLAG(std::string, tls_key, "",
+          "HTTPS key (default: <data_dir>/pki/server.key)");
 ABSL_FLAG(std::string, service_id, "custos-web",
           "the client certificate's id toward custosd");
 ABSL_FLAG(std::string, demo_accounts,
@@ -46,8 +48,8 @@ int main(int argc, char** argv) {
   options.client_cert = pki + "/clients/" + id + ".crt";
   options.client_key = pki + "/clients/" + id + ".key";
   options.data_dir = data_dir + "/web";
-  options.demo_accounts =
-      absl::StrSplit(absl::GetFlag(FLAGS_demo_accounts), ',', absl::SkipEmpty());
+  options.demo_accounts = absl::StrSplit(absl::GetFlag(FLAGS_demo_accounts),
+                                         ',', absl::SkipEmpty());
 
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

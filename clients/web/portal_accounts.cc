@@ -34,10 +34,9 @@ absl::Status WritePrivateFile(const std::string& path,
     return absl::PermissionDeniedError(
         absl::StrCat(tmp, ": cannot create: ", std::strerror(errno)));
   }
-  const bool written =
-      write(fd, content.data(), content.size()) ==
-          static_cast<ssize_t>(content.size()) &&
-      fsync(fd) == 0;
+  const bool written = write(fd, content.data(), content.size()) ==
+                           static_cast<ssize_t>(content.size()) &&
+                       fsync(fd) == 0;
   close(fd);
   if (!written || rename(tmp.c_str(), path.c_str()) != 0) {
     return absl::InternalError(
@@ -56,10 +55,9 @@ absl::StatusOr<std::string> HashPassword(absl::string_view password) {
   const size_t length = argon2_encodedlen(kTimeCost, kMemoryKiB, kLanes,
                                           kSaltBytes, kHashBytes, Argon2_id);
   std::string encoded(length, '\0');
-  const int rc = argon2id_hash_encoded(kTimeCost, kMemoryKiB, kLanes,
-                                       password.data(), password.size(), salt,
-                                       sizeof salt, kHashBytes, encoded.data(),
-                                       encoded.size());
+  const int rc = argon2id_hash_encoded(
+      kTimeCost, kMemoryKiB, kLanes, password.data(), password.size(), salt,
+      sizeof salt, kHashBytes, encoded.data(), encoded.size());
   if (rc != ARGON2_OK) {
     return absl::InternalError(
         absl::StrCat("password: Argon2id failed: ", argon2_error_message(rc)));

@@ -30,8 +30,8 @@ absl::StatusOr<std::string> RandomToken() {
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
     return OpenSslError("drawing a random token");
   }
-  return HexEncode(absl::string_view(reinterpret_cast<char*>(bytes),
-                                     sizeof bytes));
+  return HexEncode(
+      absl::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
 }
 
 std::string CookieValue(absl::string_view cookie_header,
@@ -52,8 +52,9 @@ std::string SessionCookie(absl::string_view value, absl::Duration max_age) {
 }
 
 std::string ClearedSessionCookie() {
-  return absl::StrCat(kSessionCookie,
-                      "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+  return absl::StrCat(
+      kSessionCookie,
+      "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
 }
 
 absl::StatusOr<std::string> UrlDecode(absl::string_view text) {
@@ -123,8 +124,7 @@ absl::Status CheckCsrf(absl::string_view session_csrf,
 
 absl::Status ValidateLinkToken(absl::string_view token) {
   absl::string_view rest = token;
-  if (!absl::ConsumePrefix(&rest, "lt_") || rest.empty() ||
-      token.size() > 64 ||
+  if (!absl::ConsumePrefix(&rest, "lt_") || rest.empty() || token.size() > 64 ||
       rest.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
     return absl::InvalidArgumentError(
         "link_token: expected the token after '#' in the link that "
@@ -138,12 +138,23 @@ std::string HtmlEscape(absl::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -159,8 +170,7 @@ std::string StaffPseudonym(absl::string_view secret,
        reinterpret_cast<const unsigned char*>(message.data()), message.size(),
        mac, &mac_len);
   return absl::StrCat(
-      "staff-",
-      HexEncode(absl::string_view(reinterpret_cast<char*>(mac), 6)));
+      "staff-", HexEncode(absl::string_view(reinterpret_cast<char*>(mac), 6)));
 }
 
 }  // namespace custos::web

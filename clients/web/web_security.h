@@ -26,7 +26,8 @@ inline constexpr char kSessionCookie[] = "__Host-custos-session";
 absl::StatusOr<std::string> RandomToken();
 
 // The value of cookie `name` in a Cookie request header, or "" when absent.
-std::string CookieValue(absl::string_view cookie_header, absl::string_view name);
+std::string CookieValue(absl::string_view cookie_header,
+                        absl::string_view name);
 
 // A Set-Cookie value for the session cookie: HttpOnly, Secure,
 // SameSite=Strict, Path=/, expiring after `max_age`.

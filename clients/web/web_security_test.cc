@@ -57,8 +57,8 @@ TEST(CheckCsrfTest, AcceptsOnlyTheSessionsToken) {
 
 TEST(ValidateLinkTokenTest, AcceptsOnlyLinkTokens) {
   EXPECT_TRUE(ValidateLinkToken("lt_00ac8fd5ce661705d627449b1412cf55").ok());
-  for (const char* bad : {"", "lt_", "st_00ac", "lt_00AC", "lt_00ac#x",
-                          "lt_00ac&csrf=1"}) {
+  for (const char* bad :
+       {"", "lt_", "st_00ac", "lt_00AC", "lt_00ac#x", "lt_00ac&csrf=1"}) {
     EXPECT_EQ(ValidateLinkToken(bad).code(), absl::StatusCode::kInvalidArgument)
         << bad;
   }

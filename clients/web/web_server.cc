@@ -65,14 +65,22 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 int HttpCode(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument: return 400;
-    case absl::StatusCode::kUnauthenticated: return 401;
-    case absl::StatusCode::kPermissionDenied: return 403;
-    case absl::StatusCode::kNotFound: return 404;
-    case absl::StatusCode::kFailedPrecondition: return 410;
-    case absl::StatusCode::kResourceExhausted: return 429;
-    case absl::StatusCode::kUnavailable: return 503;
-    default: return 500;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 410;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -158,6 +166,13 @@ struct WebServer::State {
     return created;
   }
 
+  using Form = std::map<std::string, std::string>;
+  // A POST for a signed-in `kind`: its CSRF-checked form becomes one RPC
+  // (made for the signed-in person), then the browser goes to `back`.
+  void PostAction(
+      const char* path, WebSession::Kind kind, const char* back,
+      std::function<grpc::Status(grpc::ClientContext*, const Form&)> call);
+
   void Install();
   void ServeStatic();
   void ServeIdentity();
@@ -204,10 +219,9 @@ std::string Section(absl::string_view title, absl::string_view id,
 }
 
 std::string SignOutForm(const WebSession& session) {
-  return absl::StrCat("<nav class=\"account\">Signed in as ",
-                      HtmlEscape(session.acts_as), " ",
-                      ButtonForm("/logout", session.csrf, {}, "Sign out"),
-                      "</nav>");
+  return absl::StrCat(
+      "<nav class=\"account\">Signed in as ", HtmlEscape(session.acts_as), " ",
+      ButtonForm("/logout", session.csrf, {}, "Sign out"), "</nav>");
 }
 
 }  // namespace
@@ -244,7 +258,8 @@ void WebServer::State::ServeLogin() {
   http->Get("/login", [this](const Request& req, Response& res) {
     auto session = SessionOrAnonymous(req, res);
     if (!session.ok()) return SendError(res, session.status());
-    if (session->kind != WebSession::Kind::kAnonymous) return Redirect(res, "/");
+    if (session->kind != WebSession::Kind::kAnonymous)
+      return Redirect(res, "/");
     SendPage(
         res, 200, "Sign in", "",
         absl::StrCat("<form method=\"post\" action=\"/login\" id=\"login\">"
@@ -278,13 +293,14 @@ void WebServer::State::ServeLogin() {
     const PortalAccount* account = accounts.Find(login);
     // Hash even for an unknown login, so timing does not tell which exist.
     static const std::string kDummy = *HashPassword("unused");
-    const bool ok = CheckPassword(
-        account ? account->password_hash : kDummy, Field(*form, "password"));
+    const bool ok = CheckPassword(account ? account->password_hash : kDummy,
+                                  Field(*form, "password"));
     if (!ok || account == nullptr) {
       login_limiter.RecordFailure(login_key, now);
       login_limiter.RecordFailure(address_key, now);
-      return SendError(res, absl::UnauthenticatedError(
-                                "login or password is wrong"), "Sign in");
+      return SendError(res,
+                       absl::UnauthenticatedError("login or password is wrong"),
+                       "Sign in");
     }
     login_limiter.RecordSuccess(login_key);
     WebSession signed_in;
@@ -295,9 +311,10 @@ void WebServer::State::ServeLogin() {
     auto created = sessions.Create(signed_in, now);
     if (!created.ok()) return SendError(res, created.status());
     sessions.Erase(session->id);
-    res.set_header("Set-Cookie", SessionCookie(created->id, sessions.lifetime()));
-    Redirect(res, created->kind == WebSession::Kind::kCustomer ? "/portal"
-                                                               : "/dpo");
+    res.set_header("Set-Cookie",
+                   SessionCookie(created->id, sessions.lifetime()));
+    Redirect(res,
+             created->kind == WebSession::Kind::kCustomer ? "/portal" : "/dpo");
   });
   http->Post("/logout", [this](const Request& req, Response& res) {
     auto session = SessionOf(req);
@@ -317,12 +334,13 @@ namespace {
 std::string Banner(const WebSession& s) {
   const absl::Duration left = s.session_expires - absl::Now();
   return absl::StrCat(
-      "<header class=\"identity-banner\" id=\"identity-banner\" role=\"banner\">"
-      "<strong>", HtmlEscape(s.staff_name),
-      "</strong> is viewing <strong>", HtmlEscape(s.customer_id),
-      "</strong> as <strong>", HtmlEscape(s.user_name),
-      "</strong> · why: <span id=\"banner-why\">", HtmlEscape(s.category), " ",
-      HtmlEscape(s.reference),
+      "<header class=\"identity-banner\" id=\"identity-banner\" "
+      "role=\"banner\">"
+      "<strong>",
+      HtmlEscape(s.staff_name), "</strong> is viewing <strong>",
+      HtmlEscape(s.customer_id), "</strong> as <strong>",
+      HtmlEscape(s.user_name), "</strong> · why: <span id=\"banner-why\">",
+      HtmlEscape(s.category), " ", HtmlEscape(s.reference),
       "</span> · time left: <span id=\"time-left\" data-expires=\"",
       absl::ToUnixSeconds(s.session_expires), "\">", ShowDuration(left),
       "</span> · read-only · every page is logged ",
@@ -331,10 +349,10 @@ std::string Banner(const WebSession& s) {
 
 std::string IdentityNav() {
   std::string out = "<nav class=\"app\">";
-  for (const char* page : {"dashboard", "campaigns", "subscribers",
-                           "messages"}) {
-    absl::StrAppend(&out, Link(absl::StrCat("/identity/view?page=", page),
-                               page), " ");
+  for (const char* page :
+       {"dashboard", "campaigns", "subscribers", "messages"}) {
+    absl::StrAppend(
+        &out, Link(absl::StrCat("/identity/view?page=", page), page), " ");
   }
   return out + "</nav>";
 }
@@ -355,11 +373,11 @@ std::string RecordTable(const custos::v1::ViewPageResponse& page,
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : page.records()) {
     std::vector<std::string> row;
-    row.push_back(linkable ? Link(absl::StrCat("/identity/view?page=",
-                                               list_page, "/",
-                                               QueryEscape(r.id())),
-                                  r.id())
-                           : HtmlEscape(r.id()));
+    row.push_back(linkable
+                      ? Link(absl::StrCat("/identity/view?page=", list_page,
+                                          "/", QueryEscape(r.id())),
+                             r.id())
+                      : HtmlEscape(r.id()));
     for (size_t i = 1; i < header.size(); ++i) {
       auto it = r.fields().find(header[i]);
       row.push_back(it == r.fields().end() ? "" : HtmlEscape(it->second));
@@ -377,16 +395,16 @@ void WebServer::State::ServeIdentity() {
   http->Get("/identity/start", [this](const Request& req, Response& res) {
     auto session = SessionOrAnonymous(req, res);
     if (!session.ok()) return SendError(res, session.status());
-    SendPage(res, 200, "Opening the take-identity session", "",
-             absl::StrCat(
-                 "<form method=\"post\" action=\"/identity/exchange\" "
-                 "id=\"exchange\"><input type=\"hidden\" name=\"csrf\" "
-                 "value=\"",
-                 HtmlEscape(session->csrf),
-                 "\"><input type=\"hidden\" name=\"link_token\" "
-                 "id=\"link_token\" value=\"\"><noscript>This page needs "
-                 "JavaScript to read the link.</noscript></form>"
-                 "<p id=\"exchange-status\">Opening…</p>"));
+    SendPage(
+        res, 200, "Opening the take-identity session", "",
+        absl::StrCat("<form method=\"post\" action=\"/identity/exchange\" "
+                     "id=\"exchange\"><input type=\"hidden\" name=\"csrf\" "
+                     "value=\"",
+                     HtmlEscape(session->csrf),
+                     "\"><input type=\"hidden\" name=\"link_token\" "
+                     "id=\"link_token\" value=\"\"><noscript>This page needs "
+                     "JavaScript to read the link.</noscript></form>"
+                     "<p id=\"exchange-status\">Opening…</p>"));
   });
   http->Post("/identity/exchange", [this](const Request& req, Response& res) {
     auto session = SessionOf(req);
@@ -403,8 +421,8 @@ void WebServer::State::ServeIdentity() {
     request.set_link_token(link_token);
     custos::v1::ExchangeLinkResponse response;
     auto context = Context("", req);
-    if (auto s = FromGrpc(identity->ExchangeLink(context.get(), request,
-                                                 &response));
+    if (auto s =
+            FromGrpc(identity->ExchangeLink(context.get(), request, &response));
         !s.ok()) {
       return SendError(res, s, "This link cannot be opened");
     }
@@ -461,12 +479,13 @@ void WebServer::State::ServeIdentity() {
     }
     absl::StrAppend(&body, RecordTable(response, list_page));
     if (!response.next_page_token().empty()) {
-      absl::StrAppend(&body, "<p>",
-                      Link(absl::StrCat("/identity/view?page=",
-                                        QueryEscape(page), "&page_token=",
-                                        QueryEscape(response.next_page_token())),
-                           "Next page"),
-                      "</p>");
+      absl::StrAppend(
+          &body, "<p>",
+          Link(absl::StrCat(
+                   "/identity/view?page=", QueryEscape(page),
+                   "&page_token=", QueryEscape(response.next_page_token())),
+               "Next page"),
+          "</p>");
     }
     absl::StrAppend(&body, "<p class=\"logged\">Logged as entry #",
                     response.log_index(), ".</p>");
@@ -510,8 +529,7 @@ absl::StatusOr<custos::v1::ListEntriesRequest> LogFilters(const Request& req) {
   const std::string outcome = Param(req, "outcome");
   if (!outcome.empty()) {
     custos::v1::Outcome value;
-    if (!custos::v1::Outcome_Parse(absl::StrCat("OUTCOME_", outcome),
-                                   &value)) {
+    if (!custos::v1::Outcome_Parse(absl::StrCat("OUTCOME_", outcome), &value)) {
       return absl::InvalidArgumentError(
           "outcome: expected ALLOWED, REFUSED or PENDING");
     }
@@ -556,14 +574,21 @@ LogRow ToRow(const custos::v1::LogEntry& e, absl::string_view secret,
   row.when = ShowTime(FromTimestamp(e.time()));
   switch (e.actor().kind()) {
     case custos::v1::ACTOR_STAFF:
-      row.who = absl::StrCat(absl::StrJoin(e.actor().roles(), "+"), " ",
-                             StaffPseudonym(secret, customer_id, e.actor().id()));
+      row.who =
+          absl::StrCat(absl::StrJoin(e.actor().roles(), "+"), " ",
+                       StaffPseudonym(secret, customer_id, e.actor().id()));
       break;
-    case custos::v1::ACTOR_CUSTOMER: row.who = "you"; break;
-    case custos::v1::ACTOR_SYSTEM: row.who = "custosd"; break;
-    default: row.who = "unknown caller";
+    case custos::v1::ACTOR_CUSTOMER:
+      row.who = "you";
+      break;
+    case custos::v1::ACTOR_SYSTEM:
+      row.who = "custosd";
+      break;
+    default:
+      row.who = "unknown caller";
   }
-  if (!e.actor().via().empty()) absl::StrAppend(&row.who, " via ", e.actor().via());
+  if (!e.actor().via().empty())
+    absl::StrAppend(&row.who, " via ", e.actor().via());
   row.country = e.actor().country().empty() ? "unplaced" : e.actor().country();
   row.category = e.category();
   row.reference = e.reference();
@@ -573,8 +598,8 @@ LogRow ToRow(const custos::v1::LogEntry& e, absl::string_view secret,
     row.read = absl::StrCat(custos::v1::DataKind_Name(e.data_kind()), " ×",
                             e.record_count(), " (", e.resource(), ")");
   }
-  row.outcome = std::string(absl::StripPrefix(
-      custos::v1::Outcome_Name(e.outcome()), "OUTCOME_"));
+  row.outcome = std::string(
+      absl::StripPrefix(custos::v1::Outcome_Name(e.outcome()), "OUTCOME_"));
   return row;
 }
 
@@ -590,9 +615,15 @@ std::string JsonString(absl::string_view text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
       default:
         if (c < 0x20 || c == '<' || c == '>' || c == '&') {
           absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
@@ -604,6 +635,14 @@ std::string JsonString(absl::string_view text) {
   return out + "\"";
 }
 
+// Proof hashes as a JSON array of base64 strings.
+std::string JsonHashes(
+    const google::protobuf::RepeatedPtrField<std::string>& hashes) {
+  std::vector<std::string> out;
+  for (const auto& h : hashes) out.push_back(JsonString(absl::Base64Escape(h)));
+  return absl::StrCat("[", absl::StrJoin(out, ","), "]");
+}
+
 std::string PortalNav(const WebSession& session) {
   return absl::StrCat("<nav class=\"portal\">", Link("/portal", "Access log"),
                       " ", Link("/portal/requests", "Requests and consents"),
@@ -613,8 +652,8 @@ std::string PortalNav(const WebSession& session) {
 }  // namespace
 
 void WebServer::State::ServePortal() {
-  auto customer = [this](const Request& req, Response& res)
-      -> std::optional<WebSession> {
+  auto customer = [this](const Request& req,
+                         Response& res) -> std::optional<WebSession> {
     auto session = SessionOf(req);
     if (!session || session->kind != WebSession::Kind::kCustomer) {
       Redirect(res, "/login");
@@ -622,50 +661,55 @@ void WebServer::State::ServePortal() {
     }
     return session;
   };
-  // The entries a customer's filters select, as rows, and the next page.
-  auto read_log = [this](const Request& req, const WebSession& session,
-                         std::vector<custos::v1::LogEntry>& entries,
-                         std::string& next) -> absl::Status {
+  // The page of entries a customer's filters select.
+  struct LogPage {
+    std::string customer_id;
+    std::vector<custos::v1::LogEntry> entries;
+    std::string next;
+  };
+  auto read_log = [this](const Request& req,
+                         const WebSession& session) -> absl::StatusOr<LogPage> {
     auto request = LogFilters(req);
     if (!request.ok()) return request.status();
     custos::v1::ListEntriesResponse response;
     auto context = Context(session.acts_as, req);
-    if (auto s = FromGrpc(audit->ListEntries(context.get(), *request, &response));
+    if (auto s =
+            FromGrpc(audit->ListEntries(context.get(), *request, &response));
         !s.ok())
       return s;
-    entries.assign(response.entries().begin(), response.entries().end());
-    next = response.next_page_token();
-    return absl::OkStatus();
+    return LogPage{std::string(absl::StripPrefix(session.acts_as, "customer:")),
+                   {response.entries().begin(), response.entries().end()},
+                   response.next_page_token()};
   };
   http->Get("/portal", [this, customer, read_log](const Request& req,
                                                   Response& res) {
     auto session = customer(req, res);
     if (!session) return;
-    const std::string customer_id(
-        absl::StripPrefix(session->acts_as, "customer:"));
-    std::vector<custos::v1::LogEntry> entries;
-    std::string next;
-    if (auto s = read_log(req, *session, entries, next); !s.ok())
-      return SendError(res, s);
+    auto log = read_log(req, *session);
+    if (!log.ok()) return SendError(res, log.status());
+    const std::string& customer_id = log->customer_id;
+    const std::vector<custos::v1::LogEntry>& entries = log->entries;
+    const std::string& next = log->next;
     std::string body = PortalNav(*session);
+    absl::StrAppend(&body,
+                    "<form method=\"get\" action=\"/portal\" class=\"filters\">"
+                    "<label>Category <input name=\"category\" value=\"",
+                    HtmlEscape(Param(req, "category")),
+                    "\"></label><label>Outcome <select name=\"outcome\">");
+    for (const char* o : {"", "ALLOWED", "REFUSED", "PENDING"}) {
+      absl::StrAppend(&body, "<option",
+                      Param(req, "outcome") == o ? " selected" : "", ">", o,
+                      "</option>");
+    }
     absl::StrAppend(
         &body,
-        "<form method=\"get\" action=\"/portal\" class=\"filters\">"
-        "<label>Category <input name=\"category\" value=\"",
-        HtmlEscape(Param(req, "category")),
-        "\"></label><label>Outcome <select name=\"outcome\">");
-    for (const char* o : {"", "ALLOWED", "REFUSED", "PENDING"}) {
-      absl::StrAppend(&body, "<option", Param(req, "outcome") == o ? " selected" : "",
-                      ">", o, "</option>");
-    }
-    absl::StrAppend(&body,
-                    "</select></label><label>From <input name=\"from\" "
-                    "type=\"date\" value=\"",
-                    HtmlEscape(Param(req, "from")),
-                    "\"></label><label>To <input name=\"to\" type=\"date\" "
-                    "value=\"",
-                    HtmlEscape(Param(req, "to")),
-                    "\"></label><button type=\"submit\">Filter</button></form>");
+        "</select></label><label>From <input name=\"from\" "
+        "type=\"date\" value=\"",
+        HtmlEscape(Param(req, "from")),
+        "\"></label><label>To <input name=\"to\" type=\"date\" "
+        "value=\"",
+        HtmlEscape(Param(req, "to")),
+        "\"></label><button type=\"submit\">Filter</button></form>");
     std::vector<std::vector<std::string>> rows;
     std::vector<std::string> indices;
     for (const auto& e : entries) {
@@ -687,16 +731,21 @@ void WebServer::State::ServePortal() {
       httplib::Params params = req.params;
       params.erase("page_token");
       params.emplace("page_token", next);
-      absl::StrAppend(&body, Link(absl::StrCat("/portal?",
-                                               httplib::detail::params_to_query_str(params)),
-                                  "Next page"),
-                      " · ");
+      absl::StrAppend(
+          &body,
+          Link(absl::StrCat("/portal?",
+                            httplib::detail::params_to_query_str(params)),
+               "Next page"),
+          " · ");
     }
     absl::StrAppend(
-        &body, Link(absl::StrCat("/portal/export?format=csv&", query), "Export CSV"),
-        " · ", Link(absl::StrCat("/portal/export?format=json&", query), "Export JSON"),
+        &body,
+        Link(absl::StrCat("/portal/export?format=csv&", query), "Export CSV"),
         " · ",
-        Link(absl::StrCat("/portal/verify?indices=", absl::StrJoin(indices, ",")),
+        Link(absl::StrCat("/portal/export?format=json&", query), "Export JSON"),
+        " · ",
+        Link(absl::StrCat("/portal/verify?indices=",
+                          absl::StrJoin(indices, ",")),
              "Verify these entries in your browser"),
         "</p>");
 
@@ -704,24 +753,27 @@ void WebServer::State::ServePortal() {
     sessions_request.set_page_size(100);
     custos::v1::ListSessionsResponse sessions_response;
     auto context = Context(session->acts_as, req);
-    if (auto s = FromGrpc(identity->ListSessions(context.get(), sessions_request,
-                                                 &sessions_response));
+    if (auto s = FromGrpc(identity->ListSessions(
+            context.get(), sessions_request, &sessions_response));
         !s.ok())
       return SendError(res, s);
     std::vector<std::vector<std::string>> session_rows;
     for (const auto& s : sessions_response.sessions()) {
       const absl::Time start = FromTimestamp(s.started_at());
       absl::Time end = FromTimestamp(s.ended_at());
-      if (end == absl::UnixEpoch()) end = std::min(absl::Now(), FromTimestamp(s.expires_at()));
+      if (end == absl::UnixEpoch())
+        end = std::min(absl::Now(), FromTimestamp(s.expires_at()));
       const std::string state(absl::StripPrefix(
           custos::v1::SessionState_Name(s.state()), "SESSION_"));
       session_rows.push_back(
-          {s.session_id(), StaffPseudonym(pseudonym_secret, customer_id, s.staff_id()),
+          {s.session_id(),
+           StaffPseudonym(pseudonym_secret, customer_id, s.staff_id()),
            s.customer_user_id(), s.justification().category(),
            s.justification().reference(), ShowTime(start),
            ShowDuration(end - start), absl::StrCat(s.page_views()), state});
     }
-    absl::StrAppend(&body, "<h2>Take-identity sessions</h2><div id=\"sessions\">",
+    absl::StrAppend(&body,
+                    "<h2>Take-identity sessions</h2><div id=\"sessions\">",
                     Table({"session", "staff", "as user", "category",
                            "reference", "started", "length", "pages", "state"},
                           session_rows),
@@ -732,30 +784,32 @@ void WebServer::State::ServePortal() {
                                                          Response& res) {
     auto session = customer(req, res);
     if (!session) return;
-    const std::string customer_id(
-        absl::StripPrefix(session->acts_as, "customer:"));
-    std::vector<custos::v1::LogEntry> entries;
-    std::string next;
-    if (auto s = read_log(req, *session, entries, next); !s.ok())
-      return SendError(res, s);
+    auto log = read_log(req, *session);
+    if (!log.ok()) return SendError(res, log.status());
+    const std::string& customer_id = log->customer_id;
+    const std::vector<custos::v1::LogEntry>& entries = log->entries;
     const bool json = Param(req, "format") == "json";
-    std::string out = json ? "[" : "index,when,staff,from,category,reference,action,read,outcome\n";
+    std::string out =
+        json ? "["
+             : "index,when,staff,from,category,reference,action,read,outcome\n";
     for (size_t i = 0; i < entries.size(); ++i) {
       LogRow r = ToRow(entries[i], pseudonym_secret, customer_id);
       if (json) {
         absl::StrAppend(&out, i ? ",\n" : "\n", "{\"index\":", r.index,
-                        ",\"when\":", JsonString(r.when), ",\"staff\":",
-                        JsonString(r.who), ",\"from\":", JsonString(r.country),
+                        ",\"when\":", JsonString(r.when),
+                        ",\"staff\":", JsonString(r.who),
+                        ",\"from\":", JsonString(r.country),
                         ",\"category\":", JsonString(r.category),
                         ",\"reference\":", JsonString(r.reference),
-                        ",\"action\":", JsonString(r.action), ",\"read\":",
-                        JsonString(r.read), ",\"outcome\":",
-                        JsonString(r.outcome), "}");
+                        ",\"action\":", JsonString(r.action),
+                        ",\"read\":", JsonString(r.read),
+                        ",\"outcome\":", JsonString(r.outcome), "}");
       } else {
-        absl::StrAppend(&out, r.index, ",", CsvCell(r.when), ",", CsvCell(r.who),
-                        ",", CsvCell(r.country), ",", CsvCell(r.category), ",",
-                        CsvCell(r.reference), ",", CsvCell(r.action), ",",
-                        CsvCell(r.read), ",", CsvCell(r.outcome), "\n");
+        absl::StrAppend(&out, r.index, ",", CsvCell(r.when), ",",
+                        CsvCell(r.who), ",", CsvCell(r.country), ",",
+                        CsvCell(r.category), ",", CsvCell(r.reference), ",",
+                        CsvCell(r.action), ",", CsvCell(r.read), ",",
+                        CsvCell(r.outcome), "\n");
       }
     }
     if (json) out += "\n]\n";
@@ -784,7 +838,8 @@ void WebServer::State::ServePortal() {
       std::vector<std::string> roles;
       rows.push_back(
           {HtmlEscape(p.request_id()),
-           HtmlEscape(StaffPseudonym(pseudonym_secret, customer_id, p.staff_id())),
+           HtmlEscape(
+               StaffPseudonym(pseudonym_secret, customer_id, p.staff_id())),
            HtmlEscape(p.justification().category()),
            HtmlEscape(p.justification().reference()),
            HtmlEscape(p.country().empty() ? "unplaced" : p.country()),
@@ -796,8 +851,10 @@ void WebServer::State::ServePortal() {
                           {{"request_id", p.request_id()}, {"approve", "no"}},
                           "Refuse"))});
     }
-    absl::StrAppend(&body, Section("Waiting for your approval", "pending", {"request", "staff", "category", "reference",
-                               "from", "decide"}, rows));
+    absl::StrAppend(&body, Section("Waiting for your approval", "pending",
+                                   {"request", "staff", "category", "reference",
+                                    "from", "decide"},
+                                   rows));
     custos::v1::ListPartnerConsentsRequest consent_request;
     custos::v1::ListPartnerConsentsResponse consents;
     context = Context(session->acts_as, req);
@@ -826,40 +883,22 @@ void WebServer::State::ServePortal() {
         "<button type=\"submit\">Give consent</button></form>");
     SendPage(res, 200, "Requests and consents", "", body);
   });
-  http->Post("/portal/decide", [this](const Request& req, Response& res) {
-    auto session = SessionOf(req);
-    if (!session || session->kind != WebSession::Kind::kCustomer)
-      return Redirect(res, "/login");
-    auto form = CheckedForm(req, *session);
-    if (!form.ok()) return SendError(res, form.status());
-    custos::v1::DecidePendingRequestRequest request;
-    request.set_request_id(Field(*form, "request_id"));
-    request.set_approve(Field(*form, "approve") == "yes");
-    custos::v1::DecidePendingRequestResponse response;
-    auto context = Context(session->acts_as, req);
-    if (auto s = FromGrpc(approvals->DecidePendingRequest(context.get(),
-                                                          request, &response));
-        !s.ok())
-      return SendError(res, s);
-    Redirect(res, "/portal/requests");
-  });
-  http->Post("/portal/consent", [this](const Request& req, Response& res) {
-    auto session = SessionOf(req);
-    if (!session || session->kind != WebSession::Kind::kCustomer)
-      return Redirect(res, "/login");
-    auto form = CheckedForm(req, *session);
-    if (!form.ok()) return SendError(res, form.status());
-    custos::v1::SetPartnerConsentRequest request;
-    request.set_partner_organisation(Field(*form, "partner"));
-    request.set_consent(Field(*form, "consent") == "yes");
-    custos::v1::SetPartnerConsentResponse response;
-    auto context = Context(session->acts_as, req);
-    if (auto s = FromGrpc(approvals->SetPartnerConsent(context.get(), request,
-                                                       &response));
-        !s.ok())
-      return SendError(res, s);
-    Redirect(res, "/portal/requests");
-  });
+  PostAction("/portal/decide", WebSession::Kind::kCustomer, "/portal/requests",
+             [this](grpc::ClientContext* c, const Form& form) {
+               custos::v1::DecidePendingRequestRequest request;
+               request.set_request_id(Field(form, "request_id"));
+               request.set_approve(Field(form, "approve") == "yes");
+               custos::v1::DecidePendingRequestResponse response;
+               return approvals->DecidePendingRequest(c, request, &response);
+             });
+  PostAction("/portal/consent", WebSession::Kind::kCustomer, "/portal/requests",
+             [this](grpc::ClientContext* c, const Form& form) {
+               custos::v1::SetPartnerConsentRequest request;
+               request.set_partner_organisation(Field(form, "partner"));
+               request.set_consent(Field(form, "consent") == "yes");
+               custos::v1::SetPartnerConsentResponse response;
+               return approvals->SetPartnerConsent(c, request, &response);
+             });
   http->Get("/portal/verify", [this, customer](const Request& req,
                                                Response& res) {
     auto session = customer(req, res);
@@ -909,16 +948,14 @@ void WebServer::State::ServePortal() {
       request.set_tree_size(checkpoint.size());
       custos::v1::InclusionProof proof;
       auto proof_context = Context(session->acts_as, req);
-      if (auto s = FromGrpc(audit->GetInclusionProof(proof_context.get(),
-                                                     request, &proof));
+      if (auto s = FromGrpc(
+              audit->GetInclusionProof(proof_context.get(), request, &proof));
           !s.ok())
         return SendError(res, s);
-      std::vector<std::string> hashes;
-      for (const auto& h : proof.hashes())
-        hashes.push_back(JsonString(absl::Base64Escape(h)));
-      absl::StrAppend(&out, written++ > 0 ? "," : "", "{\"index\":", index,
-                      ",\"entry\":", JsonString(absl::Base64Escape(proof.entry_bytes())),
-                      ",\"hashes\":[", absl::StrJoin(hashes, ","), "]}");
+      absl::StrAppend(
+          &out, written++ > 0 ? "," : "", "{\"index\":", index,
+          ",\"entry\":", JsonString(absl::Base64Escape(proof.entry_bytes())),
+          ",\"hashes\":", JsonHashes(proof.hashes()), "}");
     }
     out += "]";
     uint64_t old_size = 0;
@@ -929,24 +966,36 @@ void WebServer::State::ServePortal() {
       request.set_new_size(checkpoint.size());
       custos::v1::ConsistencyProof proof;
       auto proof_context = Context(session->acts_as, req);
-      if (auto s = FromGrpc(audit->GetConsistencyProof(proof_context.get(),
-                                                       request, &proof));
+      if (auto s = FromGrpc(
+              audit->GetConsistencyProof(proof_context.get(), request, &proof));
           !s.ok())
         return SendError(res, s);
-      std::vector<std::string> hashes;
-      for (const auto& h : proof.hashes())
-        hashes.push_back(JsonString(absl::Base64Escape(h)));
       absl::StrAppend(&out, ",\"consistency\":{\"old_size\":", old_size,
-                      ",\"hashes\":[", absl::StrJoin(hashes, ","), "]}");
+                      ",\"hashes\":", JsonHashes(proof.hashes()), "}");
     }
     out += "}\n";
     res.set_content(out, "application/json");
   });
 }
 
+void WebServer::State::PostAction(
+    const char* path, WebSession::Kind kind, const char* back,
+    std::function<grpc::Status(grpc::ClientContext*, const Form&)> call) {
+  http->Post(path, [this, kind, back, call](const Request& req, Response& res) {
+    auto session = SessionOf(req);
+    if (!session || session->kind != kind) return Redirect(res, "/login");
+    auto form = CheckedForm(req, *session);
+    if (!form.ok()) return SendError(res, form.status());
+    auto context = Context(session->acts_as, req);
+    if (auto s = FromGrpc(call(context.get(), *form)); !s.ok())
+      return SendError(res, s);
+    Redirect(res, back);
+  });
+}
+
 void WebServer::State::ServeDpo() {
-  auto dpo = [this](const Request& req, Response& res)
-      -> std::optional<WebSession> {
+  auto dpo = [this](const Request& req,
+                    Response& res) -> std::optional<WebSession> {
     auto session = SessionOf(req);
     if (!session || session->kind != WebSession::Kind::kDpo) {
       Redirect(res, "/login");
@@ -957,15 +1006,16 @@ void WebServer::State::ServeDpo() {
   http->Get("/dpo", [this, dpo](const Request& req, Response& res) {
     auto session = dpo(req, res);
     if (!session) return;
-    std::string body = absl::StrCat(
-        "<nav class=\"portal\">", Link("/dpo/report", "Audit report"), " ",
-        SignOutForm(*session), "</nav>");
+    std::string body = absl::StrCat("<nav class=\"portal\">",
+                                    Link("/dpo/report", "Audit report"), " ",
+                                    SignOutForm(*session), "</nav>");
 
     custos::v1::ListTripsRequest trips_request;
     trips_request.set_undecided_only(true);
     custos::v1::ListTripsResponse trips;
     auto context = Context(session->acts_as, req);
-    if (auto s = FromGrpc(approvals->ListTrips(context.get(), trips_request, &trips));
+    if (auto s = FromGrpc(
+            approvals->ListTrips(context.get(), trips_request, &trips));
         !s.ok())
       return SendError(res, s);
     std::vector<std::vector<std::string>> rows;
@@ -975,15 +1025,18 @@ void WebServer::State::ServeDpo() {
            HtmlEscape(t.country()),
            HtmlEscape(absl::StrCat(t.first_day(), " – ", t.last_day())),
            HtmlEscape(t.device_id()), HtmlEscape(t.purpose()),
-           absl::StrCat(ButtonForm("/dpo/trip", session->csrf,
-                                   {{"trip_id", t.trip_id()}, {"approve", "yes"}},
-                                   "Approve"),
-                        ButtonForm("/dpo/trip", session->csrf,
-                                   {{"trip_id", t.trip_id()}, {"approve", "no"}},
-                                   "Refuse"))});
+           absl::StrCat(
+               ButtonForm("/dpo/trip", session->csrf,
+                          {{"trip_id", t.trip_id()}, {"approve", "yes"}},
+                          "Approve"),
+               ButtonForm("/dpo/trip", session->csrf,
+                          {{"trip_id", t.trip_id()}, {"approve", "no"}},
+                          "Refuse"))});
     }
-    absl::StrAppend(&body, Section("Trips waiting for a decision", "trips", {"trip", "staff", "country", "days", "device",
-                               "purpose", "decide"}, rows));
+    absl::StrAppend(&body, Section("Trips waiting for a decision", "trips",
+                                   {"trip", "staff", "country", "days",
+                                    "device", "purpose", "decide"},
+                                   rows));
 
     // A live grant or session as a row with its revoke button.
     auto revocable = [&](const char* action, const char* field,
@@ -992,7 +1045,9 @@ void WebServer::State::ServeDpo() {
                          const custos::v1::Justification& why,
                          const google::protobuf::Timestamp& expires) {
       return std::vector<std::string>{
-          HtmlEscape(id), HtmlEscape(staff), HtmlEscape(customer),
+          HtmlEscape(id),
+          HtmlEscape(staff),
+          HtmlEscape(customer),
           HtmlEscape(absl::StrCat(why.category(), " ", why.reference())),
           HtmlEscape(ShowTime(FromTimestamp(expires))),
           ButtonForm(action, session->csrf, {{field, id}}, "Revoke")};
@@ -1002,24 +1057,28 @@ void WebServer::State::ServeDpo() {
     grants_request.set_page_size(200);
     custos::v1::ListGrantsResponse grants;
     context = Context(session->acts_as, req);
-    if (auto s = FromGrpc(access->ListGrants(context.get(), grants_request, &grants));
+    if (auto s = FromGrpc(
+            access->ListGrants(context.get(), grants_request, &grants));
         !s.ok())
       return SendError(res, s);
     rows.clear();
     for (const auto& g : grants.grants()) {
       rows.push_back(revocable("/dpo/revoke-grant", "grant_id", g.grant_id(),
-                               g.staff_id(), g.customer_id(),
-                               g.justification(), g.obligations().expires_at()));
+                               g.staff_id(), g.customer_id(), g.justification(),
+                               g.obligations().expires_at()));
     }
-    absl::StrAppend(&body, Section("Live grants", "grants", {"grant", "staff", "customer", "why", "expires",
-                               "revoke"}, rows));
+    absl::StrAppend(&body, Section("Live grants", "grants",
+                                   {"grant", "staff", "customer", "why",
+                                    "expires", "revoke"},
+                                   rows));
 
     custos::v1::ListSessionsRequest sessions_request;
     sessions_request.set_live_only(true);
     sessions_request.set_page_size(200);
     custos::v1::ListSessionsResponse live;
     context = Context(session->acts_as, req);
-    if (auto s = FromGrpc(identity->ListSessions(context.get(), sessions_request, &live));
+    if (auto s = FromGrpc(
+            identity->ListSessions(context.get(), sessions_request, &live));
         !s.ok())
       return SendError(res, s);
     rows.clear();
@@ -1029,8 +1088,11 @@ void WebServer::State::ServeDpo() {
           absl::StrCat(s.customer_id(), " as ", s.customer_user_id()),
           s.justification(), s.expires_at()));
     }
-    absl::StrAppend(&body, Section("Live take-identity sessions", "live-sessions", {"session", "staff", "customer", "why", "expires",
-                               "revoke"}, rows));
+    absl::StrAppend(
+        &body,
+        Section("Live take-identity sessions", "live-sessions",
+                {"session", "staff", "customer", "why", "expires", "revoke"},
+                rows));
     SendPage(res, 200, "DPO", "", body);
   });
   http->Get("/dpo/report", [this, dpo](const Request& req, Response& res) {
@@ -1044,45 +1106,30 @@ void WebServer::State::ServeDpo() {
                  HtmlEscape(absl::StripPrefix(session->acts_as, "staff:")),
                  " report --help</pre><p>", Link("/dpo", "Back"), "</p>"));
   });
-  // The three decisions share one shape: a checked form, one RPC, back to
-  // the DPO page.
-  auto decide = [this](const char* path,
-                       std::function<grpc::Status(grpc::ClientContext*,
-                                                  const std::map<std::string, std::string>&)>
-                           call) {
-    http->Post(path, [this, call](const Request& req, Response& res) {
-      auto session = SessionOf(req);
-      if (!session || session->kind != WebSession::Kind::kDpo)
-        return Redirect(res, "/login");
-      auto form = CheckedForm(req, *session);
-      if (!form.ok()) return SendError(res, form.status());
-      auto context = Context(session->acts_as, req);
-      if (auto s = FromGrpc(call(context.get(), *form)); !s.ok())
-        return SendError(res, s);
-      Redirect(res, "/dpo");
-    });
-  };
-  decide("/dpo/trip", [this](grpc::ClientContext* c, const auto& form) {
-    custos::v1::DecideTripRequest request;
-    request.set_trip_id(Field(form, "trip_id"));
-    request.set_approve(Field(form, "approve") == "yes");
-    custos::v1::DecideTripResponse response;
-    return approvals->DecideTrip(c, request, &response);
-  });
-  decide("/dpo/revoke-grant", [this](grpc::ClientContext* c, const auto& form) {
-    custos::v1::RevokeGrantRequest request;
-    request.set_grant_id(Field(form, "grant_id"));
-    request.set_reason("revoked by the DPO in custos-web");
-    custos::v1::RevokeGrantResponse response;
-    return access->RevokeGrant(c, request, &response);
-  });
-  decide("/dpo/revoke-session", [this](grpc::ClientContext* c, const auto& form) {
-    custos::v1::EndSessionRequest request;
-    request.set_session_id(Field(form, "session_id"));
-    request.set_reason("revoked by the DPO in custos-web");
-    custos::v1::EndSessionResponse response;
-    return identity->EndSession(c, request, &response);
-  });
+  PostAction("/dpo/trip", WebSession::Kind::kDpo, "/dpo",
+             [this](grpc::ClientContext* c, const Form& form) {
+               custos::v1::DecideTripRequest request;
+               request.set_trip_id(Field(form, "trip_id"));
+               request.set_approve(Field(form, "approve") == "yes");
+               custos::v1::DecideTripResponse response;
+               return approvals->DecideTrip(c, request, &response);
+             });
+  PostAction("/dpo/revoke-grant", WebSession::Kind::kDpo, "/dpo",
+             [this](grpc::ClientContext* c, const Form& form) {
+               custos::v1::RevokeGrantRequest request;
+               request.set_grant_id(Field(form, "grant_id"));
+               request.set_reason("revoked by the DPO in custos-web");
+               custos::v1::RevokeGrantResponse response;
+               return access->RevokeGrant(c, request, &response);
+             });
+  PostAction("/dpo/revoke-session", WebSession::Kind::kDpo, "/dpo",
+             [this](grpc::ClientContext* c, const Form& form) {
+               custos::v1::EndSessionRequest request;
+               request.set_session_id(Field(form, "session_id"));
+               request.set_reason("revoked by the DPO in custos-web");
+               custos::v1::EndSessionResponse response;
+               return identity->EndSession(c, request, &response);
+             });
 }
 
 void WebServer::State::Install() {
@@ -1092,7 +1139,8 @@ void WebServer::State::Install() {
     res.set_header("X-Frame-Options", "DENY");
     res.set_header("Referrer-Policy", "no-referrer");
     res.set_header("Strict-Transport-Security", "max-age=31536000");
-    if (!res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
+    if (!res.has_header("Cache-Control"))
+      res.set_header("Cache-Control", "no-store");
   });
   http->set_payload_max_length(64 * 1024);
   ServeStatic();
@@ -1116,12 +1164,14 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
   auto state = std::make_unique<State>();
   state->options = options;
   if (mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "data_dir: cannot create ", options.data_dir, ": ", std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat("data_dir: cannot create ",
+                                                    options.data_dir, ": ",
+                                                    std::strerror(errno)));
   }
   const std::string accounts_path = options.data_dir + "/portal_accounts";
-  if (auto s = EnsureDemoAccounts(accounts_path, options.data_dir + "/demo_logins",
-                                  options.demo_accounts);
+  if (auto s =
+          EnsureDemoAccounts(accounts_path, options.data_dir + "/demo_logins",
+                             options.demo_accounts);
       !s.ok())
     return s;
   auto accounts = PortalAccounts::Load(accounts_path);
@@ -1136,7 +1186,8 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
     std::ofstream out(secret_path, std::ios::trunc);
     chmod(secret_path.c_str(), 0600);
     out << *fresh;
-    if (!out) return absl::InternalError(absl::StrCat(secret_path, ": cannot write"));
+    if (!out)
+      return absl::InternalError(absl::StrCat(secret_path, ": cannot write"));
     secret = *fresh;
   }
   state->pseudonym_secret = *secret;
@@ -1150,7 +1201,8 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
     if (!pem.ok()) return pem.status();
     *target = *pem;
   }
-  state->channel = grpc::CreateChannel(options.gateway, grpc::SslCredentials(tls));
+  state->channel =
+      grpc::CreateChannel(options.gateway, grpc::SslCredentials(tls));
   state->identity = custos::v1::TakeIdentity::NewStub(state->channel);
   state->audit = custos::v1::AuditLog::NewStub(state->channel);
   state->approvals = custos::v1::Approvals::NewStub(state->channel);
@@ -1162,9 +1214,9 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
   state->http = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
                                                      options.tls_key.c_str());
   if (!state->http->is_valid()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tls_cert, tls_key: cannot start TLS with ", options.tls_cert, " and ",
-        options.tls_key));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls_cert, tls_key: cannot start TLS with ",
+                     options.tls_cert, " and ", options.tls_key));
   }
   state->Install();
   const size_t colon = options.listen.rfind(':');
