@@ -41,4 +41,18 @@ export CUSTOS_PKI_DIR=$data/pki CUSTOS_SERVER=localhost:$gateway_port
 export WEB_URL=https://localhost:$web_port CUSTOS_DATA=$data
 export CUSTOS_CLI=$TEST_SRCDIR/custos/clients/cli/custos
 export HOME=$TEST_TMPDIR
-node "$script"
+rc=0
+node "$script" || rc=$?
+
+# custos-web stops cleanly on SIGTERM; under the sanitizers a leak or an
+# error found on the way out makes its exit code non-zero.
+web_pid=${pids[1]}
+kill -TERM "$web_pid"
+web_rc=0
+wait "$web_pid" || web_rc=$?
+if [ "$web_rc" -ne 0 ]; then
+  cat "$TEST_TMPDIR/web.out"
+  echo "custos-web exited $web_rc"
+  exit 1
+fi
+exit $rc
