@@ -202,6 +202,20 @@ await scenario('a session the DPO revokes stops at the next click', async () => 
   await dpoContext.close();
 });
 
+await scenario('an expired session stops at the next click', async () => {
+  const { url } = startSession(['--duration', '3s']);
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForURL(/page=dashboard$/);
+  await page.waitForTimeout(3500);
+  await page.click('nav.app a:text("subscribers")');
+  await page.waitForSelector('#ended');
+  expect(/EXPIRED/.test(await text(page, '#ended')), await text(page, '#ended'));
+  expect((await page.locator('table').count()) === 0, 'data shown after expiry');
+  await context.close();
+});
+
 await scenario('a forged CSRF token is refused', async () => {
   const context = await newContext();
   const page = await signIn(context, 'fietsen-devries');
