@@ -48,6 +48,7 @@ absl::StatusOr<std::vector<policy::Trip>> ApprovedTrips(
         !absl::ParseCivilTime(t.last_day(), &trip.last_day)) {
       continue;
     }
+    trip.trip_id = t.trip_id();
     trip.country = t.country();
     trip.device_id = t.device_id();
     trip.approved = t.state() == custos::v1::TRIP_APPROVED;

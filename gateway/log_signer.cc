@@ -12,44 +12,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
 
 namespace custos::gateway {
-namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-absl::Status WriteFile(const std::string& path, absl::string_view contents,
-                       mode_t mode) {
-  const std::string temp = path + ".tmp";
-  const int fd =
-      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(temp, ": cannot create: ", std::strerror(errno)));
-  }
-  fchmod(fd, mode);
-  const bool ok = write(fd, contents.data(), contents.size()) ==
-                      static_cast<ssize_t>(contents.size()) &&
-                  fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
-    unlink(temp.c_str());
-    return absl::UnavailableError(
-        absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::StatusOr<audit::NoteSigner> LoadOrCreateLogSigner(
     const std::string& data_dir) {
   const std::string key_path = absl::StrCat(data_dir, "/log_signing_key.pem");
@@ -80,11 +47,11 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateLogSigner(
                           audit::NoteSigner::Generate(origin));
   CUSTOS_ASSIGN_OR_RETURN(std::string pem, signer.PrivateKeyPem());
   CUSTOS_RETURN_IF_ERROR(
-      WriteFile(origin_path, absl::StrCat(origin, "\n"), 0644));
-  CUSTOS_RETURN_IF_ERROR(WriteFile(
+      WriteFileAtomically(origin_path, absl::StrCat(origin, "\n"), 0644));
+  CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(
       verifier_path, absl::StrCat(signer.verifier_key(), "\n"), 0644));
   // The key last: its presence means the other two are complete.
-  CUSTOS_RETURN_IF_ERROR(WriteFile(key_path, pem, 0600));
+  CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(key_path, pem, 0600));
   return signer;
 }
 

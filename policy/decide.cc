@@ -207,15 +207,21 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
   bool needs_dpo = false;
   bool needs_customer = false;
   const bool abroad = facts.placement.country != policy.file().home_country();
+  std::string where;
+  // The DPO-approved trip that covers this access, if any.
+  std::string covering_trip;
   if (abroad) {
-    const std::string where =
+    where =
         facts.placement.country.empty()
             ? std::string("an address the policy cannot place")
             : facts.placement.country;
-    const bool trip =
-        std::any_of(facts.trips.begin(), facts.trips.end(),
-                    [&](const Trip& t) { return TripCovers(t, facts, today); });
-    if (!trip && !facts.dpo_approved) {
+    const auto trip =
+        std::find_if(facts.trips.begin(), facts.trips.end(),
+                     [&](const Trip& t) { return TripCovers(t, facts, today); });
+    if (trip != facts.trips.end()) {
+      covering_trip = trip->trip_id.empty() ? "(unnamed)" : trip->trip_id;
+    }
+    if (covering_trip.empty() && !facts.dpo_approved) {
       needs_dpo = true;
       Add(d, reason::kAbroadWithoutTrip,
           absl::StrCat(
@@ -269,8 +275,15 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
                    facts.customer->customer_id(), " for ", category.name(), " ",
                    facts.reference));
   if (abroad) {
+    // Names what made the access from abroad allowed, for the DPO's report.
     Add(d, reason::kAbroadApproved,
-        "access from abroad with the DPO's and the customer's approval");
+        covering_trip.empty()
+            ? absl::StrCat("access from ", where,
+                           " with the DPO's approval of this request and the "
+                           "customer's approval")
+            : absl::StrCat("access from ", where, " on trip ", covering_trip,
+                           ", which the DPO approved, with the customer's "
+                           "approval"));
   }
   if (random_check) {
     Add(d, reason::kRandomCheckDrawn,

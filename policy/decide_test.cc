@@ -239,7 +239,7 @@ TEST(DecideTest, AbroadNeedsTripAndCustomer) {
                           reason::kAbroadNeedsCustomerApproval));
 
   request.facts.trips.push_back(
-      {"DE", kToday - 1, kToday + 3, "laptop-7", true});
+      {"DE", kToday - 1, kToday + 3, "laptop-7", true, "t_berlin"});
   decision = request.Decide();
   EXPECT_THAT(decision.approvals_needed(),
               ElementsAre(custos::v1::APPROVER_CUSTOMER));
@@ -249,6 +249,8 @@ TEST(DecideTest, AbroadNeedsTripAndCustomer) {
   EXPECT_EQ(decision.verdict(), custos::v1::ALLOW);
   EXPECT_THAT(Codes(decision), ElementsAre(reason::kAllowedForCategory,
                                            reason::kAbroadApproved));
+  // The DPO's report shows which trip allowed it.
+  EXPECT_THAT(decision.reasons(1).message(), HasSubstr("on trip t_berlin"));
 }
 
 TEST(DecideTest, TripMustMatchCountryDatesDeviceAndBeApproved) {

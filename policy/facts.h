@@ -48,6 +48,8 @@ struct Trip {
   absl::CivilDay last_day;
   std::string device_id;
   bool approved = false;
+  // Named in the decision's reasons, so the log says which trip allowed it.
+  std::string trip_id;
 };
 
 // The reference a request names for a random check, which needs no ticket.

@@ -8,7 +8,7 @@ packages=(
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev sqlite3
   prometheus-cpp-dev util-linux
-  libcpp-httplib-dev libargon2-dev chromium nodejs
+  libcpp-httplib-dev libargon2-dev chromium fonts-dejavu-core nodejs
 )
 
 missing=()

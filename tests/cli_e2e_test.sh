@@ -190,6 +190,21 @@ kill -TERM $pid
 wait $pid || true
 trap - EXIT
 "$custos" verify --db "$data/audit.db" --verifier_key "$key" || fail "offline verify"
+
+# The DPO's report over what this test did, from the same file: every format,
+# and the next report checks the log still extends the first one's checkpoint.
+from=$(date -u -d yesterday +%F)
+to=$(date -u -d tomorrow +%F)
+for format in csv json html; do
+  "$custos" report --db "$data/audit.db" --verifier_key "$key" \
+    --from "$from" --to "$to" --format $format \
+    --out "$TEST_TMPDIR/report.$format" --state "$TEST_TMPDIR/report-state" \
+    || fail "report --format $format"
+done
+grep -q "The log verifies and extends the previous report" "$TEST_TMPDIR/report.html" \
+  || fail "report: log state"
+grep -q "anna.support" "$TEST_TMPDIR/report.csv" || fail "report: csv rows"
+grep -q '"verified":true' "$TEST_TMPDIR/report.json" || fail "report: json"
 if command -v sqlite3 >/dev/null; then
   cp "$data/audit.db" "$TEST_TMPDIR/tampered.db"
   sqlite3 "$TEST_TMPDIR/tampered.db" "DELETE FROM entries WHERE idx = 2"

@@ -116,6 +116,7 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
                           rebuilt.RootHash(), verifier));
       ++report.checkpoints;
       report.latest_checkpoint_size = size;
+      report.latest_checkpoint_note = sqlite::ColumnBytes(checkpoints.get(), 2);
       checkpoint_rc = sqlite3_step(checkpoints.get());
     }
     return absl::OkStatus();
@@ -168,6 +169,7 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     });
     CUSTOS_RETURN_IF_ERROR(node_status);
     ++position;
+    if (position == options.root_at_size) report.root_at_size = rebuilt.RootHash();
     CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(position));
     if (options.progress && position % kProgressEvery == 0)
       options.progress(position, total);

@@ -23,6 +23,9 @@ struct VerifyOptions {
   std::string verifier_key;
   // Called now and then with entries checked and entries in all.
   std::function<void(uint64_t checked, uint64_t total)> progress;
+  // When not zero, VerifyReport.root_at_size is the root over the first
+  // `root_at_size` entries: what an older checkpoint of that size must say.
+  uint64_t root_at_size = 0;
 };
 
 struct VerifyReport {
@@ -33,6 +36,10 @@ struct VerifyReport {
   // The root over all entries, and the size of the newest checkpoint.
   std::string root_hash;
   uint64_t latest_checkpoint_size = 0;
+  // The newest stored checkpoint's signed note, as checked.
+  std::string latest_checkpoint_note;
+  // See VerifyOptions.root_at_size; empty when the log is shorter.
+  std::string root_at_size;
 };
 
 // OK with a report, or DATA_LOSS naming the first entry, node, checkpoint or

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -20,6 +21,7 @@
 #include "audit/note.h"
 #include "audit/sqlite/offline_verifier.h"
 #include "clients/cli/table.h"
+#include "clients/report/report_command.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/custos/v1/access.grpc.pb.h"
@@ -85,26 +87,9 @@ int ExitCodeFor(grpc::StatusCode code) {
   }
 }
 
-const char* CodeName(grpc::StatusCode code) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
+std::string CodeName(grpc::StatusCode code) {
+  // gRPC and absl share the codes and their names.
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 // Reports a failed call: to `err` always, and as a JSON object on `out` in
@@ -463,6 +448,28 @@ int LogErase(const CommandOptions& options,
       << " entries; the log still verifies (log entry #" << response.log_index()
       << ")\n";
   return kExitOk;
+}
+
+// The DPO's report, from the log's file; needs no connection.
+int Report(const CommandOptions& options,
+           const std::shared_ptr<grpc::Channel>& /*channel*/,
+           std::ostream& /*out*/, std::ostream& err) {
+  report::ReportCommand command;
+  command.from = options.from;
+  command.to = options.to;
+  command.customer = options.customer;
+  command.format = options.format;
+  command.out = options.out;
+  if (!options.db.empty()) command.db = options.db;
+  command.verifier_key = options.verifier_key;
+  if (!options.state_file.empty()) command.state_file = options.state_file;
+  command.policy_file = options.policy_file;
+  command.directory_file = options.directory_file;
+  command.time_zone = options.time_zone;
+  command.working_hours = options.working_hours;
+  command.top_staff = options.top;
+  command.progress = options.progress;
+  return report::RunReport(command, err);
 }
 
 // Offline: the log's SQLite file. Online: the latest checkpoint, checked
@@ -1046,6 +1053,17 @@ const Command kCommands[] = {
      "the\n"
      "      checkpoint seen last time; exits 0 only when everything verifies",
      Verify},
+    {"report", nullptr,
+     "--from YYYY-MM-DD --to YYYY-MM-DD [--customer C] --format "
+     "html|csv|json --out FILE\n"
+     "      [--db FILE] [--verifier_key KEY] [--state FILE] [--policy FILE] "
+     "[--directory FILE]\n"
+     "      [--time_zone ZONE] [--working_hours HH:MM-HH:MM] [--top N]\n"
+     "      the DPO's report from the log's file: accesses, findings and the "
+     "log's state;\n"
+     "      exits 8 when the log does not verify or does not extend the last "
+     "report's",
+     Report},
     {"whoami", nullptr,
      "\n      who custosd takes you to be, and where it places you", WhoAmI},
 };

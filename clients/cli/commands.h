@@ -64,6 +64,18 @@ struct CommandOptions {
   std::string db;
   std::string verifier_key;
   std::string state_file;
+  // report: the period (days, both included), format, output file, the
+  // policy and directory custosd runs with, and how to judge the hours.
+  std::string from;
+  std::string to;
+  std::string format = "html";
+  std::string out;
+  std::string policy_file;
+  std::string directory_file;
+  std::string time_zone = "Europe/Amsterdam";
+  std::string working_hours = "08:00-18:00";
+  int top = 10;
+  bool progress = false;
 };
 
 // Process exit codes, for scripts.

@@ -1,4 +1,6 @@
 // custos: the command line of support engineers and the DPO.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -72,7 +74,21 @@ ABSL_FLAG(std::string, db, "", "The log's SQLite file, to verify offline.");
 ABSL_FLAG(std::string, verifier_key, "",
           "Pinned checkpoint verifier key NAME+ID+KEY (CUSTOS_VERIFIER_KEY).");
 ABSL_FLAG(std::string, state, "",
-          "File keeping the last verified checkpoint (verify).");
+          "File keeping the last verified checkpoint (verify; report: default "
+          ".custos/report-checkpoint).");
+ABSL_FLAG(std::string, from, "", "First day of the report, YYYY-MM-DD.");
+ABSL_FLAG(std::string, to, "", "Last day of the report, YYYY-MM-DD.");
+ABSL_FLAG(std::string, format, "html", "Report format: html, csv or json.");
+ABSL_FLAG(std::string, out, "", "The report's file.");
+ABSL_FLAG(std::string, policy, "",
+          "The policy file custosd runs with (report); default: built in.");
+ABSL_FLAG(std::string, directory, "",
+          "The staff directory custosd runs with (report); default: built in.");
+ABSL_FLAG(std::string, time_zone, "Europe/Amsterdam",
+          "Time zone of the report's days, weeks and working hours.");
+ABSL_FLAG(std::string, working_hours, "08:00-18:00",
+          "Working hours, Monday to Friday (report).");
+ABSL_FLAG(int, top, 10, "Staff members shown by name in the report.");
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage_config;
@@ -164,8 +180,18 @@ int main(int argc, char** argv) {
     options.verifier_key = std::getenv("CUSTOS_VERIFIER_KEY");
   }
   options.state_file = absl::GetFlag(FLAGS_state);
-  // Checking a file offline needs no connection to custosd.
-  if (!options.db.empty() && args[0] == "verify") {
+  options.from = absl::GetFlag(FLAGS_from);
+  options.to = absl::GetFlag(FLAGS_to);
+  options.format = absl::GetFlag(FLAGS_format);
+  options.out = absl::GetFlag(FLAGS_out);
+  options.policy_file = absl::GetFlag(FLAGS_policy);
+  options.directory_file = absl::GetFlag(FLAGS_directory);
+  options.time_zone = absl::GetFlag(FLAGS_time_zone);
+  options.working_hours = absl::GetFlag(FLAGS_working_hours);
+  options.top = absl::GetFlag(FLAGS_top);
+  options.progress = isatty(STDERR_FILENO) == 1;
+  // Checking a file offline, and the report, need no connection to custosd.
+  if ((!options.db.empty() && args[0] == "verify") || args[0] == "report") {
     return custos::cli::RunCommand(args, options, nullptr, std::cout,
                                    std::cerr);
   }

@@ -121,13 +121,21 @@ void WebServer::State::ServeDpo() {
   http->Get("/dpo/report", [this, dpo](const Request& req, Response& res) {
     auto session = dpo(req, res);
     if (!session) return;
-    SendPage(res, 200, "Audit report", "",
-             absl::StrCat(
-                 "<p>The report is built by the <code>custos</code> command "
-                 "line with your DPO certificate, which checks the log as it "
-                 "reads it:</p><pre>custos --as ",
-                 HtmlEscape(absl::StripPrefix(session->acts_as, "staff:")),
-                 " report --help</pre><p>", Link("/dpo", "Back"), "</p>"));
+    // The report reads the log's file itself and verifies it as it goes, so
+    // it runs where that file is, not through custos-web.
+    SendPage(
+        res, 200, "Audit report", "",
+        absl::StrCat(
+            "<p>The report is made by <code>custos report</code> from the "
+            "log's file (custosd's <code>.custos/audit.db</code> or a copy), "
+            "which it verifies as it reads it; it says what staff did with "
+            "customer data in a period, what stands out, and whether the log "
+            "is intact.</p><pre id=\"report-command\">custos report --from "
+            "2026-11-01 --to 2026-11-30 --format html --out november.html \\\n"
+            "  --verifier_key \"$(cat .custos/log_verifier_key)\"</pre>"
+            "<p>Formats: html, csv, json; <code>custos report --help</code> "
+            "lists the options.</p><p>",
+            Link("/dpo", "Back"), "</p>"));
   });
   PostAction("/dpo/trip", WebSession::Kind::kDpo, "/dpo",
              [this](grpc::ClientContext* c, const Form& form) {

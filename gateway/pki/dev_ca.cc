@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
 
@@ -36,23 +37,6 @@ enum class Kind { kCa, kServer, kClient };
 // ---------------------------------------------------------------------------
 // Files.
 
-absl::Status FileError(absl::string_view path, absl::string_view what,
-                       int error) {
-  const std::string message =
-      absl::StrCat(path, ": ", what, ": ", std::strerror(error));
-  switch (error) {
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::PermissionDeniedError(message);
-    case ENOENT:
-    case ENOTDIR:
-      return absl::NotFoundError(message);
-    default:
-      return absl::UnavailableError(message);
-  }
-}
-
 absl::Status WithPath(const absl::Status& status, absl::string_view path) {
   return absl::Status(status.code(),
                       absl::StrCat(path, ": ", status.message()));
@@ -61,13 +45,6 @@ absl::Status WithPath(const absl::Status& status, absl::string_view path) {
 bool Exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
-}
-
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 // mkdir -p, each directory it makes with mode 0700.
@@ -86,78 +63,6 @@ absl::Status MakeDirectories(const std::string& path) {
     }
     if (end == std::string::npos) return absl::OkStatus();
   }
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FileError(path, "cannot open", errno);
-  std::string contents;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      close(fd);
-      return FileError(path, "cannot read", error);
-    }
-    contents.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return contents;
-}
-
-// Writes `contents` to `path` with `mode`: into a fresh temporary file beside
-// it that is synced and then renamed over `path`, so a reader (or the next
-// start after a crash) sees all of it or none of it.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents, mode_t mode) {
-  std::string temp = path + ".tmp.XXXXXX";
-  // mkostemp creates the file 0600, so a key is never readable by others,
-  // not even while it is being written.
-  const int fd = mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return FileError(temp, "cannot create", errno);
-  auto fail = [&](absl::string_view what) {
-    const int error = errno;
-    close(fd);
-    unlink(temp.c_str());
-    return FileError(temp, what, error);
-  };
-  if (fchmod(fd, mode) != 0) return fail("cannot set its mode");
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n =
-        write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write");
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0) return fail("cannot sync");
-  if (close(fd) != 0) {
-    const int error = errno;
-    unlink(temp.c_str());
-    return FileError(temp, "cannot close", error);
-  }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    unlink(temp.c_str());
-    return FileError(path, "cannot rename the temporary file into place",
-                     error);
-  }
-  // The rename itself must survive a crash too.
-  const std::string dir = DirectoryOf(path);
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return FileError(dir, "cannot open", errno);
-  if (fsync(dir_fd) != 0 && errno != EINVAL) {
-    const int error = errno;
-    close(dir_fd);
-    return FileError(dir, "cannot sync", error);
-  }
-  close(dir_fd);
-  return absl::OkStatus();
 }
 
 // The key first: a certificate on disk always has its key beside it.

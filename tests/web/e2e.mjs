@@ -189,6 +189,9 @@ await scenario('a session the DPO revokes stops at the next click', async () => 
   const dpo = await signIn(dpoContext, 'dirk.dpo');
   expect((await text(dpo, '#live-sessions')).includes(session), 'live session not on the DPO page');
   await dpo.screenshot({ path: `${shots}/dpo.png`, fullPage: true });
+  await Promise.all([dpo.waitForNavigation(), dpo.click('a:text("Audit report")')]);
+  expect((await text(dpo, '#report-command')).startsWith('custos report --from'), 'no report command');
+  await dpo.goto(`${web}/dpo`);
   await Promise.all([dpo.waitForNavigation(),
     dpo.locator(`#live-sessions tr:has-text("${session}") button:text("Revoke")`).click()]);
   expect(!(await text(dpo, 'main')).includes(session), 'session still live after revocation');
