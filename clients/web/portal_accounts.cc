@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "clients/web/web_security.h"
+#include "common/files.h"
 
 namespace custos::web {
 namespace {
@@ -25,25 +26,6 @@ constexpr uint32_t kMemoryKiB = 19 * 1024;
 constexpr uint32_t kLanes = 1;
 constexpr size_t kSaltBytes = 16;
 constexpr size_t kHashBytes = 32;
-
-absl::Status WritePrivateFile(const std::string& path,
-                              absl::string_view content) {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(tmp, ": cannot create: ", std::strerror(errno)));
-  }
-  const bool written = write(fd, content.data(), content.size()) ==
-                           static_cast<ssize_t>(content.size()) &&
-                       fsync(fd) == 0;
-  close(fd);
-  if (!written || rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(
-        absl::StrCat(path, ": cannot write: ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -131,8 +113,9 @@ absl::Status EnsureDemoAccounts(const std::string& accounts_path,
     absl::StrAppend(&passwords, kind_id.second, " ", password, "\n");
   }
   // Passwords first: an accounts file without them would lock everyone out.
-  if (auto s = WritePrivateFile(passwords_path, passwords); !s.ok()) return s;
-  return WritePrivateFile(accounts_path, accounts);
+  if (auto s = WriteFileAtomically(passwords_path, passwords, 0600); !s.ok())
+    return s;
+  return WriteFileAtomically(accounts_path, accounts, 0600);
 }
 
 bool LoginLimiter::Allowed(absl::string_view key, absl::Time now) {

@@ -18,6 +18,7 @@
 #include "clients/web/static_app_js.h"
 #include "clients/web/static_style_css.h"
 #include "clients/web/static_verify_js.h"
+#include "common/files.h"
 
 namespace custos::web {
 namespace {
@@ -26,18 +27,6 @@ constexpr char kCsp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'";
-
-absl::StatusOr<std::string> ReadFile(const std::string& what,
-                                     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(what, " ", path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -204,17 +193,15 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
   state->accounts = *std::move(accounts);
 
   const std::string secret_path = options.data_dir + "/pseudonym_secret";
-  auto secret = ReadFile("pseudonym secret", secret_path);
-  if (!secret.ok()) {
-    auto fresh = RandomToken();
-    if (!fresh.ok()) return fresh.status();
-    std::ofstream out(secret_path, std::ios::trunc);
-    chmod(secret_path.c_str(), 0600);
-    out << *fresh;
-    if (!out)
-      return absl::InternalError(absl::StrCat(secret_path, ": cannot write"));
-    secret = *fresh;
+  auto secret = ReadFile(secret_path);
+  if (secret.status().code() == absl::StatusCode::kNotFound) {
+    // First run: the secret that keeps pseudonyms stable across restarts.
+    secret = RandomToken();
+    if (!secret.ok()) return secret.status();
+    if (auto s = WriteFileAtomically(secret_path, *secret, 0600); !s.ok())
+      return s;
   }
+  if (!secret.ok()) return secret.status();
   state->pseudonym_secret = *secret;
 
   grpc::SslCredentialsOptions tls;
@@ -222,8 +209,11 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
        {std::tuple{"gateway_ca", &options.gateway_ca, &tls.pem_root_certs},
         std::tuple{"client_cert", &options.client_cert, &tls.pem_cert_chain},
         std::tuple{"client_key", &options.client_key, &tls.pem_private_key}}) {
-    auto pem = ReadFile(field, *path);
-    if (!pem.ok()) return pem.status();
+    auto pem = ReadFile(*path);
+    if (!pem.ok()) {
+      return absl::Status(pem.status().code(),
+                          absl::StrCat(field, ": ", pem.status().message()));
+    }
     *target = *pem;
   }
   state->channel =
@@ -234,7 +224,7 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
   state->access = custos::v1::StaffAccess::NewStub(state->channel);
 
   for (const std::string* path : {&options.tls_cert, &options.tls_key}) {
-    if (auto s = ReadFile("tls file", *path); !s.ok()) return s.status();
+    if (auto s = ReadFile(*path); !s.ok()) return s.status();
   }
   state->http = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
                                                      options.tls_key.c_str());
