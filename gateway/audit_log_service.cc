@@ -217,11 +217,6 @@ absl::Status Erase(const Gateway& gateway, AuditedCall& call,
 
 }  // namespace
 
-bool IsDpo(const custos::v1::StaffMember& staff) {
-  return std::find(staff.roles().begin(), staff.roles().end(), "dpo") !=
-         staff.roles().end();
-}
-
 grpc::ServerUnaryReactor* AuditLogService::ListEntries(
     grpc::CallbackServerContext* context,
     const custos::v1::ListEntriesRequest* request,

@@ -42,9 +42,6 @@ class AuditLogService final : public custos::v1::AuditLog::CallbackService {
   const Gateway* gateway_;
 };
 
-// Whether `staff` holds the DPO role, which sees the whole log.
-bool IsDpo(const custos::v1::StaffMember& staff);
-
 }  // namespace custos::gateway
 
 #endif  // CUSTOS_GATEWAY_AUDIT_LOG_SERVICE_H_

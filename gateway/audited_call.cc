@@ -8,6 +8,18 @@
 #include "google/protobuf/util/time_util.h"
 
 namespace custos::gateway {
+namespace {
+
+void SetStaffActor(const custos::v1::StaffMember& staff,
+                   custos::v1::Actor& actor) {
+  actor.set_kind(custos::v1::ACTOR_STAFF);
+  actor.set_id(staff.staff_id());
+  *actor.mutable_roles() = staff.roles();
+  actor.set_contract(staff.contract());
+  actor.set_partner_organisation(staff.partner_organisation());
+}
+
+}  // namespace
 
 AuditedCall::AuditedCall(const Gateway* gateway,
                          grpc::CallbackServerContext* context,
@@ -31,13 +43,9 @@ AuditedCall::AuditedCall(const Gateway* gateway,
                      gateway_->rate_limiter->per_second(),
                      " requests a second; try again shortly"));
   }
+  actor->set_via(caller_.via);
   if (caller_.staff != nullptr) {
-    const custos::v1::StaffMember& staff = *caller_.staff;
-    actor->set_kind(custos::v1::ACTOR_STAFF);
-    actor->set_id(staff.staff_id());
-    *actor->mutable_roles() = staff.roles();
-    actor->set_contract(staff.contract());
-    actor->set_partner_organisation(staff.partner_organisation());
+    SetStaffActor(*caller_.staff, *actor);
   } else if (caller_.is_customer()) {
     actor->set_kind(custos::v1::ACTOR_CUSTOMER);
     actor->set_id(caller_.customer_id);
@@ -51,6 +59,14 @@ AuditedCall::AuditedCall(const Gateway* gateway,
   if (caller_.staff != nullptr) {
     AddPersonalValue("actor_name", caller_.staff->display_name());
   }
+}
+
+void AuditedCall::ActFor(const custos::v1::StaffMember& staff) {
+  SetStaffActor(staff, *entry_.mutable_actor());
+  // The subject of personal values recorded so far (the source address)
+  // becomes the engineer, so an erasure of their values finds it.
+  for (auto& value : personal_) value.subject = staff.staff_id();
+  AddPersonalValue("actor_name", staff.display_name());
 }
 
 void AuditedCall::AddPersonalValue(absl::string_view field,

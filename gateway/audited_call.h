@@ -46,6 +46,11 @@ class AuditedCall {
   // entry commits to it, and it stays erasable. See audit/FORMAT.md.
   void AddPersonalValue(absl::string_view field, absl::string_view value);
 
+  // Makes `staff` the entry's actor for a call custos-web made on their
+  // behalf (a take-identity link or session token names them); the entry
+  // keeps `via`, country and network. `staff` must outlive the call.
+  void ActFor(const custos::v1::StaffMember& staff);
+
   // Appends the entry with `answer`'s code, then finishes the RPC with
   // `answer`; on success `on_logged` first receives the entry's index (to put
   // it in the response). A refusal's message becomes the entry's reason when

@@ -1,5 +1,7 @@
 #include "gateway/auth.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -9,10 +11,65 @@ namespace custos::gateway {
 
 Authenticator::Authenticator(const pki::ClientVerifier* verifier,
                              const Directory* directory,
-                             TokenLookup customer_tokens)
+                             TokenLookup customer_tokens,
+                             std::string web_service_id)
     : verifier_(verifier),
       directory_(directory),
-      customer_tokens_(std::move(customer_tokens)) {}
+      customer_tokens_(std::move(customer_tokens)),
+      web_service_id_(std::move(web_service_id)) {}
+
+bool IsDpo(const custos::v1::StaffMember& staff) {
+  return std::find(staff.roles().begin(), staff.roles().end(), "dpo") !=
+         staff.roles().end();
+}
+
+namespace {
+
+std::string Metadata(const grpc::ServerContextBase& context,
+                     absl::string_view key) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(std::string(key));
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// custos-web, authenticated by its certificate, names whom it calls for.
+// It may call for a customer or for the DPO (whom it signed in), never for
+// other staff: engineers reach it only through their take-identity links.
+void AuthenticateFrontEnd(const grpc::ServerContextBase& context,
+                          const Directory& directory, Caller& caller) {
+  const std::string address = Metadata(context, kClientAddressMetadata);
+  if (!address.empty()) {
+    if (address.size() > 64 ||
+        address.find_first_not_of("0123456789abcdefABCDEF.:") !=
+            std::string::npos) {
+      caller.status = absl::InvalidArgumentError(absl::StrCat(
+          kClientAddressMetadata, ": expected an IPv4 or IPv6 address"));
+      return;
+    }
+    caller.source_address = address;
+  }
+  const std::string on_behalf = Metadata(context, kOnBehalfOfMetadata);
+  if (on_behalf.empty()) return;
+  absl::string_view who = on_behalf;
+  if (absl::ConsumePrefix(&who, "customer:") &&
+      directory.FindCustomer(who) != nullptr) {
+    caller.customer_id = std::string(who);
+    return;
+  }
+  if (absl::ConsumePrefix(&who, "staff:")) {
+    const custos::v1::StaffMember* staff = directory.FindStaff(who);
+    if (staff != nullptr && IsDpo(*staff)) {
+      caller.staff = staff;
+      return;
+    }
+  }
+  caller.status = absl::UnauthenticatedError(
+      absl::StrCat(kOnBehalfOfMetadata,
+                   ": expected customer:<known customer> or staff:<a DPO>"));
+}
+
+}  // namespace
 
 Caller Authenticator::Authenticate(const grpc::ServerContextBase& context,
                                    absl::Time now) const {
@@ -54,6 +111,11 @@ Caller Authenticator::Authenticate(const grpc::ServerContextBase& context,
     return caller;
   }
   if (IsValidId(*subject)) caller.claimed_id = *subject;
+  if (!web_service_id_.empty() && *subject == web_service_id_) {
+    caller.via = *subject;
+    AuthenticateFrontEnd(context, *directory_, caller);
+    return caller;
+  }
   caller.staff = directory_->FindStaff(*subject);
   if (caller.staff == nullptr) {
     caller.status = absl::UnauthenticatedError(absl::StrCat(

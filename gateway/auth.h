@@ -37,13 +37,26 @@ struct Caller {
   policy::Placement placement;
 
   // A customer, authenticated by API token ("authorization: Bearer ..."),
-  // for the customer-facing calls; empty otherwise.
+  // or signed in to custos-web, for the customer-facing calls; empty
+  // otherwise.
   std::string customer_id;
+
+  // The front end (custos-web) that made this call, by its certificate's id;
+  // empty for a direct call. The front end itself is not staff: it either
+  // names the signed-in person it calls for (a customer, or the DPO), or
+  // presents a take-identity link or session token, whose engineer becomes
+  // the actor.
+  std::string via;
 
   // Whether the caller is a known staff member.
   // (Admitted, too: a staff member over their request rate is not.)
   bool authenticated() const { return staff != nullptr && status.ok(); }
   bool is_customer() const { return !customer_id.empty(); }
+  // The front end calling for nobody in particular (take-identity calls).
+  bool is_front_end() const {
+    return !via.empty() && staff == nullptr && customer_id.empty() &&
+           status.ok();
+  }
 
   // OK for an admitted staff member; otherwise why the call is not theirs:
   // the authentication or rate-limit error, or PERMISSION_DENIED for a
@@ -53,6 +66,11 @@ struct Caller {
     if (is_customer()) {
       return absl::PermissionDeniedError(
           "this call is for staff; a customer's API token does not open it");
+    }
+    if (is_front_end()) {
+      return absl::PermissionDeniedError(
+          "this call is for staff; custos-web reaches it only through a "
+          "take-identity link or session");
     }
     return status;
   }
@@ -64,9 +82,11 @@ class Authenticator {
   using TokenLookup = std::function<absl::StatusOr<std::optional<std::string>>(
       absl::string_view token_hash)>;
 
-  // Borrows both; they must outlive the Authenticator.
+  // Borrows both; they must outlive the Authenticator. `web_service_id` is
+  // the certificate subject of custos-web (empty: no front end is trusted).
   Authenticator(const pki::ClientVerifier* verifier, const Directory* directory,
-                TokenLookup customer_tokens = nullptr);
+                TokenLookup customer_tokens = nullptr,
+                std::string web_service_id = "");
 
   // Identifies the caller of one RPC at time `now`. Never fails outright: an
   // unknown caller comes back with an UNAUTHENTICATED status.
@@ -77,7 +97,17 @@ class Authenticator {
   const pki::ClientVerifier* verifier_;
   const Directory* directory_;
   TokenLookup customer_tokens_;
+  std::string web_service_id_;
 };
+
+// Metadata custos-web sends with its own certificate: whom it calls for
+// ("customer:<id>" or "staff:<DPO's id>"), and the browser's address, which
+// the policy's networks place instead of custos-web's own.
+inline constexpr char kOnBehalfOfMetadata[] = "custos-on-behalf-of";
+inline constexpr char kClientAddressMetadata[] = "custos-client-address";
+
+// Whether `staff` holds the DPO role, which sees the whole log.
+bool IsDpo(const custos::v1::StaffMember& staff);
 
 }  // namespace custos::gateway
 

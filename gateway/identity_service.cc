@@ -239,20 +239,37 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
   return absl::OkStatus();
 }
 
+// custos-web presents a link or session token on the engineer's behalf: the
+// engineer whose session it is becomes the entry's actor.
+void ActForSessionStaff(AuditedCall& call, const Gateway& gateway,
+                        const custos::v1::TakeIdentitySession& session) {
+  if (!call.caller().is_front_end()) return;
+  const custos::v1::StaffMember* staff =
+      gateway.directory->FindStaff(session.staff_id());
+  if (staff != nullptr) call.ActFor(*staff);
+}
+
 absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
                       const custos::v1::ExchangeLinkRequest& request,
                       custos::v1::ExchangeLinkResponse& response) {
-  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  // The link is the engineer's bearer credential, delivered over their own
+  // mTLS connection; custos-web may exchange it for them.
+  const bool front_end = call.caller().is_front_end();
+  if (!front_end) {
+    if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  }
   if (auto s = ValidateText("link_token", request.link_token(), 64, true);
       !s.ok())
     return s;
   auto token = NewId("st_");
   if (!token.ok()) return token.status();
-  auto session = gateway.sessions->ExchangeLink(TokenHash(request.link_token()),
-                                                call.caller().staff->staff_id(),
-                                                TokenHash(*token), call.now());
+  auto session = gateway.sessions->ExchangeLink(
+      TokenHash(request.link_token()),
+      front_end ? "" : call.caller().staff->staff_id(), TokenHash(*token),
+      call.now());
   if (!session.ok()) return session.status();
   RecordSession(*session, call.entry());
+  ActForSessionStaff(call, gateway, *session);
   call.entry().set_resource(absl::StrCat("session/", session->session_id()));
   const custos::v1::StaffMember* staff =
       gateway.directory->FindStaff(session->staff_id());
@@ -276,14 +293,18 @@ absl::Status OpenSession(AuditedCall& call, const Gateway& gateway,
                          absl::string_view token,
                          custos::v1::TakeIdentitySession& session,
                          custos::v1::Grant& grant) {
-  if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  const bool front_end = call.caller().is_front_end();
+  if (!front_end) {
+    if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
+  }
   if (auto s = ValidateText("session_token", token, 64, true); !s.ok())
     return s;
   auto found = gateway.sessions->ByToken(TokenHash(token), call.now());
   if (!found.ok()) return found.status();
   session = *std::move(found);
   RecordSession(session, call.entry());
-  if (session.staff_id() != call.caller().staff->staff_id()) {
+  ActForSessionStaff(call, gateway, session);
+  if (!front_end && session.staff_id() != call.caller().staff->staff_id()) {
     return absl::PermissionDeniedError("session_token: not your session");
   }
   auto g = gateway.grants->Get(session.grant_id(), call.now());
@@ -397,7 +418,16 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
   call.AddPersonalValue("note", request.reason());
   std::string by;
   custos::v1::SessionState state = custos::v1::SESSION_ENDED;
-  if (call.caller().is_customer()) {
+  if (call.caller().is_front_end()) {
+    // Only the session token opens a session for custos-web: it is the
+    // engineer ending their own session.
+    if (request.session_token().empty()) {
+      return absl::PermissionDeniedError(
+          "session_token: custos-web ends a session only by its token");
+    }
+    ActForSessionStaff(call, gateway, *session);
+    by = absl::StrCat("staff:", session->staff_id());
+  } else if (call.caller().is_customer()) {
     if (call.caller().customer_id != session->customer_id()) {
       return absl::PermissionDeniedError(
           "session_id: not a session on your account");

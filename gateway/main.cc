@@ -35,6 +35,10 @@ ABSL_FLAG(double, staff_request_burst, 200,
 ABSL_FLAG(std::string, revoked_serials, "",
           "File of revoked staff certificate serials (hex, one a line); SIGHUP "
           "rereads it.");
+ABSL_FLAG(std::string, web_service_id, "custos-web",
+          "certificate subject of custos-web, which may exchange take-identity "
+          "links for engineers and call for signed-in customers and the DPO; "
+          "empty trusts no front end");
 ABSL_FLAG(std::string, extra_client_certs, "",
           "Comma-separated extra ids to issue development client certificates "
           "for (e.g. services such as custos-web).");
@@ -65,6 +69,7 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_staff_requests_per_second);
   options.staff_request_burst = absl::GetFlag(FLAGS_staff_request_burst);
   options.web_base_url = absl::GetFlag(FLAGS_web_base_url);
+  options.web_service_id = absl::GetFlag(FLAGS_web_service_id);
   for (absl::string_view id : absl::StrSplit(
            absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {
     options.extra_client_ids.emplace_back(id);

@@ -143,6 +143,14 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   std::vector<std::string> client_ids = server->directory_->StaffIds();
   client_ids.insert(client_ids.end(), options.extra_client_ids.begin(),
                     options.extra_client_ids.end());
+  if (!options.web_service_id.empty()) {
+    if (server->directory_->FindStaff(options.web_service_id) != nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("web_service_id: \"", options.web_service_id,
+                       "\" is a staff id; the front end needs its own"));
+    }
+    client_ids.push_back(options.web_service_id);
+  }
   CUSTOS_RETURN_IF_ERROR(pki::EnsureDevPki(pki_paths, client_ids));
   CUSTOS_ASSIGN_OR_RETURN(std::string ca_pem,
                           ReadWholeFile(pki_paths.ca_cert()));
@@ -182,7 +190,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       server->verifier_.get(), server->directory_.get(),
       [approvals = server->approvals_.get()](absl::string_view token_hash) {
         return approvals->CustomerForTokenHash(token_hash);
-      });
+      },
+      options.web_service_id);
   CUSTOS_ASSIGN_OR_RETURN(audit::NoteSigner signer,
                           LoadOrCreateLogSigner(options.data_dir));
   server->log_signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));

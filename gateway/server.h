@@ -48,6 +48,10 @@ struct GatewayOptions {
   std::string revoked_serials_file;
   // Where custos-web serves take-identity sessions (for the links).
   std::string web_base_url = "https://localhost:8443";
+  // The certificate subject custos-web calls with; the development CA issues
+  // it a client certificate. Empty trusts no front end. It must not be a
+  // staff id.
+  std::string web_service_id = "custos-web";
   // host:port for Prometheus metrics (/metrics); empty turns them off.
   std::string metrics_listen;
   // Requests a second per staff member, and the burst allowed; 0 means no

@@ -8,7 +8,7 @@ packages=(
   protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev sqlite3
   prometheus-cpp-dev util-linux
-  chromium fonts-dejavu-core
+  libcpp-httplib-dev libargon2-dev chromium fonts-dejavu-core nodejs
 )
 
 missing=()
@@ -21,4 +21,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm ships with the nodejs package of nodesource and with Debian's npm; only
+# ask for Debian's when there is none.
+if ! command -v npm >/dev/null; then
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm
 fi

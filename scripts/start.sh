@@ -5,28 +5,44 @@
 #
 #   CUSTOS_DATA_DIR  data directory (default: .custos in the checkout)
 #   CUSTOS_LISTEN    gRPC address (default: 127.0.0.1:7443)
+#   CUSTOS_WEB_PORT  custos-web's HTTPS port on 127.0.0.1 (default: 8443)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/install-deps.sh
-bazel build //gateway:custosd //clients/cli:custos
+bazel build //gateway:custosd //clients/cli:custos //clients/web:custos-web
 
 data_dir=${CUSTOS_DATA_DIR:-$root/.custos}
 listen=${CUSTOS_LISTEN:-127.0.0.1:7443}
+web_port=${CUSTOS_WEB_PORT:-8443}
 mkdir -p "$data_dir"
 log=$data_dir/custosd.out
 bin=$root/bazel-bin
 
-"$bin/gateway/custosd" --data_dir "$data_dir" --listen "$listen" >"$log" 2>&1 &
+web_log=$data_dir/custos-web.out
+
+# Waits until the process `$1` writes "serving on port" to `$2`.
+wait_serving() {
+  for _ in $(seq 1 100); do
+    grep -q "serving on port" "$2" 2>/dev/null && return 0
+    if ! kill -0 "$1" 2>/dev/null; then cat "$2" >&2; return 1; fi
+    sleep 0.1
+  done
+}
+
+"$bin/gateway/custosd" --data_dir "$data_dir" --listen "$listen" \
+  --web_base_url "https://localhost:$web_port" >"$log" 2>&1 &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
-for _ in $(seq 1 100); do
-  grep -q "serving on port" "$log" 2>/dev/null && break
-  if ! kill -0 $pid 2>/dev/null; then cat "$log" >&2; exit 1; fi
-  sleep 0.1
-done
+trap 'kill -TERM $pid $web_pid 2>/dev/null; wait $pid $web_pid' INT TERM
+web_pid=
+wait_serving $pid "$log" || exit 1
 port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$log")
+
+"$bin/clients/web/custos-web" --data_dir "$data_dir" --gateway "localhost:$port" \
+  --listen "127.0.0.1:$web_port" >"$web_log" 2>&1 &
+web_pid=$!
+wait_serving $web_pid "$web_log" || { kill -TERM $pid; exit 1; }
 
 cat <<MSG
 custosd is serving on ${listen%:*}:$port (data in $data_dir, output in $log).
@@ -51,6 +67,15 @@ Demo customers: acme, bakkerij-jansen, fietsen-devries, nordwind.
 
 Metrics: http://127.0.0.1:9464/metrics (Prometheus). Options: $bin/gateway/custosd --help;
 a flag file works too: custosd --flagfile=custosd.flags.
+
+custos-web (the browser front end) is serving on https://localhost:$web_port (output in
+$web_log; its certificate is from the development CA in $data_dir/pki/ca.crt, so the browser
+warns until you trust that CA). Open the link that \`custos identity start\` prints to take
+identity; customers and the DPO sign in at https://localhost:$web_port/login with:
+
+$(grep -v '^#' "$data_dir/web/demo_logins" | awk '{printf "  login %-16s password %s\n", $1, $2}')
+
+(kept in $data_dir/web/demo_logins, mode 0600; stored by custos-web only as Argon2id hashes).
 
 Press Ctrl-C to stop.
 MSG

@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh || exit 1
 
+# The browser tests' playwright-core (no browser download: they use Debian's
+# chromium). The npm cache serves it when there is no network.
+(cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefer-offline \
+  --no-audit --no-fund --loglevel=error) || exit 1
+
 passed=0
 failed=0
 skipped=0

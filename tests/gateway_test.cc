@@ -968,8 +968,8 @@ class TakeIdentityTest : public GatewayTest {
     return custos::v1::TakeIdentity::NewStub(StaffChannel(staff));
   }
 
-  // Starts a session for anna.support as acme.owner and exchanges its link.
-  static custos::v1::ExchangeLinkResponse Open(
+  // Starts a session for anna.support as acme.owner; returns its link token.
+  static std::string StartLinkToken(
       std::vector<custos::v1::CustomerRequestedAction> actions = {}) {
     custos::v1::StartSessionRequest start;
     start.set_customer_id("acme");
@@ -985,9 +985,14 @@ class TakeIdentityTest : public GatewayTest {
       EXPECT_TRUE(status.ok()) << status.error_message();
     }
     EXPECT_THAT(started.link(), HasSubstr("/identity/start#lt_"));
+    return started.link().substr(started.link().find('#') + 1);
+  }
+
+  // Starts a session for anna.support as acme.owner and exchanges its link.
+  static custos::v1::ExchangeLinkResponse Open(
+      std::vector<custos::v1::CustomerRequestedAction> actions = {}) {
     custos::v1::ExchangeLinkRequest exchange;
-    exchange.set_link_token(
-        started.link().substr(started.link().find('#') + 1));
+    exchange.set_link_token(StartLinkToken(std::move(actions)));
     custos::v1::ExchangeLinkResponse opened;
     grpc::ClientContext context;
     EXPECT_TRUE(
@@ -1004,6 +1009,122 @@ class TakeIdentityTest : public GatewayTest {
     return Stub("anna.support")->ViewPage(&context, request, out);
   }
 };
+
+// custos-web calls with its own certificate: it exchanges an engineer's link
+// (the engineer stays the actor, the entry records the front end), and calls
+// for a signed-in customer or the DPO, never for other staff.
+class FrontEndTest : public TakeIdentityTest {
+ protected:
+  // A context from custos-web: for `on_behalf_of` (none when empty) and a
+  // browser at `address`.
+  static std::unique_ptr<grpc::ClientContext> WebContext(
+      const std::string& on_behalf_of, const std::string& address = "") {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!on_behalf_of.empty())
+      context->AddMetadata("custos-on-behalf-of", on_behalf_of);
+    if (!address.empty())
+      context->AddMetadata("custos-client-address", address);
+    return context;
+  }
+  static std::shared_ptr<grpc::Channel> Web() {
+    return StaffChannel("custos-web");
+  }
+};
+
+TEST_F(FrontEndTest, ExchangesAnEngineersLinkOnceWithTheEngineerAsActor) {
+  auto identity = custos::v1::TakeIdentity::NewStub(Web());
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(StartLinkToken());
+  custos::v1::ExchangeLinkResponse opened;
+  ASSERT_TRUE(identity->ExchangeLink(WebContext("").get(), exchange, &opened)
+                  .ok());
+  EXPECT_EQ(opened.session().staff_id(), "anna.support");
+  EXPECT_EQ(opened.staff_display_name(), "Anna de Vries");
+  custos::v1::ExchangeLinkResponse again;
+  EXPECT_EQ(identity->ExchangeLink(WebContext("").get(), exchange, &again)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  custos::v1::ViewPageRequest view;
+  view.set_session_token(opened.session_token());
+  view.set_page("dashboard");
+  custos::v1::ViewPageResponse page;
+  ASSERT_TRUE(
+      identity->ViewPage(WebContext("", "192.0.2.7").get(), view, &page).ok());
+  const auto entry = EntryAt(absl::StrCat(page.log_index()));
+  EXPECT_EQ(entry.actor().kind(), custos::v1::ACTOR_STAFF);
+  EXPECT_EQ(entry.actor().id(), "anna.support");
+  EXPECT_EQ(entry.actor().via(), "custos-web");
+  EXPECT_EQ(entry.session_id(), opened.session().session_id());
+
+  custos::v1::EndSessionRequest end;
+  end.set_session_token(opened.session_token());
+  custos::v1::EndSessionResponse ended;
+  ASSERT_TRUE(identity->EndSession(WebContext("").get(), end, &ended).ok());
+  EXPECT_EQ(ended.session().state(), custos::v1::SESSION_ENDED);
+  EXPECT_EQ(ended.session().ended_by(), "staff:anna.support");
+  EXPECT_EQ(EntryAt(absl::StrCat(ended.log_index())).actor().id(),
+            "anna.support");
+}
+
+TEST_F(FrontEndTest, EndsSessionsOnlyByToken) {
+  const auto opened = Open();
+  custos::v1::EndSessionRequest end;
+  end.set_session_id(opened.session().session_id());
+  custos::v1::EndSessionResponse ended;
+  EXPECT_EQ(custos::v1::TakeIdentity::NewStub(Web())
+                ->EndSession(WebContext("").get(), end, &ended)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(FrontEndTest, IsNotStaffOnItsOwn) {
+  const Answer answer = RequestAccess(Web(), "acme", "support", "SUP-1042");
+  EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(EntryAt(answer.log_index).actor().via(), "custos-web");
+}
+
+TEST_F(FrontEndTest, CallsForACustomerOrTheDpoButNoOtherStaff) {
+  auto audit = custos::v1::AuditLog::NewStub(Web());
+  custos::v1::ListEntriesRequest list;
+  custos::v1::ListEntriesResponse entries;
+  ASSERT_TRUE(
+      audit->ListEntries(WebContext("customer:acme").get(), list, &entries)
+          .ok());
+  ASSERT_GT(entries.entries_size(), 0);
+  for (const auto& e : entries.entries()) EXPECT_EQ(e.customer_id(), "acme");
+
+  for (const char* who : {"staff:anna.support", "customer:nobody", "acme",
+                          "staff:custos-web"}) {
+    EXPECT_EQ(audit->ListEntries(WebContext(who).get(), list, &entries)
+                  .error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << who;
+  }
+  custos::v1::WhoAmIResponse me;
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(Web())
+                  ->WhoAmI(WebContext("staff:dirk.dpo", "192.0.2.7").get(),
+                           custos::v1::WhoAmIRequest(), &me)
+                  .ok());
+  EXPECT_EQ(me.staff().staff_id(), "dirk.dpo");
+  // The browser's address is what the policy's networks place.
+  EXPECT_EQ(me.source_address(), "192.0.2.7");
+  EXPECT_EQ(custos::v1::StaffAccess::NewStub(Web())
+                ->WhoAmI(WebContext("staff:dirk.dpo", "1.2.3.4; x").get(),
+                         custos::v1::WhoAmIRequest(), &me)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(FrontEndTest, StaffCannotClaimTheFrontEndsPowers) {
+  auto context = WebContext("customer:acme", "192.0.2.7");
+  custos::v1::WhoAmIResponse me;
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+                  ->WhoAmI(context.get(), custos::v1::WhoAmIRequest(), &me)
+                  .ok());
+  EXPECT_EQ(me.staff().staff_id(), "anna.support");
+  EXPECT_NE(me.source_address(), "192.0.2.7");
+}
 
 TEST_F(TakeIdentityTest, ShowsPagesLogsEachAndEnds) {
   const auto opened = Open();

@@ -33,8 +33,10 @@ class SessionStore {
 
   // Exchanges a link once, for the staff member it was made for:
   // PERMISSION_DENIED for an unknown, used or expired link or another
-  // staff member's (which leaves the link unused). On success the session
-  // is LIVE and its token hashes to `token_hash`.
+  // staff member's (which leaves the link unused). An empty `staff_id`
+  // exchanges for whoever holds the link: custos-web presents it on the
+  // engineer's behalf. On success the session is LIVE and its token hashes
+  // to `token_hash`.
   absl::StatusOr<custos::v1::TakeIdentitySession> ExchangeLink(
       absl::string_view link_hash, absl::string_view staff_id,
       absl::string_view token_hash, absl::Time now);

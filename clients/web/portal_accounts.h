@@ -1,0 +1,88 @@
+// Sign-in for custos-web's portal: customers and the DPO, with passwords
+// stored only as Argon2id hashes (PHC strings from libargon2), and a limit
+// on failed attempts.
+//
+// An account names whom custos-web may then call custosd for
+// ("customer:<id>" or "staff:<DPO's id>"); custosd itself decides what that
+// caller may see. PortalAccounts is immutable after Load and thread-safe;
+// LoginLimiter is thread-safe.
+#ifndef CUSTOS_CLIENTS_WEB_PORTAL_ACCOUNTS_H_
+#define CUSTOS_CLIENTS_WEB_PORTAL_ACCOUNTS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace custos::web {
+
+// An Argon2id hash of `password` with a fresh random salt (t=2, 19 MiB, one
+// lane), as a PHC string "$argon2id$v=19$m=19456,t=2,p=1$...". INTERNAL if
+// hashing fails.
+absl::StatusOr<std::string> HashPassword(absl::string_view password);
+
+// Whether `password` matches `encoded`, which must be an Argon2id PHC string;
+// false for any other kind of hash or a malformed one.
+bool CheckPassword(absl::string_view encoded, absl::string_view password);
+
+struct PortalAccount {
+  std::string login;
+  // "customer:<customer id>" or "staff:<staff id>".
+  std::string acts_as;
+  std::string password_hash;
+};
+
+class PortalAccounts {
+ public:
+  // Reads a file of lines "<login> <acts_as> <argon2id PHC string>"; '#'
+  // starts a comment. INVALID_ARGUMENT naming the line for a malformed one,
+  // NOT_FOUND when the file cannot be read.
+  static absl::StatusOr<PortalAccounts> Load(const std::string& path);
+
+  // The account for `login`, or null.
+  const PortalAccount* Find(absl::string_view login) const;
+
+ private:
+  std::map<std::string, PortalAccount, std::less<>> accounts_;
+};
+
+// Makes the demo's accounts file and the file of their passwords on first
+// run: one login per entry of `acts_as` (its login is the id after the
+// colon), each with a fresh random password. Both files are written with mode
+// 0600; the accounts file holds only hashes. Leaves existing files alone.
+absl::Status EnsureDemoAccounts(const std::string& accounts_path,
+                                const std::string& passwords_path,
+                                const std::vector<std::string>& acts_as);
+
+// Refuses sign-in for a key (a login, or a client address) after
+// `max_failures` failed attempts within `window`, until the window has passed
+// since the first of them.
+class LoginLimiter {
+ public:
+  LoginLimiter(int max_failures, absl::Duration window)
+      : max_failures_(max_failures), window_(window) {}
+
+  bool Allowed(absl::string_view key, absl::Time now);
+  void RecordFailure(absl::string_view key, absl::Time now);
+  void RecordSuccess(absl::string_view key);
+
+ private:
+  struct Failures {
+    absl::Time first;
+    int count = 0;
+  };
+  const int max_failures_;
+  const absl::Duration window_;
+  absl::Mutex mu_;
+  std::map<std::string, Failures, std::less<>> failures_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace custos::web
+
+#endif  // CUSTOS_CLIENTS_WEB_PORTAL_ACCOUNTS_H_

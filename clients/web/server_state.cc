@@ -1,0 +1,113 @@
+#include "clients/web/server_state.h"
+
+#include <cctype>
+
+#include "absl/strings/str_cat.h"
+#include "clients/web/html.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace custos::web {
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+int HttpCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 410;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixMicros(
+      google::protobuf::util::TimeUtil::TimestampToMicroseconds(t));
+}
+
+std::string Param(const Request& req, const char* name) {
+  return req.has_param(name) ? req.get_param_value(name) : "";
+}
+
+// The field `name` of a form, or "".
+std::string Field(const std::map<std::string, std::string>& form,
+                  const char* name) {
+  auto it = form.find(name);
+  return it == form.end() ? "" : it->second;
+}
+
+std::string Link(absl::string_view href, absl::string_view text) {
+  return absl::StrCat("<a href=\"", HtmlEscape(href), "\">", HtmlEscape(text),
+                      "</a>");
+}
+
+std::string QueryEscape(absl::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+void SendPage(Response& res, int code, absl::string_view title,
+              absl::string_view banner, absl::string_view body) {
+  res.status = code;
+  res.set_content(Page(title, banner, body), "text/html; charset=utf-8");
+}
+
+void SendError(Response& res, const absl::Status& status,
+               absl::string_view title) {
+  SendPage(res, HttpCode(status), title, "",
+           absl::StrCat("<p class=\"error\" id=\"error\">",
+                        HtmlEscape(status.message()), "</p><p>",
+                        Link("/", "Start page"), "</p>"));
+}
+
+void Redirect(Response& res, absl::string_view to) {
+  res.set_redirect(std::string(to), 303);
+}
+
+// A POST's form with its CSRF token checked against `session`.
+absl::StatusOr<std::map<std::string, std::string>> CheckedForm(
+    const Request& req, const WebSession& session) {
+  auto form = ParseForm(req.body);
+  if (!form.ok()) return form.status();
+  if (auto s = CheckCsrf(session.csrf, *form); !s.ok()) return s;
+  return form;
+}
+
+// A titled table with an id the tests and scripts find it by; cells are HTML.
+std::string Section(absl::string_view title, absl::string_view id,
+                    const std::vector<std::string>& header,
+                    const std::vector<std::vector<std::string>>& rows) {
+  return absl::StrCat("<h2>", HtmlEscape(title), "</h2><div id=\"", id, "\">",
+                      HtmlTable(header, rows), "</div>");
+}
+
+std::string SignOutForm(const WebSession& session) {
+  return absl::StrCat(
+      "<nav class=\"account\">Signed in as ", HtmlEscape(session.acts_as), " ",
+      ButtonForm("/logout", session.csrf, {}, "Sign out"), "</nav>");
+}
+
+}  // namespace custos::web

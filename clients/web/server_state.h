@@ -1,0 +1,135 @@
+// The parts of custos-web's server that its page files share: the
+// server's state (the gRPC stubs, the browser sessions, the accounts) and the
+// small helpers every handler uses. Internal to the web_server library (it is
+// in its srcs, so nothing else can include it).
+//
+// Thread-safety: as WebServer; the State's members are thread-safe or
+// immutable after Create.
+#ifndef CUSTOS_CLIENTS_WEB_SERVER_STATE_H_
+#define CUSTOS_CLIENTS_WEB_SERVER_STATE_H_
+
+#include <grpcpp/client_context.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/web/portal_accounts.h"
+#include "clients/web/web_security.h"
+#include "clients/web/web_server.h"
+#include "clients/web/web_sessions.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "proto/custos/v1/access.grpc.pb.h"
+#include "proto/custos/v1/approvals.grpc.pb.h"
+#include "proto/custos/v1/audit.grpc.pb.h"
+#include "proto/custos/v1/identity.grpc.pb.h"
+
+namespace custos::web {
+
+using Request = httplib::Request;
+using Response = httplib::Response;
+
+struct WebServer::State {
+  WebOptions options;
+  std::unique_ptr<httplib::SSLServer> http;
+  int port = 0;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<custos::v1::TakeIdentity::Stub> identity;
+  std::unique_ptr<custos::v1::AuditLog::Stub> audit;
+  std::unique_ptr<custos::v1::Approvals::Stub> approvals;
+  std::unique_ptr<custos::v1::StaffAccess::Stub> access;
+  PortalAccounts accounts;
+  std::string pseudonym_secret;
+  WebSessions sessions{absl::Hours(8)};
+  LoginLimiter login_limiter{5, absl::Minutes(15)};
+
+  // A call context for custosd: a deadline, whom custos-web calls for (empty
+  // for take-identity calls, where the token names the engineer) and the
+  // browser's address, which custosd places against the policy's networks.
+  std::unique_ptr<grpc::ClientContext> Context(absl::string_view acts_as,
+                                               const Request& req) const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+    if (!acts_as.empty()) {
+      context->AddMetadata("custos-on-behalf-of", std::string(acts_as));
+    }
+    context->AddMetadata("custos-client-address", req.remote_addr);
+    return context;
+  }
+
+  std::optional<WebSession> SessionOf(const Request& req) {
+    return sessions.Find(
+        CookieValue(req.get_header_value("Cookie"), kSessionCookie),
+        absl::Now());
+  }
+
+  // The browser's session, or a new anonymous one (for the forms a visitor
+  // sees before signing in: their CSRF token needs a session to belong to).
+  absl::StatusOr<WebSession> SessionOrAnonymous(const Request& req,
+                                                Response& res) {
+    if (auto s = SessionOf(req)) return *s;
+    auto created = sessions.Create(WebSession{}, absl::Now());
+    if (!created.ok()) return created.status();
+    res.set_header("Set-Cookie",
+                   SessionCookie(created->id, sessions.lifetime()));
+    return created;
+  }
+
+  using Form = std::map<std::string, std::string>;
+  // A POST for a signed-in `kind`: its CSRF-checked form becomes one RPC
+  // (made for the signed-in person), then the browser goes to `back`.
+  void PostAction(
+      const char* path, WebSession::Kind kind, const char* back,
+      std::function<grpc::Status(grpc::ClientContext*, const Form&)> call);
+
+  void Install();
+  void ServeStatic();
+  void ServeIdentity();
+  void ServeLogin();
+  void ServePortal();
+  void ServeDpo();
+};
+
+// gRPC's status as an absl::Status, and the HTTP code a page shows it with.
+absl::Status FromGrpc(const grpc::Status& status);
+int HttpCode(const absl::Status& status);
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
+// A query parameter, or "".
+std::string Param(const Request& req, const char* name);
+// The field `name` of a form, or "".
+std::string Field(const std::map<std::string, std::string>& form,
+                  const char* name);
+// An <a> with escaped href and text.
+std::string Link(absl::string_view href, absl::string_view text);
+// %-escapes all but unreserved characters and '/'.
+std::string QueryEscape(absl::string_view text);
+
+void SendPage(Response& res, int code, absl::string_view title,
+              absl::string_view banner, absl::string_view body);
+// An error page whose code follows the status (403 for PERMISSION_DENIED...).
+void SendError(Response& res, const absl::Status& status,
+               absl::string_view title = "Refused");
+// A 303 See Other to `to`.
+void Redirect(Response& res, absl::string_view to);
+// A POST's form with its CSRF token checked against `session`.
+absl::StatusOr<std::map<std::string, std::string>> CheckedForm(
+    const Request& req, const WebSession& session);
+// A titled table with an id the tests and scripts find it by; cells are HTML.
+std::string Section(absl::string_view title, absl::string_view id,
+                    const std::vector<std::string>& header,
+                    const std::vector<std::vector<std::string>>& rows);
+std::string SignOutForm(const WebSession& session);
+
+}  // namespace custos::web
+
+#endif  // CUSTOS_CLIENTS_WEB_SERVER_STATE_H_

@@ -1,0 +1,115 @@
+#include "clients/web/web_security.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "clients/web/web_sessions.h"
+
+namespace custos::web {
+namespace {
+
+TEST(CookieValueTest, FindsTheNamedCookieAmongOthers) {
+  EXPECT_EQ(CookieValue("a=1; __Host-custos-session=abc; b=2", kSessionCookie),
+            "abc");
+  EXPECT_EQ(CookieValue("x__Host-custos-session=evil", kSessionCookie), "");
+  EXPECT_EQ(CookieValue("", kSessionCookie), "");
+}
+
+TEST(SessionCookieTest, IsHttpOnlySecureAndStrict) {
+  const std::string cookie = SessionCookie("v", absl::Hours(1));
+  EXPECT_EQ(cookie,
+            "__Host-custos-session=v; Path=/; Secure; HttpOnly; "
+            "SameSite=Strict; Max-Age=3600");
+  EXPECT_TRUE(absl::StrContains(ClearedSessionCookie(), "Max-Age=0"));
+}
+
+TEST(ParseFormTest, DecodesFields) {
+  auto form = ParseForm("csrf=ab&note=a+b%21&empty=");
+  ASSERT_TRUE(form.ok()) << form.status();
+  EXPECT_EQ(form->at("csrf"), "ab");
+  EXPECT_EQ(form->at("note"), "a b!");
+  EXPECT_EQ(form->at("empty"), "");
+}
+
+TEST(ParseFormTest, RefusesRepeatedFieldsBadEscapesAndHugeBodies) {
+  EXPECT_EQ(ParseForm("csrf=a&csrf=b").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseForm("a=%zz").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseForm("a=%4").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseForm(std::string(17 * 1024, 'a')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CheckCsrfTest, AcceptsOnlyTheSessionsToken) {
+  const std::string token(64, 'a');
+  EXPECT_TRUE(CheckCsrf(token, {{"csrf", token}}).ok());
+  EXPECT_EQ(CheckCsrf(token, {{"csrf", std::string(64, 'b')}}).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCsrf(token, {}).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCsrf(token, {{"csrf", token.substr(1)}}).code(),
+            absl::StatusCode::kPermissionDenied);
+  // A session without a token opens nothing, even with an empty field.
+  EXPECT_EQ(CheckCsrf("", {{"csrf", ""}}).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(ValidateLinkTokenTest, AcceptsOnlyLinkTokens) {
+  EXPECT_TRUE(ValidateLinkToken("lt_00ac8fd5ce661705d627449b1412cf55").ok());
+  for (const char* bad :
+       {"", "lt_", "st_00ac", "lt_00AC", "lt_00ac#x", "lt_00ac&csrf=1"}) {
+    EXPECT_EQ(ValidateLinkToken(bad).code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(ValidateLinkToken("lt_" + std::string(62, 'a')).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HtmlEscapeTest, EscapesMarkupAndQuotes) {
+  EXPECT_EQ(HtmlEscape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+}
+
+TEST(StaffPseudonymTest, StablePerCustomerAndDifferentAcrossCustomers) {
+  const std::string a = StaffPseudonym("secret", "acme", "anna.support");
+  EXPECT_EQ(a, StaffPseudonym("secret", "acme", "anna.support"));
+  EXPECT_NE(a, StaffPseudonym("secret", "nordwind", "anna.support"));
+  EXPECT_NE(a, StaffPseudonym("other", "acme", "anna.support"));
+  EXPECT_TRUE(absl::StartsWith(a, "staff-"));
+  EXPECT_EQ(a.size(), 6u + 12u);
+  EXPECT_FALSE(absl::StrContains(a, "anna"));
+}
+
+TEST(RandomTokenTest, IsSixtyFourHexDigitsAndFresh) {
+  auto a = RandomToken();
+  auto b = RandomToken();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->size(), 64u);
+  EXPECT_EQ(a->find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(*a, *b);
+}
+
+TEST(WebSessionsTest, SignInGetsAFreshIdAndExpiredSessionsAreGone) {
+  WebSessions sessions(absl::Hours(1));
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  auto anonymous = sessions.Create(WebSession{}, now);
+  ASSERT_TRUE(anonymous.ok());
+  WebSession customer;
+  customer.kind = WebSession::Kind::kCustomer;
+  customer.acts_as = "customer:acme";
+  auto signed_in = sessions.Create(customer, now);
+  ASSERT_TRUE(signed_in.ok());
+  EXPECT_NE(signed_in->id, anonymous->id);
+  EXPECT_NE(signed_in->csrf, anonymous->csrf);
+  auto found = sessions.Find(signed_in->id, now + absl::Minutes(59));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->acts_as, "customer:acme");
+  EXPECT_FALSE(sessions.Find(signed_in->id, now + absl::Hours(1)).has_value());
+  sessions.Erase(anonymous->id);
+  EXPECT_FALSE(sessions.Find(anonymous->id, now).has_value());
+  EXPECT_FALSE(sessions.Find("", now).has_value());
+}
+
+}  // namespace
+}  // namespace custos::web

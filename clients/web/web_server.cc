@@ -1,0 +1,257 @@
+#include "clients/web/web_server.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <tuple>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "clients/web/html.h"
+#include "clients/web/server_state.h"
+#include "clients/web/static_app_js.h"
+#include "clients/web/static_style_css.h"
+#include "clients/web/static_verify_js.h"
+#include "common/files.h"
+
+namespace custos::web {
+namespace {
+
+constexpr char kCsp[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'";
+
+}  // namespace
+
+void WebServer::State::ServeStatic() {
+  auto serve = [this](const char* path, const char* body, const char* type) {
+    http->Get(path, [body, type](const Request&, Response& res) {
+      res.set_content(body, type);
+      res.set_header("Cache-Control", "no-cache");
+    });
+  };
+  serve("/static/app.js", kStaticAppJs, "text/javascript; charset=utf-8");
+  serve("/static/verify.js", kStaticVerifyJs, "text/javascript; charset=utf-8");
+  serve("/static/style.css", kStaticStyleCss, "text/css; charset=utf-8");
+  http->Get("/", [this](const Request& req, Response& res) {
+    auto session = SessionOf(req);
+    if (session && session->kind == WebSession::Kind::kCustomer)
+      return Redirect(res, "/portal");
+    if (session && session->kind == WebSession::Kind::kDpo)
+      return Redirect(res, "/dpo");
+    if (session && session->kind == WebSession::Kind::kIdentity)
+      return Redirect(res, "/identity/view?page=dashboard");
+    SendPage(res, 200, "Custos", "",
+             absl::StrCat(
+                 "<p>Every staff access to customer data here is justified, "
+                 "checked and logged.</p><ul><li>",
+                 Link("/login", "Customers and the DPO: sign in"),
+                 "</li><li>Staff: open the single-use link that <code>custos "
+                 "identity start</code> printed.</li></ul>"));
+  });
+}
+
+void WebServer::State::ServeLogin() {
+  http->Get("/login", [this](const Request& req, Response& res) {
+    auto session = SessionOrAnonymous(req, res);
+    if (!session.ok()) return SendError(res, session.status());
+    if (session->kind != WebSession::Kind::kAnonymous)
+      return Redirect(res, "/");
+    SendPage(
+        res, 200, "Sign in", "",
+        absl::StrCat("<form method=\"post\" action=\"/login\" id=\"login\">"
+                     "<input type=\"hidden\" name=\"csrf\" value=\"",
+                     HtmlEscape(session->csrf),
+                     "\"><label>Login <input name=\"login\" "
+                     "autocomplete=\"username\" required></label>"
+                     "<label>Password <input name=\"password\" "
+                     "type=\"password\" autocomplete=\"current-password\" "
+                     "required></label><button type=\"submit\">Sign in"
+                     "</button></form>"));
+  });
+  http->Post("/login", [this](const Request& req, Response& res) {
+    auto session = SessionOf(req);
+    if (!session) {
+      return SendError(res, absl::PermissionDeniedError(
+                                "csrf: no session; open the sign-in page "
+                                "again"));
+    }
+    auto form = CheckedForm(req, *session);
+    if (!form.ok()) return SendError(res, form.status());
+    const std::string login = Field(*form, "login");
+    const absl::Time now = absl::Now();
+    const std::string login_key = absl::StrCat("login:", login);
+    const std::string address_key = absl::StrCat("address:", req.remote_addr);
+    if (!login_limiter.Allowed(login_key, now) ||
+        !login_limiter.Allowed(address_key, now)) {
+      return SendError(res, absl::ResourceExhaustedError(
+                                "too many failed sign-ins; wait 15 minutes"));
+    }
+    const PortalAccount* account = accounts.Find(login);
+    // Hash even for an unknown login, so timing does not tell which exist.
+    static const std::string kDummy = *HashPassword("unused");
+    const bool ok = CheckPassword(account ? account->password_hash : kDummy,
+                                  Field(*form, "password"));
+    if (!ok || account == nullptr) {
+      login_limiter.RecordFailure(login_key, now);
+      login_limiter.RecordFailure(address_key, now);
+      return SendError(res,
+                       absl::UnauthenticatedError("login or password is wrong"),
+                       "Sign in");
+    }
+    login_limiter.RecordSuccess(login_key);
+    WebSession signed_in;
+    signed_in.acts_as = account->acts_as;
+    signed_in.kind = absl::StartsWith(account->acts_as, "customer:")
+                         ? WebSession::Kind::kCustomer
+                         : WebSession::Kind::kDpo;
+    auto created = sessions.Create(signed_in, now);
+    if (!created.ok()) return SendError(res, created.status());
+    sessions.Erase(session->id);
+    res.set_header("Set-Cookie",
+                   SessionCookie(created->id, sessions.lifetime()));
+    Redirect(res,
+             created->kind == WebSession::Kind::kCustomer ? "/portal" : "/dpo");
+  });
+  http->Post("/logout", [this](const Request& req, Response& res) {
+    auto session = SessionOf(req);
+    if (!session) return Redirect(res, "/login");
+    auto form = CheckedForm(req, *session);
+    if (!form.ok()) return SendError(res, form.status());
+    sessions.Erase(session->id);
+    res.set_header("Set-Cookie", ClearedSessionCookie());
+    Redirect(res, "/login");
+  });
+}
+
+void WebServer::State::PostAction(
+    const char* path, WebSession::Kind kind, const char* back,
+    std::function<grpc::Status(grpc::ClientContext*, const Form&)> call) {
+  http->Post(path, [this, kind, back, call](const Request& req, Response& res) {
+    auto session = SessionOf(req);
+    if (!session || session->kind != kind) return Redirect(res, "/login");
+    auto form = CheckedForm(req, *session);
+    if (!form.ok()) return SendError(res, form.status());
+    auto context = Context(session->acts_as, req);
+    if (auto s = FromGrpc(call(context.get(), *form)); !s.ok())
+      return SendError(res, s);
+    Redirect(res, back);
+  });
+}
+
+void WebServer::State::Install() {
+  http->set_post_routing_handler([](const Request&, Response& res) {
+    res.set_header("Content-Security-Policy", kCsp);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Strict-Transport-Security", "max-age=31536000");
+    if (!res.has_header("Cache-Control"))
+      res.set_header("Cache-Control", "no-store");
+  });
+  http->set_payload_max_length(64 * 1024);
+  ServeStatic();
+  ServeLogin();
+  ServeIdentity();
+  ServePortal();
+  ServeDpo();
+}
+
+WebServer::WebServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+WebServer::~WebServer() { Stop(); }
+
+int WebServer::port() const { return state_->port; }
+bool WebServer::Serve() { return state_->http->listen_after_bind(); }
+void WebServer::Stop() {
+  if (state_->http) state_->http->stop();
+}
+
+absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
+    const WebOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  if (mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError(absl::StrCat("data_dir: cannot create ",
+                                                    options.data_dir, ": ",
+                                                    std::strerror(errno)));
+  }
+  const std::string accounts_path = options.data_dir + "/portal_accounts";
+  if (auto s =
+          EnsureDemoAccounts(accounts_path, options.data_dir + "/demo_logins",
+                             options.demo_accounts);
+      !s.ok())
+    return s;
+  auto accounts = PortalAccounts::Load(accounts_path);
+  if (!accounts.ok()) return accounts.status();
+  state->accounts = *std::move(accounts);
+
+  const std::string secret_path = options.data_dir + "/pseudonym_secret";
+  auto secret = ReadFile(secret_path);
+  if (secret.status().code() == absl::StatusCode::kNotFound) {
+    // First run: the secret that keeps pseudonyms stable across restarts.
+    secret = RandomToken();
+    if (!secret.ok()) return secret.status();
+    if (auto s = WriteFileAtomically(secret_path, *secret, 0600); !s.ok())
+      return s;
+  }
+  if (!secret.ok()) return secret.status();
+  state->pseudonym_secret = *secret;
+
+  grpc::SslCredentialsOptions tls;
+  for (auto [field, path, target] :
+       {std::tuple{"gateway_ca", &options.gateway_ca, &tls.pem_root_certs},
+        std::tuple{"client_cert", &options.client_cert, &tls.pem_cert_chain},
+        std::tuple{"client_key", &options.client_key, &tls.pem_private_key}}) {
+    auto pem = ReadFile(*path);
+    if (!pem.ok()) {
+      return absl::Status(pem.status().code(),
+                          absl::StrCat(field, ": ", pem.status().message()));
+    }
+    *target = *pem;
+  }
+  state->channel =
+      grpc::CreateChannel(options.gateway, grpc::SslCredentials(tls));
+  state->identity = custos::v1::TakeIdentity::NewStub(state->channel);
+  state->audit = custos::v1::AuditLog::NewStub(state->channel);
+  state->approvals = custos::v1::Approvals::NewStub(state->channel);
+  state->access = custos::v1::StaffAccess::NewStub(state->channel);
+
+  for (const std::string* path : {&options.tls_cert, &options.tls_key}) {
+    if (auto s = ReadFile(*path); !s.ok()) return s.status();
+  }
+  state->http = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
+                                                     options.tls_key.c_str());
+  if (!state->http->is_valid()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls_cert, tls_key: cannot start TLS with ",
+                     options.tls_cert, " and ", options.tls_key));
+  }
+  state->Install();
+  const size_t colon = options.listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(options.listen.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError("listen: expected host:port");
+  }
+  const std::string host = options.listen.substr(0, colon);
+  if (port == 0) {
+    port = state->http->bind_to_any_port(host);
+  } else if (!state->http->bind_to_port(host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot bind ", options.listen));
+  }
+  state->port = port;
+  return std::unique_ptr<WebServer>(new WebServer(std::move(state)));
+}
+
+}  // namespace custos::web

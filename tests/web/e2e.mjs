@@ -1,0 +1,269 @@
+// Browser tests of custos-web: headless Chromium (Debian's, no download)
+// driven by playwright-core, against a real custosd and custos-web that
+// web_e2e_test.sh started. Writes one JUnit test case per scenario to
+// $XML_OUTPUT_FILE and screenshots of the main pages to
+// $TEST_UNDECLARED_OUTPUTS_DIR (or $CUSTOS_SCREENSHOTS).
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+const web = process.env.WEB_URL;
+const custos = process.env.CUSTOS_CLI;
+const dataDir = process.env.CUSTOS_DATA;
+const shots = process.env.TEST_UNDECLARED_OUTPUTS_DIR || process.env.CUSTOS_SCREENSHOTS || '/tmp/custos-web-screenshots';
+mkdirSync(shots, { recursive: true });
+
+const logins = Object.fromEntries(readFileSync(`${dataDir}/web/demo_logins`, 'utf8')
+  .split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(' ')));
+
+function cli(...args) {
+  return execFileSync(custos, args, { encoding: 'utf8' });
+}
+
+// A fresh single-use link for anna.support on acme, pointed at this custos-web.
+function startSession(extra = []) {
+  const out = cli('--as', 'anna.support', 'identity', 'start', '--customer', 'acme',
+                  '--user', 'acme.owner', '--category', 'support', '--ref', 'SUP-1042', ...extra);
+  const link = new URL(out.match(/(https:\/\/\S+)/)[1]);
+  const session = out.match(/^(s_[0-9a-f]+)/m)[1];
+  return { url: `${web}${link.pathname}${link.hash}`, session };
+}
+
+function expect(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+async function text(page, selector) {
+  return (await page.locator(selector).first().innerText()).trim();
+}
+
+async function signIn(context, login) {
+  const page = await context.newPage();
+  await page.goto(`${web}/login`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', logins[login]);
+  await Promise.all([page.waitForNavigation(), page.click('#login button[type=submit]')]);
+  return page;
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const newContext = () => browser.newContext({ ignoreHTTPSErrors: true });
+
+const results = [];
+async function scenario(name, body) {
+  const started = Date.now();
+  try {
+    await body();
+    results.push({ name, ok: true, seconds: (Date.now() - started) / 1000 });
+    console.log(`PASS ${name}`);
+  } catch (err) {
+    results.push({ name, ok: false, seconds: (Date.now() - started) / 1000, message: String(err.stack || err) });
+    console.log(`FAIL ${name}\n${err.stack || err}`);
+  }
+}
+
+let firstSession;
+let firstLink;
+
+await scenario('engineer session shows the banner and the customer data, then ends', async () => {
+  const { url, session } = startSession();
+  firstSession = session;
+  firstLink = url;
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForURL(/\/identity\/view\?page=dashboard$/);
+  expect(!page.url().includes('#') && !page.url().includes('lt_'), `secret left in URL ${page.url()}`);
+  const banner = await text(page, '#identity-banner');
+  for (const part of ['Anna de Vries', 'acme', 'Sanne Koster', 'support SUP-1042', 'End session']) {
+    expect(banner.includes(part), `banner lacks "${part}": ${banner}`);
+  }
+  await page.screenshot({ path: `${shots}/identity-dashboard.png`, fullPage: true });
+  await page.click('nav.app a:text("subscribers")');
+  await page.waitForURL(/page=subscribers$/);
+  expect((await page.locator('#identity-banner').count()) === 1, 'banner gone on the subscribers page');
+  const rows = await page.locator('table tbody tr').count();
+  expect(rows > 0, 'no subscribers shown');
+  expect((await page.content()).includes('@'), 'no subscriber e-mail addresses shown');
+  await page.screenshot({ path: `${shots}/identity-subscribers.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#identity-banner button')]);
+  expect((await text(page, '#ended')).includes(`Session ${session} ended`), 'end not confirmed');
+  await page.goto(`${web}/identity/view?page=dashboard`);
+  expect((await page.content()).includes('no take-identity session'), 'page shown after the end');
+  await context.close();
+});
+
+await scenario('a reused single-use link is refused', async () => {
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(firstLink);
+  await page.waitForSelector('#error');
+  expect((await text(page, 'h1')) === 'This link cannot be opened', 'second use not refused');
+  expect((await text(page, '#error')).includes('already used'), await text(page, '#error'));
+  await page.screenshot({ path: `${shots}/identity-link-reused.png`, fullPage: true });
+  await context.close();
+});
+
+await scenario('the customer finds the session in their log, verifies it in the browser and withdraws a partner consent', async () => {
+  const context = await newContext();
+  const page = await signIn(context, 'acme');
+  expect(page.url().endsWith('/portal'), `signed in to ${page.url()}`);
+  const sessions = await text(page, '#sessions');
+  expect(sessions.includes(firstSession), `session ${firstSession} not in ${sessions}`);
+  expect(/ENDED/.test(sessions), 'session not shown as ended');
+  const log = await text(page, '#access-log');
+  expect(log.includes('TakeIdentity.ViewPage'), 'page views not in the log');
+  expect(/support staff-[0-9a-f]{12} via custos-web/.test(log), 'staff not shown by role and pseudonym');
+  expect(!log.includes('anna.support'), 'staff id shown to the customer');
+  await page.screenshot({ path: `${shots}/portal-log.png`, fullPage: true });
+
+  // Filters and export.
+  await page.goto(`${web}/portal?category=support&outcome=ALLOWED`);
+  expect((await page.locator('#access-log tbody tr').count()) > 0, 'filter left nothing');
+  const csv = await page.evaluate(async () => (await fetch('/portal/export?format=csv&category=support')).text());
+  expect(csv.startsWith('index,when,staff'), `csv: ${csv.slice(0, 80)}`);
+  const json = await page.evaluate(async () => (await fetch('/portal/export?format=json')).json());
+  expect(Array.isArray(json) && json.length > 0, 'json export empty');
+
+  // Verify the shown entries, twice: the second visit checks consistency
+  // with the checkpoint the first one kept.
+  await page.goto(`${web}/portal`);
+  await Promise.all([page.waitForNavigation(), page.click('a:text("Verify these entries")')]);
+  await page.waitForSelector('#verify-summary:not([data-verified=pending])');
+  const first = await page.locator('#verify-summary').getAttribute('data-verified');
+  const items = await text(page, '#verify-results');
+  expect(first === 'true', `not verified: ${items}`);
+  expect(/entry #\d+ is in the log/.test(items), `no inclusion checked: ${items}`);
+  await page.screenshot({ path: `${shots}/portal-verify.png`, fullPage: true });
+  cli('--as', 'anna.support', 'access', 'request', '--customer', 'acme', '--category', 'support', '--ref', 'SUP-1042');
+  await page.reload();
+  await page.waitForSelector('#verify-summary:not([data-verified=pending])');
+  const again = await text(page, '#verify-results');
+  expect((await page.locator('#verify-summary').getAttribute('data-verified')) === 'true', `second visit: ${again}`);
+  expect(/extends the one of \d+ this browser saw before/.test(again), `no consistency check: ${again}`);
+
+  await page.goto(`${web}/portal/requests`);
+  const before = await text(page, '#consents');
+  expect(/mailfix\s+given/.test(before), `mailfix consent not given: ${before}`);
+  await Promise.all([page.waitForNavigation(), page.click('#consents button:text("Withdraw")')]);
+  // Only consents in force are listed.
+  expect(!/mailfix\s+given/.test(await text(page, '#consents')), 'consent not withdrawn');
+  let refused = '';
+  try {
+    cli('--as', 'pia.partner', 'access', 'request', '--customer', 'acme', '--category', 'support', '--ref', 'SUP-1042');
+  } catch (err) {
+    refused = String(err.stdout) + String(err.stderr);
+  }
+  expect(refused.includes('PARTNER_WITHOUT_CONSENT'), `partner after withdrawal: ${refused}`);
+  await page.screenshot({ path: `${shots}/portal-requests.png`, fullPage: true });
+  await context.close();
+});
+
+await scenario('a customer approves a pending request', async () => {
+  const out = cli('--as', 'anna.support', 'access', 'request', '--customer', 'bakkerij-jansen',
+                  '--category', 'support', '--ref', 'SUP-2001');
+  const request = out.match(/(p_[0-9a-f]+)/)[1];
+  const context = await newContext();
+  const page = await signIn(context, 'bakkerij-jansen');
+  await page.goto(`${web}/portal/requests`);
+  expect((await text(page, '#pending')).includes(request), `pending ${request} not listed`);
+  await Promise.all([page.waitForNavigation(),
+    page.locator(`#pending tr:has-text("${request}") button:text("Approve")`).click()]);
+  expect(!(await page.content()).includes(request), 'request still waiting after approval');
+  const grants = cli('--as', 'anna.support', 'access', 'list', '--active_only');
+  expect(grants.includes('bakkerij-jansen'), `no grant after approval: ${grants}`);
+  await context.close();
+});
+
+await scenario('a session the DPO revokes stops at the next click', async () => {
+  const { url, session } = startSession();
+  const engineer = await newContext();
+  const page = await engineer.newPage();
+  await page.goto(url);
+  await page.waitForURL(/page=dashboard$/);
+  const dpoContext = await newContext();
+  const dpo = await signIn(dpoContext, 'dirk.dpo');
+  expect((await text(dpo, '#live-sessions')).includes(session), 'live session not on the DPO page');
+  await dpo.screenshot({ path: `${shots}/dpo.png`, fullPage: true });
+  await Promise.all([dpo.waitForNavigation(), dpo.click('a:text("Audit report")')]);
+  expect((await text(dpo, '#report-command')).startsWith('custos report --from'), 'no report command');
+  await dpo.goto(`${web}/dpo`);
+  await Promise.all([dpo.waitForNavigation(),
+    dpo.locator(`#live-sessions tr:has-text("${session}") button:text("Revoke")`).click()]);
+  expect(!(await text(dpo, 'main')).includes(session), 'session still live after revocation');
+  await page.click('nav.app a:text("campaigns")');
+  await page.waitForSelector('#ended');
+  const ended = await text(page, '#ended');
+  expect(/REVOKED/.test(ended) && ended.includes('dpo:dirk.dpo'), `next click: ${ended}`);
+  expect((await page.locator('table').count()) === 0, 'data shown after revocation');
+  await page.screenshot({ path: `${shots}/identity-revoked.png`, fullPage: true });
+  await engineer.close();
+  await dpoContext.close();
+});
+
+await scenario('an expired session stops at the next click', async () => {
+  const { url } = startSession(['--duration', '3s']);
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForURL(/page=dashboard$/);
+  await page.waitForTimeout(3500);
+  await page.click('nav.app a:text("subscribers")');
+  await page.waitForSelector('#ended');
+  expect(/EXPIRED/.test(await text(page, '#ended')), await text(page, '#ended'));
+  expect((await page.locator('table').count()) === 0, 'data shown after expiry');
+  await context.close();
+});
+
+await scenario('a forged CSRF token is refused', async () => {
+  const context = await newContext();
+  const page = await signIn(context, 'fietsen-devries');
+  await page.goto(`${web}/portal/requests`);
+  await page.fill('#new-consent input[name=partner]', 'mailfix');
+  await page.evaluate(() => { document.querySelector('#new-consent input[name=csrf]').value = 'f'.repeat(64); });
+  const [response] = await Promise.all([page.waitForNavigation(), page.click('#new-consent button')]);
+  expect(response.status() === 403, `forged token answered ${response.status()}`);
+  expect((await text(page, '#error')).startsWith('csrf:'), await text(page, '#error'));
+  await page.goto(`${web}/portal/requests`);
+  expect(!/mailfix\s+given/.test(await text(page, '#consents')), 'consent given with a forged token');
+  await context.close();
+});
+
+await scenario('sign-in is refused after repeated wrong passwords, and cookies are locked down', async () => {
+  const context = await newContext();
+  const page = await context.newPage();
+  for (let i = 0; i < 6; i++) {
+    await page.goto(`${web}/login`);
+    await page.fill('input[name=login]', 'nordwind');
+    await page.fill('input[name=password]', `wrong-${i}`);
+    await Promise.all([page.waitForNavigation(), page.click('#login button[type=submit]')]);
+  }
+  expect((await text(page, '#error')).includes('too many failed sign-ins'), await text(page, '#error'));
+  const cookie = (await context.cookies()).find((c) => c.name === '__Host-custos-session');
+  expect(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === 'Strict', JSON.stringify(cookie));
+  const response = await page.goto(`${web}/login`);
+  const csp = response.headers()['content-security-policy'];
+  expect(csp.includes("script-src 'self'") && !csp.includes('unsafe-inline'), csp);
+  await page.screenshot({ path: `${shots}/login.png`, fullPage: true });
+  await context.close();
+});
+
+await browser.close();
+
+const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+const failures = results.filter((r) => !r.ok).length;
+const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="${results.length}" failures="${failures}">
+<testsuite name="web_e2e" tests="${results.length}" failures="${failures}">
+${results.map((r) => `<testcase name="${esc(r.name)}" classname="web_e2e" time="${r.seconds}">${
+  r.ok ? '' : `<failure message="${esc(r.message.split('\n')[0])}">${esc(r.message)}</failure>`}</testcase>`).join('\n')}
+</testsuite>
+</testsuites>
+`;
+if (process.env.XML_OUTPUT_FILE) writeFileSync(process.env.XML_OUTPUT_FILE, xml);
+console.log(`${results.length - failures} passed, ${failures} failed; screenshots in ${shots}`);
+process.exit(failures ? 1 : 0);
