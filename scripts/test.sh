@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds and runs every test twice, once as built
 # and once under AddressSanitizer + UndefinedBehaviorSanitizer
-# (--config=asan), and ends with the line "N passed, N failed" counted from
+# (--config=asan), runs libFuzzer briefly on every fuzz target, and ends with the line "N passed, N failed" counted from
 # Bazel's test.xml results of both passes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,21 @@ run_pass() {
 rm -rf bazel-out/k8-fastbuild/testlogs bazel-out/k8-fastbuildasan/testlogs 2>/dev/null
 run_pass plain
 run_pass asan --config=asan
+
+# libFuzzer itself on every fuzz target, briefly (scripts/fuzz.sh runs it
+# longer); each target that finds no crash counts as a passed test.
+echo "=== fuzz: ${FUZZ_SECONDS_PER_TARGET:-10}s per target"
+fuzz_out=$(scripts/fuzz.sh "${FUZZ_SECONDS_PER_TARGET:-10}" 2>&1)
+fuzz_rc=$?
+echo "$fuzz_out" | grep -v "^INFO\|^Loading\|^Analyzing\|ld.gold: warning"
+if read -r fp ff < <(echo "$fuzz_out" | sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p'); then
+  passed=$((passed + fp))
+  failed=$((failed + ff))
+fi
+if [ "$fuzz_rc" -ne 0 ] && ! grep -q "^fuzz: [0-9]* passed, [1-9]" <<<"$fuzz_out"; then
+  echo "scripts/fuzz.sh exited $fuzz_rc"
+  failed=$((failed + 1))
+fi
 
 bazel shutdown >/dev/null 2>&1 || true
 # Bazel failing without a failed test case (a build error) still fails.
