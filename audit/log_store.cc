@@ -4,13 +4,13 @@
 
 #include <cstring>
 
-#include "absl/synchronization/notification.h"
+#include "common/mutex.h"
 
 namespace custos::audit {
 
 absl::StatusOr<custos::v1::LogEntry> LogStore::Append(
     custos::v1::LogEntry entry, std::vector<PersonalValue> personal) {
-  absl::Notification done;
+  Notification done;
   absl::StatusOr<custos::v1::LogEntry> result;
   AppendAsync(std::move(entry), std::move(personal),
               [&](absl::StatusOr<custos::v1::LogEntry> stored) {

@@ -20,8 +20,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
@@ -30,6 +28,7 @@
 #include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/sqlite_log_store.h"
+#include "common/mutex.h"
 #include "common/openssl.h"
 
 ABSL_FLAG(std::string, dir, "/tmp/custos-bench", "Directory for the benchmark's files.");
@@ -77,15 +76,15 @@ class BareSqliteLog {
   }
   ~BareSqliteLog() {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       stopping_ = true;
     }
     writer_.join();
   }
   void Append(std::string bytes) {
-    absl::Notification done;
+    Notification done;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       queue_.push_back({std::move(bytes), &done});
     }
     done.WaitForNotification();
@@ -94,15 +93,16 @@ class BareSqliteLog {
  private:
   struct Item {
     std::string bytes;
-    absl::Notification* done;
+    Notification* done;
   };
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; }
   void Loop() {
     for (;;) {
       std::deque<Item> batch;
       {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(this, &BareSqliteLog::HasWork));
+        MutexLock lock(&mu_);
+        mu_.Await([this]()
+                      ABSL_NO_THREAD_SAFETY_ANALYSIS { return HasWork(); });
         if (queue_.empty()) return;
         while (!queue_.empty() && batch.size() < 1024) {
           batch.push_back(std::move(queue_.front()));
@@ -123,7 +123,7 @@ class BareSqliteLog {
   sqlite::Database db_;
   sqlite::Statement insert_;
   int64_t next_ = 0;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread writer_;

@@ -3,9 +3,9 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace custos::gateway {
 
@@ -65,8 +65,8 @@ void LogEvent(
   AppendField(json, "msg", message);
   for (const auto& [key, value] : fields) AppendField(json, key, value);
   json += "}\n";
-  static absl::Mutex mu;
-  absl::MutexLock lock(&mu);
+  static Mutex mu;
+  MutexLock lock(&mu);
   FILE* out = level == "info" ? stdout : stderr;
   std::fwrite(json.data(), 1, json.size(), out);
   std::fflush(out);

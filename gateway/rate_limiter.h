@@ -10,8 +10,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace custos::gateway {
 
@@ -22,7 +22,7 @@ class RateLimiter {
 
   // Takes one token from `key`'s bucket at `now`; false when it is empty.
   bool Allow(absl::string_view key, absl::Time now) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     Bucket& bucket = buckets_[key];
     if (bucket.last == absl::InfinitePast()) {
       bucket.tokens = burst_;
@@ -46,7 +46,7 @@ class RateLimiter {
   };
   const double per_second_;
   const double burst_;
-  absl::Mutex mu_;
+  Mutex mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -13,10 +13,10 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "audit/log_store.h"
 #include "audit/note.h"
+#include "common/mutex.h"
 #include "gateway/approvals_service.h"
 #include "gateway/audit_log_service.h"
 #include "gateway/auth.h"
@@ -113,7 +113,7 @@ class GatewayServer {
   std::unique_ptr<audit::LogStore> log_;
   // Masks full source addresses once they are older than the retention.
   std::thread retention_;
-  absl::Notification stop_retention_;
+  Notification stop_retention_;
   Gateway gateway_;
   std::unique_ptr<StaffAccessService> staff_access_;
   std::unique_ptr<AuditLogService> audit_log_;

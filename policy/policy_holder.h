@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "policy/policy.h"
 
 namespace custos::policy {
@@ -20,17 +20,17 @@ class PolicyHolder {
       : policy_(std::move(policy)) {}
 
   std::shared_ptr<const Policy> current() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return policy_;
   }
 
   void Replace(std::shared_ptr<const Policy> policy) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     policy_ = std::move(policy);
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(mu_);
 };
 

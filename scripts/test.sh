@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds and runs every test twice, once as built
 # and once under AddressSanitizer + UndefinedBehaviorSanitizer
-# (--config=asan), runs libFuzzer briefly on every fuzz target, and ends with the line "N passed, N failed" counted from
-# Bazel's test.xml results of both passes.
+# (--config=asan), runs the concurrency-heavy tests (tagged "concurrency")
+# a third time under ThreadSanitizer (--config=tsan), runs libFuzzer briefly
+# on every fuzz target, and ends with the line "N passed, N failed" counted
+# from Bazel's test.xml results of every pass and the fuzz runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,15 +20,17 @@ failed=0
 skipped=0
 bazel_failed=0
 
-# Runs `bazel test` with the given flags and adds its test.xml counts.
+# Runs `bazel test` with the given flags on //... and adds the test.xml
+# counts of the tests `query` selects (those the flags let run).
 run_pass() {
   local name=$1
-  shift
+  local query=$2
+  shift 2
   echo "=== test pass: $name"
   bazel test --keep_going "$@" //...
   local rc=$?
   local targets
-  targets=$(bazel query 'tests(//...)' 2>/dev/null)
+  targets=$(bazel query "$query" 2>/dev/null)
   for target in $targets; do
     local path=${target#//}
     local xml="bazel-testlogs/${path/://}/test.xml"
@@ -44,9 +48,12 @@ run_pass() {
 }
 
 # Results of an earlier run of the same configuration must not be counted.
-rm -rf bazel-out/k8-fastbuild/testlogs bazel-out/k8-fastbuildasan/testlogs 2>/dev/null
-run_pass plain
-run_pass asan --config=asan
+rm -rf bazel-out/k8-fastbuild/testlogs bazel-out/k8-fastbuildasan/testlogs \
+  bazel-out/k8-fastbuildtsan/testlogs 2>/dev/null
+run_pass plain 'tests(//...)'
+run_pass asan 'tests(//...)' --config=asan
+run_pass tsan 'attr(tags, concurrency, tests(//...))' --config=tsan \
+  --build_tests_only --test_tag_filters=concurrency
 
 # libFuzzer itself on every fuzz target, briefly (scripts/fuzz.sh runs it
 # longer); each target that finds no crash counts as a passed test.

@@ -21,6 +21,7 @@
 #include "audit/note.h"
 #include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite_log_store.h"
+#include "common/mutex.h"
 #include "gtest/gtest.h"
 
 namespace custos::audit {
@@ -42,7 +43,7 @@ constexpr int kThreads = 4;
   auto store = SqliteLogStore::Open(db, options);
   if (!store.ok()) _exit(2);
   std::ofstream out(acks, std::ios::app);
-  absl::Mutex out_mu;
+  Mutex out_mu;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -52,7 +53,7 @@ constexpr int kThreads = 4;
         entry.set_reference(reference);
         auto stored = (*store)->Append(entry, {{"note", reference, "crash"}});
         if (!stored.ok()) _exit(3);
-        absl::MutexLock lock(&out_mu);
+        MutexLock lock(&out_mu);
         out << stored->index() << " " << reference << "\n" << std::flush;
       }
     });

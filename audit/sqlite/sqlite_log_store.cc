@@ -9,8 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/notification.h"
 #include "audit/entry.h"
+#include "common/mutex.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -153,7 +153,7 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
           "INSERT OR REPLACE INTO checkpoints(size, root, note, time_us) "
           "VALUES(?1, ?2, ?3, ?4)"));
   {
-    absl::MutexLock lock(&read_mu_);
+    MutexLock lock(&read_mu_);
     CUSTOS_ASSIGN_OR_RETURN(read_db_, sqlite::Open(path, SQLITE_OPEN_READONLY));
     sqlite3_busy_timeout(read_db_.get(), 1000);
     CUSTOS_ASSIGN_OR_RETURN(
@@ -235,7 +235,7 @@ absl::Status SqliteLogStore::RecoverTail() {
 
 SqliteLogStore::~SqliteLogStore() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (writer_.joinable()) writer_.join();
@@ -260,7 +260,7 @@ void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
     commitment->set_digest(Sha256(absl::StrCat(*salt, value.value)));
     salts.push_back(*std::move(salt));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (stopping_) {
     done(absl::UnavailableError("the audit log is closing"));
     return;
@@ -275,17 +275,19 @@ void SqliteLogStore::WriterLoop() {
     std::deque<Task> tasks;
     bool stopping = false;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       // Entries not yet under a checkpoint get one when the interval is up,
       // even if nothing else arrives.
       if (options_.signer && next_index_ > checkpointed_size_) {
         const absl::Duration wait = std::max(
             absl::ZeroDuration(),
             last_checkpoint_ + options_.checkpoint_interval - absl::Now());
-        mu_.AwaitWithTimeout(absl::Condition(this, &SqliteLogStore::HasWork),
-                             wait);
+        mu_.AwaitWithTimeout(
+            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return HasWork(); },
+            wait);
       } else {
-        mu_.Await(absl::Condition(this, &SqliteLogStore::HasWork));
+        mu_.Await([this]()
+                      ABSL_NO_THREAD_SAFETY_ANALYSIS { return HasWork(); });
       }
       tasks.swap(tasks_);
       while (!queue_.empty() && batch.size() < kMaxBatch) {
@@ -431,9 +433,9 @@ absl::Status SqliteLogStore::WriteBatch(
 }
 
 absl::Status SqliteLogStore::RunOnWriter(std::function<void()> work) {
-  absl::Notification done;
+  Notification done;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("the audit log is closing");
     tasks_.push_back([&] {
       work();
@@ -608,7 +610,7 @@ absl::StatusOr<uint64_t> SqliteLogStore::MaskSourceAddresses(
 
 absl::StatusOr<std::vector<LogStore::HeldValue>> SqliteLogStore::PersonalValues(
     uint64_t index) const {
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement stmt,
       sqlite::Prepare(
@@ -630,7 +632,7 @@ absl::StatusOr<std::vector<LogStore::HeldValue>> SqliteLogStore::PersonalValues(
 
 absl::StatusOr<StoredCheckpoint> SqliteLogStore::ReadCheckpoint(
     const char* sql, uint64_t size) const {
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt,
                           sqlite::Prepare(read_db_.get(), sql));
   sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(size));
@@ -689,7 +691,7 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(
                                        " ORDER BY idx DESC LIMIT ?8");
   Page page;
   page.log_size = Size();
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt,
                           sqlite::Prepare(read_db_.get(), sql));
   sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(below));
@@ -728,7 +730,7 @@ absl::StatusOr<std::string> SqliteLogStore::ReadEntryBytes(
     return absl::OutOfRangeError(absl::StrCat(
         "entry ", index, " is past the end of the log (size ", Size(), ")"));
   }
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   sqlite3_stmt* stmt = read_entry_.get();
   // Reset on the way out: a statement left mid-result keeps its read
   // snapshot open, and later reads would not see newer entries.
@@ -770,7 +772,7 @@ absl::Status SqliteLogStore::CheckSize(uint64_t size) const {
 
 absl::StatusOr<std::string> SqliteLogStore::RootHash(uint64_t size) const {
   CUSTOS_RETURN_IF_ERROR(CheckSize(size));
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   return audit::RootHash(
       size, [this](int level, uint64_t index) ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return ReadNode(level, index);
@@ -780,7 +782,7 @@ absl::StatusOr<std::string> SqliteLogStore::RootHash(uint64_t size) const {
 absl::StatusOr<std::vector<std::string>> SqliteLogStore::InclusionProof(
     uint64_t index, uint64_t size) const {
   CUSTOS_RETURN_IF_ERROR(CheckSize(size));
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   return audit::InclusionProof(
       index, size,
       [this](int level, uint64_t i)
@@ -790,7 +792,7 @@ absl::StatusOr<std::vector<std::string>> SqliteLogStore::InclusionProof(
 absl::StatusOr<std::vector<std::string>> SqliteLogStore::ConsistencyProof(
     uint64_t old_size, uint64_t new_size) const {
   CUSTOS_RETURN_IF_ERROR(CheckSize(new_size));
-  absl::MutexLock lock(&read_mu_);
+  MutexLock lock(&read_mu_);
   return audit::ConsistencyProof(
       old_size, new_size,
       [this](int level, uint64_t i)

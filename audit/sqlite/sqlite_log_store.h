@@ -24,10 +24,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "audit/log_store.h"
 #include "audit/merkle.h"
 #include "audit/sqlite/sqlite.h"
+#include "common/mutex.h"
 
 namespace custos::audit {
 
@@ -123,7 +123,7 @@ class SqliteLogStore final : public LogStore {
 
   const Options options_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -143,7 +143,7 @@ class SqliteLogStore final : public LogStore {
   uint64_t masked_below_ = 0;
   absl::Time last_checkpoint_ = absl::InfinitePast();
 
-  mutable absl::Mutex read_mu_;
+  mutable Mutex read_mu_;
   sqlite::Database read_db_ ABSL_GUARDED_BY(read_mu_);
   sqlite::Statement read_entry_ ABSL_GUARDED_BY(read_mu_);
   sqlite::Statement read_leaf_ ABSL_GUARDED_BY(read_mu_);

@@ -119,7 +119,7 @@ absl::Status EnsureDemoAccounts(const std::string& accounts_path,
 }
 
 bool LoginLimiter::Allowed(absl::string_view key, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = failures_.find(key);
   if (it == failures_.end()) return true;
   if (now - it->second.first >= window_) {
@@ -130,7 +130,7 @@ bool LoginLimiter::Allowed(absl::string_view key, absl::Time now) {
 }
 
 void LoginLimiter::RecordFailure(absl::string_view key, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto [it, inserted] = failures_.try_emplace(std::string(key));
   if (inserted || now - it->second.first >= window_) {
     it->second = Failures{now, 0};
@@ -139,7 +139,7 @@ void LoginLimiter::RecordFailure(absl::string_view key, absl::Time now) {
 }
 
 void LoginLimiter::RecordSuccess(absl::string_view key) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = failures_.find(key);
   if (it != failures_.end()) failures_.erase(it);
 }

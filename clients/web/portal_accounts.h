@@ -17,8 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace custos::web {
 
@@ -79,7 +79,7 @@ class LoginLimiter {
   };
   const int max_failures_;
   const absl::Duration window_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<std::string, Failures, std::less<>> failures_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -13,7 +13,7 @@ absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
   session.id = *id;
   session.csrf = *csrf;
   session.expires = now + lifetime_;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // Forget expired sessions while here, so the map stays bounded by the
   // sessions of the last lifetime.
   for (auto it = sessions_.begin(); it != sessions_.end();) {
@@ -26,7 +26,7 @@ absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
 std::optional<WebSession> WebSessions::Find(const std::string& id,
                                             absl::Time now) {
   if (id.empty()) return std::nullopt;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::nullopt;
   if (it->second.expires <= now) {
@@ -37,7 +37,7 @@ std::optional<WebSession> WebSessions::Find(const std::string& id,
 }
 
 void WebSessions::Erase(const std::string& id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sessions_.erase(id);
 }
 

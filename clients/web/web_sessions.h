@@ -12,8 +12,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace custos::web {
 
@@ -54,7 +54,7 @@ class WebSessions {
 
  private:
   const absl::Duration lifetime_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<std::string, WebSession> sessions_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -60,13 +60,13 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
 }
 
 ApprovalStore::~ApprovalStore() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   statements_.reset();
   sqlite3_close_v2(db_);
 }
 
 absl::Status ApprovalStore::PutTrip(const custos::v1::Trip& trip) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "INSERT OR REPLACE INTO trips(trip_id, staff_id, state, trip) VALUES(?1, "
       "?2, ?3, ?4)");
@@ -81,7 +81,7 @@ absl::Status ApprovalStore::PutTrip(const custos::v1::Trip& trip) {
 
 absl::StatusOr<custos::v1::Trip> ApprovalStore::GetTrip(
     absl::string_view trip_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt =
       statements_->Get("SELECT trip FROM trips WHERE trip_id = ?1");
   Bind(stmt, 1, std::string(trip_id));
@@ -95,7 +95,7 @@ absl::StatusOr<custos::v1::Trip> ApprovalStore::GetTrip(
 
 absl::StatusOr<std::vector<custos::v1::Trip>> ApprovalStore::ListTrips(
     absl::string_view staff_id, bool undecided_only) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT trip FROM trips WHERE (?1 = '' OR staff_id = ?1) AND (?2 = 0 OR "
       "state = 1) "
@@ -106,7 +106,7 @@ absl::StatusOr<std::vector<custos::v1::Trip>> ApprovalStore::ListTrips(
 }
 
 absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "INSERT OR REPLACE INTO pending(request_id, customer_id, staff_id, "
       "state, created_us, "
@@ -126,7 +126,7 @@ absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
 
 absl::StatusOr<StoredPendingRequest> ApprovalStore::GetPending(
     absl::string_view request_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT pending, request FROM pending WHERE request_id = ?1");
   Bind(stmt, 1, std::string(request_id));
@@ -151,7 +151,7 @@ absl::StatusOr<std::vector<custos::v1::PendingRequest>>
 ApprovalStore::ListPending(absl::string_view customer_id,
                            absl::string_view staff_id,
                            bool waiting_only) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT pending FROM pending WHERE (?1 = '' OR customer_id = ?1) AND (?2 "
       "= '' OR "
@@ -165,7 +165,7 @@ ApprovalStore::ListPending(absl::string_view customer_id,
 
 absl::Status ApprovalStore::PutConsent(
     const custos::v1::PartnerConsent& consent) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "INSERT OR REPLACE INTO consents(customer_id, partner, consent) "
       "VALUES(?1, ?2, ?3)");
@@ -180,7 +180,7 @@ absl::Status ApprovalStore::PutConsent(
 
 absl::StatusOr<std::vector<custos::v1::PartnerConsent>>
 ApprovalStore::ListConsents(absl::string_view customer_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT consent FROM consents WHERE customer_id = ?1 ORDER BY partner");
   Bind(stmt, 1, std::string(customer_id));
@@ -189,7 +189,7 @@ ApprovalStore::ListConsents(absl::string_view customer_id) const {
 
 absl::Status ApprovalStore::PutTokenHash(absl::string_view customer_id,
                                          absl::string_view token_hash) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "INSERT OR REPLACE INTO customer_tokens(token_hash, customer_id) "
       "VALUES(?1, ?2)");
@@ -203,7 +203,7 @@ absl::Status ApprovalStore::PutTokenHash(absl::string_view customer_id,
 
 absl::StatusOr<std::optional<std::string>> ApprovalStore::CustomerForTokenHash(
     absl::string_view token_hash) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT customer_id FROM customer_tokens WHERE token_hash = ?1");
   BindBlob(stmt, 1, std::string(token_hash));
@@ -221,7 +221,7 @@ absl::StatusOr<std::optional<std::string>> ApprovalStore::CustomerForTokenHash(
 }
 
 bool ApprovalStore::HasTokens() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get("SELECT count(*) FROM customer_tokens");
   const bool any =
       sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) > 0;

@@ -15,8 +15,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/sqlite_statements.h"
 #include "proto/custos/v1/access.pb.h"
 #include "proto/custos/v1/approvals.pb.h"
@@ -66,7 +66,7 @@ class ApprovalStore {
  private:
   explicit ApprovalStore(sqlite3* db)
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
 };

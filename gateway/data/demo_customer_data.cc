@@ -71,7 +71,7 @@ absl::StatusOr<std::unique_ptr<DemoCustomerData>> DemoCustomerData::Open(
 }
 
 DemoCustomerData::~DemoCustomerData() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_close_v2(db_);
 }
 
@@ -96,7 +96,7 @@ absl::Status DemoCustomerData::Insert(const std::string& customer,
 }
 
 absl::Status DemoCustomerData::Seed(const custos::v1::Directory& directory) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
   uint32_t n = 7;
   auto next = [&n] { return n = n * 1103515245u + 12345u, (n >> 8); };
@@ -225,7 +225,7 @@ absl::StatusOr<RecordPage> DemoCustomerData::Aggregates(
 absl::StatusOr<RecordPage> DemoCustomerData::Read(
     absl::string_view customer_id, DataKind kind, int page_size,
     absl::string_view page_token, absl::string_view record_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (kind == custos::v1::AGGREGATES) return Aggregates(customer_id);
   std::string after;
   if (!page_token.empty()) {

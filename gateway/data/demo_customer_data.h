@@ -13,7 +13,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "gateway/data/customer_data.h"
 #include "proto/custos/v1/directory.pb.h"
 
@@ -41,7 +41,7 @@ class DemoCustomerData final : public CustomerData {
   absl::StatusOr<RecordPage> Aggregates(absl::string_view customer_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
 };
 

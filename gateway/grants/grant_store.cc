@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
 }
 
 GrantStore::~GrantStore() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_close_v2(db_);
 }
 
@@ -86,7 +86,7 @@ absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
 }
 
 absl::Status GrantStore::Create(const custos::v1::Grant& grant) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return Put(grant, /*create=*/true);
 }
 
@@ -112,7 +112,7 @@ absl::StatusOr<custos::v1::Grant> GrantStore::Load(
 
 absl::StatusOr<custos::v1::Grant> GrantStore::Get(absl::string_view grant_id,
                                                   absl::Time now) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
   return WithStateAt(*std::move(grant), now);
@@ -122,7 +122,7 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
                                                   custos::v1::GrantState state,
                                                   absl::string_view by,
                                                   absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
   const custos::v1::GrantState current = StateAt(*grant, now);
@@ -141,7 +141,7 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
 
 absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
                                         uint64_t count) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
   grant->set_records_read(grant->records_read() + count);
@@ -151,7 +151,7 @@ absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
 absl::StatusOr<std::vector<custos::v1::Grant>> GrantStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool active_only,
     absl::Time now, int limit) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT grant FROM grants WHERE (?1 = '' OR staff_id = "
       "?1) AND (?2 = '' OR "

@@ -227,7 +227,7 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
         "certificate their company CA issued them");
   }
   {
-    absl::ReaderMutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = verified_.find(peer_pem);
     if (it != verified_.end() && now >= it->second.not_before &&
         now <= it->second.not_after) {
@@ -237,7 +237,7 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
   }
   Verified verified;
   CUSTOS_RETURN_IF_ERROR(VerifyChain(peer_pem, now, verified));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   CUSTOS_RETURN_IF_ERROR(RefuseIfRevoked(verified));
   constexpr size_t kMaxCached = 10000;
   if (verified_.size() >= kMaxCached) verified_.clear();
@@ -306,7 +306,7 @@ absl::Status ClientVerifier::RefuseIfRevoked(const Verified& verified) const {
 }
 
 void ClientVerifier::Revoke(absl::string_view serial_hex) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   revoked_.insert(NormalizeSerial(serial_hex));
 }
 

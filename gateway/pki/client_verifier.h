@@ -18,8 +18,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/openssl.h"
 
 namespace custos::pki {
@@ -84,7 +84,7 @@ class ClientVerifier {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const X509StorePtr store_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
   // Keyed by the certificate's PEM; bounded (cleared when full).
   mutable absl::flat_hash_map<std::string, Verified> verified_

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "common/mutex.h"
 #include "gateway/pki/client_verifier.h"
 #include "gateway/pki/dev_ca.h"
 #include "gmock/gmock.h"
@@ -165,7 +165,7 @@ class TlsHandshakeTest : public ::testing::Test {
     const grpc::ByteBuffer request(&empty, 1);
     grpc::ByteBuffer response;
     CallResult result;
-    absl::Notification done;
+    Notification done;
     stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
                    [&](grpc::Status status) {
                      result.status = std::move(status);

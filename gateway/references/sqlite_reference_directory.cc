@@ -82,13 +82,13 @@ SqliteReferenceDirectory::Open(const std::string& path) {
 }
 
 SqliteReferenceDirectory::~SqliteReferenceDirectory() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_close_v2(db_);
 }
 
 absl::Status SqliteReferenceDirectory::Put(const policy::Reference& reference,
                                            absl::string_view title) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "INSERT OR REPLACE INTO refs(id, kind, customer_id, open, title) "
       "VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -107,7 +107,7 @@ absl::Status SqliteReferenceDirectory::Put(const policy::Reference& reference,
 
 absl::StatusOr<std::optional<policy::Reference>> SqliteReferenceDirectory::Find(
     absl::string_view id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT kind, customer_id, open FROM refs WHERE id = ?1");
   sqlite3_bind_text(stmt, 1, id.data(), id.size(), SQLITE_STATIC);

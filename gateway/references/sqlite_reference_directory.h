@@ -14,7 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "common/sqlite_statements.h"
 #include "policy/facts.h"
 
@@ -36,7 +36,7 @@ class SqliteReferenceDirectory final : public policy::ReferenceDirectory {
  private:
   explicit SqliteReferenceDirectory(sqlite3* db)
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
 };

@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
 }
 
 SessionStore::~SessionStore() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   statements_.reset();
   sqlite3_close_v2(db_);
 }
@@ -73,7 +73,7 @@ SessionStore::~SessionStore() {
 absl::Status SessionStore::Create(
     const custos::v1::TakeIdentitySession& session, absl::string_view link_hash,
     absl::Time link_expires) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "INSERT INTO sessions(session_id, staff_id, customer_id, created_us, "
       "link_hash, "
@@ -110,7 +110,7 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::LoadOne(
 absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
     absl::string_view link_hash, absl::string_view staff_id,
     absl::string_view token_hash, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // One statement claims the link, so two exchanges can never both win.
   sqlite3_stmt* claim = statements_->Get(
       "UPDATE sessions SET link_used = 1, token_hash = ?2 WHERE link_hash = ?1 "
@@ -147,7 +147,7 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
 
 absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ByToken(
     absl::string_view token_hash, absl::Time now) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt =
       statements_->Get("SELECT session FROM sessions WHERE token_hash = ?1");
   BindBlob(stmt, 1, token_hash);
@@ -156,7 +156,7 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ByToken(
 
 absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ById(
     absl::string_view session_id, absl::Time now) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt =
       statements_->Get("SELECT session FROM sessions WHERE session_id = ?1");
   BindText(stmt, 1, session_id);
@@ -165,7 +165,7 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ById(
 
 absl::Status SessionStore::Update(
     const custos::v1::TakeIdentitySession& session) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "UPDATE sessions SET session = ?2 WHERE session_id = ?1");
   BindText(stmt, 1, session.session_id());
@@ -179,7 +179,7 @@ absl::Status SessionStore::Update(
 absl::StatusOr<std::vector<custos::v1::TakeIdentitySession>> SessionStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool live_only,
     absl::Time now, int limit) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT session FROM sessions WHERE (?1 = '' OR staff_id = ?1) AND (?2 = "
       "'' OR "

@@ -1,0 +1,88 @@
+// Mutex, MutexLock and Notification: the locking Custos uses.
+//
+// They have absl::Mutex's shape (Lock, Unlock, Await with a condition that
+// is re-checked whenever another thread unlocks) and its thread-safety
+// annotations, but are built on std::mutex and std::condition_variable. The
+// reason is ThreadSanitizer: the Abseil that Debian ships is compiled without
+// it, so TSan cannot see absl::Mutex lock or unlock and reports every access
+// such a lock guards as a race. std::mutex goes through pthread, whose calls
+// TSan intercepts, so `--config=tsan` checks our locking for real.
+//
+// Thread-safe.
+#ifndef CUSTOS_COMMON_MUTEX_H_
+#define CUSTOS_COMMON_MUTEX_H_
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+
+namespace custos {
+
+class ABSL_LOCKABLE Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION();
+
+  // Releases the lock and wakes the threads waiting in Await, which then
+  // check their conditions again.
+  void Unlock() ABSL_UNLOCK_FUNCTION();
+
+  // With the lock held, waits until `ready()` is true, releasing the lock
+  // while waiting. `ready` runs with the lock held.
+  void Await(const std::function<bool()>& ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this);
+
+  // As Await, but gives up after `timeout`. Returns whether `ready()` was
+  // true; the lock is held again either way.
+  bool AwaitWithTimeout(const std::function<bool()>& ready,
+                        absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int waiters_ = 0;  // threads in Await; read and written under mu_
+};
+
+// Holds a Mutex for its own lifetime.
+class ABSL_SCOPED_LOCKABLE MutexLock {
+ public:
+  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) {
+    mu_->Lock();
+  }
+  ~MutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
+  MutexLock(const MutexLock&) = delete;
+  MutexLock& operator=(const MutexLock&) = delete;
+
+ private:
+  Mutex* const mu_;
+};
+
+// A one-shot event: one thread calls Notify once; any number wait for it.
+class Notification {
+ public:
+  Notification() = default;
+  Notification(const Notification&) = delete;
+  Notification& operator=(const Notification&) = delete;
+
+  void Notify();
+  bool HasBeenNotified() const;
+  void WaitForNotification() const;
+  // Returns whether Notify was called before `timeout` ran out.
+  bool WaitForNotificationWithTimeout(absl::Duration timeout) const;
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable notified_cv_;
+  bool notified_ = false;  // guarded by mu_
+};
+
+}  // namespace custos
+
+#endif  // CUSTOS_COMMON_MUTEX_H_

@@ -1,0 +1,141 @@
+#include "gateway/grants/grant_store.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+
+namespace custos::gateway {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+const absl::Time kNow = absl::FromUnixSeconds(1790000000);
+
+custos::v1::Grant NewGrant(const std::string& id, absl::Duration lifetime) {
+  custos::v1::Grant grant;
+  grant.set_grant_id(id);
+  grant.set_staff_id("anna.support");
+  grant.set_customer_id("acme");
+  grant.set_state(custos::v1::GRANT_ACTIVE);
+  *grant.mutable_created_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(kNow));
+  *grant.mutable_obligations()->mutable_expires_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(kNow + lifetime));
+  return grant;
+}
+
+std::unique_ptr<GrantStore> OpenStore(const std::string& name) {
+  auto store = GrantStore::Open(absl::StrCat(getenv("TEST_TMPDIR"), "/", name));
+  EXPECT_TRUE(store.ok()) << store.status();
+  return *std::move(store);
+}
+
+TEST(GrantStoreTest, ReadsExpiredAtItsExpiryAndCannotBeEndedThen) {
+  auto store = OpenStore("expiry.db");
+  ASSERT_TRUE(store->Create(NewGrant("g_1", absl::Minutes(30))).ok());
+  EXPECT_EQ(store->Get("g_1", kNow + absl::Minutes(29))->state(),
+            custos::v1::GRANT_ACTIVE);
+  EXPECT_EQ(store->Get("g_1", kNow + absl::Minutes(30))->state(),
+            custos::v1::GRANT_EXPIRED);
+  EXPECT_EQ(store
+                ->End("g_1", custos::v1::GRANT_REVOKED, "dpo:dora",
+                      kNow + absl::Minutes(31))
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Create(NewGrant("g_1", absl::Minutes(5))).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->Get("g_2", kNow).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// Readers count records while the DPO revokes: the revocation wins at once
+// (every read after it sees REVOKED), only one revocation succeeds, and no
+// count is lost.
+TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
+  auto store = OpenStore("race.db");
+  ASSERT_TRUE(store->Create(NewGrant("g_live", absl::Hours(1))).ok());
+  constexpr int kReaders = 6;
+  constexpr int kReadsEach = 200;
+  std::atomic<bool> revoked{false};
+  std::atomic<int> seen_active_after_revocation{0};
+  std::atomic<int> revocations{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kReaders; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kReadsEach; ++i) {
+        const bool revoked_before = revoked.load();
+        auto grant = store->Get("g_live", kNow);
+        ASSERT_TRUE(grant.ok()) << grant.status();
+        if (revoked_before && grant->state() == custos::v1::GRANT_ACTIVE) {
+          ++seen_active_after_revocation;
+        }
+        ASSERT_TRUE(store->AddRecordsRead("g_live", 1).ok());
+      }
+    });
+  }
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      absl::SleepFor(absl::Milliseconds(5));
+      auto ended = store->End("g_live", custos::v1::GRANT_REVOKED,
+                              absl::StrCat("dpo:", t), kNow);
+      if (ended.ok()) {
+        revoked.store(true);
+        ++revocations;
+      } else {
+        EXPECT_EQ(ended.status().code(), absl::StatusCode::kFailedPrecondition);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(revocations.load(), 1);
+  EXPECT_EQ(seen_active_after_revocation.load(), 0);
+  auto grant = store->Get("g_live", kNow);
+  ASSERT_TRUE(grant.ok());
+  EXPECT_EQ(grant->state(), custos::v1::GRANT_REVOKED);
+  EXPECT_THAT(grant->ended_by(), ::testing::StartsWith("dpo:"));
+  EXPECT_EQ(grant->records_read(), uint64_t{kReaders * kReadsEach});
+}
+
+TEST(GrantStoreTest, ConcurrentCreatorsAndListersSeeEveryGrant) {
+  auto store = OpenStore("list.db");
+  constexpr int kCreators = 4;
+  constexpr int kEach = 100;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kCreators; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        ASSERT_TRUE(store
+                        ->Create(NewGrant(absl::StrCat("g_", t, "_", i),
+                                          absl::Hours(1)))
+                        .ok());
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    size_t last = 0;
+    for (int i = 0; i < 50; ++i) {
+      auto listed = store->List("anna.support", "", true, kNow, 100000);
+      ASSERT_TRUE(listed.ok());
+      EXPECT_GE(listed->size(), last);  // grants only ever appear
+      last = listed->size();
+    }
+  });
+  for (std::thread& thread : threads) thread.join();
+  auto listed = store->List("anna.support", "acme", true, kNow, 100000);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), size_t{kCreators * kEach});
+  EXPECT_TRUE(
+      store->List("", "", true, kNow + absl::Hours(2), 100000)->empty());
+}
+
+}  // namespace
+}  // namespace custos::gateway

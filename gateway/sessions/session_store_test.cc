@@ -1,0 +1,136 @@
+#include "gateway/sessions/session_store.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+
+namespace custos::gateway {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+const absl::Time kNow = absl::FromUnixSeconds(1790000000);
+
+custos::v1::TakeIdentitySession NewSession(const std::string& id) {
+  custos::v1::TakeIdentitySession session;
+  session.set_session_id(id);
+  session.set_staff_id("anna.support");
+  session.set_customer_id("acme");
+  session.set_customer_user_id("u_acme_1");
+  session.set_state(custos::v1::SESSION_LINK_ISSUED);
+  session.set_read_only(true);
+  *session.mutable_started_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(kNow));
+  *session.mutable_expires_at() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(kNow + absl::Minutes(30)));
+  return session;
+}
+
+std::unique_ptr<SessionStore> OpenStore(const std::string& name) {
+  auto store =
+      SessionStore::Open(absl::StrCat(getenv("TEST_TMPDIR"), "/", name));
+  EXPECT_TRUE(store.ok()) << store.status();
+  return *std::move(store);
+}
+
+// Eight threads present the same single-use link at once: exactly one opens
+// the session, and the session answers only to that one's token.
+TEST(SessionStoreTest, ALinkRacedByManyOpensExactlyOneSession) {
+  auto store = OpenStore("race.db");
+  constexpr int kRounds = 20;
+  constexpr int kRacers = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string id = absl::StrCat("s_", round);
+    const std::string link = absl::StrCat("link-hash-", round);
+    ASSERT_TRUE(
+        store->Create(NewSession(id), link, kNow + absl::Minutes(5)).ok());
+    std::atomic<int> winners{0};
+    std::atomic<int> winning_racer{-1};
+    std::vector<std::thread> racers;
+    for (int r = 0; r < kRacers; ++r) {
+      racers.emplace_back([&, r] {
+        auto opened = store->ExchangeLink(link, r % 2 ? "anna.support" : "",
+                                          absl::StrCat("token-", round, "-", r),
+                                          kNow + absl::Seconds(1));
+        if (opened.ok()) {
+          ++winners;
+          winning_racer = r;
+          EXPECT_EQ(opened->state(), custos::v1::SESSION_LIVE);
+        } else {
+          EXPECT_EQ(opened.status().code(),
+                    absl::StatusCode::kPermissionDenied);
+        }
+      });
+    }
+    for (std::thread& racer : racers) racer.join();
+    ASSERT_EQ(winners.load(), 1) << "round " << round;
+    for (int r = 0; r < kRacers; ++r) {
+      auto by_token = store->ByToken(absl::StrCat("token-", round, "-", r),
+                                     kNow + absl::Seconds(2));
+      EXPECT_EQ(by_token.ok(), r == winning_racer.load())
+          << "round " << round << " racer " << r;
+    }
+  }
+}
+
+TEST(SessionStoreTest, RefusesAnExpiredLinkAndAnotherStaffMembersLink) {
+  auto store = OpenStore("refuse.db");
+  ASSERT_TRUE(
+      store->Create(NewSession("s_1"), "h1", kNow + absl::Minutes(5)).ok());
+  EXPECT_EQ(
+      store->ExchangeLink("h1", "bob.engineer", "t1", kNow).status().code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store->ExchangeLink("h1", "", "t1", kNow + absl::Minutes(5))
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  // Refusals left the link unused and the session unopened.
+  EXPECT_EQ(store->ById("s_1", kNow)->state(), custos::v1::SESSION_LINK_ISSUED);
+  EXPECT_EQ(store->ById("s_1", kNow + absl::Minutes(31))->state(),
+            custos::v1::SESSION_EXPIRED);
+}
+
+// Page views counted from many threads while the customer revokes: the
+// revocation is seen at once by every later lookup.
+TEST(SessionStoreTest, RevocationIsSeenByEveryLaterLookup) {
+  auto store = OpenStore("revoke.db");
+  ASSERT_TRUE(
+      store->Create(NewSession("s_r"), "hr", kNow + absl::Minutes(5)).ok());
+  ASSERT_TRUE(store->ExchangeLink("hr", "", "tr", kNow).ok());
+  std::atomic<bool> revoked{false};
+  std::atomic<int> live_after_revocation{0};
+  std::vector<std::thread> viewers;
+  for (int t = 0; t < 4; ++t) {
+    viewers.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        const bool revoked_before = revoked.load();
+        auto session = store->ByToken("tr", kNow + absl::Seconds(1));
+        ASSERT_TRUE(session.ok());
+        if (revoked_before && session->state() == custos::v1::SESSION_LIVE) {
+          ++live_after_revocation;
+        }
+      }
+    });
+  }
+  std::thread revoker([&] {
+    auto session = store->ById("s_r", kNow);
+    ASSERT_TRUE(session.ok());
+    session->set_state(custos::v1::SESSION_REVOKED);
+    session->set_ended_by("customer:acme");
+    ASSERT_TRUE(store->Update(*session).ok());
+    revoked = true;
+  });
+  for (std::thread& viewer : viewers) viewer.join();
+  revoker.join();
+  EXPECT_EQ(live_after_revocation.load(), 0);
+  EXPECT_EQ(store->ByToken("tr", kNow)->state(), custos::v1::SESSION_REVOKED);
+}
+
+}  // namespace
+}  // namespace custos::gateway
