@@ -1,6 +1,7 @@
 // custos-web's Cookie header parsing: the input is the header's value as a
 // browser (or anyone) sends it. The session id that comes out is either
-// nothing or exactly what RandomToken makes, and is the cookie's value.
+// nothing or exactly what RandomToken makes, and is the cookie's value; a
+// value the header check lets through holds no control character.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -18,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (custos::web::CookieValue(header, custos::web::kSessionCookie) != id) {
       std::abort();
+    }
+  }
+  if (custos::web::ValidateHeaderValue("Cookie", header).ok()) {
+    for (unsigned char c : header) {
+      if ((c < 0x20 && c != '\t') || c == 0x7F) std::abort();
     }
   }
   return 0;

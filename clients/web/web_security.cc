@@ -191,6 +191,17 @@ absl::Status ValidateLinkToken(absl::string_view token) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateHeaderValue(absl::string_view name,
+                                 absl::string_view value) {
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7F) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header ", name, ": control character in the value"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string HtmlEscape(absl::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -78,6 +78,12 @@ int HttpStatusOf(const absl::Status& status);
 // INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateLinkToken(absl::string_view token);
 
+// OK when a request header's value holds no control character but tab:
+// a bare CR, LF or NUL that reached a value could split a header anywhere
+// it is copied to. INVALID_ARGUMENT naming the header otherwise.
+absl::Status ValidateHeaderValue(absl::string_view name,
+                                 absl::string_view value);
+
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 std::string HtmlEscape(absl::string_view text);
 

@@ -129,6 +129,17 @@ TEST(ParsePostedFormTest, TakesOnlyUrlEncodedFormsWithTheSessionsToken) {
   EXPECT_EQ(HttpStatusOf(absl::PermissionDeniedError("x")), 0);
 }
 
+TEST(ValidateHeaderValueTest, RefusesControlCharactersButTab) {
+  EXPECT_TRUE(ValidateHeaderValue("Cookie", "a=b;\tc=d").ok());
+  for (const std::string& bad :
+       {std::string("a=b\rSet-Cookie: x=1"), std::string("a\nb"),
+        std::string("a\0b", 3), std::string("a\x7f")}) {
+    const absl::Status s = ValidateHeaderValue("Cookie", bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(), "header Cookie: control character in the value");
+  }
+}
+
 TEST(HtmlEscapeTest, EscapesMarkupAndQuotes) {
   EXPECT_EQ(HtmlEscape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
