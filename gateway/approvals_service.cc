@@ -83,10 +83,7 @@ absl::Status DecideTrip(AuditedCall& call, const Gateway& gateway,
                         const custos::v1::DecideTripRequest& request,
                         custos::v1::DecideTripResponse& response) {
   if (auto s = RequireDpo(call, "decide trips"); !s.ok()) return s;
-  if (auto s = ValidateText("trip_id", request.trip_id(), 64, true); !s.ok())
-    return s;
-  if (auto s = ValidateText("note", request.note(), 1024, false); !s.ok())
-    return s;
+  if (auto s = ValidateDecideTrip(request); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("trip/", request.trip_id()));
   auto trip = gateway.approvals->GetTrip(request.trip_id());
   if (!trip.ok()) return trip.status();
@@ -164,11 +161,7 @@ absl::Status DecidePending(
     AuditedCall& call, const Gateway& gateway,
     const custos::v1::DecidePendingRequestRequest& request,
     custos::v1::DecidePendingRequestResponse& response) {
-  if (auto s = ValidateText("request_id", request.request_id(), 64, true);
-      !s.ok())
-    return s;
-  if (auto s = ValidateText("note", request.note(), 1024, false); !s.ok())
-    return s;
+  if (auto s = ValidateDecidePendingRequest(request); !s.ok()) return s;
   custos::v1::Approver as;
   if (call.caller().is_customer()) {
     as = custos::v1::APPROVER_CUSTOMER;

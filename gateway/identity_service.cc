@@ -323,8 +323,7 @@ absl::Status View(AuditedCall& call, const Gateway& gateway,
       !s.ok()) {
     return s;
   }
-  if (auto s = ValidateText("page", request.page(), 200, true); !s.ok())
-    return s;
+  if (auto s = ValidateViewPage(request); !s.ok()) return s;
   auto page = ParsePage(request.page());
   if (!page.ok()) return page.status();
   call.entry().set_resource(absl::StrCat("page/", request.page()));
@@ -396,22 +395,12 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
 absl::Status End(AuditedCall& call, const Gateway& gateway,
                  const custos::v1::EndSessionRequest& request,
                  custos::v1::EndSessionResponse& response) {
-  if (auto s = ValidateText("reason", request.reason(), 1024, false); !s.ok())
-    return s;
-  absl::StatusOr<custos::v1::TakeIdentitySession> session;
-  if (!request.session_token().empty()) {
-    if (auto s =
-            ValidateText("session_token", request.session_token(), 64, true);
-        !s.ok())
-      return s;
-    session = gateway.sessions->ByToken(TokenHash(request.session_token()),
-                                        call.now());
-  } else {
-    if (auto s = ValidateText("session_id", request.session_id(), 64, true);
-        !s.ok())
-      return s;
-    session = gateway.sessions->ById(request.session_id(), call.now());
-  }
+  if (auto s = ValidateEndSession(request); !s.ok()) return s;
+  absl::StatusOr<custos::v1::TakeIdentitySession> session =
+      request.session_token().empty()
+          ? gateway.sessions->ById(request.session_id(), call.now())
+          : gateway.sessions->ByToken(TokenHash(request.session_token()),
+                                      call.now());
   if (!session.ok()) return session.status();
   RecordSession(*session, call.entry());
   call.entry().set_resource(absl::StrCat("session/", session->session_id()));

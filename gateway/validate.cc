@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "gateway/directory.h"
 
 namespace custos::gateway {
@@ -85,6 +86,18 @@ absl::Status ValidateId(absl::string_view field, absl::string_view value,
   return absl::OkStatus();
 }
 
+absl::Status ValidateMintedId(absl::string_view field, absl::string_view value,
+                              absl::string_view prefix) {
+  if (value.empty()) return Invalid(field, "required");
+  absl::string_view hex = value;
+  if (!absl::ConsumePrefix(&hex, prefix) || hex.size() != 32 ||
+      hex.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+    return Invalid(field, absl::StrCat("expected ", prefix,
+                                       " and 32 lowercase hex digits"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateRequestAccess(
     const custos::v1::RequestAccessRequest& request,
     const policy::Policy& policy) {
@@ -147,6 +160,35 @@ absl::Status ValidateListEntries(
     return Invalid("page_size", "0 to 1000");
   }
   return ValidateText("page_token", request.page_token(), 256, false);
+}
+
+absl::Status ValidateDecideTrip(const custos::v1::DecideTripRequest& request) {
+  if (auto s = ValidateMintedId("trip_id", request.trip_id(), "t_"); !s.ok())
+    return s;
+  return ValidateText("note", request.note(), 1024, false);
+}
+
+absl::Status ValidateDecidePendingRequest(
+    const custos::v1::DecidePendingRequestRequest& request) {
+  if (auto s = ValidateMintedId("request_id", request.request_id(), "p_");
+      !s.ok())
+    return s;
+  return ValidateText("note", request.note(), 1024, false);
+}
+
+absl::Status ValidateViewPage(const custos::v1::ViewPageRequest& request) {
+  if (auto s = ValidateText("page", request.page(), 200, true); !s.ok())
+    return s;
+  return ValidateText("page_token", request.page_token(), 256, false);
+}
+
+absl::Status ValidateEndSession(const custos::v1::EndSessionRequest& request) {
+  if (auto s = ValidateText("reason", request.reason(), 1024, false); !s.ok())
+    return s;
+  if (!request.session_token().empty()) {
+    return ValidateText("session_token", request.session_token(), 64, true);
+  }
+  return ValidateMintedId("session_id", request.session_id(), "s_");
 }
 
 }  // namespace custos::gateway

@@ -10,7 +10,9 @@
 #include "absl/strings/string_view.h"
 #include "policy/policy.h"
 #include "proto/custos/v1/access.pb.h"
+#include "proto/custos/v1/approvals.pb.h"
 #include "proto/custos/v1/audit.pb.h"
+#include "proto/custos/v1/identity.pb.h"
 
 namespace custos::gateway {
 
@@ -20,10 +22,26 @@ absl::Status ValidateRequestAccess(
 
 absl::Status ValidateListEntries(const custos::v1::ListEntriesRequest& request);
 
+absl::Status ValidateDecideTrip(const custos::v1::DecideTripRequest& request);
+
+absl::Status ValidateDecidePendingRequest(
+    const custos::v1::DecidePendingRequestRequest& request);
+
+// The page and page token; the session token is checked as the session is
+// opened, so that the entry of a malformed page still names the session.
+absl::Status ValidateViewPage(const custos::v1::ViewPageRequest& request);
+
+absl::Status ValidateEndSession(const custos::v1::EndSessionRequest& request);
+
 // Checks free text: valid UTF-8, no control characters, at most `max_bytes`,
 // and non-empty when `required`. `field` names it in the error.
 absl::Status ValidateText(absl::string_view field, absl::string_view value,
                           size_t max_bytes, bool required);
+
+// Checks an id custosd made itself (NewId): `prefix` and 32 lowercase hex
+// digits; required.
+absl::Status ValidateMintedId(absl::string_view field, absl::string_view value,
+                              absl::string_view prefix);
 
 // Checks an id (see IsValidId); empty is allowed unless `required`.
 absl::Status ValidateId(absl::string_view field, absl::string_view value,

@@ -15,6 +15,7 @@ absl::Status FromGrpc(const grpc::Status& status) {
 }
 
 int HttpCode(const absl::Status& status) {
+  if (const int code = HttpStatusOf(status); code != 0) return code;
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
       return 400;
@@ -90,10 +91,8 @@ void Redirect(Response& res, absl::string_view to) {
 // A POST's form with its CSRF token checked against `session`.
 absl::StatusOr<std::map<std::string, std::string>> CheckedForm(
     const Request& req, const WebSession& session) {
-  auto form = ParseForm(req.body);
-  if (!form.ok()) return form.status();
-  if (auto s = CheckCsrf(session.csrf, *form); !s.ok()) return s;
-  return form;
+  return ParsePostedForm(req.get_header_value("Content-Type"), req.body,
+                         session.csrf);
 }
 
 // A titled table with an id the tests and scripts find it by; cells are HTML.

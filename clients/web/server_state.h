@@ -68,9 +68,9 @@ struct WebServer::State {
   }
 
   std::optional<WebSession> SessionOf(const Request& req) {
-    return sessions.Find(
-        CookieValue(req.get_header_value("Cookie"), kSessionCookie),
-        absl::Now());
+    const std::string id = SessionIdFromCookies(req.get_header_value("Cookie"));
+    if (id.empty()) return std::nullopt;
+    return sessions.Find(id, absl::Now());
   }
 
   // The browser's session, or a new anonymous one (for the forms a visitor

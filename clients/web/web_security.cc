@@ -5,6 +5,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -15,6 +18,17 @@ namespace {
 
 constexpr size_t kMaxFormBytes = 16 * 1024;
 constexpr size_t kMaxFormFields = 64;
+constexpr char kHttpStatusPayload[] =
+    "type.custos.invalid/custos.web.HttpStatus";
+
+absl::Status WithHttpStatus(absl::Status status, int http_status) {
+  status.SetPayload(kHttpStatusPayload, absl::Cord(absl::StrCat(http_status)));
+  return status;
+}
+
+bool IsLowerHex(absl::string_view text) {
+  return text.find_first_not_of("0123456789abcdef") == absl::string_view::npos;
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -43,6 +57,21 @@ std::string CookieValue(absl::string_view cookie_header,
     }
   }
   return "";
+}
+
+std::string SessionIdFromCookies(absl::string_view cookie_header) {
+  std::string found;
+  for (absl::string_view part : absl::StrSplit(cookie_header, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!absl::ConsumePrefix(&part, kSessionCookie) ||
+        !absl::ConsumePrefix(&part, "=")) {
+      continue;
+    }
+    if (part.size() != 64 || !IsLowerHex(part)) return "";
+    if (!found.empty() && found != part) return "";
+    found = std::string(part);
+  }
+  return found;
 }
 
 std::string SessionCookie(absl::string_view value, absl::Duration max_age) {
@@ -85,7 +114,8 @@ absl::StatusOr<std::string> UrlDecode(absl::string_view text) {
 absl::StatusOr<std::map<std::string, std::string>> ParseForm(
     absl::string_view body) {
   if (body.size() > kMaxFormBytes) {
-    return absl::InvalidArgumentError("form: larger than 16 KiB");
+    return WithHttpStatus(
+        absl::InvalidArgumentError("form: larger than 16 KiB"), 413);
   }
   std::map<std::string, std::string> fields;
   for (absl::string_view pair : absl::StrSplit(body, '&', absl::SkipEmpty())) {
@@ -122,13 +152,52 @@ absl::Status CheckCsrf(absl::string_view session_csrf,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::map<std::string, std::string>> ParsePostedForm(
+    absl::string_view content_type, absl::string_view body,
+    absl::string_view session_csrf) {
+  // Only what a browser's plain <form> sends: a multipart or JSON body would
+  // reach no parser of ours, and refusing it keeps CSRF checking in one place.
+  absl::string_view media = content_type.substr(0, content_type.find(';'));
+  media = absl::StripAsciiWhitespace(media);
+  if (!absl::EqualsIgnoreCase(media, "application/x-www-form-urlencoded")) {
+    return WithHttpStatus(
+        absl::InvalidArgumentError(
+            "content-type: expected application/x-www-form-urlencoded"),
+        415);
+  }
+  auto form = ParseForm(body);
+  if (!form.ok()) return form.status();
+  if (auto s = CheckCsrf(session_csrf, *form); !s.ok()) return s;
+  return form;
+}
+
+int HttpStatusOf(const absl::Status& status) {
+  const auto payload = status.GetPayload(kHttpStatusPayload);
+  int code = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &code)) {
+    return 0;
+  }
+  return code;
+}
+
 absl::Status ValidateLinkToken(absl::string_view token) {
   absl::string_view rest = token;
   if (!absl::ConsumePrefix(&rest, "lt_") || rest.empty() || token.size() > 64 ||
-      rest.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+      !IsLowerHex(rest)) {
     return absl::InvalidArgumentError(
         "link_token: expected the token after '#' in the link that "
         "`custos identity start` printed (lt_ and hex digits)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateHeaderValue(absl::string_view name,
+                                 absl::string_view value) {
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7F) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header ", name, ": control character in the value"));
+    }
   }
   return absl::OkStatus();
 }

@@ -29,6 +29,12 @@ absl::StatusOr<std::string> RandomToken();
 std::string CookieValue(absl::string_view cookie_header,
                         absl::string_view name);
 
+// The session id in a Cookie request header: the value of kSessionCookie when
+// it has the shape RandomToken gives (64 lowercase hex digits), or "" when it
+// is absent, malformed, or given twice with different values (the browser
+// would not say which one custos-web set).
+std::string SessionIdFromCookies(absl::string_view cookie_header);
+
 // A Set-Cookie value for the session cookie: HttpOnly, Secure,
 // SameSite=Strict, Path=/, expiring after `max_age`.
 std::string SessionCookie(absl::string_view value, absl::Duration max_age);
@@ -53,9 +59,30 @@ bool TokensEqual(absl::string_view a, absl::string_view b);
 absl::Status CheckCsrf(absl::string_view session_csrf,
                        const std::map<std::string, std::string>& form);
 
+// A form a browser posted, as every POST handler takes it: `content_type`
+// must be application/x-www-form-urlencoded (parameters such as a charset are
+// allowed), the body must parse (ParseForm), and its "csrf" field must equal
+// `session_csrf` (CheckCsrf), checked in that order. INVALID_ARGUMENT for the
+// first two (with HTTP 415 and, for a body over 16 KiB, 413 attached; see
+// HttpStatusOf), PERMISSION_DENIED for the third.
+absl::StatusOr<std::map<std::string, std::string>> ParsePostedForm(
+    absl::string_view content_type, absl::string_view body,
+    absl::string_view session_csrf);
+
+// The HTTP status a refusal from this file asks for when it is more precise
+// than its code's usual one (413 Payload Too Large, 415 Unsupported Media
+// Type); 0 when it asks for none.
+int HttpStatusOf(const absl::Status& status);
+
 // A take-identity link token as custosd makes them ("lt_" and hex digits).
 // INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateLinkToken(absl::string_view token);
+
+// OK when a request header's value holds no control character but tab:
+// a bare CR, LF or NUL that reached a value could split a header anywhere
+// it is copied to. INVALID_ARGUMENT naming the header otherwise.
+absl::Status ValidateHeaderValue(absl::string_view name,
+                                 absl::string_view value);
 
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 std::string HtmlEscape(absl::string_view text);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "clients/web/web_sessions.h"
 
 namespace custos::web {
@@ -64,6 +65,79 @@ TEST(ValidateLinkTokenTest, AcceptsOnlyLinkTokens) {
   }
   EXPECT_EQ(ValidateLinkToken("lt_" + std::string(62, 'a')).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SessionIdFromCookiesTest, TakesOnlyAWellFormedUnambiguousSessionId) {
+  const std::string id(64, 'a');
+  const std::string cookie = absl::StrCat(kSessionCookie, "=", id);
+  EXPECT_EQ(SessionIdFromCookies(cookie), id);
+  EXPECT_EQ(SessionIdFromCookies(absl::StrCat("a=1; ", cookie, "; b=2")), id);
+  // The same cookie twice with the same value is still one session.
+  EXPECT_EQ(SessionIdFromCookies(absl::StrCat(cookie, "; ", cookie)), id);
+  for (const std::string& bad : {
+           std::string(""),
+           absl::StrCat(kSessionCookie, "="),
+           absl::StrCat(kSessionCookie, "=", std::string(63, 'a')),
+           absl::StrCat(kSessionCookie, "=", std::string(65, 'a')),
+           absl::StrCat(kSessionCookie, "=", std::string(64, 'A')),
+           absl::StrCat(kSessionCookie, "=", std::string(63, 'a'), "\r"),
+           absl::StrCat(kSessionCookie, "=' OR '1'='1"),
+           absl::StrCat(kSessionCookie, "=../../", std::string(58, 'a')),
+           absl::StrCat(cookie, "; ", kSessionCookie, "=",
+                        std::string(64, 'b')),
+           absl::StrCat(cookie, "; ", kSessionCookie, "=bad"),
+       }) {
+    EXPECT_EQ(SessionIdFromCookies(bad), "") << bad;
+  }
+}
+
+TEST(ParsePostedFormTest, TakesOnlyUrlEncodedFormsWithTheSessionsToken) {
+  const std::string csrf(64, 'c');
+  const std::string body = absl::StrCat("csrf=", csrf, "&login=acme");
+  for (const char* type :
+       {"application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        " Application/X-WWW-Form-Urlencoded ;charset=utf-8"}) {
+    auto form = ParsePostedForm(type, body, csrf);
+    ASSERT_TRUE(form.ok()) << type << ": " << form.status();
+    EXPECT_EQ(form->at("login"), "acme");
+  }
+  for (const char* type :
+       {"", "text/plain", "application/json", "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencodedx", "application/x-www-form"}) {
+    const absl::Status s = ParsePostedForm(type, body, csrf).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << type;
+    EXPECT_EQ(HttpStatusOf(s), 415) << type;
+  }
+  const absl::Status huge =
+      ParsePostedForm("application/x-www-form-urlencoded",
+                      absl::StrCat(body, "&x=", std::string(17 * 1024, 'x')),
+                      csrf)
+          .status();
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HttpStatusOf(huge), 413);
+  const absl::Status bad_escape =
+      ParsePostedForm("application/x-www-form-urlencoded", "csrf=%zz", csrf)
+          .status();
+  EXPECT_EQ(bad_escape.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HttpStatusOf(bad_escape), 0);
+  EXPECT_EQ(ParsePostedForm("application/x-www-form-urlencoded",
+                            "csrf=forged&login=acme", csrf)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(HttpStatusOf(absl::PermissionDeniedError("x")), 0);
+}
+
+TEST(ValidateHeaderValueTest, RefusesControlCharactersButTab) {
+  EXPECT_TRUE(ValidateHeaderValue("Cookie", "a=b;\tc=d").ok());
+  for (const std::string& bad :
+       {std::string("a=b\rSet-Cookie: x=1"), std::string("a\nb"),
+        std::string("a\0b", 3), std::string("a\x7f")}) {
+    const absl::Status s = ValidateHeaderValue("Cookie", bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(), "header Cookie: control character in the value");
+  }
 }
 
 TEST(HtmlEscapeTest, EscapesMarkupAndQuotes) {

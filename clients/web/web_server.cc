@@ -156,6 +156,17 @@ void WebServer::State::Install() {
     if (!res.has_header("Cache-Control"))
       res.set_header("Cache-Control", "no-store");
   });
+  // cpp-httplib keeps a bare CR (or a NUL) inside a header's value; refuse
+  // the request before any handler sees it.
+  http->set_pre_routing_handler([](const Request& req, Response& res) {
+    for (const auto& [name, value] : req.headers) {
+      if (auto s = ValidateHeaderValue(name, value); !s.ok()) {
+        SendError(res, s);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   http->set_payload_max_length(64 * 1024);
   ServeStatic();
   ServeLogin();
