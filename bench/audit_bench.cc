@@ -19,6 +19,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "audit/checkpoint.h"
@@ -33,6 +34,9 @@
 
 ABSL_FLAG(std::string, dir, "/tmp/custos-bench", "Directory for the benchmark's files.");
 ABSL_FLAG(double, seconds, 3, "Seconds per append measurement.");
+ABSL_FLAG(std::vector<std::string>, append_concurrency,
+          std::vector<std::string>({"1", "8", "64"}),
+          "Appending threads of each append measurement.");
 ABSL_FLAG(uint64_t, verify_entries, 200000, "Entries in the verification benchmark's log.");
 ABSL_FLAG(uint64_t, proof_log_entries, 1000000, "Entries in the proof benchmark's log.");
 ABSL_FLAG(int, proofs, 20000, "Inclusion proofs to time.");
@@ -161,7 +165,13 @@ SqliteLogStore::Options Signed(const NoteSigner& signer) {
 
 void AppendBenchmark(const std::string& dir, const NoteSigner& signer) {
   const double seconds = absl::GetFlag(FLAGS_seconds);
-  for (int threads : {1, 8, 64}) {
+  for (const std::string& concurrency : absl::GetFlag(FLAGS_append_concurrency)) {
+    int threads = 1;
+    if (!absl::SimpleAtoi(concurrency, &threads) || threads < 1) {
+      std::fprintf(stderr, "--append_concurrency: expected positive numbers, got %s\n",
+                   concurrency.c_str());
+      std::exit(2);
+    }
     double bare, custos;
     {
       BareSqliteLog bare_log(dir + "/bare.db");

@@ -1,6 +1,13 @@
 #include "common/mutex.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <climits>
+
+#include "absl/time/clock.h"
 
 namespace custos {
 namespace {
@@ -44,27 +51,46 @@ bool Mutex::AwaitWithTimeout(const std::function<bool()>& ready,
 }
 
 void Notification::Notify() {
-  // Under the lock: a waiter that sees notified_ may destroy this at once.
-  std::lock_guard<std::mutex> lock(mu_);
-  notified_ = true;
-  notified_cv_.notify_all();
+  if (state_.exchange(kNotified, std::memory_order_acq_rel) == kWaiting) {
+    // A waiter that sees kNotified may return and free this object before
+    // the call below: a wake on freed memory wakes nobody, or at worst wakes
+    // some other futex waiter spuriously, which every futex user tolerates.
+    syscall(SYS_futex, &state_, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr,
+            0);
+  }
 }
 
 bool Notification::HasBeenNotified() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return notified_;
+  return state_.load(std::memory_order_acquire) == kNotified;
 }
 
 void Notification::WaitForNotification() const {
-  std::unique_lock<std::mutex> lock(mu_);
-  notified_cv_.wait(lock, [this] { return notified_; });
+  WaitForNotificationWithTimeout(absl::InfiniteDuration());
 }
 
 bool Notification::WaitForNotificationWithTimeout(
     absl::Duration timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return notified_cv_.wait_for(lock, ChronoTimeout(timeout),
-                               [this] { return notified_; });
+  const absl::Time deadline = absl::Now() + timeout;
+  int state = state_.load(std::memory_order_acquire);
+  while (state != kNotified) {
+    if (state == kIdle && !state_.compare_exchange_weak(
+                              state, kWaiting, std::memory_order_acquire)) {
+      continue;  // `state` now holds what is there
+    }
+    timespec relative;
+    timespec* wait_for = nullptr;
+    if (deadline != absl::InfiniteFuture()) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return false;
+      relative = absl::ToTimespec(left);
+      wait_for = &relative;
+    }
+    // Returns at once unless the state is still kWaiting.
+    syscall(SYS_futex, &state_, FUTEX_WAIT_PRIVATE, kWaiting, wait_for, nullptr,
+            0);
+    state = state_.load(std::memory_order_acquire);
+  }
+  return true;
 }
 
 }  // namespace custos

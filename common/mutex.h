@@ -12,6 +12,7 @@
 #ifndef CUSTOS_COMMON_MUTEX_H_
 #define CUSTOS_COMMON_MUTEX_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -65,6 +66,14 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
 };
 
 // A one-shot event: one thread calls Notify once; any number wait for it.
+// The waiter may destroy it as soon as it returns, even while Notify is
+// still running.
+//
+// Built on a futex rather than a mutex and condition variable: the log's
+// writer thread notifies every appender of a commit one after the other,
+// and a notification that only wakes its waiter (a mutex would make the
+// woken thread wait for it again) costs one system call, or none when no
+// one is waiting yet. Linux only, as is Custos.
 class Notification {
  public:
   Notification() = default;
@@ -78,9 +87,10 @@ class Notification {
   bool WaitForNotificationWithTimeout(absl::Duration timeout) const;
 
  private:
-  mutable std::mutex mu_;
-  mutable std::condition_variable notified_cv_;
-  bool notified_ = false;  // guarded by mu_
+  static constexpr int kIdle = 0;
+  static constexpr int kNotified = 1;
+  static constexpr int kWaiting = 2;  // not notified, and someone sleeps
+  mutable std::atomic<int> state_{kIdle};
 };
 
 }  // namespace custos
