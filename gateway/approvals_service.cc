@@ -242,7 +242,7 @@ absl::Status DecidePending(
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
     if (decision->verdict() == custos::v1::ALLOW) {
       auto grant =
-          IssueGrant(gateway, *staff, stored->request, *decision, call.now());
+          IssueGrant(gateway, call, *staff, stored->request, *decision);
       if (!grant.ok()) return grant.status();
       pending.set_state(custos::v1::PENDING_APPROVED);
       pending.set_grant_id(grant->grant_id());

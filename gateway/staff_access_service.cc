@@ -103,7 +103,7 @@ absl::Status DecideRequestAccess(
   }
 
   auto grant =
-      IssueGrant(gateway, *call.caller().staff, request, decision, call.now());
+      IssueGrant(gateway, call, *call.caller().staff, request, decision);
   if (!grant.ok()) return grant.status();
   entry.set_grant_id(grant->grant_id());
   entry.set_resource(absl::StrCat("grant/", grant->grant_id()));

@@ -658,6 +658,19 @@ namespace {
 TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   const std::string db = absl::StrCat(*data_dir_, "/audit.db");
   const uint64_t before = AllEntries().front().index();
+  const auto count_grants = [] {
+    sqlite3* grants = nullptr;
+    sqlite3_open(absl::StrCat(*data_dir_, "/grants.db").c_str(), &grants);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(grants, "SELECT count(*) FROM grants", -1, &stmt,
+                       nullptr);
+    const int count =
+        sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(grants);
+    return count;
+  };
+  const int grants_before = count_grants();
   sqlite3* locker = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
@@ -670,6 +683,8 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
       refused.status.error_message(),
       HasSubstr("the audit log cannot be written, so nothing was served"));
   EXPECT_FALSE(refused.response.has_grant());
+  // Nor was a grant stored for it, which ListGrants would show.
+  EXPECT_EQ(count_grants(), grants_before);
 
   sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(locker);
@@ -679,6 +694,7 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   ASSERT_TRUE(served.status.ok()) << served.status.error_message();
   // Nothing of the refused request reached the log; the chain goes on.
   EXPECT_GT(served.response.log_index(), before);
+  EXPECT_EQ(count_grants(), grants_before + 1);
   EXPECT_TRUE(audit::VerifySqliteLogFile(db).ok());
 }
 
@@ -1036,8 +1052,8 @@ TEST_F(FrontEndTest, ExchangesAnEngineersLinkOnceWithTheEngineerAsActor) {
   custos::v1::ExchangeLinkRequest exchange;
   exchange.set_link_token(StartLinkToken());
   custos::v1::ExchangeLinkResponse opened;
-  ASSERT_TRUE(identity->ExchangeLink(WebContext("").get(), exchange, &opened)
-                  .ok());
+  ASSERT_TRUE(
+      identity->ExchangeLink(WebContext("").get(), exchange, &opened).ok());
   EXPECT_EQ(opened.session().staff_id(), "anna.support");
   EXPECT_EQ(opened.staff_display_name(), "Anna de Vries");
   custos::v1::ExchangeLinkResponse again;
@@ -1094,11 +1110,11 @@ TEST_F(FrontEndTest, CallsForACustomerOrTheDpoButNoOtherStaff) {
   ASSERT_GT(entries.entries_size(), 0);
   for (const auto& e : entries.entries()) EXPECT_EQ(e.customer_id(), "acme");
 
-  for (const char* who : {"staff:anna.support", "customer:nobody", "acme",
-                          "staff:custos-web"}) {
-    EXPECT_EQ(audit->ListEntries(WebContext(who).get(), list, &entries)
-                  .error_code(),
-              grpc::StatusCode::UNAUTHENTICATED)
+  for (const char* who :
+       {"staff:anna.support", "customer:nobody", "acme", "staff:custos-web"}) {
+    EXPECT_EQ(
+        audit->ListEntries(WebContext(who).get(), list, &entries).error_code(),
+        grpc::StatusCode::UNAUTHENTICATED)
         << who;
   }
   custos::v1::WhoAmIResponse me;
