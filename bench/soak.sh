@@ -14,8 +14,10 @@
 # or unlogged, the log did not verify, or custosd did not recover.
 #
 # Usage: bench/soak.sh [--minutes N] [--rounds N] [--faults kill,disk,lock]
-#          [--disk auto|tmpfs|loop|fsize] [--qps N] [--threads N] [--seed N]
-#          [--work DIR] [--keep]
+#          [--cycle] [--disk auto|tmpfs|loop|fsize] [--qps N] [--threads N]
+#          [--seed N] [--work DIR] [--keep]
+# --cycle takes the faults in turn instead of at random; --disk picks how the
+# disk fills up (auto: the first of tmpfs, loop, fsize that works here).
 # Binaries come from bazel-bin/ (build them first:
 #   bazel build -c opt //gateway:custosd //clients/cli:custos //bench:soak_load //bench:soak_check)
 # or from $CUSTOSD, $CUSTOS, $SOAK_LOAD and $SOAK_CHECK.
@@ -30,6 +32,7 @@ threads=8
 seed=""
 work=""
 keep=0
+cycle=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes=$2; shift 2 ;;
@@ -41,7 +44,8 @@ while [ $# -gt 0 ]; do
     --seed) seed=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cycle) cycle=1; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "soak.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -200,7 +204,11 @@ last_check=""
 SECONDS=0
 while [ "$SECONDS" -lt "$deadline" ] && { [ "$max_rounds" -eq 0 ] || [ "$round" -lt "$max_rounds" ]; }; do
   round=$((round + 1))
-  fault=${fault_kinds[$((RANDOM % ${#fault_kinds[@]}))]}
+  if [ "$cycle" -eq 1 ]; then
+    fault=${fault_kinds[$(((round - 1) % ${#fault_kinds[@]}))]}
+  else
+    fault=${fault_kinds[$((RANDOM % ${#fault_kinds[@]}))]}
+  fi
   fault_count[$fault]=$((fault_count[$fault] + 1))
   outcomes=$work/round.$round.tsv
   "$soak_load" --server "localhost:$port" --pki_dir "$data/pki" \
@@ -282,7 +290,7 @@ echo "UNAVAILABLE by fault: kill ${fault_unavailable[kill]}, disk ${fault_unavai
 echo "requests:             $(field outcomes)"
 echo "  answered OK:        $(field ok)"
 echo "  refused, logged:    $(field refused_logged) (PERMISSION_DENIED etc., with their log index)"
-echo "  UNAVAILABLE:        $(field unavailable_log) log not writable, $(field unavailable_logged) store not writable (logged), $(field transport) custosd gone"
+echo "  UNAVAILABLE:        $(field unavailable_log) the log not writable (nothing logged), $(field unavailable_logged) logged but not served (a store not writable: $(field logged_not_served) grants), $(field transport) custosd gone (killed)"
 echo "  other errors:       $(field other)"
 echo "entries checked:      $(field entries_checked) of $(field entries) in the log; $(field grants) grants"
 echo "lost requests:        $(field lost)"

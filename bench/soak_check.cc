@@ -4,7 +4,9 @@
 // - lost: a call came back with a log index (OK in the response, a refusal
 //   in the custos-log-index trailer), but the log has no entry there, or the
 //   entry there is another call's (action, staff, customer, reference, grant
-//   or status code differ);
+//   or status code differ; an allowed RequestAccess answered UNAVAILABLE
+//   because its grant could not be stored after the entry is "logged, not
+//   served", and its grant must then not exist);
 // - refused but granted: a RequestAccess answered UNAVAILABLE because the log
 //   could not be written, yet a grant with its (unique) reference exists;
 // - unlogged grants: a grant in the grant store that no allowed RequestAccess
@@ -18,7 +20,7 @@
 
 #include <cstdio>
 #include <fstream>
-#include <map>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -113,7 +115,7 @@ int Run(const std::vector<char*>& outcome_files) {
     return 2;
   }
   // Every grant, and the grants by reference.
-  std::map<std::string, std::string> grant_states;
+  absl::flat_hash_map<std::string, std::string> grant_states;
   absl::flat_hash_map<std::string, std::vector<std::string>>
       grants_by_reference;
   if (!ForEachRow(
@@ -133,7 +135,8 @@ int Run(const std::vector<char*>& outcome_files) {
   Findings findings;
   uint64_t outcomes = 0, ok = 0, refused_logged = 0, unavailable_log = 0,
            unavailable_logged = 0, transport = 0, other = 0, checked = 0,
-           lost = 0, refused_but_granted = 0, refused_but_logged = 0;
+           lost = 0, refused_but_granted = 0, refused_but_logged = 0,
+           logged_not_served = 0;
   for (const char* file : outcome_files) {
     std::ifstream in(file);
     std::string line;
@@ -178,7 +181,15 @@ int Run(const std::vector<char*>& outcome_files) {
           if (grant_id != "-" && e.grant_id != grant_id) {
             wrong += " grant " + e.grant_id;
           }
-          if (e.status_code != code) {
+          if (e.status_code == 0 && code == kUnavailable &&
+              e.action == "StaffAccess.RequestAccess") {
+            // Allowed and logged, but the grant could not be stored after
+            // the entry (AuditedCall::AfterLogged): logged, not served.
+            ++logged_not_served;
+            if (grant_states.contains(e.grant_id)) {
+              wrong += " grant " + e.grant_id + " stored after all";
+            }
+          } else if (e.status_code != code) {
             wrong += absl::StrCat(" status ", e.status_code);
           }
         }
@@ -222,10 +233,11 @@ int Run(const std::vector<char*>& outcome_files) {
       "outcomes=%lu ok=%lu refused_logged=%lu unavailable_log=%lu "
       "unavailable_logged=%lu transport=%lu other=%lu entries_checked=%lu "
       "lost=%lu refused_but_granted=%lu unlogged_grants=%lu "
-      "refused_but_logged=%lu entries=%zu grants=%zu\n",
+      "refused_but_logged=%lu logged_not_served=%lu entries=%zu grants=%zu\n",
       outcomes, ok, refused_logged, unavailable_log, unavailable_logged,
       transport, other, checked, lost, refused_but_granted, unlogged,
-      refused_but_logged, entries.size(), grant_states.size());
+      refused_but_logged, logged_not_served, entries.size(),
+      grant_states.size());
   for (const std::string& finding : findings.lines) {
     std::printf("  %s\n", finding.c_str());
   }
