@@ -284,7 +284,12 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
   consent.set_consented(request.consent());
   *consent.mutable_changed_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
-  return gateway.approvals->PutConsent(consent);
+  // Takes effect only once its entry is durable: consent given lets a
+  // partner in, so it must never apply without its record.
+  call.AfterLogged([approvals = gateway.approvals, consent] {
+    return approvals->PutConsent(consent);
+  });
+  return absl::OkStatus();
 }
 
 absl::Status ListConsents(AuditedCall& call, const Gateway& gateway,

@@ -915,6 +915,34 @@ TEST_F(ApprovalsTest, WithdrawnConsentShutsThePartnerOut) {
           .status.ok());
 }
 
+// A consent change whose entry cannot be written does not take effect: the
+// customer is answered UNAVAILABLE and the partner's access stays as it was.
+TEST_F(ApprovalsTest, ConsentStaysWhileTheLogCannotBeWritten) {
+  ASSERT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(
+      sqlite3_open(absl::StrCat(*data_dir_, "/audit.db").c_str(), &locker),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  custos::v1::SetPartnerConsentRequest withdraw;
+  withdraw.set_partner_organisation("mailfix");
+  withdraw.set_consent(false);
+  custos::v1::SetPartnerConsentResponse changed;
+  grpc::ClientContext context;
+  AsCustomer(context, "acme");
+  const grpc::Status status =
+      CustomerStub()->SetPartnerConsent(&context, withdraw, &changed);
+  sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(locker);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+}
+
 TEST_F(ApprovalsTest, RefusesUnknownTokensAndStaffSettingConsent) {
   custos::v1::SetPartnerConsentRequest request;
   request.set_partner_organisation("mailfix");
