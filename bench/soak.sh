@@ -19,7 +19,7 @@
 # --cycle takes the faults in turn instead of at random; --disk picks how the
 # disk fills up (auto: the first of tmpfs, loop, fsize that works here).
 # Binaries come from bazel-bin/ (build them first:
-#   bazel build -c opt //gateway:custosd //clients/cli:custos //bench:soak_load //bench:soak_check)
+#   bazel build //gateway:custosd //clients/cli:custos //bench:soak_load //bench:soak_check)
 # or from $CUSTOSD, $CUSTOS, $SOAK_LOAD and $SOAK_CHECK.
 set -euo pipefail
 
@@ -79,7 +79,11 @@ cleanup() {
   [ -n "$lock_pid" ] && kill -TERM "$lock_pid" 2>/dev/null || true
   [ -n "$custosd_pid" ] && kill -TERM "$custosd_pid" 2>/dev/null || true
   wait 2>/dev/null || true
-  if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" || umount -l "$mnt" || true; fi
+  if mountpoint -q "$mnt" 2>/dev/null; then
+    # The data lived on the soak's own filesystem: keep a copy if asked.
+    [ "$keep" -eq 0 ] || cp -a "$data" "$work/data" || true
+    umount "$mnt" || umount -l "$mnt" || true
+  fi
   if [ "$keep" -eq 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
 }
 trap cleanup EXIT
@@ -130,7 +134,7 @@ start_custosd() {
     --metrics_listen "" --staff_requests_per_second 0) >"$out" 2>&1 &
   custosd_pid=$!
   for _ in $(seq 1 300); do
-    grep -q "serving on port" "$out" && break
+    grep -q "serving on port" "$out" 2>/dev/null && break
     kill -0 "$custosd_pid" 2>/dev/null || break
     sleep 0.05
   done
@@ -189,7 +193,7 @@ lock_db() {
   { echo ".timeout 10000"; echo "BEGIN EXCLUSIVE;"; echo "SELECT 'locked';"
     sleep "$hold"; echo "COMMIT;"; } | sqlite3 "$data/audit.db" >"$work/lock.out" 2>&1 &
   lock_pid=$!
-  for _ in $(seq 1 200); do grep -q locked "$work/lock.out" && break; sleep 0.05; done
+  for _ in $(seq 1 200); do grep -q locked "$work/lock.out" 2>/dev/null && break; sleep 0.05; done
   grep -q locked "$work/lock.out" || { cat "$work/lock.out"; echo "soak.sh: could not lock audit.db"; exit 1; }
   wait "$lock_pid"
   lock_pid=""
@@ -215,7 +219,7 @@ while [ "$SECONDS" -lt "$deadline" ] && { [ "$max_rounds" -eq 0 ] || [ "$round" 
     --references_db "$data/references.db" --reference_prefix "SOAK-r$round-" \
     --threads "$threads" --qps "$qps" --out "$outcomes" >"$work/load.$round.out" 2>&1 &
   load_pid=$!
-  for _ in $(seq 1 200); do grep -q "load running" "$work/load.$round.out" && break; sleep 0.05; done
+  for _ in $(seq 1 200); do grep -q "load running" "$work/load.$round.out" 2>/dev/null && break; sleep 0.05; done
   grep -q "load running" "$work/load.$round.out" ||
     { cat "$work/load.$round.out"; echo "soak.sh: the load did not start"; exit 1; }
   sleep "$(rand 5 30)e-1"  # 0.5 to 3 s of load before the fault
