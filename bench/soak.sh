@@ -121,7 +121,7 @@ fi
 
 log() { echo "[$(date +%T)] $*"; }
 rand() { echo $(( $1 + RANDOM % ($2 - $1 + 1) )); }  # an integer in [$1, $2]
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) }'; }
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) }'; }
 now() { date +%s.%N; }
 
 port=0
@@ -159,7 +159,7 @@ probe() {
   for _ in $(seq 1 150); do
     if answer=$("$custos" --as anna.support access request --customer acme \
         --category support --ref SUP-1042 2>/dev/null) && grep -q "^granted g_" <<<"$answer"; then
-      ms "$t0" "$(now)"; return 0
+      seconds_between "$t0" "$(now)"; return 0
     fi
     sleep 0.1
   done
