@@ -32,13 +32,10 @@
 #include "audit/sqlite/sqlite_log_store.h"
 #include "common/openssl.h"
 
-ABSL_FLAG(std::string, dir, "/tmp/custos-bench",
-          "Directory for the benchmark's files.");
+ABSL_FLAG(std::string, dir, "/tmp/custos-bench", "Directory for the benchmark's files.");
 ABSL_FLAG(double, seconds, 3, "Seconds per append measurement.");
-ABSL_FLAG(uint64_t, verify_entries, 200000,
-          "Entries in the verification benchmark's log.");
-ABSL_FLAG(uint64_t, proof_log_entries, 1000000,
-          "Entries in the proof benchmark's log.");
+ABSL_FLAG(uint64_t, verify_entries, 200000, "Entries in the verification benchmark's log.");
+ABSL_FLAG(uint64_t, proof_log_entries, 1000000, "Entries in the proof benchmark's log.");
 ABSL_FLAG(int, proofs, 20000, "Inclusion proofs to time.");
 
 namespace custos::audit {
@@ -62,8 +59,7 @@ custos::v1::LogEntry SampleEntry(uint64_t i) {
 }
 
 void Remove(const std::string& path) {
-  for (const char* suffix : {"", "-wal", "-shm"})
-    unlink((path + suffix).c_str());
+  for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
 }
 
 // The baseline: the same group commit, inserting the same bytes, without
@@ -75,10 +71,8 @@ class BareSqliteLog {
     db_ = *sqlite::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     (void)sqlite::Exec(db_.get(), "PRAGMA journal_mode=WAL");
     (void)sqlite::Exec(db_.get(), "PRAGMA synchronous=FULL");
-    (void)sqlite::Exec(db_.get(),
-                       "CREATE TABLE t(idx INTEGER PRIMARY KEY, entry BLOB)");
-    insert_ =
-        *sqlite::Prepare(db_.get(), "INSERT INTO t(idx, entry) VALUES(?1, ?2)");
+    (void)sqlite::Exec(db_.get(), "CREATE TABLE t(idx INTEGER PRIMARY KEY, entry BLOB)");
+    insert_ = *sqlite::Prepare(db_.get(), "INSERT INTO t(idx, entry) VALUES(?1, ?2)");
     writer_ = std::thread([this] { Loop(); });
   }
   ~BareSqliteLog() {
@@ -102,9 +96,7 @@ class BareSqliteLog {
     std::string bytes;
     absl::Notification* done;
   };
-  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !queue_.empty() || stopping_;
-  }
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; }
   void Loop() {
     for (;;) {
       std::deque<Item> batch;
@@ -162,8 +154,7 @@ double Rate(int threads, double seconds, Append append) {
 SqliteLogStore::Options Signed(const NoteSigner& signer) {
   SqliteLogStore::Options options;
   options.signer = [&signer](uint64_t size, absl::string_view root) {
-    return signer.Sign(
-        FormatCheckpointBody({signer.name(), size, std::string(root)}));
+    return signer.Sign(FormatCheckpointBody({signer.name(), size, std::string(root)}));
   };
   return options;
 }
@@ -186,10 +177,8 @@ void AppendBenchmark(const std::string& dir, const NoteSigner& signer) {
                             {{"source_ip", "192.0.2.10", "anna.support"}});
       });
     }
-    std::printf(
-        "append  concurrency %2d: custos %8.0f/s  bare sqlite %8.0f/s  ratio "
-        "%.2f\n",
-        threads, custos, bare, custos / bare);
+    std::printf("append  concurrency %2d: custos %8.0f/s  bare sqlite %8.0f/s  ratio %.2f\n",
+                threads, custos, bare, custos / bare);
   }
 }
 
@@ -202,8 +191,7 @@ void FillLog(const std::string& path, uint64_t n, const NoteSigner& signer) {
     while (in_flight.load() > 8192) std::this_thread::yield();
     ++in_flight;
     store->AppendAsync(SampleEntry(i), {}, [&](auto) { --in_flight; });
-    if (i % 1000000 == 0 && i > 0)
-      std::fprintf(stderr, "  filled %lu entries\n", i);
+    if (i % 1000000 == 0 && i > 0) std::fprintf(stderr, "  filled %lu entries\n", i);
   }
   while (in_flight.load() > 0) std::this_thread::yield();
   (void)store->CheckpointNow();
@@ -229,13 +217,10 @@ void VerifyBenchmark(const std::string& dir, const NoteSigner& signer) {
   start = absl::Now();
   auto report = VerifySqliteLog(path, options);
   const double custos = n / absl::ToDoubleSeconds(absl::Now() - start);
-  std::printf(
-      "verify  %lu entries: custos verify %9.0f entries/s (%s)  bare sha-256 "
-      "%9.0f/s  "
-      "ratio %.2f\n",
-      n, custos,
-      report.ok() ? "ok" : std::string(report.status().message()).c_str(), bare,
-      custos / bare);
+  std::printf("verify  %lu entries: custos verify %9.0f entries/s (%s)  bare sha-256 %9.0f/s  "
+              "ratio %.2f\n",
+              n, custos, report.ok() ? "ok" : std::string(report.status().message()).c_str(),
+              bare, custos / bare);
 }
 
 void ProofBenchmark(const std::string& dir, const NoteSigner& signer) {
@@ -243,11 +228,9 @@ void ProofBenchmark(const std::string& dir, const NoteSigner& signer) {
   const std::string path = dir + "/proofs.db";
   const absl::Time fill_start = absl::Now();
   FillLog(path, n, signer);
-  std::printf(
-      "fill    %lu entries in %.1f s (%.0f entries/s, async, bounded in "
-      "flight)\n",
-      n, absl::ToDoubleSeconds(absl::Now() - fill_start),
-      n / absl::ToDoubleSeconds(absl::Now() - fill_start));
+  std::printf("fill    %lu entries in %.1f s (%.0f entries/s, async, bounded in flight)\n", n,
+              absl::ToDoubleSeconds(absl::Now() - fill_start),
+              n / absl::ToDoubleSeconds(absl::Now() - fill_start));
   auto store = *SqliteLogStore::Open(path, Signed(signer));
   const std::string root = *store->RootHash(n);
   std::mt19937_64 random(7);
@@ -265,12 +248,10 @@ void ProofBenchmark(const std::string& dir, const NoteSigner& signer) {
     }
   }
   std::sort(micros.begin(), micros.end());
-  std::printf(
-      "proofs  log of %lu entries: inclusion proof p50 %.1f us  p99 %.1f us  "
-      "(%d of %d "
-      "sampled proofs verified)\n",
-      n, micros[micros.size() / 2], micros[micros.size() * 99 / 100], verified,
-      (proofs + 99) / 100);
+  std::printf("proofs  log of %lu entries: inclusion proof p50 %.1f us  p99 %.1f us  (%d of %d "
+              "sampled proofs verified)\n",
+              n, micros[micros.size() / 2], micros[micros.size() * 99 / 100], verified,
+              (proofs + 99) / 100);
 }
 
 }  // namespace

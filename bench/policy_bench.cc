@@ -18,16 +18,14 @@ namespace {
 
 void Run() {
   auto policy = *Policy::Parse(kDefaultPolicy, "default_policy.textproto");
-  const std::vector<std::string> roles = {"support", "developer", "tester",
-                                          "deliverability", "account_manager"};
-  const std::vector<std::string> categories = {"support", "bug", "feature",
-                                               "abuse", "prep"};
+  const std::vector<std::string> roles = {"support", "developer", "tester", "deliverability",
+                                          "account_manager"};
+  const std::vector<std::string> categories = {"support", "bug", "feature", "abuse", "prep"};
   std::vector<custos::v1::StaffMember> staff(1000);
   for (size_t i = 0; i < staff.size(); ++i) {
     staff[i].set_staff_id(absl::StrCat("staff", i));
     staff[i].add_roles(roles[i % roles.size()]);
-    staff[i].set_contract(i % 10 == 0 ? custos::v1::CONTRACTOR
-                                      : custos::v1::DUTCH_EMPLOYMENT);
+    staff[i].set_contract(i % 10 == 0 ? custos::v1::CONTRACTOR : custos::v1::DUTCH_EMPLOYMENT);
     staff[i].set_confidentiality_clause(true);
     staff[i].set_contract_start("2020-01-01");
     staff[i].set_active(true);
@@ -49,20 +47,17 @@ void Run() {
     // random and mostly refused.
     const std::string& role = s.roles(0);
     const bool fits = random() % 4 != 0;
-    static const std::map<std::string,
-                          std::pair<std::string, custos::v1::ReferenceKind>>
-        kFit = {{"support", {"support", custos::v1::SUPPORT_TICKET}},
-                {"developer", {"bug", custos::v1::BUG_REPORT}},
-                {"tester", {"feature", custos::v1::FEATURE_REQUEST}},
-                {"deliverability", {"abuse", custos::v1::ABUSE_SIGNAL}},
-                {"account_manager", {"prep", custos::v1::MEETING}}};
-    f.category =
-        fits ? kFit.at(role).first : categories[random() % categories.size()];
+    static const std::map<std::string, std::pair<std::string, custos::v1::ReferenceKind>> kFit = {
+        {"support", {"support", custos::v1::SUPPORT_TICKET}},
+        {"developer", {"bug", custos::v1::BUG_REPORT}},
+        {"tester", {"feature", custos::v1::FEATURE_REQUEST}},
+        {"deliverability", {"abuse", custos::v1::ABUSE_SIGNAL}},
+        {"account_manager", {"prep", custos::v1::MEETING}}};
+    f.category = fits ? kFit.at(role).first : categories[random() % categories.size()];
     f.reference = "REF-1";
     f.found_reference = Reference{
         "REF-1",
-        fits ? kFit.at(role).second
-             : static_cast<custos::v1::ReferenceKind>(1 + random() % 6),
+        fits ? kFit.at(role).second : static_cast<custos::v1::ReferenceKind>(1 + random() % 6),
         c.customer_id(), true};
     f.placement = {random() % 20 == 0 ? "DE" : "NL", "office"};
     f.now = absl::Now();
@@ -92,15 +87,12 @@ void Run() {
   }
   std::sort(nanos.begin(), nanos.end());
   std::sort(base.begin(), base.end());
-  std::printf(
-      "decide  %d decisions, 1,000 staff, 10,000 customers, default policy, 1 "
-      "thread: "
-      "%.0f decisions/s, p50 %.2f us, p99 %.2f us (%d allowed)\n",
-      kDecisions, kDecisions / seconds, nanos[nanos.size() / 2] / 1000,
-      nanos[nanos.size() * 99 / 100] / 1000, allowed);
-  std::printf(
-      "baseline copying the facts: p50 %.2f us, p99 %.2f us (sink %zu)\n",
-      base[base.size() / 2] / 1000, base[base.size() * 99 / 100] / 1000, sink);
+  std::printf("decide  %d decisions, 1,000 staff, 10,000 customers, default policy, 1 thread: "
+              "%.0f decisions/s, p50 %.2f us, p99 %.2f us (%d allowed)\n",
+              kDecisions, kDecisions / seconds, nanos[nanos.size() / 2] / 1000,
+              nanos[nanos.size() * 99 / 100] / 1000, allowed);
+  std::printf("baseline copying the facts: p50 %.2f us, p99 %.2f us (sink %zu)\n",
+              base[base.size() / 2] / 1000, base[base.size() * 99 / 100] / 1000, sink);
 }
 
 }  // namespace
