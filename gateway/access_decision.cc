@@ -135,9 +135,11 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
 }
 
 absl::StatusOr<custos::v1::Grant> IssueGrant(
-    const Gateway& gateway, const custos::v1::StaffMember& staff,
+    const Gateway& gateway, AuditedCall& call,
+    const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision, absl::Time now) {
+    const custos::v1::Decision& decision) {
+  const absl::Time now = call.now();
   auto grant_id = NewId("g_");
   if (!grant_id.ok()) return grant_id.status();
   custos::v1::Grant grant;
@@ -149,9 +151,13 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
   grant.set_state(custos::v1::GRANT_ACTIVE);
   *grant.mutable_created_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
-  // Stored before the log entry is written; if that write fails the caller
-  // never learns the grant's id, so nothing can be read under it.
-  if (auto s = gateway.grants->Create(grant); !s.ok()) return s;
+  // Stored only once its entry is durable. Stored before, a grant whose entry
+  // then failed (a full disk, a locked log) or never came (custosd killed)
+  // would stay active with no record of it, and its staff member would find
+  // it with ListGrants and read under it. Stored after, the worst case is an
+  // entry for a grant that was never stored, under which reads fail closed.
+  call.AfterLogged(
+      [grants = gateway.grants, grant] { return grants->Create(grant); });
   return grant;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/audited_call.h"
 #include "gateway/gateway.h"
 #include "policy/policy.h"
 #include "proto/custos/v1/access.pb.h"
@@ -41,11 +42,14 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
 absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
     const Gateway& gateway, const custos::v1::Customer& customer);
 
-// Makes and stores the grant an ALLOW decision describes.
+// Makes the grant an ALLOW decision describes, for `staff`, and has `call`
+// store it once the call's entry is durable (AuditedCall::AfterLogged): a
+// grant never exists without the entry that issued it.
 absl::StatusOr<custos::v1::Grant> IssueGrant(
-    const Gateway& gateway, const custos::v1::StaffMember& staff,
+    const Gateway& gateway, AuditedCall& call,
+    const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision, absl::Time now);
+    const custos::v1::Decision& decision);
 
 // `prefix` and 128 random bits in hex.
 absl::StatusOr<std::string> NewId(absl::string_view prefix);

@@ -235,7 +235,7 @@ absl::Status DecidePending(
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
     if (decision->verdict() == custos::v1::ALLOW) {
       auto grant =
-          IssueGrant(gateway, *staff, stored->request, *decision, call.now());
+          IssueGrant(gateway, call, *staff, stored->request, *decision);
       if (!grant.ok()) return grant.status();
       pending.set_state(custos::v1::PENDING_APPROVED);
       pending.set_grant_id(grant->grant_id());
@@ -277,7 +277,12 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
   consent.set_consented(request.consent());
   *consent.mutable_changed_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
-  return gateway.approvals->PutConsent(consent);
+  // Takes effect only once its entry is durable: consent given lets a
+  // partner in, so it must never apply without its record.
+  call.AfterLogged([approvals = gateway.approvals, consent] {
+    return approvals->PutConsent(consent);
+  });
+  return absl::OkStatus();
 }
 
 absl::Status ListConsents(AuditedCall& call, const Gateway& gateway,

@@ -78,6 +78,10 @@ void AuditedCall::AddPersonalValue(absl::string_view field,
   personal_.push_back({std::string(field), std::string(value), subject});
 }
 
+void AuditedCall::AfterLogged(std::function<absl::Status()> step) {
+  after_logged_.push_back(std::move(step));
+}
+
 grpc::ServerUnaryReactor* AuditedCall::Finish(
     absl::Status answer, std::function<void(uint64_t)> on_logged) {
   entry_.set_status_code(static_cast<int32_t>(answer.code()));
@@ -99,7 +103,8 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(
   gateway_->log->AppendAsync(
       std::move(entry_), std::move(personal_),
       [reactor, context, metrics, queued, action, category,
-       answer = std::move(answer), on_logged = std::move(on_logged)](
+       answer = std::move(answer), on_logged = std::move(on_logged),
+       after_logged = std::move(after_logged_)](
           absl::StatusOr<custos::v1::LogEntry> logged) {
         if (metrics != nullptr) {
           metrics->ObserveAppend(absl::Now() - queued);
@@ -120,6 +125,20 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(
           return;
         }
         if (answer.ok()) {
+          for (const auto& step : after_logged) {
+            if (absl::Status stored = step(); !stored.ok()) {
+              LogEvent("error", "state_unwritable",
+                       absl::StrCat(
+                           "entry #", logged->index(), " (", action,
+                           ") is logged but not served: ", stored.message()));
+              context->AddTrailingMetadata(kLogIndexMetadata,
+                                           absl::StrCat(logged->index()));
+              reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+                  "logged as entry #", logged->index(),
+                  ", but nothing was served: ", stored.message()))));
+              return;
+            }
+          }
           if (on_logged) on_logged(logged->index());
         } else {
           context->AddTrailingMetadata(kLogIndexMetadata,

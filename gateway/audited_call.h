@@ -51,6 +51,15 @@ class AuditedCall {
   // keeps `via`, country and network. `staff` must outlive the call.
   void ActFor(const custos::v1::StaffMember& staff);
 
+  // Runs `step` once the entry is durable, before the caller is answered
+  // and only if `answer` is OK: for state that must never exist without its
+  // entry, such as a grant (a refused or unanswered call must not leave one
+  // that ListGrants would show). If the entry cannot be written the step
+  // never runs; if the step fails the caller gets UNAVAILABLE with the
+  // entry's index (logged, not served). Steps run in the order added, on the
+  // log's writer thread.
+  void AfterLogged(std::function<absl::Status()> step);
+
   // Appends the entry with `answer`'s code, then finishes the RPC with
   // `answer`; on success `on_logged` first receives the entry's index (to put
   // it in the response). A refusal's message becomes the entry's reason when
@@ -66,6 +75,7 @@ class AuditedCall {
   Caller caller_;
   custos::v1::LogEntry entry_;
   std::vector<audit::PersonalValue> personal_;
+  std::vector<std::function<absl::Status()>> after_logged_;
 };
 
 namespace internal {

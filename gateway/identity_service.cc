@@ -193,7 +193,7 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
       return absl::PermissionDeniedError(
           absl::StrCat("session refused: ", absl::StrJoin(reasons, "; ")));
     }
-    auto issued = IssueGrant(gateway, staff, access, *decision, call.now());
+    auto issued = IssueGrant(gateway, call, staff, access, *decision);
     if (!issued.ok()) return issued.status();
     grant = *std::move(issued);
   }

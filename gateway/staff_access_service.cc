@@ -93,7 +93,11 @@ absl::Status DecideRequestAccess(
       pending.set_network(call.caller().placement.label);
       pending.set_device_id(request.device_id());
       stored.request = request;
-      if (auto s = gateway.approvals->PutPending(stored); !s.ok()) return s;
+      // Kept only once its entry is durable, so approvers never see (and
+      // grant) a request that has no record.
+      call.AfterLogged([approvals = gateway.approvals, stored] {
+        return approvals->PutPending(stored);
+      });
       *response.mutable_pending() = pending;
       *response.mutable_decision() = std::move(decision);
       return absl::OkStatus();
@@ -103,7 +107,7 @@ absl::Status DecideRequestAccess(
   }
 
   auto grant =
-      IssueGrant(gateway, *call.caller().staff, request, decision, call.now());
+      IssueGrant(gateway, call, *call.caller().staff, request, decision);
   if (!grant.ok()) return grant.status();
   entry.set_grant_id(grant->grant_id());
   entry.set_resource(absl::StrCat("grant/", grant->grant_id()));

@@ -658,6 +658,19 @@ namespace {
 TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   const std::string db = absl::StrCat(*data_dir_, "/audit.db");
   const uint64_t before = AllEntries().front().index();
+  const auto count_grants = [] {
+    sqlite3* grants = nullptr;
+    sqlite3_open(absl::StrCat(*data_dir_, "/grants.db").c_str(), &grants);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(grants, "SELECT count(*) FROM grants", -1, &stmt,
+                       nullptr);
+    const int count =
+        sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    sqlite3_close(grants);
+    return count;
+  };
+  const int grants_before = count_grants();
   sqlite3* locker = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
@@ -670,6 +683,8 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
       refused.status.error_message(),
       HasSubstr("the audit log cannot be written, so nothing was served"));
   EXPECT_FALSE(refused.response.has_grant());
+  // Nor was a grant stored for it, which ListGrants would show.
+  EXPECT_EQ(count_grants(), grants_before);
 
   sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(locker);
@@ -679,6 +694,7 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   ASSERT_TRUE(served.status.ok()) << served.status.error_message();
   // Nothing of the refused request reached the log; the chain goes on.
   EXPECT_GT(served.response.log_index(), before);
+  EXPECT_EQ(count_grants(), grants_before + 1);
   EXPECT_TRUE(audit::VerifySqliteLogFile(db).ok());
 }
 
@@ -894,6 +910,34 @@ TEST_F(ApprovalsTest, WithdrawnConsentShutsThePartnerOut) {
   AsCustomer(context, "acme");
   ASSERT_TRUE(
       CustomerStub()->SetPartnerConsent(&context, withdraw, &changed).ok());
+  EXPECT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+}
+
+// A consent change whose entry cannot be written does not take effect: the
+// customer is answered UNAVAILABLE and the partner's access stays as it was.
+TEST_F(ApprovalsTest, ConsentStaysWhileTheLogCannotBeWritten) {
+  ASSERT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(
+      sqlite3_open(absl::StrCat(*data_dir_, "/audit.db").c_str(), &locker),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  custos::v1::SetPartnerConsentRequest withdraw;
+  withdraw.set_partner_organisation("mailfix");
+  withdraw.set_consent(false);
+  custos::v1::SetPartnerConsentResponse changed;
+  grpc::ClientContext context;
+  AsCustomer(context, "acme");
+  const grpc::Status status =
+      CustomerStub()->SetPartnerConsent(&context, withdraw, &changed);
+  sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(locker);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
           .status.ok());
