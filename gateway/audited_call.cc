@@ -82,8 +82,7 @@ void AuditedCall::AfterLogged(std::function<absl::Status()> step) {
   after_logged_.push_back(std::move(step));
 }
 
-grpc::ServerUnaryReactor* AuditedCall::Finish(
-    absl::Status answer, std::function<void(uint64_t)> on_logged) {
+void AuditedCall::Append(absl::Status answer, Logged logged) {
   entry_.set_status_code(static_cast<int32_t>(answer.code()));
   if (entry_.outcome() == custos::v1::OUTCOME_UNSPECIFIED) {
     entry_.set_outcome(answer.ok() ? custos::v1::OUTCOME_ALLOWED
@@ -94,34 +93,32 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(
     reason->set_code(absl::StatusCodeToString(answer.code()));
     reason->set_message(std::string(answer.message()));
   }
-  grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
   GatewayMetrics* metrics = gateway_->metrics;
   const absl::Time queued = absl::Now();
   const std::string action = entry_.action();
   const std::string category = entry_.category();
-  grpc::CallbackServerContext* context = context_;
   gateway_->log->AppendAsync(
       std::move(entry_), std::move(personal_),
-      [reactor, context, metrics, queued, action, category,
-       answer = std::move(answer), on_logged = std::move(on_logged),
-       after_logged = std::move(after_logged_)](
-          absl::StatusOr<custos::v1::LogEntry> logged) {
+      [metrics, queued, action, category, answer = std::move(answer),
+       logged = std::move(logged), after_logged = std::move(after_logged_)](
+          absl::StatusOr<custos::v1::LogEntry> entry) {
         if (metrics != nullptr) {
           metrics->ObserveAppend(absl::Now() - queued);
           metrics->CountRequest(action,
-                                logged.ok()
+                                entry.ok()
                                     ? absl::StatusCodeToString(answer.code())
                                     : "UNAVAILABLE",
                                 category);
         }
-        if (!logged.ok()) {
+        if (!entry.ok()) {
           LogEvent("error", "log_unwritable",
                    absl::StrCat("refused ", action,
                                 ": the audit log cannot be written: ",
-                                logged.status().message()));
-          reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
-              "the audit log cannot be written, so nothing was served: ",
-              logged.status().message()))));
+                                entry.status().message()));
+          logged(absl::UnavailableError(absl::StrCat(
+                     "the audit log cannot be written, so nothing was served: ",
+                     entry.status().message())),
+                 std::nullopt);
           return;
         }
         if (answer.ok()) {
@@ -129,23 +126,35 @@ grpc::ServerUnaryReactor* AuditedCall::Finish(
             if (absl::Status stored = step(); !stored.ok()) {
               LogEvent("error", "state_unwritable",
                        absl::StrCat(
-                           "entry #", logged->index(), " (", action,
+                           "entry #", entry->index(), " (", action,
                            ") is logged but not served: ", stored.message()));
-              context->AddTrailingMetadata(kLogIndexMetadata,
-                                           absl::StrCat(logged->index()));
-              reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
-                  "logged as entry #", logged->index(),
-                  ", but nothing was served: ", stored.message()))));
+              logged(absl::UnavailableError(absl::StrCat(
+                         "logged as entry #", entry->index(),
+                         ", but nothing was served: ", stored.message())),
+                     entry->index());
               return;
             }
           }
-          if (on_logged) on_logged(logged->index());
-        } else {
-          context->AddTrailingMetadata(kLogIndexMetadata,
-                                       absl::StrCat(logged->index()));
         }
-        reactor->Finish(ToGrpcStatus(answer));
+        logged(answer, entry->index());
       });
+}
+
+grpc::ServerUnaryReactor* AuditedCall::Finish(
+    absl::Status answer, std::function<void(uint64_t)> on_logged) {
+  grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
+  grpc::CallbackServerContext* context = context_;
+  Append(std::move(answer),
+         [reactor, context, on_logged = std::move(on_logged)](
+             const absl::Status& final_answer, std::optional<uint64_t> index) {
+           if (final_answer.ok()) {
+             if (on_logged) on_logged(*index);
+           } else if (index.has_value()) {
+             context->AddTrailingMetadata(kLogIndexMetadata,
+                                          absl::StrCat(*index));
+           }
+           reactor->Finish(ToGrpcStatus(final_answer));
+         });
   return reactor;
 }
 

@@ -14,6 +14,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -66,6 +67,15 @@ class AuditedCall {
   // the handler recorded none. Returns the reactor for the handler to return.
   grpc::ServerUnaryReactor* Finish(
       absl::Status answer, std::function<void(uint64_t)> on_logged = nullptr);
+
+  // What Finish does short of answering, for callers that answer the RPC
+  // themselves: appends the entry, runs the AfterLogged steps, then tells
+  // `logged`, on the log's writer thread, the answer to give (`answer`, or
+  // UNAVAILABLE when the log or a step could not be written) and the
+  // entry's index when it was written.
+  using Logged = std::function<void(const absl::Status& final_answer,
+                                    std::optional<uint64_t> index)>;
+  void Append(absl::Status answer, Logged logged);
 
  private:
   const Gateway* gateway_;

@@ -24,6 +24,7 @@
 #include "gateway/data/demo_customer_data.h"
 #include "gateway/demo_directory.h"
 #include "gateway/log_signer.h"
+#include "gateway/malformed_request.h"
 #include "gateway/pki/dev_ca.h"
 #include "gateway/references/sqlite_reference_directory.h"
 #include "google/protobuf/util/time_util.h"
@@ -266,6 +267,12 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   builder.RegisterService(server->audit_log_.get());
   builder.RegisterService(server->approvals_service_.get());
   builder.RegisterService(server->identity_service_.get());
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      std::make_unique<MalformedRequestLogging>(&server->gateway_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

@@ -2117,11 +2117,10 @@ TEST_F(TakeIdentityTest, RefusesHostileInputAcrossServices) {
           .status.ok());
 }
 
-// A string field that is not valid UTF-8 never reaches a handler: the
-// protobuf runtime refuses to parse the request. gRPC then answers
-// UNIMPLEMENTED with no message and custosd has no entry to write, so these
-// are refused but not yet logged or named; the gateway goes on serving.
-TEST_F(TakeIdentityTest, InvalidUtf8NeverReachesAHandler) {
+// A string field in invalid UTF-8 makes the request unparseable (proto3),
+// so gRPC refuses it before any handler runs; the gateway still logs the
+// refusal and answers INVALID_ARGUMENT naming the request, and serves on.
+TEST_F(TakeIdentityTest, InvalidUtf8IsRefusedAndLogged) {
   auto staff = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
   auto audit = custos::v1::AuditLog::NewStub(StaffChannel("anna.support"));
   auto approvals = custos::v1::Approvals::NewStub(StaffChannel("anna.support"));
@@ -2205,17 +2204,32 @@ TEST_F(TakeIdentityTest, InvalidUtf8NeverReachesAHandler) {
   const Answer before = RequestAccess(StaffChannel("anna.support"), "acme",
                                       "support", "SUP-1042");
   ASSERT_TRUE(before.status.ok());
+  uint64_t last_index = before.response.log_index();
   for (const Case& c : cases) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
-    EXPECT_FALSE(c.call(context).ok()) << c.name;
+    const grpc::Status status = c.call(context);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.name;
+    EXPECT_THAT(status.error_message(), ::testing::StartsWith("request: "))
+        << c.name;
+    const auto logged =
+        context.GetServerTrailingMetadata().find("custos-log-index");
+    ASSERT_NE(logged, context.GetServerTrailingMetadata().end())
+        << c.name << " was not logged";
+    uint64_t index = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(
+        absl::string_view(logged->second.data(), logged->second.size()),
+        &index));
+    EXPECT_EQ(index, last_index + 1) << c.name;
+    last_index = index;
   }
-  // Nothing was served or logged in between; the gateway serves on.
+  // One entry for each refusal and nothing served; the gateway serves on.
   const Answer after = RequestAccess(StaffChannel("anna.support"), "acme",
                                      "support", "SUP-1042");
   ASSERT_TRUE(after.status.ok());
-  EXPECT_EQ(after.response.log_index(), before.response.log_index() + 1);
+  EXPECT_EQ(after.response.log_index(), last_index + 1);
 }
 
 }  // namespace
