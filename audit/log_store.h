@@ -55,8 +55,9 @@ class LogStore {
   // UNAVAILABLE (nothing appended) when the log cannot be written: disk
   // full, database locked, I/O error. A later append succeeds once the cause
   // is gone. Appends waiting together share one transaction and one fsync.
-  // `done` runs on the store's writer thread and must not block. Never
-  // blocks the caller.
+  // `done` runs on a thread of the store's, in the order of the appends (or
+  // at once on the caller's, for an append refused before it is queued),
+  // and must not block for long. Never blocks the caller.
   virtual void AppendAsync(custos::v1::LogEntry entry,
                            std::vector<PersonalValue> personal,
                            AppendDone done) = 0;

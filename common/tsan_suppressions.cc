@@ -18,12 +18,15 @@ extern "C" const char* __tsan_default_suppressions() {
   // Reports that the option above does not cover: a system call on a file
   // descriptor that gRPC's poller owns; Abseil's deadlock detector (fed by
   // gRPC's locks); and gRPC's own header code, compiled into our binaries
-  // and so instrumented, finishing a call on the log's writer thread that
-  // gRPC's completion queue (not instrumented) then hands to its threads.
+  // and so instrumented, finishing a call on the log's threads that gRPC's
+  // completion queue (not instrumented) then hands to its threads, or
+  // answering a request that did not parse (FinishOnlyReactor).
   return "race:grpc_event_engine::posix_engine::\n"
          "race:absl::debian3::synchronization_internal::\n"
          "race:grpc::internal::CallbackWithSuccessTag::Run\n"
          "race:ServerCallbackUnaryImpl::Finish\n"
          "race:ServerCallbackUnaryImpl::SendInitialMetadata\n"
-         "race:grpc::ServerUnaryReactor::InternalBindCall\n";
+         "race:grpc::ServerUnaryReactor::InternalBindCall\n"
+         "race:ServerCallbackUnaryImpl::CallOnDone\n"
+         "race:grpc::internal::FinishOnlyReactor\n";
 }

@@ -9,6 +9,7 @@
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/sqlite/sqlite.h"
+#include "audit/sqlite/tree_nodes.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
 
@@ -122,6 +123,7 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     return absl::OkStatus();
   };
 
+  int node_rc = sqlite3_step(nodes.get());
   CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(0));
   uint64_t position = 0;
   int rc;
@@ -144,18 +146,24 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
       return absl::DataLossError(absl::StrCat(
           "entry ", position, ": stored leaf hash does not match its bytes"));
     }
-    // Each stored subtree is checked as soon as the rebuilt tree completes it.
+    // Each stored subtree is checked as soon as the rebuilt tree completes
+    // it. Below kLowestStoredLevel a row is optional (logs written before
+    // that rule have them) but checked when there.
     rebuilt.Append(chain.last_leaf_hash(), [&](int level, uint64_t index,
                                                const std::string& h) {
       if (level == 0 || !node_status.ok()) return;
       const uint64_t last = ((index + 1) << level) - 1;
-      const bool stored =
-          sqlite3_step(nodes.get()) == SQLITE_ROW &&
+      const bool row_is_this_node =
+          node_rc == SQLITE_ROW &&
           static_cast<uint64_t>(sqlite3_column_int64(nodes.get(), 0)) == last &&
-          sqlite3_column_int(nodes.get(), 1) == level &&
+          sqlite3_column_int(nodes.get(), 1) == level;
+      if (!row_is_this_node && level < sqlite::kLowestStoredLevel) return;
+      const bool stored =
+          row_is_this_node &&
           sqlite3_column_bytes(nodes.get(), 2) == static_cast<int>(h.size()) &&
           std::memcmp(sqlite3_column_blob(nodes.get(), 2), h.data(),
                       h.size()) == 0;
+      if (row_is_this_node) node_rc = sqlite3_step(nodes.get());
       if (!stored) {
         // Every other leaf under this node was checked in a smaller node
         // already, so the newest entry (or the node itself) is what changed.
@@ -169,7 +177,8 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     });
     CUSTOS_RETURN_IF_ERROR(node_status);
     ++position;
-    if (position == options.root_at_size) report.root_at_size = rebuilt.RootHash();
+    if (position == options.root_at_size)
+      report.root_at_size = rebuilt.RootHash();
     CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(position));
     if (options.progress && position % kProgressEvery == 0)
       options.progress(position, total);
@@ -180,6 +189,16 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
         "checkpoint of size ", sqlite3_column_int64(checkpoints.get(), 0),
         " is larger than the log (", position,
         " entries): entries were removed from the end"));
+  }
+  if (node_rc == SQLITE_ROW) {
+    return absl::DataLossError(absl::StrCat(
+        "tree node ", sqlite3_column_int(nodes.get(), 1),
+        " over entries up to ", sqlite3_column_int64(nodes.get(), 0),
+        " is stored, but the log holds ", position,
+        " entries: entries were removed from the end, or the node added"));
+  }
+  if (node_rc != SQLITE_ROW && node_rc != SQLITE_DONE) {
+    return sqlite::Error(db.get(), node_rc, "reading tree nodes");
   }
   if (verifier.has_value() && position > 0 && report.checkpoints == 0) {
     return absl::DataLossError(

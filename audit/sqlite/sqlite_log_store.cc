@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/entry.h"
+#include "audit/sqlite/tree_nodes.h"
 #include "common/mutex.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
@@ -34,8 +35,8 @@ constexpr const char* kSchema = R"sql(
     outcome INTEGER NOT NULL);
   CREATE INDEX IF NOT EXISTS entries_by_customer ON entries(customer_id, idx);
   CREATE INDEX IF NOT EXISTS entries_by_actor ON entries(actor_id, idx);
-  -- Full subtrees above the leaves (level >= 1); leaf hashes live in
-  -- entries. Keyed by the last entry they cover, so each append adds its
+  -- Full subtrees of 16 entries or more (level >= 4, see tree_nodes.h);
+  -- leaf hashes live in entries, smaller subtrees are hashed from them. Keyed by the last entry they cover, so each append adds its
   -- nodes at the end of the b-tree.
   CREATE TABLE IF NOT EXISTS tree_nodes(
     last_leaf INTEGER NOT NULL,
@@ -115,8 +116,10 @@ absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(
   std::unique_ptr<SqliteLogStore> store(new SqliteLogStore(std::move(options)));
   CUSTOS_RETURN_IF_ERROR(store->Init(path));
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  store->completer_ = std::thread([s = store.get()] { s->CompleterLoop(); });
   // Named, so that top, perf and gdb show where the appends are written.
   pthread_setname_np(store->writer_.native_handle(), "custos-log");
+  pthread_setname_np(store->completer_.native_handle(), "custos-log-done");
   return store;
 }
 
@@ -168,6 +171,9 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
         sqlite::Prepare(read_db_.get(),
                         "SELECT leaf_hash FROM entries WHERE idx = ?1"));
     CUSTOS_ASSIGN_OR_RETURN(
+        read_leaf_range_,
+        sqlite::Prepare(read_db_.get(), sqlite::kLeafRangeSql));
+    CUSTOS_ASSIGN_OR_RETURN(
         read_node_,
         sqlite::Prepare(read_db_.get(),
                         "SELECT hash FROM tree_nodes WHERE last_leaf = ((?2 + "
@@ -211,7 +217,14 @@ absl::Status SqliteLogStore::RecoverTail() {
       sqlite::Statement leaf,
       sqlite::Prepare(write_db_.get(),
                       "SELECT leaf_hash FROM entries WHERE idx = ?1"));
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement leaf_range,
+      sqlite::Prepare(write_db_.get(), sqlite::kLeafRangeSql));
   auto read = [&](int level, uint64_t index) -> absl::StatusOr<std::string> {
+    if (level > 0 && level < sqlite::kLowestStoredLevel) {
+      return sqlite::HashSubtreeFromLeaves(write_db_.get(), leaf_range.get(),
+                                           level, index);
+    }
     sqlite3_stmt* stmt = level == 0 ? leaf.get() : node.get();
     sqlite3_reset(stmt);
     if (level == 0) {
@@ -242,6 +255,38 @@ SqliteLogStore::~SqliteLogStore() {
     stopping_ = true;
   }
   if (writer_.joinable()) writer_.join();
+  {
+    MutexLock lock(&completion_mu_);
+    writer_finished_ = true;
+  }
+  if (completer_.joinable()) completer_.join();
+}
+
+void SqliteLogStore::Complete(std::vector<Completion> batch) {
+  MutexLock lock(&completion_mu_);
+  completions_.push_back(std::move(batch));
+}
+
+void SqliteLogStore::CompleterLoop() {
+  for (;;) {
+    std::deque<std::vector<Completion>> ready;
+    bool finished = false;
+    {
+      MutexLock lock(&completion_mu_);
+      completion_mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !completions_.empty() || writer_finished_;
+      });
+      ready.swap(completions_);
+      finished = writer_finished_;
+    }
+    for (std::vector<Completion>& batch : ready) {
+      for (Completion& completion : batch) {
+        completion.done(std::move(completion.outcome));
+      }
+    }
+    // The writer has stopped and everything it finished has been told.
+    if (finished && ready.empty()) return;
+  }
 }
 
 void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
@@ -358,13 +403,21 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
     last_checkpoint_ = first_checkpoint_time;
     // The database may know better than memory after a failed commit.
     tail_stale_ = !RecoverTail().ok();
-    for (Pending& p : batch) p.done(status);
+    std::vector<Completion> failed;
+    failed.reserve(batch.size());
+    for (Pending& p : batch) failed.push_back({std::move(p.done), status});
+    Complete(std::move(failed));
     return;
   }
   size_.store(next_index_, std::memory_order_release);
   commits_.fetch_add(1, std::memory_order_relaxed);
   if (options_.on_commit) options_.on_commit(batch.size(), next_index_);
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(stored[i]));
+  std::vector<Completion> committed;
+  committed.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    committed.push_back({std::move(batch[i].done), std::move(stored[i])});
+  }
+  Complete(std::move(committed));
 }
 
 absl::Status SqliteLogStore::WriteBatch(
@@ -415,7 +468,7 @@ absl::Status SqliteLogStore::WriteBatch(
 
     range_.Append(
         leaf, [&](int level, uint64_t index, const std::string& hash) {
-          if (level == 0 || !node_status.ok()) return;
+          if (level < sqlite::kLowestStoredLevel || !node_status.ok()) return;
           sqlite3_stmt* node = insert_node_.get();
           sqlite3_reset(node);
           sqlite3_bind_int(node, 1, level);
@@ -748,6 +801,10 @@ absl::StatusOr<std::string> SqliteLogStore::ReadEntryBytes(
 
 absl::StatusOr<std::string> SqliteLogStore::ReadNode(int level,
                                                      uint64_t index) const {
+  if (level > 0 && level < sqlite::kLowestStoredLevel) {
+    return sqlite::HashSubtreeFromLeaves(read_db_.get(), read_leaf_range_.get(),
+                                         level, index);
+  }
   sqlite3_stmt* stmt = level == 0 ? read_leaf_.get() : read_node_.get();
   ResetOnExit reset(stmt);
   if (level == 0) {

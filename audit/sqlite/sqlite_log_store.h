@@ -94,11 +94,20 @@ class SqliteLogStore final : public LogStore {
   };
   // Work for the writer thread's connection other than appends.
   using Task = std::function<void()>;
+  // An append's outcome, for its caller's `done`.
+  struct Completion {
+    AppendDone done;
+    absl::StatusOr<custos::v1::LogEntry> outcome;
+  };
 
   explicit SqliteLogStore(Options options) : options_(std::move(options)) {}
   absl::Status Init(const std::string& path);
   absl::Status RecoverTail();
   void WriterLoop();
+  // Runs the callers' `done`s of each finished batch, in order, so that the
+  // writer thread can start the next transaction meanwhile.
+  void CompleterLoop();
+  void Complete(std::vector<Completion> batch);
   void CommitBatch(std::deque<Pending>& batch, bool checkpoint_due);
   absl::Status WriteBatch(std::deque<Pending>& batch,
                           std::vector<custos::v1::LogEntry>& stored);
@@ -148,10 +157,17 @@ class SqliteLogStore final : public LogStore {
   sqlite::Statement read_entry_ ABSL_GUARDED_BY(read_mu_);
   sqlite::Statement read_leaf_ ABSL_GUARDED_BY(read_mu_);
   sqlite::Statement read_node_ ABSL_GUARDED_BY(read_mu_);
+  sqlite::Statement read_leaf_range_ ABSL_GUARDED_BY(read_mu_);
+
+  Mutex completion_mu_;
+  std::deque<std::vector<Completion>> completions_
+      ABSL_GUARDED_BY(completion_mu_);
+  bool writer_finished_ ABSL_GUARDED_BY(completion_mu_) = false;
 
   std::atomic<uint64_t> size_{0};
   std::atomic<uint64_t> commits_{0};
   std::thread writer_;
+  std::thread completer_;
 };
 
 }  // namespace custos::audit

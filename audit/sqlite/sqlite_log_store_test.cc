@@ -219,7 +219,8 @@ class TamperTest : public ::testing::Test {
   void SetUp() override {
     path_ = TempPath("tamper");
     auto store = *SqliteLogStore::Open(path_);
-    for (int i = 0; i < 10; ++i)
+    // 40 entries: two full subtrees of 16, whose nodes are stored.
+    for (int i = 0; i < 40; ++i)
       (void)store->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
   }
   std::string path_;
@@ -253,9 +254,8 @@ TEST_F(TamperTest, DetectsAChangedEntryWithItsLeafHashRecomputed) {
   sqlite::BindBlob(update.get(), 2, leaf);
   ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
   EXPECT_EQ(VerifySqliteLogFile(path_).message(),
-            "entry 3: does not match the stored Merkle tree (node 1/1 over "
-            "entries 2..3): the "
-            "entry or the tree was changed");
+            "entry 4: prev_hash does not match the leaf hash of entry 3 (an "
+            "entry was changed, inserted or reordered)");
 }
 
 TEST_F(TamperTest, DetectsADeletedRow) {
@@ -276,12 +276,39 @@ TEST_F(TamperTest, DetectsSwappedRows) {
 
 TEST_F(TamperTest, DetectsATamperedTreeNode) {
   RawSql(path_,
-         "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 2 AND "
-         "last_leaf = 7");
+         "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 4 AND "
+         "last_leaf = 31");
+  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+            "entry 31: does not match the stored Merkle tree (node 4/1 over "
+            "entries 16..31): the entry or the tree was changed");
+}
+
+TEST_F(TamperTest, StoresNoNodeBelowSixteenEntries) {
+  auto db = *sqlite::Open(path_, SQLITE_OPEN_READONLY);
+  auto stmt = *sqlite::Prepare(
+      db.get(), "SELECT group_concat(level || '/' || last_leaf) FROM tree_nodes");
+  ASSERT_EQ(sqlite3_step(stmt.get()), SQLITE_ROW);
+  EXPECT_EQ(sqlite::ColumnBytes(stmt.get(), 0), "4/15,4/31,5/31");
+}
+
+// Logs written before nodes below level 4 were left out still hold them:
+// such a row is checked when present.
+TEST_F(TamperTest, DetectsAWrongLowerNodeOfAnOlderLog) {
+  RawSql(path_,
+         "INSERT INTO tree_nodes(last_leaf, level, hash) VALUES(7, 2, "
+         "zeroblob(32))");
   EXPECT_EQ(VerifySqliteLogFile(path_).message(),
             "entry 7: does not match the stored Merkle tree (node 2/1 over "
-            "entries 4..7): the "
-            "entry or the tree was changed");
+            "entries 4..7): the entry or the tree was changed");
+}
+
+TEST_F(TamperTest, DetectsANodeBeyondTheLog) {
+  RawSql(path_,
+         "INSERT INTO tree_nodes(last_leaf, level, hash) VALUES(63, 6, "
+         "zeroblob(32))");
+  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+            "tree node 6 over entries up to 63 is stored, but the log holds 40 "
+            "entries: entries were removed from the end, or the node added");
 }
 
 TEST(SqliteLogStoreFailClosedTest, RefusesWhileLockedAndRecoversAfter) {
