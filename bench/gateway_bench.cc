@@ -6,6 +6,8 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -16,6 +18,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gateway/server.h"
@@ -24,6 +27,9 @@
 ABSL_FLAG(std::string, dir, "/tmp/custos-gateway-bench",
           "Data directory (wiped first).");
 ABSL_FLAG(double, seconds, 3, "Seconds per measurement.");
+ABSL_FLAG(std::vector<std::string>, concurrency,
+          std::vector<std::string>({"1", "8", "64"}),
+          "Calls in flight of each measurement.");
 
 namespace custos {
 namespace {
@@ -40,7 +46,16 @@ struct Result {
   double p50_ms;
   double p99_ms;
   uint64_t errors;
+  // Processor time of the whole process (client and server) per call.
+  double cpu_us_per_call;
 };
+
+double ProcessCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
 
 template <typename Call>
 Result Measure(int concurrency, double seconds, Call call) {
@@ -49,6 +64,7 @@ Result Measure(int concurrency, double seconds, Call call) {
   std::atomic<uint64_t> errors{0};
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
+  const double cpu_start = ProcessCpuSeconds();
   for (int t = 0; t < concurrency; ++t) {
     threads.emplace_back([&, t] {
       while (!stop.load(std::memory_order_relaxed)) {
@@ -62,11 +78,12 @@ Result Measure(int concurrency, double seconds, Call call) {
   stop = true;
   for (auto& thread : threads) thread.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const double cpu = ProcessCpuSeconds() - cpu_start;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
   return {all.size() / elapsed, all[all.size() / 2], all[all.size() * 99 / 100],
-          errors.load()};
+          errors.load(), cpu * 1e6 / all.size()};
 }
 
 int Run() {
@@ -94,7 +111,13 @@ int Run() {
   request.mutable_justification()->set_reference("SUP-1042");
 
   const double seconds = absl::GetFlag(FLAGS_seconds);
-  for (int concurrency : {1, 8, 64}) {
+  for (const std::string& flag : absl::GetFlag(FLAGS_concurrency)) {
+    int concurrency = 1;
+    if (!absl::SimpleAtoi(flag, &concurrency) || concurrency < 1) {
+      std::fprintf(stderr, "--concurrency: expected positive numbers, got %s\n",
+                   flag.c_str());
+      return 2;
+    }
     const Result noop = Measure(concurrency, seconds, [&] {
       grpc::ClientContext context;
       custos::v1::WhoAmIResponse response;
@@ -106,11 +129,12 @@ int Run() {
       return stub->RequestAccess(&context, request, &response).ok();
     });
     std::printf(
-        "concurrency %2d: RequestAccess %7.0f qps p50 %6.2f ms p99 %6.2f ms | "
-        "WhoAmI (no-op) "
-        "%7.0f qps p50 %6.2f ms p99 %6.2f ms | ratio %.2f | errors %lu/%lu\n",
-        concurrency, access.qps, access.p50_ms, access.p99_ms, noop.qps,
-        noop.p50_ms, noop.p99_ms, access.qps / noop.qps, access.errors,
+        "concurrency %2d: RequestAccess %7.0f qps p50 %6.2f ms p99 %6.2f ms "
+        "%4.0f us cpu/call | WhoAmI (no-op) %7.0f qps p50 %6.2f ms p99 %6.2f ms "
+        "%4.0f us cpu/call | ratio %.2f | errors %lu/%lu\n",
+        concurrency, access.qps, access.p50_ms, access.p99_ms,
+        access.cpu_us_per_call, noop.qps, noop.p50_ms, noop.p99_ms,
+        noop.cpu_us_per_call, access.qps / noop.qps, access.errors,
         noop.errors);
     std::fflush(stdout);
   }

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 
@@ -26,26 +27,33 @@ std::chrono::nanoseconds ChronoTimeout(absl::Duration timeout) {
 void Mutex::Lock() { mu_.lock(); }
 
 void Mutex::Unlock() {
+  bool wake = false;
+  for (const std::function<bool()>* ready : waiting_) {
+    if ((*ready)()) {
+      wake = true;
+      break;
+    }
+  }
   // Waking with the lock still held: once it is released, a woken waiter may
   // return and destroy the object this Mutex belongs to.
-  if (waiters_ > 0) changed_.notify_all();
+  if (wake) changed_.notify_all();
   mu_.unlock();
 }
 
 void Mutex::Await(const std::function<bool()>& ready) {
   std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
-  ++waiters_;
+  waiting_.push_back(&ready);
   changed_.wait(lock, ready);
-  --waiters_;
+  waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &ready));
   lock.release();
 }
 
 bool Mutex::AwaitWithTimeout(const std::function<bool()>& ready,
                              absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
-  ++waiters_;
+  waiting_.push_back(&ready);
   const bool result = changed_.wait_for(lock, ChronoTimeout(timeout), ready);
-  --waiters_;
+  waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &ready));
   lock.release();
   return result;
 }

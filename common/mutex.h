@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
@@ -30,8 +31,9 @@ class ABSL_LOCKABLE Mutex {
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION();
 
-  // Releases the lock and wakes the threads waiting in Await, which then
-  // check their conditions again.
+  // Releases the lock; wakes the threads waiting in Await when the
+  // condition of one of them has become true (checked here, so that an
+  // unlock that changed nothing they wait for wakes no one).
   void Unlock() ABSL_UNLOCK_FUNCTION();
 
   // With the lock held, waits until `ready()` is true, releasing the lock
@@ -48,7 +50,8 @@ class ABSL_LOCKABLE Mutex {
  private:
   std::mutex mu_;
   std::condition_variable changed_;
-  int waiters_ = 0;  // threads in Await; read and written under mu_
+  // The conditions of the threads in Await; read and written under mu_.
+  std::vector<const std::function<bool()>*> waiting_;
 };
 
 // Holds a Mutex for its own lifetime.

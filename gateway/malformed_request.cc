@@ -17,8 +17,8 @@ class MalformedRequestInterceptor : public grpc::experimental::Interceptor {
  public:
   MalformedRequestInterceptor(const Gateway* gateway,
                               grpc::experimental::ServerRpcInfo* info,
-                              std::string action)
-      : gateway_(gateway), info_(info), action_(std::move(action)) {
+                              absl::string_view method)
+      : gateway_(gateway), info_(info), method_(method) {
     published_.store(true, std::memory_order_release);
   }
   // gRPC destroys the interceptor on yet another thread.
@@ -54,9 +54,10 @@ class MalformedRequestInterceptor : public grpc::experimental::Interceptor {
     // Every Custos service is a callback service.
     auto* context =
         static_cast<grpc::CallbackServerContext*>(info_->server_context());
-    AuditedCall call(gateway_, context, action_);
+    const std::string action = ActionOfMethod(method_);
+    AuditedCall call(gateway_, context, action);
     absl::Status answer = absl::InvalidArgumentError(absl::StrCat(
-        "request: not a valid request for ", action_,
+        "request: not a valid request for ", action,
         ": a string field holds invalid UTF-8, or the bytes are not the "
         "request message"));
     call.Append(std::move(answer), [methods](const absl::Status& final_answer,
@@ -72,7 +73,8 @@ class MalformedRequestInterceptor : public grpc::experimental::Interceptor {
 
   const Gateway* gateway_;
   grpc::experimental::ServerRpcInfo* info_;
-  const std::string action_;
+  // The method's name, which gRPC keeps for the server's lifetime.
+  const absl::string_view method_;
   std::atomic<bool> published_{false};
   std::atomic<bool> malformed_{false};
 };
@@ -97,9 +99,10 @@ MalformedRequestLogging::CreateServerInterceptor(
   if (info->type() != grpc::experimental::ServerRpcInfo::Type::UNARY) {
     return nullptr;
   }
-  std::string action = ActionOfMethod(info->method());
-  if (action.empty()) return nullptr;
-  return new MalformedRequestInterceptor(gateway_, info, std::move(action));
+  // Only methods of Custos's services; the action's name is made only for
+  // a request that did not parse.
+  if (!absl::StartsWith(info->method(), "/custos.v1.")) return nullptr;
+  return new MalformedRequestInterceptor(gateway_, info, info->method());
 }
 
 }  // namespace custos::gateway

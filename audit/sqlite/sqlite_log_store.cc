@@ -21,6 +21,8 @@ namespace custos::audit {
 namespace {
 
 constexpr size_t kMaxBatch = 1024;
+// Batches up to this size are completed on the writer thread itself.
+constexpr size_t kMaxInlineCompletions = 8;
 constexpr size_t kSaltSize = 16;
 
 constexpr const char* kSchema = R"sql(
@@ -263,8 +265,21 @@ SqliteLogStore::~SqliteLogStore() {
 }
 
 void SqliteLogStore::Complete(std::vector<Completion> batch) {
-  MutexLock lock(&completion_mu_);
-  completions_.push_back(std::move(batch));
+  {
+    MutexLock lock(&completion_mu_);
+    // A small batch (few appenders waiting) is told at once, on this
+    // thread: a hand-over would only add to their latency. That keeps the
+    // order because this thread is the only one that queues completions,
+    // and the completion thread has none left.
+    if (batch.size() > kMaxInlineCompletions || !completions_.empty() ||
+        completer_busy_) {
+      completions_.push_back(std::move(batch));
+      return;
+    }
+  }
+  for (Completion& completion : batch) {
+    completion.done(std::move(completion.outcome));
+  }
 }
 
 void SqliteLogStore::CompleterLoop() {
@@ -278,11 +293,16 @@ void SqliteLogStore::CompleterLoop() {
       });
       ready.swap(completions_);
       finished = writer_finished_;
+      completer_busy_ = !ready.empty();
     }
     for (std::vector<Completion>& batch : ready) {
       for (Completion& completion : batch) {
         completion.done(std::move(completion.outcome));
       }
+    }
+    if (!ready.empty()) {
+      MutexLock lock(&completion_mu_);
+      completer_busy_ = false;
     }
     // The writer has stopped and everything it finished has been told.
     if (finished && ready.empty()) return;

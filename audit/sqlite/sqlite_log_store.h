@@ -105,7 +105,8 @@ class SqliteLogStore final : public LogStore {
   absl::Status RecoverTail();
   void WriterLoop();
   // Runs the callers' `done`s of each finished batch, in order, so that the
-  // writer thread can start the next transaction meanwhile.
+  // writer thread can start the next transaction meanwhile (small batches
+  // are completed on the writer thread, see Complete).
   void CompleterLoop();
   void Complete(std::vector<Completion> batch);
   void CommitBatch(std::deque<Pending>& batch, bool checkpoint_due);
@@ -163,6 +164,8 @@ class SqliteLogStore final : public LogStore {
   std::deque<std::vector<Completion>> completions_
       ABSL_GUARDED_BY(completion_mu_);
   bool writer_finished_ ABSL_GUARDED_BY(completion_mu_) = false;
+  // The completion thread is running callbacks it took off the queue.
+  bool completer_busy_ ABSL_GUARDED_BY(completion_mu_) = false;
 
   std::atomic<uint64_t> size_{0};
   std::atomic<uint64_t> commits_{0};
