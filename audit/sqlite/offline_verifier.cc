@@ -8,6 +8,7 @@
 #include "audit/entry.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
+#include "audit/sqlite/held_values.h"
 #include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/tree_nodes.h"
 #include "common/openssl.h"
@@ -60,6 +61,48 @@ absl::Status CheckCheckpoint(uint64_t size, const std::string& stored_root,
   return absl::OkStatus();
 }
 
+// Logs made before personal values moved into the entries' rows lack the
+// column.
+bool HasPersonalColumn(sqlite3* db) {
+  auto has = sqlite::Prepare(db,
+                             "SELECT count(*) FROM pragma_table_info('entries') "
+                             "WHERE name = 'personal'");
+  return has.ok() && sqlite3_step(has->get()) == SQLITE_ROW &&
+         sqlite3_column_int(has->get(), 0) > 0;
+}
+
+// Checks the values in entry `position`'s row against its commitments and
+// returns how many it checked (masked values, with no salt, are skipped).
+absl::StatusOr<uint64_t> CheckRowValues(uint64_t position,
+                                        absl::string_view entry_bytes,
+                                        absl::string_view row_values) {
+  auto values = sqlite::DecodeRowValues(row_values);
+  if (!values.ok()) {
+    return absl::DataLossError(absl::StrCat("entry ", position, ": ",
+                                            values.status().message()));
+  }
+  custos::v1::LogEntry entry;
+  entry.ParseFromArray(entry_bytes.data(), entry_bytes.size());
+  uint64_t checked = 0;
+  for (const sqlite::RowValue& value : *values) {
+    if (value.salt.empty()) continue;
+    const std::string digest = Sha256(absl::StrCat(value.salt, value.value));
+    bool matched = false;
+    for (const auto& commitment : entry.commitments()) {
+      if (commitment.field() == value.field) {
+        matched = commitment.digest() == digest;
+      }
+    }
+    if (!matched) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", position, ": the stored ", value.field,
+                       " does not match the entry's commitment"));
+    }
+    ++checked;
+  }
+  return checked;
+}
+
 }  // namespace
 
 absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
@@ -86,7 +129,10 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement entries,
       sqlite::Prepare(
-          db.get(), "SELECT idx, leaf_hash, entry FROM entries ORDER BY idx"));
+          db.get(),
+          absl::StrCat("SELECT idx, leaf_hash, entry, ",
+                       HasPersonalColumn(db.get()) ? "personal" : "NULL",
+                       " FROM entries ORDER BY idx")));
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement nodes,
       // Primary-key order is the order in which the rebuilt tree completes
@@ -138,6 +184,13 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     const absl::string_view bytes(static_cast<const char*>(blob),
                                   sqlite3_column_bytes(entries.get(), 2));
     CUSTOS_RETURN_IF_ERROR(chain.Next(position, bytes));
+    if (sqlite3_column_type(entries.get(), 3) != SQLITE_NULL) {
+      CUSTOS_ASSIGN_OR_RETURN(
+          const uint64_t checked,
+          CheckRowValues(position, bytes,
+                         sqlite::ColumnBytes(entries.get(), 3)));
+      report.values_checked += checked;
+    }
     const std::string& leaf = chain.last_leaf_hash();
     if (sqlite3_column_bytes(entries.get(), 1) !=
             static_cast<int>(leaf.size()) ||

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/entry.h"
+#include "audit/sqlite/held_values.h"
 #include "audit/sqlite/tree_nodes.h"
 #include "common/mutex.h"
 #include "common/openssl.h"
@@ -26,6 +28,8 @@ constexpr size_t kMaxInlineCompletions = 8;
 constexpr size_t kSaltSize = 16;
 
 constexpr const char* kSchema = R"sql(
+  -- personal: the values the entry commits to when they are all its
+  -- actor's (held_values.h); others go to personal_values.
   CREATE TABLE IF NOT EXISTS entries(
     idx INTEGER PRIMARY KEY,
     leaf_hash BLOB NOT NULL,
@@ -34,7 +38,8 @@ constexpr const char* kSchema = R"sql(
     customer_id TEXT NOT NULL,
     actor_id TEXT NOT NULL,
     category TEXT NOT NULL,
-    outcome INTEGER NOT NULL);
+    outcome INTEGER NOT NULL,
+    personal BLOB);
   CREATE INDEX IF NOT EXISTS entries_by_customer ON entries(customer_id, idx);
   CREATE INDEX IF NOT EXISTS entries_by_actor ON entries(actor_id, idx);
   -- Full subtrees of 16 entries or more (level >= 4, see tree_nodes.h);
@@ -50,7 +55,9 @@ constexpr const char* kSchema = R"sql(
     root BLOB NOT NULL,
     note TEXT NOT NULL,
     time_us INTEGER NOT NULL);
-  -- The values behind entries' commitments; salt is empty once masked.
+  -- The values behind entries' commitments that are not in the entry's
+  -- row (logs written before that, and values of a subject that is not
+  -- the entry's actor); salt is empty once masked.
   CREATE TABLE IF NOT EXISTS personal_values(
     idx INTEGER NOT NULL,
     field TEXT NOT NULL,
@@ -102,6 +109,53 @@ absl::StatusOr<uint64_t> ParsePageToken(absl::string_view token) {
   return below;
 }
 
+// Logs made before personal values moved into the entry's row lack the
+// column; adding it rewrites nothing.
+absl::Status AddPersonalColumn(sqlite3* db) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement has,
+      sqlite::Prepare(db,
+                      "SELECT count(*) FROM pragma_table_info('entries') "
+                      "WHERE name = 'personal'"));
+  const int rc = sqlite3_step(has.get());
+  if (rc != SQLITE_ROW) return sqlite::Error(db, rc, "reading the schema");
+  if (sqlite3_column_int(has.get(), 0) > 0) return absl::OkStatus();
+  return sqlite::Exec(db, "ALTER TABLE entries ADD COLUMN personal BLOB");
+}
+
+// Whether `personal` can live in its entry's row: all of it is the
+// entry's actor's, so erasure finds it through the actor index.
+bool BelongsToActor(const custos::v1::LogEntry& entry,
+                    const std::vector<PersonalValue>& personal) {
+  if (personal.empty() || entry.actor().id().empty()) return false;
+  for (const PersonalValue& value : personal) {
+    if (value.subject != entry.actor().id()) return false;
+  }
+  return true;
+}
+
+// Stores each entry's rewritten values (encoded; empty: none left).
+absl::Status RewriteRowValues(
+    sqlite3* db, const std::vector<std::pair<int64_t, std::string>>& rewrites) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement update,
+      sqlite::Prepare(db, "UPDATE entries SET personal = ?2 WHERE idx = ?1"));
+  for (const auto& [idx, values] : rewrites) {
+    sqlite3_reset(update.get());
+    sqlite3_bind_int64(update.get(), 1, idx);
+    if (values.empty()) {
+      sqlite3_bind_null(update.get(), 2);
+    } else {
+      sqlite::BindBlob(update.get(), 2, values);
+    }
+    const int rc = sqlite3_step(update.get());
+    if (rc != SQLITE_DONE) {
+      return sqlite::Error(db, rc, "rewriting an entry's personal values");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> NewSalt() {
   std::string salt(kSaltSize, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), kSaltSize) !=
@@ -137,13 +191,14 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
   CUSTOS_RETURN_IF_ERROR(
       sqlite::Exec(write_db_.get(), "PRAGMA cache_size=-65536"));
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(write_db_.get(), kSchema));
+  CUSTOS_RETURN_IF_ERROR(AddPersonalColumn(write_db_.get()));
   CUSTOS_ASSIGN_OR_RETURN(
       insert_entry_,
       sqlite::Prepare(
           write_db_.get(),
           "INSERT INTO entries(idx, leaf_hash, entry, time_us, customer_id, "
-          "actor_id, category, outcome) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-          "?8)"));
+          "actor_id, category, outcome, personal) VALUES(?1, ?2, ?3, ?4, ?5, "
+          "?6, ?7, ?8, ?9)"));
   CUSTOS_ASSIGN_OR_RETURN(
       insert_node_,
       sqlite::Prepare(write_db_.get(),
@@ -466,11 +521,25 @@ absl::Status SqliteLogStore::WriteBatch(
     sqlite::BindText(insert, 6, entry.actor().id());
     sqlite::BindText(insert, 7, entry.category());
     sqlite3_bind_int(insert, 8, entry.outcome());
+    const bool in_row = BelongsToActor(entry, p.personal);
+    std::string row_values;
+    if (in_row) {
+      std::vector<sqlite::RowValue> values;
+      values.reserve(p.personal.size());
+      for (size_t i = 0; i < p.personal.size(); ++i) {
+        values.push_back({p.personal[i].field, p.personal[i].subject, salts[i],
+                          p.personal[i].value});
+      }
+      row_values = sqlite::EncodeRowValues(values);
+      sqlite::BindBlob(insert, 9, row_values);
+    } else {
+      sqlite3_bind_null(insert, 9);
+    }
     const int rc = sqlite3_step(insert);
     if (rc != SQLITE_DONE)
       return sqlite::Error(write_db_.get(), rc, "appending an entry");
 
-    for (size_t i = 0; i < p.personal.size(); ++i) {
+    for (size_t i = 0; !in_row && i < p.personal.size(); ++i) {
       sqlite3_stmt* value = insert_value_.get();
       sqlite3_reset(value);
       sqlite3_bind_int64(value, 1, static_cast<int64_t>(next_index_));
@@ -584,117 +653,215 @@ absl::StatusOr<LogStore::ErasureCount> SqliteLogStore::Erase(
   ErasureCount count;
   absl::Status status;
   const std::string who(subject);
-  CUSTOS_RETURN_IF_ERROR(RunOnWriter([&] {
-    const char* where = who.empty() ? "idx < ?1" : "subject = ?1";
-    auto bind = [&](sqlite3_stmt* stmt) {
-      if (who.empty()) {
-        sqlite3_bind_int64(stmt, 1,
-                           static_cast<int64_t>(FirstIndexAtOrAfter(before)));
-      } else {
-        sqlite::BindText(stmt, 1, who);
-      }
-    };
-    auto counting = sqlite::Prepare(
-        write_db_.get(),
-        absl::StrCat(
-            "SELECT count(*), count(DISTINCT idx) FROM personal_values WHERE ",
-            where));
-    if (!counting.ok()) {
-      status = counting.status();
-      return;
-    }
-    bind(counting->get());
-    if (sqlite3_step(counting->get()) == SQLITE_ROW) {
-      count.values_erased = sqlite3_column_int64(counting->get(), 0);
-      count.entries_touched = sqlite3_column_int64(counting->get(), 1);
-    }
-    counting->reset();
-    auto erase = sqlite::Prepare(
-        write_db_.get(),
-        absl::StrCat("DELETE FROM personal_values WHERE ", where));
-    if (!erase.ok()) {
-      status = erase.status();
-      return;
-    }
-    bind(erase->get());
-    const int rc = sqlite3_step(erase->get());
-    if (rc != SQLITE_DONE) {
-      status = sqlite::Error(write_db_.get(), rc, "erasing values");
-      return;
-    }
-    erase->reset();
-    // Old page images in the WAL still hold the values: fold the WAL into
-    // the database (where secure_delete zeroed them) and truncate it.
-    status = sqlite::Exec(write_db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
-  }));
+  CUSTOS_RETURN_IF_ERROR(
+      RunOnWriter([&] { status = EraseOnWriter(who, before, count); }));
   if (!status.ok()) return status;
   return count;
+}
+
+absl::Status SqliteLogStore::EraseOnWriter(const std::string& subject,
+                                           absl::Time before,
+                                           ErasureCount& count) {
+  sqlite3* db = write_db_.get();
+  const bool by_subject = !subject.empty();
+  const int64_t bound =
+      by_subject ? 0 : static_cast<int64_t>(FirstIndexAtOrAfter(before));
+  auto bind = [&](sqlite3_stmt* stmt) {
+    if (by_subject) {
+      sqlite::BindText(stmt, 1, subject);
+    } else {
+      sqlite3_bind_int64(stmt, 1, bound);
+    }
+  };
+  CUSTOS_RETURN_IF_ERROR(sqlite::Exec(db, "BEGIN IMMEDIATE"));
+  ErasureCount erased;
+  absl::Status status = [&]() -> absl::Status {
+    std::set<int64_t> touched;
+    // Values in entries' rows: a subject's are in the rows of the entries
+    // it is the actor of (BelongsToActor).
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement rows,
+        sqlite::Prepare(db, by_subject ? "SELECT idx, personal FROM entries "
+                                         "WHERE actor_id = ?1 AND personal IS "
+                                         "NOT NULL"
+                                       : "SELECT idx, personal FROM entries "
+                                         "WHERE idx < ?1 AND personal IS NOT "
+                                         "NULL"));
+    bind(rows.get());
+    std::vector<std::pair<int64_t, std::string>> rewrites;
+    int rc;
+    while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+      const int64_t idx = sqlite3_column_int64(rows.get(), 0);
+      CUSTOS_ASSIGN_OR_RETURN(
+          std::vector<sqlite::RowValue> values,
+          sqlite::DecodeRowValues(sqlite::ColumnBytes(rows.get(), 1)));
+      std::vector<sqlite::RowValue> kept;
+      for (sqlite::RowValue& value : values) {
+        if (by_subject && value.subject != subject) {
+          kept.push_back(std::move(value));
+        }
+      }
+      const size_t removed = values.size() - kept.size();
+      if (removed == 0) continue;
+      erased.values_erased += removed;
+      touched.insert(idx);
+      rewrites.emplace_back(
+          idx, kept.empty() ? std::string() : sqlite::EncodeRowValues(kept));
+    }
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
+    rows.reset();
+    CUSTOS_RETURN_IF_ERROR(RewriteRowValues(db, rewrites));
+    // Values kept beside the entries.
+    const char* where = by_subject ? "subject = ?1" : "idx < ?1";
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement beside,
+        sqlite::Prepare(
+            db, absl::StrCat("SELECT idx FROM personal_values WHERE ", where)));
+    bind(beside.get());
+    while ((rc = sqlite3_step(beside.get())) == SQLITE_ROW) {
+      ++erased.values_erased;
+      touched.insert(sqlite3_column_int64(beside.get(), 0));
+    }
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
+    beside.reset();
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement erase,
+        sqlite::Prepare(
+            db, absl::StrCat("DELETE FROM personal_values WHERE ", where)));
+    bind(erase.get());
+    rc = sqlite3_step(erase.get());
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "erasing values");
+    erased.entries_touched = touched.size();
+    return absl::OkStatus();
+  }();
+  if (status.ok()) status = sqlite::Exec(db, "COMMIT");
+  if (!status.ok()) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  }
+  count = erased;
+  // Old page images in the WAL still hold the values: fold the WAL into
+  // the database (where secure_delete zeroed them) and truncate it.
+  return sqlite::Exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 absl::StatusOr<uint64_t> SqliteLogStore::MaskSourceAddresses(
     absl::Time before) {
   uint64_t masked = 0;
   absl::Status status;
-  CUSTOS_RETURN_IF_ERROR(RunOnWriter([&] {
-    auto select = sqlite::Prepare(
-        write_db_.get(),
-        "SELECT idx, value FROM personal_values WHERE field = "
-        "'source_ip' AND length(salt) > 0 AND idx >= ?2 AND idx < ?1");
-    auto update = sqlite::Prepare(
-        write_db_.get(),
-        "UPDATE personal_values SET value = ?2, salt = x'' WHERE "
-        "idx = ?1 AND field = 'source_ip'");
-    if (!select.ok()) {
-      status = select.status();
-      return;
-    }
-    if (!update.ok()) {
-      status = update.status();
-      return;
-    }
-    status = sqlite::Exec(write_db_.get(), "BEGIN IMMEDIATE");
-    if (!status.ok()) return;
-    const uint64_t bound = FirstIndexAtOrAfter(before);
-    sqlite3_bind_int64(select->get(), 1, static_cast<int64_t>(bound));
-    // Entries below the watermark were masked by an earlier run.
-    sqlite3_bind_int64(select->get(), 2, static_cast<int64_t>(masked_below_));
-    int rc;
-    while ((rc = sqlite3_step(select->get())) == SQLITE_ROW) {
-      const int64_t idx = sqlite3_column_int64(select->get(), 0);
-      const std::string value = sqlite::ColumnBytes(select->get(), 1);
-      const std::string masked_value = MaskAddress(value);
-      sqlite3_reset(update->get());
-      sqlite3_bind_int64(update->get(), 1, idx);
-      sqlite::BindText(update->get(), 2, masked_value);
-      if (sqlite3_step(update->get()) != SQLITE_DONE) break;
-      ++masked;
-    }
-    select->reset();
-    update->reset();
-    status = sqlite::Exec(write_db_.get(), "COMMIT");
-    if (!status.ok()) {
-      sqlite3_exec(write_db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-      masked = 0;
-      return;
-    }
-    masked_below_ = std::max(masked_below_, bound);
-    status = sqlite::Exec(write_db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)");
-  }));
+  CUSTOS_RETURN_IF_ERROR(
+      RunOnWriter([&] { status = MaskOnWriter(before, masked); }));
   if (!status.ok()) return status;
   return masked;
+}
+
+absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
+  sqlite3* db = write_db_.get();
+  const uint64_t bound = FirstIndexAtOrAfter(before);
+  CUSTOS_RETURN_IF_ERROR(sqlite::Exec(db, "BEGIN IMMEDIATE"));
+  uint64_t count = 0;
+  absl::Status status = [&]() -> absl::Status {
+    // Entries below the watermark were masked by an earlier run.
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement rows,
+        sqlite::Prepare(db,
+                        "SELECT idx, personal FROM entries WHERE idx >= ?2 "
+                        "AND idx < ?1 AND personal IS NOT NULL"));
+    sqlite3_bind_int64(rows.get(), 1, static_cast<int64_t>(bound));
+    sqlite3_bind_int64(rows.get(), 2, static_cast<int64_t>(masked_below_));
+    std::vector<std::pair<int64_t, std::string>> rewrites;
+    int rc;
+    while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+      CUSTOS_ASSIGN_OR_RETURN(
+          std::vector<sqlite::RowValue> values,
+          sqlite::DecodeRowValues(sqlite::ColumnBytes(rows.get(), 1)));
+      bool changed = false;
+      for (sqlite::RowValue& value : values) {
+        if (value.field != "source_ip" || value.salt.empty()) continue;
+        value.value = MaskAddress(value.value);
+        value.salt.clear();
+        changed = true;
+        ++count;
+      }
+      if (changed) {
+        rewrites.emplace_back(sqlite3_column_int64(rows.get(), 0),
+                              sqlite::EncodeRowValues(values));
+      }
+    }
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
+    rows.reset();
+    CUSTOS_RETURN_IF_ERROR(RewriteRowValues(db, rewrites));
+    // Values kept beside the entries.
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement select,
+        sqlite::Prepare(db,
+                        "SELECT idx, value FROM personal_values WHERE field = "
+                        "'source_ip' AND length(salt) > 0 AND idx >= ?2 AND "
+                        "idx < ?1"));
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement mask,
+        sqlite::Prepare(db,
+                        "UPDATE personal_values SET value = ?2, salt = x'' "
+                        "WHERE idx = ?1 AND field = 'source_ip'"));
+    sqlite3_bind_int64(select.get(), 1, static_cast<int64_t>(bound));
+    sqlite3_bind_int64(select.get(), 2, static_cast<int64_t>(masked_below_));
+    std::vector<std::pair<int64_t, std::string>> beside;
+    while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+      beside.emplace_back(sqlite3_column_int64(select.get(), 0),
+                          MaskAddress(sqlite::ColumnBytes(select.get(), 1)));
+    }
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
+    select.reset();
+    for (const auto& [idx, value] : beside) {
+      sqlite3_reset(mask.get());
+      sqlite3_bind_int64(mask.get(), 1, idx);
+      sqlite::BindText(mask.get(), 2, value);
+      rc = sqlite3_step(mask.get());
+      if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking values");
+      ++count;
+    }
+    return absl::OkStatus();
+  }();
+  if (status.ok()) status = sqlite::Exec(db, "COMMIT");
+  if (!status.ok()) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  }
+  masked = count;
+  masked_below_ = std::max(masked_below_, bound);
+  return sqlite::Exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 absl::StatusOr<std::vector<LogStore::HeldValue>> SqliteLogStore::PersonalValues(
     uint64_t index) const {
   MutexLock lock(&read_mu_);
+  std::vector<HeldValue> values;
+  {
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement row,
+        sqlite::Prepare(read_db_.get(),
+                        "SELECT personal FROM entries WHERE idx = ?1 AND "
+                        "personal IS NOT NULL"));
+    sqlite3_bind_int64(row.get(), 1, static_cast<int64_t>(index));
+    const int rc = sqlite3_step(row.get());
+    if (rc == SQLITE_ROW) {
+      CUSTOS_ASSIGN_OR_RETURN(
+          std::vector<sqlite::RowValue> in_row,
+          sqlite::DecodeRowValues(sqlite::ColumnBytes(row.get(), 0)));
+      for (sqlite::RowValue& value : in_row) {
+        values.push_back({std::move(value.field), std::move(value.value),
+                          std::move(value.salt)});
+      }
+    } else if (rc != SQLITE_DONE) {
+      return sqlite::Error(read_db_.get(), rc, "reading personal values");
+    }
+  }
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement stmt,
       sqlite::Prepare(
           read_db_.get(),
-          "SELECT field, value, salt FROM personal_values WHERE idx = ?1 "
-          "ORDER BY field"));
+          "SELECT field, value, salt FROM personal_values WHERE idx = ?1"));
   sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(index));
-  std::vector<HeldValue> values;
   int rc;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     values.push_back({sqlite::ColumnBytes(stmt.get(), 0),
@@ -703,6 +870,9 @@ absl::StatusOr<std::vector<LogStore::HeldValue>> SqliteLogStore::PersonalValues(
   }
   if (rc != SQLITE_DONE)
     return sqlite::Error(read_db_.get(), rc, "reading personal values");
+  std::sort(
+      values.begin(), values.end(),
+      [](const HeldValue& a, const HeldValue& b) { return a.field < b.field; });
   return values;
 }
 

@@ -126,6 +126,11 @@ class SqliteLogStore final : public LogStore {
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   absl::Status CheckSize(uint64_t size) const;
+  // Erase and MaskSourceAddresses on the writer thread, each in one
+  // transaction.
+  absl::Status EraseOnWriter(const std::string& subject, absl::Time before,
+                             ErasureCount& count);
+  absl::Status MaskOnWriter(absl::Time before, uint64_t& masked);
   // The first entry index whose time is at or after `t` (writer thread).
   uint64_t FirstIndexAtOrAfter(absl::Time t);
   absl::StatusOr<StoredCheckpoint> ReadCheckpoint(const char* sql,

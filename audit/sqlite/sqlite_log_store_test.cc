@@ -14,6 +14,7 @@
 #include "audit/entry.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
+#include "audit/sqlite/held_values.h"
 #include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite.h"
 #include "gmock/gmock.h"
@@ -478,11 +479,93 @@ TEST_F(SignedLogTest, DetectsAChangedCheckpoint) {
 }
 
 TEST_F(SignedLogTest, DetectsAChangedPersonalValue) {
-  RawSql(path_,
-         "UPDATE personal_values SET value = 'forged' WHERE idx = 3 AND field "
-         "= 'note'");
+  {
+    auto db = *sqlite::Open(path_, SQLITE_OPEN_READWRITE);
+    auto read = *sqlite::Prepare(db.get(),
+                                 "SELECT personal FROM entries WHERE idx = 3");
+    ASSERT_EQ(sqlite3_step(read.get()), SQLITE_ROW);
+    auto values = *sqlite::DecodeRowValues(sqlite::ColumnBytes(read.get(), 0));
+    read.reset();
+    ASSERT_EQ(values.size(), 3u);
+    for (auto& value : values) {
+      if (value.field == "note") value.value = "forged";
+    }
+    const std::string forged = sqlite::EncodeRowValues(values);
+    auto write = *sqlite::Prepare(
+        db.get(), "UPDATE entries SET personal = ?1 WHERE idx = 3");
+    sqlite::BindBlob(write.get(), 1, forged);
+    ASSERT_EQ(sqlite3_step(write.get()), SQLITE_DONE);
+  }
   EXPECT_EQ(Verify().message(),
             "entry 3: the stored note does not match the entry's commitment");
+}
+
+// A value whose subject is not the entry's actor cannot be found through
+// the actor index, so the entry's values are kept beside it; erasure,
+// reading and verification cover both places.
+TEST(SqliteLogStoreTest, KeepsAnotherSubjectsValuesBesideTheEntry) {
+  const std::string path = TempPath("beside");
+  auto store = *SqliteLogStore::Open(path);
+  ASSERT_TRUE(store
+                  ->Append(Entry("acme", "anna", "X-1"),
+                           {{"note", "about bob", "anna"},
+                            {"customer_user", "Bob Jansen", "bob"}})
+                  .ok());
+  ASSERT_TRUE(
+      store->Append(Entry("acme", "anna", "X-2"), {{"note", "mine", "anna"}})
+          .ok());
+  auto beside = *store->PersonalValues(0);
+  ASSERT_EQ(beside.size(), 2u);
+  EXPECT_EQ(beside[0].field, "customer_user");
+  EXPECT_EQ(beside[1].value, "about bob");
+  EXPECT_EQ(store->PersonalValues(1)->size(), 1u);
+
+  auto erased = store->Erase("bob", absl::InfinitePast());
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->values_erased, 1u);
+  EXPECT_EQ(erased->entries_touched, 1u);
+  EXPECT_EQ(store->PersonalValues(0)->size(), 1u);
+  EXPECT_FALSE(AnyFileHolds(path, "Bob Jansen"));
+
+  erased = store->Erase("anna", absl::InfinitePast());
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->values_erased, 2u);
+  EXPECT_EQ(erased->entries_touched, 2u);
+  store.reset();
+  auto report = VerifySqliteLog(path, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->values_checked, 0u);
+}
+
+// A log written before values moved into the entries' rows has no such
+// column: it is added on open, and the old values still verify and erase.
+TEST(SqliteLogStoreTest, OpensALogWithoutThePersonalColumn) {
+  const std::string path = TempPath("older");
+  {
+    auto store = *SqliteLogStore::Open(path);
+    ASSERT_TRUE(store
+                    ->Append(Entry("acme", "anna", "O-1"),
+                             {{"note", "old note", "anna"},
+                              {"customer_user", "Old Bob", "bob"}})
+                    .ok());
+  }
+  RawSql(path, "ALTER TABLE entries DROP COLUMN personal");
+  auto old_report = VerifySqliteLog(path, {});
+  ASSERT_TRUE(old_report.ok()) << old_report.status();
+  EXPECT_EQ(old_report->values_checked, 2u);
+  auto store = *SqliteLogStore::Open(path);
+  ASSERT_TRUE(
+      store->Append(Entry("acme", "anna", "O-2"), {{"note", "new", "anna"}})
+          .ok());
+  EXPECT_EQ(store->PersonalValues(0)->size(), 2u);
+  EXPECT_EQ(store->PersonalValues(1)->size(), 1u);
+  auto erased = store->Erase("anna", absl::InfinitePast());
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->values_erased, 2u);
+  store.reset();
+  auto report = VerifySqliteLog(path, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->values_checked, 1u);  // Old Bob's
 }
 
 TEST_F(SignedLogTest, ErasureLeavesAVerifiableLogAndNoCopyInTheFiles) {

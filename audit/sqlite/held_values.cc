@@ -1,0 +1,61 @@
+#include "audit/sqlite/held_values.h"
+
+#include <cstdint>
+
+namespace custos::audit::sqlite {
+namespace {
+
+void PutString(absl::string_view s, std::string& out) {
+  uint64_t n = s.size();
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+  out.append(s.data(), s.size());
+}
+
+// Takes one length-prefixed string off the front of `in`.
+bool TakeString(absl::string_view& in, std::string& out) {
+  uint64_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    if (in.empty() || shift > 28) return false;  // lengths stay under 2^35
+    const uint8_t byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    n |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  if (n > in.size()) return false;
+  out.assign(in.data(), n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeRowValues(const std::vector<RowValue>& values) {
+  std::string out;
+  for (const RowValue& value : values) {
+    PutString(value.field, out);
+    PutString(value.subject, out);
+    PutString(value.salt, out);
+    PutString(value.value, out);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RowValue>> DecodeRowValues(absl::string_view bytes) {
+  std::vector<RowValue> values;
+  while (!bytes.empty()) {
+    RowValue value;
+    if (!TakeString(bytes, value.field) || !TakeString(bytes, value.subject) ||
+        !TakeString(bytes, value.salt) || !TakeString(bytes, value.value)) {
+      return absl::DataLossError(
+          "an entry's personal values are not in their stored form");
+    }
+    values.push_back(std::move(value));
+  }
+  return values;
+}
+
+}  // namespace custos::audit::sqlite
