@@ -16,7 +16,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(policy directory note proof entry request cookie form link)
+  targets=(policy directory note proof entry request cookie form link row_values)
 fi
 work=${FUZZ_DIR:-/tmp/custos-fuzz}
 mkdir -p "$work"

@@ -23,7 +23,11 @@ bool TakeString(absl::string_view& in, std::string& out) {
     const uint8_t byte = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
     n |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) break;
+    if ((byte & 0x80) == 0) {
+      // One encoding per length: no zero byte closing a longer varint.
+      if (byte == 0 && shift > 0) return false;
+      break;
+    }
   }
   if (n > in.size()) return false;
   out.assign(in.data(), n);

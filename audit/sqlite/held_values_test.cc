@@ -31,6 +31,8 @@ TEST(RowValuesTest, RefusesEveryTruncationAndALengthPastTheEnd) {
   }
   EXPECT_FALSE(DecodeRowValues("\xff\xff\xff\xff\xff\x01").ok());
   EXPECT_FALSE(DecodeRowValues(std::string("\x7f", 1)).ok());
+  // A length written with a needless extra byte.
+  EXPECT_FALSE(DecodeRowValues(std::string("\x80\x00\x00\x00\x00", 5)).ok());
 }
 
 }  // namespace
