@@ -40,8 +40,20 @@ constexpr const char* kSchema = R"sql(
     category TEXT NOT NULL,
     outcome INTEGER NOT NULL,
     personal BLOB);
-  CREATE INDEX IF NOT EXISTS entries_by_customer ON entries(customer_id, idx);
-  CREATE INDEX IF NOT EXISTS entries_by_actor ON entries(actor_id, idx);
+  -- Entries by customer ("c:<id>") and by actor ("a:<id>"), for listings.
+  -- Written in batches (listing_batch), not per append; entries at or past
+  -- log_state's listed_below have no rows here yet, and listings scan them.
+  CREATE TABLE IF NOT EXISTS listing(
+    key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    PRIMARY KEY(key, idx)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS log_state(
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL) WITHOUT ROWID;
+  -- Indexes of logs written before the listing table, maintained on every
+  -- append; the listing table replaces them.
+  DROP INDEX IF EXISTS entries_by_customer;
+  DROP INDEX IF EXISTS entries_by_actor;
   -- Full subtrees of 16 entries or more (level >= 4, see tree_nodes.h);
   -- leaf hashes live in entries, smaller subtrees are hashed from them. Keyed by the last entry they cover, so each append adds its
   -- nodes at the end of the b-tree.
@@ -156,6 +168,21 @@ absl::Status RewriteRowValues(
   return absl::OkStatus();
 }
 
+// Every entry below the returned index has its keys in the listing table.
+absl::StatusOr<uint64_t> ReadListedBelow(sqlite3* db) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement state,
+      sqlite::Prepare(
+          db, "SELECT value FROM log_state WHERE name = 'listed_below'"));
+  const int rc = sqlite3_step(state.get());
+  if (rc == SQLITE_ROW) {
+    return static_cast<uint64_t>(sqlite3_column_int64(state.get(), 0));
+  }
+  if (rc != SQLITE_DONE)
+    return sqlite::Error(db, rc, "reading the log's state");
+  return 0;
+}
+
 absl::StatusOr<std::string> NewSalt() {
   std::string salt(kSaltSize, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), kSaltSize) !=
@@ -237,6 +264,7 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
                         "1) << ?1) - 1 AND level = ?1"));
   }
   CUSTOS_RETURN_IF_ERROR(RecoverTail());
+  CUSTOS_RETURN_IF_ERROR(CatchUpListing());
   auto latest = LatestCheckpoint();
   if (latest.ok()) {
     checkpointed_size_ = latest->size;
@@ -466,8 +494,12 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
   const CompactRange first_range = range_;
   const uint64_t first_checkpointed = checkpointed_size_;
   const absl::Time first_checkpoint_time = last_checkpoint_;
+  const size_t first_unlisted = unlisted_.size();
   if (status.ok()) status = WriteBatch(batch, stored);
   if (status.ok() && checkpoint_due) status = WriteCheckpoint();
+  const bool list_now =
+      checkpoint_due || unlisted_.size() >= options_.listing_batch;
+  if (status.ok() && list_now) status = WriteListing(next_index_);
   if (status.ok()) status = sqlite::Exec(write_db_.get(), "COMMIT");
   if (!status.ok()) {
     sqlite3_exec(write_db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -476,6 +508,7 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
     range_ = first_range;
     checkpointed_size_ = first_checkpointed;
     last_checkpoint_ = first_checkpoint_time;
+    unlisted_.resize(first_unlisted);
     // The database may know better than memory after a failed commit.
     tail_stale_ = !RecoverTail().ok();
     std::vector<Completion> failed;
@@ -484,6 +517,7 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
     Complete(std::move(failed));
     return;
   }
+  if (list_now) unlisted_.clear();
   size_.store(next_index_, std::memory_order_release);
   commits_.fetch_add(1, std::memory_order_relaxed);
   if (options_.on_commit) options_.on_commit(batch.size(), next_index_);
@@ -538,6 +572,14 @@ absl::Status SqliteLogStore::WriteBatch(
     const int rc = sqlite3_step(insert);
     if (rc != SQLITE_DONE)
       return sqlite::Error(write_db_.get(), rc, "appending an entry");
+    if (!entry.customer_id().empty()) {
+      unlisted_.emplace_back(absl::StrCat("c:", entry.customer_id()),
+                             next_index_);
+    }
+    if (!entry.actor().id().empty()) {
+      unlisted_.emplace_back(absl::StrCat("a:", entry.actor().id()),
+                             next_index_);
+    }
 
     for (size_t i = 0; !in_row && i < p.personal.size(); ++i) {
       sqlite3_stmt* value = insert_value_.get();
@@ -608,17 +650,85 @@ absl::StatusOr<StoredCheckpoint> SqliteLogStore::CheckpointNow() {
   return result;
 }
 
+absl::Status SqliteLogStore::WriteListing(uint64_t listed_below) {
+  sqlite3* db = write_db_.get();
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement insert,
+      sqlite::Prepare(
+          db, "INSERT OR IGNORE INTO listing(key, idx) VALUES(?1, ?2)"));
+  for (const auto& [key, idx] : unlisted_) {
+    sqlite3_reset(insert.get());
+    sqlite::BindText(insert.get(), 1, key);
+    sqlite3_bind_int64(insert.get(), 2, static_cast<int64_t>(idx));
+    const int rc = sqlite3_step(insert.get());
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "storing listing keys");
+  }
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement state,
+      sqlite::Prepare(db,
+                      "INSERT OR REPLACE INTO log_state(name, value) "
+                      "VALUES('listed_below', ?1)"));
+  sqlite3_bind_int64(state.get(), 1, static_cast<int64_t>(listed_below));
+  const int rc = sqlite3_step(state.get());
+  if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "storing listing keys");
+  return absl::OkStatus();
+}
+
+absl::Status SqliteLogStore::CatchUpListing() {
+  sqlite3* db = write_db_.get();
+  CUSTOS_ASSIGN_OR_RETURN(const uint64_t listed_below, ReadListedBelow(db));
+  const uint64_t end = next_index_;
+  // In steps, so that a large log written before the listing table does
+  // not hold all its keys in memory at once.
+  constexpr uint64_t kStep = 100000;
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement rows,
+      sqlite::Prepare(db,
+                      "SELECT idx, customer_id, actor_id FROM entries WHERE "
+                      "idx >= ?1 AND idx < ?2 ORDER BY idx"));
+  for (uint64_t from = listed_below; from < end; from += kStep) {
+    const uint64_t to = std::min(end, from + kStep);
+    unlisted_.clear();
+    sqlite3_reset(rows.get());
+    sqlite3_bind_int64(rows.get(), 1, static_cast<int64_t>(from));
+    sqlite3_bind_int64(rows.get(), 2, static_cast<int64_t>(to));
+    int rc;
+    while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+      const uint64_t idx = sqlite3_column_int64(rows.get(), 0);
+      const std::string customer = sqlite::ColumnBytes(rows.get(), 1);
+      const std::string actor = sqlite::ColumnBytes(rows.get(), 2);
+      if (!customer.empty()) unlisted_.emplace_back("c:" + customer, idx);
+      if (!actor.empty()) unlisted_.emplace_back("a:" + actor, idx);
+    }
+    sqlite3_reset(rows.get());
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading entries");
+    absl::Status status = sqlite::Exec(db, "BEGIN IMMEDIATE");
+    if (status.ok()) status = WriteListing(to);
+    if (status.ok()) status = sqlite::Exec(db, "COMMIT");
+    if (!status.ok()) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      unlisted_.clear();
+      return status;
+    }
+  }
+  unlisted_.clear();
+  return absl::OkStatus();
+}
+
 absl::Status SqliteLogStore::CommitCheckpoint() {
   const uint64_t checkpointed = checkpointed_size_;
   const absl::Time checkpoint_time = last_checkpoint_;
   absl::Status status = sqlite::Exec(write_db_.get(), "BEGIN IMMEDIATE");
   if (status.ok()) status = WriteCheckpoint();
+  if (status.ok()) status = WriteListing(next_index_);
   if (status.ok()) status = sqlite::Exec(write_db_.get(), "COMMIT");
   if (!status.ok()) {
     sqlite3_exec(write_db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     checkpointed_size_ = checkpointed;
     last_checkpoint_ = checkpoint_time;
+    return status;
   }
+  unlisted_.clear();
   return status;
 }
 
@@ -677,16 +787,19 @@ absl::Status SqliteLogStore::EraseOnWriter(const std::string& subject,
   ErasureCount erased;
   absl::Status status = [&]() -> absl::Status {
     std::set<int64_t> touched;
+    // Every entry keyed first, so that its actor's key finds it.
+    CUSTOS_RETURN_IF_ERROR(WriteListing(next_index_));
     // Values in entries' rows: a subject's are in the rows of the entries
     // it is the actor of (BelongsToActor).
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement rows,
-        sqlite::Prepare(db, by_subject ? "SELECT idx, personal FROM entries "
-                                         "WHERE actor_id = ?1 AND personal IS "
-                                         "NOT NULL"
-                                       : "SELECT idx, personal FROM entries "
-                                         "WHERE idx < ?1 AND personal IS NOT "
-                                         "NULL"));
+        sqlite::Prepare(db, by_subject
+                                ? "SELECT e.idx, e.personal FROM listing l "
+                                  "JOIN entries e ON e.idx = l.idx WHERE "
+                                  "l.key = 'a:' || ?1 AND e.personal IS NOT "
+                                  "NULL"
+                                : "SELECT idx, personal FROM entries WHERE "
+                                  "idx < ?1 AND personal IS NOT NULL"));
     bind(rows.get());
     std::vector<std::pair<int64_t, std::string>> rewrites;
     int rc;
@@ -739,6 +852,7 @@ absl::Status SqliteLogStore::EraseOnWriter(const std::string& subject,
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     return status;
   }
+  unlisted_.clear();
   count = erased;
   // Old page images in the WAL still hold the values: fold the WAL into
   // the database (where secure_delete zeroed them) and truncate it.
@@ -922,51 +1036,83 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(
   if (!page_token.empty()) {
     CUSTOS_ASSIGN_OR_RETURN(below, ParsePageToken(page_token));
   }
-  // Only the conditions in use go into the SQL, so SQLite can pick the
-  // matching index.
-  std::vector<std::string> where = {"idx < ?1"};
-  if (!filter.customer_id.empty()) where.push_back("customer_id = ?2");
-  if (!filter.actor_id.empty()) where.push_back("actor_id = ?3");
-  if (!filter.category.empty()) where.push_back("category = ?4");
+  // The listing key that narrows the search, if a filter gives one.
+  std::string key;
+  if (!filter.customer_id.empty()) {
+    key = absl::StrCat("c:", filter.customer_id);
+  } else if (!filter.actor_id.empty()) {
+    key = absl::StrCat("a:", filter.actor_id);
+  }
+  // Only the conditions in use go into the SQL; ?1 and ?9 bound the index.
+  std::vector<std::string> where = {"e.idx < ?1", "e.idx >= ?9"};
+  if (!filter.customer_id.empty()) where.push_back("e.customer_id = ?2");
+  if (!filter.actor_id.empty()) where.push_back("e.actor_id = ?3");
+  if (!filter.category.empty()) where.push_back("e.category = ?4");
   if (filter.outcome != custos::v1::OUTCOME_UNSPECIFIED)
-    where.push_back("outcome = ?5");
-  if (filter.from != absl::InfinitePast()) where.push_back("time_us >= ?6");
-  if (filter.to != absl::InfiniteFuture()) where.push_back("time_us < ?7");
-  const std::string sql = absl::StrCat("SELECT idx, entry FROM entries WHERE ",
-                                       absl::StrJoin(where, " AND "),
-                                       " ORDER BY idx DESC LIMIT ?8");
+    where.push_back("e.outcome = ?5");
+  if (filter.from != absl::InfinitePast()) where.push_back("e.time_us >= ?6");
+  if (filter.to != absl::InfiniteFuture()) where.push_back("e.time_us < ?7");
+  const std::string conditions = absl::StrJoin(where, " AND ");
+  // Entries not yet keyed (at or past listed_below) are scanned; the rest
+  // are found through their key.
+  const std::string scan =
+      absl::StrCat("SELECT e.idx, e.entry FROM entries e WHERE ", conditions,
+                   " ORDER BY e.idx DESC LIMIT ?8");
+  const std::string keyed = absl::StrCat(
+      "SELECT e.idx, e.entry FROM listing l JOIN entries e ON e.idx = l.idx "
+      "WHERE l.key = ?10 AND l.idx < ?1 AND ",
+      conditions, " ORDER BY l.idx DESC LIMIT ?8");
+
   Page page;
   page.log_size = Size();
   MutexLock lock(&read_mu_);
-  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt,
-                          sqlite::Prepare(read_db_.get(), sql));
-  sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(below));
-  sqlite::BindText(stmt.get(), 2, filter.customer_id);
-  sqlite::BindText(stmt.get(), 3, filter.actor_id);
-  sqlite::BindText(stmt.get(), 4, filter.category);
-  sqlite3_bind_int(stmt.get(), 5, filter.outcome);
-  sqlite3_bind_int64(stmt.get(), 6, ToMicros(filter.from));
-  sqlite3_bind_int64(stmt.get(), 7, ToMicros(filter.to));
-  sqlite3_bind_int(stmt.get(), 8, page_size + 1);
-  int rc;
-  uint64_t last_index = 0;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    if (page.entries.size() == static_cast<size_t>(page_size)) {
-      page.next_page_token = PageToken(last_index);
-      break;
+  sqlite3* db = read_db_.get();
+  // One snapshot for the watermark and both queries.
+  CUSTOS_RETURN_IF_ERROR(sqlite::Exec(db, "BEGIN"));
+  absl::Status status = [&]() -> absl::Status {
+    uint64_t listed_below = 0;
+    if (!key.empty()) {
+      CUSTOS_ASSIGN_OR_RETURN(listed_below, ReadListedBelow(db));
     }
-    last_index = static_cast<uint64_t>(sqlite3_column_int64(stmt.get(), 0));
-    const std::string bytes = sqlite::ColumnBytes(stmt.get(), 1);
-    custos::v1::LogEntry entry;
-    if (!entry.ParseFromString(bytes)) {
-      return absl::DataLossError(
-          absl::StrCat("entry ", last_index, ": bytes do not parse"));
-    }
-    page.entries.push_back(std::move(entry));
-  }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    return sqlite::Error(read_db_.get(), rc, "listing entries");
-  }
+    uint64_t last_index = 0;
+    // Runs `sql` over [from, below) and adds what it finds to the page.
+    auto run = [&](const std::string& sql, uint64_t from) -> absl::Status {
+      CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt, sqlite::Prepare(db, sql));
+      sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(below));
+      sqlite::BindText(stmt.get(), 2, filter.customer_id);
+      sqlite::BindText(stmt.get(), 3, filter.actor_id);
+      sqlite::BindText(stmt.get(), 4, filter.category);
+      sqlite3_bind_int(stmt.get(), 5, filter.outcome);
+      sqlite3_bind_int64(stmt.get(), 6, ToMicros(filter.from));
+      sqlite3_bind_int64(stmt.get(), 7, ToMicros(filter.to));
+      sqlite3_bind_int(stmt.get(), 8, page_size + 1 - page.entries.size());
+      sqlite3_bind_int64(stmt.get(), 9, static_cast<int64_t>(from));
+      sqlite::BindText(stmt.get(), 10, key);
+      int rc;
+      while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+        if (page.entries.size() == static_cast<size_t>(page_size)) {
+          page.next_page_token = PageToken(last_index);
+          return absl::OkStatus();
+        }
+        last_index = static_cast<uint64_t>(sqlite3_column_int64(stmt.get(), 0));
+        custos::v1::LogEntry entry;
+        if (!entry.ParseFromString(sqlite::ColumnBytes(stmt.get(), 1))) {
+          return absl::DataLossError(
+              absl::StrCat("entry ", last_index, ": bytes do not parse"));
+        }
+        page.entries.push_back(std::move(entry));
+      }
+      if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "listing entries");
+      return absl::OkStatus();
+    };
+    if (key.empty()) return run(scan, 0);
+    CUSTOS_RETURN_IF_ERROR(run(scan, listed_below));
+    if (!page.next_page_token.empty()) return absl::OkStatus();
+    below = std::min<uint64_t>(below, listed_below);
+    return run(keyed, 0);
+  }();
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  if (!status.ok()) return status;
   return page;
 }
 

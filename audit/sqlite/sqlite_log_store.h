@@ -7,6 +7,11 @@
 // its fsync. A crash at any moment leaves the last committed state, which
 // holds every entry whose append was answered.
 //
+// Listings by customer or actor find entries through keys written in
+// batches (at each checkpoint, or every listing_batch keys) rather than by
+// an index every append must update; the few entries past the last batch
+// are scanned. Keys a crash lost are written again at open.
+//
 // Erasure: secure_delete is on and the WAL is truncated after an erasure, so
 // erased values leave no copy in the database files.
 //
@@ -41,6 +46,10 @@ class SqliteLogStore final : public LogStore {
     // Told, on the writer thread, each commit's entry count and the log's
     // new size (for metrics). Must not block.
     std::function<void(size_t entries, uint64_t log_size)> on_commit;
+    // Listing keys (an entry's customer and actor) are written in the
+    // transaction of the next checkpoint, or once this many are waiting;
+    // listings scan the entries not yet keyed. See List.
+    size_t listing_batch = 4096;
   };
 
   // Opens or creates the log at `path` and recovers its tail. Errors:
@@ -126,6 +135,13 @@ class SqliteLogStore final : public LogStore {
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   absl::Status CheckSize(uint64_t size) const;
+  // Writes the waiting listing keys and records that every entry below
+  // `listed_below` is keyed, inside the caller's transaction (the caller
+  // clears unlisted_ once it commits).
+  absl::Status WriteListing(uint64_t listed_below);
+  // Keys the entries a previous run appended but did not list, in
+  // transactions of their own (at open).
+  absl::Status CatchUpListing();
   // Erase and MaskSourceAddresses on the writer thread, each in one
   // transaction.
   absl::Status EraseOnWriter(const std::string& subject, absl::Time before,
@@ -156,6 +172,10 @@ class SqliteLogStore final : public LogStore {
   uint64_t checkpointed_size_ = 0;
   // Source addresses of entries below this index are masked already.
   uint64_t masked_below_ = 0;
+  // Listing keys ("c:<customer>", "a:<actor>") of entries appended since
+  // the last WriteListing; entries below listed_below in log_state have
+  // theirs in the listing table.
+  std::vector<std::pair<std::string, uint64_t>> unlisted_;
   absl::Time last_checkpoint_ = absl::InfinitePast();
 
   mutable Mutex read_mu_;
