@@ -37,7 +37,9 @@ class ABSL_LOCKABLE Mutex {
   void Unlock() ABSL_UNLOCK_FUNCTION();
 
   // With the lock held, waits until `ready()` is true, releasing the lock
-  // while waiting. `ready` runs with the lock held.
+  // while waiting. `ready` runs with the lock held, also on other threads
+  // as they unlock; what it reads must change only under the lock, or the
+  // waiter is not woken.
   void Await(const std::function<bool()>& ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this);
 
