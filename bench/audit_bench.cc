@@ -6,7 +6,6 @@
 //      entry bytes in memory;
 //   3. inclusion-proof latency p50/p99 on a log of --proof_log_entries.
 // Prints one line per figure. Not a test: figures, no assertions.
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +29,7 @@
 #include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/sqlite_log_store.h"
+#include "bench/process_cpu.h"
 #include "common/mutex.h"
 #include "common/openssl.h"
 
@@ -134,13 +134,6 @@ class BareSqliteLog {
   std::thread writer_;
 };
 
-double ProcessCpuSeconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
-         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 struct AppendRate {
   double per_second;
   // The whole process's processor time (user and system) per append.
@@ -154,7 +147,7 @@ AppendRate Rate(int threads, double seconds, Append append) {
   std::atomic<uint64_t> count{0};
   std::vector<std::thread> workers;
   const absl::Time start = absl::Now();
-  const double cpu_start = ProcessCpuSeconds();
+  const double cpu_start = bench::ProcessCpuSeconds();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
@@ -166,7 +159,7 @@ AppendRate Rate(int threads, double seconds, Append append) {
   absl::SleepFor(absl::Seconds(seconds));
   stop = true;
   for (auto& w : workers) w.join();
-  const double cpu = ProcessCpuSeconds() - cpu_start;
+  const double cpu = bench::ProcessCpuSeconds() - cpu_start;
   return {count.load() / absl::ToDoubleSeconds(absl::Now() - start),
           cpu * 1e6 / count.load()};
 }

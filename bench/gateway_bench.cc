@@ -6,8 +6,6 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -21,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/process_cpu.h"
 #include "gateway/server.h"
 #include "proto/custos/v1/access.grpc.pb.h"
 
@@ -50,13 +49,6 @@ struct Result {
   double cpu_us_per_call;
 };
 
-double ProcessCpuSeconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
-         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 template <typename Call>
 Result Measure(int concurrency, double seconds, Call call) {
   std::atomic<bool> stop{false};
@@ -64,7 +56,7 @@ Result Measure(int concurrency, double seconds, Call call) {
   std::atomic<uint64_t> errors{0};
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
-  const double cpu_start = ProcessCpuSeconds();
+  const double cpu_start = bench::ProcessCpuSeconds();
   for (int t = 0; t < concurrency; ++t) {
     threads.emplace_back([&, t] {
       while (!stop.load(std::memory_order_relaxed)) {
@@ -78,7 +70,7 @@ Result Measure(int concurrency, double seconds, Call call) {
   stop = true;
   for (auto& thread : threads) thread.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-  const double cpu = ProcessCpuSeconds() - cpu_start;
+  const double cpu = bench::ProcessCpuSeconds() - cpu_start;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());

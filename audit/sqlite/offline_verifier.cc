@@ -61,14 +61,21 @@ absl::Status CheckCheckpoint(uint64_t size, const std::string& stored_root,
   return absl::OkStatus();
 }
 
-// Logs made before personal values moved into the entries' rows lack the
-// column.
-bool HasPersonalColumn(sqlite3* db) {
-  auto has = sqlite::Prepare(db,
-                             "SELECT count(*) FROM pragma_table_info('entries') "
-                             "WHERE name = 'personal'");
-  return has.ok() && sqlite3_step(has->get()) == SQLITE_ROW &&
-         sqlite3_column_int(has->get(), 0) > 0;
+// DATA_LOSS unless `entry` committed to `value` under `field` with `salt`.
+absl::Status CheckCommitment(uint64_t position,
+                             const custos::v1::LogEntry& entry,
+                             absl::string_view field, absl::string_view salt,
+                             absl::string_view value) {
+  const std::string digest = Sha256(absl::StrCat(salt, value));
+  bool matched = false;
+  for (const auto& commitment : entry.commitments()) {
+    if (commitment.field() == field) matched = commitment.digest() == digest;
+  }
+  if (matched) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat("entry ", position, ": the stored ",
+                                          field,
+                                          " does not match the entry's "
+                                          "commitment"));
 }
 
 // Checks the values in entry `position`'s row against its commitments and
@@ -78,26 +85,16 @@ absl::StatusOr<uint64_t> CheckRowValues(uint64_t position,
                                         absl::string_view row_values) {
   auto values = sqlite::DecodeRowValues(row_values);
   if (!values.ok()) {
-    return absl::DataLossError(absl::StrCat("entry ", position, ": ",
-                                            values.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("entry ", position, ": ", values.status().message()));
   }
   custos::v1::LogEntry entry;
   entry.ParseFromArray(entry_bytes.data(), entry_bytes.size());
   uint64_t checked = 0;
   for (const sqlite::RowValue& value : *values) {
     if (value.salt.empty()) continue;
-    const std::string digest = Sha256(absl::StrCat(value.salt, value.value));
-    bool matched = false;
-    for (const auto& commitment : entry.commitments()) {
-      if (commitment.field() == value.field) {
-        matched = commitment.digest() == digest;
-      }
-    }
-    if (!matched) {
-      return absl::DataLossError(
-          absl::StrCat("entry ", position, ": the stored ", value.field,
-                       " does not match the entry's commitment"));
-    }
+    CUSTOS_RETURN_IF_ERROR(
+        CheckCommitment(position, entry, value.field, value.salt, value.value));
     ++checked;
   }
   return checked;
@@ -126,13 +123,15 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     if (sqlite3_step(count.get()) == SQLITE_ROW)
       total = sqlite3_column_int64(count.get(), 0);
   }
+  // Logs written before personal values moved into the entries' rows
+  // lack the column.
+  CUSTOS_ASSIGN_OR_RETURN(const bool has_personal,
+                          sqlite::HasColumn(db.get(), "entries", "personal"));
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement entries,
-      sqlite::Prepare(
-          db.get(),
-          absl::StrCat("SELECT idx, leaf_hash, entry, ",
-                       HasPersonalColumn(db.get()) ? "personal" : "NULL",
-                       " FROM entries ORDER BY idx")));
+      sqlite::Prepare(db.get(), absl::StrCat("SELECT idx, leaf_hash, entry, ",
+                                             has_personal ? "personal" : "NULL",
+                                             " FROM entries ORDER BY idx")));
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement nodes,
       // Primary-key order is the order in which the rebuilt tree completes
@@ -272,22 +271,13 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
           "LEFT JOIN entries e ON e.idx = p.idx WHERE length(p.salt) > 0 "
           "ORDER BY p.idx"));
   while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
-    const uint64_t idx = sqlite3_column_int64(values.get(), 0);
-    const std::string field = sqlite::ColumnBytes(values.get(), 1);
     custos::v1::LogEntry entry;
     entry.ParseFromString(sqlite::ColumnBytes(values.get(), 4));
-    const std::string digest =
-        Sha256(absl::StrCat(sqlite::ColumnBytes(values.get(), 2),
-                            sqlite::ColumnBytes(values.get(), 3)));
-    bool matched = false;
-    for (const auto& commitment : entry.commitments()) {
-      if (commitment.field() == field) matched = commitment.digest() == digest;
-    }
-    if (!matched) {
-      return absl::DataLossError(
-          absl::StrCat("entry ", idx, ": the stored ", field,
-                       " does not match the entry's commitment"));
-    }
+    CUSTOS_RETURN_IF_ERROR(
+        CheckCommitment(sqlite3_column_int64(values.get(), 0), entry,
+                        sqlite::ColumnBytes(values.get(), 1),
+                        sqlite::ColumnBytes(values.get(), 2),
+                        sqlite::ColumnBytes(values.get(), 3)));
     ++report.values_checked;
   }
   if (rc != SQLITE_DONE)

@@ -51,4 +51,17 @@ absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql) {
   return stmt;
 }
 
+absl::StatusOr<bool> HasColumn(sqlite3* db, absl::string_view table,
+                               absl::string_view column) {
+  auto has = Prepare(db,
+                     "SELECT count(*) FROM pragma_table_info(?1) WHERE "
+                     "name = ?2");
+  if (!has.ok()) return has.status();
+  BindText(has->get(), 1, table);
+  BindText(has->get(), 2, column);
+  const int rc = sqlite3_step(has->get());
+  if (rc != SQLITE_ROW) return Error(db, rc, "reading the schema");
+  return sqlite3_column_int(has->get(), 0) > 0;
+}
+
 }  // namespace custos::audit::sqlite

@@ -38,6 +38,11 @@ absl::Status Exec(sqlite3* db, const char* sql);
 
 absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql);
 
+// Whether `table` has a column named `column` (logs written by older
+// versions lack some).
+absl::StatusOr<bool> HasColumn(sqlite3* db, absl::string_view table,
+                               absl::string_view column);
+
 // Binds text or a blob without copying; the bytes must outlive the step.
 inline void BindText(sqlite3_stmt* stmt, int i, absl::string_view s) {
   sqlite3_bind_text(stmt, i, s.data(), static_cast<int>(s.size()),

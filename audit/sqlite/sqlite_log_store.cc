@@ -55,8 +55,9 @@ constexpr const char* kSchema = R"sql(
   DROP INDEX IF EXISTS entries_by_customer;
   DROP INDEX IF EXISTS entries_by_actor;
   -- Full subtrees of 16 entries or more (level >= 4, see tree_nodes.h);
-  -- leaf hashes live in entries, smaller subtrees are hashed from them. Keyed by the last entry they cover, so each append adds its
-  -- nodes at the end of the b-tree.
+  -- leaf hashes live in entries, smaller subtrees are hashed from them.
+  -- Keyed by the last entry they cover, so each append adds its nodes at
+  -- the end of the b-tree.
   CREATE TABLE IF NOT EXISTS tree_nodes(
     last_leaf INTEGER NOT NULL,
     level INTEGER NOT NULL,
@@ -124,19 +125,14 @@ absl::StatusOr<uint64_t> ParsePageToken(absl::string_view token) {
 // Logs made before personal values moved into the entry's row lack the
 // column; adding it rewrites nothing.
 absl::Status AddPersonalColumn(sqlite3* db) {
-  CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement has,
-      sqlite::Prepare(db,
-                      "SELECT count(*) FROM pragma_table_info('entries') "
-                      "WHERE name = 'personal'"));
-  const int rc = sqlite3_step(has.get());
-  if (rc != SQLITE_ROW) return sqlite::Error(db, rc, "reading the schema");
-  if (sqlite3_column_int(has.get(), 0) > 0) return absl::OkStatus();
+  CUSTOS_ASSIGN_OR_RETURN(const bool has,
+                          sqlite::HasColumn(db, "entries", "personal"));
+  if (has) return absl::OkStatus();
   return sqlite::Exec(db, "ALTER TABLE entries ADD COLUMN personal BLOB");
 }
 
 // Whether `personal` can live in its entry's row: all of it is the
-// entry's actor's, so erasure finds it through the actor index.
+// entry's actor's, so erasure finds it through the actor's listing keys.
 bool BelongsToActor(const custos::v1::LogEntry& entry,
                     const std::vector<PersonalValue>& personal) {
   if (personal.empty() || entry.actor().id().empty()) return false;

@@ -578,7 +578,7 @@ TEST_F(SignedLogTest, DetectsAChangedPersonalValue) {
 }
 
 // A value whose subject is not the entry's actor cannot be found through
-// the actor index, so the entry's values are kept beside it; erasure,
+// the actor's listing keys, so the entry's values are kept beside it; erasure,
 // reading and verification cover both places.
 TEST(SqliteLogStoreTest, KeepsAnotherSubjectsValuesBesideTheEntry) {
   const std::string path = TempPath("beside");
