@@ -69,6 +69,19 @@ absl::StatusOr<std::string> NewId(absl::string_view prefix) {
                                           sizeof(bytes))));
 }
 
+absl::StatusOr<std::string> NewTimeOrderedId(absl::string_view prefix,
+                                             absl::Time now) {
+  unsigned char bytes[16];
+  const uint64_t millis = static_cast<uint64_t>(absl::ToUnixMillis(now));
+  for (int i = 0; i < 6; ++i) bytes[i] = (millis >> (8 * (5 - i))) & 0xff;
+  if (RAND_bytes(bytes + 6, sizeof(bytes) - 6) != 1) {
+    return OpenSslError("RAND_bytes", absl::StatusCode::kUnavailable);
+  }
+  return absl::StrCat(
+      prefix, HexEncode(absl::string_view(reinterpret_cast<char*>(bytes),
+                                          sizeof(bytes))));
+}
+
 absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
     const Gateway& gateway, const custos::v1::Customer& customer) {
   auto consents = gateway.approvals->ListConsents(customer.customer_id());
@@ -140,7 +153,7 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
     const custos::v1::RequestAccessRequest& request,
     const custos::v1::Decision& decision) {
   const absl::Time now = call.now();
-  auto grant_id = NewId("g_");
+  auto grant_id = NewTimeOrderedId("g_", now);
   if (!grant_id.ok()) return grant_id.status();
   custos::v1::Grant grant;
   grant.set_grant_id(*grant_id);
@@ -156,8 +169,10 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
   // would stay active with no record of it, and its staff member would find
   // it with ListGrants and read under it. Stored after, the worst case is an
   // entry for a grant that was never stored, under which reads fail closed.
-  call.AfterLogged(
-      [grants = gateway.grants, grant] { return grants->Create(grant); });
+  call.AfterLoggedAsync(
+      [grants = gateway.grants, grant](AuditedCall::StepDone done) {
+        grants->CreateAsync(grant, std::move(done));
+      });
   return grant;
 }
 

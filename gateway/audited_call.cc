@@ -19,6 +19,28 @@ void SetStaffActor(const custos::v1::StaffMember& staff,
   actor.set_partner_organisation(staff.partner_organisation());
 }
 
+using Steps = std::vector<std::function<void(AuditedCall::StepDone)>>;
+
+// Runs steps[next] and those after it one after the other, each once the one
+// before has told its outcome, and then tells `finished` the first failure
+// or OK.
+void RunSteps(std::shared_ptr<const Steps> steps, size_t next,
+              AuditedCall::StepDone finished) {
+  if (next == steps->size()) {
+    finished(absl::OkStatus());
+    return;
+  }
+  const auto& step = (*steps)[next];
+  step([steps = std::move(steps), next,
+        finished = std::move(finished)](absl::Status outcome) mutable {
+    if (!outcome.ok()) {
+      finished(std::move(outcome));
+      return;
+    }
+    RunSteps(std::move(steps), next + 1, std::move(finished));
+  });
+}
+
 }  // namespace
 
 AuditedCall::AuditedCall(const Gateway* gateway,
@@ -79,6 +101,11 @@ void AuditedCall::AddPersonalValue(absl::string_view field,
 }
 
 void AuditedCall::AfterLogged(std::function<absl::Status()> step) {
+  after_logged_.push_back(
+      [step = std::move(step)](StepDone done) { done(step()); });
+}
+
+void AuditedCall::AfterLoggedAsync(std::function<void(StepDone)> step) {
   after_logged_.push_back(std::move(step));
 }
 
@@ -100,7 +127,8 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
   gateway_->log->AppendAsync(
       std::move(entry_), std::move(personal_),
       [metrics, queued, action, category, answer = std::move(answer),
-       logged = std::move(logged), after_logged = std::move(after_logged_)](
+       logged = std::move(logged),
+       after_logged = std::make_shared<const Steps>(std::move(after_logged_))](
           absl::StatusOr<custos::v1::LogEntry> entry) {
         if (metrics != nullptr) {
           metrics->ObserveAppend(absl::Now() - queued);
@@ -121,22 +149,26 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
                  std::nullopt);
           return;
         }
-        if (answer.ok()) {
-          for (const auto& step : after_logged) {
-            if (absl::Status stored = step(); !stored.ok()) {
-              LogEvent("error", "state_unwritable",
-                       absl::StrCat(
-                           "entry #", entry->index(), " (", action,
-                           ") is logged but not served: ", stored.message()));
-              logged(absl::UnavailableError(absl::StrCat(
-                         "logged as entry #", entry->index(),
-                         ", but nothing was served: ", stored.message())),
-                     entry->index());
-              return;
-            }
-          }
+        const uint64_t index = entry->index();
+        if (!answer.ok() || after_logged->empty()) {
+          logged(answer, index);
+          return;
         }
-        logged(answer, entry->index());
+        RunSteps(after_logged, 0,
+                 [index, action, answer, logged](absl::Status stored) {
+                   if (stored.ok()) {
+                     logged(answer, index);
+                     return;
+                   }
+                   LogEvent("error", "state_unwritable",
+                            absl::StrCat("entry #", index, " (", action,
+                                         ") is logged but not served: ",
+                                         stored.message()));
+                   logged(absl::UnavailableError(absl::StrCat(
+                              "logged as entry #", index,
+                              ", but nothing was served: ", stored.message())),
+                          index);
+                 });
       });
 }
 

@@ -14,6 +14,7 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -57,9 +58,14 @@ class AuditedCall {
   // entry, such as a grant (a refused or unanswered call must not leave one
   // that ListGrants would show). If the entry cannot be written the step
   // never runs; if the step fails the caller gets UNAVAILABLE with the
-  // entry's index (logged, not served). Steps run in the order added, on the
-  // log's writer thread.
+  // entry's index (logged, not served), and later steps do not run. Steps
+  // run one after the other in the order added, on the log's threads.
   void AfterLogged(std::function<absl::Status()> step);
+  // As AfterLogged, for a step that tells `done` its outcome later, from any
+  // thread (a store that groups its writes); the next step, and the answer,
+  // follow on that thread.
+  using StepDone = std::function<void(absl::Status)>;
+  void AfterLoggedAsync(std::function<void(StepDone done)> step);
 
   // Appends the entry with `answer`'s code, then finishes the RPC with
   // `answer`; on success `on_logged` first receives the entry's index (to put
@@ -70,7 +76,7 @@ class AuditedCall {
 
   // What Finish does short of answering, for callers that answer the RPC
   // themselves: appends the entry, runs the AfterLogged steps, then tells
-  // `logged`, on the log's writer thread, the answer to give (`answer`, or
+  // `logged`, on the log's thread or the last step's, the answer to give (`answer`, or
   // UNAVAILABLE when the log or a step could not be written) and the
   // entry's index when it was written.
   using Logged = std::function<void(const absl::Status& final_answer,
@@ -85,7 +91,7 @@ class AuditedCall {
   Caller caller_;
   custos::v1::LogEntry entry_;
   std::vector<audit::PersonalValue> personal_;
-  std::vector<std::function<absl::Status()>> after_logged_;
+  std::vector<std::function<void(StepDone)>> after_logged_;
 };
 
 namespace internal {

@@ -1,5 +1,7 @@
 #include "gateway/grants/grant_store.h"
 
+#include <pthread.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/sqlite_file.h"
 #include "common/status_macros.h"
@@ -51,12 +53,81 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
           "created_us);",
           "grants"));
   std::unique_ptr<GrantStore> store(new GrantStore(db));
+  store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
   return store;
 }
 
 GrantStore::~GrantStore() {
+  {
+    MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  writer_.join();  // Stores what was queued first.
   MutexLock lock(&mu_);
   sqlite3_close_v2(db_);
+}
+
+void GrantStore::CreateAsync(custos::v1::Grant grant, CreateDone done) {
+  MutexLock lock(&queue_mu_);
+  queue_.push_back({std::move(grant), std::move(done)});
+}
+
+absl::Status GrantStore::Create(const custos::v1::Grant& grant) {
+  absl::Status outcome;
+  Notification stored;
+  CreateAsync(grant, [&](absl::Status status) {
+    outcome = std::move(status);
+    stored.Notify();
+  });
+  stored.WaitForNotification();
+  return outcome;
+}
+
+void GrantStore::WriterLoop() {
+  pthread_setname_np(pthread_self(), "custos-grants");
+  for (;;) {
+    std::vector<QueuedGrant> batch;
+    {
+      MutexLock lock(&queue_mu_);
+      queue_mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !queue_.empty() || stopping_;
+      });
+      if (queue_.empty()) return;  // Stopping, and everything is stored.
+      batch.swap(queue_);
+    }
+    std::vector<absl::Status> outcomes = WriteBatch(batch);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].done(std::move(outcomes[i]));
+    }
+  }
+}
+
+std::vector<absl::Status> GrantStore::WriteBatch(
+    const std::vector<QueuedGrant>& batch) {
+  MutexLock lock(&mu_);
+  transactions_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<absl::Status> outcomes;
+  outcomes.reserve(batch.size());
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) !=
+      SQLITE_OK) {
+    outcomes.assign(batch.size(), SqlError(db_, "storing grants"));
+    return outcomes;
+  }
+  for (const QueuedGrant& queued : batch) {
+    outcomes.push_back(Put(queued.grant, /*create=*/true));
+    // An I/O error or a full disk can end the whole transaction: then
+    // SQLite has rolled back the grants before this one too.
+    if (!outcomes.back().ok() && sqlite3_get_autocommit(db_)) {
+      outcomes.assign(batch.size(), outcomes.back());
+      return outcomes;
+    }
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    const absl::Status failed = SqlError(db_, "storing grants");
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    outcomes.assign(batch.size(), failed);
+  }
+  return outcomes;
 }
 
 absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
@@ -83,11 +154,6 @@ absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
   }
   return rc == SQLITE_DONE ? absl::OkStatus()
                            : SqlError(db_, "storing a grant");
-}
-
-absl::Status GrantStore::Create(const custos::v1::Grant& grant) {
-  MutexLock lock(&mu_);
-  return Put(grant, /*create=*/true);
 }
 
 absl::StatusOr<custos::v1::Grant> GrantStore::Load(

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -135,6 +136,68 @@ TEST(GrantStoreTest, ConcurrentCreatorsAndListersSeeEveryGrant) {
   EXPECT_EQ(listed->size(), size_t{kCreators * kEach});
   EXPECT_TRUE(
       store->List("", "", true, kNow + absl::Hours(2), 100000)->empty());
+}
+
+// Grants queued while a transaction commits share the next one, and each is
+// told its own outcome: a known id fails alone.
+TEST(GrantStoreTest, GrantsQueuedMeanwhileShareOneTransaction) {
+  auto store = OpenStore("batch.db");
+  ASSERT_TRUE(store->Create(NewGrant("g_known", absl::Hours(1))).ok());
+  const uint64_t before = store->transactions();
+  // The writer is held in the first grant's `done` while the others queue.
+  Notification release;
+  Notification first_stored;
+  store->CreateAsync(NewGrant("g_first", absl::Hours(1)),
+                     [&](absl::Status status) {
+                       EXPECT_TRUE(status.ok()) << status;
+                       first_stored.Notify();
+                       release.WaitForNotification();
+                     });
+  first_stored.WaitForNotification();
+  constexpr int kQueued = 50;
+  std::vector<absl::Status> outcomes(kQueued + 1);
+  std::atomic<int> told{0};
+  Notification all_told;
+  for (int i = 0; i <= kQueued; ++i) {
+    // The one in the middle has the id of a stored grant.
+    const std::string id =
+        i == kQueued / 2 ? "g_known" : absl::StrCat("g_queued_", i);
+    store->CreateAsync(NewGrant(id, absl::Hours(1)), [&, i](absl::Status s) {
+      outcomes[i] = std::move(s);
+      if (++told == kQueued + 1) all_told.Notify();
+    });
+  }
+  release.Notify();
+  all_told.WaitForNotification();
+  EXPECT_EQ(store->transactions(), before + 2);
+  for (int i = 0; i <= kQueued; ++i) {
+    if (i == kQueued / 2) {
+      EXPECT_EQ(outcomes[i].code(), absl::StatusCode::kAlreadyExists);
+      continue;
+    }
+    EXPECT_TRUE(outcomes[i].ok()) << i << ": " << outcomes[i];
+    EXPECT_TRUE(store->Get(absl::StrCat("g_queued_", i), kNow).ok()) << i;
+  }
+}
+
+// Grants queued when the store closes are stored and told first.
+TEST(GrantStoreTest, ClosingStoresWhatWasQueued) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/close.db");
+  std::atomic<int> stored{0};
+  {
+    auto store = GrantStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < 20; ++i) {
+      (*store)->CreateAsync(NewGrant(absl::StrCat("g_", i), absl::Hours(1)),
+                            [&](absl::Status s) {
+                              if (s.ok()) ++stored;
+                            });
+    }
+  }
+  EXPECT_EQ(stored.load(), 20);
+  auto reopened = GrantStore::Open(path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->List("", "", false, kNow, 100)->size(), size_t{20});
 }
 
 }  // namespace
