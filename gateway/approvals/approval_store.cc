@@ -174,6 +174,8 @@ absl::Status ApprovalStore::PutConsent(
   BindBlob(stmt, 3, consent.SerializeAsString());
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
+  // Read again next time, whether or not the write went through.
+  consents_.erase(consent.customer_id());
   return rc == SQLITE_DONE ? absl::OkStatus()
                            : SqlError(db_, "storing a consent");
 }
@@ -181,10 +183,15 @@ absl::Status ApprovalStore::PutConsent(
 absl::StatusOr<std::vector<custos::v1::PartnerConsent>>
 ApprovalStore::ListConsents(absl::string_view customer_id) const {
   MutexLock lock(&mu_);
+  if (auto known = consents_.find(customer_id); known != consents_.end()) {
+    return known->second;
+  }
   sqlite3_stmt* stmt = statements_->Get(
       "SELECT consent FROM consents WHERE customer_id = ?1 ORDER BY partner");
   Bind(stmt, 1, std::string(customer_id));
-  return Collect<custos::v1::PartnerConsent>(db_, stmt);
+  auto consents = Collect<custos::v1::PartnerConsent>(db_, stmt);
+  if (consents.ok()) consents_.emplace(customer_id, *consents);
+  return consents;
 }
 
 absl::Status ApprovalStore::PutTokenHash(absl::string_view customer_id,

@@ -2,7 +2,10 @@
 // them, pending access requests and who has approved them, customers'
 // partner consents, and customers' API tokens (as hashes only).
 //
-// Kept in one SQLite file. Thread-safe (one connection behind a mutex).
+// Kept in one SQLite file, of which custosd is the only writer while it
+// runs: a customer's consents, read on every access decision, are kept in
+// memory once read and dropped when they change. Thread-safe (one
+// connection behind a mutex).
 #ifndef CUSTOS_GATEWAY_APPROVALS_APPROVAL_STORE_H_
 #define CUSTOS_GATEWAY_APPROVALS_APPROVAL_STORE_H_
 
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
@@ -69,6 +73,10 @@ class ApprovalStore {
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
+  // Consents by customer, as last read from the file.
+  mutable absl::flat_hash_map<std::string,
+                              std::vector<custos::v1::PartnerConsent>>
+      consents_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace custos::gateway
