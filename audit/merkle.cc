@@ -1,30 +1,11 @@
 #include "audit/merkle.h"
 
-#include <openssl/evp.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
 
 namespace custos::audit {
 namespace {
-
-std::string Sha256Parts(absl::string_view prefix, absl::string_view a,
-                        absl::string_view b) {
-  // One context and one fetched digest per thread: allocating them per hash
-  // costs as much as hashing a short entry.
-  static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local const EvpMdCtxPtr owner(EVP_MD_CTX_new());
-  EVP_MD_CTX* const ctx = owner.get();
-  std::string out(kHashSize, '\0');
-  EVP_DigestInit_ex(ctx, kSha256, nullptr);
-  EVP_DigestUpdate(ctx, prefix.data(), prefix.size());
-  EVP_DigestUpdate(ctx, a.data(), a.size());
-  EVP_DigestUpdate(ctx, b.data(), b.size());
-  EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()),
-                     nullptr);
-  return out;
-}
 
 // The largest power of two strictly below n (n >= 2).
 uint64_t SplitPoint(uint64_t n) {
@@ -105,14 +86,14 @@ absl::Status CheckProofHashes(const std::vector<std::string>& proof) {
 }  // namespace
 
 std::string HashLeaf(absl::string_view leaf) {
-  return Sha256Parts(absl::string_view("\x00", 1), leaf, "");
+  return Sha256Concat({absl::string_view("\x00", 1), leaf});
 }
 
 std::string HashChildren(absl::string_view left, absl::string_view right) {
-  return Sha256Parts("\x01", left, right);
+  return Sha256Concat({"\x01", left, right});
 }
 
-std::string EmptyRoot() { return Sha256Parts("", "", ""); }
+std::string EmptyRoot() { return Sha256(""); }
 
 absl::StatusOr<std::string> SubtreeHash(uint64_t begin, uint64_t end,
                                         NodeReader read) {

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -52,6 +53,8 @@ absl::Status OpenSslError(absl::string_view context,
 
 // SHA-256 of `data`, as 32 raw bytes.
 std::string Sha256(absl::string_view data);
+// SHA-256 of the concatenation of `parts`, without building it.
+std::string Sha256Concat(std::initializer_list<absl::string_view> parts);
 
 // Lowercase hex of raw bytes.
 std::string HexEncode(absl::string_view bytes);

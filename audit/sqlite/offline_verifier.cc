@@ -1,7 +1,11 @@
 #include "audit/sqlite/offline_verifier.h"
 
+#include <algorithm>
 #include <cstring>
+#include <future>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "audit/checkpoint.h"
@@ -66,7 +70,7 @@ absl::Status CheckCommitment(uint64_t position,
                              const custos::v1::LogEntry& entry,
                              absl::string_view field, absl::string_view salt,
                              absl::string_view value) {
-  const std::string digest = Sha256(absl::StrCat(salt, value));
+  const std::string digest = Sha256Concat({salt, value});
   bool matched = false;
   for (const auto& commitment : entry.commitments()) {
     if (commitment.field() == field) matched = commitment.digest() == digest;
@@ -97,6 +101,129 @@ absl::StatusOr<uint64_t> CheckRowValues(uint64_t position,
         CheckCommitment(position, entry, value.field, value.salt, value.value));
     ++checked;
   }
+  return checked;
+}
+
+// Entries read from the log in a batch, with what ended the batch early.
+// Their columns are copied into one buffer: an allocation per column would
+// cost more than reading the row.
+struct EntryBatch {
+  struct Row {
+    size_t bytes_at;
+    size_t bytes_size;
+    size_t leaf_at;
+    size_t leaf_size;
+    // The personal values kept in the entry's row, if any.
+    bool has_values;
+    size_t values_at;
+    size_t values_size;
+  };
+  absl::string_view Column(size_t at, size_t size) const {
+    return absl::string_view(data).substr(at, size);
+  }
+  uint64_t first = 0;
+  std::string data;
+  std::vector<Row> rows;
+  // Not OK when the log's rows cannot be read past these: a missing entry,
+  // or an SQLite error.
+  absl::Status end;
+};
+
+// Reads the rows of `SELECT idx, leaf_hash, entry, personal ... ORDER BY
+// idx` in batches, checking that no index is missing.
+class EntryReader {
+ public:
+  EntryReader(sqlite3* db, sqlite3_stmt* entries)
+      : db_(db), entries_(entries) {}
+
+  // Up to `count` rows; none once the log or an error is reached.
+  EntryBatch Next(size_t count) {
+    EntryBatch batch;
+    batch.first = next_;
+    if (finished_) return batch;
+    batch.rows.reserve(count);
+    batch.data.reserve(count * 512);
+    while (batch.rows.size() < count) {
+      const int rc = sqlite3_step(entries_);
+      if (rc == SQLITE_DONE) {
+        finished_ = true;
+        break;
+      }
+      if (rc != SQLITE_ROW) {
+        batch.end = sqlite::Error(db_, rc, "reading entries");
+        finished_ = true;
+        break;
+      }
+      const uint64_t idx =
+          static_cast<uint64_t>(sqlite3_column_int64(entries_, 0));
+      if (idx != next_) {
+        batch.end = absl::DataLossError(absl::StrCat(
+            "entry ", next_, ": missing (the next row stored is ", idx, ")"));
+        finished_ = true;
+        break;
+      }
+      EntryBatch::Row& row = batch.rows.emplace_back();
+      Copy(batch, 1, row.leaf_at, row.leaf_size);
+      Copy(batch, 2, row.bytes_at, row.bytes_size);
+      row.has_values = sqlite3_column_type(entries_, 3) != SQLITE_NULL;
+      Copy(batch, 3, row.values_at, row.values_size);
+      ++next_;
+    }
+    return batch;
+  }
+
+ private:
+  // Appends column `i` of the current row to batch.data.
+  void Copy(EntryBatch& batch, int i, size_t& at, size_t& size) {
+    const void* blob = sqlite3_column_blob(entries_, i);
+    size = sqlite3_column_bytes(entries_, i);
+    at = batch.data.size();
+    batch.data.append(static_cast<const char*>(blob), size);
+  }
+
+  sqlite3* const db_;
+  sqlite3_stmt* const entries_;
+  uint64_t next_ = 0;
+  bool finished_ = false;
+};
+
+// What checking a batch on its own found.
+struct CheckedEntries {
+  // The leaf hashes of the entries before the first error, in order.
+  std::vector<std::string> leaves;
+  uint64_t values_checked = 0;
+  // The first error, else the batch's own end.
+  absl::Status status;
+};
+
+// Checks each entry of `batch` against the chain, its stored leaf hash and
+// its held values, up to the first error.
+CheckedEntries CheckEntries(ChainVerifier& chain, const EntryBatch& batch) {
+  CheckedEntries checked;
+  checked.leaves.reserve(batch.rows.size());
+  uint64_t position = batch.first;
+  for (const EntryBatch::Row& row : batch.rows) {
+    const absl::string_view bytes = batch.Column(row.bytes_at, row.bytes_size);
+    if (checked.status = chain.Next(position, bytes); !checked.status.ok())
+      return checked;
+    if (row.has_values) {
+      auto values = CheckRowValues(
+          position, bytes, batch.Column(row.values_at, row.values_size));
+      if (!values.ok()) {
+        checked.status = values.status();
+        return checked;
+      }
+      checked.values_checked += *values;
+    }
+    if (batch.Column(row.leaf_at, row.leaf_size) != chain.last_leaf_hash()) {
+      checked.status = absl::DataLossError(absl::StrCat(
+          "entry ", position, ": stored leaf hash does not match its bytes"));
+      return checked;
+    }
+    checked.leaves.push_back(chain.last_leaf_hash());
+    ++position;
+  }
+  checked.status = batch.end;
   return checked;
 }
 
@@ -171,38 +298,14 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   int node_rc = sqlite3_step(nodes.get());
   CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(0));
   uint64_t position = 0;
-  int rc;
-  while ((rc = sqlite3_step(entries.get())) == SQLITE_ROW) {
-    const uint64_t idx =
-        static_cast<uint64_t>(sqlite3_column_int64(entries.get(), 0));
-    if (idx != position) {
-      return absl::DataLossError(absl::StrCat(
-          "entry ", position, ": missing (the next row stored is ", idx, ")"));
-    }
-    const void* blob = sqlite3_column_blob(entries.get(), 2);
-    const absl::string_view bytes(static_cast<const char*>(blob),
-                                  sqlite3_column_bytes(entries.get(), 2));
-    CUSTOS_RETURN_IF_ERROR(chain.Next(position, bytes));
-    if (sqlite3_column_type(entries.get(), 3) != SQLITE_NULL) {
-      CUSTOS_ASSIGN_OR_RETURN(
-          const uint64_t checked,
-          CheckRowValues(position, bytes,
-                         sqlite::ColumnBytes(entries.get(), 3)));
-      report.values_checked += checked;
-    }
-    const std::string& leaf = chain.last_leaf_hash();
-    if (sqlite3_column_bytes(entries.get(), 1) !=
-            static_cast<int>(leaf.size()) ||
-        std::memcmp(sqlite3_column_blob(entries.get(), 1), leaf.data(),
-                    leaf.size()) != 0) {
-      return absl::DataLossError(absl::StrCat(
-          "entry ", position, ": stored leaf hash does not match its bytes"));
-    }
+  // Adds the next entry's leaf to the rebuilt tree and checks the stored
+  // subtrees it completes, the checkpoints of the size it makes, and the
+  // size asked about.
+  auto append_leaf = [&](const std::string& leaf) -> absl::Status {
     // Each stored subtree is checked as soon as the rebuilt tree completes
     // it. Below kLowestStoredLevel a row is optional (logs written before
     // that rule have them) but checked when there.
-    rebuilt.Append(chain.last_leaf_hash(), [&](int level, uint64_t index,
-                                               const std::string& h) {
+    rebuilt.Append(leaf, [&](int level, uint64_t index, const std::string& h) {
       if (level == 0 || !node_status.ok()) return;
       const uint64_t last = ((index + 1) << level) - 1;
       const bool row_is_this_node =
@@ -234,8 +337,35 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(position));
     if (options.progress && position % kProgressEvery == 0)
       options.progress(position, total);
+    return absl::OkStatus();
+  };
+
+  // Two stages on two threads: while a second thread checks one batch of
+  // entries on their own (chain, leaf hash, held values), this one reads
+  // the next batch and puts the batch before into the tree. Checked in
+  // order, an error is the one a single pass would meet first.
+  EntryReader reader(db.get(), entries.get());
+  std::future<CheckedEntries> checking;
+  for (;;) {
+    EntryBatch batch = reader.Next(std::max<size_t>(options.batch_size, 1));
+    std::optional<CheckedEntries> checked;
+    if (checking.valid()) checked = checking.get();
+    const bool last = batch.rows.empty() && batch.end.ok();
+    if (!last && (!checked.has_value() || checked->status.ok())) {
+      checking = std::async(std::launch::async,
+                            [&chain, batch = std::move(batch)] {
+                              return CheckEntries(chain, batch);
+                            });
+    }
+    if (checked.has_value()) {
+      report.values_checked += checked->values_checked;
+      for (const std::string& leaf : checked->leaves) {
+        CUSTOS_RETURN_IF_ERROR(append_leaf(leaf));
+      }
+      CUSTOS_RETURN_IF_ERROR(checked->status);
+    }
+    if (last) break;
   }
-  if (rc != SQLITE_DONE) return sqlite::Error(db.get(), rc, "reading entries");
   if (checkpoint_rc == SQLITE_ROW) {
     return absl::DataLossError(absl::StrCat(
         "checkpoint of size ", sqlite3_column_int64(checkpoints.get(), 0),
@@ -270,6 +400,7 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
           "personal_values p "
           "LEFT JOIN entries e ON e.idx = p.idx WHERE length(p.salt) > 0 "
           "ORDER BY p.idx"));
+  int rc;
   while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
     custos::v1::LogEntry entry;
     entry.ParseFromString(sqlite::ColumnBytes(values.get(), 4));

@@ -404,7 +404,7 @@ void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
     }
     custos::v1::Commitment* commitment = entry.add_commitments();
     commitment->set_field(value.field);
-    commitment->set_digest(Sha256(absl::StrCat(*salt, value.value)));
+    commitment->set_digest(Sha256Concat({*salt, value.value}));
     salts.push_back(*std::move(salt));
   }
   MutexLock lock(&mu_);

@@ -291,6 +291,23 @@ TEST(SqliteLogStoreTest, PagesThroughTwoFiltersAndErasesOneSubject) {
   EXPECT_EQ(store->PersonalValues(1)->size(), 1u);  // anna's stays
 }
 
+// What verification finds first, the same whether entries are checked in
+// one batch or in batches of 1 or 3 (each handed between two threads).
+std::string FirstProblem(const std::string& path) {
+  std::string found;
+  for (size_t batch_size : {size_t{8192}, size_t{1}, size_t{3}}) {
+    VerifyOptions options;
+    options.batch_size = batch_size;
+    const std::string message(VerifySqliteLog(path, options).status().message());
+    if (batch_size == 8192) {
+      found = message;
+    } else {
+      EXPECT_EQ(message, found) << "in batches of " << batch_size;
+    }
+  }
+  return found;
+}
+
 class TamperTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -308,7 +325,7 @@ TEST_F(TamperTest, DetectsAFlippedByte) {
          "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), 'T-6', "
          "'T-7') AS BLOB) "
          "WHERE idx = 6");
-  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+  EXPECT_EQ(FirstProblem(path_),
             "entry 6: stored leaf hash does not match its bytes");
 }
 
@@ -330,14 +347,14 @@ TEST_F(TamperTest, DetectsAChangedEntryWithItsLeafHashRecomputed) {
   sqlite::BindBlob(update.get(), 1, bytes);
   sqlite::BindBlob(update.get(), 2, leaf);
   ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
-  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+  EXPECT_EQ(FirstProblem(path_),
             "entry 4: prev_hash does not match the leaf hash of entry 3 (an "
             "entry was changed, inserted or reordered)");
 }
 
 TEST_F(TamperTest, DetectsADeletedRow) {
   RawSql(path_, "DELETE FROM entries WHERE idx = 5");
-  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+  EXPECT_EQ(FirstProblem(path_),
             "entry 5: missing (the next row stored is 6)");
 }
 
@@ -346,7 +363,7 @@ TEST_F(TamperTest, DetectsSwappedRows) {
          "UPDATE entries SET idx = -1 WHERE idx = 2; UPDATE entries SET idx = "
          "2 WHERE idx = 3; "
          "UPDATE entries SET idx = 3 WHERE idx = -1;");
-  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+  EXPECT_EQ(FirstProblem(path_),
             "entry 2: its index field says 3 (entries missing or reordered "
             "before it)");
 }
@@ -355,7 +372,7 @@ TEST_F(TamperTest, DetectsATamperedTreeNode) {
   RawSql(path_,
          "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 4 AND "
          "last_leaf = 31");
-  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+  EXPECT_EQ(FirstProblem(path_),
             "entry 31: does not match the stored Merkle tree (node 4/1 over "
             "entries 16..31): the entry or the tree was changed");
 }
@@ -375,7 +392,7 @@ TEST_F(TamperTest, DetectsAWrongLowerNodeOfAnOlderLog) {
   RawSql(path_,
          "INSERT INTO tree_nodes(last_leaf, level, hash) VALUES(7, 2, "
          "zeroblob(32))");
-  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+  EXPECT_EQ(FirstProblem(path_),
             "entry 7: does not match the stored Merkle tree (node 2/1 over "
             "entries 4..7): the entry or the tree was changed");
 }
@@ -384,7 +401,7 @@ TEST_F(TamperTest, DetectsANodeBeyondTheLog) {
   RawSql(path_,
          "INSERT INTO tree_nodes(last_leaf, level, hash) VALUES(63, 6, "
          "zeroblob(32))");
-  EXPECT_EQ(VerifySqliteLogFile(path_).message(),
+  EXPECT_EQ(FirstProblem(path_),
             "tree node 6 over entries up to 63 is stored, but the log holds 40 "
             "entries: entries were removed from the end, or the node added");
 }
@@ -503,7 +520,14 @@ class SignedLogTest : public ::testing::Test {
     options_.verifier_key = signer_.verifier_key();
   }
 
-  absl::Status Verify() { return VerifySqliteLog(path_, options_).status(); }
+  // Checked in one batch and in batches of 2, which must agree.
+  absl::Status Verify() {
+    const absl::Status whole = VerifySqliteLog(path_, options_).status();
+    VerifyOptions small = options_;
+    small.batch_size = 2;
+    EXPECT_EQ(VerifySqliteLog(path_, small).status(), whole);
+    return whole;
+  }
 
   const NoteSigner signer_ = *NoteSigner::Generate("custos.test/log");
   std::string path_;
