@@ -1,5 +1,7 @@
 #include "audit/entry.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "audit/merkle.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -19,6 +21,50 @@ std::string SerializeEntry(const custos::v1::LogEntry& entry) {
 }
 
 std::string ZeroHash() { return std::string(kHashSize, '\0'); }
+
+namespace {
+
+constexpr uint8_t kFormatVersionTag = (1 << 3) | 0;  // field 1, varint
+constexpr uint8_t kIndexTag = (2 << 3) | 0;          // field 2, varint
+
+void AppendVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+// The length of the format_version field at the start of `bytes`, or 0.
+size_t FormatVersionFieldSize(absl::string_view bytes) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kFormatVersionTag)
+    return 0;
+  size_t size = 1;
+  while (size < bytes.size() && (static_cast<uint8_t>(bytes[size]) & 0x80))
+    ++size;
+  return std::min(size + 1, bytes.size());
+}
+
+}  // namespace
+
+std::string LinkEntryBytes(absl::string_view unlinked, uint64_t index,
+                           absl::string_view prev_hash) {
+  const size_t head = FormatVersionFieldSize(unlinked);
+  std::string bytes;
+  bytes.reserve(unlinked.size() + 16 + prev_hash.size());
+  bytes.append(unlinked.data(), head);
+  if (index != 0) {  // proto3 leaves out a zero
+    bytes.push_back(static_cast<char>(kIndexTag));
+    AppendVarint(bytes, index);
+  }
+  bytes.append(unlinked.data() + head, unlinked.size() - head);
+  if (!prev_hash.empty()) {
+    AppendVarint(bytes, (20 << 3) | 2);  // field 20, length-delimited
+    AppendVarint(bytes, prev_hash.size());
+    bytes.append(prev_hash.data(), prev_hash.size());
+  }
+  return bytes;
+}
 
 namespace {
 

@@ -20,6 +20,16 @@ inline constexpr uint32_t kFormatVersion = 1;
 // The entry's bytes: deterministic protobuf serialization.
 std::string SerializeEntry(const custos::v1::LogEntry& entry);
 
+// SerializeEntry's bytes for an entry once its index and prev_hash are set,
+// from `unlinked`, the SerializeEntry bytes of the same entry without them:
+// deterministic serialization writes fields in number order, so the index
+// (field 2) follows format_version (field 1) and the prev_hash (field 20,
+// the highest) comes last. Lets appenders serialize in parallel and the
+// log's single writer only link. A field numbered above 20 would break this;
+// entry_test checks it.
+std::string LinkEntryBytes(absl::string_view unlinked, uint64_t index,
+                           absl::string_view prev_hash);
+
 // The prev_hash of entry 0: 32 zero bytes.
 std::string ZeroHash();
 

@@ -1,5 +1,6 @@
 #include "audit/entry.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -54,6 +55,53 @@ TEST(EntryTest, SerializationIsDeterministic) {
   custos::v1::LogEntry copy;
   copy.ParseFromString(SerializeEntry(entry));
   EXPECT_EQ(SerializeEntry(copy), SerializeEntry(entry));
+}
+
+// LinkEntryBytes relies on index and prev_hash being fields 2 and 20 and on
+// no field being numbered above prev_hash.
+TEST(EntryTest, PrevHashIsTheHighestField) {
+  const auto* descriptor = custos::v1::LogEntry::descriptor();
+  int highest = 0;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    highest = std::max(highest, descriptor->field(i)->number());
+  }
+  EXPECT_EQ(highest, custos::v1::LogEntry::kPrevHashFieldNumber);
+  EXPECT_EQ(custos::v1::LogEntry::kPrevHashFieldNumber, 20);
+  EXPECT_EQ(custos::v1::LogEntry::kIndexFieldNumber, 2);
+  EXPECT_EQ(custos::v1::LogEntry::kFormatVersionFieldNumber, 1);
+}
+
+TEST(EntryTest, LinkingGivesTheBytesOfTheLinkedEntry) {
+  custos::v1::LogEntry entry;
+  entry.mutable_time()->set_seconds(1790000000);
+  entry.mutable_actor()->set_id("anna.support");
+  entry.set_customer_id("acme");
+  entry.set_category("support");
+  entry.set_reference("SUP-1042");
+  entry.set_action("StaffAccess.RequestAccess");
+  entry.set_outcome(custos::v1::OUTCOME_ALLOWED);
+  entry.add_reasons()->set_code("OK");
+  entry.set_grant_id("g_1");
+  entry.set_policy_version("sha256:0123");
+  auto* commitment = entry.add_commitments();
+  commitment->set_field("source_ip");
+  commitment->set_digest(std::string(32, 'd'));
+  for (uint32_t version : {kFormatVersion, 0u, 300u}) {
+    for (uint64_t index : {uint64_t{0}, uint64_t{1}, uint64_t{127},
+                           uint64_t{128}, uint64_t{1} << 40, ~uint64_t{0}}) {
+      for (const std::string& prev :
+           {ZeroHash(), std::string(32, '\xff'), std::string()}) {
+        custos::v1::LogEntry unlinked = entry;
+        unlinked.set_format_version(version);
+        custos::v1::LogEntry linked = unlinked;
+        linked.set_index(index);
+        linked.set_prev_hash(prev);
+        EXPECT_EQ(LinkEntryBytes(SerializeEntry(unlinked), index, prev),
+                  SerializeEntry(linked))
+            << "version " << version << ", index " << index;
+      }
+    }
+  }
 }
 
 TEST(ChainVerifierTest, AcceptsAnIntactChain) {

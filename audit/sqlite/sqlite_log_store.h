@@ -23,6 +23,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -99,6 +100,11 @@ class SqliteLogStore final : public LogStore {
     custos::v1::LogEntry entry;
     std::vector<PersonalValue> personal;
     std::vector<std::string> salts;
+    // SerializeEntry's bytes without index and prev_hash (LinkEntryBytes).
+    std::string unlinked;
+    // The values kept in the entry's own row, when they all belong to its
+    // actor (held_values.h); else they go to personal_values.
+    std::optional<std::string> row_values;
     AppendDone done;
   };
   // Work for the writer thread's connection other than appends.
