@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <string>
@@ -218,9 +219,12 @@ TEST_F(ClientVerifierTest, RefusesARevokedSerial) {
   ASSERT_TRUE(verifier_->Verify(pem, now_).ok());  // now cached
   const std::string serial = SerialHex(pem);
   verifier_->Revoke(serial);
+  // BN_bn2hex writes whole bytes ("025B..." for a random serial whose top
+  // nibble is 0); messages name serials without leading zeros.
+  const std::string named = absl::AsciiStrToLower(
+      serial.substr(std::min(serial.find_first_not_of('0'), serial.size())));
   ExpectRefused(pem, absl::StrCat("client certificate is revoked (serial ",
-                                  absl::AsciiStrToLower(serial),
-                                  ", subject CN=eva.former)"));
+                                  named, ", subject CN=eva.former)"));
   EXPECT_EQ(Who(verifier_->Verify(other, now_)), "anna.support");
 }
 
