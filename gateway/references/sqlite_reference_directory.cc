@@ -45,7 +45,12 @@ constexpr DemoReference kDemoReferences[] = {
      "Onboarding call"},
 };
 
+// WAL: every access decision reads this file while the ticket system's
+// side may write it. A read then costs a lock on the shared index instead
+// of a lock on the file, a look for a hot journal and a read of its header,
+// and a writer never blocks it.
 constexpr char kSchema[] = R"sql(
+  PRAGMA journal_mode=WAL;
   CREATE TABLE IF NOT EXISTS refs(
     id TEXT PRIMARY KEY,
     kind INTEGER NOT NULL,
