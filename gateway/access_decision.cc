@@ -147,9 +147,8 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
   return decision;
 }
 
-absl::StatusOr<custos::v1::Grant> IssueGrant(
-    const Gateway& gateway, AuditedCall& call,
-    const custos::v1::StaffMember& staff,
+absl::StatusOr<custos::v1::Grant> NewGrant(
+    const AuditedCall& call, const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
     const custos::v1::Decision& decision) {
   const absl::Time now = call.now();
@@ -164,6 +163,11 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
   grant.set_state(custos::v1::GRANT_ACTIVE);
   *grant.mutable_created_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  return grant;
+}
+
+void StoreGrantWhenLogged(const Gateway& gateway, AuditedCall& call,
+                          const custos::v1::Grant& grant) {
   // Stored only once its entry is durable. Stored before, a grant whose entry
   // then failed (a full disk, a locked log) or never came (custosd killed)
   // would stay active with no record of it, and its staff member would find
@@ -173,6 +177,15 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
       [grants = gateway.grants, grant](AuditedCall::StepDone done) {
         grants->CreateAsync(grant, std::move(done));
       });
+}
+
+absl::StatusOr<custos::v1::Grant> IssueGrant(
+    const Gateway& gateway, AuditedCall& call,
+    const custos::v1::StaffMember& staff,
+    const custos::v1::RequestAccessRequest& request,
+    const custos::v1::Decision& decision) {
+  auto grant = NewGrant(call, staff, request, decision);
+  if (grant.ok()) StoreGrantWhenLogged(gateway, call, *grant);
   return grant;
 }
 

@@ -42,9 +42,19 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
 absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
     const Gateway& gateway, const custos::v1::Customer& customer);
 
-// Makes the grant an ALLOW decision describes, for `staff`, and has `call`
-// store it once the call's entry is durable (AuditedCall::AfterLogged): a
-// grant never exists without the entry that issued it.
+// The grant an ALLOW decision describes, for `staff`, made now; not stored.
+absl::StatusOr<custos::v1::Grant> NewGrant(
+    const AuditedCall& call, const custos::v1::StaffMember& staff,
+    const custos::v1::RequestAccessRequest& request,
+    const custos::v1::Decision& decision);
+
+// Has `call` store `grant` once the call's entry is durable, after the
+// steps added before (AuditedCall::AfterLogged): a grant never exists
+// without the entry that issued it.
+void StoreGrantWhenLogged(const Gateway& gateway, AuditedCall& call,
+                          const custos::v1::Grant& grant);
+
+// NewGrant, then StoreGrantWhenLogged.
 absl::StatusOr<custos::v1::Grant> IssueGrant(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::StaffMember& staff,

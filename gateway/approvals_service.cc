@@ -76,7 +76,12 @@ absl::Status RequestTrip(AuditedCall& call, const Gateway& gateway,
   trip.set_state(custos::v1::TRIP_REQUESTED);
   call.entry().set_resource(absl::StrCat("trip/", *trip_id));
   call.AddPersonalValue("note", request.purpose());
-  return gateway.approvals->PutTrip(trip);
+  // Kept only once its entry is durable, so the DPO never decides a trip
+  // that has no record of being asked for.
+  call.AfterLogged([approvals = gateway.approvals, trip] {
+    return approvals->PutTrip(trip);
+  });
+  return absl::OkStatus();
 }
 
 absl::Status DecideTrip(AuditedCall& call, const Gateway& gateway,
@@ -92,6 +97,7 @@ absl::Status DecideTrip(AuditedCall& call, const Gateway& gateway,
         absl::StrCat("trip ", trip->trip_id(), " is ",
                      custos::v1::TripState_Name(trip->state()), " already"));
   }
+  const custos::v1::Trip was = *trip;
   trip->set_state(request.approve() ? custos::v1::TRIP_APPROVED
                                     : custos::v1::TRIP_REFUSED);
   trip->set_decided_by(call.caller().staff->staff_id());
@@ -99,7 +105,12 @@ absl::Status DecideTrip(AuditedCall& call, const Gateway& gateway,
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
   trip->set_decision_note(request.note());
   call.AddPersonalValue("note", request.note());
-  if (auto s = gateway.approvals->PutTrip(*trip); !s.ok()) return s;
+  // Takes effect once its entry is durable: an approved trip lets the
+  // engineer in from abroad, so it must never apply without its record.
+  // Of two decisions racing, the first to be stored wins.
+  call.AfterLogged([approvals = gateway.approvals, was, decided = *trip] {
+    return approvals->ReplaceTrip(was, decided);
+  });
   *response.mutable_trip() = *std::move(trip);
   return absl::OkStatus();
 }
@@ -171,7 +182,16 @@ absl::Status DecidePending(
   }
   auto stored = gateway.approvals->GetPending(request.request_id());
   if (!stored.ok()) return stored.status();
+  const StoredPendingRequest was = *stored;
   custos::v1::PendingRequest& pending = stored->pending;
+  // Every change below takes effect once the entry is durable: an approval
+  // without its record could complete a request later. Of two approvers
+  // racing, the first to be stored wins and the other is told.
+  auto store_when_logged = [&] {
+    call.AfterLogged([approvals = gateway.approvals, was, now = *stored] {
+      return approvals->ReplacePending(was, now);
+    });
+  };
   custos::v1::LogEntry& entry = call.entry();
   entry.set_customer_id(pending.customer_id());
   entry.set_category(pending.justification().category());
@@ -198,7 +218,7 @@ absl::Status DecidePending(
     pending.set_state(custos::v1::PENDING_REFUSED);
     *pending.mutable_decided_at() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
-    if (auto s = gateway.approvals->PutPending(*stored); !s.ok()) return s;
+    store_when_logged();
     entry.set_outcome(custos::v1::OUTCOME_REFUSED);
     *response.mutable_request() = pending;
     return absl::OkStatus();
@@ -234,13 +254,18 @@ absl::Status DecidePending(
     *pending.mutable_decided_at() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
     if (decision->verdict() == custos::v1::ALLOW) {
-      auto grant =
-          IssueGrant(gateway, call, *staff, stored->request, *decision);
+      auto grant = NewGrant(call, *staff, stored->request, *decision);
       if (!grant.ok()) return grant.status();
       pending.set_state(custos::v1::PENDING_APPROVED);
       pending.set_grant_id(grant->grant_id());
       entry.set_grant_id(grant->grant_id());
+      // The request is marked approved first: an approval that lost a race
+      // issues no grant.
+      store_when_logged();
+      StoreGrantWhenLogged(gateway, call, *grant);
       *response.mutable_grant() = *std::move(grant);
+      *response.mutable_request() = pending;
+      return absl::OkStatus();
     } else {
       // The rules or facts changed since: the approvals do not override them.
       pending.set_state(custos::v1::PENDING_REFUSED);
@@ -250,7 +275,7 @@ absl::Status DecidePending(
   } else {
     entry.set_outcome(custos::v1::OUTCOME_PENDING);
   }
-  if (auto s = gateway.approvals->PutPending(*stored); !s.ok()) return s;
+  store_when_logged();
   *response.mutable_request() = pending;
   return absl::OkStatus();
 }

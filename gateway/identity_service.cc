@@ -228,11 +228,13 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
   session.set_read_only(request.customer_requested_actions_size() == 0);
   RecordSession(session, entry);
   entry.set_resource(absl::StrCat("session/", *session_id));
-  if (auto s = gateway.sessions->Create(session, TokenHash(*link_token),
-                                        call.now() + kLinkLifetime);
-      !s.ok()) {
-    return s;
-  }
+  // Stored only once its entry is durable, like a grant: a session must
+  // never exist without the record of who started it and why.
+  call.AfterLogged([sessions = gateway.sessions, session,
+                    link_hash = TokenHash(*link_token),
+                    link_expires = call.now() + kLinkLifetime] {
+    return sessions->Create(session, link_hash, link_expires);
+  });
   // The token rides in the fragment, which browsers never send to servers.
   response.set_link(
       absl::StrCat(gateway.web_base_url, "/identity/start#", *link_token));
@@ -342,8 +344,12 @@ absl::Status View(AuditedCall& call, const Gateway& gateway,
       grant.obligations().masked_fields().begin(),
       grant.obligations().masked_fields().end());
   MaskRecords(page->kind, masked, records->records);
+  // Counted once the view is logged, in one step with any revocation (a
+  // copy of the session written back could undo one).
   session.set_page_views(session.page_views() + 1);
-  if (auto s = gateway.sessions->Update(session); !s.ok()) return s;
+  call.AfterLogged([sessions = gateway.sessions, id = session.session_id()] {
+    return sessions->Count(id, /*page_views=*/1, /*actions=*/0);
+  });
   call.entry().set_record_count(records->records.size());
   response.set_title(page->title);
   response.set_kind(page->kind);
@@ -383,7 +389,9 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
   call.entry().set_resource(absl::StrCat("action/", request.action(), "/",
                                          it->customer_request_ref()));
   session.set_actions(session.actions() + 1);
-  if (auto s = gateway.sessions->Update(session); !s.ok()) return s;
+  call.AfterLogged([sessions = gateway.sessions, id = session.session_id()] {
+    return sessions->Count(id, /*page_views=*/0, /*actions=*/1);
+  });
   // The demo application has no mail server; the action is recorded and
   // acknowledged.
   response.set_result(absl::StrCat(request.action(), " done for ",
@@ -441,12 +449,15 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
         "session ", session->session_id(), " is ",
         custos::v1::SessionState_Name(session->state()), " already"));
   }
-  session->set_state(state);
-  session->set_ended_by(by);
-  *session->mutable_ended_at() =
-      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
-  if (auto s = gateway.sessions->Update(*session); !s.ok()) return s;
-  *response.mutable_session() = *std::move(session);
+  // Ends once its entry is durable (nothing is served while the log cannot
+  // be written anyway); of two ends racing, the store lets one win.
+  call.AfterLogged([sessions = gateway.sessions, id = session->session_id(),
+                    state, by, now = call.now(), response = &response] {
+    auto ended = sessions->End(id, state, by, now);
+    if (!ended.ok()) return ended.status();
+    *response->mutable_session() = *std::move(ended);
+    return absl::OkStatus();
+  });
   return absl::OkStatus();
 }
 

@@ -132,6 +132,25 @@ class GatewayTest : public ::testing::Test {
     return {};
   }
 
+  // Holds audit.db's write lock while it lives, so that appends fail.
+  class LogLock {
+   public:
+    LogLock() {
+      EXPECT_EQ(sqlite3_open(absl::StrCat(*data_dir_, "/audit.db").c_str(),
+                             &db_),
+                SQLITE_OK);
+      EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+                SQLITE_OK);
+    }
+    ~LogLock() {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_close(db_);
+    }
+
+   private:
+    sqlite3* db_ = nullptr;
+  };
+
   static std::string* data_dir_;
   static gateway::GatewayServer* server_;
 };
@@ -997,6 +1016,140 @@ TEST_F(ApprovalsTest, TheDpoDecidesTrips) {
   const grpc::Status status = staff->RequestTrip(&bad, trip, &requested);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), ::testing::StartsWith("last_day: "));
+}
+
+// Trips asked for and decided, approvals, revocations and take-identity
+// sessions take effect only once their entry is durable: while the log
+// cannot be written each call is refused UNAVAILABLE and changes nothing,
+// and afterwards the same call succeeds.
+TEST_F(ApprovalsTest, StateChangesWaitForTheirEntry) {
+  auto staff = custos::v1::Approvals::NewStub(StaffChannel("anna.support"));
+  auto dpo = custos::v1::Approvals::NewStub(StaffChannel("dirk.dpo"));
+  const auto trips_of_anna = [&] {
+    custos::v1::ListTripsRequest list;
+    list.set_staff_id("anna.support");
+    custos::v1::ListTripsResponse listed;
+    grpc::ClientContext context;
+    EXPECT_TRUE(dpo->ListTrips(&context, list, &listed).ok());
+    return std::vector<custos::v1::Trip>(listed.trips().begin(),
+                                         listed.trips().end());
+  };
+  custos::v1::RequestTripRequest trip;
+  trip.set_country("BE");
+  trip.set_first_day("2026-12-07");
+  trip.set_last_day("2026-12-09");
+  trip.set_device_id("laptop-7");
+  trip.set_purpose("customer visit");
+  custos::v1::RequestTripResponse requested;
+  const size_t trips_before = trips_of_anna().size();
+  {
+    LogLock lock;
+    grpc::ClientContext context;
+    EXPECT_EQ(staff->RequestTrip(&context, trip, &requested).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_EQ(trips_of_anna().size(), trips_before);
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(staff->RequestTrip(&context, trip, &requested).ok());
+  }
+  custos::v1::DecideTripRequest decide_trip;
+  decide_trip.set_trip_id(requested.trip().trip_id());
+  decide_trip.set_approve(true);
+  custos::v1::DecideTripResponse trip_decided;
+  {
+    LogLock lock;
+    grpc::ClientContext context;
+    EXPECT_EQ(
+        dpo->DecideTrip(&context, decide_trip, &trip_decided).error_code(),
+        grpc::StatusCode::UNAVAILABLE);
+  }
+  for (const auto& t : trips_of_anna()) {
+    if (t.trip_id() == requested.trip().trip_id()) {
+      EXPECT_EQ(t.state(), custos::v1::TRIP_REQUESTED);
+    }
+  }
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(dpo->DecideTrip(&context, decide_trip, &trip_decided).ok());
+    EXPECT_EQ(trip_decided.trip().state(), custos::v1::TRIP_APPROVED);
+  }
+
+  // The customer's approval of a pending request.
+  const Answer pending = RequestAccess(StaffChannel("anna.support"),
+                                       "bakkerij-jansen", "support", "SUP-2001");
+  ASSERT_TRUE(pending.status.ok());
+  custos::v1::DecidePendingRequestRequest approve;
+  approve.set_request_id(pending.response.pending().request_id());
+  approve.set_approve(true);
+  custos::v1::DecidePendingRequestResponse approved;
+  {
+    LogLock lock;
+    grpc::ClientContext context;
+    AsCustomer(context, "bakkerij-jansen");
+    EXPECT_EQ(CustomerStub()
+                  ->DecidePendingRequest(&context, approve, &approved)
+                  .error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    // Still waiting: approving now succeeds and makes the grant.
+    grpc::ClientContext context;
+    AsCustomer(context, "bakkerij-jansen");
+    ASSERT_TRUE(CustomerStub()
+                    ->DecidePendingRequest(&context, approve, &approved)
+                    .ok());
+    EXPECT_EQ(approved.request().state(), custos::v1::PENDING_APPROVED);
+  }
+
+  // The DPO's revocation of that grant.
+  auto access = custos::v1::StaffAccess::NewStub(StaffChannel("dirk.dpo"));
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(approved.grant().grant_id());
+  revoke.set_reason("checking the log's outage");
+  custos::v1::RevokeGrantResponse revoked;
+  {
+    LogLock lock;
+    grpc::ClientContext context;
+    EXPECT_EQ(access->RevokeGrant(&context, revoke, &revoked).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  {
+    // Still active: revoking now succeeds.
+    grpc::ClientContext context;
+    ASSERT_TRUE(access->RevokeGrant(&context, revoke, &revoked).ok());
+    EXPECT_EQ(revoked.grant().state(), custos::v1::GRANT_REVOKED);
+    EXPECT_EQ(revoked.grant().ended_by(), "dpo:dirk.dpo");
+  }
+
+  // A take-identity session.
+  auto identity =
+      custos::v1::TakeIdentity::NewStub(StaffChannel("anna.support"));
+  const auto sessions_of_anna = [&] {
+    custos::v1::ListSessionsRequest list;
+    list.set_staff_id("anna.support");
+    custos::v1::ListSessionsResponse listed;
+    grpc::ClientContext context;
+    EXPECT_TRUE(identity->ListSessions(&context, list, &listed).ok());
+    return listed.sessions_size();
+  };
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.owner");
+  start.mutable_justification()->set_category("support");
+  start.mutable_justification()->set_reference("SUP-1042");
+  custos::v1::StartSessionResponse started;
+  const int sessions_before = sessions_of_anna();
+  {
+    LogLock lock;
+    grpc::ClientContext context;
+    EXPECT_EQ(identity->StartSession(&context, start, &started).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_EQ(sessions_of_anna(), sessions_before);
+  grpc::ClientContext context;
+  ASSERT_TRUE(identity->StartSession(&context, start, &started).ok());
+  EXPECT_EQ(sessions_of_anna(), sessions_before + 1);
 }
 
 }  // namespace

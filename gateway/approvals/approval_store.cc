@@ -79,6 +79,26 @@ absl::Status ApprovalStore::PutTrip(const custos::v1::Trip& trip) {
   return rc == SQLITE_DONE ? absl::OkStatus() : SqlError(db_, "storing a trip");
 }
 
+absl::Status ApprovalStore::ReplaceTrip(const custos::v1::Trip& was,
+                                        const custos::v1::Trip& now) {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "UPDATE trips SET state = ?2, trip = ?3 WHERE trip_id = ?1 AND trip = "
+      "?4");
+  Bind(stmt, 1, now.trip_id());
+  sqlite3_bind_int(stmt, 2, now.state());
+  BindBlob(stmt, 3, now.SerializeAsString());
+  BindBlob(stmt, 4, was.SerializeAsString());
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqlError(db_, "storing a trip");
+  if (sqlite3_changes(db_) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trip ", now.trip_id(), " changed meanwhile"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<custos::v1::Trip> ApprovalStore::GetTrip(
     absl::string_view trip_id) const {
   MutexLock lock(&mu_);
@@ -122,6 +142,26 @@ absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
   sqlite3_reset(stmt);
   return rc == SQLITE_DONE ? absl::OkStatus()
                            : SqlError(db_, "storing a pending request");
+}
+
+absl::Status ApprovalStore::ReplacePending(const StoredPendingRequest& was,
+                                           const StoredPendingRequest& now) {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "UPDATE pending SET state = ?2, pending = ?3 WHERE request_id = ?1 AND "
+      "pending = ?4");
+  Bind(stmt, 1, now.pending.request_id());
+  sqlite3_bind_int(stmt, 2, now.pending.state());
+  BindBlob(stmt, 3, now.pending.SerializeAsString());
+  BindBlob(stmt, 4, was.pending.SerializeAsString());
+  const int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqlError(db_, "storing a pending request");
+  if (sqlite3_changes(db_) != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request ", now.pending.request_id(), " changed meanwhile"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<StoredPendingRequest> ApprovalStore::GetPending(

@@ -41,6 +41,11 @@ class ApprovalStore {
   ~ApprovalStore();
 
   absl::Status PutTrip(const custos::v1::Trip& trip);
+  // Replaces the trip stored as `was` by `now` in one step, or
+  // FAILED_PRECONDITION when it changed since `was` was read (another
+  // decision came first).
+  absl::Status ReplaceTrip(const custos::v1::Trip& was,
+                           const custos::v1::Trip& now);
   // NOT_FOUND naming trip_id.
   absl::StatusOr<custos::v1::Trip> GetTrip(absl::string_view trip_id) const;
   // A staff member's trips (all staff when empty), newest first.
@@ -48,6 +53,9 @@ class ApprovalStore {
       absl::string_view staff_id, bool undecided_only) const;
 
   absl::Status PutPending(const StoredPendingRequest& pending);
+  // As ReplaceTrip, for a pending request (approvals racing each other).
+  absl::Status ReplacePending(const StoredPendingRequest& was,
+                              const StoredPendingRequest& now);
   absl::StatusOr<StoredPendingRequest> GetPending(
       absl::string_view request_id) const;
   // Pending requests on a customer's account (all when empty), newest first.

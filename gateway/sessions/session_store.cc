@@ -134,15 +134,28 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
   if (!session.ok()) return session.status();
   if (session->state() == custos::v1::SESSION_LINK_ISSUED) {
     session->set_state(custos::v1::SESSION_LIVE);
-    sqlite3_stmt* update = statements_->Get(
-        "UPDATE sessions SET session = ?2 WHERE session_id = ?1");
-    BindText(update, 1, session->session_id());
-    BindBlob(update, 2, session->SerializeAsString());
-    const int update_rc = sqlite3_step(update);
-    sqlite3_reset(update);
-    if (update_rc != SQLITE_DONE) return SqlError(db_, "opening a session");
+    if (auto s = Store(*session, "opening a session"); !s.ok()) return s;
   }
   return session;
+}
+
+absl::Status SessionStore::Store(const custos::v1::TakeIdentitySession& session,
+                                 absl::string_view context) {
+  sqlite3_stmt* update = statements_->Get(
+      "UPDATE sessions SET session = ?2 WHERE session_id = ?1");
+  BindText(update, 1, session.session_id());
+  BindBlob(update, 2, session.SerializeAsString());
+  const int rc = sqlite3_step(update);
+  sqlite3_reset(update);
+  return rc == SQLITE_DONE ? absl::OkStatus() : SqlError(db_, context);
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::LoadById(
+    absl::string_view session_id, absl::Time now) const {
+  sqlite3_stmt* stmt =
+      statements_->Get("SELECT session FROM sessions WHERE session_id = ?1");
+  BindText(stmt, 1, session_id);
+  return LoadOne(stmt, now, "session_id");
 }
 
 absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ByToken(
@@ -157,23 +170,38 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ByToken(
 absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ById(
     absl::string_view session_id, absl::Time now) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt =
-      statements_->Get("SELECT session FROM sessions WHERE session_id = ?1");
-  BindText(stmt, 1, session_id);
-  return LoadOne(stmt, now, "session_id");
+  return LoadById(session_id, now);
 }
 
-absl::Status SessionStore::Update(
-    const custos::v1::TakeIdentitySession& session) {
+absl::Status SessionStore::Count(absl::string_view session_id,
+                                 int64_t page_views, int64_t actions) {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(
-      "UPDATE sessions SET session = ?2 WHERE session_id = ?1");
-  BindText(stmt, 1, session.session_id());
-  BindBlob(stmt, 2, session.SerializeAsString());
-  const int rc = sqlite3_step(stmt);
-  sqlite3_reset(stmt);
-  return rc == SQLITE_DONE ? absl::OkStatus()
-                           : SqlError(db_, "updating a session");
+  // The stored state, not the state at some time: only counters change.
+  auto session = LoadById(session_id, absl::InfinitePast());
+  if (!session.ok()) return session.status();
+  session->set_page_views(session->page_views() + page_views);
+  session->set_actions(session->actions() + actions);
+  return Store(*session, "counting a session's views");
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::End(
+    absl::string_view session_id, custos::v1::SessionState state,
+    absl::string_view by, absl::Time now) {
+  MutexLock lock(&mu_);
+  auto session = LoadById(session_id, now);
+  if (!session.ok()) return session.status();
+  if (session->state() != custos::v1::SESSION_LIVE &&
+      session->state() != custos::v1::SESSION_LINK_ISSUED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session ", session->session_id(), " is ",
+        custos::v1::SessionState_Name(session->state()), " already"));
+  }
+  session->set_state(state);
+  session->set_ended_by(std::string(by));
+  *session->mutable_ended_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  if (auto s = Store(*session, "ending a session"); !s.ok()) return s;
+  return session;
 }
 
 absl::StatusOr<std::vector<custos::v1::TakeIdentitySession>> SessionStore::List(

@@ -48,8 +48,17 @@ class SessionStore {
   absl::StatusOr<custos::v1::TakeIdentitySession> ById(
       absl::string_view session_id, absl::Time now) const;
 
-  // Replaces the stored session (counters, state).
-  absl::Status Update(const custos::v1::TakeIdentitySession& session);
+  // Adds to a session's page views and actions, in one step with any other
+  // change to it. NOT_FOUND naming session_id.
+  absl::Status Count(absl::string_view session_id, int64_t page_views,
+                     int64_t actions);
+
+  // Ends an open session (LIVE or LINK_ISSUED, not past its expiry) as
+  // `state` (ENDED or REVOKED) by `by` at `now`, in one step: of two ends,
+  // one wins and the other gets FAILED_PRECONDITION.
+  absl::StatusOr<custos::v1::TakeIdentitySession> End(
+      absl::string_view session_id, custos::v1::SessionState state,
+      absl::string_view by, absl::Time now);
 
   absl::StatusOr<std::vector<custos::v1::TakeIdentitySession>> List(
       absl::string_view staff_id, absl::string_view customer_id, bool live_only,
@@ -60,6 +69,13 @@ class SessionStore {
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
   absl::StatusOr<custos::v1::TakeIdentitySession> LoadOne(
       sqlite3_stmt* stmt, absl::Time now, absl::string_view what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<custos::v1::TakeIdentitySession> LoadById(
+      absl::string_view session_id, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the stored session.
+  absl::Status Store(const custos::v1::TakeIdentitySession& session,
+                     absl::string_view context)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable Mutex mu_;

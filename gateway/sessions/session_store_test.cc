@@ -115,21 +115,53 @@ TEST(SessionStoreTest, RevocationIsSeenByEveryLaterLookup) {
         if (revoked_before && session->state() == custos::v1::SESSION_LIVE) {
           ++live_after_revocation;
         }
+        // Counting a view must never undo the revocation.
+        ASSERT_TRUE(store->Count("s_r", 1, 0).ok());
       }
     });
   }
   std::thread revoker([&] {
-    auto session = store->ById("s_r", kNow);
-    ASSERT_TRUE(session.ok());
-    session->set_state(custos::v1::SESSION_REVOKED);
-    session->set_ended_by("customer:acme");
-    ASSERT_TRUE(store->Update(*session).ok());
+    ASSERT_TRUE(store
+                    ->End("s_r", custos::v1::SESSION_REVOKED, "customer:acme",
+                          kNow + absl::Seconds(1))
+                    .ok());
     revoked = true;
   });
   for (std::thread& viewer : viewers) viewer.join();
   revoker.join();
   EXPECT_EQ(live_after_revocation.load(), 0);
-  EXPECT_EQ(store->ByToken("tr", kNow)->state(), custos::v1::SESSION_REVOKED);
+  auto session = store->ByToken("tr", kNow);
+  ASSERT_TRUE(session.ok());
+  EXPECT_EQ(session->state(), custos::v1::SESSION_REVOKED);
+  EXPECT_EQ(session->ended_by(), "customer:acme");
+  EXPECT_EQ(session->page_views(), 800);  // no view lost either
+}
+
+// The engineer ending and the DPO revoking at once: one wins, the other is
+// told the session is over, and the stored end is the winner's.
+TEST(SessionStoreTest, OfTwoEndsOneWins) {
+  auto store = OpenStore("two_ends.db");
+  ASSERT_TRUE(store->Create(NewSession("s_e"), "he", kNow + absl::Minutes(5))
+                  .ok());
+  std::atomic<int> won{0};
+  std::vector<std::thread> enders;
+  for (const char* by : {"staff:anna.support", "dpo:dirk.dpo"}) {
+    enders.emplace_back([&, by] {
+      auto ended = store->End("s_e", custos::v1::SESSION_REVOKED, by, kNow);
+      if (ended.ok()) {
+        ++won;
+      } else {
+        EXPECT_EQ(ended.status().code(),
+                  absl::StatusCode::kFailedPrecondition);
+      }
+    });
+  }
+  for (std::thread& ender : enders) ender.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(store->End("s_e", custos::v1::SESSION_ENDED, "x", kNow)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
