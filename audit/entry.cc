@@ -125,6 +125,12 @@ bool ScanLinks(absl::string_view bytes, uint64_t& index,
 
 absl::Status ChainVerifier::Next(uint64_t position,
                                  absl::string_view entry_bytes) {
+  return Next(position, entry_bytes, HashLeaf(entry_bytes));
+}
+
+absl::Status ChainVerifier::Next(uint64_t position,
+                                 absl::string_view entry_bytes,
+                                 absl::string_view leaf_hash) {
   uint64_t index;
   absl::string_view prev_hash;
   if (!ScanLinks(entry_bytes, index, prev_hash)) {
@@ -145,7 +151,7 @@ absl::Status ChainVerifier::Next(uint64_t position,
         position == 0 ? std::string("(none)") : absl::StrCat(position - 1),
         " (an entry was changed, inserted or reordered)"));
   }
-  last_leaf_hash_ = HashLeaf(entry_bytes);
+  last_leaf_hash_.assign(leaf_hash.data(), leaf_hash.size());
   ++count_;
   return absl::OkStatus();
 }

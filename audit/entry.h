@@ -42,6 +42,11 @@ class ChainVerifier {
   // not the position (entries missing, inserted or reordered), a prev_hash
   // that is not the previous entry's leaf hash (an entry changed).
   absl::Status Next(uint64_t position, absl::string_view entry_bytes);
+  // As Next, with the entry's leaf hash already computed by the caller
+  // (HashLeaf(entry_bytes)): leaves need no order, so they can be hashed
+  // elsewhere while the chain is walked.
+  absl::Status Next(uint64_t position, absl::string_view entry_bytes,
+                    absl::string_view leaf_hash);
 
   // The leaf hash of the last entry checked, or ZeroHash().
   const std::string& last_leaf_hash() const { return last_leaf_hash_; }

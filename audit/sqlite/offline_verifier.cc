@@ -1,7 +1,7 @@
 #include "audit/sqlite/offline_verifier.h"
 
 #include <algorithm>
-#include <cstring>
+#include <deque>
 #include <future>
 #include <optional>
 #include <string>
@@ -104,9 +104,23 @@ absl::StatusOr<uint64_t> CheckRowValues(uint64_t position,
   return checked;
 }
 
-// Entries read from the log in a batch, with what ended the batch early.
-// Their columns are copied into one buffer: an allocation per column would
-// cost more than reading the row.
+// A stored tree node and a stored checkpoint, as read.
+struct NodeRow {
+  uint64_t last_leaf;
+  int level;
+  std::string hash;
+};
+struct CheckpointRow {
+  uint64_t size;
+  std::string root;
+  std::string note;
+};
+
+// What the reader hands the checker: entries, with the stored tree nodes
+// their leaves complete and the checkpoints of the sizes they make. The last
+// batch also carries every node and checkpoint past the log's end. Entry
+// columns are copied into one buffer: an allocation per column would cost
+// more than reading the row.
 struct EntryBatch {
   struct Row {
     size_t bytes_at;
@@ -124,26 +138,40 @@ struct EntryBatch {
   uint64_t first = 0;
   std::string data;
   std::vector<Row> rows;
-  // Not OK when the log's rows cannot be read past these: a missing entry,
-  // or an SQLite error.
+  // Each row's leaf hash, one after the other (kHashSize bytes each):
+  // hashed by the reader, which would otherwise wait for the checker.
+  std::string leaves;
+  std::vector<NodeRow> nodes;
+  std::vector<CheckpointRow> checkpoints;
+  // Not OK when the log cannot be read past these rows: a missing entry, or
+  // an SQLite error.
   absl::Status end;
+  // No batch follows.
+  bool last = false;
 };
 
-// Reads the rows of `SELECT idx, leaf_hash, entry, personal ... ORDER BY
-// idx` in batches, checking that no index is missing.
-class EntryReader {
+// All of verification's reading: entries (checking that no index is
+// missing), tree nodes and checkpoints, in step, on one connection. Takes
+// `SELECT idx, leaf_hash, entry, personal ... ORDER BY idx`, nodes by
+// (last_leaf, level) and checkpoints by size.
+class LogReader {
  public:
-  EntryReader(sqlite3* db, sqlite3_stmt* entries)
-      : db_(db), entries_(entries) {}
+  LogReader(sqlite3* db, sqlite3_stmt* entries, sqlite3_stmt* nodes,
+            sqlite3_stmt* checkpoints)
+      : db_(db),
+        entries_(entries),
+        nodes_(nodes),
+        checkpoints_(checkpoints),
+        node_rc_(sqlite3_step(nodes)),
+        checkpoint_rc_(sqlite3_step(checkpoints)) {}
 
-  // Up to `count` rows; none once the log or an error is reached.
+  // Up to `count` entries and what they complete.
   EntryBatch Next(size_t count) {
     EntryBatch batch;
     batch.first = next_;
-    if (finished_) return batch;
     batch.rows.reserve(count);
     batch.data.reserve(count * 512);
-    while (batch.rows.size() < count) {
+    while (!finished_ && batch.rows.size() < count) {
       const int rc = sqlite3_step(entries_);
       if (rc == SQLITE_DONE) {
         finished_ = true;
@@ -167,13 +195,44 @@ class EntryReader {
       Copy(batch, 2, row.bytes_at, row.bytes_size);
       row.has_values = sqlite3_column_type(entries_, 3) != SQLITE_NULL;
       Copy(batch, 3, row.values_at, row.values_size);
+      const std::string leaf =
+          HashLeaf(batch.Column(row.bytes_at, row.bytes_size));
+      batch.leaves.append(leaf);
       ++next_;
     }
+    batch.last = finished_;
+    // A node over entries up to last_leaf is complete once that leaf is in;
+    // a checkpoint of size n once entry n - 1 is.
+    while (node_rc_ == SQLITE_ROW &&
+           (batch.last ||
+            static_cast<uint64_t>(sqlite3_column_int64(nodes_, 0)) < next_)) {
+      batch.nodes.push_back(
+          {static_cast<uint64_t>(sqlite3_column_int64(nodes_, 0)),
+           sqlite3_column_int(nodes_, 1), sqlite::ColumnBytes(nodes_, 2)});
+      node_rc_ = sqlite3_step(nodes_);
+    }
+    while (checkpoint_rc_ == SQLITE_ROW &&
+           (batch.last || static_cast<uint64_t>(sqlite3_column_int64(
+                              checkpoints_, 0)) <= next_)) {
+      batch.checkpoints.push_back(
+          {static_cast<uint64_t>(sqlite3_column_int64(checkpoints_, 0)),
+           sqlite::ColumnBytes(checkpoints_, 1),
+           sqlite::ColumnBytes(checkpoints_, 2)});
+      checkpoint_rc_ = sqlite3_step(checkpoints_);
+    }
+    if (batch.end.ok() && node_rc_ != SQLITE_ROW && node_rc_ != SQLITE_DONE) {
+      batch.end = sqlite::Error(db_, node_rc_, "reading tree nodes");
+    }
+    if (batch.end.ok() && checkpoint_rc_ != SQLITE_ROW &&
+        checkpoint_rc_ != SQLITE_DONE) {
+      batch.end = sqlite::Error(db_, checkpoint_rc_, "reading checkpoints");
+    }
+    if (!batch.end.ok()) batch.last = true;
     return batch;
   }
 
  private:
-  // Appends column `i` of the current row to batch.data.
+  // Appends column `i` of the current entry row to batch.data.
   void Copy(EntryBatch& batch, int i, size_t& at, size_t& size) {
     const void* blob = sqlite3_column_blob(entries_, i);
     size = sqlite3_column_bytes(entries_, i);
@@ -183,49 +242,153 @@ class EntryReader {
 
   sqlite3* const db_;
   sqlite3_stmt* const entries_;
+  sqlite3_stmt* const nodes_;
+  sqlite3_stmt* const checkpoints_;
+  int node_rc_;
+  int checkpoint_rc_;
   uint64_t next_ = 0;
   bool finished_ = false;
 };
 
-// What checking a batch on its own found.
-struct CheckedEntries {
-  // The leaf hashes of the entries before the first error, in order.
-  std::vector<std::string> leaves;
-  uint64_t values_checked = 0;
-  // The first error, else the batch's own end.
-  absl::Status status;
-};
-
-// Checks each entry of `batch` against the chain, its stored leaf hash and
-// its held values, up to the first error.
-CheckedEntries CheckEntries(ChainVerifier& chain, const EntryBatch& batch) {
-  CheckedEntries checked;
-  checked.leaves.reserve(batch.rows.size());
-  uint64_t position = batch.first;
-  for (const EntryBatch::Row& row : batch.rows) {
-    const absl::string_view bytes = batch.Column(row.bytes_at, row.bytes_size);
-    if (checked.status = chain.Next(position, bytes); !checked.status.ok())
-      return checked;
-    if (row.has_values) {
-      auto values = CheckRowValues(
-          position, bytes, batch.Column(row.values_at, row.values_size));
-      if (!values.ok()) {
-        checked.status = values.status();
-        return checked;
-      }
-      checked.values_checked += *values;
-    }
-    if (batch.Column(row.leaf_at, row.leaf_size) != chain.last_leaf_hash()) {
-      checked.status = absl::DataLossError(absl::StrCat(
-          "entry ", position, ": stored leaf hash does not match its bytes"));
-      return checked;
-    }
-    checked.leaves.push_back(chain.last_leaf_hash());
-    ++position;
+// Checks the batches of a LogReader in order: each entry against the chain,
+// its stored leaf hash and its held values; the rebuilt tree against every
+// stored node as soon as it completes; each checkpoint's root and signature
+// at its size; and at the end, that nothing is stored past the log. The
+// same checks in the same order as one pass over the log, so the first
+// error is the same whatever the batches. One batch at a time, from any
+// thread.
+class LogChecker {
+ public:
+  LogChecker(const VerifyOptions& options,
+             const std::optional<NoteVerifier>& verifier, uint64_t total)
+      : options_(options), verifier_(verifier), total_(total) {
+    report_.signatures_checked = verifier.has_value();
   }
-  checked.status = batch.end;
-  return checked;
-}
+
+  absl::Status Check(EntryBatch batch) {
+    for (NodeRow& node : batch.nodes) nodes_.push_back(std::move(node));
+    for (CheckpointRow& c : batch.checkpoints)
+      checkpoints_.push_back(std::move(c));
+    if (!started_) {
+      started_ = true;
+      CUSTOS_RETURN_IF_ERROR(CheckCheckpointsAt(0));
+    }
+    for (size_t i = 0; i < batch.rows.size(); ++i) {
+      const EntryBatch::Row& row = batch.rows[i];
+      const absl::string_view bytes =
+          batch.Column(row.bytes_at, row.bytes_size);
+      CUSTOS_RETURN_IF_ERROR(chain_.Next(
+          position_, bytes,
+          absl::string_view(batch.leaves).substr(i * kHashSize, kHashSize)));
+      if (row.has_values) {
+        CUSTOS_ASSIGN_OR_RETURN(
+            const uint64_t checked,
+            CheckRowValues(position_, bytes,
+                           batch.Column(row.values_at, row.values_size)));
+        report_.values_checked += checked;
+      }
+      if (batch.Column(row.leaf_at, row.leaf_size) != chain_.last_leaf_hash()) {
+        return absl::DataLossError(
+            absl::StrCat("entry ", position_,
+                         ": stored leaf hash does not match its bytes"));
+      }
+      CUSTOS_RETURN_IF_ERROR(AppendLeaf(chain_.last_leaf_hash()));
+    }
+    CUSTOS_RETURN_IF_ERROR(batch.end);
+    return batch.last ? Finish() : absl::OkStatus();
+  }
+
+  const VerifyReport& report() const { return report_; }
+
+ private:
+  // Adds the next entry's leaf to the rebuilt tree and checks the stored
+  // subtrees it completes, the checkpoints of the size it makes, and the
+  // size asked about.
+  absl::Status AppendLeaf(const std::string& leaf) {
+    absl::Status node_status;
+    // Each stored subtree is checked as soon as the rebuilt tree completes
+    // it. Below kLowestStoredLevel a row is optional (logs written before
+    // that rule have them) but checked when there.
+    rebuilt_.Append(leaf, [&](int level, uint64_t index, const std::string& h) {
+      if (level == 0 || !node_status.ok()) return;
+      const uint64_t last = ((index + 1) << level) - 1;
+      const bool row_is_this_node = !nodes_.empty() &&
+                                    nodes_.front().last_leaf == last &&
+                                    nodes_.front().level == level;
+      if (!row_is_this_node && level < sqlite::kLowestStoredLevel) return;
+      const bool stored = row_is_this_node && nodes_.front().hash == h;
+      if (row_is_this_node) nodes_.pop_front();
+      if (!stored) {
+        // Every other leaf under this node was checked in a smaller node
+        // already, so the newest entry (or the node itself) is what changed.
+        const uint64_t first = index << level;
+        node_status = absl::DataLossError(absl::StrCat(
+            "entry ", position_,
+            ": does not match the stored Merkle tree (node ", level, "/", index,
+            " over entries ", first, "..", first + (uint64_t{1} << level) - 1,
+            "): the entry or the tree was changed"));
+      }
+    });
+    CUSTOS_RETURN_IF_ERROR(node_status);
+    ++position_;
+    if (position_ == options_.root_at_size)
+      report_.root_at_size = rebuilt_.RootHash();
+    CUSTOS_RETURN_IF_ERROR(CheckCheckpointsAt(position_));
+    if (options_.progress && position_ % kProgressEvery == 0)
+      options_.progress(position_, total_);
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckCheckpointsAt(uint64_t size) {
+    while (!checkpoints_.empty() && checkpoints_.front().size == size) {
+      const CheckpointRow& stored = checkpoints_.front();
+      CUSTOS_RETURN_IF_ERROR(CheckCheckpoint(
+          size, stored.root, stored.note, rebuilt_.RootHash(), verifier_));
+      ++report_.checkpoints;
+      report_.latest_checkpoint_size = size;
+      report_.latest_checkpoint_note = stored.note;
+      checkpoints_.pop_front();
+    }
+    return absl::OkStatus();
+  }
+
+  // What is left once every entry is in.
+  absl::Status Finish() {
+    if (!checkpoints_.empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "checkpoint of size ", checkpoints_.front().size,
+          " is larger than the log (", position_,
+          " entries): entries were removed from the end"));
+    }
+    if (!nodes_.empty()) {
+      return absl::DataLossError(absl::StrCat(
+          "tree node ", nodes_.front().level, " over entries up to ",
+          nodes_.front().last_leaf, " is stored, but the log holds ",
+          position_,
+          " entries: entries were removed from the end, or the node added"));
+    }
+    if (verifier_.has_value() && position_ > 0 && report_.checkpoints == 0) {
+      return absl::DataLossError(
+          absl::StrCat("the log has ", position_,
+                       " entries but no checkpoint to check them by"));
+    }
+    report_.entries = position_;
+    report_.root_hash = rebuilt_.RootHash();
+    if (options_.progress) options_.progress(position_, total_);
+    return absl::OkStatus();
+  }
+
+  const VerifyOptions& options_;
+  const std::optional<NoteVerifier>& verifier_;
+  const uint64_t total_;
+  ChainVerifier chain_;
+  CompactRange rebuilt_;
+  std::deque<NodeRow> nodes_;
+  std::deque<CheckpointRow> checkpoints_;
+  uint64_t position_ = 0;
+  bool started_ = false;
+  VerifyReport report_;
+};
 
 }  // namespace
 
@@ -262,8 +425,7 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement nodes,
       // Primary-key order is the order in which the rebuilt tree completes
-      // nodes: by last entry covered, then level upwards. One sequential
-      // cursor checks them all.
+      // nodes: by last entry covered, then level upwards.
       sqlite::Prepare(db.get(),
                       "SELECT last_leaf, level, hash FROM tree_nodes ORDER BY "
                       "last_leaf, level"));
@@ -272,124 +434,23 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
       sqlite::Prepare(
           db.get(), "SELECT size, root, note FROM checkpoints ORDER BY size"));
 
-  VerifyReport report;
-  report.signatures_checked = verifier.has_value();
-  ChainVerifier chain;
-  CompactRange rebuilt;
-  absl::Status node_status;
-  // Checkpoints are read in step with the entries, so memory stays flat.
-  int checkpoint_rc = sqlite3_step(checkpoints.get());
-  auto check_checkpoints_at = [&](uint64_t size) -> absl::Status {
-    while (checkpoint_rc == SQLITE_ROW &&
-           static_cast<uint64_t>(sqlite3_column_int64(checkpoints.get(), 0)) ==
-               size) {
-      CUSTOS_RETURN_IF_ERROR(
-          CheckCheckpoint(size, sqlite::ColumnBytes(checkpoints.get(), 1),
-                          sqlite::ColumnBytes(checkpoints.get(), 2),
-                          rebuilt.RootHash(), verifier));
-      ++report.checkpoints;
-      report.latest_checkpoint_size = size;
-      report.latest_checkpoint_note = sqlite::ColumnBytes(checkpoints.get(), 2);
-      checkpoint_rc = sqlite3_step(checkpoints.get());
-    }
-    return absl::OkStatus();
-  };
-
-  int node_rc = sqlite3_step(nodes.get());
-  CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(0));
-  uint64_t position = 0;
-  // Adds the next entry's leaf to the rebuilt tree and checks the stored
-  // subtrees it completes, the checkpoints of the size it makes, and the
-  // size asked about.
-  auto append_leaf = [&](const std::string& leaf) -> absl::Status {
-    // Each stored subtree is checked as soon as the rebuilt tree completes
-    // it. Below kLowestStoredLevel a row is optional (logs written before
-    // that rule have them) but checked when there.
-    rebuilt.Append(leaf, [&](int level, uint64_t index, const std::string& h) {
-      if (level == 0 || !node_status.ok()) return;
-      const uint64_t last = ((index + 1) << level) - 1;
-      const bool row_is_this_node =
-          node_rc == SQLITE_ROW &&
-          static_cast<uint64_t>(sqlite3_column_int64(nodes.get(), 0)) == last &&
-          sqlite3_column_int(nodes.get(), 1) == level;
-      if (!row_is_this_node && level < sqlite::kLowestStoredLevel) return;
-      const bool stored =
-          row_is_this_node &&
-          sqlite3_column_bytes(nodes.get(), 2) == static_cast<int>(h.size()) &&
-          std::memcmp(sqlite3_column_blob(nodes.get(), 2), h.data(),
-                      h.size()) == 0;
-      if (row_is_this_node) node_rc = sqlite3_step(nodes.get());
-      if (!stored) {
-        // Every other leaf under this node was checked in a smaller node
-        // already, so the newest entry (or the node itself) is what changed.
-        const uint64_t first = index << level;
-        node_status = absl::DataLossError(absl::StrCat(
-            "entry ", position,
-            ": does not match the stored Merkle tree (node ", level, "/", index,
-            " over entries ", first, "..", first + (uint64_t{1} << level) - 1,
-            "): the entry or the tree was changed"));
-      }
-    });
-    CUSTOS_RETURN_IF_ERROR(node_status);
-    ++position;
-    if (position == options.root_at_size)
-      report.root_at_size = rebuilt.RootHash();
-    CUSTOS_RETURN_IF_ERROR(check_checkpoints_at(position));
-    if (options.progress && position % kProgressEvery == 0)
-      options.progress(position, total);
-    return absl::OkStatus();
-  };
-
-  // Two stages on two threads: while a second thread checks one batch of
-  // entries on their own (chain, leaf hash, held values), this one reads
-  // the next batch and puts the batch before into the tree. Checked in
-  // order, an error is the one a single pass would meet first.
-  EntryReader reader(db.get(), entries.get());
-  std::future<CheckedEntries> checking;
-  for (;;) {
+  // Two stages on two threads: this one reads the next batch (all reading
+  // is here, on the one connection) while a second checks the batch before
+  // (all hashing is there). Rows are read in step, so memory stays flat.
+  LogReader reader(db.get(), entries.get(), nodes.get(), checkpoints.get());
+  LogChecker checker(options, verifier, total);
+  std::future<absl::Status> checking;
+  for (bool last = false; !last;) {
     EntryBatch batch = reader.Next(std::max<size_t>(options.batch_size, 1));
-    std::optional<CheckedEntries> checked;
-    if (checking.valid()) checked = checking.get();
-    const bool last = batch.rows.empty() && batch.end.ok();
-    if (!last && (!checked.has_value() || checked->status.ok())) {
-      checking = std::async(std::launch::async,
-                            [&chain, batch = std::move(batch)] {
-                              return CheckEntries(chain, batch);
-                            });
-    }
-    if (checked.has_value()) {
-      report.values_checked += checked->values_checked;
-      for (const std::string& leaf : checked->leaves) {
-        CUSTOS_RETURN_IF_ERROR(append_leaf(leaf));
-      }
-      CUSTOS_RETURN_IF_ERROR(checked->status);
-    }
-    if (last) break;
+    last = batch.last;
+    if (checking.valid()) CUSTOS_RETURN_IF_ERROR(checking.get());
+    checking = std::async(std::launch::async,
+                          [&checker, batch = std::move(batch)]() mutable {
+                            return checker.Check(std::move(batch));
+                          });
   }
-  if (checkpoint_rc == SQLITE_ROW) {
-    return absl::DataLossError(absl::StrCat(
-        "checkpoint of size ", sqlite3_column_int64(checkpoints.get(), 0),
-        " is larger than the log (", position,
-        " entries): entries were removed from the end"));
-  }
-  if (node_rc == SQLITE_ROW) {
-    return absl::DataLossError(absl::StrCat(
-        "tree node ", sqlite3_column_int(nodes.get(), 1),
-        " over entries up to ", sqlite3_column_int64(nodes.get(), 0),
-        " is stored, but the log holds ", position,
-        " entries: entries were removed from the end, or the node added"));
-  }
-  if (node_rc != SQLITE_ROW && node_rc != SQLITE_DONE) {
-    return sqlite::Error(db.get(), node_rc, "reading tree nodes");
-  }
-  if (verifier.has_value() && position > 0 && report.checkpoints == 0) {
-    return absl::DataLossError(
-        absl::StrCat("the log has ", position,
-                     " entries but no checkpoint to check them by"));
-  }
-  report.entries = position;
-  report.root_hash = rebuilt.RootHash();
-  if (options.progress) options.progress(position, total);
+  CUSTOS_RETURN_IF_ERROR(checking.get());
+  VerifyReport report = checker.report();
 
   // Values still held must match what their entries committed to.
   CUSTOS_ASSIGN_OR_RETURN(
