@@ -21,6 +21,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
@@ -38,6 +39,10 @@ ABSL_FLAG(double, seconds, 3, "Seconds per append measurement.");
 ABSL_FLAG(std::vector<std::string>, append_concurrency,
           std::vector<std::string>({"1", "8", "64"}),
           "Appending threads of each append measurement.");
+ABSL_FLAG(int, rounds, 3,
+          "Measurements of each figure, Custos and its baseline taking turns "
+          "(which goes first alternates), so that a change in the machine's "
+          "speed shows in the spread instead of in one ratio.");
 ABSL_FLAG(uint64_t, verify_entries, 200000, "Entries in the verification benchmark's log.");
 ABSL_FLAG(uint64_t, proof_log_entries, 1000000, "Entries in the proof benchmark's log.");
 ABSL_FLAG(int, proofs, 20000, "Inclusion proofs to time.");
@@ -164,6 +169,37 @@ AppendRate Rate(int threads, double seconds, Append append) {
           cpu * 1e6 / count.load()};
 }
 
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// Runs `baseline` and `custos` `rounds` times in turns, the baseline first
+// in even rounds; returns the ratios custos / baseline of each round.
+template <typename Baseline, typename Custos>
+std::vector<double> InTurns(int rounds, Baseline baseline, Custos custos) {
+  std::vector<double> ratios;
+  for (int round = 0; round < rounds; ++round) {
+    double base_rate, custos_rate;
+    if (round % 2 == 0) {
+      base_rate = baseline(round);
+      custos_rate = custos(round);
+    } else {
+      custos_rate = custos(round);
+      base_rate = baseline(round);
+    }
+    ratios.push_back(custos_rate / base_rate);
+  }
+  return ratios;
+}
+
+std::string Ratios(const std::vector<double>& ratios) {
+  std::string out;
+  for (double r : ratios) absl::StrAppend(&out, out.empty() ? "" : " / ", absl::StrFormat("%.2f", r));
+  return absl::StrFormat("ratios %s, median %.2f", out, Median(ratios));
+}
+
 SqliteLogStore::Options Signed(const NoteSigner& signer) {
   SqliteLogStore::Options options;
   options.signer = [&signer](uint64_t size, absl::string_view root) {
@@ -181,26 +217,30 @@ void AppendBenchmark(const std::string& dir, const NoteSigner& signer) {
                    concurrency.c_str());
       std::exit(2);
     }
-    AppendRate bare, custos;
-    {
+    const auto bare = [&](int round) {
       BareSqliteLog bare_log(dir + "/bare.db");
-      bare = Rate(threads, seconds, [&](int t, uint64_t i) {
+      const AppendRate rate = Rate(threads, seconds, [&](int t, uint64_t i) {
         bare_log.Append(SerializeEntry(SampleEntry(t * 1000000000ull + i)));
       });
-    }
-    {
+      std::printf("append  concurrency %2d, round %d: bare sqlite %8.0f/s (%4.1f us cpu)\n",
+                  threads, round + 1, rate.per_second, rate.cpu_us);
+      return rate.per_second;
+    };
+    const auto custos = [&](int round) {
       Remove(dir + "/append.db");
       auto store = *SqliteLogStore::Open(dir + "/append.db", Signed(signer));
-      custos = Rate(threads, seconds, [&](int t, uint64_t i) {
+      const AppendRate rate = Rate(threads, seconds, [&](int t, uint64_t i) {
         (void)store->Append(SampleEntry(t * 1000000000ull + i),
                             {{"source_ip", "192.0.2.10", "anna.support"}});
       });
-    }
-    std::printf(
-        "append  concurrency %2d: custos %8.0f/s (%4.1f us cpu)  bare sqlite %8.0f/s (%4.1f us "
-        "cpu)  ratio %.2f\n",
-        threads, custos.per_second, custos.cpu_us, bare.per_second, bare.cpu_us,
-        custos.per_second / bare.per_second);
+      std::printf("append  concurrency %2d, round %d: custos      %8.0f/s (%4.1f us cpu)\n",
+                  threads, round + 1, rate.per_second, rate.cpu_us);
+      return rate.per_second;
+    };
+    const std::vector<double> ratios = InTurns(absl::GetFlag(FLAGS_rounds), bare, custos);
+    std::printf("append  concurrency %2d: custos / bare sqlite %s\n", threads,
+                Ratios(ratios).c_str());
+    std::fflush(stdout);
   }
 }
 
@@ -229,24 +269,32 @@ void VerifyBenchmark(const std::string& dir, const NoteSigner& signer) {
   for (uint64_t i = 0; i < n; ++i) bytes.push_back(*store->ReadEntryBytes(i));
   store.reset();
 
-  absl::Time start = absl::Now();
-  std::string sink;
-  for (const std::string& b : bytes) sink = Sha256(b);
-  const double bare = n / absl::ToDoubleSeconds(absl::Now() - start);
-
+  const auto bare = [&](int round) {
+    const absl::Time start = absl::Now();
+    std::string sink;
+    for (const std::string& b : bytes) sink = Sha256(b);
+    const double rate = n / absl::ToDoubleSeconds(absl::Now() - start);
+    std::printf("verify  %lu entries, round %d: bare sha-256  %9.0f/s\n", n, round + 1, rate);
+    return rate;
+  };
   VerifyOptions options;
   options.verifier_key = signer.verifier_key();
-  start = absl::Now();
-  const double cpu_start = bench::ProcessCpuSeconds();
-  auto report = VerifySqliteLog(path, options);
-  const double wall = absl::ToDoubleSeconds(absl::Now() - start);
-  const double custos = n / wall;
-  // Verification reads on one thread and hashes on another: processor
-  // seconds per second says how much of the second core it used.
-  std::printf("verify  %lu entries: custos verify %9.0f entries/s (%s, %.2f cores)  "
-              "bare sha-256 %9.0f/s  ratio %.2f\n",
-              n, custos, report.ok() ? "ok" : std::string(report.status().message()).c_str(),
-              (bench::ProcessCpuSeconds() - cpu_start) / wall, bare, custos / bare);
+  const auto custos = [&](int round) {
+    const absl::Time start = absl::Now();
+    const double cpu_start = bench::ProcessCpuSeconds();
+    auto report = VerifySqliteLog(path, options);
+    const double wall = absl::ToDoubleSeconds(absl::Now() - start);
+    // Verification reads on one thread and checks on another: processor
+    // seconds per second says how much of the second core it used.
+    std::printf("verify  %lu entries, round %d: custos verify %9.0f/s (%s, %.2f cores)\n", n,
+                round + 1, n / wall,
+                report.ok() ? "ok" : std::string(report.status().message()).c_str(),
+                (bench::ProcessCpuSeconds() - cpu_start) / wall);
+    return n / wall;
+  };
+  const std::vector<double> ratios = InTurns(absl::GetFlag(FLAGS_rounds), bare, custos);
+  std::printf("verify  %lu entries: custos verify / bare sha-256 %s\n", n, Ratios(ratios).c_str());
+  std::fflush(stdout);
 }
 
 void ProofBenchmark(const std::string& dir, const NoteSigner& signer) {

@@ -26,6 +26,10 @@
 ABSL_FLAG(std::string, dir, "/tmp/custos-gateway-bench",
           "Data directory (wiped first).");
 ABSL_FLAG(double, seconds, 3, "Seconds per measurement.");
+ABSL_FLAG(int, rounds, 3,
+          "Measurements at each concurrency, RequestAccess and the no-op "
+          "taking turns (which goes first alternates), so that a change in "
+          "the machine's speed shows in the spread instead of in one ratio.");
 ABSL_FLAG(std::vector<std::string>, concurrency,
           std::vector<std::string>({"1", "8", "64"}),
           "Calls in flight of each measurement.");
@@ -110,24 +114,45 @@ int Run() {
                    flag.c_str());
       return 2;
     }
-    const Result noop = Measure(concurrency, seconds, [&] {
-      grpc::ClientContext context;
-      custos::v1::WhoAmIResponse response;
-      return stub->WhoAmI(&context, {}, &response).ok();
-    });
-    const Result access = Measure(concurrency, seconds, [&] {
-      grpc::ClientContext context;
-      custos::v1::RequestAccessResponse response;
-      return stub->RequestAccess(&context, request, &response).ok();
-    });
-    std::printf(
-        "concurrency %2d: RequestAccess %7.0f qps p50 %6.2f ms p99 %6.2f ms "
-        "%4.0f us cpu/call | WhoAmI (no-op) %7.0f qps p50 %6.2f ms p99 %6.2f ms "
-        "%4.0f us cpu/call | ratio %.2f | errors %lu/%lu\n",
-        concurrency, access.qps, access.p50_ms, access.p99_ms,
-        access.cpu_us_per_call, noop.qps, noop.p50_ms, noop.p99_ms,
-        noop.cpu_us_per_call, access.qps / noop.qps, access.errors,
-        noop.errors);
+    const auto noop = [&] {
+      return Measure(concurrency, seconds, [&] {
+        grpc::ClientContext context;
+        custos::v1::WhoAmIResponse response;
+        return stub->WhoAmI(&context, {}, &response).ok();
+      });
+    };
+    const auto access = [&] {
+      return Measure(concurrency, seconds, [&] {
+        grpc::ClientContext context;
+        custos::v1::RequestAccessResponse response;
+        return stub->RequestAccess(&context, request, &response).ok();
+      });
+    };
+    std::vector<double> ratios;
+    for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
+      Result base, custos;
+      if (round % 2 == 0) {
+        base = noop();
+        custos = access();
+      } else {
+        custos = access();
+        base = noop();
+      }
+      ratios.push_back(custos.qps / base.qps);
+      std::printf(
+          "concurrency %2d, round %d: RequestAccess %7.0f qps p50 %6.2f ms p99 "
+          "%6.2f ms %4.0f us cpu/call | WhoAmI (no-op) %7.0f qps p50 %6.2f ms "
+          "p99 %6.2f ms %4.0f us cpu/call | ratio %.2f | errors %lu/%lu\n",
+          concurrency, round + 1, custos.qps, custos.p50_ms, custos.p99_ms,
+          custos.cpu_us_per_call, base.qps, base.p50_ms, base.p99_ms,
+          base.cpu_us_per_call, ratios.back(), custos.errors, base.errors);
+      std::fflush(stdout);
+    }
+    std::sort(ratios.begin(), ratios.end());
+    std::printf("concurrency %2d: RequestAccess / WhoAmI median ratio %.2f "
+                "(lowest %.2f, highest %.2f)\n",
+                concurrency, ratios[ratios.size() / 2], ratios.front(),
+                ratios.back());
     std::fflush(stdout);
   }
   (*server)->Shutdown();
