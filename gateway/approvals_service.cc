@@ -17,13 +17,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int kLongestTripDays = 90;
-
-bool IsCountry(absl::string_view country) {
-  return country.size() == 2 && absl::ascii_isupper(country[0]) &&
-         absl::ascii_isupper(country[1]);
-}
-
 absl::Status RequireStaff(const AuditedCall& call) {
   return call.caller().StaffStatus();
 }
@@ -40,29 +33,7 @@ absl::Status RequestTrip(AuditedCall& call, const Gateway& gateway,
                          const custos::v1::RequestTripRequest& request,
                          custos::v1::RequestTripResponse& response) {
   if (auto s = RequireStaff(call); !s.ok()) return s;
-  if (!IsCountry(request.country())) {
-    return absl::InvalidArgumentError(
-        "country: expected an ISO 3166 code such as \"DE\"");
-  }
-  absl::CivilDay first, last;
-  if (!IsValidDate(request.first_day()) ||
-      !absl::ParseCivilTime(request.first_day(), &first)) {
-    return absl::InvalidArgumentError("first_day: expected YYYY-MM-DD");
-  }
-  if (!IsValidDate(request.last_day()) ||
-      !absl::ParseCivilTime(request.last_day(), &last)) {
-    return absl::InvalidArgumentError("last_day: expected YYYY-MM-DD");
-  }
-  if (last < first || last - first > kLongestTripDays) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("last_day: expected on or after first_day, at most ",
-                     kLongestTripDays, " days later"));
-  }
-  if (auto s = ValidateText("device_id", request.device_id(), 128, true);
-      !s.ok())
-    return s;
-  if (auto s = ValidateText("purpose", request.purpose(), 1024, false); !s.ok())
-    return s;
+  if (auto s = ValidateRequestTrip(request); !s.ok()) return s;
   auto trip_id = NewId("t_");
   if (!trip_id.ok()) return trip_id.status();
   custos::v1::Trip& trip = *response.mutable_trip();
@@ -119,8 +90,7 @@ absl::Status ListTrips(AuditedCall& call, const Gateway& gateway,
                        const custos::v1::ListTripsRequest& request,
                        custos::v1::ListTripsResponse& response) {
   if (auto s = RequireStaff(call); !s.ok()) return s;
-  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
-    return s;
+  if (auto s = ValidateListTrips(request); !s.ok()) return s;
   std::string staff_id = request.staff_id();
   if (!IsDpo(*call.caller().staff)) {
     if (!staff_id.empty() && staff_id != call.caller().staff->staff_id()) {
@@ -139,8 +109,7 @@ absl::Status ListTrips(AuditedCall& call, const Gateway& gateway,
 absl::Status ListPending(AuditedCall& call, const Gateway& gateway,
                          const custos::v1::ListPendingRequestsRequest& request,
                          custos::v1::ListPendingRequestsResponse& response) {
-  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
-    return s;
+  if (auto s = ValidateListPendingRequests(request); !s.ok()) return s;
   std::string customer_id = request.customer_id();
   std::string staff_id;
   if (call.caller().is_customer()) {
@@ -289,11 +258,7 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
                      "only the customer gives or withdraws consent")
                : call.caller().status;
   }
-  if (auto s = ValidateId("partner_organisation",
-                          request.partner_organisation(), true);
-      !s.ok()) {
-    return s;
-  }
+  if (auto s = ValidateSetPartnerConsent(request); !s.ok()) return s;
   call.entry().set_resource(
       absl::StrCat("consent/", request.partner_organisation()));
   custos::v1::PartnerConsent& consent = *response.mutable_consent();

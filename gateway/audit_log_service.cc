@@ -186,18 +186,7 @@ absl::Status Erase(const Gateway& gateway, AuditedCall& call,
     return absl::PermissionDeniedError(
         "only the DPO may erase personal data from the log");
   }
-  if (request.subject().empty() == (request.older_than_days() == 0)) {
-    return absl::InvalidArgumentError(
-        "subject, older_than_days: give exactly one: a data subject, or an age "
-        "in days");
-  }
-  if (!request.subject().empty()) {
-    if (auto s = ValidateText("subject", request.subject(), 256, true); !s.ok())
-      return s;
-  }
-  if (request.older_than_days() > 36500) {
-    return absl::InvalidArgumentError("older_than_days: at most 36500");
-  }
+  if (auto s = ValidateErase(request); !s.ok()) return s;
   call.entry().set_resource(request.subject().empty()
                                 ? absl::StrCat("log/values/older-than/",
                                                request.older_than_days(), "d")

@@ -93,30 +93,7 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
                    custos::v1::StartSessionResponse& response) {
   if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   const custos::v1::StaffMember& staff = *call.caller().staff;
-  if (auto s = ValidateId("customer_id", request.customer_id(), true); !s.ok())
-    return s;
-  if (auto s = ValidateId("customer_user_id", request.customer_user_id(), true);
-      !s.ok())
-    return s;
-  for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
-    const auto& a = request.customer_requested_actions(i);
-    if (auto s = ValidateId(
-            absl::StrCat("customer_requested_actions[", i, "].action"),
-            a.action(), true);
-        !s.ok())
-      return s;
-    if (auto s = ValidateText(absl::StrCat("customer_requested_actions[", i,
-                                           "].customer_request_ref"),
-                              a.customer_request_ref(), 128, true);
-        !s.ok())
-      return s;
-  }
-  if (request.has_duration() &&
-      (request.duration().seconds() <= 0 ||
-       request.duration().seconds() > 30 * 24 * 3600)) {
-    return absl::InvalidArgumentError(
-        "duration: more than 0 and at most 30 days");
-  }
+  if (auto s = ValidateStartSession(request); !s.ok()) return s;
   custos::v1::LogEntry& entry = call.entry();
   entry.set_customer_id(request.customer_id());
   const custos::v1::Customer* customer =
@@ -260,9 +237,7 @@ absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
   if (!front_end) {
     if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
   }
-  if (auto s = ValidateText("link_token", request.link_token(), 64, true);
-      !s.ok())
-    return s;
+  if (auto s = ValidateExchangeLink(request); !s.ok()) return s;
   auto token = NewId("st_");
   if (!token.ok()) return token.status();
   auto session = gateway.sessions->ExchangeLink(
@@ -369,13 +344,7 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
       !s.ok()) {
     return s;
   }
-  if (auto s = ValidateId("action", request.action(), true); !s.ok()) return s;
-  for (const auto& [key, value] : request.parameters()) {
-    if (auto s = ValidateText(absl::StrCat("parameters[", key, "]"), value, 256,
-                              false);
-        !s.ok())
-      return s;
-  }
+  if (auto s = ValidatePerformAction(request); !s.ok()) return s;
   const auto& asked = session.customer_requested_actions();
   auto it = std::find_if(asked.begin(), asked.end(), [&](const auto& a) {
     return a.action() == request.action();
@@ -464,10 +433,7 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
 absl::Status ListAll(AuditedCall& call, const Gateway& gateway,
                      const custos::v1::ListSessionsRequest& request,
                      custos::v1::ListSessionsResponse& response) {
-  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
-    return s;
-  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
-    return s;
+  if (auto s = ValidateListSessions(request); !s.ok()) return s;
   std::string customer_id = request.customer_id();
   std::string staff_id = request.staff_id();
   if (call.caller().is_customer()) {
@@ -480,7 +446,7 @@ absl::Status ListAll(AuditedCall& call, const Gateway& gateway,
   call.entry().set_resource("sessions");
   auto sessions = gateway.sessions->List(
       staff_id, customer_id, request.live_only(), call.now(),
-      request.page_size() <= 0 ? 50 : std::min(request.page_size(), 500));
+      request.page_size() == 0 ? 50 : request.page_size());
   if (!sessions.ok()) return sessions.status();
   for (auto& s : *sessions) *response.add_sessions() = std::move(s);
   return absl::OkStatus();

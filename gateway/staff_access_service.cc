@@ -119,15 +119,6 @@ absl::Status DecideRequestAccess(
 // The most records one grant may serve, against bulk export.
 constexpr uint64_t kMaxRecordsPerGrant = 5000;
 
-absl::Status ValidateGrantId(absl::string_view grant_id) {
-  const bool ok = grant_id.size() == 34 && grant_id.substr(0, 2) == "g_" &&
-                  grant_id.find_first_not_of("0123456789abcdef", 2) ==
-                      absl::string_view::npos;
-  return ok ? absl::OkStatus()
-            : absl::InvalidArgumentError(
-                  "grant_id: expected g_ and 32 lowercase hex digits");
-}
-
 void RecordGrant(const custos::v1::Grant& grant, custos::v1::LogEntry& entry) {
   entry.set_customer_id(grant.customer_id());
   entry.set_category(grant.justification().category());
@@ -139,28 +130,13 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
                       const custos::v1::ReadCustomerDataRequest& request,
                       custos::v1::ReadCustomerDataResponse& response) {
   if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
-  if (auto s = ValidateGrantId(request.grant_id()); !s.ok()) return s;
-  const int kind = request.kind();
-  if (kind == custos::v1::DATA_KIND_UNSPECIFIED ||
-      !custos::v1::DataKind_IsValid(kind)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("kind: a known DataKind, got ", kind));
-  }
-  if (request.page_size() < 0 || request.page_size() > 500) {
-    return absl::InvalidArgumentError("page_size: 0 to 500");
-  }
-  if (auto s = ValidateText("page_token", request.page_token(), 256, false);
-      !s.ok())
-    return s;
-  if (auto s = ValidateText("record_id", request.record_id(), 128, false);
-      !s.ok())
-    return s;
+  if (auto s = ValidateReadCustomerData(request); !s.ok()) return s;
 
   auto grant = gateway.grants->Get(request.grant_id(), call.now());
   if (!grant.ok()) return grant.status();
   custos::v1::LogEntry& entry = call.entry();
   RecordGrant(*grant, entry);
-  const auto data_kind = static_cast<custos::v1::DataKind>(kind);
+  const auto data_kind = static_cast<custos::v1::DataKind>(request.kind());
   entry.set_data_kind(data_kind);
   entry.set_resource(
       absl::StrCat("data/", custos::v1::DataKind_Name(data_kind)));
@@ -176,7 +152,7 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
                      "; nothing is served under it"));
   }
   const auto& kinds = grant->obligations().data_kinds();
-  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+  if (std::find(kinds.begin(), kinds.end(), request.kind()) == kinds.end()) {
     return absl::PermissionDeniedError(
         absl::StrCat("kind: grant ", grant->grant_id(), " does not reach ",
                      custos::v1::DataKind_Name(data_kind)));
@@ -214,13 +190,7 @@ absl::Status ListGrants(const Gateway& gateway, AuditedCall& call,
                         const custos::v1::ListGrantsRequest& request,
                         custos::v1::ListGrantsResponse& response) {
   if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
-  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
-    return s;
-  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
-    return s;
-  if (request.page_size() < 0 || request.page_size() > 500) {
-    return absl::InvalidArgumentError("page_size: 0 to 500");
-  }
+  if (auto s = ValidateListGrants(request); !s.ok()) return s;
   const std::string& self = call.caller().staff->staff_id();
   std::string staff_id = request.staff_id();
   if (!IsDpo(*call.caller().staff)) {
@@ -241,9 +211,12 @@ absl::Status ListGrants(const Gateway& gateway, AuditedCall& call,
   return absl::OkStatus();
 }
 
+// `validation` is the request's (ValidateEndGrant or ValidateRevokeGrant),
+// answered once the caller is known.
 absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
                          absl::string_view grant_id, bool revoke,
-                         absl::string_view reason, custos::v1::Grant& out) {
+                         absl::string_view reason, absl::Status validation,
+                         custos::v1::Grant& out) {
   const Caller& caller = call.caller();
   // The customer revokes with their API token; staff end or revoke with
   // their certificate.
@@ -253,8 +226,7 @@ absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
                      "a customer revokes grants; ending is the engineer's")
                : caller.status;
   }
-  if (auto s = ValidateGrantId(grant_id); !s.ok()) return s;
-  if (auto s = ValidateText("reason", reason, 1024, false); !s.ok()) return s;
+  if (!validation.ok()) return validation;
   auto grant = gateway.grants->Get(grant_id, call.now());
   if (!grant.ok()) return grant.status();
   RecordGrant(*grant, call.entry());
@@ -370,6 +342,7 @@ grpc::ServerUnaryReactor* StaffAccessService::EndGrant(
                [&](AuditedCall& call) {
                  return EndOrRevoke(*gateway_, call, request->grant_id(),
                                     /*revoke=*/false, "",
+                                    ValidateEndGrant(*request),
                                     *response->mutable_grant());
                });
 }
@@ -382,6 +355,7 @@ grpc::ServerUnaryReactor* StaffAccessService::RevokeGrant(
                [&](AuditedCall& call) {
                  return EndOrRevoke(*gateway_, call, request->grant_id(),
                                     /*revoke=*/true, request->reason(),
+                                    ValidateRevokeGrant(*request),
                                     *response->mutable_grant());
                });
 }

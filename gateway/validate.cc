@@ -2,9 +2,11 @@
 
 #include <cstdint>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "gateway/directory.h"
 
 namespace custos::gateway {
@@ -189,6 +191,167 @@ absl::Status ValidateEndSession(const custos::v1::EndSessionRequest& request) {
     return ValidateText("session_token", request.session_token(), 64, true);
   }
   return ValidateMintedId("session_id", request.session_id(), "s_");
+}
+
+namespace {
+
+// A grant id: g_ and 32 lowercase hex digits (NewTimeOrderedId).
+absl::Status ValidateGrantId(absl::string_view grant_id) {
+  return ValidateMintedId("grant_id", grant_id, "g_");
+}
+
+absl::Status ValidatePageSize(int32_t page_size) {
+  return page_size < 0 || page_size > 500 ? Invalid("page_size", "0 to 500")
+                                          : absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateReadCustomerData(
+    const custos::v1::ReadCustomerDataRequest& request) {
+  if (auto s = ValidateGrantId(request.grant_id()); !s.ok()) return s;
+  const int kind = request.kind();
+  if (kind == custos::v1::DATA_KIND_UNSPECIFIED ||
+      !custos::v1::DataKind_IsValid(kind)) {
+    return Invalid("kind", absl::StrCat("a known DataKind, got ", kind));
+  }
+  if (auto s = ValidatePageSize(request.page_size()); !s.ok()) return s;
+  if (auto s = ValidateText("page_token", request.page_token(), 256, false);
+      !s.ok())
+    return s;
+  return ValidateText("record_id", request.record_id(), 128, false);
+}
+
+absl::Status ValidateListGrants(const custos::v1::ListGrantsRequest& request) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
+    return s;
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
+    return s;
+  return ValidatePageSize(request.page_size());
+}
+
+absl::Status ValidateEndGrant(const custos::v1::EndGrantRequest& request) {
+  return ValidateGrantId(request.grant_id());
+}
+
+absl::Status ValidateRevokeGrant(
+    const custos::v1::RevokeGrantRequest& request) {
+  if (auto s = ValidateGrantId(request.grant_id()); !s.ok()) return s;
+  return ValidateText("reason", request.reason(), 1024, false);
+}
+
+absl::Status ValidateRequestTrip(const custos::v1::RequestTripRequest& request) {
+  const std::string& country = request.country();
+  if (country.size() != 2 || !absl::ascii_isupper(country[0]) ||
+      !absl::ascii_isupper(country[1])) {
+    return Invalid("country", "an ISO 3166 code such as \"DE\"");
+  }
+  absl::CivilDay first, last;
+  if (!IsValidDate(request.first_day()) ||
+      !absl::ParseCivilTime(request.first_day(), &first)) {
+    return Invalid("first_day", "YYYY-MM-DD");
+  }
+  if (!IsValidDate(request.last_day()) ||
+      !absl::ParseCivilTime(request.last_day(), &last)) {
+    return Invalid("last_day", "YYYY-MM-DD");
+  }
+  if (last < first || last - first > kLongestTripDays) {
+    return Invalid("last_day",
+                   absl::StrCat("on or after first_day, at most ",
+                                kLongestTripDays, " days later"));
+  }
+  if (auto s = ValidateText("device_id", request.device_id(), 128, true);
+      !s.ok())
+    return s;
+  return ValidateText("purpose", request.purpose(), 1024, false);
+}
+
+absl::Status ValidateListTrips(const custos::v1::ListTripsRequest& request) {
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
+    return s;
+  return ValidatePageSize(request.page_size());
+}
+
+absl::Status ValidateListPendingRequests(
+    const custos::v1::ListPendingRequestsRequest& request) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
+    return s;
+  return ValidatePageSize(request.page_size());
+}
+
+absl::Status ValidateSetPartnerConsent(
+    const custos::v1::SetPartnerConsentRequest& request) {
+  return ValidateId("partner_organisation", request.partner_organisation(),
+                    true);
+}
+
+absl::Status ValidateErase(const custos::v1::EraseRequest& request) {
+  if (request.subject().empty() == (request.older_than_days() == 0)) {
+    return Invalid("subject, older_than_days",
+                   "give exactly one: a data subject, or an age in days");
+  }
+  if (!request.subject().empty()) {
+    if (auto s = ValidateText("subject", request.subject(), 256, true); !s.ok())
+      return s;
+  }
+  if (request.older_than_days() > 36500) {
+    return Invalid("older_than_days", "at most 36500");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateStartSession(
+    const custos::v1::StartSessionRequest& request) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), true); !s.ok())
+    return s;
+  if (auto s = ValidateId("customer_user_id", request.customer_user_id(), true);
+      !s.ok())
+    return s;
+  for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
+    const auto& a = request.customer_requested_actions(i);
+    if (auto s = ValidateId(
+            absl::StrCat("customer_requested_actions[", i, "].action"),
+            a.action(), true);
+        !s.ok())
+      return s;
+    if (auto s = ValidateText(absl::StrCat("customer_requested_actions[", i,
+                                           "].customer_request_ref"),
+                              a.customer_request_ref(), 128, true);
+        !s.ok())
+      return s;
+  }
+  if (request.has_duration() &&
+      (request.duration().seconds() <= 0 ||
+       request.duration().seconds() > 30 * 24 * 3600)) {
+    return Invalid("duration", "more than 0 and at most 30 days");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateExchangeLink(
+    const custos::v1::ExchangeLinkRequest& request) {
+  return ValidateText("link_token", request.link_token(), 64, true);
+}
+
+absl::Status ValidatePerformAction(
+    const custos::v1::PerformActionRequest& request) {
+  if (auto s = ValidateId("action", request.action(), true); !s.ok()) return s;
+  for (const auto& [key, value] : request.parameters()) {
+    if (auto s = ValidateText(absl::StrCat("parameters[", key, "]"), value, 256,
+                              false);
+        !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateListSessions(
+    const custos::v1::ListSessionsRequest& request) {
+  if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
+    return s;
+  if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
+    return s;
+  return ValidatePageSize(request.page_size());
 }
 
 }  // namespace custos::gateway

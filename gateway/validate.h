@@ -33,6 +33,35 @@ absl::Status ValidateViewPage(const custos::v1::ViewPageRequest& request);
 
 absl::Status ValidateEndSession(const custos::v1::EndSessionRequest& request);
 
+absl::Status ValidateReadCustomerData(
+    const custos::v1::ReadCustomerDataRequest& request);
+absl::Status ValidateListGrants(const custos::v1::ListGrantsRequest& request);
+absl::Status ValidateEndGrant(const custos::v1::EndGrantRequest& request);
+absl::Status ValidateRevokeGrant(const custos::v1::RevokeGrantRequest& request);
+
+absl::Status ValidateRequestTrip(const custos::v1::RequestTripRequest& request);
+absl::Status ValidateListTrips(const custos::v1::ListTripsRequest& request);
+absl::Status ValidateListPendingRequests(
+    const custos::v1::ListPendingRequestsRequest& request);
+absl::Status ValidateSetPartnerConsent(
+    const custos::v1::SetPartnerConsentRequest& request);
+
+absl::Status ValidateErase(const custos::v1::EraseRequest& request);
+
+absl::Status ValidateStartSession(
+    const custos::v1::StartSessionRequest& request);
+absl::Status ValidateExchangeLink(
+    const custos::v1::ExchangeLinkRequest& request);
+// The action and its parameters; the session token is checked as the
+// session is opened (see ValidateViewPage).
+absl::Status ValidatePerformAction(
+    const custos::v1::PerformActionRequest& request);
+absl::Status ValidateListSessions(
+    const custos::v1::ListSessionsRequest& request);
+
+// The longest trip abroad one request may cover.
+inline constexpr int kLongestTripDays = 90;
+
 // Checks free text: valid UTF-8, no control characters, at most `max_bytes`,
 // and non-empty when `required`. `field` names it in the error.
 absl::Status ValidateText(absl::string_view field, absl::string_view value,

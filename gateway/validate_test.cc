@@ -83,5 +83,101 @@ TEST(ValidateListEntriesTest, RejectsOutOfRangePageSize) {
             "outcome: a known Outcome, got 42");
 }
 
+// The first error of each request, or "" for OK.
+template <typename Request>
+std::string FirstError(absl::Status (*validate)(const Request&),
+                       const Request& request) {
+  return std::string(validate(request).message());
+}
+
+TEST(ValidateTest, GrantCalls) {
+  const std::string grant_id = "g_0123456789abcdef0123456789abcdef";
+  custos::v1::ReadCustomerDataRequest read;
+  read.set_grant_id(grant_id);
+  read.set_kind(custos::v1::ACCOUNT);
+  EXPECT_EQ(FirstError(ValidateReadCustomerData, read), "");
+  read.set_page_size(501);
+  EXPECT_EQ(FirstError(ValidateReadCustomerData, read), "page_size: 0 to 500");
+  read.set_page_size(0);
+  read.set_kind(static_cast<custos::v1::DataKind>(999));
+  EXPECT_EQ(FirstError(ValidateReadCustomerData, read),
+            "kind: a known DataKind, got 999");
+  read.set_grant_id("g_ABC");
+  EXPECT_EQ(FirstError(ValidateReadCustomerData, read),
+            "grant_id: expected g_ and 32 lowercase hex digits");
+
+  custos::v1::ListGrantsRequest list;
+  list.set_page_size(-1);
+  EXPECT_EQ(FirstError(ValidateListGrants, list), "page_size: 0 to 500");
+
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(grant_id);
+  revoke.set_reason(std::string(1025, 'x'));
+  EXPECT_EQ(FirstError(ValidateRevokeGrant, revoke),
+            "reason: at most 1024 bytes, got 1025");
+  custos::v1::EndGrantRequest end;
+  EXPECT_EQ(FirstError(ValidateEndGrant, end), "grant_id: required");
+}
+
+TEST(ValidateTest, ApprovalCalls) {
+  custos::v1::RequestTripRequest trip;
+  trip.set_country("DE");
+  trip.set_first_day("2026-12-07");
+  trip.set_last_day("2026-12-09");
+  trip.set_device_id("laptop-7");
+  EXPECT_EQ(FirstError(ValidateRequestTrip, trip), "");
+  trip.set_last_day("2027-03-08");  // 91 days on
+  EXPECT_EQ(FirstError(ValidateRequestTrip, trip),
+            "last_day: on or after first_day, at most 90 days later");
+  trip.set_last_day("2026-02-30");
+  EXPECT_EQ(FirstError(ValidateRequestTrip, trip), "last_day: YYYY-MM-DD");
+  trip.set_country("de");
+  EXPECT_EQ(FirstError(ValidateRequestTrip, trip),
+            "country: an ISO 3166 code such as \"DE\"");
+
+  custos::v1::ListTripsRequest trips;
+  trips.set_staff_id("Anna Support");
+  EXPECT_EQ(FirstError(ValidateListTrips, trips).rfind("staff_id: ", 0), 0u);
+  custos::v1::ListPendingRequestsRequest pending;
+  pending.set_page_size(100000);
+  EXPECT_EQ(FirstError(ValidateListPendingRequests, pending),
+            "page_size: 0 to 500");
+  custos::v1::SetPartnerConsentRequest consent;
+  EXPECT_EQ(FirstError(ValidateSetPartnerConsent, consent),
+            "partner_organisation: required");
+}
+
+TEST(ValidateTest, LogAndIdentityCalls) {
+  custos::v1::EraseRequest erase;
+  EXPECT_EQ(FirstError(ValidateErase, erase),
+            "subject, older_than_days: give exactly one: a data subject, or "
+            "an age in days");
+  erase.set_older_than_days(36501);
+  EXPECT_EQ(FirstError(ValidateErase, erase), "older_than_days: at most 36500");
+
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.owner");
+  EXPECT_EQ(FirstError(ValidateStartSession, start), "");
+  start.add_customer_requested_actions()->set_action("send_test_mail");
+  EXPECT_EQ(FirstError(ValidateStartSession, start),
+            "customer_requested_actions[0].customer_request_ref: required");
+  start.clear_customer_requested_actions();
+  start.mutable_duration()->set_seconds(31 * 24 * 3600);
+  EXPECT_EQ(FirstError(ValidateStartSession, start),
+            "duration: more than 0 and at most 30 days");
+
+  custos::v1::ExchangeLinkRequest exchange;
+  EXPECT_EQ(FirstError(ValidateExchangeLink, exchange), "link_token: required");
+  custos::v1::PerformActionRequest action;
+  action.set_action("send_test_mail");
+  (*action.mutable_parameters())["to"] = std::string("a\x01b");
+  EXPECT_EQ(FirstError(ValidatePerformAction, action).rfind("parameters[to]: ", 0),
+            0u);
+  custos::v1::ListSessionsRequest sessions;
+  sessions.set_page_size(-5);
+  EXPECT_EQ(FirstError(ValidateListSessions, sessions), "page_size: 0 to 500");
+}
+
 }  // namespace
 }  // namespace custos::gateway
