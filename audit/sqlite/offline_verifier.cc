@@ -434,9 +434,11 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
       sqlite::Prepare(
           db.get(), "SELECT size, root, note FROM checkpoints ORDER BY size"));
 
-  // Two stages on two threads: this one reads the next batch (all reading
-  // is here, on the one connection) while a second checks the batch before
-  // (all hashing is there). Rows are read in step, so memory stays flat.
+  // Two stages on two threads: this one reads the next batch (all the
+  // reading, on the one connection) and hashes its leaves, while a second
+  // checks the batch before in order. Rows are read in step, so memory
+  // stays flat. (A queue letting the reader run three batches ahead
+  // measured no faster.)
   LogReader reader(db.get(), entries.get(), nodes.get(), checkpoints.get());
   LogChecker checker(options, verifier, total);
   std::future<absl::Status> checking;
