@@ -205,6 +205,14 @@ absl::Status ValidatePageSize(int32_t page_size) {
                                           : absl::OkStatus();
 }
 
+// For lists that come whole in one page: no next_page_token is ever given.
+absl::Status ValidateOnePage(int32_t page_size, absl::string_view page_token) {
+  if (auto s = ValidatePageSize(page_size); !s.ok()) return s;
+  return page_token.empty()
+             ? absl::OkStatus()
+             : Invalid("page_token", "empty: this list comes in one page");
+}
+
 }  // namespace
 
 absl::Status ValidateReadCustomerData(
@@ -269,14 +277,14 @@ absl::Status ValidateRequestTrip(const custos::v1::RequestTripRequest& request) 
 absl::Status ValidateListTrips(const custos::v1::ListTripsRequest& request) {
   if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
     return s;
-  return ValidatePageSize(request.page_size());
+  return ValidateOnePage(request.page_size(), request.page_token());
 }
 
 absl::Status ValidateListPendingRequests(
     const custos::v1::ListPendingRequestsRequest& request) {
   if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
     return s;
-  return ValidatePageSize(request.page_size());
+  return ValidateOnePage(request.page_size(), request.page_token());
 }
 
 absl::Status ValidateSetPartnerConsent(
@@ -351,7 +359,7 @@ absl::Status ValidateListSessions(
     return s;
   if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
     return s;
-  return ValidatePageSize(request.page_size());
+  return ValidateOnePage(request.page_size(), request.page_token());
 }
 
 }  // namespace custos::gateway

@@ -142,6 +142,10 @@ TEST(ValidateTest, ApprovalCalls) {
   pending.set_page_size(100000);
   EXPECT_EQ(FirstError(ValidateListPendingRequests, pending),
             "page_size: 0 to 500");
+  pending.set_page_size(10);
+  pending.set_page_token("next");
+  EXPECT_EQ(FirstError(ValidateListPendingRequests, pending),
+            "page_token: empty: this list comes in one page");
   custos::v1::SetPartnerConsentRequest consent;
   EXPECT_EQ(FirstError(ValidateSetPartnerConsent, consent),
             "partner_organisation: required");
