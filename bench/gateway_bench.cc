@@ -149,10 +149,10 @@ int Run() {
       std::fflush(stdout);
     }
     std::sort(ratios.begin(), ratios.end());
-    std::printf("concurrency %2d: RequestAccess / WhoAmI median ratio %.2f "
-                "(lowest %.2f, highest %.2f)\n",
-                concurrency, ratios[ratios.size() / 2], ratios.front(),
-                ratios.back());
+    std::printf(
+        "concurrency %2d: RequestAccess / WhoAmI median ratio %.2f "
+        "(lowest %.2f, highest %.2f)\n",
+        concurrency, ratios[ratios.size() / 2], ratios.front(), ratios.back());
     std::fflush(stdout);
   }
   (*server)->Shutdown();

@@ -76,9 +76,9 @@ class AuditedCall {
 
   // What Finish does short of answering, for callers that answer the RPC
   // themselves: appends the entry, runs the AfterLogged steps, then tells
-  // `logged`, on the log's thread or the last step's, the answer to give (`answer`, or
-  // UNAVAILABLE when the log or a step could not be written) and the
-  // entry's index when it was written.
+  // `logged`, on the log's thread or the last step's, the answer to give
+  // (`answer`, or UNAVAILABLE when the log or a step could not be written) and
+  // the entry's index when it was written.
   using Logged = std::function<void(const absl::Status& final_answer,
                                     std::optional<uint64_t> index)>;
   void Append(absl::Status answer, Logged logged);

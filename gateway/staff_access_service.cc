@@ -261,15 +261,15 @@ absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
   // Ends once its entry is durable (nothing is served under the grant while
   // the log cannot be written anyway); of two ends racing, the store lets
   // one win.
-  call.AfterLogged([grants = gateway.grants, id = std::string(grant_id),
-                    state = revoke ? custos::v1::GRANT_REVOKED
-                                   : custos::v1::GRANT_ENDED,
-                    by, now = call.now(), out = &out] {
-    auto ended = grants->End(id, state, by, now);
-    if (!ended.ok()) return ended.status();
-    *out = *std::move(ended);
-    return absl::OkStatus();
-  });
+  call.AfterLogged(
+      [grants = gateway.grants, id = std::string(grant_id),
+       state = revoke ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED, by,
+       now = call.now(), out = &out] {
+        auto ended = grants->End(id, state, by, now);
+        if (!ended.ok()) return ended.status();
+        *out = *std::move(ended);
+        return absl::OkStatus();
+      });
   return absl::OkStatus();
 }
 

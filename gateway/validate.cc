@@ -248,7 +248,8 @@ absl::Status ValidateRevokeGrant(
   return ValidateText("reason", request.reason(), 1024, false);
 }
 
-absl::Status ValidateRequestTrip(const custos::v1::RequestTripRequest& request) {
+absl::Status ValidateRequestTrip(
+    const custos::v1::RequestTripRequest& request) {
   const std::string& country = request.country();
   if (country.size() != 2 || !absl::ascii_isupper(country[0]) ||
       !absl::ascii_isupper(country[1])) {
@@ -264,9 +265,8 @@ absl::Status ValidateRequestTrip(const custos::v1::RequestTripRequest& request) 
     return Invalid("last_day", "YYYY-MM-DD");
   }
   if (last < first || last - first > kLongestTripDays) {
-    return Invalid("last_day",
-                   absl::StrCat("on or after first_day, at most ",
-                                kLongestTripDays, " days later"));
+    return Invalid("last_day", absl::StrCat("on or after first_day, at most ",
+                                            kLongestTripDays, " days later"));
   }
   if (auto s = ValidateText("device_id", request.device_id(), 128, true);
       !s.ok())

@@ -176,8 +176,9 @@ TEST(ValidateTest, LogAndIdentityCalls) {
   custos::v1::PerformActionRequest action;
   action.set_action("send_test_mail");
   (*action.mutable_parameters())["to"] = std::string("a\x01b");
-  EXPECT_EQ(FirstError(ValidatePerformAction, action).rfind("parameters[to]: ", 0),
-            0u);
+  EXPECT_EQ(
+      FirstError(ValidatePerformAction, action).rfind("parameters[to]: ", 0),
+      0u);
   custos::v1::ListSessionsRequest sessions;
   sessions.set_page_size(-5);
   EXPECT_EQ(FirstError(ValidateListSessions, sessions), "page_size: 0 to 500");

@@ -136,9 +136,9 @@ class GatewayTest : public ::testing::Test {
   class LogLock {
    public:
     LogLock() {
-      EXPECT_EQ(sqlite3_open(absl::StrCat(*data_dir_, "/audit.db").c_str(),
-                             &db_),
-                SQLITE_OK);
+      EXPECT_EQ(
+          sqlite3_open(absl::StrCat(*data_dir_, "/audit.db").c_str(), &db_),
+          SQLITE_OK);
       EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
                 SQLITE_OK);
     }
@@ -265,7 +265,8 @@ TEST_F(GatewayTest, StaffSeeOnlyTheirOwnEntries) {
       RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-7")
           .status.ok());
   auto channel = StaffChannel("anna.support");
-  ASSERT_TRUE(RequestAccess(channel, "acme", "support", "SUP-1042").status.ok());
+  ASSERT_TRUE(
+      RequestAccess(channel, "acme", "support", "SUP-1042").status.ok());
   custos::v1::ListEntriesRequest request;
   request.set_page_size(1000);
   grpc::ClientContext context;
@@ -1081,8 +1082,8 @@ TEST_F(ApprovalsTest, StateChangesWaitForTheirEntry) {
   }
 
   // The customer's approval of a pending request.
-  const Answer pending = RequestAccess(StaffChannel("anna.support"),
-                                       "bakkerij-jansen", "support", "SUP-2001");
+  const Answer pending = RequestAccess(
+      StaffChannel("anna.support"), "bakkerij-jansen", "support", "SUP-2001");
   ASSERT_TRUE(pending.status.ok());
   custos::v1::DecidePendingRequestRequest approve;
   approve.set_request_id(pending.response.pending().request_id());
@@ -1287,9 +1288,9 @@ TEST_F(FrontEndTest, IsNotStaffOnItsOwn) {
 }
 
 TEST_F(FrontEndTest, CallsForACustomerOrTheDpoButNoOtherStaff) {
-  ASSERT_TRUE(RequestAccess(StaffChannel("anna.support"), "acme", "support",
-                            "SUP-1042")
-                  .status.ok());
+  ASSERT_TRUE(
+      RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042")
+          .status.ok());
   auto audit = custos::v1::AuditLog::NewStub(Web());
   custos::v1::ListEntriesRequest list;
   custos::v1::ListEntriesResponse entries;

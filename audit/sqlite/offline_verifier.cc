@@ -342,8 +342,8 @@ class LogChecker {
   absl::Status CheckCheckpointsAt(uint64_t size) {
     while (!checkpoints_.empty() && checkpoints_.front().size == size) {
       const CheckpointRow& stored = checkpoints_.front();
-      CUSTOS_RETURN_IF_ERROR(CheckCheckpoint(
-          size, stored.root, stored.note, rebuilt_.RootHash(), verifier_));
+      CUSTOS_RETURN_IF_ERROR(CheckCheckpoint(size, stored.root, stored.note,
+                                             rebuilt_.RootHash(), verifier_));
       ++report_.checkpoints;
       report_.latest_checkpoint_size = size;
       report_.latest_checkpoint_note = stored.note;
@@ -355,16 +355,15 @@ class LogChecker {
   // What is left once every entry is in.
   absl::Status Finish() {
     if (!checkpoints_.empty()) {
-      return absl::DataLossError(absl::StrCat(
-          "checkpoint of size ", checkpoints_.front().size,
-          " is larger than the log (", position_,
-          " entries): entries were removed from the end"));
+      return absl::DataLossError(
+          absl::StrCat("checkpoint of size ", checkpoints_.front().size,
+                       " is larger than the log (", position_,
+                       " entries): entries were removed from the end"));
     }
     if (!nodes_.empty()) {
       return absl::DataLossError(absl::StrCat(
           "tree node ", nodes_.front().level, " over entries up to ",
-          nodes_.front().last_leaf, " is stored, but the log holds ",
-          position_,
+          nodes_.front().last_leaf, " is stored, but the log holds ", position_,
           " entries: entries were removed from the end, or the node added"));
     }
     if (verifier_.has_value() && position_ > 0 && report_.checkpoints == 0) {

@@ -430,8 +430,8 @@ void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
     std::vector<sqlite::RowValue> values;
     values.reserve(personal.size());
     for (size_t i = 0; i < personal.size(); ++i) {
-      values.push_back(
-          {personal[i].field, personal[i].subject, salts[i], personal[i].value});
+      values.push_back({personal[i].field, personal[i].subject, salts[i],
+                        personal[i].value});
     }
     row_values = sqlite::EncodeRowValues(values);
   }

@@ -298,7 +298,8 @@ std::string FirstProblem(const std::string& path) {
   for (size_t batch_size : {size_t{8192}, size_t{1}, size_t{3}}) {
     VerifyOptions options;
     options.batch_size = batch_size;
-    const std::string message(VerifySqliteLog(path, options).status().message());
+    const std::string message(
+        VerifySqliteLog(path, options).status().message());
     if (batch_size == 8192) {
       found = message;
     } else {
@@ -354,8 +355,7 @@ TEST_F(TamperTest, DetectsAChangedEntryWithItsLeafHashRecomputed) {
 
 TEST_F(TamperTest, DetectsADeletedRow) {
   RawSql(path_, "DELETE FROM entries WHERE idx = 5");
-  EXPECT_EQ(FirstProblem(path_),
-            "entry 5: missing (the next row stored is 6)");
+  EXPECT_EQ(FirstProblem(path_), "entry 5: missing (the next row stored is 6)");
 }
 
 TEST_F(TamperTest, DetectsSwappedRows) {

@@ -114,7 +114,8 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
   // One statement claims the link, so two exchanges can never both win.
   sqlite3_stmt* claim = statements_->Get(
       "UPDATE sessions SET link_used = 1, token_hash = ?2 WHERE link_hash = ?1 "
-      "AND link_used = 0 AND link_expires_us > ?3 AND (?4 = '' OR staff_id = ?4)");
+      "AND link_used = 0 AND link_expires_us > ?3 AND (?4 = '' OR staff_id = "
+      "?4)");
   BindBlob(claim, 1, link_hash);
   BindBlob(claim, 2, token_hash);
   sqlite3_bind_int64(claim, 3, absl::ToUnixMicros(now));

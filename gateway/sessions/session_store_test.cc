@@ -141,8 +141,8 @@ TEST(SessionStoreTest, RevocationIsSeenByEveryLaterLookup) {
 // told the session is over, and the stored end is the winner's.
 TEST(SessionStoreTest, OfTwoEndsOneWins) {
   auto store = OpenStore("two_ends.db");
-  ASSERT_TRUE(store->Create(NewSession("s_e"), "he", kNow + absl::Minutes(5))
-                  .ok());
+  ASSERT_TRUE(
+      store->Create(NewSession("s_e"), "he", kNow + absl::Minutes(5)).ok());
   std::atomic<int> won{0};
   std::vector<std::thread> enders;
   for (const char* by : {"staff:anna.support", "dpo:dirk.dpo"}) {
@@ -151,17 +151,15 @@ TEST(SessionStoreTest, OfTwoEndsOneWins) {
       if (ended.ok()) {
         ++won;
       } else {
-        EXPECT_EQ(ended.status().code(),
-                  absl::StatusCode::kFailedPrecondition);
+        EXPECT_EQ(ended.status().code(), absl::StatusCode::kFailedPrecondition);
       }
     });
   }
   for (std::thread& ender : enders) ender.join();
   EXPECT_EQ(won.load(), 1);
-  EXPECT_EQ(store->End("s_e", custos::v1::SESSION_ENDED, "x", kNow)
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      store->End("s_e", custos::v1::SESSION_ENDED, "x", kNow).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
