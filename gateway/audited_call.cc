@@ -30,7 +30,10 @@ void RunSteps(std::shared_ptr<const Steps> steps, size_t next,
     finished(absl::OkStatus());
     return;
   }
-  const auto& step = (*steps)[next];
+  // Held until the step returns: an async step may finish, and drop every
+  // other reference to the steps, before it does.
+  const std::shared_ptr<const Steps> running = steps;
+  const auto& step = (*running)[next];
   step([steps = std::move(steps), next,
         finished = std::move(finished)](absl::Status outcome) mutable {
     if (!outcome.ok()) {

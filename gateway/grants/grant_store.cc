@@ -118,7 +118,8 @@ std::vector<absl::Status> GrantStore::WriteBatch(
     // An I/O error or a full disk can end the whole transaction: then
     // SQLite has rolled back the grants before this one too.
     if (!outcomes.back().ok() && sqlite3_get_autocommit(db_)) {
-      outcomes.assign(batch.size(), outcomes.back());
+      const absl::Status failed = outcomes.back();
+      outcomes.assign(batch.size(), failed);
       return outcomes;
     }
   }
