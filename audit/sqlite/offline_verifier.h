@@ -21,7 +21,8 @@ struct VerifyOptions {
   // The pinned verifier key ("name+keyid+base64"). Empty skips signatures,
   // and the report says so.
   std::string verifier_key;
-  // Called now and then with entries checked and entries in all.
+  // Called now and then with entries checked and entries in all, from one
+  // of the verifier's threads (never from two at once).
   std::function<void(uint64_t checked, uint64_t total)> progress;
   // When not zero, VerifyReport.root_at_size is the root over the first
   // `root_at_size` entries: what an older checkpoint of that size must say.
