@@ -30,6 +30,7 @@
 #include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/sqlite_log_store.h"
+#include "bench/in_turns.h"
 #include "bench/process_cpu.h"
 #include "common/mutex.h"
 #include "common/openssl.h"
@@ -169,37 +170,6 @@ AppendRate Rate(int threads, double seconds, Append append) {
           cpu * 1e6 / count.load()};
 }
 
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-// Runs `baseline` and `custos` `rounds` times in turns, the baseline first
-// in even rounds; returns the ratios custos / baseline of each round.
-template <typename Baseline, typename Custos>
-std::vector<double> InTurns(int rounds, Baseline baseline, Custos custos) {
-  std::vector<double> ratios;
-  for (int round = 0; round < rounds; ++round) {
-    double base_rate, custos_rate;
-    if (round % 2 == 0) {
-      base_rate = baseline(round);
-      custos_rate = custos(round);
-    } else {
-      custos_rate = custos(round);
-      base_rate = baseline(round);
-    }
-    ratios.push_back(custos_rate / base_rate);
-  }
-  return ratios;
-}
-
-std::string Ratios(const std::vector<double>& ratios) {
-  std::string out;
-  for (double r : ratios) absl::StrAppend(&out, out.empty() ? "" : " / ", absl::StrFormat("%.2f", r));
-  return absl::StrFormat("ratios %s, median %.2f", out, Median(ratios));
-}
-
 SqliteLogStore::Options Signed(const NoteSigner& signer) {
   SqliteLogStore::Options options;
   options.signer = [&signer](uint64_t size, absl::string_view root) {
@@ -237,9 +207,13 @@ void AppendBenchmark(const std::string& dir, const NoteSigner& signer) {
                   threads, round + 1, rate.per_second, rate.cpu_us);
       return rate.per_second;
     };
-    const std::vector<double> ratios = InTurns(absl::GetFlag(FLAGS_rounds), bare, custos);
+    std::vector<double> ratios;
+    for (const auto& [base_rate, custos_rate] :
+         bench::InTurns(absl::GetFlag(FLAGS_rounds), bare, custos)) {
+      ratios.push_back(custos_rate / base_rate);
+    }
     std::printf("append  concurrency %2d: custos / bare sqlite %s\n", threads,
-                Ratios(ratios).c_str());
+                bench::RatioSummary(ratios).c_str());
     std::fflush(stdout);
   }
 }
@@ -292,8 +266,13 @@ void VerifyBenchmark(const std::string& dir, const NoteSigner& signer) {
                 (bench::ProcessCpuSeconds() - cpu_start) / wall);
     return n / wall;
   };
-  const std::vector<double> ratios = InTurns(absl::GetFlag(FLAGS_rounds), bare, custos);
-  std::printf("verify  %lu entries: custos verify / bare sha-256 %s\n", n, Ratios(ratios).c_str());
+  std::vector<double> ratios;
+  for (const auto& [base_rate, custos_rate] :
+       bench::InTurns(absl::GetFlag(FLAGS_rounds), bare, custos)) {
+    ratios.push_back(custos_rate / base_rate);
+  }
+  std::printf("verify  %lu entries: custos verify / bare sha-256 %s\n", n,
+              bench::RatioSummary(ratios).c_str());
   std::fflush(stdout);
 }
 

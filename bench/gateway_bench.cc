@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/in_turns.h"
 #include "bench/process_cpu.h"
 #include "gateway/server.h"
 #include "proto/custos/v1/access.grpc.pb.h"
@@ -129,30 +130,21 @@ int Run() {
       });
     };
     std::vector<double> ratios;
-    for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
-      Result base, custos;
-      if (round % 2 == 0) {
-        base = noop();
-        custos = access();
-      } else {
-        custos = access();
-        base = noop();
-      }
+    int round = 0;
+    for (const auto& [base, custos] : bench::InTurns(
+             absl::GetFlag(FLAGS_rounds), [&](int) { return noop(); },
+             [&](int) { return access(); })) {
       ratios.push_back(custos.qps / base.qps);
       std::printf(
           "concurrency %2d, round %d: RequestAccess %7.0f qps p50 %6.2f ms p99 "
           "%6.2f ms %4.0f us cpu/call | WhoAmI (no-op) %7.0f qps p50 %6.2f ms "
           "p99 %6.2f ms %4.0f us cpu/call | ratio %.2f | errors %lu/%lu\n",
-          concurrency, round + 1, custos.qps, custos.p50_ms, custos.p99_ms,
+          concurrency, ++round, custos.qps, custos.p50_ms, custos.p99_ms,
           custos.cpu_us_per_call, base.qps, base.p50_ms, base.p99_ms,
           base.cpu_us_per_call, ratios.back(), custos.errors, base.errors);
-      std::fflush(stdout);
     }
-    std::sort(ratios.begin(), ratios.end());
-    std::printf(
-        "concurrency %2d: RequestAccess / WhoAmI median ratio %.2f "
-        "(lowest %.2f, highest %.2f)\n",
-        concurrency, ratios[ratios.size() / 2], ratios.front(), ratios.back());
+    std::printf("concurrency %2d: RequestAccess / WhoAmI %s\n", concurrency,
+                bench::RatioSummary(ratios).c_str());
     std::fflush(stdout);
   }
   (*server)->Shutdown();

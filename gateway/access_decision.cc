@@ -59,9 +59,15 @@ absl::StatusOr<std::vector<policy::Trip>> ApprovedTrips(
 
 }  // namespace
 
-absl::StatusOr<std::string> NewId(absl::string_view prefix) {
+namespace {
+
+// `prefix` and 16 bytes in hex: the first `fixed` of them from `head`, the
+// rest random.
+absl::StatusOr<std::string> IdOf(absl::string_view prefix,
+                                 const unsigned char* head, size_t fixed) {
   unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+  std::copy(head, head + fixed, bytes);
+  if (RAND_bytes(bytes + fixed, sizeof(bytes) - fixed) != 1) {
     return OpenSslError("RAND_bytes", absl::StatusCode::kUnavailable);
   }
   return absl::StrCat(
@@ -69,17 +75,18 @@ absl::StatusOr<std::string> NewId(absl::string_view prefix) {
                                           sizeof(bytes))));
 }
 
+}  // namespace
+
+absl::StatusOr<std::string> NewId(absl::string_view prefix) {
+  return IdOf(prefix, nullptr, 0);
+}
+
 absl::StatusOr<std::string> NewTimeOrderedId(absl::string_view prefix,
                                              absl::Time now) {
-  unsigned char bytes[16];
+  unsigned char millis_be[6];
   const uint64_t millis = static_cast<uint64_t>(absl::ToUnixMillis(now));
-  for (int i = 0; i < 6; ++i) bytes[i] = (millis >> (8 * (5 - i))) & 0xff;
-  if (RAND_bytes(bytes + 6, sizeof(bytes) - 6) != 1) {
-    return OpenSslError("RAND_bytes", absl::StatusCode::kUnavailable);
-  }
-  return absl::StrCat(
-      prefix, HexEncode(absl::string_view(reinterpret_cast<char*>(bytes),
-                                          sizeof(bytes))));
+  for (int i = 0; i < 6; ++i) millis_be[i] = (millis >> (8 * (5 - i))) & 0xff;
+  return IdOf(prefix, millis_be, sizeof(millis_be));
 }
 
 absl::StatusOr<custos::v1::Customer> EffectiveCustomer(

@@ -79,24 +79,34 @@ absl::Status ApprovalStore::PutTrip(const custos::v1::Trip& trip) {
   return rc == SQLITE_DONE ? absl::OkStatus() : SqlError(db_, "storing a trip");
 }
 
-absl::Status ApprovalStore::ReplaceTrip(const custos::v1::Trip& was,
-                                        const custos::v1::Trip& now) {
+absl::Status ApprovalStore::Replace(const char* update, absl::string_view id,
+                                    int state, const std::string& now,
+                                    const std::string& was,
+                                    absl::string_view what) {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(
-      "UPDATE trips SET state = ?2, trip = ?3 WHERE trip_id = ?1 AND trip = "
-      "?4");
-  Bind(stmt, 1, now.trip_id());
-  sqlite3_bind_int(stmt, 2, now.state());
-  BindBlob(stmt, 3, now.SerializeAsString());
-  BindBlob(stmt, 4, was.SerializeAsString());
+  sqlite3_stmt* stmt = statements_->Get(update);
+  Bind(stmt, 1, std::string(id));
+  sqlite3_bind_int(stmt, 2, state);
+  BindBlob(stmt, 3, now);
+  BindBlob(stmt, 4, was);
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
-  if (rc != SQLITE_DONE) return SqlError(db_, "storing a trip");
+  if (rc != SQLITE_DONE) {
+    return SqlError(db_, absl::StrCat("storing ", what, " ", id));
+  }
   if (sqlite3_changes(db_) != 1) {
     return absl::FailedPreconditionError(
-        absl::StrCat("trip ", now.trip_id(), " changed meanwhile"));
+        absl::StrCat(what, " ", id, " changed meanwhile"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ApprovalStore::ReplaceTrip(const custos::v1::Trip& was,
+                                        const custos::v1::Trip& now) {
+  return Replace(
+      "UPDATE trips SET state = ?2, trip = ?3 WHERE trip_id = ?1 AND trip = ?4",
+      now.trip_id(), now.state(), now.SerializeAsString(),
+      was.SerializeAsString(), "trip");
 }
 
 absl::StatusOr<custos::v1::Trip> ApprovalStore::GetTrip(
@@ -146,22 +156,12 @@ absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
 
 absl::Status ApprovalStore::ReplacePending(const StoredPendingRequest& was,
                                            const StoredPendingRequest& now) {
-  MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(
+  return Replace(
       "UPDATE pending SET state = ?2, pending = ?3 WHERE request_id = ?1 AND "
-      "pending = ?4");
-  Bind(stmt, 1, now.pending.request_id());
-  sqlite3_bind_int(stmt, 2, now.pending.state());
-  BindBlob(stmt, 3, now.pending.SerializeAsString());
-  BindBlob(stmt, 4, was.pending.SerializeAsString());
-  const int rc = sqlite3_step(stmt);
-  sqlite3_reset(stmt);
-  if (rc != SQLITE_DONE) return SqlError(db_, "storing a pending request");
-  if (sqlite3_changes(db_) != 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "request ", now.pending.request_id(), " changed meanwhile"));
-  }
-  return absl::OkStatus();
+      "pending = ?4",
+      now.pending.request_id(), now.pending.state(),
+      now.pending.SerializeAsString(), was.pending.SerializeAsString(),
+      "request");
 }
 
 absl::StatusOr<StoredPendingRequest> ApprovalStore::GetPending(

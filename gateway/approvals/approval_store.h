@@ -78,6 +78,11 @@ class ApprovalStore {
  private:
   explicit ApprovalStore(sqlite3* db)
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
+  // Runs `update`, which sets state ?2 and blob ?3 on row ?1 where its blob
+  // is still ?4: ReplaceTrip and ReplacePending. `what` names the row.
+  absl::Status Replace(const char* update, absl::string_view id, int state,
+                       const std::string& now, const std::string& was,
+                       absl::string_view what);
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
