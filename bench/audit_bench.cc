@@ -207,11 +207,8 @@ void AppendBenchmark(const std::string& dir, const NoteSigner& signer) {
                   threads, round + 1, rate.per_second, rate.cpu_us);
       return rate.per_second;
     };
-    std::vector<double> ratios;
-    for (const auto& [base_rate, custos_rate] :
-         bench::InTurns(absl::GetFlag(FLAGS_rounds), bare, custos)) {
-      ratios.push_back(custos_rate / base_rate);
-    }
+    const std::vector<double> ratios =
+        bench::Ratios(bench::InTurns(absl::GetFlag(FLAGS_rounds), bare, custos));
     std::printf("append  concurrency %2d: custos / bare sqlite %s\n", threads,
                 bench::RatioSummary(ratios).c_str());
     std::fflush(stdout);
@@ -266,11 +263,8 @@ void VerifyBenchmark(const std::string& dir, const NoteSigner& signer) {
                 (bench::ProcessCpuSeconds() - cpu_start) / wall);
     return n / wall;
   };
-  std::vector<double> ratios;
-  for (const auto& [base_rate, custos_rate] :
-       bench::InTurns(absl::GetFlag(FLAGS_rounds), bare, custos)) {
-    ratios.push_back(custos_rate / base_rate);
-  }
+  const std::vector<double> ratios =
+      bench::Ratios(bench::InTurns(absl::GetFlag(FLAGS_rounds), bare, custos));
   std::printf("verify  %lu entries: custos verify / bare sha-256 %s\n", n,
               bench::RatioSummary(ratios).c_str());
   std::fflush(stdout);

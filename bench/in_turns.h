@@ -32,6 +32,16 @@ auto InTurns(int rounds, Baseline baseline, Custos custos) {
   return results;
 }
 
+// Each round's custos / baseline, for InTurns of two rates.
+inline std::vector<double> Ratios(
+    const std::vector<std::pair<double, double>>& results) {
+  std::vector<double> ratios;
+  for (const auto& [baseline, custos] : results) {
+    ratios.push_back(custos / baseline);
+  }
+  return ratios;
+}
+
 // "ratios 0.71 / 0.68 / 0.76, median 0.71".
 inline std::string RatioSummary(std::vector<double> ratios) {
   std::string each;
