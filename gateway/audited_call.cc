@@ -131,7 +131,10 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
       std::move(entry_), std::move(personal_),
       [metrics, queued, action, category, answer = std::move(answer),
        logged = std::move(logged),
-       after_logged = std::make_shared<const Steps>(std::move(after_logged_))](
+       // Most calls have no steps: they share no vector.
+       after_logged = after_logged_.empty() ? nullptr
+                                            : std::make_shared<const Steps>(
+                                                  std::move(after_logged_))](
           absl::StatusOr<custos::v1::LogEntry> entry) {
         if (metrics != nullptr) {
           metrics->ObserveAppend(absl::Now() - queued);
@@ -153,7 +156,7 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
           return;
         }
         const uint64_t index = entry->index();
-        if (!answer.ok() || after_logged->empty()) {
+        if (!answer.ok() || after_logged == nullptr) {
           logged(answer, index);
           return;
         }
