@@ -1,5 +1,7 @@
 #include "audit/merkle.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
@@ -86,11 +88,25 @@ absl::Status CheckProofHashes(const std::vector<std::string>& proof) {
 }  // namespace
 
 std::string HashLeaf(absl::string_view leaf) {
-  return Sha256Concat({absl::string_view("\x00", 1), leaf});
+  std::string hash(kHashSize, '\0');
+  HashLeafTo(leaf, hash.data());
+  return hash;
+}
+
+void HashLeafTo(absl::string_view leaf, char* out) {
+  Sha256ConcatTo({absl::string_view("\x00", 1), leaf}, out);
 }
 
 std::string HashChildren(absl::string_view left, absl::string_view right) {
-  return Sha256Concat({"\x01", left, right});
+  std::string hash(kHashSize, '\0');
+  HashChildrenTo(left, right, hash.data());
+  return hash;
+}
+
+void HashChildrenTo(absl::string_view left, absl::string_view right,
+                    char* out) {
+  // Sha256ConcatTo writes `out` only once every part is read.
+  Sha256ConcatTo({"\x01", left, right}, out);
 }
 
 std::string EmptyRoot() { return Sha256(""); }
@@ -256,36 +272,86 @@ absl::StatusOr<CompactRange> CompactRange::Load(uint64_t size,
     const uint64_t width = uint64_t{1} << level;
     if ((size & width) == 0) continue;
     CUSTOS_ASSIGN_OR_RETURN(std::string hash, read(level, begin >> level));
-    range.border_.push_back(std::move(hash));
+    if (hash.size() != kHashSize) {
+      return absl::DataLossError(
+          absl::StrCat("tree node ", level, "/", begin >> level, " has ",
+                       hash.size(), " bytes, not ", kHashSize));
+    }
+    std::copy(hash.begin(), hash.end(), range.border_.emplace_back().begin());
     begin += width;
   }
   return range;
 }
 
 void CompactRange::Append(
-    std::string leaf_hash,
-    absl::FunctionRef<void(int level, uint64_t index, const std::string& hash)>
+    absl::string_view leaf_hash,
+    absl::FunctionRef<void(int level, uint64_t index, absl::string_view hash)>
+        completed) {
+  absl::string_view nothing_hashed;
+  AppendHashed(leaf_hash, size_ + 1, nothing_hashed, completed);
+}
+
+void CompactRange::AppendHashed(
+    absl::string_view leaf_hash, uint64_t first, absl::string_view& hashed,
+    absl::FunctionRef<void(int level, uint64_t index, absl::string_view hash)>
         completed) {
   completed(0, size_, leaf_hash);
-  std::string node = std::move(leaf_hash);
+  Hash node;
+  std::copy_n(leaf_hash.begin(), kHashSize, node.begin());
   int level = 0;
   // Each set low bit of size_ is a full subtree on the border of the same
   // size as `node`, to its left: merge them.
   while ((size_ >> level) & 1) {
-    node = HashChildren(border_.back(), node);
-    border_.pop_back();
     ++level;
-    completed(level, size_ >> level, node);
+    const uint64_t index = size_ >> level;
+    if ((index << level) >= first) {
+      std::copy_n(hashed.begin(), kHashSize, node.begin());
+      hashed.remove_prefix(kHashSize);
+    } else {
+      HashChildrenTo(View(border_.back()), View(node), node.data());
+    }
+    border_.pop_back();
+    completed(level, index, View(node));
   }
-  border_.push_back(std::move(node));
+  border_.push_back(node);
   ++size_;
+}
+
+void HashSubtreesWithin(uint64_t first, absl::string_view leaf_hashes,
+                        std::string& out) {
+  const uint64_t n = leaf_hashes.size() / kHashSize;
+  // The full subtrees completed so far that a later leaf's subtree within
+  // the range will take as its left half, newest last.
+  std::vector<std::array<char, kHashSize>> lefts;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t leaf = first + i;
+    std::array<char, kHashSize> node;
+    std::copy_n(leaf_hashes.begin() + i * kHashSize, kHashSize, node.begin());
+    int level = 0;
+    bool is_left = true;
+    while ((leaf >> level) & 1) {
+      // `node` is a right half; its parent lies within the range only if
+      // the left half does.
+      if ((((leaf >> level) - 1) << level) < first) {
+        is_left = false;
+        break;
+      }
+      const absl::string_view left(lefts.back().data(), kHashSize);
+      HashChildrenTo(left, absl::string_view(node.data(), kHashSize),
+                     node.data());
+      lefts.pop_back();
+      ++level;
+      out.append(node.data(), kHashSize);
+    }
+    if (is_left) lefts.push_back(node);
+  }
 }
 
 std::string CompactRange::RootHash() const {
   if (border_.empty()) return EmptyRoot();
-  std::string root = border_.back();
+  std::string root(View(border_.back()));
   for (size_t i = border_.size() - 1; i-- > 0;)
-    root = HashChildren(border_[i], root);
+    HashChildrenTo(View(border_[i]), root, root.data());
   return root;
 }
 

@@ -7,6 +7,7 @@
 #ifndef CUSTOS_AUDIT_MERKLE_H_
 #define CUSTOS_AUDIT_MERKLE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,8 +23,13 @@ inline constexpr size_t kHashSize = 32;
 
 // SHA-256(0x00 || leaf).
 std::string HashLeaf(absl::string_view leaf);
+// As HashLeaf, writing the kHashSize bytes to `out`.
+void HashLeafTo(absl::string_view leaf, char* out);
 // SHA-256(0x01 || left || right).
 std::string HashChildren(absl::string_view left, absl::string_view right);
+// As HashChildren, writing the kHashSize bytes to `out`, which may be where
+// `left` or `right` lies.
+void HashChildrenTo(absl::string_view left, absl::string_view right, char* out);
 // The root of the empty tree, SHA-256("").
 std::string EmptyRoot();
 
@@ -66,6 +72,16 @@ absl::Status VerifyConsistency(uint64_t old_size, uint64_t new_size,
                                absl::string_view new_root,
                                const std::vector<std::string>& proof);
 
+// Appends to `out` the hash of every full subtree of level 1 and up that
+// lies within the leaves [first, first + n), given their leaf hashes one
+// after the other (n * kHashSize bytes), in the order in which
+// CompactRange::Append completes them. These are all but O(log n) of the
+// subtrees those leaves complete, and need no leaf before `first`: ranges
+// of leaves can be hashed side by side, and CompactRange::AppendHashed
+// takes the rest.
+void HashSubtreesWithin(uint64_t first, absl::string_view leaf_hashes,
+                        std::string& out);
+
 // The right edge of a growing tree: one hash per full subtree on the border,
 // enough to append leaves and compute the root in O(log n) memory.
 class CompactRange {
@@ -75,21 +91,37 @@ class CompactRange {
   // Rebuilds the border of a tree of `size` leaves from stored full nodes.
   static absl::StatusOr<CompactRange> Load(uint64_t size, NodeReader read);
 
-  // Appends a leaf hash. `completed` receives every full subtree the leaf
-  // completes, from the leaf itself (level 0) upwards, for the store to keep.
-  void Append(std::string leaf_hash,
-              absl::FunctionRef<void(int level, uint64_t index,
-                                     const std::string& hash)>
-                  completed);
+  // Appends a leaf hash (kHashSize bytes). `completed` receives every full
+  // subtree the leaf completes, from the leaf itself (level 0) upwards, for
+  // the store to keep.
+  void Append(
+      absl::string_view leaf_hash,
+      absl::FunctionRef<void(int level, uint64_t index, absl::string_view hash)>
+          completed);
+
+  // As Append, for leaves from `first` on whose subtrees HashSubtreesWithin
+  // hashed (`first` <= the leaf's index): those this leaf completes are
+  // taken from the front of `hashed` instead of hashed again.
+  void AppendHashed(
+      absl::string_view leaf_hash, uint64_t first, absl::string_view& hashed,
+      absl::FunctionRef<void(int level, uint64_t index, absl::string_view hash)>
+          completed);
 
   std::string RootHash() const;
   uint64_t size() const { return size_; }
 
  private:
   uint64_t size_ = 0;
+  // Hashes kept by value: appending is on the path of every entry written
+  // and verified, and a string per node cost an allocation each.
+  using Hash = std::array<char, kHashSize>;
+  static absl::string_view View(const Hash& hash) {
+    return absl::string_view(hash.data(), hash.size());
+  }
+
   // The border's full subtrees, largest (leftmost) first: one per set bit of
   // size_, from the highest.
-  std::vector<std::string> border_;
+  std::vector<Hash> border_;
 };
 
 }  // namespace custos::audit

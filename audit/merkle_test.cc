@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -26,8 +27,8 @@ class MemoryTree {
  public:
   void Append(const std::string& leaf) {
     range_.Append(HashLeaf(leaf),
-                  [&](int level, uint64_t index, const std::string& hash) {
-                    nodes_[{level, index}] = hash;
+                  [&](int level, uint64_t index, absl::string_view hash) {
+                    nodes_[{level, index}] = std::string(hash);
                   });
   }
   absl::StatusOr<std::string> Read(int level, uint64_t index) const {
@@ -270,6 +271,55 @@ TEST(CompactRangeTest, LoadRebuildsTheBorder) {
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->RootHash(), tree.range().RootHash());
   EXPECT_EQ(loaded->size(), 77u);
+}
+
+TEST(CompactRangeTest, LoadRefusesANodeOfTheWrongSize) {
+  auto loaded = CompactRange::Load(1, [](int, uint64_t) {
+    return absl::StatusOr<std::string>(std::string(31, 'x'));
+  });
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+}
+
+// Appending leaves [first, end) with their subtrees hashed beforehand gives
+// the same nodes, in the same order, and the same root as hashing them one
+// by one, wherever the range starts and ends.
+TEST(CompactRangeTest, SubtreesHashedAsideGiveTheSameTree) {
+  using Completed = std::vector<std::tuple<int, uint64_t, std::string>>;
+  for (uint64_t first = 0; first < 70; ++first) {
+    for (uint64_t end = first; end < first + 70; ++end) {
+      std::string leaves;
+      for (uint64_t i = first; i < end; ++i)
+        leaves += HashLeaf(absl::StrCat(i));
+      std::string subtrees;
+      HashSubtreesWithin(first, leaves, subtrees);
+
+      CompactRange one_by_one, hashed_aside;
+      for (uint64_t i = 0; i < first; ++i) {
+        one_by_one.Append(HashLeaf(absl::StrCat(i)),
+                          [](int, uint64_t, absl::string_view) {});
+        hashed_aside.Append(HashLeaf(absl::StrCat(i)),
+                            [](int, uint64_t, absl::string_view) {});
+      }
+      Completed expected, got;
+      absl::string_view rest = subtrees;
+      for (uint64_t i = first; i < end; ++i) {
+        const absl::string_view leaf = absl::string_view(leaves).substr(
+            (i - first) * kHashSize, kHashSize);
+        one_by_one.Append(
+            leaf, [&](int level, uint64_t index, absl::string_view hash) {
+              expected.emplace_back(level, index, std::string(hash));
+            });
+        hashed_aside.AppendHashed(
+            leaf, first, rest,
+            [&](int level, uint64_t index, absl::string_view hash) {
+              got.emplace_back(level, index, std::string(hash));
+            });
+      }
+      ASSERT_EQ(got, expected) << "leaves " << first << ".." << end;
+      EXPECT_TRUE(rest.empty()) << "leaves " << first << ".." << end;
+      EXPECT_EQ(hashed_aside.RootHash(), one_by_one.RootHash());
+    }
+  }
 }
 
 }  // namespace

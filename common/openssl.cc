@@ -19,20 +19,23 @@ absl::Status OpenSslError(absl::string_view context, absl::StatusCode code) {
   return absl::Status(code, message);
 }
 
-std::string Sha256Concat(std::initializer_list<absl::string_view> parts) {
+void Sha256ConcatTo(std::initializer_list<absl::string_view> parts, char* out) {
   // A digest fetched once and a context per thread: OpenSSL 3's one-shot
   // SHA256() fetches and allocates on every call, which doubles the cost of
   // hashing a few hundred bytes.
   static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   thread_local const EvpMdCtxPtr owner(EVP_MD_CTX_new());
   EVP_MD_CTX* const ctx = owner.get();
-  std::string out(SHA256_DIGEST_LENGTH, '\0');
   EVP_DigestInit_ex(ctx, kSha256, nullptr);
   for (absl::string_view part : parts) {
     EVP_DigestUpdate(ctx, part.data(), part.size());
   }
-  EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()),
-                     nullptr);
+  EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out), nullptr);
+}
+
+std::string Sha256Concat(std::initializer_list<absl::string_view> parts) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  Sha256ConcatTo(parts, out.data());
   return out;
 }
 

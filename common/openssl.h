@@ -55,6 +55,9 @@ absl::Status OpenSslError(absl::string_view context,
 std::string Sha256(absl::string_view data);
 // SHA-256 of the concatenation of `parts`, without building it.
 std::string Sha256Concat(std::initializer_list<absl::string_view> parts);
+// As Sha256Concat, writing the 32 bytes to `out`: for loops that hash
+// millions of values into one buffer.
+void Sha256ConcatTo(std::initializer_list<absl::string_view> parts, char* out);
 
 // Lowercase hex of raw bytes.
 std::string HexEncode(absl::string_view bytes);

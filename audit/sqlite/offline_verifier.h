@@ -27,9 +27,9 @@ struct VerifyOptions {
   // When not zero, VerifyReport.root_at_size is the root over the first
   // `root_at_size` entries: what an older checkpoint of that size must say.
   uint64_t root_at_size = 0;
-  // Entries are read and checked on their own (chain, leaf hash, held
-  // values) in batches of this many on a second thread, while this one puts
-  // the batch before into the tree. Any size gives the same report.
+  // Entries are read in batches of this many on the calling thread; each
+  // batch is hashed and then checked on a thread of its own while the next
+  // is read. Any size gives the same report.
   size_t batch_size = 8192;
 };
 

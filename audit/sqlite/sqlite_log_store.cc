@@ -615,7 +615,7 @@ absl::Status SqliteLogStore::WriteBatch(
     }
 
     range_.Append(
-        leaf, [&](int level, uint64_t index, const std::string& hash) {
+        leaf, [&](int level, uint64_t index, absl::string_view hash) {
           if (level < sqlite::kLowestStoredLevel || !node_status.ok()) return;
           sqlite3_stmt* node = insert_node_.get();
           sqlite3_reset(node);
