@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <deque>
-#include <future>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +15,7 @@
 #include "audit/sqlite/held_values.h"
 #include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/tree_nodes.h"
+#include "common/mutex.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
 
@@ -163,26 +164,21 @@ void HashBatch(EntryBatch& batch) {
   HashSubtreesWithin(batch.first, batch.leaves, batch.subtrees);
 }
 
-// All of verification's reading: entries (checking that no index is
-// missing), tree nodes and checkpoints, in step, on one connection. Takes
-// `SELECT idx, leaf_hash, entry, personal ... ORDER BY idx`, nodes by
-// (last_leaf, level) and checkpoints by size.
-class LogReader {
+// Reads entries by index on a connection of its own, so that two can read
+// side by side. Takes `SELECT idx, leaf_hash, entry, personal FROM entries
+// WHERE idx >= ?1 ORDER BY idx LIMIT ?2`.
+class EntryReader {
  public:
-  LogReader(sqlite3* db, sqlite3_stmt* entries, sqlite3_stmt* nodes,
-            sqlite3_stmt* checkpoints)
-      : db_(db),
-        entries_(entries),
-        nodes_(nodes),
-        checkpoints_(checkpoints),
-        node_rc_(sqlite3_step(nodes)),
-        checkpoint_rc_(sqlite3_step(checkpoints)) {}
+  EntryReader(sqlite::Database db, sqlite::Statement range)
+      : db_(std::move(db)), range_(std::move(range)) {}
 
-  // Fills `batch` with up to `count` entries and what they complete. The
-  // batch's buffers are reused: allocating megabytes afresh for each batch
-  // had the kernel mapping and unmapping them.
-  void Next(size_t count, EntryBatch& batch) {
-    batch.first = next_;
+  // Fills `batch` with the entries [first, end), where `total` entries are
+  // stored in all. Stops at a missing entry or an SQLite error (batch.end),
+  // and marks the batch last at the end of the log. The batch's buffers are
+  // reused: allocating megabytes afresh for each batch had the kernel
+  // mapping and unmapping them.
+  void Read(uint64_t first, uint64_t end, uint64_t total, EntryBatch& batch) {
+    batch.first = first;
     batch.data.clear();
     batch.rows.clear();
     batch.leaves.clear();
@@ -190,47 +186,81 @@ class LogReader {
     batch.nodes.clear();
     batch.checkpoints.clear();
     batch.end = absl::OkStatus();
-    batch.rows.reserve(count);
-    while (!finished_ && batch.rows.size() < count) {
-      const int rc = sqlite3_step(entries_);
+    batch.last = end >= total;
+    batch.rows.reserve(end - first);
+    sqlite3_stmt* const range = range_.get();
+    sqlite3_reset(range);
+    sqlite3_bind_int64(range, 1, static_cast<int64_t>(first));
+    sqlite3_bind_int64(range, 2, static_cast<int64_t>(end - first));
+    for (uint64_t next = first; next < end; ++next) {
+      const int rc = sqlite3_step(range);
       if (rc == SQLITE_DONE) {
-        finished_ = true;
+        // Rows removed since the log's size was read: the log ends here.
+        batch.last = true;
         break;
       }
       if (rc != SQLITE_ROW) {
-        batch.end = sqlite::Error(db_, rc, "reading entries");
-        finished_ = true;
+        batch.end = sqlite::Error(db_.get(), rc, "reading entries");
         break;
       }
       const uint64_t idx =
-          static_cast<uint64_t>(sqlite3_column_int64(entries_, 0));
-      if (idx != next_) {
+          static_cast<uint64_t>(sqlite3_column_int64(range, 0));
+      if (idx != next) {
         batch.end = absl::DataLossError(absl::StrCat(
-            "entry ", next_, ": missing (the next row stored is ", idx, ")"));
-        finished_ = true;
+            "entry ", next, ": missing (the next row stored is ", idx, ")"));
         break;
       }
       EntryBatch::Row& row = batch.rows.emplace_back();
       Copy(batch, 1, row.leaf_at, row.leaf_size);
       Copy(batch, 2, row.bytes_at, row.bytes_size);
-      row.has_values = sqlite3_column_type(entries_, 3) != SQLITE_NULL;
+      row.has_values = sqlite3_column_type(range, 3) != SQLITE_NULL;
       Copy(batch, 3, row.values_at, row.values_size);
-      ++next_;
     }
-    batch.last = finished_;
+    sqlite3_reset(range);
+    if (!batch.end.ok()) batch.last = true;
+  }
+
+ private:
+  // Appends column `i` of the current row to batch.data.
+  void Copy(EntryBatch& batch, int i, size_t& at, size_t& size) {
+    const void* blob = sqlite3_column_blob(range_.get(), i);
+    size = sqlite3_column_bytes(range_.get(), i);
+    at = batch.data.size();
+    batch.data.append(static_cast<const char*>(blob), size);
+  }
+
+  sqlite::Database db_;
+  sqlite::Statement range_;
+};
+
+// Reads the stored tree nodes and checkpoints in step with the entries.
+// Takes nodes by (last_leaf, level) and checkpoints by size.
+class TreeRowReader {
+ public:
+  TreeRowReader(sqlite3* db, sqlite3_stmt* nodes, sqlite3_stmt* checkpoints)
+      : db_(db),
+        nodes_(nodes),
+        checkpoints_(checkpoints),
+        node_rc_(sqlite3_step(nodes)),
+        checkpoint_rc_(sqlite3_step(checkpoints)) {}
+
+  // Adds to `batch` the nodes its entries complete and the checkpoints of
+  // the sizes they make; to the last batch, everything left.
+  void Attach(EntryBatch& batch) {
+    const uint64_t next = batch.first + batch.rows.size();
     // A node over entries up to last_leaf is complete once that leaf is in;
     // a checkpoint of size n once entry n - 1 is.
     while (node_rc_ == SQLITE_ROW &&
            (batch.last ||
-            static_cast<uint64_t>(sqlite3_column_int64(nodes_, 0)) < next_)) {
+            static_cast<uint64_t>(sqlite3_column_int64(nodes_, 0)) < next)) {
       batch.nodes.push_back(
           {static_cast<uint64_t>(sqlite3_column_int64(nodes_, 0)),
            sqlite3_column_int(nodes_, 1), sqlite::ColumnBytes(nodes_, 2)});
       node_rc_ = sqlite3_step(nodes_);
     }
     while (checkpoint_rc_ == SQLITE_ROW &&
-           (batch.last || static_cast<uint64_t>(sqlite3_column_int64(
-                              checkpoints_, 0)) <= next_)) {
+           (batch.last || static_cast<uint64_t>(
+                              sqlite3_column_int64(checkpoints_, 0)) <= next)) {
       batch.checkpoints.push_back(
           {static_cast<uint64_t>(sqlite3_column_int64(checkpoints_, 0)),
            sqlite::ColumnBytes(checkpoints_, 1),
@@ -248,25 +278,83 @@ class LogReader {
   }
 
  private:
-  // Appends column `i` of the current entry row to batch.data.
-  void Copy(EntryBatch& batch, int i, size_t& at, size_t& size) {
-    const void* blob = sqlite3_column_blob(entries_, i);
-    size = sqlite3_column_bytes(entries_, i);
-    at = batch.data.size();
-    batch.data.append(static_cast<const char*>(blob), size);
-  }
-
   sqlite3* const db_;
-  sqlite3_stmt* const entries_;
   sqlite3_stmt* const nodes_;
   sqlite3_stmt* const checkpoints_;
   int node_rc_;
   int checkpoint_rc_;
-  uint64_t next_ = 0;
-  bool finished_ = false;
 };
 
-// Checks the batches of a LogReader in order: each entry against the chain,
+// The batches between the readers and the checker. Batch k is read into
+// slot k % size once the checker is done with batch k - size, and checked
+// once it is read. A batch is touched by one thread at a time, handed over
+// under the lock. Thread-safe.
+class BatchSlots {
+ public:
+  explicit BatchSlots(size_t size) : slots_(size) {
+    for (size_t i = 0; i < size; ++i) slots_[i].next = i;
+  }
+
+  // Waits until batch k may be read; null once stopped.
+  EntryBatch* ForReading(uint64_t k) {
+    MutexLock lock(&mu_);
+    Slot& slot = slots_[k % slots_.size()];
+    mu_.Await([&] { return stopped_ || (slot.next == k && !slot.read); });
+    return stopped_ ? nullptr : &slot.batch;
+  }
+  void Read(uint64_t k) {
+    MutexLock lock(&mu_);
+    slots_[k % slots_.size()].read = true;
+  }
+
+  // Waits until batch k is read; null once stopped.
+  EntryBatch* ForChecking(uint64_t k) {
+    MutexLock lock(&mu_);
+    Slot& slot = slots_[k % slots_.size()];
+    mu_.Await([&] { return stopped_ || (slot.next == k && slot.read); });
+    return stopped_ ? nullptr : &slot.batch;
+  }
+  void Checked(uint64_t k) {
+    MutexLock lock(&mu_);
+    Slot& slot = slots_[k % slots_.size()];
+    slot.read = false;
+    slot.next = k + slots_.size();
+  }
+
+  void Stop() {
+    MutexLock lock(&mu_);
+    stopped_ = true;
+  }
+
+ private:
+  struct Slot {
+    EntryBatch batch;
+    // The batch this slot holds or is waiting for.
+    uint64_t next = 0;
+    bool read = false;
+  };
+  Mutex mu_;
+  std::vector<Slot> slots_;
+  bool stopped_ = false;
+};
+
+// A reader's thread: reads and hashes batches k, k + stride, ... until the
+// log's end, an error, or the checker stops.
+void ReadBatches(EntryReader& reader, uint64_t k, uint64_t stride,
+                 uint64_t batch_size, uint64_t total, BatchSlots& slots) {
+  for (; k == 0 || k * batch_size < total; k += stride) {
+    EntryBatch* batch = slots.ForReading(k);
+    if (batch == nullptr) return;
+    const uint64_t first = k * batch_size;
+    reader.Read(first, std::min(total, first + batch_size), total, *batch);
+    HashBatch(*batch);
+    const bool last = batch->last;
+    slots.Read(k);
+    if (last) return;
+  }
+}
+
+// Checks the batches read in order: each entry against the chain,
 // its stored leaf hash and its held values; the rebuilt tree against every
 // stored node as soon as it completes; each checkpoint's root and signature
 // at its size; and at the end, that nothing is stored past the log. The
@@ -414,16 +502,8 @@ class LogChecker {
   VerifyReport report_;
 };
 
-}  // namespace
-
-absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
-                                             const VerifyOptions& options) {
-  std::optional<NoteVerifier> verifier;
-  if (!options.verifier_key.empty()) {
-    CUSTOS_ASSIGN_OR_RETURN(
-        NoteVerifier v, NoteVerifier::FromVerifierKey(options.verifier_key));
-    verifier.emplace(std::move(v));
-  }
+// A read-only connection for verification.
+absl::StatusOr<sqlite::Database> OpenForReading(const std::string& path) {
   CUSTOS_ASSIGN_OR_RETURN(sqlite::Database db,
                           sqlite::Open(path, SQLITE_OPEN_READONLY));
   sqlite3_busy_timeout(db.get(), 1000);
@@ -434,25 +514,71 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   // reads the rest as before.
   CUSTOS_RETURN_IF_ERROR(
       sqlite::Exec(db.get(), "PRAGMA mmap_size = 2147418112"));
+  return db;
+}
 
-  uint64_t total = 0;
-  {
-    CUSTOS_ASSIGN_OR_RETURN(
-        sqlite::Statement count,
-        sqlite::Prepare(db.get(),
-                        "SELECT coalesce(max(idx) + 1, 0) FROM entries"));
-    if (sqlite3_step(count.get()) == SQLITE_ROW)
-      total = sqlite3_column_int64(count.get(), 0);
-  }
+// An EntryReader on a connection of its own; `main` is verification's own
+// connection, asked whether the entries have the personal column.
+absl::StatusOr<EntryReader> OpenEntryReader(const std::string& path,
+                                            sqlite3* main) {
   // Logs written before personal values moved into the entries' rows
   // lack the column.
   CUSTOS_ASSIGN_OR_RETURN(const bool has_personal,
-                          sqlite::HasColumn(db.get(), "entries", "personal"));
+                          sqlite::HasColumn(main, "entries", "personal"));
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Database db, OpenForReading(path));
   CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement entries,
-      sqlite::Prepare(db.get(), absl::StrCat("SELECT idx, leaf_hash, entry, ",
-                                             has_personal ? "personal" : "NULL",
-                                             " FROM entries ORDER BY idx")));
+      sqlite::Statement range,
+      sqlite::Prepare(db.get(),
+                      absl::StrCat("SELECT idx, leaf_hash, entry, ",
+                                   has_personal ? "personal" : "NULL",
+                                   " FROM entries WHERE idx >= ?1 ORDER BY "
+                                   "idx LIMIT ?2")));
+  return EntryReader(std::move(db), std::move(range));
+}
+
+}  // namespace
+
+absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
+                                             const VerifyOptions& options) {
+  std::optional<NoteVerifier> verifier;
+  if (!options.verifier_key.empty()) {
+    CUSTOS_ASSIGN_OR_RETURN(
+        NoteVerifier v, NoteVerifier::FromVerifierKey(options.verifier_key));
+    verifier.emplace(std::move(v));
+  }
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Database db, OpenForReading(path));
+  // One read transaction on this connection: the log's size, its nodes,
+  // checkpoints and held values are all read from one state of the file,
+  // even while a server appends. The readers' own connections see that
+  // state or a later one, whose entries up to this size are the same: the
+  // log is only appended to, and erasure only removes held values.
+  CUSTOS_RETURN_IF_ERROR(sqlite::Exec(db.get(), "BEGIN"));
+  uint64_t total = 0;
+  int64_t lowest = 0;
+  {
+    // Two queries: SQLite finds a lone max() or min() in the index, but
+    // scans the whole table for both at once.
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement highest,
+        sqlite::Prepare(db.get(),
+                        "SELECT coalesce(max(idx) + 1, 0) FROM entries"));
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement least,
+        sqlite::Prepare(db.get(), "SELECT coalesce(min(idx), 0) FROM entries"));
+    for (sqlite3_stmt* statement : {highest.get(), least.get()}) {
+      const int rc = sqlite3_step(statement);
+      if (rc != SQLITE_ROW)
+        return sqlite::Error(db.get(), rc, "reading the log's size");
+    }
+    total = sqlite3_column_int64(highest.get(), 0);
+    lowest = sqlite3_column_int64(least.get(), 0);
+  }
+  // Readers ask for indexes from 0 up, so they would not see this row.
+  if (lowest < 0) {
+    return absl::DataLossError(
+        absl::StrCat("entry 0: a row with index ", lowest,
+                     " is stored before it (a row was inserted)"));
+  }
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement nodes,
       // Primary-key order is the order in which the rebuilt tree completes
@@ -464,53 +590,43 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
       sqlite::Statement checkpoints,
       sqlite::Prepare(
           db.get(), "SELECT size, root, note FROM checkpoints ORDER BY size"));
+  TreeRowReader tree_rows(db.get(), nodes.get(), checkpoints.get());
 
-  // Three stages: this thread reads batches (all the reading, on the one
-  // connection). Each batch then gets a thread of its own, which hashes its
-  // leaves and the subtrees within them (nearly all of the tree), waits for
-  // the batch before it to be checked, and checks it. So batches are hashed
-  // while the one before is checked and the next read, which keeps both
-  // cores busy. At most kBatchesInFlight batches are held,
-  // so memory stays flat.
-  constexpr size_t kBatchesInFlight = 3;
-  LogReader reader(db.get(), entries.get(), nodes.get(), checkpoints.get());
-  LogChecker checker(options, verifier, total);
-  // Batch k is read into batches[k % kBatchesInFlight], once batch
-  // k - kBatchesInFlight, the last user of that slot, is checked.
-  std::vector<EntryBatch> batches(kBatchesInFlight);
-  std::deque<std::shared_future<absl::Status>> in_flight;
-  // A batch's thread returns the first error of any batch up to its own, so
-  // waiting for each in turn finds the first error of the log, and every
-  // thread is done with `checker` and `batches` before this returns.
-  const auto wait_for_all = [&in_flight]() {
-    absl::Status first;
-    for (; !in_flight.empty(); in_flight.pop_front())
-      first.Update(in_flight.front().get());
-    return first;
-  };
-  bool last = false;
-  for (uint64_t k = 0; !last; ++k) {
-    if (in_flight.size() == kBatchesInFlight) {
-      const absl::Status status = in_flight.front().get();
-      in_flight.pop_front();
-      if (!status.ok()) {
-        wait_for_all().IgnoreError();
-        return status;
-      }
-    }
-    EntryBatch& batch = batches[k % kBatchesInFlight];
-    reader.Next(std::max<size_t>(options.batch_size, 1), batch);
-    last = batch.last;
-    std::shared_future<absl::Status> before;
-    if (!in_flight.empty()) before = in_flight.back();
-    in_flight.push_back(
-        std::async(std::launch::async, [&checker, &batch, before]() {
-          HashBatch(batch);
-          if (before.valid() && !before.get().ok()) return before.get();
-          return checker.Check(batch);
-        }).share());
+  // Readers, one per core and at least two, each on a connection and a
+  // thread of its own, read and hash batches in turn: their leaves, and the
+  // subtrees within them (nearly all of the tree). This thread checks the
+  // batches in order. Reading and hashing are most of the work and need no
+  // order, so every core stays busy; at most two batches per reader are
+  // held, so memory stays flat.
+  const size_t readers_count =
+      std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8);
+
+  const uint64_t batch_size = std::max<size_t>(options.batch_size, 1);
+  std::vector<EntryReader> readers;
+  for (size_t i = 0; i < readers_count; ++i) {
+    CUSTOS_ASSIGN_OR_RETURN(EntryReader reader,
+                            OpenEntryReader(path, db.get()));
+    readers.push_back(std::move(reader));
   }
-  CUSTOS_RETURN_IF_ERROR(wait_for_all());
+  BatchSlots slots(2 * readers_count);
+  std::vector<std::thread> reading;
+  for (size_t i = 0; i < readers_count; ++i) {
+    reading.emplace_back(ReadBatches, std::ref(readers[i]), i, readers_count,
+                         batch_size, total, std::ref(slots));
+  }
+  LogChecker checker(options, verifier, total);
+  absl::Status checked;
+  for (uint64_t k = 0; checked.ok(); ++k) {
+    EntryBatch& batch = *slots.ForChecking(k);
+    tree_rows.Attach(batch);
+    checked = checker.Check(batch);
+    const bool last = batch.last;
+    slots.Checked(k);
+    if (last) break;
+  }
+  slots.Stop();
+  for (std::thread& thread : reading) thread.join();
+  CUSTOS_RETURN_IF_ERROR(checked);
   VerifyReport report = checker.report();
 
   // Values still held must match what their entries committed to.

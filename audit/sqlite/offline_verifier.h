@@ -4,7 +4,7 @@
 // stored checkpoint's root and (given a pinned verifier key) its signature,
 // and checks each personal value still held against its entry's commitment.
 //
-// Reads through its own read-only connection; thread-compatible.
+// Reads through read-only connections of its own; thread-compatible.
 #ifndef CUSTOS_AUDIT_SQLITE_OFFLINE_VERIFIER_H_
 #define CUSTOS_AUDIT_SQLITE_OFFLINE_VERIFIER_H_
 
@@ -21,15 +21,15 @@ struct VerifyOptions {
   // The pinned verifier key ("name+keyid+base64"). Empty skips signatures,
   // and the report says so.
   std::string verifier_key;
-  // Called now and then with entries checked and entries in all, from one
-  // of the verifier's threads (never from two at once).
+  // Called now and then with entries checked and entries in all, on the
+  // calling thread.
   std::function<void(uint64_t checked, uint64_t total)> progress;
   // When not zero, VerifyReport.root_at_size is the root over the first
   // `root_at_size` entries: what an older checkpoint of that size must say.
   uint64_t root_at_size = 0;
-  // Entries are read in batches of this many on the calling thread; each
-  // batch is hashed and then checked on a thread of its own while the next
-  // is read. Any size gives the same report.
+  // Entries are read and hashed in batches of this many by two threads, each
+  // on a connection of its own, and checked in order on the calling thread.
+  // Any size gives the same report.
   size_t batch_size = 8192;
 };
 

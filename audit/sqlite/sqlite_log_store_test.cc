@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -368,6 +369,28 @@ TEST_F(TamperTest, DetectsSwappedRows) {
             "before it)");
 }
 
+TEST_F(TamperTest, DetectsARowInsertedBeforeTheFirst) {
+  RawSql(path_,
+         "INSERT INTO entries(idx, leaf_hash, entry, time_us, customer_id, "
+         "actor_id, category, outcome) SELECT -1, leaf_hash, entry, time_us, "
+         "customer_id, actor_id, category, outcome FROM entries WHERE idx = "
+         "0");
+  EXPECT_EQ(FirstProblem(path_),
+            "entry 0: a row with index -1 is stored before it (a row was "
+            "inserted)");
+}
+
+TEST_F(TamperTest, DetectsARowAddedAtTheEnd) {
+  RawSql(path_,
+         "INSERT INTO entries(idx, leaf_hash, entry, time_us, customer_id, "
+         "actor_id, category, outcome) SELECT 40, leaf_hash, entry, time_us, "
+         "customer_id, actor_id, category, outcome FROM entries WHERE idx = "
+         "39");
+  EXPECT_EQ(FirstProblem(path_),
+            "entry 40: its index field says 39 (entries reordered or "
+            "inserted)");
+}
+
 TEST_F(TamperTest, DetectsATamperedTreeNode) {
   RawSql(path_,
          "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 4 AND "
@@ -502,6 +525,37 @@ TEST(CheckpointTest, ClosingCheckpointsEverything) {
   EXPECT_EQ(report->entries, 4u);
   EXPECT_EQ(report->latest_checkpoint_size, 4u);
   EXPECT_TRUE(report->signatures_checked);
+}
+
+// A log that a server keeps appending to verifies at any moment: the
+// verifier reads one state of it, whichever connection reads what.
+TEST(OfflineVerifierTest, VerifiesALogWhileItGrows) {
+  const std::string path = TempPath("growing");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  auto store = *SqliteLogStore::Open(path, SignedBy(signer));
+  std::atomic<bool> stop{false};
+  std::thread appender([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      (void)store->Append(Entry("acme", "anna", absl::StrCat("T-", i)),
+                          {{"note", absl::StrCat("note-", i), "anna"}});
+      if (i % 50 == 0) (void)store->CheckpointNow();
+    }
+  });
+  VerifyOptions options;
+  options.verifier_key = signer.verifier_key();
+  uint64_t seen = 0;
+  for (size_t batch_size : {size_t{8192}, size_t{7}, size_t{1}, size_t{64}}) {
+    options.batch_size = batch_size;
+    // Wait for new entries, so that each pass meets a log being written.
+    while (store->Size() <= seen + 20) absl::SleepFor(absl::Milliseconds(5));
+    auto report = VerifySqliteLog(path, options);
+    ASSERT_TRUE(report.ok())
+        << "in batches of " << batch_size << ": " << report.status();
+    EXPECT_GE(report->entries, seen);
+    seen = report->entries;
+  }
+  stop = true;
+  appender.join();
 }
 
 class SignedLogTest : public ::testing::Test {
