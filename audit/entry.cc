@@ -79,8 +79,8 @@ bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t& value) {
   return false;
 }
 
-// Finds fields 2 (index) and 20 (prev_hash) by walking the wire format:
-// what the chain needs, without building the whole message.
+}  // namespace
+
 bool ScanLinks(absl::string_view bytes, uint64_t& index,
                absl::string_view& prev_hash) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
@@ -121,8 +121,6 @@ bool ScanLinks(absl::string_view bytes, uint64_t& index,
   return true;
 }
 
-}  // namespace
-
 absl::Status ChainVerifier::Next(uint64_t position,
                                  absl::string_view entry_bytes) {
   return Next(position, entry_bytes, HashLeaf(entry_bytes));
@@ -133,7 +131,15 @@ absl::Status ChainVerifier::Next(uint64_t position,
                                  absl::string_view leaf_hash) {
   uint64_t index;
   absl::string_view prev_hash;
-  if (!ScanLinks(entry_bytes, index, prev_hash)) {
+  const bool scanned = ScanLinks(entry_bytes, index, prev_hash);
+  return NextScanned(position, scanned, index, prev_hash, leaf_hash);
+}
+
+absl::Status ChainVerifier::NextScanned(uint64_t position, bool scanned,
+                                        uint64_t index,
+                                        absl::string_view prev_hash,
+                                        absl::string_view leaf_hash) {
+  if (!scanned) {
     return absl::DataLossError(
         absl::StrCat("entry ", position,
                      ": bytes do not parse as a LogEntry (entry changed)"));

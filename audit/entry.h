@@ -33,6 +33,12 @@ std::string LinkEntryBytes(absl::string_view unlinked, uint64_t index,
 // The prev_hash of entry 0: 32 zero bytes.
 std::string ZeroHash();
 
+// Finds an entry's index (field 2) and prev_hash (field 20) in its bytes
+// by walking the wire format, without building the message. False when the
+// bytes are not well-formed protobuf. `prev_hash` points into `bytes`.
+bool ScanLinks(absl::string_view bytes, uint64_t& index,
+               absl::string_view& prev_hash);
+
 // Walks a log's entries in order and checks each one's bytes, index and
 // link to its predecessor.
 class ChainVerifier {
@@ -47,6 +53,12 @@ class ChainVerifier {
   // elsewhere while the chain is walked.
   absl::Status Next(uint64_t position, absl::string_view entry_bytes,
                     absl::string_view leaf_hash);
+  // As Next, with the entry's links found already by ScanLinks (`scanned`
+  // is what it returned): so the bytes can be scanned elsewhere, and need
+  // not be kept.
+  absl::Status NextScanned(uint64_t position, bool scanned, uint64_t index,
+                           absl::string_view prev_hash,
+                           absl::string_view leaf_hash);
 
   // The leaf hash of the last entry checked, or ZeroHash().
   const std::string& last_leaf_hash() const { return last_leaf_hash_; }

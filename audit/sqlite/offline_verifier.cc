@@ -123,15 +123,23 @@ struct CheckpointRow {
 // columns are copied into one buffer: an allocation per column would cost
 // more than reading the row.
 struct EntryBatch {
+  // What the reader found of one entry. Its bytes are kept only when held
+  // values must be checked against them.
   struct Row {
-    size_t bytes_at;
-    size_t bytes_size;
-    size_t leaf_at;
-    size_t leaf_size;
-    // The personal values kept in the entry's row, if any.
+    // ScanLinks's findings; prev_hash lies in `data`.
+    bool scanned;
+    uint64_t index;
+    size_t prev_hash_at;
+    size_t prev_hash_size;
+    // Whether the stored leaf hash is the one of the entry's bytes.
+    bool leaf_matches;
+    // The personal values kept in the entry's row, if any, and the entry's
+    // bytes with them.
     bool has_values;
     size_t values_at;
     size_t values_size;
+    size_t bytes_at;
+    size_t bytes_size;
   };
   absl::string_view Column(size_t at, size_t size) const {
     return absl::string_view(data).substr(at, size);
@@ -139,10 +147,10 @@ struct EntryBatch {
   uint64_t first = 0;
   std::string data;
   std::vector<Row> rows;
-  // Filled by HashBatch: each row's leaf hash, one after the other
-  // (kHashSize bytes each), and the subtrees within the batch's leaves
-  // (HashSubtreesWithin). Neither needs an earlier batch, so batches are
-  // hashed side by side while the one before is checked.
+  // Each row's leaf hash, one after the other (kHashSize bytes each), and
+  // the subtrees within the batch's leaves (HashSubtreesWithin). Neither
+  // needs an earlier batch, so batches are hashed side by side while the
+  // one before is checked.
   std::string leaves;
   std::string subtrees;
   std::vector<NodeRow> nodes;
@@ -153,16 +161,6 @@ struct EntryBatch {
   // No batch follows.
   bool last = false;
 };
-
-void HashBatch(EntryBatch& batch) {
-  batch.leaves.resize(batch.rows.size() * kHashSize);
-  for (size_t i = 0; i < batch.rows.size(); ++i) {
-    const EntryBatch::Row& row = batch.rows[i];
-    HashLeafTo(batch.Column(row.bytes_at, row.bytes_size),
-               &batch.leaves[i * kHashSize]);
-  }
-  HashSubtreesWithin(batch.first, batch.leaves, batch.subtrees);
-}
 
 // Reads entries by index on a connection of its own, so that two can read
 // side by side. Takes `SELECT idx, leaf_hash, entry, personal FROM entries
@@ -210,23 +208,49 @@ class EntryReader {
             "entry ", next, ": missing (the next row stored is ", idx, ")"));
         break;
       }
-      EntryBatch::Row& row = batch.rows.emplace_back();
-      Copy(batch, 1, row.leaf_at, row.leaf_size);
-      Copy(batch, 2, row.bytes_at, row.bytes_size);
-      row.has_values = sqlite3_column_type(range, 3) != SQLITE_NULL;
-      Copy(batch, 3, row.values_at, row.values_size);
+      Scan(batch);
     }
     sqlite3_reset(range);
     if (!batch.end.ok()) batch.last = true;
+    HashSubtreesWithin(batch.first, batch.leaves, batch.subtrees);
   }
 
  private:
-  // Appends column `i` of the current row to batch.data.
-  void Copy(EntryBatch& batch, int i, size_t& at, size_t& size) {
+  // Adds the current row to `batch`: all that checking it needs of its
+  // bytes (leaf hash, links) is found here, so that the checker, which
+  // must go in order, has little left to do.
+  void Scan(EntryBatch& batch) {
+    sqlite3_stmt* const range = range_.get();
+    const absl::string_view bytes = Column(2);
+    EntryBatch::Row& row = batch.rows.emplace_back();
+    const size_t leaf_at = batch.leaves.size();
+    batch.leaves.resize(leaf_at + kHashSize);
+    HashLeafTo(bytes, &batch.leaves[leaf_at]);
+    row.leaf_matches =
+        Column(1) == absl::string_view(batch.leaves).substr(leaf_at, kHashSize);
+    absl::string_view prev_hash;
+    row.scanned = ScanLinks(bytes, row.index, prev_hash);
+    Keep(batch, prev_hash, row.prev_hash_at, row.prev_hash_size);
+    row.has_values = sqlite3_column_type(range, 3) != SQLITE_NULL;
+    Keep(batch, row.has_values ? Column(3) : absl::string_view(), row.values_at,
+         row.values_size);
+    Keep(batch, row.has_values ? bytes : absl::string_view(), row.bytes_at,
+         row.bytes_size);
+  }
+
+  // Column `i` of the current row, valid until the next step.
+  absl::string_view Column(int i) const {
     const void* blob = sqlite3_column_blob(range_.get(), i);
-    size = sqlite3_column_bytes(range_.get(), i);
+    return absl::string_view(static_cast<const char*>(blob),
+                             sqlite3_column_bytes(range_.get(), i));
+  }
+
+  // Appends `bytes` to batch.data.
+  static void Keep(EntryBatch& batch, absl::string_view bytes, size_t& at,
+                   size_t& size) {
     at = batch.data.size();
-    batch.data.append(static_cast<const char*>(blob), size);
+    size = bytes.size();
+    batch.data.append(bytes.data(), bytes.size());
   }
 
   sqlite::Database db_;
@@ -338,7 +362,7 @@ class BatchSlots {
   bool stopped_ = false;
 };
 
-// A reader's thread: reads and hashes batches k, k + stride, ... until the
+// A reader's thread: reads batches k, k + stride, ... until the
 // log's end, an error, or the checker stops.
 void ReadBatches(EntryReader& reader, uint64_t k, uint64_t stride,
                  uint64_t batch_size, uint64_t total, BatchSlots& slots) {
@@ -347,7 +371,6 @@ void ReadBatches(EntryReader& reader, uint64_t k, uint64_t stride,
     if (batch == nullptr) return;
     const uint64_t first = k * batch_size;
     reader.Read(first, std::min(total, first + batch_size), total, *batch);
-    HashBatch(*batch);
     const bool last = batch->last;
     slots.Read(k);
     if (last) return;
@@ -381,19 +404,19 @@ class LogChecker {
     absl::string_view subtrees = batch.subtrees;
     for (size_t i = 0; i < batch.rows.size(); ++i) {
       const EntryBatch::Row& row = batch.rows[i];
-      const absl::string_view bytes =
-          batch.Column(row.bytes_at, row.bytes_size);
-      CUSTOS_RETURN_IF_ERROR(chain_.Next(
-          position_, bytes,
+      CUSTOS_RETURN_IF_ERROR(chain_.NextScanned(
+          position_, row.scanned, row.index,
+          batch.Column(row.prev_hash_at, row.prev_hash_size),
           absl::string_view(batch.leaves).substr(i * kHashSize, kHashSize)));
       if (row.has_values) {
         CUSTOS_ASSIGN_OR_RETURN(
             const uint64_t checked,
-            CheckRowValues(position_, bytes,
+            CheckRowValues(position_,
+                           batch.Column(row.bytes_at, row.bytes_size),
                            batch.Column(row.values_at, row.values_size)));
         report_.values_checked += checked;
       }
-      if (batch.Column(row.leaf_at, row.leaf_size) != chain_.last_leaf_hash()) {
+      if (!row.leaf_matches) {
         return absl::DataLossError(
             absl::StrCat("entry ", position_,
                          ": stored leaf hash does not match its bytes"));

@@ -354,6 +354,19 @@ TEST_F(TamperTest, DetectsAChangedEntryWithItsLeafHashRecomputed) {
             "entry was changed, inserted or reordered)");
 }
 
+TEST_F(TamperTest, DetectsBytesThatAreNoEntry) {
+  // Even with a leaf hash to match, bytes that are no protobuf fail first.
+  auto db = *sqlite::Open(path_, SQLITE_OPEN_READWRITE);
+  const std::string garbage("\xff\xff\xff", 3);
+  auto update = *sqlite::Prepare(
+      db.get(), "UPDATE entries SET entry = ?1, leaf_hash = ?2 WHERE idx = 9");
+  sqlite::BindBlob(update.get(), 1, garbage);
+  sqlite::BindBlob(update.get(), 2, HashLeaf(garbage));
+  ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
+  EXPECT_EQ(FirstProblem(path_),
+            "entry 9: bytes do not parse as a LogEntry (entry changed)");
+}
+
 TEST_F(TamperTest, DetectsADeletedRow) {
   RawSql(path_, "DELETE FROM entries WHERE idx = 5");
   EXPECT_EQ(FirstProblem(path_), "entry 5: missing (the next row stored is 6)");
