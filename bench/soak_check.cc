@@ -31,6 +31,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "proto/custos/v1/access.pb.h"
 #include "proto/custos/v1/audit.pb.h"
 
@@ -94,6 +95,8 @@ int Run(const std::vector<char*>& outcome_files) {
   absl::flat_hash_map<int64_t, Entry> entries;
   std::set<std::string> granted_in_log;
   absl::flat_hash_map<std::string, int> requests_by_reference;
+  // Custos.NotApplied entries, by the index of the entry each names.
+  absl::flat_hash_map<int64_t, int64_t> not_applied;
   if (!ForEachRow(absl::GetFlag(FLAGS_db), "SELECT idx, entry FROM entries",
                   [&](sqlite3_stmt* stmt) {
                     custos::v1::LogEntry proto;
@@ -110,6 +113,13 @@ int Run(const std::vector<char*>& outcome_files) {
                     if (e.action == "StaffAccess.RequestAccess") {
                       ++requests_by_reference[e.reference];
                       if (e.allowed) granted_in_log.insert(e.grant_id);
+                    }
+                    int64_t named;
+                    if (e.action == "Custos.NotApplied" &&
+                        absl::SimpleAtoi(
+                            absl::StripPrefix(proto.resource(), "entry/"),
+                            &named)) {
+                      not_applied[named] = sqlite3_column_int64(stmt, 0);
                     }
                   })) {
     return 2;
@@ -136,7 +146,7 @@ int Run(const std::vector<char*>& outcome_files) {
   uint64_t outcomes = 0, ok = 0, refused_logged = 0, unavailable_log = 0,
            unavailable_logged = 0, transport = 0, other = 0, checked = 0,
            lost = 0, refused_but_granted = 0, refused_but_logged = 0,
-           logged_not_served = 0, ends_not_served = 0;
+           logged_not_served = 0, ends_not_served = 0, not_served_recorded = 0;
   for (const char* file : outcome_files) {
     std::ifstream in(file);
     std::string line;
@@ -181,16 +191,18 @@ int Run(const std::vector<char*>& outcome_files) {
           if (grant_id != "-" && e.grant_id != grant_id) {
             wrong += " grant " + e.grant_id;
           }
-          if (e.status_code == 0 && code == kUnavailable &&
-              e.action == "StaffAccess.RequestAccess") {
+          const bool not_served = e.status_code == 0 && code == kUnavailable;
+          // A second entry records that it was not applied, unless that
+          // could not be written either (the disk still full).
+          if (not_served && not_applied.contains(index)) ++not_served_recorded;
+          if (not_served && e.action == "StaffAccess.RequestAccess") {
             // Allowed and logged, but the grant could not be stored after
             // the entry (AuditedCall::AfterLogged): logged, not served.
             ++logged_not_served;
             if (grant_states.contains(e.grant_id)) {
               wrong += " grant " + e.grant_id + " stored after all";
             }
-          } else if (e.status_code == 0 && code == kUnavailable &&
-                     e.action == "StaffAccess.EndGrant") {
+          } else if (not_served && e.action == "StaffAccess.EndGrant") {
             // Logged, but the grant's end could not be stored after the
             // entry: the grant must still be as it was.
             ++ends_not_served;
@@ -242,11 +254,11 @@ int Run(const std::vector<char*>& outcome_files) {
       "unavailable_logged=%lu transport=%lu other=%lu entries_checked=%lu "
       "lost=%lu refused_but_granted=%lu unlogged_grants=%lu "
       "refused_but_logged=%lu logged_not_served=%lu ends_not_served=%lu "
-      "entries=%zu grants=%zu\n",
+      "not_served_recorded=%lu entries=%zu grants=%zu\n",
       outcomes, ok, refused_logged, unavailable_log, unavailable_logged,
       transport, other, checked, lost, refused_but_granted, unlogged,
-      refused_but_logged, logged_not_served, ends_not_served, entries.size(),
-      grant_states.size());
+      refused_but_logged, logged_not_served, ends_not_served,
+      not_served_recorded, entries.size(), grant_states.size());
   for (const std::string& finding : findings.lines) {
     std::printf("  %s\n", finding.c_str());
   }

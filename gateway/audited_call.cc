@@ -44,6 +44,37 @@ void RunSteps(std::shared_ptr<const Steps> steps, size_t next,
   });
 }
 
+// The entry recording that `logged`, the entry of an allowed call, was not
+// applied: what it allowed could not be stored after it (`why`: a race
+// lost, a store that could not be written). Names the same actor, customer
+// and grant or session, so listings by either find both.
+custos::v1::LogEntry NotAppliedEntry(const custos::v1::LogEntry& logged,
+                                     absl::Time now, const absl::Status& why) {
+  custos::v1::LogEntry entry;
+  *entry.mutable_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          absl::ToUnixMicros(now));
+  *entry.mutable_actor() = logged.actor();
+  entry.set_customer_id(logged.customer_id());
+  entry.set_category(logged.category());
+  entry.set_reference(logged.reference());
+  entry.set_action(std::string(kNotAppliedAction));
+  entry.set_resource(absl::StrCat("entry/", logged.index()));
+  entry.set_outcome(custos::v1::OUTCOME_NOT_APPLIED);
+  entry.set_status_code(static_cast<int32_t>(absl::StatusCode::kUnavailable));
+  custos::v1::Reason* reason = entry.add_reasons();
+  reason->set_code("NOT_APPLIED");
+  reason->set_message(absl::StrCat(logged.action(), " entry #", logged.index(),
+                                   " is logged as allowed, but was not "
+                                   "applied: ",
+                                   why.message()));
+  entry.set_grant_id(logged.grant_id());
+  entry.set_session_id(logged.session_id());
+  entry.set_pending_request_id(logged.pending_request_id());
+  entry.set_policy_version(logged.policy_version());
+  return entry;
+}
+
 }  // namespace
 
 AuditedCall::AuditedCall(const Gateway* gateway,
@@ -123,13 +154,14 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
     reason->set_code(absl::StatusCodeToString(answer.code()));
     reason->set_message(std::string(answer.message()));
   }
+  const Gateway* gateway = gateway_;
   GatewayMetrics* metrics = gateway_->metrics;
   const absl::Time queued = absl::Now();
   const std::string action = entry_.action();
   const std::string category = entry_.category();
   gateway_->log->AppendAsync(
       std::move(entry_), std::move(personal_),
-      [metrics, queued, action, category, answer = std::move(answer),
+      [gateway, metrics, queued, action, category, answer = std::move(answer),
        logged = std::move(logged),
        // Most calls have no steps: they share no vector.
        after_logged = after_logged_.empty() ? nullptr
@@ -160,21 +192,42 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
           logged(answer, index);
           return;
         }
+        // Kept for a step's failure, which a second entry records.
+        auto logged_entry =
+            std::make_shared<const custos::v1::LogEntry>(*std::move(entry));
         RunSteps(after_logged, 0,
-                 [index, action, answer, logged](absl::Status stored) {
+                 [gateway, logged_entry, answer, logged](absl::Status stored) {
                    if (stored.ok()) {
-                     logged(answer, index);
+                     logged(answer, logged_entry->index());
                      return;
                    }
-                   LogEvent("error", "state_unwritable",
-                            absl::StrCat("entry #", index, " (", action,
-                                         ") is logged but not served: ",
-                                         stored.message()));
-                   logged(absl::UnavailableError(absl::StrCat(
-                              "logged as entry #", index,
-                              ", but nothing was served: ", stored.message())),
-                          index);
+                   RecordNotApplied(*gateway, *logged_entry, stored, logged);
                  });
+      });
+}
+
+void AuditedCall::RecordNotApplied(const Gateway& gateway,
+                                   const custos::v1::LogEntry& logged_entry,
+                                   const absl::Status& why,
+                                   const Logged& logged) {
+  const uint64_t index = logged_entry.index();
+  LogEvent("error", "state_unwritable",
+           absl::StrCat("entry #", index, " (", logged_entry.action(),
+                        ") is logged but not served: ", why.message()));
+  // The caller is answered once the second entry is durable, or could not
+  // be written (often so when the first store failed for a full disk): the
+  // first entry then still says allowed, and the caller's answer says it
+  // was not served.
+  gateway.log->AppendAsync(
+      NotAppliedEntry(logged_entry, gateway.clock(), why), {},
+      [index, why, logged](absl::StatusOr<custos::v1::LogEntry> recorded) {
+        logged(absl::UnavailableError(absl::StrCat(
+                   "logged as entry #", index,
+                   ", but nothing was served: ", why.message(),
+                   recorded.ok() ? absl::StrCat(" (entry #", recorded->index(),
+                                                " records that)")
+                                 : std::string())),
+               index);
       });
 }
 

@@ -30,6 +30,10 @@
 
 namespace custos::gateway {
 
+// The action of the entry that records that an allowed call's entry was
+// not applied; its resource is "entry/<index>". See audit/FORMAT.md.
+inline constexpr absl::string_view kNotAppliedAction = "Custos.NotApplied";
+
 class AuditedCall {
  public:
   // Authenticates the caller of `context` and starts the entry for
@@ -58,8 +62,10 @@ class AuditedCall {
   // entry, such as a grant (a refused or unanswered call must not leave one
   // that ListGrants would show). If the entry cannot be written the step
   // never runs; if the step fails the caller gets UNAVAILABLE with the
-  // entry's index (logged, not served), and later steps do not run. Steps
-  // run one after the other in the order added, on the log's threads.
+  // entry's index (logged, not served), later steps do not run, and a
+  // second entry (kNotAppliedAction) records that the first was not
+  // applied. Steps run one after the other in the order added, on the log's
+  // threads.
   void AfterLogged(std::function<absl::Status()> step);
   // As AfterLogged, for a step that tells `done` its outcome later, from any
   // thread (a store that groups its writes); the next step, and the answer,
@@ -84,6 +90,12 @@ class AuditedCall {
   void Append(absl::Status answer, Logged logged);
 
  private:
+  // Appends the entry saying that `logged_entry` was not applied (`why`),
+  // then tells `logged` the caller's answer.
+  static void RecordNotApplied(const Gateway& gateway,
+                               const custos::v1::LogEntry& logged_entry,
+                               const absl::Status& why, const Logged& logged);
+
   const Gateway* gateway_;
   grpc::CallbackServerContext* context_;
   absl::Time now_;

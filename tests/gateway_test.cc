@@ -132,17 +132,17 @@ class GatewayTest : public ::testing::Test {
     return {};
   }
 
-  // Holds audit.db's write lock while it lives, so that appends fail.
-  class LogLock {
+  // Holds a database's write lock while it lives, so that writing to it
+  // fails: the log's by default, so that appends fail.
+  class DatabaseLock {
    public:
-    LogLock() {
-      EXPECT_EQ(
-          sqlite3_open(absl::StrCat(*data_dir_, "/audit.db").c_str(), &db_),
-          SQLITE_OK);
+    explicit DatabaseLock(absl::string_view file = "audit.db") {
+      EXPECT_EQ(sqlite3_open(absl::StrCat(*data_dir_, "/", file).c_str(), &db_),
+                SQLITE_OK);
       EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
                 SQLITE_OK);
     }
-    ~LogLock() {
+    ~DatabaseLock() {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       sqlite3_close(db_);
     }
@@ -723,6 +723,59 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   EXPECT_TRUE(audit::VerifySqliteLogFile(db).ok());
 }
 
+// A grant that cannot be stored after its entry: the caller is told it was
+// logged but not served, no grant exists, and a second entry records that
+// the first was not applied, for the same actor, customer and grant.
+TEST_F(GatewayTest, RecordsAnAllowedCallWhoseGrantCouldNotBeStored) {
+  Answer refused;
+  {
+    DatabaseLock lock("grants.db");
+    refused = RequestAccess(StaffChannel("anna.support"), "acme", "support",
+                            "SUP-1042");
+  }
+
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_FALSE(refused.log_index.empty());
+  const custos::v1::LogEntry allowed = EntryAt(refused.log_index);
+  EXPECT_EQ(allowed.action(), "StaffAccess.RequestAccess");
+  EXPECT_EQ(allowed.outcome(), custos::v1::OUTCOME_ALLOWED);
+  ASSERT_FALSE(allowed.grant_id().empty());
+
+  // The answer names the second entry, which points back at the first.
+  const std::string message = refused.status.error_message();
+  const std::string marker = " (entry #";
+  const size_t at = message.find(marker);
+  ASSERT_NE(at, std::string::npos) << message;
+  const std::string second_index =
+      message.substr(at + marker.size(), message.find(' ', at + marker.size()) -
+                                             at - marker.size());
+  const custos::v1::LogEntry not_applied = EntryAt(second_index);
+  EXPECT_EQ(not_applied.action(), "Custos.NotApplied");
+  EXPECT_EQ(not_applied.resource(), absl::StrCat("entry/", allowed.index()));
+  EXPECT_EQ(not_applied.outcome(), custos::v1::OUTCOME_NOT_APPLIED);
+  EXPECT_EQ(not_applied.status_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(not_applied.actor().id(), "anna.support");
+  EXPECT_EQ(not_applied.customer_id(), "acme");
+  EXPECT_EQ(not_applied.grant_id(), allowed.grant_id());
+  ASSERT_EQ(not_applied.reasons_size(), 1);
+  EXPECT_EQ(not_applied.reasons(0).code(), "NOT_APPLIED");
+  EXPECT_THAT(not_applied.reasons(0).message(),
+              HasSubstr(absl::StrCat("StaffAccess.RequestAccess entry #",
+                                     allowed.index(),
+                                     " is logged as allowed, but was not "
+                                     "applied")));
+
+  // No grant was stored, and the staff member's list does not show one.
+  custos::v1::ListGrantsRequest list;
+  grpc::ClientContext context;
+  custos::v1::ListGrantsResponse grants;
+  ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+                  ->ListGrants(&context, list, &grants)
+                  .ok());
+  for (const auto& grant : grants.grants())
+    EXPECT_NE(grant.grant_id(), allowed.grant_id());
+}
+
 // Malformed requests: each refused with INVALID_ARGUMENT naming the field,
 // each logged, and the gateway still serving.
 TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
@@ -946,22 +999,17 @@ TEST_F(ApprovalsTest, ConsentStaysWhileTheLogCannotBeWritten) {
   ASSERT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
           .status.ok());
-  sqlite3* locker = nullptr;
-  ASSERT_EQ(
-      sqlite3_open(absl::StrCat(*data_dir_, "/audit.db").c_str(), &locker),
-      SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
-            SQLITE_OK);
   custos::v1::SetPartnerConsentRequest withdraw;
   withdraw.set_partner_organisation("mailfix");
   withdraw.set_consent(false);
   custos::v1::SetPartnerConsentResponse changed;
-  grpc::ClientContext context;
-  AsCustomer(context, "acme");
-  const grpc::Status status =
-      CustomerStub()->SetPartnerConsent(&context, withdraw, &changed);
-  sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(locker);
+  grpc::Status status;
+  {
+    DatabaseLock lock;
+    grpc::ClientContext context;
+    AsCustomer(context, "acme");
+    status = CustomerStub()->SetPartnerConsent(&context, withdraw, &changed);
+  }
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
@@ -1049,7 +1097,7 @@ TEST_F(ApprovalsTest, StateChangesWaitForTheirEntry) {
   custos::v1::RequestTripResponse requested;
   const size_t trips_before = trips_of_anna().size();
   {
-    LogLock lock;
+    DatabaseLock lock;
     grpc::ClientContext context;
     EXPECT_EQ(staff->RequestTrip(&context, trip, &requested).error_code(),
               grpc::StatusCode::UNAVAILABLE);
@@ -1064,7 +1112,7 @@ TEST_F(ApprovalsTest, StateChangesWaitForTheirEntry) {
   decide_trip.set_approve(true);
   custos::v1::DecideTripResponse trip_decided;
   {
-    LogLock lock;
+    DatabaseLock lock;
     grpc::ClientContext context;
     EXPECT_EQ(
         dpo->DecideTrip(&context, decide_trip, &trip_decided).error_code(),
@@ -1090,7 +1138,7 @@ TEST_F(ApprovalsTest, StateChangesWaitForTheirEntry) {
   approve.set_approve(true);
   custos::v1::DecidePendingRequestResponse approved;
   {
-    LogLock lock;
+    DatabaseLock lock;
     grpc::ClientContext context;
     AsCustomer(context, "bakkerij-jansen");
     EXPECT_EQ(CustomerStub()
@@ -1115,7 +1163,7 @@ TEST_F(ApprovalsTest, StateChangesWaitForTheirEntry) {
   revoke.set_reason("checking the log's outage");
   custos::v1::RevokeGrantResponse revoked;
   {
-    LogLock lock;
+    DatabaseLock lock;
     grpc::ClientContext context;
     EXPECT_EQ(access->RevokeGrant(&context, revoke, &revoked).error_code(),
               grpc::StatusCode::UNAVAILABLE);
@@ -1147,7 +1195,7 @@ TEST_F(ApprovalsTest, StateChangesWaitForTheirEntry) {
   custos::v1::StartSessionResponse started;
   const int sessions_before = sessions_of_anna();
   {
-    LogLock lock;
+    DatabaseLock lock;
     grpc::ClientContext context;
     EXPECT_EQ(identity->StartSession(&context, start, &started).error_code(),
               grpc::StatusCode::UNAVAILABLE);

@@ -229,10 +229,11 @@ int LogList(const CommandOptions& options,
   Table table({"#", "TIME", "ACTOR", "FROM", "ACTION", "CUSTOMER", "CATEGORY",
                "REFERENCE", "OUTCOME", "WHY"});
   for (const auto& e : response.entries()) {
-    std::string outcome = e.outcome() == custos::v1::OUTCOME_ALLOWED ? "allowed"
-                          : e.outcome() == custos::v1::OUTCOME_PENDING
-                              ? "pending"
-                              : "refused";
+    std::string outcome =
+        e.outcome() == custos::v1::OUTCOME_ALLOWED       ? "allowed"
+        : e.outcome() == custos::v1::OUTCOME_PENDING     ? "pending"
+        : e.outcome() == custos::v1::OUTCOME_NOT_APPLIED ? "not applied"
+                                                         : "refused";
     if (e.outcome() == custos::v1::OUTCOME_REFUSED) {
       absl::StrAppend(&outcome, " (",
                       CodeName(static_cast<grpc::StatusCode>(e.status_code())),

@@ -257,6 +257,25 @@ std::vector<LogEntry> KnownEntries() {
                           "random-check", absl::StrCat("g_rc", i));
     Story::Reason(e, policy::reason::kRandomCheckDrawn, "random check");
   }
+  // An end of a grant that was logged, but could not be stored after its
+  // entry; a second entry records that.
+  {
+    const uint64_t ended = s.entries_.size();
+    LogEntry& end = s.Add("2026-11-14 10:00", "tess.tester", "tester",
+                          "StaffAccess.EndGrant", custos::v1::OUTCOME_ALLOWED);
+    Story::Justify(end, "nordwind", "feature", "random-check");
+    end.set_grant_id("g_rc0");
+    LogEntry& e = s.Add("2026-11-14 10:00", "tess.tester", "tester",
+                        "Custos.NotApplied", custos::v1::OUTCOME_NOT_APPLIED);
+    Story::Justify(e, "nordwind", "feature", "random-check");
+    e.set_grant_id("g_rc0");
+    e.set_resource(absl::StrCat("entry/", ended));
+    e.set_status_code(14);
+    Story::Reason(e, "NOT_APPLIED",
+                  absl::StrCat("StaffAccess.EndGrant entry #", ended,
+                               " is logged as allowed, but was not applied: "
+                               "grants: storing grants: database is locked"));
+  }
   // After the period: not reported.
   s.Grant("2026-11-16 09:00", "anna.support", "support", "acme", "support",
           "SUP-1042", "g_after");

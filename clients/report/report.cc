@@ -6,8 +6,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "policy/decide.h"
 
 namespace custos::report {
@@ -123,6 +125,7 @@ const char* FindingTitle(absl::string_view code) {
   if (code == kContractEnded) return "Access by staff whose contract has ended";
   if (code == kReferenceNotValid)
     return "Accesses whose reference was not open or not the customer's";
+  if (code == kLoggedNotApplied) return "Calls logged but not applied";
   return "Finding";
 }
 
@@ -154,6 +157,8 @@ struct ReportBuilder::State {
   absl::flat_hash_map<std::string, std::pair<std::vector<uint64_t>, uint64_t>>
       contract_ended;
   absl::flat_hash_map<std::string, std::vector<uint64_t>> bad_references;
+  // Entries recording that an earlier entry was not applied, in log order.
+  std::vector<LogEntry> not_applied;
 
   absl::flat_hash_map<std::string, SessionRow> sessions;
   // Allowed session activity (views, actions) after this time is past the
@@ -238,6 +243,8 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
         .emplace_back(time, entry.index());
   } else if (entry.outcome() == custos::v1::OUTCOME_PENDING) {
     ++r.pending;
+  } else if (entry.outcome() == custos::v1::OUTCOME_NOT_APPLIED) {
+    not_applied.push_back(entry);
   }
 
   // Refusals for a reference or a contract name the staff member whatever
@@ -563,6 +570,22 @@ void ReportBuilder::State::Finish() {
                       "): ", entries.size() - attempts, " accesses allowed, ",
                       attempts, " attempts refused"),
          entries});
+  }
+  for (const LogEntry& entry : not_applied) {
+    // The entry not applied, named by the resource "entry/<index>".
+    std::vector<uint64_t> entries;
+    uint64_t logged;
+    if (absl::SimpleAtoi(absl::StripPrefix(entry.resource(), "entry/"),
+                         &logged)) {
+      entries.push_back(logged);
+    }
+    entries.push_back(entry.index());
+    r.findings.push_back(
+        {kLoggedNotApplied,
+         absl::StrCat(entry.actor().id(), ": ",
+                      entry.reasons().empty() ? entry.resource()
+                                              : entry.reasons(0).message()),
+         std::move(entries)});
   }
   for (const std::string& actor : by_key(bad_references)) {
     const auto& entries = bad_references[actor];

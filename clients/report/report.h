@@ -183,6 +183,7 @@ inline constexpr char kReadsOverNorm[] = "READS_OVER_NORM";
 inline constexpr char kRandomChecksOverRate[] = "RANDOM_CHECKS_OVER_RATE";
 inline constexpr char kContractEnded[] = "CONTRACT_ENDED";
 inline constexpr char kReferenceNotValid[] = "REFERENCE_NOT_VALID";
+inline constexpr char kLoggedNotApplied[] = "LOGGED_NOT_APPLIED";
 
 // What a finding code means, for the report's legend.
 const char* FindingTitle(absl::string_view code);

@@ -67,9 +67,9 @@ class ReportBuilderTest : public ::testing::Test {
 
 TEST_F(ReportBuilderTest, CountsTheKnownAccessesExactly) {
   const Report r = Build();
-  EXPECT_EQ(r.entries_in_period, 51u);
+  EXPECT_EQ(r.entries_in_period, 53u);
   EXPECT_EQ(r.first_index, 1u);
-  EXPECT_EQ(r.last_index, 51u);
+  EXPECT_EQ(r.last_index, 53u);
   EXPECT_EQ(r.accesses, 40u);
   EXPECT_EQ(r.refused, 7u);
   EXPECT_EQ(r.pending, 1u);
@@ -163,11 +163,11 @@ TEST_F(ReportBuilderTest, EveryFindingIsThereWithTheEntriesBehindIt) {
   const Report r = Build();
   std::vector<std::string> codes;
   for (const Finding& f : r.findings) codes.push_back(f.code);
-  EXPECT_THAT(
-      codes,
-      ElementsAre(kOutsideWorkingHours, kOutsideWorkingHours, kRepeatedRefusals,
-                  kSessionNearLimit, kSessionPastLimit, kReadsOverNorm,
-                  kRandomChecksOverRate, kContractEnded, kReferenceNotValid));
+  EXPECT_THAT(codes, ElementsAre(kOutsideWorkingHours, kOutsideWorkingHours,
+                                 kRepeatedRefusals, kSessionNearLimit,
+                                 kSessionPastLimit, kReadsOverNorm,
+                                 kRandomChecksOverRate, kContractEnded,
+                                 kLoggedNotApplied, kReferenceNotValid));
 
   auto outside = Findings(r, kOutsideWorkingHours);
   EXPECT_THAT(outside[0]->summary, HasSubstr("anna.support: 1 access"));
@@ -197,6 +197,11 @@ TEST_F(ReportBuilderTest, EveryFindingIsThereWithTheEntriesBehindIt) {
                         "allowed, 3 attempts refused"));
   EXPECT_THAT(contract[0]->entries, ElementsAre(15, 16, 17, 18));
   EXPECT_THAT(Findings(r, kReferenceNotValid)[0]->entries, ElementsAre(21));
+  auto not_applied = Findings(r, kLoggedNotApplied);
+  EXPECT_THAT(not_applied[0]->summary,
+              HasSubstr("tess.tester: StaffAccess.EndGrant entry #52 is "
+                        "logged as allowed, but was not applied"));
+  EXPECT_THAT(not_applied[0]->entries, ElementsAre(52, 53));
 }
 
 TEST_F(ReportBuilderTest, NearMissesAreNoFindings) {
@@ -308,11 +313,11 @@ TEST_F(ReportCommandTest, HtmlReportShowsFindingsChartsAndTheVerifiedLog) {
   EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
   EXPECT_THAT(html, HasSubstr("The log verifies"));
   EXPECT_THAT(html, HasSubstr("checked against the pinned verifier key"));
-  EXPECT_THAT(html, HasSubstr("custos.test/report\n53\n"));
+  EXPECT_THAT(html, HasSubstr("custos.test/report\n55\n"));
   for (const char* code :
        {kOutsideWorkingHours, kRepeatedRefusals, kSessionNearLimit,
         kSessionPastLimit, kReadsOverNorm, kRandomChecksOverRate,
-        kContractEnded, kReferenceNotValid}) {
+        kContractEnded, kLoggedNotApplied, kReferenceNotValid}) {
     EXPECT_THAT(html, HasSubstr(code));
   }
   EXPECT_THAT(html, HasSubstr("aria-label=\"accesses per week by category\""));
@@ -323,14 +328,14 @@ TEST_F(ReportCommandTest, HtmlReportShowsFindingsChartsAndTheVerifiedLog) {
   EXPECT_THAT(html, Not(HasSubstr("https://")));
   EXPECT_THAT(html, Not(HasSubstr("<script")));
   EXPECT_THAT(err_.str(),
-              HasSubstr("40 accesses, 9 findings; the log verifies"));
+              HasSubstr("40 accesses, 10 findings; the log verifies"));
 }
 
 TEST_F(ReportCommandTest, CsvHasEveryEntryOfThePeriodWithItsFindings) {
   ASSERT_EQ(Run("csv"), 0) << err_.str();
   std::vector<std::string> lines =
       absl::StrSplit(Output(), "\r\n", absl::SkipEmpty());
-  ASSERT_THAT(lines, SizeIs(1 + 51));
+  ASSERT_THAT(lines, SizeIs(1 + 53));
   EXPECT_TRUE(absl::StartsWith(lines[0], "index,time,actor_kind,actor"));
   EXPECT_TRUE(absl::StartsWith(lines[1], "1,2026-11-02T09:00:00.000000Z,"));
   // Entry 18: eva.former's allowed access, behind one finding.
@@ -347,11 +352,11 @@ TEST_F(ReportCommandTest, JsonIsOneDocumentWithTheSameRows) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Output(), &doc).ok());
   const auto& report = doc.fields().at("report").struct_value().fields();
   EXPECT_EQ(report.at("accesses").number_value(), 40);
-  EXPECT_EQ(report.at("findings").list_value().values_size(), 9);
+  EXPECT_EQ(report.at("findings").list_value().values_size(), 10);
   EXPECT_TRUE(
       report.at("log").struct_value().fields().at("verified").bool_value());
   const auto& entries = doc.fields().at("entries").list_value();
-  ASSERT_EQ(entries.values_size(), 51);
+  ASSERT_EQ(entries.values_size(), 53);
   EXPECT_EQ(
       entries.values(0).struct_value().fields().at("index").number_value(), 1);
 }
@@ -377,8 +382,8 @@ TEST_F(ReportCommandTest, TheNextReportChecksTheLogExtendsThisOne) {
   std::filesystem::remove(command_.db + "-wal");
   std::filesystem::remove(command_.db + "-shm");
   ASSERT_TRUE(testing::WriteKnownLog(command_.db, signer_).ok());
-  Exec("DELETE FROM entries WHERE idx = 52");
-  Exec("DELETE FROM checkpoints WHERE size = 53");
+  Exec("DELETE FROM entries WHERE idx = 54");
+  Exec("DELETE FROM checkpoints WHERE size = 55");
   EXPECT_EQ(Run("html"), 8);
   EXPECT_THAT(err_.str(), HasSubstr("NOT CONSISTENT"));
   EXPECT_THAT(Output(), HasSubstr("entries were removed"));

@@ -28,7 +28,7 @@ absl::StatusOr<custos::v1::ListEntriesRequest> LogFilters(const Request& req) {
     custos::v1::Outcome value;
     if (!custos::v1::Outcome_Parse(absl::StrCat("OUTCOME_", outcome), &value)) {
       return absl::InvalidArgumentError(
-          "outcome: expected ALLOWED, REFUSED or PENDING");
+          "outcome: expected ALLOWED, REFUSED, PENDING or NOT_APPLIED");
     }
     request.set_outcome(value);
   }
@@ -193,7 +193,7 @@ void WebServer::State::ServePortal() {
                     "<label>Category <input name=\"category\" value=\"",
                     HtmlEscape(Param(req, "category")),
                     "\"></label><label>Outcome <select name=\"outcome\">");
-    for (const char* o : {"", "ALLOWED", "REFUSED", "PENDING"}) {
+    for (const char* o : {"", "ALLOWED", "REFUSED", "PENDING", "NOT_APPLIED"}) {
       absl::StrAppend(&body, "<option",
                       Param(req, "outcome") == o ? " selected" : "", ">", o,
                       "</option>");
