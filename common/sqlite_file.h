@@ -1,4 +1,5 @@
-// Opening the small SQLite files the gateway keeps its state in.
+// Opening and reading the small SQLite files the gateway keeps its state
+// in.
 #ifndef CUSTOS_COMMON_SQLITE_FILE_H_
 #define CUSTOS_COMMON_SQLITE_FILE_H_
 
@@ -8,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/page_token.h"
 
 namespace custos {
 
@@ -22,6 +24,44 @@ absl::StatusOr<sqlite3*> OpenSqliteFile(const std::string& path,
 // UNAVAILABLE "<what>: <context>: <SQLite's message>".
 absl::Status SqliteUnavailable(sqlite3* db, absl::string_view what,
                                absl::string_view context);
+
+// Reads one page of a list (common/page_token.h) from `stmt`, whose
+// parameters are bound but for `start_param`, and which selects (rowid,
+// message) ordered by rowid DESC, with "rowid < ?<start_param>". Each row's
+// message goes through `keep`, which may change it, and is on the page when
+// `keep` returns true; up to `limit` of them. Resets `stmt`. UNAVAILABLE
+// as SqliteUnavailable, INVALID_ARGUMENT for a token not of `list`.
+template <typename Message, typename Keep>
+absl::StatusOr<Page<Message>> ReadPage(sqlite3* db, absl::string_view what,
+                                       sqlite3_stmt* stmt, int start_param,
+                                       char list, absl::string_view page_token,
+                                       int limit, Keep keep) {
+  absl::StatusOr<int64_t> start = PageStart(list, page_token);
+  if (!start.ok()) return start.status();
+  sqlite3_bind_int64(stmt, start_param, *start);
+  Page<Message> page;
+  int64_t last = 0;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    // A row is left past a full page: the next one starts below the last
+    // row read (rows `keep` left out are not read again).
+    if (static_cast<int>(page.items.size()) >= limit) {
+      page.next_page_token = PageToken(list, last);
+      break;
+    }
+    last = sqlite3_column_int64(stmt, 0);
+    Message message;
+    message.ParseFromArray(sqlite3_column_blob(stmt, 1),
+                           sqlite3_column_bytes(stmt, 1));
+    if (keep(message)) page.items.push_back(std::move(message));
+  }
+  const bool read = rc == SQLITE_ROW || rc == SQLITE_DONE;
+  absl::Status status =
+      read ? absl::OkStatus() : SqliteUnavailable(db, what, "reading a list");
+  sqlite3_reset(stmt);
+  if (!status.ok()) return status;
+  return page;
+}
 
 }  // namespace custos
 

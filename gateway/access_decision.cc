@@ -39,10 +39,11 @@ absl::StatusOr<uint32_t> RandomChecksInWindow(const Gateway& gateway,
 
 absl::StatusOr<std::vector<policy::Trip>> ApprovedTrips(
     const Gateway& gateway, absl::string_view staff_id) {
+  // All of them: a trip of any age may cover today.
   auto trips = gateway.approvals->ListTrips(staff_id, /*undecided_only=*/false);
   if (!trips.ok()) return trips.status();
   std::vector<policy::Trip> out;
-  for (const custos::v1::Trip& t : *trips) {
+  for (const custos::v1::Trip& t : trips->items) {
     policy::Trip trip;
     if (!absl::ParseCivilTime(t.first_day(), &trip.first_day) ||
         !absl::ParseCivilTime(t.last_day(), &trip.last_day)) {

@@ -100,9 +100,12 @@ absl::Status ListTrips(AuditedCall& call, const Gateway& gateway,
     staff_id = call.caller().staff->staff_id();
   }
   call.entry().set_resource("trips");
-  auto trips = gateway.approvals->ListTrips(staff_id, request.undecided_only());
+  auto trips = gateway.approvals->ListTrips(
+      staff_id, request.undecided_only(),
+      PageSizeOrDefault(request.page_size()), request.page_token());
   if (!trips.ok()) return trips.status();
-  for (auto& trip : *trips) *response.add_trips() = std::move(trip);
+  for (auto& trip : trips->items) *response.add_trips() = std::move(trip);
+  response.set_next_page_token(trips->next_page_token);
   return absl::OkStatus();
 }
 
@@ -125,10 +128,12 @@ absl::Status ListPending(AuditedCall& call, const Gateway& gateway,
   }
   call.entry().set_customer_id(customer_id);
   call.entry().set_resource("pending");
-  auto pending = gateway.approvals->ListPending(customer_id, staff_id,
-                                                request.waiting_only());
+  auto pending = gateway.approvals->ListPending(
+      customer_id, staff_id, request.waiting_only(),
+      PageSizeOrDefault(request.page_size()), request.page_token());
   if (!pending.ok()) return pending.status();
-  for (auto& p : *pending) *response.add_requests() = std::move(p);
+  for (auto& p : pending->items) *response.add_requests() = std::move(p);
+  response.set_next_page_token(pending->next_page_token);
   return absl::OkStatus();
 }
 

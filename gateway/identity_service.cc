@@ -446,9 +446,10 @@ absl::Status ListAll(AuditedCall& call, const Gateway& gateway,
   call.entry().set_resource("sessions");
   auto sessions = gateway.sessions->List(
       staff_id, customer_id, request.live_only(), call.now(),
-      request.page_size() == 0 ? 50 : request.page_size());
+      PageSizeOrDefault(request.page_size()), request.page_token());
   if (!sessions.ok()) return sessions.status();
-  for (auto& s : *sessions) *response.add_sessions() = std::move(s);
+  for (auto& s : sessions->items) *response.add_sessions() = std::move(s);
+  response.set_next_page_token(sessions->next_page_token);
   return absl::OkStatus();
 }
 

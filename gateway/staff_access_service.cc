@@ -163,9 +163,8 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
         kMaxRecordsPerGrant, " records; ask for a new grant with a reason"));
   }
   auto page = gateway.customer_data->Read(
-      grant->customer_id(), data_kind,
-      request.page_size() == 0 ? 50 : request.page_size(), request.page_token(),
-      request.record_id());
+      grant->customer_id(), data_kind, PageSizeOrDefault(request.page_size()),
+      request.page_token(), request.record_id());
   if (!page.ok()) return page.status();
   const std::vector<std::string> masked(
       grant->obligations().masked_fields().begin(),
@@ -204,9 +203,10 @@ absl::Status ListGrants(const Gateway& gateway, AuditedCall& call,
   call.entry().set_resource("grants");
   auto grants = gateway.grants->List(
       staff_id, request.customer_id(), request.active_only(), call.now(),
-      request.page_size() == 0 ? 50 : request.page_size());
+      PageSizeOrDefault(request.page_size()), request.page_token());
   if (!grants.ok()) return grants.status();
-  for (auto& grant : *grants) *response.add_grants() = std::move(grant);
+  for (auto& grant : grants->items) *response.add_grants() = std::move(grant);
+  response.set_next_page_token(grants->next_page_token);
   call.entry().set_record_count(response.grants_size());
   return absl::OkStatus();
 }

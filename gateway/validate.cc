@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
+#include "common/page_token.h"
 #include "gateway/directory.h"
 
 namespace custos::gateway {
@@ -205,12 +206,12 @@ absl::Status ValidatePageSize(int32_t page_size) {
                                           : absl::OkStatus();
 }
 
-// For lists that come whole in one page: no next_page_token is ever given.
-absl::Status ValidateOnePage(int32_t page_size, absl::string_view page_token) {
+// A page of list `list` (common/page_token.h): its size, and a token that
+// list gave.
+absl::Status ValidatePage(char list, int32_t page_size,
+                          absl::string_view page_token) {
   if (auto s = ValidatePageSize(page_size); !s.ok()) return s;
-  return page_token.empty()
-             ? absl::OkStatus()
-             : Invalid("page_token", "empty: this list comes in one page");
+  return PageStart(list, page_token).status();
 }
 
 }  // namespace
@@ -235,7 +236,7 @@ absl::Status ValidateListGrants(const custos::v1::ListGrantsRequest& request) {
     return s;
   if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
     return s;
-  return ValidatePageSize(request.page_size());
+  return ValidatePage(kGrantsList, request.page_size(), request.page_token());
 }
 
 absl::Status ValidateEndGrant(const custos::v1::EndGrantRequest& request) {
@@ -277,14 +278,14 @@ absl::Status ValidateRequestTrip(
 absl::Status ValidateListTrips(const custos::v1::ListTripsRequest& request) {
   if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
     return s;
-  return ValidateOnePage(request.page_size(), request.page_token());
+  return ValidatePage(kTripsList, request.page_size(), request.page_token());
 }
 
 absl::Status ValidateListPendingRequests(
     const custos::v1::ListPendingRequestsRequest& request) {
   if (auto s = ValidateId("customer_id", request.customer_id(), false); !s.ok())
     return s;
-  return ValidateOnePage(request.page_size(), request.page_token());
+  return ValidatePage(kPendingList, request.page_size(), request.page_token());
 }
 
 absl::Status ValidateSetPartnerConsent(
@@ -359,7 +360,11 @@ absl::Status ValidateListSessions(
     return s;
   if (auto s = ValidateId("staff_id", request.staff_id(), false); !s.ok())
     return s;
-  return ValidateOnePage(request.page_size(), request.page_token());
+  return ValidatePage(kSessionsList, request.page_size(), request.page_token());
+}
+
+int PageSizeOrDefault(int32_t page_size) {
+  return page_size == 0 ? kDefaultPageSize : page_size;
 }
 
 }  // namespace custos::gateway

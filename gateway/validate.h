@@ -62,6 +62,11 @@ absl::Status ValidateListSessions(
 // The longest trip abroad one request may cover.
 inline constexpr int kLongestTripDays = 90;
 
+// A list's page size when the request gives none (page_size 0); the lists
+// take 1 to 500.
+inline constexpr int kDefaultPageSize = 50;
+int PageSizeOrDefault(int32_t page_size);
+
 // Checks free text: valid UTF-8, no control characters, at most `max_bytes`,
 // and non-empty when `required`. `field` names it in the error.
 absl::Status ValidateText(absl::string_view field, absl::string_view value,

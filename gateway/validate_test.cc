@@ -109,6 +109,9 @@ TEST(ValidateTest, GrantCalls) {
   custos::v1::ListGrantsRequest list;
   list.set_page_size(-1);
   EXPECT_EQ(FirstError(ValidateListGrants, list), "page_size: 0 to 500");
+  list.set_page_size(0);
+  list.set_page_token("s7");
+  EXPECT_EQ(FirstError(ValidateListGrants, list).rfind("page_token: ", 0), 0u);
 
   custos::v1::RevokeGrantRequest revoke;
   revoke.set_grant_id(grant_id);
@@ -143,9 +146,16 @@ TEST(ValidateTest, ApprovalCalls) {
   EXPECT_EQ(FirstError(ValidateListPendingRequests, pending),
             "page_size: 0 to 500");
   pending.set_page_size(10);
-  pending.set_page_token("next");
-  EXPECT_EQ(FirstError(ValidateListPendingRequests, pending),
-            "page_token: empty: this list comes in one page");
+  pending.set_page_token("p12");
+  EXPECT_EQ(FirstError(ValidateListPendingRequests, pending), "");
+  // Another list's token, or none that a list gives.
+  for (const char* token : {"t12", "next", "p-1"}) {
+    pending.set_page_token(token);
+    EXPECT_EQ(FirstError(ValidateListPendingRequests, pending),
+              "page_token: expected the next_page_token of a previous page of "
+              "this list")
+        << token;
+  }
   custos::v1::SetPartnerConsentRequest consent;
   EXPECT_EQ(FirstError(ValidateSetPartnerConsent, consent),
             "partner_organisation: required");
@@ -182,6 +192,13 @@ TEST(ValidateTest, LogAndIdentityCalls) {
   custos::v1::ListSessionsRequest sessions;
   sessions.set_page_size(-5);
   EXPECT_EQ(FirstError(ValidateListSessions, sessions), "page_size: 0 to 500");
+  sessions.set_page_size(0);
+  sessions.set_page_token("g7");
+  EXPECT_EQ(FirstError(ValidateListSessions, sessions).rfind("page_token: ", 0),
+            0u);
+  custos::v1::ListTripsRequest trips;
+  trips.set_page_token("t7");
+  EXPECT_EQ(FirstError(ValidateListTrips, trips), "");
 }
 
 }  // namespace

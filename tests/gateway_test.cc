@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -721,6 +722,56 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   EXPECT_GT(served.response.log_index(), before);
   EXPECT_EQ(count_grants(), grants_before + 1);
   EXPECT_TRUE(audit::VerifySqliteLogFile(db).ok());
+}
+
+// Lists come newest first in pages: following next_page_token reaches every
+// grant once. A token the list did not give is refused, naming page_token,
+// and the refusal is logged.
+TEST_F(GatewayTest, ListsComeInPagesThatMissNothing) {
+  std::vector<std::string> made;
+  for (int i = 0; i < 5; ++i) {
+    const Answer answer = RequestAccess(StaffChannel("anna.support"), "acme",
+                                        "support", "SUP-1042");
+    ASSERT_TRUE(answer.status.ok()) << answer.status.error_message();
+    made.insert(made.begin(), answer.response.grant().grant_id());
+  }
+  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
+  std::vector<std::string> listed;
+  custos::v1::ListGrantsRequest request;
+  request.set_page_size(2);
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    custos::v1::ListGrantsResponse page;
+    const grpc::Status status = stub->ListGrants(&context, request, &page);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_LE(page.grants_size(), 2);
+    for (const auto& grant : page.grants()) listed.push_back(grant.grant_id());
+    request.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty());
+  EXPECT_GE(pages, 3);
+  ASSERT_GE(listed.size(), made.size());
+  EXPECT_EQ(std::vector<std::string>(listed.begin(), listed.begin() + 5), made);
+  EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()).size(),
+            listed.size());
+
+  custos::v1::ListTripsRequest trips;
+  trips.set_page_token("g12");  // a grants page's token
+  grpc::ClientContext context;
+  custos::v1::ListTripsResponse none;
+  const grpc::Status refused =
+      custos::v1::Approvals::NewStub(StaffChannel("anna.support"))
+          ->ListTrips(&context, trips, &none);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("page_token: expected"));
+  const auto trailers = context.GetServerTrailingMetadata();
+  const auto index = trailers.find("custos-log-index");
+  ASSERT_NE(index, trailers.end());
+  const auto entry =
+      EntryAt(std::string(index->second.data(), index->second.size()));
+  EXPECT_EQ(entry.action(), "Approvals.ListTrips");
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
 }
 
 // A grant that cannot be stored after its entry: the caller is told it was

@@ -630,6 +630,13 @@ int AccessRead(const CommandOptions& options,
   return kExitOk;
 }
 
+// Tells how to ask for the next page of a list, when there is one.
+std::string NextPageLine(const std::string& next_page_token) {
+  return next_page_token.empty()
+             ? std::string()
+             : absl::StrCat("more with --page_token ", next_page_token, "\n");
+}
+
 int AccessList(const CommandOptions& options,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err) {
@@ -638,6 +645,7 @@ int AccessList(const CommandOptions& options,
   request.set_staff_id(options.staff);
   request.set_active_only(options.active_only);
   request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
   auto stub = custos::v1::StaffAccess::NewStub(channel);
   grpc::ClientContext context;
   Prepare(context, options);
@@ -661,6 +669,7 @@ int AccessList(const CommandOptions& options,
                   absl::StrCat(g.records_read())});
   }
   table.Print(out);
+  out << NextPageLine(response.next_page_token());
   return kExitOk;
 }
 
@@ -774,6 +783,8 @@ int TripList(const CommandOptions& options,
   custos::v1::ListTripsRequest request;
   request.set_staff_id(options.staff);
   request.set_undecided_only(options.active_only);
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
   grpc::ClientContext context;
   Prepare(context, options);
   custos::v1::ListTripsResponse response;
@@ -783,6 +794,7 @@ int TripList(const CommandOptions& options,
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   std::string text;
   for (const auto& t : response.trips()) text += TripLine(t);
+  text += NextPageLine(response.next_page_token());
   return PrintOrJson(response, options, out, text);
 }
 
@@ -792,6 +804,8 @@ int ApprovalList(const CommandOptions& options,
   custos::v1::ListPendingRequestsRequest request;
   request.set_customer_id(options.customer);
   request.set_waiting_only(options.active_only);
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
   grpc::ClientContext context;
   Prepare(context, options);
   custos::v1::ListPendingRequestsResponse response;
@@ -821,6 +835,7 @@ int ApprovalList(const CommandOptions& options,
                       custos::v1::PendingState_Name(p.state()).substr(8))});
   }
   table.Print(out);
+  out << NextPageLine(response.next_page_token());
   return kExitOk;
 }
 
@@ -956,6 +971,8 @@ int IdentityList(const CommandOptions& options,
   request.set_customer_id(options.customer);
   request.set_staff_id(options.staff);
   request.set_live_only(options.active_only);
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
   grpc::ClientContext context;
   Prepare(context, options);
   custos::v1::ListSessionsResponse response;
@@ -965,6 +982,7 @@ int IdentityList(const CommandOptions& options,
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   std::string text;
   for (const auto& s : response.sessions()) text += SessionLine(s);
+  text += NextPageLine(response.next_page_token());
   return PrintOrJson(response, options, out, text);
 }
 
@@ -980,8 +998,9 @@ const Command kCommands[] = {
      "CAMPAIGNS, ...)",
      AccessRead},
     {"access", "list",
-     "[--customer C] [--staff S] [--active_only]\n"
-     "      grants: your own, or everyone's for the DPO",
+     "[--customer C] [--staff S] [--active_only] [--page_size N] "
+     "[--page_token T]\n"
+     "      grants, newest first: your own, or everyone's for the DPO",
      AccessList},
     {"access", "end", "--grant ID\n      end your grant now", AccessEnd},
     {"access", "revoke",
@@ -998,8 +1017,9 @@ const Command kCommands[] = {
      "      end your session (the DPO or the customer revokes one)",
      IdentityEnd},
     {"identity", "list",
-     "[--customer C] [--staff S] [--active_only]\n"
-     "      take-identity sessions",
+     "[--customer C] [--staff S] [--active_only] [--page_size N] "
+     "[--page_token T]\n"
+     "      take-identity sessions, newest first",
      IdentityList},
     {"trip", "request",
      "--country CC --first_day YYYY-MM-DD --last_day YYYY-MM-DD --device ID\n"
@@ -1009,12 +1029,13 @@ const Command kCommands[] = {
      "--trip ID --approve|--refuse [--note TEXT]\n      decide a trip (DPO)",
      TripDecide},
     {"trip", "list",
-     "[--staff S] [--active_only]\n      trips: your own, or all for the DPO",
+     "[--staff S] [--active_only] [--page_size N] [--page_token T]\n"
+     "      trips, newest first: your own, or all for the DPO",
      TripList},
     {"approval", "list",
-     "[--customer C] [--active_only]\n"
-     "      pending requests (staff: own; DPO: all; customer with --token: "
-     "theirs)",
+     "[--customer C] [--active_only] [--page_size N] [--page_token T]\n"
+     "      pending requests, newest first (staff: own; DPO: all; customer "
+     "with --token: theirs)",
      ApprovalList},
     {"approval", "decide",
      "--request ID --approve|--refuse [--note TEXT]\n"

@@ -35,6 +35,8 @@ void WebServer::State::ServeDpo() {
 
     custos::v1::ListTripsRequest trips_request;
     trips_request.set_undecided_only(true);
+    // The most one page holds; `custos trip list` pages through more.
+    trips_request.set_page_size(500);
     custos::v1::ListTripsResponse trips;
     auto context = Context(session->acts_as, req);
     if (auto s = FromGrpc(

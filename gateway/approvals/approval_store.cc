@@ -123,16 +123,18 @@ absl::StatusOr<custos::v1::Trip> ApprovalStore::GetTrip(
   return (*trips)[0];
 }
 
-absl::StatusOr<std::vector<custos::v1::Trip>> ApprovalStore::ListTrips(
-    absl::string_view staff_id, bool undecided_only) const {
+absl::StatusOr<Page<custos::v1::Trip>> ApprovalStore::ListTrips(
+    absl::string_view staff_id, bool undecided_only, int limit,
+    absl::string_view page_token) const {
   MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
-      "SELECT trip FROM trips WHERE (?1 = '' OR staff_id = ?1) AND (?2 = 0 OR "
-      "state = 1) "
-      "ORDER BY rowid DESC");
+      "SELECT rowid, trip FROM trips WHERE (?1 = '' OR staff_id = ?1) AND "
+      "(?2 = 0 OR state = 1) AND rowid < ?3 ORDER BY rowid DESC");
   Bind(stmt, 1, std::string(staff_id));
   sqlite3_bind_int(stmt, 2, undecided_only ? 1 : 0);
-  return Collect<custos::v1::Trip>(db_, stmt);
+  return ReadPage<custos::v1::Trip>(
+      db_, "approvals", stmt, 3, kTripsList, page_token, limit,
+      [](const custos::v1::Trip&) { return true; });
 }
 
 absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
@@ -187,20 +189,20 @@ absl::StatusOr<StoredPendingRequest> ApprovalStore::GetPending(
   return p;
 }
 
-absl::StatusOr<std::vector<custos::v1::PendingRequest>>
-ApprovalStore::ListPending(absl::string_view customer_id,
-                           absl::string_view staff_id,
-                           bool waiting_only) const {
+absl::StatusOr<Page<custos::v1::PendingRequest>> ApprovalStore::ListPending(
+    absl::string_view customer_id, absl::string_view staff_id,
+    bool waiting_only, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
-      "SELECT pending FROM pending WHERE (?1 = '' OR customer_id = ?1) AND (?2 "
-      "= '' OR "
-      "staff_id = ?2) AND (?3 = 0 OR state = 1) ORDER BY created_us DESC, "
-      "rowid DESC");
+      "SELECT rowid, pending FROM pending WHERE (?1 = '' OR customer_id = ?1) "
+      "AND (?2 = '' OR staff_id = ?2) AND (?3 = 0 OR state = 1) AND rowid < ?4 "
+      "ORDER BY rowid DESC");
   Bind(stmt, 1, std::string(customer_id));
   Bind(stmt, 2, std::string(staff_id));
   sqlite3_bind_int(stmt, 3, waiting_only ? 1 : 0);
-  return Collect<custos::v1::PendingRequest>(db_, stmt);
+  return ReadPage<custos::v1::PendingRequest>(
+      db_, "approvals", stmt, 4, kPendingList, page_token, limit,
+      [](const custos::v1::PendingRequest&) { return true; });
 }
 
 absl::Status ApprovalStore::PutConsent(

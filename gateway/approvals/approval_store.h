@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "common/page_token.h"
 #include "common/sqlite_statements.h"
 #include "proto/custos/v1/access.pb.h"
 #include "proto/custos/v1/approvals.pb.h"
@@ -48,9 +50,13 @@ class ApprovalStore {
                            const custos::v1::Trip& now);
   // NOT_FOUND naming trip_id.
   absl::StatusOr<custos::v1::Trip> GetTrip(absl::string_view trip_id) const;
-  // A staff member's trips (all staff when empty), newest first.
-  absl::StatusOr<std::vector<custos::v1::Trip>> ListTrips(
-      absl::string_view staff_id, bool undecided_only) const;
+  // A staff member's trips (all staff when empty), newest first, `limit` to
+  // a page, from the page `page_token` names (empty: the first).
+  // INVALID_ARGUMENT naming page_token for a token not of this list.
+  absl::StatusOr<Page<custos::v1::Trip>> ListTrips(
+      absl::string_view staff_id, bool undecided_only,
+      int limit = std::numeric_limits<int>::max(),
+      absl::string_view page_token = "") const;
 
   absl::Status PutPending(const StoredPendingRequest& pending);
   // As ReplaceTrip, for a pending request (approvals racing each other).
@@ -58,10 +64,11 @@ class ApprovalStore {
                               const StoredPendingRequest& now);
   absl::StatusOr<StoredPendingRequest> GetPending(
       absl::string_view request_id) const;
-  // Pending requests on a customer's account (all when empty), newest first.
-  absl::StatusOr<std::vector<custos::v1::PendingRequest>> ListPending(
+  // Pending requests on a customer's account (all when empty), newest
+  // first, paged as ListTrips.
+  absl::StatusOr<Page<custos::v1::PendingRequest>> ListPending(
       absl::string_view customer_id, absl::string_view staff_id,
-      bool waiting_only) const;
+      bool waiting_only, int limit, absl::string_view page_token) const;
 
   absl::Status PutConsent(const custos::v1::PartnerConsent& consent);
   absl::StatusOr<std::vector<custos::v1::PartnerConsent>> ListConsents(

@@ -215,30 +215,22 @@ absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
   return Put(*grant, /*create=*/false);
 }
 
-absl::StatusOr<std::vector<custos::v1::Grant>> GrantStore::List(
+absl::StatusOr<Page<custos::v1::Grant>> GrantStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool active_only,
-    absl::Time now, int limit) const {
+    absl::Time now, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
-      "SELECT grant FROM grants WHERE (?1 = '' OR staff_id = "
-      "?1) AND (?2 = '' OR "
-      "customer_id = ?2) ORDER BY created_us DESC");
+      "SELECT rowid, grant FROM grants WHERE (?1 = '' OR staff_id = ?1) AND "
+      "(?2 = '' OR customer_id = ?2) AND rowid < ?3 ORDER BY rowid DESC");
   sqlite3_bind_text(stmt, 1, staff_id.data(), staff_id.size(), SQLITE_STATIC);
   sqlite3_bind_text(stmt, 2, customer_id.data(), customer_id.size(),
                     SQLITE_STATIC);
-  std::vector<custos::v1::Grant> grants;
-  int rc;
-  while (static_cast<int>(grants.size()) < limit &&
-         (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    custos::v1::Grant grant;
-    grant.ParseFromArray(sqlite3_column_blob(stmt, 0),
-                         sqlite3_column_bytes(stmt, 0));
-    grant = WithStateAt(std::move(grant), now);
-    if (active_only && grant.state() != custos::v1::GRANT_ACTIVE) continue;
-    grants.push_back(std::move(grant));
-  }
-  sqlite3_reset(stmt);
-  return grants;
+  return ReadPage<custos::v1::Grant>(
+      db_, "grants", stmt, 3, kGrantsList, page_token, limit,
+      [&](custos::v1::Grant& grant) {
+        grant = WithStateAt(std::move(grant), now);
+        return !active_only || grant.state() == custos::v1::GRANT_ACTIVE;
+      });
 }
 
 }  // namespace custos::gateway

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "common/page_token.h"
 #include "common/sqlite_statements.h"
 #include "proto/custos/v1/access.pb.h"
 
@@ -62,10 +63,13 @@ class GrantStore {
     return transactions_.load(std::memory_order_relaxed);
   }
 
-  // Grants matching the filters (empty matches all), newest first.
-  absl::StatusOr<std::vector<custos::v1::Grant>> List(
+  // Grants matching the filters (empty matches all), newest first, `limit`
+  // to a page, from the page `page_token` names (empty: the first).
+  // INVALID_ARGUMENT naming page_token for a token not of this list.
+  absl::StatusOr<Page<custos::v1::Grant>> List(
       absl::string_view staff_id, absl::string_view customer_id,
-      bool active_only, absl::Time now, int limit) const;
+      bool active_only, absl::Time now, int limit,
+      absl::string_view page_token) const;
 
  private:
   struct QueuedGrant {

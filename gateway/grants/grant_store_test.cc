@@ -124,18 +124,18 @@ TEST(GrantStoreTest, ConcurrentCreatorsAndListersSeeEveryGrant) {
   threads.emplace_back([&] {
     size_t last = 0;
     for (int i = 0; i < 50; ++i) {
-      auto listed = store->List("anna.support", "", true, kNow, 100000);
+      auto listed = store->List("anna.support", "", true, kNow, 100000, "");
       ASSERT_TRUE(listed.ok());
-      EXPECT_GE(listed->size(), last);  // grants only ever appear
-      last = listed->size();
+      EXPECT_GE(listed->items.size(), last);  // grants only ever appear
+      last = listed->items.size();
     }
   });
   for (std::thread& thread : threads) thread.join();
-  auto listed = store->List("anna.support", "acme", true, kNow, 100000);
+  auto listed = store->List("anna.support", "acme", true, kNow, 100000, "");
   ASSERT_TRUE(listed.ok());
-  EXPECT_EQ(listed->size(), size_t{kCreators * kEach});
-  EXPECT_TRUE(
-      store->List("", "", true, kNow + absl::Hours(2), 100000)->empty());
+  EXPECT_EQ(listed->items.size(), size_t{kCreators * kEach});
+  EXPECT_TRUE(store->List("", "", true, kNow + absl::Hours(2), 100000, "")
+                  ->items.empty());
 }
 
 // Grants queued while a transaction commits share the next one, and each is
@@ -197,7 +197,49 @@ TEST(GrantStoreTest, ClosingStoresWhatWasQueued) {
   EXPECT_EQ(stored.load(), 20);
   auto reopened = GrantStore::Open(path);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
-  EXPECT_EQ((*reopened)->List("", "", false, kNow, 100)->size(), size_t{20});
+  EXPECT_EQ((*reopened)->List("", "", false, kNow, 100, "")->items.size(),
+            size_t{20});
+}
+
+// Pages follow each other newest first, each grant on exactly one, even
+// with grants created between pages; filtered-out grants are skipped, and
+// a token of another list is refused.
+TEST(GrantStoreTest, PagesGoNewestFirstAndMissNothing) {
+  auto store = OpenStore("pages.db");
+  for (int i = 0; i < 23; ++i) {
+    // Every third one has expired by kNow.
+    ASSERT_TRUE(
+        store
+            ->Create(NewGrant(absl::StrCat("g_", i),
+                              i % 3 == 0 ? -absl::Hours(1) : absl::Hours(1)))
+            .ok());
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page =
+        store->List("anna.support", "", /*active_only=*/true, kNow, 5, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->items.size(), 5u);
+    for (const auto& grant : page->items) seen.push_back(grant.grant_id());
+    token = page->next_page_token;
+    // Newer grants do not push older ones onto the next page twice.
+    if (pages++ == 0) {
+      ASSERT_TRUE(store->Create(NewGrant("g_newer", absl::Hours(1))).ok());
+    }
+  } while (!token.empty());
+  std::vector<std::string> expected;
+  for (int i = 22; i >= 0; --i) {
+    if (i % 3 != 0) expected.push_back(absl::StrCat("g_", i));
+  }
+  EXPECT_EQ(seen, expected);
+  // Three full pages, and an empty one: g_0, expired, was left after the
+  // third, and a page is known to be the last only once nothing is left.
+  EXPECT_EQ(pages, 4);
+
+  auto foreign = store->List("", "", false, kNow, 5, "s12");
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

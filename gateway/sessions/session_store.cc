@@ -205,29 +205,21 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::End(
   return session;
 }
 
-absl::StatusOr<std::vector<custos::v1::TakeIdentitySession>> SessionStore::List(
+absl::StatusOr<Page<custos::v1::TakeIdentitySession>> SessionStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool live_only,
-    absl::Time now, int limit) const {
+    absl::Time now, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
-      "SELECT session FROM sessions WHERE (?1 = '' OR staff_id = ?1) AND (?2 = "
-      "'' OR "
-      "customer_id = ?2) ORDER BY created_us DESC");
+      "SELECT rowid, session FROM sessions WHERE (?1 = '' OR staff_id = ?1) "
+      "AND (?2 = '' OR customer_id = ?2) AND rowid < ?3 ORDER BY rowid DESC");
   BindText(stmt, 1, staff_id);
   BindText(stmt, 2, customer_id);
-  std::vector<custos::v1::TakeIdentitySession> sessions;
-  int rc;
-  while (static_cast<int>(sessions.size()) < limit &&
-         (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    custos::v1::TakeIdentitySession s;
-    s.ParseFromArray(sqlite3_column_blob(stmt, 0),
-                     sqlite3_column_bytes(stmt, 0));
-    s = WithStateAt(std::move(s), now);
-    if (live_only && s.state() != custos::v1::SESSION_LIVE) continue;
-    sessions.push_back(std::move(s));
-  }
-  sqlite3_reset(stmt);
-  return sessions;
+  return ReadPage<custos::v1::TakeIdentitySession>(
+      db_, "sessions", stmt, 3, kSessionsList, page_token, limit,
+      [&](custos::v1::TakeIdentitySession& session) {
+        session = WithStateAt(std::move(session), now);
+        return !live_only || session.state() == custos::v1::SESSION_LIVE;
+      });
 }
 
 }  // namespace custos::gateway

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "common/page_token.h"
 #include "common/sqlite_statements.h"
 #include "proto/custos/v1/identity.pb.h"
 
@@ -60,9 +61,11 @@ class SessionStore {
       absl::string_view session_id, custos::v1::SessionState state,
       absl::string_view by, absl::Time now);
 
-  absl::StatusOr<std::vector<custos::v1::TakeIdentitySession>> List(
+  // Sessions matching the filters (empty matches all), newest first, as
+  // GrantStore::List.
+  absl::StatusOr<Page<custos::v1::TakeIdentitySession>> List(
       absl::string_view staff_id, absl::string_view customer_id, bool live_only,
-      absl::Time now, int limit) const;
+      absl::Time now, int limit, absl::string_view page_token) const;
 
  private:
   explicit SessionStore(sqlite3* db)
