@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -117,11 +118,12 @@ struct CheckpointRow {
   std::string note;
 };
 
-// What the reader hands the checker: entries, with the stored tree nodes
-// their leaves complete and the checkpoints of the sizes they make. The last
-// batch also carries every node and checkpoint past the log's end. Entry
-// columns are copied into one buffer: an allocation per column would cost
-// more than reading the row.
+// What a reader hands the checker: what it found of a run of entries, with
+// the stored tree nodes their leaves complete and the checkpoints of the
+// sizes they make (attached by the checker's thread). The last batch also
+// carries every node and checkpoint past the log's end. What rows keep of
+// their columns is copied into one buffer: an allocation per column would
+// cost more than reading the row.
 struct EntryBatch {
   // What the reader found of one entry. Its bytes are kept only when held
   // values must be checked against them.
@@ -149,8 +151,7 @@ struct EntryBatch {
   std::vector<Row> rows;
   // Each row's leaf hash, one after the other (kHashSize bytes each), and
   // the subtrees within the batch's leaves (HashSubtreesWithin). Neither
-  // needs an earlier batch, so batches are hashed side by side while the
-  // one before is checked.
+  // needs an earlier batch, so readers hash their batches side by side.
   std::string leaves;
   std::string subtrees;
   std::vector<NodeRow> nodes;
@@ -323,7 +324,9 @@ class BatchSlots {
   EntryBatch* ForReading(uint64_t k) {
     MutexLock lock(&mu_);
     Slot& slot = slots_[k % slots_.size()];
-    mu_.Await([&] { return stopped_ || (slot.next == k && !slot.read); });
+    mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return stopped_ || (slot.next == k && !slot.read);
+    });
     return stopped_ ? nullptr : &slot.batch;
   }
   void Read(uint64_t k) {
@@ -335,7 +338,9 @@ class BatchSlots {
   EntryBatch* ForChecking(uint64_t k) {
     MutexLock lock(&mu_);
     Slot& slot = slots_[k % slots_.size()];
-    mu_.Await([&] { return stopped_ || (slot.next == k && slot.read); });
+    mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return stopped_ || (slot.next == k && slot.read);
+    });
     return stopped_ ? nullptr : &slot.batch;
   }
   void Checked(uint64_t k) {
@@ -358,8 +363,8 @@ class BatchSlots {
     bool read = false;
   };
   Mutex mu_;
-  std::vector<Slot> slots_;
-  bool stopped_ = false;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A reader's thread: reads batches k, k + stride, ... until the
