@@ -358,10 +358,11 @@ TEST_F(TamperTest, DetectsBytesThatAreNoEntry) {
   // Even with a leaf hash to match, bytes that are no protobuf fail first.
   auto db = *sqlite::Open(path_, SQLITE_OPEN_READWRITE);
   const std::string garbage("\xff\xff\xff", 3);
+  const std::string leaf = HashLeaf(garbage);  // bound, so kept until the step
   auto update = *sqlite::Prepare(
       db.get(), "UPDATE entries SET entry = ?1, leaf_hash = ?2 WHERE idx = 9");
   sqlite::BindBlob(update.get(), 1, garbage);
-  sqlite::BindBlob(update.get(), 2, HashLeaf(garbage));
+  sqlite::BindBlob(update.get(), 2, leaf);
   ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
   EXPECT_EQ(FirstProblem(path_),
             "entry 9: bytes do not parse as a LogEntry (entry changed)");
