@@ -437,12 +437,22 @@ absl::Status ListAll(AuditedCall& call, const Gateway& gateway,
   std::string customer_id = request.customer_id();
   std::string staff_id = request.staff_id();
   if (call.caller().is_customer()) {
+    if (!customer_id.empty() && customer_id != call.caller().customer_id) {
+      return absl::PermissionDeniedError(
+          "customer_id: a customer sees their own sessions only");
+    }
     customer_id = call.caller().customer_id;
   } else if (!call.caller().authenticated()) {
     return call.caller().status;
   } else if (!IsDpo(*call.caller().staff)) {
-    staff_id = call.caller().staff->staff_id();
+    const std::string& self = call.caller().staff->staff_id();
+    if (!staff_id.empty() && staff_id != self) {
+      return absl::PermissionDeniedError(
+          "staff_id: only the DPO may list another staff member's sessions");
+    }
+    staff_id = self;
   }
+  call.entry().set_customer_id(customer_id);
   call.entry().set_resource("sessions");
   auto sessions = gateway.sessions->List(
       staff_id, customer_id, request.live_only(), call.now(),

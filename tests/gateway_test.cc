@@ -959,6 +959,47 @@ class ApprovalsTest : public GatewayTest {
   }
 };
 
+// Sessions are listed by their staff member, their customer, or the DPO:
+// asking for someone else's is refused, naming the field, not quietly
+// answered with one's own.
+TEST_F(ApprovalsTest, SessionListsRefuseSomeoneElses) {
+  custos::v1::ListSessionsRequest request;
+  custos::v1::ListSessionsResponse response;
+  {
+    request.set_staff_id("cora.consultant");
+    grpc::ClientContext context;
+    const grpc::Status status =
+        custos::v1::TakeIdentity::NewStub(StaffChannel("anna.support"))
+            ->ListSessions(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(status.error_message(), HasSubstr("staff_id: only the DPO"));
+  }
+  {
+    grpc::ClientContext context;
+    EXPECT_TRUE(custos::v1::TakeIdentity::NewStub(StaffChannel("dirk.dpo"))
+                    ->ListSessions(&context, request, &response)
+                    .ok());
+  }
+  request.clear_staff_id();
+  request.set_customer_id("bakkerij-jansen");
+  {
+    grpc::ClientContext context;
+    AsCustomer(context, "acme");
+    const grpc::Status status =
+        custos::v1::TakeIdentity::NewStub(Channel("", ""))
+            ->ListSessions(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("customer_id: a customer sees their own"));
+  }
+  request.set_customer_id("acme");
+  grpc::ClientContext context;
+  AsCustomer(context, "acme");
+  EXPECT_TRUE(custos::v1::TakeIdentity::NewStub(Channel("", ""))
+                  ->ListSessions(&context, request, &response)
+                  .ok());
+}
+
 TEST_F(ApprovalsTest, CustomerApprovesAPendingRequestAndTheGrantIsMade) {
   const Answer answer = RequestAccess(StaffChannel("anna.support"),
                                       "bakkerij-jansen", "support", "SUP-2001");
