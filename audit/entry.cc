@@ -123,16 +123,11 @@ bool ScanLinks(absl::string_view bytes, uint64_t& index,
 
 absl::Status ChainVerifier::Next(uint64_t position,
                                  absl::string_view entry_bytes) {
-  return Next(position, entry_bytes, HashLeaf(entry_bytes));
-}
-
-absl::Status ChainVerifier::Next(uint64_t position,
-                                 absl::string_view entry_bytes,
-                                 absl::string_view leaf_hash) {
   uint64_t index;
   absl::string_view prev_hash;
   const bool scanned = ScanLinks(entry_bytes, index, prev_hash);
-  return NextScanned(position, scanned, index, prev_hash, leaf_hash);
+  return NextScanned(position, scanned, index, prev_hash,
+                     HashLeaf(entry_bytes));
 }
 
 absl::Status ChainVerifier::NextScanned(uint64_t position, bool scanned,

@@ -48,14 +48,9 @@ class ChainVerifier {
   // not the position (entries missing, inserted or reordered), a prev_hash
   // that is not the previous entry's leaf hash (an entry changed).
   absl::Status Next(uint64_t position, absl::string_view entry_bytes);
-  // As Next, with the entry's leaf hash already computed by the caller
-  // (HashLeaf(entry_bytes)): leaves need no order, so they can be hashed
-  // elsewhere while the chain is walked.
-  absl::Status Next(uint64_t position, absl::string_view entry_bytes,
-                    absl::string_view leaf_hash);
   // As Next, with the entry's links found already by ScanLinks (`scanned`
-  // is what it returned): so the bytes can be scanned elsewhere, and need
-  // not be kept.
+  // is what it returned) and its leaf hash (HashLeaf of its bytes): so the
+  // bytes can be scanned and hashed elsewhere, and need not be kept.
   absl::Status NextScanned(uint64_t position, bool scanned, uint64_t index,
                            absl::string_view prev_hash,
                            absl::string_view leaf_hash);
