@@ -131,6 +131,15 @@ absl::Status AddPersonalColumn(sqlite3* db) {
   return sqlite::Exec(db, "ALTER TABLE entries ADD COLUMN personal BLOB");
 }
 
+// The listing table's keys: an entry is listed under its customer and
+// under its actor.
+std::string CustomerKey(absl::string_view customer_id) {
+  return absl::StrCat("c:", customer_id);
+}
+std::string ActorKey(absl::string_view actor_id) {
+  return absl::StrCat("a:", actor_id);
+}
+
 // Whether `personal` can live in its entry's row: all of it is the
 // entry's actor's, so erasure finds it through the actor's listing keys.
 bool BelongsToActor(const custos::v1::LogEntry& entry,
@@ -435,6 +444,11 @@ void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
     }
     row_values = sqlite::EncodeRowValues(values);
   }
+  // And so are its listing keys.
+  std::string customer_key, actor_key;
+  if (!entry.customer_id().empty())
+    customer_key = CustomerKey(entry.customer_id());
+  if (!entry.actor().id().empty()) actor_key = ActorKey(entry.actor().id());
   MutexLock lock(&mu_);
   if (stopping_) {
     done(absl::UnavailableError("the audit log is closing"));
@@ -442,6 +456,7 @@ void SqliteLogStore::AppendAsync(custos::v1::LogEntry entry,
   }
   queue_.push_back({std::move(entry), std::move(personal), std::move(salts),
                     std::move(unlinked), std::move(row_values),
+                    std::move(customer_key), std::move(actor_key),
                     std::move(done)});
 }
 
@@ -566,7 +581,9 @@ absl::Status SqliteLogStore::WriteBatch(
     entry.set_index(next_index_);
     entry.set_prev_hash(last_leaf_hash_);
     const std::vector<std::string>& salts = p.salts;
-    std::string leaf = HashLeaf(bytes);
+    char leaf_hash[kHashSize];
+    HashLeafTo(bytes, leaf_hash);
+    const absl::string_view leaf(leaf_hash, kHashSize);
     const int64_t time_us =
         google::protobuf::util::TimeUtil::TimestampToMicroseconds(entry.time());
 
@@ -589,14 +606,10 @@ absl::Status SqliteLogStore::WriteBatch(
     const int rc = sqlite3_step(insert);
     if (rc != SQLITE_DONE)
       return sqlite::Error(write_db_.get(), rc, "appending an entry");
-    if (!entry.customer_id().empty()) {
-      unlisted_.emplace_back(absl::StrCat("c:", entry.customer_id()),
-                             next_index_);
-    }
-    if (!entry.actor().id().empty()) {
-      unlisted_.emplace_back(absl::StrCat("a:", entry.actor().id()),
-                             next_index_);
-    }
+    if (!p.customer_key.empty())
+      unlisted_.emplace_back(std::move(p.customer_key), next_index_);
+    if (!p.actor_key.empty())
+      unlisted_.emplace_back(std::move(p.actor_key), next_index_);
 
     for (size_t i = 0; !in_row && i < p.personal.size(); ++i) {
       sqlite3_stmt* value = insert_value_.get();
@@ -614,22 +627,21 @@ absl::Status SqliteLogStore::WriteBatch(
       }
     }
 
-    range_.Append(
-        leaf, [&](int level, uint64_t index, absl::string_view hash) {
-          if (level < sqlite::kLowestStoredLevel || !node_status.ok()) return;
-          sqlite3_stmt* node = insert_node_.get();
-          sqlite3_reset(node);
-          sqlite3_bind_int(node, 1, level);
-          sqlite3_bind_int64(node, 2, static_cast<int64_t>(index));
-          sqlite::BindBlob(node, 3, hash);
-          const int node_rc = sqlite3_step(node);
-          if (node_rc != SQLITE_DONE) {
-            node_status =
-                sqlite::Error(write_db_.get(), node_rc, "storing a tree node");
-          }
-        });
+    range_.Append(leaf, [&](int level, uint64_t index, absl::string_view hash) {
+      if (level < sqlite::kLowestStoredLevel || !node_status.ok()) return;
+      sqlite3_stmt* node = insert_node_.get();
+      sqlite3_reset(node);
+      sqlite3_bind_int(node, 1, level);
+      sqlite3_bind_int64(node, 2, static_cast<int64_t>(index));
+      sqlite::BindBlob(node, 3, hash);
+      const int node_rc = sqlite3_step(node);
+      if (node_rc != SQLITE_DONE) {
+        node_status =
+            sqlite::Error(write_db_.get(), node_rc, "storing a tree node");
+      }
+    });
     CUSTOS_RETURN_IF_ERROR(node_status);
-    last_leaf_hash_ = std::move(leaf);
+    last_leaf_hash_.assign(leaf.data(), leaf.size());
     ++next_index_;
     stored.push_back(std::move(entry));
   }
@@ -724,8 +736,8 @@ absl::Status SqliteLogStore::CatchUpListing() {
       const uint64_t idx = sqlite3_column_int64(rows.get(), 0);
       const std::string customer = sqlite::ColumnBytes(rows.get(), 1);
       const std::string actor = sqlite::ColumnBytes(rows.get(), 2);
-      if (!customer.empty()) unlisted_.emplace_back("c:" + customer, idx);
-      if (!actor.empty()) unlisted_.emplace_back("a:" + actor, idx);
+      if (!customer.empty()) unlisted_.emplace_back(CustomerKey(customer), idx);
+      if (!actor.empty()) unlisted_.emplace_back(ActorKey(actor), idx);
     }
     sqlite3_reset(rows.get());
     if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading entries");
@@ -1066,9 +1078,9 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(
   // The listing key that narrows the search, if a filter gives one.
   std::string key;
   if (!filter.customer_id.empty()) {
-    key = absl::StrCat("c:", filter.customer_id);
+    key = CustomerKey(filter.customer_id);
   } else if (!filter.actor_id.empty()) {
-    key = absl::StrCat("a:", filter.actor_id);
+    key = ActorKey(filter.actor_id);
   }
   // Only the conditions in use go into the SQL; ?1 and ?9 bound the index.
   std::vector<std::string> where = {"e.idx < ?1", "e.idx >= ?9"};

@@ -105,6 +105,9 @@ class SqliteLogStore final : public LogStore {
     // The values kept in the entry's own row, when they all belong to its
     // actor (held_values.h); else they go to personal_values.
     std::optional<std::string> row_values;
+    // Its listing keys (CustomerKey, ActorKey), empty for none.
+    std::string customer_key;
+    std::string actor_key;
     AppendDone done;
   };
   // Work for the writer thread's connection other than appends.
