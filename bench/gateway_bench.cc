@@ -1,8 +1,9 @@
 // Gateway load: a closed-loop gRPC client over TLS at concurrency 1, 8 and
 // 64, calling RequestAccess (policy, reference lookup, grant, durable log
-// append) and, as the baseline on the same server and channel, WhoAmI
-// (authentication only, no log). Prints qps, p50 and p99 for both and their
-// ratio. The server runs in this process on a loopback port.
+// append), or with --call ReadCustomerData a read under a grant, and, as
+// the baseline on the same server and channel, WhoAmI (authentication only,
+// no log). Prints qps, p50 and p99 for both and their ratio. The server runs
+// in this process on a loopback port.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -31,6 +32,11 @@ ABSL_FLAG(int, rounds, 3,
           "Measurements at each concurrency, RequestAccess and the no-op "
           "taking turns (which goes first alternates), so that a change in "
           "the machine's speed shows in the spread instead of in one ratio.");
+ABSL_FLAG(std::string, call, "RequestAccess",
+          "The call measured against the no-op: RequestAccess, or "
+          "ReadCustomerData (one ACCOUNT record a read, under a grant each "
+          "client thread asks for first and again every 4,000 reads, below "
+          "the grant's limit of 5,000 records).");
 ABSL_FLAG(std::vector<std::string>, concurrency,
           std::vector<std::string>({"1", "8", "64"}),
           "Calls in flight of each measurement.");
@@ -84,6 +90,14 @@ Result Measure(int concurrency, double seconds, Call call) {
 }
 
 int Run() {
+  const std::string call = absl::GetFlag(FLAGS_call);
+  if (call != "RequestAccess" && call != "ReadCustomerData") {
+    std::fprintf(stderr,
+                 "--call: expected RequestAccess or ReadCustomerData, got %s\n",
+                 call.c_str());
+    return 2;
+  }
+  const bool reading = call == "ReadCustomerData";
   const std::string dir = absl::GetFlag(FLAGS_dir);
   std::system(absl::StrCat("rm -rf '", dir, "'").c_str());
   gateway::GatewayOptions options;
@@ -129,21 +143,45 @@ int Run() {
         return stub->RequestAccess(&context, request, &response).ok();
       });
     };
+    const auto read = [&] {
+      return Measure(concurrency, seconds, [&] {
+        thread_local std::string grant;
+        thread_local int reads = 0;
+        if (grant.empty() || reads == 4000) {
+          grpc::ClientContext context;
+          custos::v1::RequestAccessRequest ask = request;
+          ask.add_data_kinds(custos::v1::ACCOUNT);
+          custos::v1::RequestAccessResponse granted;
+          if (!stub->RequestAccess(&context, ask, &granted).ok()) return false;
+          grant = granted.grant().grant_id();
+          reads = 0;
+        }
+        ++reads;
+        grpc::ClientContext context;
+        custos::v1::ReadCustomerDataRequest one;
+        one.set_grant_id(grant);
+        one.set_kind(custos::v1::ACCOUNT);
+        one.set_page_size(1);
+        custos::v1::ReadCustomerDataResponse response;
+        return stub->ReadCustomerData(&context, one, &response).ok();
+      });
+    };
     std::vector<double> ratios;
     int round = 0;
     for (const auto& [base, custos] : bench::InTurns(
              absl::GetFlag(FLAGS_rounds), [&](int) { return noop(); },
-             [&](int) { return access(); })) {
+             [&](int) { return reading ? read() : access(); })) {
       ratios.push_back(custos.qps / base.qps);
       std::printf(
-          "concurrency %2d, round %d: RequestAccess %7.0f qps p50 %6.2f ms p99 "
+          "concurrency %2d, round %d: %s %7.0f qps p50 %6.2f ms p99 "
           "%6.2f ms %4.0f us cpu/call | WhoAmI (no-op) %7.0f qps p50 %6.2f ms "
           "p99 %6.2f ms %4.0f us cpu/call | ratio %.2f | errors %lu/%lu\n",
-          concurrency, ++round, custos.qps, custos.p50_ms, custos.p99_ms,
-          custos.cpu_us_per_call, base.qps, base.p50_ms, base.p99_ms,
-          base.cpu_us_per_call, ratios.back(), custos.errors, base.errors);
+          concurrency, ++round, call.c_str(), custos.qps, custos.p50_ms,
+          custos.p99_ms, custos.cpu_us_per_call, base.qps, base.p50_ms,
+          base.p99_ms, base.cpu_us_per_call, ratios.back(), custos.errors,
+          base.errors);
     }
-    std::printf("concurrency %2d: RequestAccess / WhoAmI %s\n", concurrency,
+    std::printf("concurrency %2d: %s / WhoAmI %s\n", concurrency, call.c_str(),
                 bench::RatioSummary(ratios).c_str());
     std::fflush(stdout);
   }
