@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "common/mutex.h"
+#include "common/sqlite_statements.h"
 #include "gateway/data/customer_data.h"
 #include "proto/custos/v1/directory.pb.h"
 
@@ -33,7 +34,8 @@ class DemoCustomerData final : public CustomerData {
                                   absl::string_view record_id) const override;
 
  private:
-  explicit DemoCustomerData(sqlite3* db) : db_(db) {}
+  explicit DemoCustomerData(sqlite3* db)
+      : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
   absl::Status Seed(const custos::v1::Directory& directory);
   absl::Status Insert(const std::string& customer, custos::v1::DataKind kind,
                       const custos::v1::Record& record)
@@ -43,6 +45,8 @@ class DemoCustomerData final : public CustomerData {
 
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  // Every read runs one of a few queries: each is prepared once.
+  std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace custos::gateway
