@@ -553,6 +553,37 @@ TEST_F(DataBrokerTest, ServesTheGrantsKindsPagedAndLogsKindAndCount) {
   EXPECT_THAT(refused.error_message(), HasSubstr("does not reach MESSAGES"));
 }
 
+// One record by its id: that record alone, and none for an id the customer
+// does not have.
+TEST_F(DataBrokerTest, ReadsOneRecordByItsId) {
+  const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
+  custos::v1::ReadCustomerDataResponse page;
+  ASSERT_TRUE(Read("anna.support", grant.grant_id(), custos::v1::SUBSCRIBERS,
+                   &page, "", 5)
+                  .ok());
+  ASSERT_EQ(page.records_size(), 5);
+  const custos::v1::Record wanted = page.records(3);
+  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
+  custos::v1::ReadCustomerDataRequest request;
+  request.set_grant_id(grant.grant_id());
+  request.set_kind(custos::v1::SUBSCRIBERS);
+  request.set_record_id(wanted.id());
+  {
+    grpc::ClientContext context;
+    custos::v1::ReadCustomerDataResponse one;
+    ASSERT_TRUE(stub->ReadCustomerData(&context, request, &one).ok());
+    ASSERT_EQ(one.records_size(), 1);
+    EXPECT_EQ(one.records(0).id(), wanted.id());
+    EXPECT_EQ(one.records(0).fields().at("email"), wanted.fields().at("email"));
+    EXPECT_TRUE(one.next_page_token().empty());
+  }
+  request.set_record_id("sub-no-such-one");
+  grpc::ClientContext context;
+  custos::v1::ReadCustomerDataResponse none;
+  ASSERT_TRUE(stub->ReadCustomerData(&context, request, &none).ok());
+  EXPECT_EQ(none.records_size(), 0);
+}
+
 TEST_F(DataBrokerTest, MasksWhatTheCategorySays) {
   const auto grant = Grant("daan.developer", "acme", "bug", "BUG-7");
   custos::v1::ReadCustomerDataResponse page;
