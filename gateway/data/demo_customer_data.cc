@@ -83,12 +83,9 @@ DemoCustomerData::~DemoCustomerData() {
 absl::Status DemoCustomerData::Insert(const std::string& customer,
                                       DataKind kind,
                                       const custos::v1::Record& record) {
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(
-      db_,
+  sqlite3_stmt* stmt = statements_->Get(
       "INSERT OR REPLACE INTO records(customer_id, kind, record_id, record) "
-      "VALUES(?1, ?2, ?3, ?4)",
-      -1, &stmt, nullptr);
+      "VALUES(?1, ?2, ?3, ?4)");
   const std::string bytes = record.SerializeAsString();
   sqlite3_bind_text(stmt, 1, customer.data(), customer.size(), SQLITE_STATIC);
   sqlite3_bind_int(stmt, 2, kind);
@@ -96,7 +93,7 @@ absl::Status DemoCustomerData::Insert(const std::string& customer,
                     SQLITE_STATIC);
   sqlite3_bind_blob(stmt, 4, bytes.data(), bytes.size(), SQLITE_STATIC);
   const int rc = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
+  sqlite3_reset(stmt);
   return rc == SQLITE_DONE ? absl::OkStatus() : SqlError(db_, "seeding");
 }
 
