@@ -31,6 +31,8 @@ struct Gateway {
   SessionStore* sessions = nullptr;
   // Requests per staff member; null when unlimited.
   RateLimiter* rate_limiter = nullptr;
+  // The most records one grant may serve (GatewayOptions).
+  uint64_t max_records_per_grant = 5000;
   // Null when metrics are off.
   GatewayMetrics* metrics = nullptr;
   // Where custos-web serves take-identity sessions, for the single-use link.

@@ -131,6 +131,11 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // gRPC's locks are absl::Mutex: every call paid for a lock-order graph
   // (Custos's own locks are common/mutex.h and never used it).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (options.max_records_per_grant == 0) {
+    return absl::InvalidArgumentError(
+        "max_records_per_grant: expected at least 1 (no grant could serve a "
+        "record)");
+  }
   std::unique_ptr<GatewayServer> server(new GatewayServer());
   server->data_dir_ = options.data_dir;
   CUSTOS_RETURN_IF_ERROR(MakeDirectory(options.data_dir));
@@ -243,6 +248,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->gateway_.approvals = server->approvals_.get();
   server->gateway_.sessions = server->sessions_.get();
   server->gateway_.web_base_url = options.web_base_url;
+  server->gateway_.max_records_per_grant = options.max_records_per_grant;
   server->gateway_.customer_data = server->customer_data_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();

@@ -58,6 +58,10 @@ struct GatewayOptions {
   // limit.
   double staff_requests_per_second = 0;
   double staff_request_burst = 100;
+  // The most records one grant may serve, against bulk export: reads past
+  // it are refused, and the staff member asks for a new grant with a
+  // reason.
+  uint64_t max_records_per_grant = 5000;
 };
 
 class GatewayServer {

@@ -116,9 +116,6 @@ absl::Status DecideRequestAccess(
   return absl::OkStatus();
 }
 
-// The most records one grant may serve, against bulk export.
-constexpr uint64_t kMaxRecordsPerGrant = 5000;
-
 void RecordGrant(const custos::v1::Grant& grant, custos::v1::LogEntry& entry) {
   entry.set_customer_id(grant.customer_id());
   entry.set_category(grant.justification().category());
@@ -157,14 +154,18 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
         absl::StrCat("kind: grant ", grant->grant_id(), " does not reach ",
                      custos::v1::DataKind_Name(data_kind)));
   }
-  if (grant->records_read() >= kMaxRecordsPerGrant) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "grant ", grant->grant_id(), " has served its limit of ",
-        kMaxRecordsPerGrant, " records; ask for a new grant with a reason"));
+  const uint64_t limit = gateway.max_records_per_grant;
+  if (grant->records_read() >= limit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("grant ", grant->grant_id(), " has served its limit of ",
+                     limit, " records; ask for a new grant with a reason"));
   }
-  auto page = gateway.customer_data->Read(
-      grant->customer_id(), data_kind, PageSizeOrDefault(request.page_size()),
-      request.page_token(), request.record_id());
+  // A page never takes the grant past its limit: the last one is shorter.
+  const int page_size = static_cast<int>(std::min<uint64_t>(
+      PageSizeOrDefault(request.page_size()), limit - grant->records_read()));
+  auto page =
+      gateway.customer_data->Read(grant->customer_id(), data_kind, page_size,
+                                  request.page_token(), request.record_id());
   if (!page.ok()) return page.status();
   const std::vector<std::string> masked(
       grant->obligations().masked_fields().begin(),
@@ -173,8 +174,10 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
        MaskRecords(data_kind, masked, page->records)) {
     response.add_masked_fields(field);
   }
+  // Counted before the entry is appended: should the append fail, the
+  // grant has counted records it did not serve, never the other way round.
   if (auto s = gateway.grants->AddRecordsRead(grant->grant_id(),
-                                              page->records.size());
+                                              page->records.size(), limit);
       !s.ok()) {
     return s;
   }

@@ -6,6 +6,7 @@
 #include <grpcpp/security/credentials.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "audit/checkpoint.h"
@@ -582,6 +584,99 @@ TEST_F(DataBrokerTest, ReadsOneRecordByItsId) {
   custos::v1::ReadCustomerDataResponse none;
   ASSERT_TRUE(stub->ReadCustomerData(&context, request, &none).ok());
   EXPECT_EQ(none.records_size(), 0);
+}
+
+// A grant serves 5,000 records in all (custosd's default): the page that
+// reaches the limit comes shorter, and reads after it are refused and
+// logged. Reads side by side under one grant never take it past the limit.
+TEST_F(DataBrokerTest, AGrantServesAtMostItsLimitOfRecords) {
+  constexpr uint64_t kLimit = 5000;
+  const auto records_read = [](const std::string& grant_id) {
+    custos::v1::ListGrantsRequest request;
+    request.set_page_size(200);
+    custos::v1::ListGrantsResponse list;
+    grpc::ClientContext context;
+    EXPECT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+                    ->ListGrants(&context, request, &list)
+                    .ok());
+    for (const auto& g : list.grants()) {
+      if (g.grant_id() == grant_id) return g.records_read();
+    }
+    ADD_FAILURE() << grant_id << " not listed";
+    return uint64_t{0};
+  };
+
+  const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
+  custos::v1::ReadCustomerDataResponse page;
+  ASSERT_TRUE(Read("anna.support", grant.grant_id(), custos::v1::SUBSCRIBERS,
+                   &page, "", 30)
+                  .ok());
+  uint64_t served = page.records_size();
+  while (served + 50 <= kLimit) {
+    page.Clear();
+    ASSERT_TRUE(Read("anna.support", grant.grant_id(), custos::v1::SUBSCRIBERS,
+                     &page, "", 50)
+                    .ok());
+    ASSERT_EQ(page.records_size(), 50);
+    served += page.records_size();
+  }
+  ASSERT_EQ(served, kLimit - 20);
+  page.Clear();
+  ASSERT_TRUE(Read("anna.support", grant.grant_id(), custos::v1::SUBSCRIBERS,
+                   &page, "", 50)
+                  .ok());
+  EXPECT_EQ(page.records_size(), 20);
+  EXPECT_FALSE(page.next_page_token().empty());
+  EXPECT_EQ(EntryAt(absl::StrCat(page.log_index())).record_count(), 20u);
+  EXPECT_EQ(records_read(grant.grant_id()), kLimit);
+
+  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
+  custos::v1::ReadCustomerDataRequest request;
+  request.set_grant_id(grant.grant_id());
+  request.set_kind(custos::v1::SUBSCRIBERS);
+  grpc::ClientContext context;
+  const grpc::Status refused = stub->ReadCustomerData(&context, request, &page);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("has served its limit of 5000 records"));
+  const auto index =
+      context.GetServerTrailingMetadata().find("custos-log-index");
+  ASSERT_NE(index, context.GetServerTrailingMetadata().end());
+  const auto entry =
+      EntryAt(std::string(index->second.data(), index->second.size()));
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+  EXPECT_EQ(entry.grant_id(), grant.grant_id());
+  EXPECT_EQ(entry.record_count(), 0u);
+
+  // Eight readers at once under a fresh grant, pages of 45 (which do not
+  // divide the limit), each until it is refused for the limit.
+  const auto shared = Grant("anna.support", "acme", "support", "SUP-1043");
+  std::atomic<uint64_t> shared_served{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 8; ++t) {
+    readers.emplace_back([&] {
+      for (;;) {
+        custos::v1::ReadCustomerDataResponse mine;
+        const grpc::Status status =
+            Read("anna.support", shared.grant_id(), custos::v1::SUBSCRIBERS,
+                 &mine, "", 45);
+        if (status.ok()) {
+          shared_served += mine.records_size();
+          continue;
+        }
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+            << status.error_message();
+        // A read that lost the last records to another is refused too;
+        // only the grant's own limit ends a reader.
+        if (absl::StrContains(status.error_message(), "served its limit")) {
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(shared_served.load(), kLimit);
+  EXPECT_EQ(records_read(shared.grant_id()), kLimit);
 }
 
 TEST_F(DataBrokerTest, MasksWhatTheCategorySays) {
@@ -1677,6 +1772,20 @@ TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
 
 namespace custos {
 namespace {
+
+// A limit no grant could serve under is a mistake in the settings: custosd
+// does not start, and says which setting.
+TEST(GatewayOptionsTest, RefusesARecordLimitOfZero) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/no-records");
+  options.listen_address = "127.0.0.1:0";
+  options.max_records_per_grant = 0;
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(),
+              HasSubstr("max_records_per_grant: expected at least 1"));
+}
 
 // A staff member over their request rate is refused with
 // RESOURCE_EXHAUSTED, and the refusal is logged under their name.

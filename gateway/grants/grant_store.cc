@@ -207,11 +207,18 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
 }
 
 absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
-                                        uint64_t count) {
+                                        uint64_t count, uint64_t limit) {
   MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
-  grant->set_records_read(grant->records_read() + count);
+  const uint64_t read = grant->records_read();
+  if (read > limit || count > limit - read) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "grant ", grant_id, " has ", read >= limit ? 0 : limit - read,
+        " of its ", limit, " records left, fewer than the ", count,
+        " read (other reads under it took them)"));
+  }
+  grant->set_records_read(read + count);
   return Put(*grant, /*create=*/false);
 }
 

@@ -55,8 +55,13 @@ class GrantStore {
                                         custos::v1::GrantState state,
                                         absl::string_view by, absl::Time now);
 
-  // Counts records served under a grant.
-  absl::Status AddRecordsRead(absl::string_view grant_id, uint64_t count);
+  // Counts `count` records served under a grant, unless that would take it
+  // past `limit` records in all: then RESOURCE_EXHAUSTED, saying how many
+  // are left, and nothing is counted. Reads under one grant run side by
+  // side, so the check and the count are one step under the store's lock:
+  // checked apart, two reads could each see room for their page.
+  absl::Status AddRecordsRead(absl::string_view grant_id, uint64_t count,
+                              uint64_t limit);
 
   // Transactions that stored new grants since Open, for tests.
   uint64_t transactions() const {

@@ -79,7 +79,7 @@ TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
         if (revoked_before && grant->state() == custos::v1::GRANT_ACTIVE) {
           ++seen_active_after_revocation;
         }
-        ASSERT_TRUE(store->AddRecordsRead("g_live", 1).ok());
+        ASSERT_TRUE(store->AddRecordsRead("g_live", 1, 1000000).ok());
       }
     });
   }
@@ -104,6 +104,46 @@ TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
   EXPECT_EQ(grant->state(), custos::v1::GRANT_REVOKED);
   EXPECT_THAT(grant->ended_by(), ::testing::StartsWith("dpo:"));
   EXPECT_EQ(grant->records_read(), uint64_t{kReaders * kReadsEach});
+}
+
+TEST(GrantStoreTest, ConcurrentReadsNeverCountPastTheLimit) {
+  auto store = OpenStore("limit.db");
+  ASSERT_TRUE(store->Create(NewGrant("g_limit", absl::Hours(1))).ok());
+  constexpr uint64_t kLimit = 1000;
+  constexpr int kReaders = 6;
+  // Pages of 7 do not divide the limit: the last pages find fewer left.
+  constexpr uint64_t kPage = 7;
+  std::atomic<uint64_t> counted{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kReaders; ++t) {
+    threads.emplace_back([&] {
+      for (;;) {
+        const absl::Status added =
+            store->AddRecordsRead("g_limit", kPage, kLimit);
+        if (!added.ok()) {
+          EXPECT_EQ(added.code(), absl::StatusCode::kResourceExhausted);
+          EXPECT_THAT(added.message(),
+                      ::testing::HasSubstr("of its 1000 records left"));
+          ++refused;
+          return;
+        }
+        counted += kPage;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(refused.load(), kReaders);
+  EXPECT_EQ(counted.load(), kLimit / kPage * kPage);
+  EXPECT_EQ(store->Get("g_limit", kNow)->records_read(), counted.load());
+  // What is left still fits a smaller read, and then nothing does.
+  ASSERT_TRUE(
+      store->AddRecordsRead("g_limit", kLimit - counted.load(), kLimit).ok());
+  EXPECT_EQ(store->AddRecordsRead("g_limit", 1, kLimit).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store->Get("g_limit", kNow)->records_read(), kLimit);
+  EXPECT_EQ(store->AddRecordsRead("g_none", 1, kLimit).code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(GrantStoreTest, ConcurrentCreatorsAndListersSeeEveryGrant) {
