@@ -679,6 +679,82 @@ TEST_F(DataBrokerTest, AGrantServesAtMostItsLimitOfRecords) {
   EXPECT_EQ(records_read(shared.grant_id()), kLimit);
 }
 
+// A grant asked for one second serves until its expiry and nothing after:
+// the read is refused and logged, the grant lists as expired, and it can no
+// longer be ended.
+TEST_F(DataBrokerTest, AGrantServesNothingPastItsExpiry) {
+  custos::v1::RequestAccessRequest request;
+  request.set_customer_id("acme");
+  request.mutable_justification()->set_category("support");
+  request.mutable_justification()->set_reference("SUP-1042");
+  request.mutable_duration()->set_seconds(1);
+  custos::v1::RequestAccessResponse granted;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+                    ->RequestAccess(&context, request, &granted)
+                    .ok());
+  }
+  const custos::v1::Grant& grant = granted.grant();
+  const absl::Time expires =
+      absl::FromUnixSeconds(grant.obligations().expires_at().seconds()) +
+      absl::Nanoseconds(grant.obligations().expires_at().nanos());
+  const absl::Time created =
+      absl::FromUnixSeconds(grant.created_at().seconds()) +
+      absl::Nanoseconds(grant.created_at().nanos());
+  EXPECT_EQ(expires - created, absl::Seconds(1));
+  custos::v1::ReadCustomerDataResponse page;
+  ASSERT_TRUE(
+      Read("anna.support", grant.grant_id(), custos::v1::ACCOUNT, &page).ok());
+
+  absl::SleepFor(expires - absl::Now() + absl::Milliseconds(50));
+  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
+  custos::v1::ReadCustomerDataRequest read;
+  read.set_grant_id(grant.grant_id());
+  read.set_kind(custos::v1::ACCOUNT);
+  grpc::ClientContext context;
+  const grpc::Status refused = stub->ReadCustomerData(&context, read, &page);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("GRANT_EXPIRED"));
+  const auto index =
+      context.GetServerTrailingMetadata().find("custos-log-index");
+  ASSERT_NE(index, context.GetServerTrailingMetadata().end());
+  const auto entry =
+      EntryAt(std::string(index->second.data(), index->second.size()));
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+  EXPECT_EQ(entry.grant_id(), grant.grant_id());
+
+  custos::v1::ListGrantsRequest list;
+  list.set_page_size(200);
+  custos::v1::ListGrantsResponse listed;
+  {
+    grpc::ClientContext list_context;
+    ASSERT_TRUE(stub->ListGrants(&list_context, list, &listed).ok());
+  }
+  bool found = false;
+  for (const auto& g : listed.grants()) {
+    if (g.grant_id() != grant.grant_id()) continue;
+    found = true;
+    EXPECT_EQ(g.state(), custos::v1::GRANT_EXPIRED);
+  }
+  EXPECT_TRUE(found);
+  list.set_active_only(true);
+  {
+    grpc::ClientContext list_context;
+    ASSERT_TRUE(stub->ListGrants(&list_context, list, &listed).ok());
+  }
+  for (const auto& g : listed.grants())
+    EXPECT_NE(g.grant_id(), grant.grant_id());
+
+  custos::v1::EndGrantRequest end;
+  end.set_grant_id(grant.grant_id());
+  custos::v1::EndGrantResponse ended;
+  grpc::ClientContext end_context;
+  const grpc::Status not_ended = stub->EndGrant(&end_context, end, &ended);
+  EXPECT_EQ(not_ended.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(not_ended.error_message(), HasSubstr("GRANT_EXPIRED"));
+}
+
 TEST_F(DataBrokerTest, MasksWhatTheCategorySays) {
   const auto grant = Grant("daan.developer", "acme", "bug", "BUG-7");
   custos::v1::ReadCustomerDataResponse page;
@@ -1645,6 +1721,56 @@ TEST_F(TakeIdentityTest, ShowsPagesLogsEachAndEnds) {
   const grpc::Status after = View(opened.session_token(), "dashboard", &page);
   EXPECT_EQ(after.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(after.error_message(), HasSubstr("SESSION_ENDED"));
+}
+
+// A session asked for one second shows pages until its expiry and none
+// after, and lists as expired.
+TEST_F(TakeIdentityTest, ASessionShowsNothingPastItsExpiry) {
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.owner");
+  start.mutable_justification()->set_category("support");
+  start.mutable_justification()->set_reference("SUP-1042");
+  start.mutable_duration()->set_seconds(1);
+  custos::v1::StartSessionResponse started;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status =
+        Stub("anna.support")->StartSession(&context, start, &started);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const auto& expires_at = started.session().expires_at();
+  const absl::Time expires = absl::FromUnixSeconds(expires_at.seconds()) +
+                             absl::Nanoseconds(expires_at.nanos());
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(started.link().substr(started.link().find('#') + 1));
+  custos::v1::ExchangeLinkResponse opened;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        Stub("anna.support")->ExchangeLink(&context, exchange, &opened).ok());
+  }
+  custos::v1::ViewPageResponse page;
+  ASSERT_TRUE(View(opened.session_token(), "dashboard", &page).ok());
+
+  absl::SleepFor(expires - absl::Now() + absl::Milliseconds(50));
+  const grpc::Status after = View(opened.session_token(), "dashboard", &page);
+  EXPECT_EQ(after.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(after.error_message(), HasSubstr("SESSION_EXPIRED"));
+
+  custos::v1::ListSessionsRequest list;
+  list.set_staff_id("anna.support");
+  list.set_page_size(200);
+  custos::v1::ListSessionsResponse listed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(Stub("anna.support")->ListSessions(&context, list, &listed).ok());
+  bool found = false;
+  for (const auto& session : listed.sessions()) {
+    if (session.session_id() != started.session().session_id()) continue;
+    found = true;
+    EXPECT_EQ(session.state(), custos::v1::SESSION_EXPIRED);
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST_F(TakeIdentityTest, TheLinkWorksOnce) {
