@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -525,6 +526,49 @@ class DataBrokerTest : public GatewayTest {
     return custos::v1::StaffAccess::NewStub(StaffChannel(staff))
         ->ReadCustomerData(&context, request, out);
   }
+
+  // A read expected to be refused: its status, and in `entry` the entry
+  // that records the refusal (from the custos-log-index trailer).
+  static grpc::Status ReadRefused(const std::string& staff,
+                                  const std::string& grant_id,
+                                  custos::v1::DataKind kind,
+                                  custos::v1::LogEntry* entry) {
+    custos::v1::ReadCustomerDataRequest request;
+    request.set_grant_id(grant_id);
+    request.set_kind(kind);
+    grpc::ClientContext context;
+    custos::v1::ReadCustomerDataResponse response;
+    const grpc::Status status =
+        custos::v1::StaffAccess::NewStub(StaffChannel(staff))
+            ->ReadCustomerData(&context, request, &response);
+    EXPECT_FALSE(status.ok());
+    const auto& trailers = context.GetServerTrailingMetadata();
+    const auto index = trailers.find("custos-log-index");
+    EXPECT_NE(index, trailers.end());
+    if (index != trailers.end()) {
+      *entry = EntryAt(std::string(index->second.data(), index->second.size()));
+    }
+    return status;
+  }
+
+  // `grant_id` as `staff`'s grant list shows it now (one of their newest
+  // 200); nullopt when it is not there.
+  static std::optional<custos::v1::Grant> Listed(const std::string& staff,
+                                                 const std::string& grant_id,
+                                                 bool active_only = false) {
+    custos::v1::ListGrantsRequest request;
+    request.set_page_size(200);
+    request.set_active_only(active_only);
+    custos::v1::ListGrantsResponse list;
+    grpc::ClientContext context;
+    EXPECT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel(staff))
+                    ->ListGrants(&context, request, &list)
+                    .ok());
+    for (const auto& g : list.grants()) {
+      if (g.grant_id() == grant_id) return g;
+    }
+    return std::nullopt;
+  }
 };
 
 TEST_F(DataBrokerTest, ServesTheGrantsKindsPagedAndLogsKindAndCount) {
@@ -592,18 +636,9 @@ TEST_F(DataBrokerTest, ReadsOneRecordByItsId) {
 TEST_F(DataBrokerTest, AGrantServesAtMostItsLimitOfRecords) {
   constexpr uint64_t kLimit = 5000;
   const auto records_read = [](const std::string& grant_id) {
-    custos::v1::ListGrantsRequest request;
-    request.set_page_size(200);
-    custos::v1::ListGrantsResponse list;
-    grpc::ClientContext context;
-    EXPECT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
-                    ->ListGrants(&context, request, &list)
-                    .ok());
-    for (const auto& g : list.grants()) {
-      if (g.grant_id() == grant_id) return g.records_read();
-    }
-    ADD_FAILURE() << grant_id << " not listed";
-    return uint64_t{0};
+    return Listed("anna.support", grant_id)
+        .value_or(custos::v1::Grant())
+        .records_read();
   };
 
   const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
@@ -630,20 +665,12 @@ TEST_F(DataBrokerTest, AGrantServesAtMostItsLimitOfRecords) {
   EXPECT_EQ(EntryAt(absl::StrCat(page.log_index())).record_count(), 20u);
   EXPECT_EQ(records_read(grant.grant_id()), kLimit);
 
-  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
-  custos::v1::ReadCustomerDataRequest request;
-  request.set_grant_id(grant.grant_id());
-  request.set_kind(custos::v1::SUBSCRIBERS);
-  grpc::ClientContext context;
-  const grpc::Status refused = stub->ReadCustomerData(&context, request, &page);
+  custos::v1::LogEntry entry;
+  const grpc::Status refused = ReadRefused("anna.support", grant.grant_id(),
+                                           custos::v1::SUBSCRIBERS, &entry);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(refused.error_message(),
               HasSubstr("has served its limit of 5000 records"));
-  const auto index =
-      context.GetServerTrailingMetadata().find("custos-log-index");
-  ASSERT_NE(index, context.GetServerTrailingMetadata().end());
-  const auto entry =
-      EntryAt(std::string(index->second.data(), index->second.size()));
   EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
   EXPECT_EQ(entry.grant_id(), grant.grant_id());
   EXPECT_EQ(entry.record_count(), 0u);
@@ -708,44 +735,20 @@ TEST_F(DataBrokerTest, AGrantServesNothingPastItsExpiry) {
       Read("anna.support", grant.grant_id(), custos::v1::ACCOUNT, &page).ok());
 
   absl::SleepFor(expires - absl::Now() + absl::Milliseconds(50));
-  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
-  custos::v1::ReadCustomerDataRequest read;
-  read.set_grant_id(grant.grant_id());
-  read.set_kind(custos::v1::ACCOUNT);
-  grpc::ClientContext context;
-  const grpc::Status refused = stub->ReadCustomerData(&context, read, &page);
+  custos::v1::LogEntry entry;
+  const grpc::Status refused = ReadRefused("anna.support", grant.grant_id(),
+                                           custos::v1::ACCOUNT, &entry);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(refused.error_message(), HasSubstr("GRANT_EXPIRED"));
-  const auto index =
-      context.GetServerTrailingMetadata().find("custos-log-index");
-  ASSERT_NE(index, context.GetServerTrailingMetadata().end());
-  const auto entry =
-      EntryAt(std::string(index->second.data(), index->second.size()));
   EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
   EXPECT_EQ(entry.grant_id(), grant.grant_id());
+  const auto listed = Listed("anna.support", grant.grant_id());
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(listed->state(), custos::v1::GRANT_EXPIRED);
+  EXPECT_FALSE(Listed("anna.support", grant.grant_id(), /*active_only=*/true)
+                   .has_value());
 
-  custos::v1::ListGrantsRequest list;
-  list.set_page_size(200);
-  custos::v1::ListGrantsResponse listed;
-  {
-    grpc::ClientContext list_context;
-    ASSERT_TRUE(stub->ListGrants(&list_context, list, &listed).ok());
-  }
-  bool found = false;
-  for (const auto& g : listed.grants()) {
-    if (g.grant_id() != grant.grant_id()) continue;
-    found = true;
-    EXPECT_EQ(g.state(), custos::v1::GRANT_EXPIRED);
-  }
-  EXPECT_TRUE(found);
-  list.set_active_only(true);
-  {
-    grpc::ClientContext list_context;
-    ASSERT_TRUE(stub->ListGrants(&list_context, list, &listed).ok());
-  }
-  for (const auto& g : listed.grants())
-    EXPECT_NE(g.grant_id(), grant.grant_id());
-
+  auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
   custos::v1::EndGrantRequest end;
   end.set_grant_id(grant.grant_id());
   custos::v1::EndGrantResponse ended;
