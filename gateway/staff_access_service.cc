@@ -127,12 +127,17 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
                       const custos::v1::ReadCustomerDataRequest& request,
                       custos::v1::ReadCustomerDataResponse& response) {
   if (auto s = call.caller().StaffStatus(); !s.ok()) return s;
-  if (auto s = ValidateReadCustomerData(request); !s.ok()) return s;
-
-  auto grant = gateway.grants->Get(request.grant_id(), call.now());
-  if (!grant.ok()) return grant.status();
+  const absl::Status valid = ValidateReadCustomerData(request);
+  // A read refused for another field still names a known grant and its
+  // customer in its entry, so the customer's log shows the attempt.
+  absl::StatusOr<custos::v1::Grant> grant =
+      ValidateMintedId("grant_id", request.grant_id(), "g_").ok()
+          ? gateway.grants->Get(request.grant_id(), call.now())
+          : absl::InvalidArgumentError("grant_id");
   custos::v1::LogEntry& entry = call.entry();
-  RecordGrant(*grant, entry);
+  if (grant.ok()) RecordGrant(*grant, entry);
+  if (!valid.ok()) return valid;
+  if (!grant.ok()) return grant.status();
   const auto data_kind = static_cast<custos::v1::DataKind>(request.kind());
   entry.set_data_kind(data_kind);
   entry.set_resource(

@@ -160,7 +160,8 @@ absl::Status ValidateListEntries(
                    absl::StrCat("a known Outcome, got ", request.outcome()));
   }
   if (request.page_size() < 0 || request.page_size() > 1000) {
-    return Invalid("page_size", "0 to 1000");
+    return Invalid("page_size",
+                   absl::StrCat("0 to 1000, got ", request.page_size()));
   }
   return ValidateText("page_token", request.page_token(), 256, false);
 }
@@ -202,8 +203,9 @@ absl::Status ValidateGrantId(absl::string_view grant_id) {
 }
 
 absl::Status ValidatePageSize(int32_t page_size) {
-  return page_size < 0 || page_size > 500 ? Invalid("page_size", "0 to 500")
-                                          : absl::OkStatus();
+  return page_size < 0 || page_size > 500
+             ? Invalid("page_size", absl::StrCat("0 to 500, got ", page_size))
+             : absl::OkStatus();
 }
 
 // A page of list `list` (common/page_token.h): its size, and a token that

@@ -76,7 +76,8 @@ TEST(ValidateTextTest, AcceptsMultibyteUtf8AndRejectsSurrogates) {
 TEST(ValidateListEntriesTest, RejectsOutOfRangePageSize) {
   custos::v1::ListEntriesRequest request;
   request.set_page_size(1001);
-  EXPECT_EQ(ValidateListEntries(request).message(), "page_size: 0 to 1000");
+  EXPECT_EQ(ValidateListEntries(request).message(),
+            "page_size: 0 to 1000, got 1001");
   request.set_page_size(10);
   request.set_outcome(static_cast<custos::v1::Outcome>(42));
   EXPECT_EQ(ValidateListEntries(request).message(),
@@ -97,7 +98,8 @@ TEST(ValidateTest, GrantCalls) {
   read.set_kind(custos::v1::ACCOUNT);
   EXPECT_EQ(FirstError(ValidateReadCustomerData, read), "");
   read.set_page_size(501);
-  EXPECT_EQ(FirstError(ValidateReadCustomerData, read), "page_size: 0 to 500");
+  EXPECT_EQ(FirstError(ValidateReadCustomerData, read),
+            "page_size: 0 to 500, got 501");
   read.set_page_size(0);
   read.set_kind(static_cast<custos::v1::DataKind>(999));
   EXPECT_EQ(FirstError(ValidateReadCustomerData, read),
@@ -108,7 +110,8 @@ TEST(ValidateTest, GrantCalls) {
 
   custos::v1::ListGrantsRequest list;
   list.set_page_size(-1);
-  EXPECT_EQ(FirstError(ValidateListGrants, list), "page_size: 0 to 500");
+  EXPECT_EQ(FirstError(ValidateListGrants, list),
+            "page_size: 0 to 500, got -1");
   list.set_page_size(0);
   list.set_page_token("s7");
   EXPECT_EQ(FirstError(ValidateListGrants, list).rfind("page_token: ", 0), 0u);
@@ -144,7 +147,7 @@ TEST(ValidateTest, ApprovalCalls) {
   custos::v1::ListPendingRequestsRequest pending;
   pending.set_page_size(100000);
   EXPECT_EQ(FirstError(ValidateListPendingRequests, pending),
-            "page_size: 0 to 500");
+            "page_size: 0 to 500, got 100000");
   pending.set_page_size(10);
   pending.set_page_token("p12");
   EXPECT_EQ(FirstError(ValidateListPendingRequests, pending), "");
@@ -191,7 +194,8 @@ TEST(ValidateTest, LogAndIdentityCalls) {
       0u);
   custos::v1::ListSessionsRequest sessions;
   sessions.set_page_size(-5);
-  EXPECT_EQ(FirstError(ValidateListSessions, sessions), "page_size: 0 to 500");
+  EXPECT_EQ(FirstError(ValidateListSessions, sessions),
+            "page_size: 0 to 500, got -5");
   sessions.set_page_size(0);
   sessions.set_page_token("g7");
   EXPECT_EQ(FirstError(ValidateListSessions, sessions).rfind("page_token: ", 0),

@@ -532,10 +532,12 @@ class DataBrokerTest : public GatewayTest {
   static grpc::Status ReadRefused(const std::string& staff,
                                   const std::string& grant_id,
                                   custos::v1::DataKind kind,
-                                  custos::v1::LogEntry* entry) {
+                                  custos::v1::LogEntry* entry,
+                                  int page_size = 0) {
     custos::v1::ReadCustomerDataRequest request;
     request.set_grant_id(grant_id);
     request.set_kind(kind);
+    request.set_page_size(page_size);
     grpc::ClientContext context;
     custos::v1::ReadCustomerDataResponse response;
     const grpc::Status status =
@@ -871,6 +873,17 @@ TEST_F(DataBrokerTest, RefusesMalformedReadsNamingTheField) {
                  custos::v1::ACCOUNT, &page)
                 .error_code(),
             grpc::StatusCode::NOT_FOUND);
+
+  // A malformed read under a known grant names the grant and its customer
+  // in its entry, so the customer's log shows the attempt.
+  custos::v1::LogEntry entry;
+  const grpc::Status too_big = ReadRefused(
+      "anna.support", grant.grant_id(), custos::v1::SUBSCRIBERS, &entry, 5000);
+  EXPECT_EQ(too_big.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(too_big.error_message(), "page_size: 0 to 500, got 5000");
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+  EXPECT_EQ(entry.grant_id(), grant.grant_id());
+  EXPECT_EQ(entry.customer_id(), "acme");
 }
 
 }  // namespace
