@@ -108,12 +108,18 @@ grep -q "acme" <<<"$customer_log" && fail "the customer sees another customer's 
 trip=$("$custos" --as anna.support --output json trip request --country DE --first_day 2026-11-20 --last_day 2026-11-30 --device laptop-7)
 trip_id=$(sed -n 's/.*"trip_id": "\(t_[0-9a-f]*\)".*/\1/p' <<<"$trip")
 "$custos" --as dirk.dpo trip decide --trip "$trip_id" --approve | grep -q "approved" || fail "trip decide"
+trips=$("$custos" --as anna.support trip list)
+grep -Eq "^TRIP +STAFF +COUNTRY +DAYS +DEVICE +STATE +DECIDED BY$" <<<"$trips" || fail "trip list header: $trips"
+grep -Eq "^$trip_id +anna.support +DE +2026-11-20..2026-11-30 +laptop-7 +approved +dirk.dpo$" <<<"$trips" ||
+  fail "trip list row: $trips"
 
 # Take identity: a single-use link, then the engineer ends the session.
 started=$("$custos" --as anna.support --output json identity start --customer acme --user acme.owner --category support --ref SUP-1042)
 grep -q '"link": "https://localhost:8443/identity/start#lt_' <<<"$started" || fail "no link: $started"
 session_id=$(sed -n 's/.*"session_id": "\(s_[0-9a-f]*\)".*/\1/p' <<<"$started" | head -1)
-"$custos" --as anna.support identity list --active_only >/dev/null || fail "identity list"
+sessions=$("$custos" --as anna.support identity list) || fail "identity list"
+grep -Eq "^$session_id +anna.support +acme.owner@acme +support +SUP-1042 +link_issued +0 " <<<"$sessions" ||
+  fail "identity list row: $sessions"
 "$custos" --as anna.support identity end --session "$session_id" | grep -q " ended " || fail "identity end"
 
 # Proofs, checked by the CLI against the pinned key.

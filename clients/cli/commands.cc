@@ -67,6 +67,13 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
+// A state's enum name without its prefix, in lower case, as tables show
+// it: StateName("TRIP_APPROVED", "TRIP_") is "approved".
+std::string StateName(absl::string_view name, absl::string_view prefix) {
+  absl::ConsumePrefix(&name, prefix);
+  return absl::AsciiStrToLower(name);
+}
+
 int ExitCodeFor(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK:
@@ -659,12 +666,9 @@ int AccessList(const CommandOptions& options,
   Table table({"GRANT", "STAFF", "CUSTOMER", "CATEGORY", "REFERENCE", "STATE",
                "EXPIRES", "READ"});
   for (const auto& g : response.grants()) {
-    const std::string state_name = custos::v1::GrantState_Name(g.state());
-    absl::string_view state = state_name;
-    absl::ConsumePrefix(&state, "GRANT_");
     table.AddRow({g.grant_id(), g.staff_id(), g.customer_id(),
                   g.justification().category(), g.justification().reference(),
-                  absl::AsciiStrToLower(std::string(state)),
+                  StateName(custos::v1::GrantState_Name(g.state()), "GRANT_"),
                   FormatTime(g.obligations().expires_at()),
                   absl::StrCat(g.records_read())});
   }
@@ -730,10 +734,10 @@ int PrintOrJson(const google::protobuf::Message& message,
 }
 
 std::string TripLine(const custos::v1::Trip& t) {
-  std::string state = custos::v1::TripState_Name(t.state());
-  return absl::StrCat(t.trip_id(), "  ", t.staff_id(), "  ", t.country(), "  ",
-                      t.first_day(), "..", t.last_day(), "  ", t.device_id(),
-                      "  ", absl::AsciiStrToLower(state.substr(5)), "\n");
+  return absl::StrCat(
+      t.trip_id(), "  ", t.staff_id(), "  ", t.country(), "  ", t.first_day(),
+      "..", t.last_day(), "  ", t.device_id(), "  ",
+      StateName(custos::v1::TripState_Name(t.state()), "TRIP_"), "\n");
 }
 
 int TripRequest(const CommandOptions& options,
@@ -792,10 +796,22 @@ int TripList(const CommandOptions& options,
       custos::v1::Approvals::NewStub(channel)->ListTrips(&context, request,
                                                          &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  std::string text;
-  for (const auto& t : response.trips()) text += TripLine(t);
-  text += NextPageLine(response.next_page_token());
-  return PrintOrJson(response, options, out, text);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  Table table(
+      {"TRIP", "STAFF", "COUNTRY", "DAYS", "DEVICE", "STATE", "DECIDED BY"});
+  for (const auto& t : response.trips()) {
+    table.AddRow({t.trip_id(), t.staff_id(), t.country(),
+                  absl::StrCat(t.first_day(), "..", t.last_day()),
+                  t.device_id(),
+                  StateName(custos::v1::TripState_Name(t.state()), "TRIP_"),
+                  t.decided_by()});
+  }
+  table.Print(out);
+  out << NextPageLine(response.next_page_token());
+  return kExitOk;
 }
 
 int ApprovalList(const CommandOptions& options,
@@ -827,12 +843,11 @@ int ApprovalList(const CommandOptions& options,
                 .substr(9)));
       }
     }
-    table.AddRow({p.request_id(), p.staff_id(), p.customer_id(),
-                  p.justification().category(), p.justification().reference(),
-                  p.country().empty() ? "?" : p.country(),
-                  absl::StrJoin(waiting, ", "),
-                  absl::AsciiStrToLower(
-                      custos::v1::PendingState_Name(p.state()).substr(8))});
+    table.AddRow(
+        {p.request_id(), p.staff_id(), p.customer_id(),
+         p.justification().category(), p.justification().reference(),
+         p.country().empty() ? "?" : p.country(), absl::StrJoin(waiting, ", "),
+         StateName(custos::v1::PendingState_Name(p.state()), "PENDING_")});
   }
   table.Print(out);
   out << NextPageLine(response.next_page_token());
@@ -860,8 +875,8 @@ int ApprovalDecide(const CommandOptions& options,
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   std::string text = absl::StrCat(
       response.request().request_id(), ": ",
-      absl::AsciiStrToLower(
-          custos::v1::PendingState_Name(response.request().state()).substr(8)));
+      StateName(custos::v1::PendingState_Name(response.request().state()),
+                "PENDING_"));
   if (response.has_grant())
     absl::StrAppend(&text, "; granted ", response.grant().grant_id());
   absl::StrAppend(&text, " (log entry #", response.log_index(), ")\n");
@@ -894,13 +909,12 @@ int ConsentSet(const CommandOptions& options,
 }
 
 std::string SessionLine(const custos::v1::TakeIdentitySession& s) {
-  std::string state = custos::v1::SessionState_Name(s.state());
   return absl::StrCat(
       s.session_id(), "  ", s.staff_id(), " as ", s.customer_user_id(), "@",
       s.customer_id(), "  ", s.justification().category(), " ",
       s.justification().reference(), "  ",
-      absl::AsciiStrToLower(state.substr(8)), "  pages ", s.page_views(),
-      "  until ", FormatTime(s.expires_at()), "\n");
+      StateName(custos::v1::SessionState_Name(s.state()), "SESSION_"),
+      "  pages ", s.page_views(), "  until ", FormatTime(s.expires_at()), "\n");
 }
 
 int IdentityStart(const CommandOptions& options,
@@ -980,10 +994,24 @@ int IdentityList(const CommandOptions& options,
       custos::v1::TakeIdentity::NewStub(channel)->ListSessions(
           &context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  std::string text;
-  for (const auto& s : response.sessions()) text += SessionLine(s);
-  text += NextPageLine(response.next_page_token());
-  return PrintOrJson(response, options, out, text);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  Table table({"SESSION", "STAFF", "AS", "CATEGORY", "REFERENCE", "STATE",
+               "PAGES", "UNTIL"});
+  for (const auto& session : response.sessions()) {
+    table.AddRow(
+        {session.session_id(), session.staff_id(),
+         absl::StrCat(session.customer_user_id(), "@", session.customer_id()),
+         session.justification().category(),
+         session.justification().reference(),
+         StateName(custos::v1::SessionState_Name(session.state()), "SESSION_"),
+         absl::StrCat(session.page_views()), FormatTime(session.expires_at())});
+  }
+  table.Print(out);
+  out << NextPageLine(response.next_page_token());
+  return kExitOk;
 }
 
 const Command kCommands[] = {
