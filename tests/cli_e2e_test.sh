@@ -211,6 +211,11 @@ grep -q "The log verifies and extends the previous report" "$TEST_TMPDIR/report.
   || fail "report: log state"
 grep -q "anna.support" "$TEST_TMPDIR/report.csv" || fail "report: csv rows"
 grep -q '"verified":true' "$TEST_TMPDIR/report.json" || fail "report: json"
+# Without --state, from another directory, the checkpoint is kept beside the log.
+(cd "$TEST_TMPDIR" && "$custos" report --db "$data/audit.db" --verifier_key "$key" \
+  --from "$from" --to "$to" --format json --out report-default-state.json) ||
+  fail "report without --state"
+[ -s "$data/report-checkpoint" ] || fail "report: no report-checkpoint beside the log"
 if command -v sqlite3 >/dev/null; then
   cp "$data/audit.db" "$TEST_TMPDIR/tampered.db"
   sqlite3 "$TEST_TMPDIR/tampered.db" "DELETE FROM entries WHERE idx = 2"

@@ -470,7 +470,15 @@ int Report(const CommandOptions& options,
   command.out = options.out;
   if (!options.db.empty()) command.db = options.db;
   command.verifier_key = options.verifier_key;
-  if (!options.state_file.empty()) command.state_file = options.state_file;
+  // The last report's checkpoint belongs to the log it checked: kept beside
+  // the log's file, wherever the report is run from.
+  command.state_file =
+      options.state_file.empty()
+          ? absl::StrCat(command.db.find('/') == std::string::npos
+                             ? "."
+                             : command.db.substr(0, command.db.rfind('/')),
+                         "/report-checkpoint")
+          : options.state_file;
   command.policy_file = options.policy_file;
   command.directory_file = options.directory_file;
   command.time_zone = options.time_zone;

@@ -75,7 +75,7 @@ ABSL_FLAG(std::string, verifier_key, "",
           "Pinned checkpoint verifier key NAME+ID+KEY (CUSTOS_VERIFIER_KEY).");
 ABSL_FLAG(std::string, state, "",
           "File keeping the last verified checkpoint (verify; report: default "
-          ".custos/report-checkpoint).");
+          "report-checkpoint beside --db).");
 ABSL_FLAG(std::string, from, "", "First day of the report, YYYY-MM-DD.");
 ABSL_FLAG(std::string, to, "", "Last day of the report, YYYY-MM-DD.");
 ABSL_FLAG(std::string, format, "html", "Report format: html, csv or json.");

@@ -19,7 +19,7 @@ struct ReportCommand {
   std::string db = ".custos/audit.db";
   std::string verifier_key;
   // Keeps the checkpoint of the last verified report, for the next one's
-  // consistency check.
+  // consistency check (the CLI's default: report-checkpoint beside `db`).
   std::string state_file = ".custos/report-checkpoint";
   // The policy and staff directory files custosd runs with; empty means the
   // ones built in.
