@@ -254,6 +254,34 @@ absl::Status DecidePending(
   return absl::OkStatus();
 }
 
+// NOT_FOUND unless `request` names a partner organisation that staff work
+// for, or withdraws the consent of one the customer gave it to before (and
+// that has since left the directory). A mistyped name would otherwise be
+// stored as consent for nobody, while the partner meant keeps its consent.
+absl::Status CheckPartner(const Gateway& gateway, absl::string_view customer_id,
+                          const custos::v1::SetPartnerConsentRequest& request) {
+  const std::string& partner = request.partner_organisation();
+  const std::vector<std::string>& partners =
+      gateway.directory->PartnerOrganisations();
+  if (std::binary_search(partners.begin(), partners.end(), partner)) {
+    return absl::OkStatus();
+  }
+  const custos::v1::Customer* customer =
+      gateway.directory->FindCustomer(customer_id);
+  if (!request.consent() && customer != nullptr) {
+    auto effective = EffectiveCustomer(gateway, *customer);
+    if (!effective.ok()) return effective.status();
+    const auto& consented = effective->consented_partners();
+    if (std::find(consented.begin(), consented.end(), partner) !=
+        consented.end()) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("partner_organisation: no partner organisation \"", partner,
+                   "\"; expected one of: ", absl::StrJoin(partners, ", ")));
+}
+
 absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
                         const custos::v1::SetPartnerConsentRequest& request,
                         custos::v1::SetPartnerConsentResponse& response) {
@@ -266,6 +294,10 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
   if (auto s = ValidateSetPartnerConsent(request); !s.ok()) return s;
   call.entry().set_resource(
       absl::StrCat("consent/", request.partner_organisation()));
+  if (auto s = CheckPartner(gateway, call.caller().customer_id, request);
+      !s.ok()) {
+    return s;
+  }
   custos::v1::PartnerConsent& consent = *response.mutable_consent();
   consent.set_customer_id(call.caller().customer_id);
   consent.set_partner_organisation(request.partner_organisation());

@@ -139,8 +139,16 @@ absl::StatusOr<std::unique_ptr<Directory>> Directory::Parse(
 
 Directory::Directory(custos::v1::Directory directory)
     : directory_(std::move(directory)) {
-  for (const auto& s : directory_.staff()) staff_[s.staff_id()] = &s;
+  for (const auto& s : directory_.staff()) {
+    staff_[s.staff_id()] = &s;
+    if (!s.partner_organisation().empty())
+      partner_organisations_.push_back(s.partner_organisation());
+  }
   for (const auto& c : directory_.customers()) customers_[c.customer_id()] = &c;
+  std::sort(partner_organisations_.begin(), partner_organisations_.end());
+  partner_organisations_.erase(
+      std::unique(partner_organisations_.begin(), partner_organisations_.end()),
+      partner_organisations_.end());
 }
 
 const custos::v1::StaffMember* Directory::FindStaff(

@@ -35,12 +35,19 @@ class Directory {
   // The ids of every member of staff, in file order.
   std::vector<std::string> StaffIds() const;
 
+  // The partner organisations that staff work for, sorted: those a customer
+  // may consent to.
+  const std::vector<std::string>& PartnerOrganisations() const {
+    return partner_organisations_;
+  }
+
  private:
   explicit Directory(custos::v1::Directory directory);
 
   custos::v1::Directory directory_;
   absl::flat_hash_map<std::string, const custos::v1::StaffMember*> staff_;
   absl::flat_hash_map<std::string, const custos::v1::Customer*> customers_;
+  std::vector<std::string> partner_organisations_;
 };
 
 // Whether `id` is a valid staff, customer or user id: 1 to 64 bytes of

@@ -1,6 +1,7 @@
 #include "gateway/directory.h"
 
 #include <set>
+#include <vector>
 
 #include "gateway/demo_directory.h"
 #include "gmock/gmock.h"
@@ -30,6 +31,8 @@ TEST(DirectoryTest, DemoHasEveryContractTypeDpoAndPartner) {
   ASSERT_NE((*directory)->FindStaff("pia.partner"), nullptr);
   EXPECT_EQ((*directory)->FindStaff("pia.partner")->partner_organisation(),
             "mailfix");
+  EXPECT_EQ((*directory)->PartnerOrganisations(),
+            std::vector<std::string>{"mailfix"});
   EXPECT_NE((*directory)->FindCustomer("acme"), nullptr);
   EXPECT_EQ((*directory)->FindCustomer("nobody"), nullptr);
 }

@@ -136,6 +136,18 @@ class GatewayTest : public ::testing::Test {
     return {};
   }
 
+  // The entry that records a refused call, by the custos-log-index trailer
+  // of its finished `context`.
+  static custos::v1::LogEntry RefusalEntry(const grpc::ClientContext& context) {
+    const auto& trailers = context.GetServerTrailingMetadata();
+    const auto index = trailers.find("custos-log-index");
+    if (index == trailers.end()) {
+      ADD_FAILURE() << "no custos-log-index trailer";
+      return {};
+    }
+    return EntryAt(std::string(index->second.data(), index->second.size()));
+  }
+
   // Holds a database's write lock while it lives, so that writing to it
   // fails: the log's by default, so that appends fail.
   class DatabaseLock {
@@ -544,12 +556,7 @@ class DataBrokerTest : public GatewayTest {
         custos::v1::StaffAccess::NewStub(StaffChannel(staff))
             ->ReadCustomerData(&context, request, &response);
     EXPECT_FALSE(status.ok());
-    const auto& trailers = context.GetServerTrailingMetadata();
-    const auto index = trailers.find("custos-log-index");
-    EXPECT_NE(index, trailers.end());
-    if (index != trailers.end()) {
-      *entry = EntryAt(std::string(index->second.data(), index->second.size()));
-    }
+    *entry = RefusalEntry(context);
     return status;
   }
 
@@ -1175,6 +1182,18 @@ class ApprovalsTest : public GatewayTest {
         "authorization",
         absl::StrCat("Bearer ", CustomerToken(*data_dir_, customer)));
   }
+
+  // `customer` gives or withdraws `partner`'s consent, in `context`.
+  static grpc::Status SetConsent(const std::string& customer,
+                                 const std::string& partner, bool consent,
+                                 grpc::ClientContext& context) {
+    custos::v1::SetPartnerConsentRequest request;
+    request.set_partner_organisation(partner);
+    request.set_consent(consent);
+    custos::v1::SetPartnerConsentResponse changed;
+    AsCustomer(context, customer);
+    return CustomerStub()->SetPartnerConsent(&context, request, &changed);
+  }
 };
 
 // Sessions are listed by their staff member, their customer, or the DPO:
@@ -1277,15 +1296,9 @@ TEST_F(ApprovalsTest, WithdrawnConsentShutsThePartnerOut) {
   ASSERT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
           .status.ok());
-  custos::v1::SetPartnerConsentRequest withdraw;
-  withdraw.set_partner_organisation("mailfix");
-  withdraw.set_consent(false);
-  custos::v1::SetPartnerConsentResponse changed;
   {
     grpc::ClientContext context;
-    AsCustomer(context, "acme");
-    ASSERT_TRUE(
-        CustomerStub()->SetPartnerConsent(&context, withdraw, &changed).ok());
+    ASSERT_TRUE(SetConsent("acme", "mailfix", false, context).ok());
   }
   const Answer refused =
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042");
@@ -1293,11 +1306,30 @@ TEST_F(ApprovalsTest, WithdrawnConsentShutsThePartnerOut) {
   EXPECT_THAT(refused.status.error_message(),
               HasSubstr("PARTNER_WITHOUT_CONSENT"));
   // Consent given again lets the partner back in.
-  withdraw.set_consent(true);
   grpc::ClientContext context;
-  AsCustomer(context, "acme");
-  ASSERT_TRUE(
-      CustomerStub()->SetPartnerConsent(&context, withdraw, &changed).ok());
+  ASSERT_TRUE(SetConsent("acme", "mailfix", true, context).ok());
+  EXPECT_TRUE(
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
+          .status.ok());
+}
+
+// A partner's name mistyped is refused, naming the field and the partners
+// there are, and logged: stored, it would be consent for nobody while the
+// partner meant kept theirs.
+TEST_F(ApprovalsTest, ConsentNamesAPartnerThatStaffWorkFor) {
+  for (const bool consent : {false, true}) {
+    grpc::ClientContext context;
+    const grpc::Status status = SetConsent("acme", "mailfx", consent, context);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(status.error_message(),
+              "partner_organisation: no partner organisation \"mailfx\"; "
+              "expected one of: mailfix");
+    const auto entry = RefusalEntry(context);
+    EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+    EXPECT_EQ(entry.customer_id(), "acme");
+    EXPECT_EQ(entry.resource(), "consent/mailfx");
+  }
+  // mailfix kept its consent.
   EXPECT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
           .status.ok());
@@ -1914,6 +1946,59 @@ TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
 
 namespace custos {
 namespace {
+
+// A partner that has left the staff directory keeps the consents customers
+// gave it: the customer can still withdraw one, but no one can give it anew.
+TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/departed");
+  options.listen_address = "127.0.0.1:0";
+  options.directory_file = options.data_dir + "-directory.textproto";
+  {
+    std::ofstream directory(options.directory_file);
+    directory << R"pb(
+      staff {
+        staff_id: "dora.dpo"
+        display_name: "Dora de Jong"
+        roles: "dpo"
+        contract: DUTCH_EMPLOYMENT
+        confidentiality_clause: true
+        contract_start: "2020-01-01"
+        active: true
+      }
+      customers {
+        customer_id: "acme"
+        name: "Acme Webshop B.V."
+        consented_partners: "oldpartner"
+        users { user_id: "acme.owner" display_name: "Sanne Koster" }
+      }
+    )pb";
+  }
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
+  auto approvals = custos::v1::Approvals::NewStub(
+      grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
+                          grpc::SslCredentials(tls)));
+  const auto set = [&](bool consent) {
+    custos::v1::SetPartnerConsentRequest request;
+    request.set_partner_organisation("oldpartner");
+    request.set_consent(consent);
+    custos::v1::SetPartnerConsentResponse changed;
+    grpc::ClientContext context;
+    context.AddMetadata(
+        "authorization",
+        absl::StrCat("Bearer ", CustomerToken(options.data_dir, "acme")));
+    return approvals->SetPartnerConsent(&context, request, &changed);
+  };
+  const grpc::Status withdrawn = set(false);
+  EXPECT_TRUE(withdrawn.ok()) << withdrawn.error_message();
+  // Withdrawn, the name is unknown: neither giving nor withdrawing again is
+  // taken.
+  EXPECT_EQ(set(true).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(set(false).error_code(), grpc::StatusCode::NOT_FOUND);
+}
 
 // A limit no grant could serve under is a mistake in the settings: custosd
 // does not start, and says which setting.
