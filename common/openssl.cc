@@ -1,7 +1,11 @@
 #include "common/openssl.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
+
+#include <cstring>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +21,31 @@ absl::Status OpenSslError(absl::string_view context, absl::StatusCode code) {
     absl::StrAppend(&message, ": ", buf);
   }
   return absl::Status(code, message);
+}
+
+absl::Status RandomBytes(void* out, size_t size) {
+  constexpr size_t kPoolSize = 4096;
+  unsigned char* const bytes = static_cast<unsigned char*>(out);
+  if (size > kPoolSize) {
+    return RAND_bytes(bytes, static_cast<int>(size)) == 1
+               ? absl::OkStatus()
+               : OpenSslError("drawing random bytes",
+                              absl::StatusCode::kUnavailable);
+  }
+  thread_local unsigned char pool[kPoolSize];
+  thread_local size_t used = kPoolSize;
+  if (kPoolSize - used < size) {
+    if (RAND_bytes(pool, kPoolSize) != 1) {
+      used = kPoolSize;
+      return OpenSslError("drawing random bytes",
+                          absl::StatusCode::kUnavailable);
+    }
+    used = 0;
+  }
+  std::memcpy(bytes, pool + used, size);
+  OPENSSL_cleanse(pool + used, size);
+  used += size;
+  return absl::OkStatus();
 }
 
 void Sha256ConcatTo(std::initializer_list<absl::string_view> parts, char* out) {

@@ -1,7 +1,5 @@
 #include "gateway/access_decision.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -68,8 +66,8 @@ absl::StatusOr<std::string> IdOf(absl::string_view prefix,
                                  const unsigned char* head, size_t fixed) {
   unsigned char bytes[16];
   std::copy(head, head + fixed, bytes);
-  if (RAND_bytes(bytes + fixed, sizeof(bytes) - fixed) != 1) {
-    return OpenSslError("RAND_bytes", absl::StatusCode::kUnavailable);
+  if (auto s = RandomBytes(bytes + fixed, sizeof(bytes) - fixed); !s.ok()) {
+    return s;
   }
   return absl::StrCat(
       prefix, HexEncode(absl::string_view(reinterpret_cast<char*>(bytes),

@@ -1,6 +1,5 @@
 #include "audit/sqlite/sqlite_log_store.h"
 
-#include <openssl/rand.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -188,24 +187,16 @@ absl::StatusOr<uint64_t> ReadListedBelow(sqlite3* db) {
   return 0;
 }
 
-// Salts are cut from a pool of random bytes per thread, drawn from
-// OpenSSL's generator 4 KiB at a time: a RAND_bytes call for each salt cost
-// more than everything else an appender does. A salt handed out is wiped
-// from the pool, so erasing it from the log leaves no copy in memory either.
+// From the pool of random bytes per thread (RandomBytes): a RAND_bytes
+// call for each salt cost more than everything else an appender does, and
+// a salt handed out is wiped from the pool, so erasing it from the log
+// leaves no copy in memory either.
 absl::StatusOr<std::string> NewSalt() {
-  constexpr size_t kPoolSize = 4096;
-  static_assert(kPoolSize % kSaltSize == 0);
-  thread_local unsigned char pool[kPoolSize];
-  thread_local size_t used = kPoolSize;
-  if (used == kPoolSize) {
-    if (RAND_bytes(pool, kPoolSize) != 1) {
-      return OpenSslError("drawing a salt", absl::StatusCode::kUnavailable);
-    }
-    used = 0;
+  std::string salt(kSaltSize, '\0');
+  if (auto s = RandomBytes(salt.data(), salt.size()); !s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("drawing a salt: ", s.message()));
   }
-  std::string salt(reinterpret_cast<const char*>(pool + used), kSaltSize);
-  OPENSSL_cleanse(pool + used, kSaltSize);
-  used += kSaltSize;
   return salt;
 }
 

@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
@@ -41,9 +40,7 @@ int HexValue(char c) {
 
 absl::StatusOr<std::string> RandomToken() {
   unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    return OpenSslError("drawing a random token");
-  }
+  if (auto s = RandomBytes(bytes, sizeof bytes); !s.ok()) return s;
   return HexEncode(
       absl::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
 }
