@@ -155,6 +155,9 @@ class GatewayTest : public ::testing::Test {
     explicit DatabaseLock(absl::string_view file = "audit.db") {
       EXPECT_EQ(sqlite3_open(absl::StrCat(*data_dir_, "/", file).c_str(), &db_),
                 SQLITE_OK);
+      // custosd may be committing (an earlier call's entry, a checkpoint it
+      // signs each second): wait for that rather than fail to take the lock.
+      sqlite3_busy_timeout(db_, 10000);
       EXPECT_EQ(sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
                 SQLITE_OK);
     }
@@ -924,6 +927,7 @@ TEST_F(GatewayTest, FailsClosedWhileTheLogCannotBeWrittenAndRecovers) {
   const int grants_before = count_grants();
   sqlite3* locker = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &locker), SQLITE_OK);
+  sqlite3_busy_timeout(locker, 10000);  // As DatabaseLock.
   ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
             SQLITE_OK);
 
