@@ -26,6 +26,7 @@ absl::Status OpenSslError(absl::string_view context, absl::StatusCode code) {
 absl::Status RandomBytes(void* out, size_t size) {
   constexpr size_t kPoolSize = 4096;
   unsigned char* const bytes = static_cast<unsigned char*>(out);
+  if (size == 0) return absl::OkStatus();
   if (size > kPoolSize) {
     return RAND_bytes(bytes, static_cast<int>(size)) == 1
                ? absl::OkStatus()
