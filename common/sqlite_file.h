@@ -31,6 +31,29 @@ absl::Status SqliteUnavailable(sqlite3* db, absl::string_view what,
 // message goes through `keep`, which may change it, and is on the page when
 // `keep` returns true; up to `limit` of them. Resets `stmt`. UNAVAILABLE
 // as SqliteUnavailable, INVALID_ARGUMENT for a token not of `list`.
+// The SQL of one list, newest first, for each combination of its two
+// optional equality filters: the first bound to ?1, the second to ?2, the
+// page cursor to ?3 (ReadPage's start_param). Each text names only the
+// filters given: a term like "(?1 = '' OR staff_id = ?1)" keeps SQLite off
+// staff_id's index, so every list walked the whole table, and a staff
+// member with a few rows among millions waited for all of them. An index
+// on the filtered column keeps rowid order within each value, so the page
+// comes from it without sorting. The texts are literals
+// (SqliteStatements's keys); a parameter a text does not name may still be
+// bound.
+struct FilteredListSql {
+  const char* all;
+  const char* first;
+  const char* second;
+  const char* both;
+
+  const char* For(absl::string_view first_filter,
+                  absl::string_view second_filter) const {
+    if (first_filter.empty()) return second_filter.empty() ? all : second;
+    return second_filter.empty() ? first : both;
+  }
+};
+
 template <typename Message, typename Keep>
 absl::StatusOr<Page<Message>> ReadPage(sqlite3* db, absl::string_view what,
                                        sqlite3_stmt* stmt, int start_param,

@@ -23,6 +23,17 @@ custos::v1::Grant WithStateAt(custos::v1::Grant grant, absl::Time now) {
 
 }  // namespace
 
+namespace internal {
+const FilteredListSql kGrantListSql = {
+    "SELECT rowid, grant FROM grants WHERE rowid < ?3 ORDER BY rowid DESC",
+    "SELECT rowid, grant FROM grants WHERE staff_id = ?1 AND rowid < ?3 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, grant FROM grants WHERE customer_id = ?2 AND rowid < ?3 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, grant FROM grants WHERE staff_id = ?1 AND customer_id = ?2 "
+    "AND rowid < ?3 ORDER BY rowid DESC"};
+}  // namespace internal
+
 custos::v1::GrantState StateAt(const custos::v1::Grant& grant, absl::Time now) {
   if (grant.state() == custos::v1::GRANT_ACTIVE &&
       TimeUtil::TimestampToMicroseconds(grant.obligations().expires_at()) <=
@@ -46,11 +57,14 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
           "NOT NULL, customer_id TEXT NOT NULL, created_us INTEGER "
           "NOT NULL, grant "
           "BLOB NOT NULL);"
-          "CREATE INDEX IF NOT EXISTS grants_by_staff ON "
-          "grants(staff_id, created_us);"
-          "CREATE INDEX IF NOT EXISTS grants_by_customer ON "
-          "grants(customer_id, "
-          "created_us);",
+          // By staff member and by customer, newest first (rowid order
+          // within each value), for List; the indexes of files written
+          // before, by creation time, no list could use.
+          "DROP INDEX IF EXISTS grants_by_staff;"
+          "DROP INDEX IF EXISTS grants_by_customer;"
+          "CREATE INDEX IF NOT EXISTS grants_by_staff_id ON grants(staff_id);"
+          "CREATE INDEX IF NOT EXISTS grants_by_customer_id ON "
+          "grants(customer_id);",
           "grants"));
   std::unique_ptr<GrantStore> store(new GrantStore(db));
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
@@ -226,9 +240,8 @@ absl::StatusOr<Page<custos::v1::Grant>> GrantStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool active_only,
     absl::Time now, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(
-      "SELECT rowid, grant FROM grants WHERE (?1 = '' OR staff_id = ?1) AND "
-      "(?2 = '' OR customer_id = ?2) AND rowid < ?3 ORDER BY rowid DESC");
+  sqlite3_stmt* stmt =
+      statements_->Get(internal::kGrantListSql.For(staff_id, customer_id));
   sqlite3_bind_text(stmt, 1, staff_id.data(), staff_id.size(), SQLITE_STATIC);
   sqlite3_bind_text(stmt, 2, customer_id.data(), customer_id.size(),
                     SQLITE_STATIC);

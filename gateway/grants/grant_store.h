@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "common/page_token.h"
+#include "common/sqlite_file.h"
 #include "common/sqlite_statements.h"
 #include "proto/custos/v1/access.pb.h"
 
@@ -102,6 +103,12 @@ class GrantStore {
   std::atomic<uint64_t> transactions_{0};
   std::thread writer_;
 };
+
+namespace internal {
+// GrantStore::List's SQL, by staff_id (first) and customer_id (second); here
+// for the test that checks each has SQLite walk an index.
+extern const FilteredListSql kGrantListSql;
+}  // namespace internal
 
 // The grant's state at `now`: ACTIVE past its expiry is EXPIRED.
 custos::v1::GrantState StateAt(const custos::v1::Grant& grant, absl::Time now);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/mutex.h"
+#include "common/query_plan.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -280,6 +281,62 @@ TEST(GrantStoreTest, PagesGoNewestFirstAndMissNothing) {
 
   auto foreign = store->List("", "", false, kNow, 5, "s12");
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Lists by staff member, by customer, by both or by neither hold exactly the
+// grants that match, newest first; filtered, they walk that column's index
+// without sorting, so a staff member with a few grants among millions
+// reads only theirs.
+TEST(GrantStoreTest, ListsByEachFilterWalkAnIndex) {
+  auto store = OpenStore("plan.db");
+  const struct {
+    const char* id;
+    const char* staff;
+    const char* customer;
+  } grants[] = {{"g_1", "anna.support", "acme"},
+                {"g_2", "anna.support", "nordwind"},
+                {"g_3", "lars.deliverability", "acme"},
+                {"g_4", "anna.support", "acme"}};
+  for (const auto& made : grants) {
+    custos::v1::Grant grant = NewGrant(made.id, absl::Hours(1));
+    grant.set_staff_id(made.staff);
+    grant.set_customer_id(made.customer);
+    ASSERT_TRUE(store->Create(grant).ok());
+  }
+  const auto ids = [&](const std::string& staff, const std::string& customer) {
+    std::vector<std::string> listed;
+    auto page = store->List(staff, customer, false, kNow, 100, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& g : page->items) listed.push_back(g.grant_id());
+    }
+    return listed;
+  };
+  using ::testing::ElementsAre;
+  EXPECT_THAT(ids("", ""), ElementsAre("g_4", "g_3", "g_2", "g_1"));
+  EXPECT_THAT(ids("anna.support", ""), ElementsAre("g_4", "g_2", "g_1"));
+  EXPECT_THAT(ids("", "acme"), ElementsAre("g_4", "g_3", "g_1"));
+  EXPECT_THAT(ids("anna.support", "acme"), ElementsAre("g_4", "g_1"));
+  EXPECT_THAT(ids("nobody", ""), ElementsAre());
+
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/plan.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const FilteredListSql& sql = internal::kGrantListSql;
+  EXPECT_EQ(QueryPlan(db, sql.all),
+            "SEARCH grants USING INTEGER PRIMARY KEY (rowid<?)\n");
+  EXPECT_EQ(QueryPlan(db, sql.first),
+            "SEARCH grants USING INDEX grants_by_staff_id (staff_id=? AND "
+            "rowid<?)\n");
+  EXPECT_EQ(QueryPlan(db, sql.second),
+            "SEARCH grants USING INDEX grants_by_customer_id (customer_id=? "
+            "AND rowid<?)\n");
+  EXPECT_THAT(
+      QueryPlan(db, sql.both),
+      ::testing::MatchesRegex(
+          "SEARCH grants USING INDEX grants_by_[a-z]+_id \\([a-z_]+=\\? "
+          "AND rowid<\\?\\)\n"));
+  sqlite3_close(db);
 }
 
 }  // namespace

@@ -30,6 +30,18 @@ custos::v1::TakeIdentitySession WithStateAt(
 
 }  // namespace
 
+namespace internal {
+const FilteredListSql kSessionListSql = {
+    "SELECT rowid, session FROM sessions WHERE rowid < ?3 ORDER BY rowid "
+    "DESC",
+    "SELECT rowid, session FROM sessions WHERE staff_id = ?1 AND rowid < ?3 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, session FROM sessions WHERE customer_id = ?2 AND rowid < "
+    "?3 ORDER BY rowid DESC",
+    "SELECT rowid, session FROM sessions WHERE staff_id = ?1 AND customer_id "
+    "= ?2 AND rowid < ?3 ORDER BY rowid DESC"};
+}  // namespace internal
+
 custos::v1::SessionState SessionStateAt(
     const custos::v1::TakeIdentitySession& session, absl::Time now) {
   const bool open = session.state() == custos::v1::SESSION_LIVE ||
@@ -58,7 +70,12 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
           "CREATE UNIQUE INDEX IF NOT EXISTS sessions_by_link ON "
           "sessions(link_hash);"
           "CREATE INDEX IF NOT EXISTS sessions_by_token ON "
-          "sessions(token_hash);",
+          "sessions(token_hash);"
+          // For List: newest first within a staff member or a customer.
+          "CREATE INDEX IF NOT EXISTS sessions_by_staff_id ON "
+          "sessions(staff_id);"
+          "CREATE INDEX IF NOT EXISTS sessions_by_customer_id ON "
+          "sessions(customer_id);",
           "sessions"));
   std::unique_ptr<SessionStore> store(new SessionStore(db));
   return store;
@@ -209,9 +226,8 @@ absl::StatusOr<Page<custos::v1::TakeIdentitySession>> SessionStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool live_only,
     absl::Time now, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(
-      "SELECT rowid, session FROM sessions WHERE (?1 = '' OR staff_id = ?1) "
-      "AND (?2 = '' OR customer_id = ?2) AND rowid < ?3 ORDER BY rowid DESC");
+  sqlite3_stmt* stmt =
+      statements_->Get(internal::kSessionListSql.For(staff_id, customer_id));
   BindText(stmt, 1, staff_id);
   BindText(stmt, 2, customer_id);
   return ReadPage<custos::v1::TakeIdentitySession>(

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "common/page_token.h"
+#include "common/sqlite_file.h"
 #include "common/sqlite_statements.h"
 #include "proto/custos/v1/identity.pb.h"
 
@@ -85,6 +86,12 @@ class SessionStore {
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
 };
+
+namespace internal {
+// SessionStore::List's SQL, by staff_id (first) and customer_id (second);
+// here for the test that checks each has SQLite walk an index.
+extern const FilteredListSql kSessionListSql;
+}  // namespace internal
 
 // The session's state at `now`: LIVE or LINK_ISSUED past expiry is EXPIRED.
 custos::v1::SessionState SessionStateAt(

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/query_plan.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 
@@ -160,6 +162,60 @@ TEST(SessionStoreTest, OfTwoEndsOneWins) {
   EXPECT_EQ(
       store->End("s_e", custos::v1::SESSION_ENDED, "x", kNow).status().code(),
       absl::StatusCode::kFailedPrecondition);
+}
+
+// Lists by staff member, by customer, by both or by neither hold exactly
+// the sessions that match, newest first; filtered, SQLite walks an index
+// instead of the table.
+TEST(SessionStoreTest, ListsByEachFilterWalkAnIndex) {
+  auto store = OpenStore("lists.db");
+  const struct {
+    const char* id;
+    const char* staff;
+    const char* customer;
+  } sessions[] = {{"s_1", "anna.support", "acme"},
+                  {"s_2", "anna.support", "nordwind"},
+                  {"s_3", "lars.deliverability", "acme"},
+                  {"s_4", "anna.support", "acme"}};
+  for (const auto& made : sessions) {
+    custos::v1::TakeIdentitySession session = NewSession(made.id);
+    session.set_staff_id(made.staff);
+    session.set_customer_id(made.customer);
+    ASSERT_TRUE(store
+                    ->Create(session, absl::StrCat("link-", made.id),
+                             kNow + absl::Minutes(5))
+                    .ok());
+  }
+  const auto ids = [&](const std::string& staff, const std::string& customer) {
+    std::vector<std::string> listed;
+    auto page = store->List(staff, customer, false, kNow, 100, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& s : page->items) listed.push_back(s.session_id());
+    }
+    return listed;
+  };
+  using ::testing::ElementsAre;
+  EXPECT_THAT(ids("", ""), ElementsAre("s_4", "s_3", "s_2", "s_1"));
+  EXPECT_THAT(ids("anna.support", ""), ElementsAre("s_4", "s_2", "s_1"));
+  EXPECT_THAT(ids("", "acme"), ElementsAre("s_4", "s_3", "s_1"));
+  EXPECT_THAT(ids("anna.support", "acme"), ElementsAre("s_4", "s_1"));
+  EXPECT_THAT(ids("nobody", ""), ElementsAre());
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(
+                absl::StrCat(getenv("TEST_TMPDIR"), "/lists.db").c_str(), &db),
+            SQLITE_OK);
+  const FilteredListSql& sql = internal::kSessionListSql;
+  EXPECT_EQ(QueryPlan(db, sql.first),
+            "SEARCH sessions USING INDEX sessions_by_staff_id (staff_id=? AND "
+            "rowid<?)\n");
+  EXPECT_EQ(QueryPlan(db, sql.second),
+            "SEARCH sessions USING INDEX sessions_by_customer_id "
+            "(customer_id=? AND rowid<?)\n");
+  EXPECT_THAT(QueryPlan(db, sql.both),
+              ::testing::HasSubstr("SEARCH sessions USING INDEX sessions_by_"));
+  sqlite3_close(db);
 }
 
 }  // namespace
