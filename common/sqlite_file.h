@@ -32,8 +32,9 @@ absl::Status SqliteUnavailable(sqlite3* db, absl::string_view what,
 // `keep` returns true; up to `limit` of them. Resets `stmt`. UNAVAILABLE
 // as SqliteUnavailable, INVALID_ARGUMENT for a token not of `list`.
 // The SQL of one list, newest first, for each combination of its two
-// optional equality filters: the first bound to ?1, the second to ?2, the
-// page cursor to ?3 (ReadPage's start_param). Each text names only the
+// optional equality filters: the first bound to ?1, the second to ?2, then
+// whatever else the list binds, the page cursor last (ReadPage's
+// start_param). Each text names only the
 // filters given: a term like "(?1 = '' OR staff_id = ?1)" keeps SQLite off
 // staff_id's index, so every list walked the whole table, and a staff
 // member with a few rows among millions waited for all of them. An index

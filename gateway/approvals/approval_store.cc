@@ -19,7 +19,21 @@ constexpr char kSchema[] = R"sql(
     consent BLOB NOT NULL, PRIMARY KEY(customer_id, partner));
   CREATE TABLE IF NOT EXISTS customer_tokens(token_hash BLOB PRIMARY KEY,
     customer_id TEXT NOT NULL);
+  -- For the lists (each decision from abroad reads the staff member's
+  -- trips): newest first within a staff member or a customer.
+  CREATE INDEX IF NOT EXISTS trips_by_staff_id ON trips(staff_id);
+  CREATE INDEX IF NOT EXISTS pending_by_customer_id ON pending(customer_id);
+  CREATE INDEX IF NOT EXISTS pending_by_staff_id ON pending(staff_id);
 )sql";
+
+// ListTrips's SQL: all, or one staff member's (?1); ?2 keeps the undecided
+// only, ?3 is the page cursor.
+constexpr char kAllTripsSql[] =
+    "SELECT rowid, trip FROM trips WHERE (?2 = 0 OR state = 1) AND rowid < ?3 "
+    "ORDER BY rowid DESC";
+constexpr char kStaffTripsSql[] =
+    "SELECT rowid, trip FROM trips WHERE staff_id = ?1 AND (?2 = 0 OR state = "
+    "1) AND rowid < ?3 ORDER BY rowid DESC";
 
 absl::Status SqlError(sqlite3* db, absl::string_view context) {
   return SqliteUnavailable(db, "approvals", context);
@@ -50,6 +64,22 @@ absl::StatusOr<std::vector<Message>> Collect(sqlite3* db, sqlite3_stmt* stmt) {
 }
 
 }  // namespace
+
+namespace internal {
+const char* TripListSql(absl::string_view staff_id) {
+  return staff_id.empty() ? kAllTripsSql : kStaffTripsSql;
+}
+
+const FilteredListSql kPendingListSql = {
+    "SELECT rowid, pending FROM pending WHERE (?3 = 0 OR state = 1) AND rowid "
+    "< ?4 ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE customer_id = ?1 AND (?3 = 0 OR "
+    "state = 1) AND rowid < ?4 ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE staff_id = ?2 AND (?3 = 0 OR "
+    "state = 1) AND rowid < ?4 ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE customer_id = ?1 AND staff_id = "
+    "?2 AND (?3 = 0 OR state = 1) AND rowid < ?4 ORDER BY rowid DESC"};
+}  // namespace internal
 
 absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
     const std::string& path) {
@@ -127,9 +157,7 @@ absl::StatusOr<Page<custos::v1::Trip>> ApprovalStore::ListTrips(
     absl::string_view staff_id, bool undecided_only, int limit,
     absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(
-      "SELECT rowid, trip FROM trips WHERE (?1 = '' OR staff_id = ?1) AND "
-      "(?2 = 0 OR state = 1) AND rowid < ?3 ORDER BY rowid DESC");
+  sqlite3_stmt* stmt = statements_->Get(internal::TripListSql(staff_id));
   Bind(stmt, 1, std::string(staff_id));
   sqlite3_bind_int(stmt, 2, undecided_only ? 1 : 0);
   return ReadPage<custos::v1::Trip>(
@@ -193,10 +221,8 @@ absl::StatusOr<Page<custos::v1::PendingRequest>> ApprovalStore::ListPending(
     absl::string_view customer_id, absl::string_view staff_id,
     bool waiting_only, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(
-      "SELECT rowid, pending FROM pending WHERE (?1 = '' OR customer_id = ?1) "
-      "AND (?2 = '' OR staff_id = ?2) AND (?3 = 0 OR state = 1) AND rowid < ?4 "
-      "ORDER BY rowid DESC");
+  sqlite3_stmt* stmt =
+      statements_->Get(internal::kPendingListSql.For(customer_id, staff_id));
   Bind(stmt, 1, std::string(customer_id));
   Bind(stmt, 2, std::string(staff_id));
   sqlite3_bind_int(stmt, 3, waiting_only ? 1 : 0);

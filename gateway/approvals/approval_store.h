@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "common/page_token.h"
+#include "common/sqlite_file.h"
 #include "common/sqlite_statements.h"
 #include "proto/custos/v1/access.pb.h"
 #include "proto/custos/v1/approvals.pb.h"
@@ -98,6 +99,14 @@ class ApprovalStore {
                               std::vector<custos::v1::PartnerConsent>>
       consents_ ABSL_GUARDED_BY(mu_);
 };
+
+namespace internal {
+// ApprovalStore's list SQL, here for the test that checks each has SQLite
+// walk an index: trips by staff_id, and pending requests by customer_id
+// (first) and staff_id (second).
+const char* TripListSql(absl::string_view staff_id);
+extern const FilteredListSql kPendingListSql;
+}  // namespace internal
 
 }  // namespace custos::gateway
 

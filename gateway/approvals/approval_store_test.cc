@@ -1,0 +1,112 @@
+#include "gateway/approvals/approval_store.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/query_plan.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace custos::gateway {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string Path(const std::string& name) {
+  return absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+}
+
+// Lists of trips by staff member and of pending requests by customer, by
+// staff member or both hold exactly the rows that match, newest first;
+// filtered, SQLite walks an index instead of the table (a decision from
+// abroad reads the staff member's trips every time).
+TEST(ApprovalStoreTest, ListsByEachFilterWalkAnIndex) {
+  auto store = ApprovalStore::Open(Path("lists.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  const struct {
+    const char* id;
+    const char* staff;
+    custos::v1::TripState state;
+  } trips[] = {{"t_1", "anna.support", custos::v1::TRIP_REQUESTED},
+               {"t_2", "lars.deliverability", custos::v1::TRIP_REQUESTED},
+               {"t_3", "anna.support", custos::v1::TRIP_APPROVED}};
+  for (const auto& made : trips) {
+    custos::v1::Trip trip;
+    trip.set_trip_id(made.id);
+    trip.set_staff_id(made.staff);
+    trip.set_state(made.state);
+    ASSERT_TRUE((*store)->PutTrip(trip).ok());
+  }
+  const auto trip_ids = [&](const std::string& staff, bool undecided_only) {
+    std::vector<std::string> listed;
+    auto page = (*store)->ListTrips(staff, undecided_only);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& t : page->items) listed.push_back(t.trip_id());
+    }
+    return listed;
+  };
+  EXPECT_THAT(trip_ids("", false), ElementsAre("t_3", "t_2", "t_1"));
+  EXPECT_THAT(trip_ids("anna.support", false), ElementsAre("t_3", "t_1"));
+  EXPECT_THAT(trip_ids("anna.support", true), ElementsAre("t_1"));
+  EXPECT_THAT(trip_ids("nobody", false), ElementsAre());
+
+  const struct {
+    const char* id;
+    const char* customer;
+    const char* staff;
+  } pending[] = {{"p_1", "acme", "anna.support"},
+                 {"p_2", "nordwind", "anna.support"},
+                 {"p_3", "acme", "lars.deliverability"},
+                 {"p_4", "acme", "anna.support"}};
+  for (const auto& made : pending) {
+    StoredPendingRequest stored;
+    stored.pending.set_request_id(made.id);
+    stored.pending.set_customer_id(made.customer);
+    stored.pending.set_staff_id(made.staff);
+    stored.pending.set_state(custos::v1::PENDING_WAITING);
+    ASSERT_TRUE((*store)->PutPending(stored).ok());
+  }
+  const auto pending_ids = [&](const std::string& customer,
+                               const std::string& staff) {
+    std::vector<std::string> listed;
+    auto page = (*store)->ListPending(customer, staff, false, 100, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& p : page->items) listed.push_back(p.request_id());
+    }
+    return listed;
+  };
+  EXPECT_THAT(pending_ids("", ""), ElementsAre("p_4", "p_3", "p_2", "p_1"));
+  EXPECT_THAT(pending_ids("acme", ""), ElementsAre("p_4", "p_3", "p_1"));
+  EXPECT_THAT(pending_ids("", "anna.support"),
+              ElementsAre("p_4", "p_2", "p_1"));
+  EXPECT_THAT(pending_ids("acme", "anna.support"), ElementsAre("p_4", "p_1"));
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path("lists.db").c_str(), &db), SQLITE_OK);
+  EXPECT_THAT(QueryPlan(db, internal::TripListSql("anna.support")),
+              HasSubstr("SEARCH trips USING INDEX trips_by_staff_id "
+                        "(staff_id=? AND rowid<?)"));
+  EXPECT_THAT(QueryPlan(db, internal::kPendingListSql.first),
+              HasSubstr("SEARCH pending USING INDEX pending_by_customer_id "
+                        "(customer_id=? AND rowid<?)"));
+  EXPECT_THAT(QueryPlan(db, internal::kPendingListSql.second),
+              HasSubstr("SEARCH pending USING INDEX pending_by_staff_id "
+                        "(staff_id=? AND rowid<?)"));
+  EXPECT_THAT(QueryPlan(db, internal::kPendingListSql.both),
+              HasSubstr("SEARCH pending USING INDEX pending_by_"));
+  for (const char* sql :
+       {internal::TripListSql("anna.support"), internal::kPendingListSql.first,
+        internal::kPendingListSql.second, internal::kPendingListSql.both}) {
+    EXPECT_THAT(QueryPlan(db, sql), ::testing::Not(HasSubstr("TEMP B-TREE")))
+        << sql;
+  }
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace custos::gateway
