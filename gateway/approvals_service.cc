@@ -340,6 +340,8 @@ absl::Status ListConsents(AuditedCall& call, const Gateway& gateway,
     consent->set_partner_organisation(partner);
     consent->set_consented(true);
   }
+  for (const std::string& partner : gateway.directory->PartnerOrganisations())
+    response.add_partner_organisations(partner);
   return absl::OkStatus();
 }
 

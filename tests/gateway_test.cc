@@ -1337,6 +1337,15 @@ TEST_F(ApprovalsTest, ConsentNamesAPartnerThatStaffWorkFor) {
   EXPECT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
           .status.ok());
+  // The list of consents names the partners there are to choose from.
+  custos::v1::ListPartnerConsentsResponse listed;
+  grpc::ClientContext context;
+  AsCustomer(context, "acme");
+  ASSERT_TRUE(CustomerStub()->ListPartnerConsents(&context, {}, &listed).ok());
+  EXPECT_THAT(listed.partner_organisations(),
+              ::testing::ElementsAre("mailfix"));
+  ASSERT_EQ(listed.consents_size(), 1);
+  EXPECT_EQ(listed.consents(0).partner_organisation(), "mailfix");
 }
 
 // A consent change whose entry cannot be written does not take effect: the

@@ -1,5 +1,6 @@
 // The customer's portal: access log, export, requests and consents, and the
 // proofs the browser verifies.
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -360,7 +361,9 @@ void WebServer::State::ServePortal() {
         !s.ok())
       return SendError(res, s);
     std::vector<std::vector<std::string>> consent_rows;
+    std::vector<std::string> consented;
     for (const auto& c : consents.consents()) {
+      if (c.consented()) consented.push_back(c.partner_organisation());
       consent_rows.push_back(
           {HtmlEscape(c.partner_organisation()),
            c.consented() ? "given" : "withdrawn",
@@ -369,15 +372,32 @@ void WebServer::State::ServePortal() {
                        {"consent", c.consented() ? "no" : "yes"}},
                       c.consented() ? "Withdraw" : "Give consent")});
     }
-    absl::StrAppend(
-        &body, "<h2>Partner consents</h2><div id=\"consents\">",
-        HtmlTable({"partner", "consent", "change"}, consent_rows),
-        "</div><form method=\"post\" action=\"/portal/consent\" "
-        "id=\"new-consent\"><input type=\"hidden\" name=\"csrf\" value=\"",
-        HtmlEscape(session->csrf),
-        "\"><input type=\"hidden\" name=\"consent\" value=\"yes\">"
-        "<label>Partner <input name=\"partner\" required></label>"
-        "<button type=\"submit\">Give consent</button></form>");
+    absl::StrAppend(&body, "<h2>Partner consents</h2><div id=\"consents\">",
+                    HtmlTable({"partner", "consent", "change"}, consent_rows),
+                    "</div>");
+    // Consent is given by choosing one of the partners custosd names, so no
+    // name is mistyped; those already consented to are not offered again.
+    std::string options;
+    for (const std::string& partner : consents.partner_organisations()) {
+      if (std::find(consented.begin(), consented.end(), partner) !=
+          consented.end()) {
+        continue;
+      }
+      absl::StrAppend(&options, "<option value=\"", HtmlEscape(partner), "\">",
+                      HtmlEscape(partner), "</option>");
+    }
+    if (!options.empty()) {
+      absl::StrAppend(
+          &body,
+          "<form method=\"post\" action=\"/portal/consent\" "
+          "id=\"new-consent\"><input type=\"hidden\" name=\"csrf\" value=\"",
+          HtmlEscape(session->csrf),
+          "\"><input type=\"hidden\" name=\"consent\" value=\"yes\">"
+          "<label>Partner <select name=\"partner\" required>",
+          options,
+          "</select></label><button type=\"submit\">Give consent</button>"
+          "</form>");
+    }
     SendPage(res, 200, "Requests and consents", "", body);
   });
   PostAction("/portal/decide", WebSession::Kind::kCustomer, "/portal/requests",

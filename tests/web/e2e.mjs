@@ -149,9 +149,13 @@ await scenario('the customer finds the session in their log, verifies it in the 
   await page.goto(`${web}/portal/requests`);
   const before = await text(page, '#consents');
   expect(/mailfix\s+given/.test(before), `mailfix consent not given: ${before}`);
+  // The only partner has consent already: nothing is offered to give it to.
+  expect((await page.locator('#new-consent').count()) === 0, 'a consented partner offered again');
   await Promise.all([page.waitForNavigation(), page.click('#consents button:text("Withdraw")')]);
-  // Only consents in force are listed.
+  // Only consents in force are listed; the partner is offered again.
   expect(!/mailfix\s+given/.test(await text(page, '#consents')), 'consent not withdrawn');
+  expect((await page.locator('#new-consent select[name=partner] option').allTextContents()).join(',') === 'mailfix',
+    'mailfix not offered after withdrawal');
   let refused = '';
   try {
     cli('--as', 'pia.partner', 'access', 'request', '--customer', 'acme', '--category', 'support', '--ref', 'SUP-1042');
@@ -223,7 +227,10 @@ await scenario('a forged CSRF token is refused', async () => {
   const context = await newContext();
   const page = await signIn(context, 'fietsen-devries');
   await page.goto(`${web}/portal/requests`);
-  await page.fill('#new-consent input[name=partner]', 'mailfix');
+  // Partners are chosen from the ones custosd names, not typed.
+  expect((await page.locator('#new-consent select[name=partner] option').allTextContents()).join(',') === 'mailfix',
+    'partners offered: ' + (await page.locator('#new-consent select[name=partner] option').allTextContents()).join(','));
+  await page.selectOption('#new-consent select[name=partner]', 'mailfix');
   await page.evaluate(() => { document.querySelector('#new-consent input[name=csrf]').value = 'f'.repeat(64); });
   const [response] = await Promise.all([page.waitForNavigation(), page.click('#new-consent button')]);
   expect(response.status() === 403, `forged token answered ${response.status()}`);
