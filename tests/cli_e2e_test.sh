@@ -104,6 +104,21 @@ customer_log=$("$custos" --token "$token" log list)
 grep -q "Approvals.DecidePendingRequest  bakkerij-jansen" <<<"$customer_log" || fail "customer log: $customer_log"
 grep -q "acme" <<<"$customer_log" && fail "the customer sees another customer's entries"
 
+# Partner consent: the customer lists, gives and sees it; a mistyped partner is refused.
+consents=$("$custos" --token "$token" consent list)
+grep -Eq "^mailfix +not given$" <<<"$consents" || fail "consent list: $consents"
+"$custos" --token "$token" consent set --partner mailfix --approve | grep -q "consent given to mailfix" ||
+  fail "consent set"
+"$custos" --token "$token" consent list | grep -Eq "^mailfix +given$" || fail "consent not listed as given"
+set +e
+"$custos" --token "$token" consent set --partner mailfx --refuse 2>"$TEST_TMPDIR/typo.err"
+rc=$?
+set -e
+[ $rc -eq 7 ] || fail "mistyped partner: exit $rc, want 7 (not found)"
+grep -q "no partner organisation" "$TEST_TMPDIR/typo.err" || fail "typo message: $(cat "$TEST_TMPDIR/typo.err")"
+"$custos" --as dirk.dpo consent list --customer bakkerij-jansen | grep -Eq "^mailfix +given$" ||
+  fail "the DPO does not see the consent"
+
 # Trips: asked by staff, decided by the DPO.
 trip=$("$custos" --as anna.support --output json trip request --country DE --first_day 2026-11-20 --last_day 2026-11-30 --device laptop-7)
 trip_id=$(sed -n 's/.*"trip_id": "\(t_[0-9a-f]*\)".*/\1/p' <<<"$trip")

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -916,6 +917,39 @@ int ConsentSet(const CommandOptions& options,
           options.partner, " (log entry #", response.log_index(), ")\n"));
 }
 
+int ConsentList(const CommandOptions& options,
+                const std::shared_ptr<grpc::Channel>& channel,
+                std::ostream& out, std::ostream& err) {
+  custos::v1::ListPartnerConsentsRequest request;
+  request.set_customer_id(options.customer);
+  grpc::ClientContext context;
+  Prepare(context, options);
+  custos::v1::ListPartnerConsentsResponse response;
+  const grpc::Status status =
+      custos::v1::Approvals::NewStub(channel)->ListPartnerConsents(
+          &context, request, &response);
+  if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  if (options.output == "json") {
+    out << ToJson(response) << "\n";
+    return kExitOk;
+  }
+  // Every partner staff work for, and any other the customer consented to
+  // (one since gone from the directory), with the consent.
+  std::set<std::string> given;
+  for (const auto& consent : response.consents()) {
+    if (consent.consented()) given.insert(consent.partner_organisation());
+  }
+  std::set<std::string> partners(response.partner_organisations().begin(),
+                                 response.partner_organisations().end());
+  partners.insert(given.begin(), given.end());
+  Table table({"PARTNER", "CONSENT"});
+  for (const std::string& partner : partners) {
+    table.AddRow({partner, given.count(partner) ? "given" : "not given"});
+  }
+  table.Print(out);
+  return kExitOk;
+}
+
 std::string SessionLine(const custos::v1::TakeIdentitySession& s) {
   return absl::StrCat(
       s.session_id(), "  ", s.staff_id(), " as ", s.customer_user_id(), "@",
@@ -1082,6 +1116,11 @@ const Command kCommands[] = {
      "--partner ORG --approve|--refuse --token TOKEN\n"
      "      the customer gives or withdraws a partner's consent",
      ConsentSet},
+    {"consent", "list",
+     "[--customer C]\n"
+     "      the partners staff work for and whether the customer consented "
+     "(the customer with --token, or the DPO for --customer)",
+     ConsentList},
     {"log", "list",
      "[--customer C] [--staff S] [--category CAT] [--page_size N] "
      "[--page_token T]\n"
