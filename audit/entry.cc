@@ -79,14 +79,15 @@ bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t& value) {
   return false;
 }
 
-}  // namespace
-
-bool ScanLinks(absl::string_view bytes, uint64_t& index,
-               absl::string_view& prev_hash) {
+// Walks the fields of the message in `bytes`, telling `on_varint(field,
+// value)` of each varint and `on_bytes(field, view)` of each
+// length-delimited field (the view points into `bytes`); fixed-width fields
+// are skipped. False when the bytes are not well-formed protobuf (groups,
+// which LogEntry never has, included).
+template <typename OnVarint, typename OnBytes>
+bool WalkFields(absl::string_view bytes, OnVarint on_varint, OnBytes on_bytes) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const uint8_t* const end = p + bytes.size();
-  index = 0;
-  prev_hash = {};
   while (p < end) {
     uint64_t tag;
     if (!ReadVarint(p, end, tag)) return false;
@@ -95,7 +96,7 @@ bool ScanLinks(absl::string_view bytes, uint64_t& index,
     switch (tag & 7) {
       case 0:  // varint
         if (!ReadVarint(p, end, value)) return false;
-        if (field == 2) index = value;
+        on_varint(field, value);
         break;
       case 1:  // 64-bit
         if (end - p < 8) return false;
@@ -105,9 +106,8 @@ bool ScanLinks(absl::string_view bytes, uint64_t& index,
         if (!ReadVarint(p, end, value) ||
             value > static_cast<uint64_t>(end - p))
           return false;
-        if (field == 20)
-          prev_hash =
-              absl::string_view(reinterpret_cast<const char*>(p), value);
+        on_bytes(field,
+                 absl::string_view(reinterpret_cast<const char*>(p), value));
         p += value;
         break;
       case 5:  // 32-bit
@@ -119,6 +119,47 @@ bool ScanLinks(absl::string_view bytes, uint64_t& index,
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool ScanLinks(absl::string_view bytes, uint64_t& index,
+               absl::string_view& prev_hash) {
+  index = 0;
+  prev_hash = {};
+  return WalkFields(
+      bytes,
+      [&](uint64_t field, uint64_t value) {
+        if (field == 2) index = value;
+      },
+      [&](uint64_t field, absl::string_view view) {
+        if (field == 20) prev_hash = view;
+      });
+}
+
+bool ScanCommitments(absl::string_view bytes,
+                     std::vector<CommitmentView>& commitments) {
+  commitments.clear();
+  bool well_formed = true;
+  const bool walked = WalkFields(
+      bytes, [](uint64_t, uint64_t) {},
+      [&](uint64_t field, absl::string_view view) {
+        if (field != 19 || !well_formed) return;
+        CommitmentView& commitment = commitments.emplace_back();
+        // As the message parser: the last of a repeated singular field wins.
+        well_formed = WalkFields(
+            view, [](uint64_t, uint64_t) {},
+            [&](uint64_t inner, absl::string_view inner_view) {
+              if (inner == 1) commitment.field = inner_view;
+              if (inner == 2) commitment.digest = inner_view;
+            });
+        // The parser would also refuse a field name that is not UTF-8;
+        // names are ASCII, so anything else goes to the parser.
+        for (const char c : commitment.field) {
+          if (static_cast<unsigned char>(c) >= 0x80) well_formed = false;
+        }
+      });
+  return walked && well_formed;
 }
 
 absl::Status ChainVerifier::Next(uint64_t position,

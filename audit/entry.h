@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -38,6 +39,19 @@ std::string ZeroHash();
 // bytes are not well-formed protobuf. `prev_hash` points into `bytes`.
 bool ScanLinks(absl::string_view bytes, uint64_t& index,
                absl::string_view& prev_hash);
+
+// A commitment (field 19) of an entry, as views into the entry's bytes.
+struct CommitmentView {
+  absl::string_view field;
+  absl::string_view digest;
+};
+// Finds an entry's commitments in its bytes, in order, into `commitments`
+// (cleared first), as ScanLinks finds its links: what parsing the message
+// would give, without building it. False when the bytes are not well-formed
+// protobuf or a commitment's field name is not ASCII; then only parsing the
+// message tells what it holds.
+bool ScanCommitments(absl::string_view bytes,
+                     std::vector<CommitmentView>& commitments);
 
 // Walks a log's entries in order and checks each one's bytes, index and
 // link to its predecessor.

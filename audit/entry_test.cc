@@ -104,6 +104,78 @@ TEST(EntryTest, LinkingGivesTheBytesOfTheLinkedEntry) {
   }
 }
 
+// What ScanCommitments found, as (field, digest) pairs.
+std::vector<std::pair<std::string, std::string>> Scanned(
+    const std::vector<CommitmentView>& views) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const CommitmentView& view : views) {
+    pairs.emplace_back(std::string(view.field), std::string(view.digest));
+  }
+  return pairs;
+}
+
+TEST(ScanCommitmentsTest, FindsWhatTheParserFinds) {
+  custos::v1::LogEntry entry;
+  entry.set_format_version(kFormatVersion);
+  entry.set_index(7);
+  entry.set_customer_id("acme");
+  for (const char* field : {"source_ip", "actor_name", "note"}) {
+    custos::v1::Commitment* commitment = entry.add_commitments();
+    commitment->set_field(field);
+    commitment->set_digest(std::string(32, field[0]));
+  }
+  entry.set_prev_hash(std::string(32, 'p'));
+  const std::string bytes = SerializeEntry(entry);
+  std::vector<CommitmentView> views;
+  ASSERT_TRUE(ScanCommitments(bytes, views));
+  std::vector<std::pair<std::string, std::string>> parsed;
+  for (const auto& commitment : entry.commitments()) {
+    parsed.emplace_back(commitment.field(), commitment.digest());
+  }
+  EXPECT_EQ(Scanned(views), parsed);
+
+  custos::v1::LogEntry none;
+  none.set_index(1);
+  ASSERT_TRUE(ScanCommitments(SerializeEntry(none), views));
+  EXPECT_TRUE(views.empty());
+}
+
+TEST(ScanCommitmentsTest, TheLastOfARepeatedFieldWinsAsInTheParser) {
+  // A commitment whose field and digest each appear twice: the parser
+  // keeps the last of each.
+  const std::string commitment = absl::StrCat("\x0a\x01", "a", "\x12\x01", "x",
+                                              "\x0a\x01", "b", "\x12\x01", "y");
+  const std::string bytes = absl::StrCat(
+      "\x9a\x01", std::string(1, static_cast<char>(commitment.size())),
+      commitment);
+  custos::v1::LogEntry parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  ASSERT_EQ(parsed.commitments_size(), 1);
+  std::vector<CommitmentView> views;
+  ASSERT_TRUE(ScanCommitments(bytes, views));
+  EXPECT_EQ(
+      Scanned(views),
+      (std::vector<std::pair<std::string, std::string>>{
+          {parsed.commitments(0).field(), parsed.commitments(0).digest()}}));
+}
+
+TEST(ScanCommitmentsTest, LeavesWhatItCannotReadToTheParser) {
+  custos::v1::LogEntry entry;
+  custos::v1::Commitment* commitment = entry.add_commitments();
+  commitment->set_field("note");
+  commitment->set_digest(std::string(32, 'd'));
+  const std::string bytes = SerializeEntry(entry);
+  std::vector<CommitmentView> views;
+  // Cut short, the last length runs past the end.
+  EXPECT_FALSE(ScanCommitments(bytes.substr(0, bytes.size() - 1), views));
+  // A field name that is not ASCII (the parser checks UTF-8).
+  std::string renamed = bytes;
+  renamed[renamed.find("note")] = static_cast<char>(0xff);
+  EXPECT_FALSE(ScanCommitments(renamed, views));
+  // A commitment whose own bytes are not well-formed.
+  EXPECT_FALSE(ScanCommitments(std::string("\x9a\x01\x02\x0a\x05", 5), views));
+}
+
 TEST(ChainVerifierTest, AcceptsAnIntactChain) {
   EXPECT_TRUE(Walk(Chain(10)).ok());
 }

@@ -230,7 +230,15 @@ void AppendBenchmark(const std::string& dir, const NoteSigner& signer) {
   }
 }
 
-// Fills a log of `n` entries quickly, keeping a bounded number in flight.
+// The personal values the gateway commits to in a staff member's entry,
+// held in the entry's row: verification checks each against its commitment.
+std::vector<PersonalValue> StaffValues() {
+  return {{"source_ip", "192.0.2.10", "anna.support"},
+          {"actor_name", "Anna de Vries", "anna.support"}};
+}
+
+// Fills a log of `n` entries quickly, keeping a bounded number in flight,
+// each with StaffValues(), as the gateway writes them.
 void FillLog(const std::string& path, uint64_t n, const NoteSigner& signer) {
   Remove(path);
   auto store = *SqliteLogStore::Open(path, Signed(signer));
@@ -238,7 +246,8 @@ void FillLog(const std::string& path, uint64_t n, const NoteSigner& signer) {
   for (uint64_t i = 0; i < n; ++i) {
     while (in_flight.load() > 8192) std::this_thread::yield();
     ++in_flight;
-    store->AppendAsync(SampleEntry(i), {}, [&](auto) { --in_flight; });
+    store->AppendAsync(SampleEntry(i), StaffValues(),
+                       [&](auto) { --in_flight; });
     if (i % 1000000 == 0 && i > 0)
       std::fprintf(stderr, "  filled %lu entries\n", i);
   }

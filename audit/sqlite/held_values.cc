@@ -15,8 +15,9 @@ void PutString(absl::string_view s, std::string& out) {
   out.append(s.data(), s.size());
 }
 
-// Takes one length-prefixed string off the front of `in`.
-bool TakeString(absl::string_view& in, std::string& out) {
+// Takes one length-prefixed string off the front of `in`; `out` points into
+// what `in` pointed to.
+bool TakeString(absl::string_view& in, absl::string_view& out) {
   uint64_t n = 0;
   for (int shift = 0;; shift += 7) {
     if (in.empty() || shift > 28) return false;  // lengths stay under 2^35
@@ -30,7 +31,7 @@ bool TakeString(absl::string_view& in, std::string& out) {
     }
   }
   if (n > in.size()) return false;
-  out.assign(in.data(), n);
+  out = in.substr(0, n);
   in.remove_prefix(n);
   return true;
 }
@@ -48,16 +49,28 @@ std::string EncodeRowValues(const std::vector<RowValue>& values) {
   return out;
 }
 
-absl::StatusOr<std::vector<RowValue>> DecodeRowValues(absl::string_view bytes) {
-  std::vector<RowValue> values;
+absl::Status DecodeRowValueViews(absl::string_view bytes,
+                                 std::vector<RowValueView>& values) {
+  values.clear();
   while (!bytes.empty()) {
-    RowValue value;
+    RowValueView& value = values.emplace_back();
     if (!TakeString(bytes, value.field) || !TakeString(bytes, value.subject) ||
         !TakeString(bytes, value.salt) || !TakeString(bytes, value.value)) {
       return absl::DataLossError(
           "an entry's personal values are not in their stored form");
     }
-    values.push_back(std::move(value));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RowValue>> DecodeRowValues(absl::string_view bytes) {
+  std::vector<RowValueView> views;
+  if (auto s = DecodeRowValueViews(bytes, views); !s.ok()) return s;
+  std::vector<RowValue> values;
+  values.reserve(views.size());
+  for (const RowValueView& view : views) {
+    values.push_back({std::string(view.field), std::string(view.subject),
+                      std::string(view.salt), std::string(view.value)});
   }
   return values;
 }

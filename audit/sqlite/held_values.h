@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -34,6 +35,18 @@ std::string EncodeRowValues(const std::vector<RowValue>& values);
 
 // DATA_LOSS when `bytes` are not what EncodeRowValues makes.
 absl::StatusOr<std::vector<RowValue>> DecodeRowValues(absl::string_view bytes);
+
+// A RowValue as views into the bytes it was decoded from.
+struct RowValueView {
+  absl::string_view field;
+  absl::string_view subject;
+  absl::string_view salt;
+  absl::string_view value;
+};
+// As DecodeRowValues, into `values` (cleared first) without copying, for
+// verification, which decodes every row: the views point into `bytes`.
+absl::Status DecodeRowValueViews(absl::string_view bytes,
+                                 std::vector<RowValueView>& values);
 
 }  // namespace custos::audit::sqlite
 

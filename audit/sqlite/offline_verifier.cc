@@ -86,21 +86,47 @@ absl::Status CheckCommitment(uint64_t position,
 
 // Checks the values in entry `position`'s row against its commitments and
 // returns how many it checked (masked values, with no salt, are skipped).
-absl::StatusOr<uint64_t> CheckRowValues(uint64_t position,
-                                        absl::string_view entry_bytes,
-                                        absl::string_view row_values) {
-  auto values = sqlite::DecodeRowValues(row_values);
-  if (!values.ok()) {
+// Runs for every row, so it reads the entry's commitments where they lie in
+// its bytes and hashes into a buffer; `values` and `commitments` are
+// scratch space, reused from row to row.
+absl::StatusOr<uint64_t> CheckRowValues(
+    uint64_t position, absl::string_view entry_bytes,
+    absl::string_view row_values, std::vector<sqlite::RowValueView>& values,
+    std::vector<CommitmentView>& commitments) {
+  if (auto decoded = sqlite::DecodeRowValueViews(row_values, values);
+      !decoded.ok()) {
     return absl::DataLossError(
-        absl::StrCat("entry ", position, ": ", values.status().message()));
+        absl::StrCat("entry ", position, ": ", decoded.message()));
   }
-  custos::v1::LogEntry entry;
-  entry.ParseFromArray(entry_bytes.data(), entry_bytes.size());
+  // Built only for bytes the scan cannot read (a changed entry, which the
+  // chain or the leaf hash reports as well), which are then read as the
+  // message parser reads them: building one costs more than the scan.
+  std::optional<custos::v1::LogEntry> parsed;
+  if (!ScanCommitments(entry_bytes, commitments)) {
+    parsed.emplace();
+    parsed->ParseFromArray(entry_bytes.data(), entry_bytes.size());
+    commitments.clear();
+    for (const auto& commitment : parsed->commitments()) {
+      commitments.push_back({commitment.field(), commitment.digest()});
+    }
+  }
   uint64_t checked = 0;
-  for (const sqlite::RowValue& value : *values) {
+  char digest[kHashSize];
+  for (const sqlite::RowValueView& value : values) {
     if (value.salt.empty()) continue;
-    CUSTOS_RETURN_IF_ERROR(
-        CheckCommitment(position, entry, value.field, value.salt, value.value));
+    Sha256ConcatTo({value.salt, value.value}, digest);
+    // As in CheckCommitment: the last commitment to the field decides.
+    bool matched = false;
+    for (const CommitmentView& commitment : commitments) {
+      if (commitment.field == value.field) {
+        matched = commitment.digest == absl::string_view(digest, kHashSize);
+      }
+    }
+    if (!matched) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", position, ": the stored ", value.field,
+                       " does not match the entry's commitment"));
+    }
     ++checked;
   }
   return checked;
@@ -125,8 +151,8 @@ struct CheckpointRow {
 // their columns is copied into one buffer: an allocation per column would
 // cost more than reading the row.
 struct EntryBatch {
-  // What the reader found of one entry. Its bytes are kept only when held
-  // values must be checked against them.
+  // What the reader found of one entry. Only its prev_hash is kept of its
+  // bytes: all else is checked by the reader.
   struct Row {
     // ScanLinks's findings; prev_hash lies in `data`.
     bool scanned;
@@ -135,13 +161,11 @@ struct EntryBatch {
     size_t prev_hash_size;
     // Whether the stored leaf hash is the one of the entry's bytes.
     bool leaf_matches;
-    // The personal values kept in the entry's row, if any, and the entry's
-    // bytes with them.
+    // Whether the entry's row holds personal values, and if so
+    // CheckRowValues's outcome: the values checked, or what is wrong.
     bool has_values;
-    size_t values_at;
-    size_t values_size;
-    size_t bytes_at;
-    size_t bytes_size;
+    absl::Status values;
+    uint64_t values_checked;
   };
   absl::string_view Column(size_t at, size_t size) const {
     return absl::string_view(data).substr(at, size);
@@ -209,7 +233,7 @@ class EntryReader {
             "entry ", next, ": missing (the next row stored is ", idx, ")"));
         break;
       }
-      Scan(batch);
+      Scan(next, batch);
     }
     sqlite3_reset(range);
     if (!batch.end.ok()) batch.last = true;
@@ -217,10 +241,10 @@ class EntryReader {
   }
 
  private:
-  // Adds the current row to `batch`: all that checking it needs of its
-  // bytes (leaf hash, links) is found here, so that the checker, which
-  // must go in order, has little left to do.
-  void Scan(EntryBatch& batch) {
+  // Adds the current row, entry `position`, to `batch`: all that checking it
+  // needs of its bytes (leaf hash, links, held values) is done here, so
+  // that the checker, which must go in order, has little left to do.
+  void Scan(uint64_t position, EntryBatch& batch) {
     sqlite3_stmt* const range = range_.get();
     const absl::string_view bytes = Column(2);
     EntryBatch::Row& row = batch.rows.emplace_back();
@@ -231,12 +255,21 @@ class EntryReader {
         Column(1) == absl::string_view(batch.leaves).substr(leaf_at, kHashSize);
     absl::string_view prev_hash;
     row.scanned = ScanLinks(bytes, row.index, prev_hash);
-    Keep(batch, prev_hash, row.prev_hash_at, row.prev_hash_size);
+    row.prev_hash_at = batch.data.size();
+    row.prev_hash_size = prev_hash.size();
+    batch.data.append(prev_hash.data(), prev_hash.size());
     row.has_values = sqlite3_column_type(range, 3) != SQLITE_NULL;
-    Keep(batch, row.has_values ? Column(3) : absl::string_view(), row.values_at,
-         row.values_size);
-    Keep(batch, row.has_values ? bytes : absl::string_view(), row.bytes_at,
-         row.bytes_size);
+    row.values = absl::OkStatus();
+    row.values_checked = 0;
+    if (row.has_values) {
+      auto checked =
+          CheckRowValues(position, bytes, Column(3), values_, commitments_);
+      if (checked.ok()) {
+        row.values_checked = *checked;
+      } else {
+        row.values = checked.status();
+      }
+    }
   }
 
   // Column `i` of the current row, valid until the next step.
@@ -246,16 +279,11 @@ class EntryReader {
                              sqlite3_column_bytes(range_.get(), i));
   }
 
-  // Appends `bytes` to batch.data.
-  static void Keep(EntryBatch& batch, absl::string_view bytes, size_t& at,
-                   size_t& size) {
-    at = batch.data.size();
-    size = bytes.size();
-    batch.data.append(bytes.data(), bytes.size());
-  }
-
   sqlite::Database db_;
   sqlite::Statement range_;
+  // CheckRowValues's scratch space.
+  std::vector<sqlite::RowValueView> values_;
+  std::vector<CommitmentView> commitments_;
 };
 
 // Reads the stored tree nodes and checkpoints in step with the entries.
@@ -414,12 +442,10 @@ class LogChecker {
           batch.Column(row.prev_hash_at, row.prev_hash_size),
           absl::string_view(batch.leaves).substr(i * kHashSize, kHashSize)));
       if (row.has_values) {
-        CUSTOS_ASSIGN_OR_RETURN(
-            const uint64_t checked,
-            CheckRowValues(position_,
-                           batch.Column(row.bytes_at, row.bytes_size),
-                           batch.Column(row.values_at, row.values_size)));
-        report_.values_checked += checked;
+        // Checked by the reader, which named the entry by its row's index:
+        // the position, once the chain has checked that they agree.
+        CUSTOS_RETURN_IF_ERROR(row.values);
+        report_.values_checked += row.values_checked;
       }
       if (!row.leaf_matches) {
         return absl::DataLossError(

@@ -647,26 +647,46 @@ TEST_F(SignedLogTest, DetectsAChangedCheckpoint) {
               HasSubstr("checkpoint of size 6: bad signature"));
 }
 
-TEST_F(SignedLogTest, DetectsAChangedPersonalValue) {
-  {
-    auto db = *sqlite::Open(path_, SQLITE_OPEN_READWRITE);
-    auto read = *sqlite::Prepare(db.get(),
-                                 "SELECT personal FROM entries WHERE idx = 3");
-    ASSERT_EQ(sqlite3_step(read.get()), SQLITE_ROW);
-    auto values = *sqlite::DecodeRowValues(sqlite::ColumnBytes(read.get(), 0));
-    read.reset();
-    ASSERT_EQ(values.size(), 3u);
-    for (auto& value : values) {
-      if (value.field == "note") value.value = "forged";
-    }
-    const std::string forged = sqlite::EncodeRowValues(values);
-    auto write = *sqlite::Prepare(
-        db.get(), "UPDATE entries SET personal = ?1 WHERE idx = 3");
-    sqlite::BindBlob(write.get(), 1, forged);
-    ASSERT_EQ(sqlite3_step(write.get()), SQLITE_DONE);
+// Replaces the note held in entry `idx`'s row with another.
+void ForgeNote(const std::string& path, int idx) {
+  auto db = *sqlite::Open(path, SQLITE_OPEN_READWRITE);
+  auto read = *sqlite::Prepare(
+      db.get(), absl::StrCat("SELECT personal FROM entries WHERE idx = ", idx));
+  ASSERT_EQ(sqlite3_step(read.get()), SQLITE_ROW);
+  auto values = *sqlite::DecodeRowValues(sqlite::ColumnBytes(read.get(), 0));
+  read.reset();
+  ASSERT_EQ(values.size(), 3u);
+  for (auto& value : values) {
+    if (value.field == "note") value.value = "forged";
   }
+  const std::string forged = sqlite::EncodeRowValues(values);
+  auto write = *sqlite::Prepare(
+      db.get(),
+      absl::StrCat("UPDATE entries SET personal = ?1 WHERE idx = ", idx));
+  sqlite::BindBlob(write.get(), 1, forged);
+  ASSERT_EQ(sqlite3_step(write.get()), SQLITE_DONE);
+}
+
+TEST_F(SignedLogTest, DetectsAChangedPersonalValue) {
+  ForgeNote(path_, 3);
   EXPECT_EQ(Verify().message(),
             "entry 3: the stored note does not match the entry's commitment");
+}
+
+// Held values are checked beside the reading, ahead of the chain; what is
+// reported is still the first problem in the log's order.
+TEST_F(SignedLogTest, NamesAnEarlierProblemBeforeALaterChangedValue) {
+  ForgeNote(path_, 9);
+  RawSql(path_,
+         "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), 'T-4', "
+         "'T-5') AS BLOB) WHERE idx = 4");
+  for (size_t batch_size : {size_t{1}, size_t{3}, size_t{8192}}) {
+    VerifyOptions options = options_;
+    options.batch_size = batch_size;
+    EXPECT_EQ(VerifySqliteLog(path_, options).status().message(),
+              "entry 4: stored leaf hash does not match its bytes")
+        << "in batches of " << batch_size;
+  }
 }
 
 // A value whose subject is not the entry's actor cannot be found through
