@@ -179,13 +179,18 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
        MaskRecords(data_kind, masked, page->records)) {
     response.add_masked_fields(field);
   }
-  // Counted before the entry is appended: should the append fail, the
-  // grant has counted records it did not serve, never the other way round.
+  // Counted before the entry is appended, and in the grants file before
+  // the records are served: should the append or the file's write fail, or
+  // the gateway stop in between, the grant has counted records it did not
+  // serve, never the other way round.
   if (auto s = gateway.grants->AddRecordsRead(grant->grant_id(),
                                               page->records.size(), limit);
       !s.ok()) {
     return s;
   }
+  call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
+    grants->StoreRecordsReadAsync(std::move(done));
+  });
   entry.set_record_count(page->records.size());
   for (auto& record : page->records)
     *response.add_records() = std::move(record);

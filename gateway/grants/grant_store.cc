@@ -77,6 +77,9 @@ GrantStore::~GrantStore() {
     stopping_ = true;
   }
   writer_.join();  // Stores what was queued first.
+  // And the counts of reads no one waited for (those whose entries could
+  // not be written, or whose store failed): they stay counted.
+  (void)WriteBatch({});
   MutexLock lock(&mu_);
   sqlite3_close_v2(db_);
 }
@@ -84,6 +87,22 @@ GrantStore::~GrantStore() {
 void GrantStore::CreateAsync(custos::v1::Grant grant, CreateDone done) {
   MutexLock lock(&queue_mu_);
   queue_.push_back({std::move(grant), std::move(done)});
+}
+
+void GrantStore::StoreRecordsReadAsync(CreateDone done) {
+  MutexLock lock(&queue_mu_);
+  queue_.push_back({std::nullopt, std::move(done)});
+}
+
+absl::Status GrantStore::StoreRecordsRead() {
+  absl::Status outcome;
+  Notification stored;
+  StoreRecordsReadAsync([&](absl::Status status) {
+    outcome = std::move(status);
+    stored.Notify();
+  });
+  stored.WaitForNotification();
+  return outcome;
 }
 
 absl::Status GrantStore::Create(const custos::v1::Grant& grant) {
@@ -100,7 +119,7 @@ absl::Status GrantStore::Create(const custos::v1::Grant& grant) {
 void GrantStore::WriterLoop() {
   pthread_setname_np(pthread_self(), "custos-grants");
   for (;;) {
-    std::vector<QueuedGrant> batch;
+    std::vector<Queued> batch;
     {
       MutexLock lock(&queue_mu_);
       queue_mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -117,32 +136,65 @@ void GrantStore::WriterLoop() {
 }
 
 std::vector<absl::Status> GrantStore::WriteBatch(
-    const std::vector<QueuedGrant>& batch) {
+    const std::vector<Queued>& batch) {
   MutexLock lock(&mu_);
-  transactions_.fetch_add(1, std::memory_order_relaxed);
   std::vector<absl::Status> outcomes;
+  if (batch.empty() && unstored_reads_.empty()) return outcomes;
+  transactions_.fetch_add(1, std::memory_order_relaxed);
   outcomes.reserve(batch.size());
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) !=
       SQLITE_OK) {
     outcomes.assign(batch.size(), SqlError(db_, "storing grants"));
     return outcomes;
   }
-  for (const QueuedGrant& queued : batch) {
-    outcomes.push_back(Put(queued.grant, /*create=*/true));
-    // An I/O error or a full disk can end the whole transaction: then
-    // SQLite has rolled back the grants before this one too.
-    if (!outcomes.back().ok() && sqlite3_get_autocommit(db_)) {
-      const absl::Status failed = outcomes.back();
-      outcomes.assign(batch.size(), failed);
-      return outcomes;
-    }
+  // An I/O error or a full disk can end the whole transaction: then SQLite
+  // has rolled back what was written in it before, and every item fails.
+  const auto ended = [&](const absl::Status& failed)
+                         ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                           if (failed.ok() || !sqlite3_get_autocommit(db_))
+                             return false;
+                           outcomes.assign(batch.size(), failed);
+                           return true;
+                         };
+  for (const Queued& queued : batch) {
+    // A wait for the counts is told how storing them went, below.
+    outcomes.push_back(queued.grant.has_value()
+                           ? Put(*queued.grant, /*create=*/true)
+                           : absl::OkStatus());
+    if (ended(outcomes.back())) return outcomes;
+  }
+  std::vector<std::pair<std::string, uint64_t>> stored;
+  const absl::Status counts = WriteUnstoredReads(stored);
+  if (ended(counts)) return outcomes;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].grant.has_value()) outcomes[i] = counts;
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
     const absl::Status failed = SqlError(db_, "storing grants");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     outcomes.assign(batch.size(), failed);
+    return outcomes;
+  }
+  // Only what is in the file is forgotten; counts taken since stay.
+  for (const auto& [grant_id, count] : stored) {
+    auto it = unstored_reads_.find(grant_id);
+    if (it == unstored_reads_.end()) continue;
+    it->second -= count;
+    if (it->second == 0) unstored_reads_.erase(it);
   }
   return outcomes;
+}
+
+absl::Status GrantStore::WriteUnstoredReads(
+    std::vector<std::pair<std::string, uint64_t>>& stored) {
+  for (const auto& [grant_id, count] : unstored_reads_) {
+    auto grant = LoadStored(grant_id);
+    if (!grant.ok()) return grant.status();
+    grant->set_records_read(grant->records_read() + count);
+    if (auto s = Put(*grant, /*create=*/false); !s.ok()) return s;
+    stored.emplace_back(grant_id, count);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
@@ -171,7 +223,7 @@ absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
                            : SqlError(db_, "storing a grant");
 }
 
-absl::StatusOr<custos::v1::Grant> GrantStore::Load(
+absl::StatusOr<custos::v1::Grant> GrantStore::LoadStored(
     absl::string_view grant_id) const {
   sqlite3_stmt* stmt =
       statements_->Get("SELECT grant FROM grants WHERE grant_id = ?1");
@@ -188,6 +240,20 @@ absl::StatusOr<custos::v1::Grant> GrantStore::Load(
         absl::StrCat("grant_id: no grant \"", grant_id, "\""));
   }
   if (rc != SQLITE_ROW) return SqlError(db_, "reading a grant");
+  return grant;
+}
+
+uint64_t GrantStore::UnstoredReads(absl::string_view grant_id) const {
+  const auto it = unstored_reads_.find(grant_id);
+  return it == unstored_reads_.end() ? 0 : it->second;
+}
+
+absl::StatusOr<custos::v1::Grant> GrantStore::Load(
+    absl::string_view grant_id) const {
+  auto grant = LoadStored(grant_id);
+  if (grant.ok()) {
+    grant->set_records_read(grant->records_read() + UnstoredReads(grant_id));
+  }
   return grant;
 }
 
@@ -217,6 +283,8 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
   *grant->mutable_ended_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   if (auto s = Put(*grant, /*create=*/false); !s.ok()) return s;
+  // The file now has the grant's whole count.
+  unstored_reads_.erase(grant_id);
   return *grant;
 }
 
@@ -232,8 +300,8 @@ absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
         " of its ", limit, " records left, fewer than the ", count,
         " read (other reads under it took them)"));
   }
-  grant->set_records_read(read + count);
-  return Put(*grant, /*create=*/false);
+  unstored_reads_[grant_id] += count;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Page<custos::v1::Grant>> GrantStore::List(
@@ -247,7 +315,10 @@ absl::StatusOr<Page<custos::v1::Grant>> GrantStore::List(
                     SQLITE_STATIC);
   return ReadPage<custos::v1::Grant>(
       db_, "grants", stmt, 3, kGrantsList, page_token, limit,
-      [&](custos::v1::Grant& grant) {
+      // Under the lock, which List holds throughout.
+      [&](custos::v1::Grant& grant) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        grant.set_records_read(grant.records_read() +
+                               UnstoredReads(grant.grant_id()));
         grant = WithStateAt(std::move(grant), now);
         return !active_only || grant.state() == custos::v1::GRANT_ACTIVE;
       });

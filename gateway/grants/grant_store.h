@@ -2,10 +2,12 @@
 // an SQLite file so that a restart keeps every grant and its state.
 //
 // A grant past its expiry reads as EXPIRED; ended and revoked grants stay
-// for the record. New grants are written by a thread of the store's own, as
-// many to a transaction as were queued while the last one committed (group
-// commit): a transaction each made the grant's write cost more than the rest
-// of RequestAccess together. Thread-safe (one connection behind a mutex).
+// for the record. New grants, and the records counted under grants, are
+// written by a thread of the store's own, as many to a transaction as were
+// queued while the last one committed (group commit): a transaction each
+// made the grant's write cost more than the rest of RequestAccess together,
+// and had reads under grants wait for each other's. Thread-safe (one
+// connection behind a mutex).
 #ifndef CUSTOS_GATEWAY_GRANTS_GRANT_STORE_H_
 #define CUSTOS_GATEWAY_GRANTS_GRANT_STORE_H_
 
@@ -14,11 +16,13 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
@@ -60,11 +64,23 @@ class GrantStore {
   // past `limit` records in all: then RESOURCE_EXHAUSTED, saying how many
   // are left, and nothing is counted. Reads under one grant run side by
   // side, so the check and the count are one step under the store's lock:
-  // checked apart, two reads could each see room for their page.
+  // checked apart, two reads could each see room for their page. The count
+  // holds at once (Get, List and later checks see it) but reaches the file
+  // with the writer's next transaction; see StoreRecordsReadAsync.
   absl::Status AddRecordsRead(absl::string_view grant_id, uint64_t count,
                               uint64_t limit);
+  // Tells `done`, on the writer's thread, once every count AddRecordsRead
+  // took before the call is in the file, stored in one transaction with
+  // the grants and counts queued meanwhile: so a read is answered only once
+  // its count would survive a restart, and reads share transactions instead
+  // of taking one each under the store's lock. UNAVAILABLE when the file
+  // cannot be written; the counts still hold, and a later transaction
+  // stores them.
+  void StoreRecordsReadAsync(CreateDone done);
+  // StoreRecordsReadAsync, waiting for the outcome. Not from a `done`.
+  absl::Status StoreRecordsRead();
 
-  // Transactions that stored new grants since Open, for tests.
+  // Transactions the writer thread made since Open, for tests.
   uint64_t transactions() const {
     return transactions_.load(std::memory_order_relaxed);
   }
@@ -78,27 +94,43 @@ class GrantStore {
       absl::string_view page_token) const;
 
  private:
-  struct QueuedGrant {
-    custos::v1::Grant grant;
+  // A new grant to store, or (without one) a wait for the counts to be.
+  struct Queued {
+    std::optional<custos::v1::Grant> grant;
     CreateDone done;
   };
 
   explicit GrantStore(sqlite3* db)
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
   void WriterLoop();
-  // Stores `batch` in one transaction; the outcome of each grant, in order.
-  std::vector<absl::Status> WriteBatch(const std::vector<QueuedGrant>& batch);
+  // Stores `batch` and the counts not yet in the file in one transaction;
+  // the outcome of each queued item, in order.
+  std::vector<absl::Status> WriteBatch(const std::vector<Queued>& batch);
+  // Writes every count not yet in the file (inside the caller's
+  // transaction); `stored` gets what was written, to forget once committed.
+  absl::Status WriteUnstoredReads(
+      std::vector<std::pair<std::string, uint64_t>>& stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Put(const custos::v1::Grant& grant, bool create)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The grant as the file has it.
+  absl::StatusOr<custos::v1::Grant> LoadStored(absl::string_view grant_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The grant as it is: the file's, with the records counted since.
   absl::StatusOr<custos::v1::Grant> Load(absl::string_view grant_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t UnstoredReads(absl::string_view grant_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
+  // Records counted by AddRecordsRead and not yet in the file, by grant.
+  absl::flat_hash_map<std::string, uint64_t> unstored_reads_
+      ABSL_GUARDED_BY(mu_);
 
   Mutex queue_mu_;
-  std::vector<QueuedGrant> queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::vector<Queued> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::atomic<uint64_t> transactions_{0};
   std::thread writer_;

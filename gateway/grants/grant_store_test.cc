@@ -1,5 +1,7 @@
 #include "gateway/grants/grant_store.h"
 
+#include <sqlite3.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -145,6 +147,82 @@ TEST(GrantStoreTest, ConcurrentReadsNeverCountPastTheLimit) {
   EXPECT_EQ(store->Get("g_limit", kNow)->records_read(), kLimit);
   EXPECT_EQ(store->AddRecordsRead("g_none", 1, kLimit).code(),
             absl::StatusCode::kNotFound);
+}
+
+// The records_read of grant `grant_id` as the file at `path` has it, read
+// on a connection of the test's own.
+uint64_t StoredRecordsRead(const std::string& path,
+                           const std::string& grant_id) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(
+      sqlite3_prepare_v2(db, "SELECT grant FROM grants WHERE grant_id = ?1", -1,
+                         &stmt, nullptr),
+      SQLITE_OK);
+  sqlite3_bind_text(stmt, 1, grant_id.c_str(), -1, SQLITE_TRANSIENT);
+  custos::v1::Grant grant;
+  EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  grant.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                       sqlite3_column_bytes(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return grant.records_read();
+}
+
+// Reads count at once, but write their counts together: every count taken
+// before StoreRecordsRead reaches the file in one transaction.
+TEST(GrantStoreTest, CountsHoldAtOnceAndReachTheFileTogether) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/counts.db");
+  auto store = *GrantStore::Open(path);
+  ASSERT_TRUE(store->Create(NewGrant("g_a", absl::Hours(1))).ok());
+  ASSERT_TRUE(store->Create(NewGrant("g_b", absl::Hours(1))).ok());
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(store->AddRecordsRead("g_a", i, 1000).ok());
+  }
+  ASSERT_TRUE(store->AddRecordsRead("g_b", 9, 1000).ok());
+  EXPECT_EQ(store->Get("g_a", kNow)->records_read(), 10u);
+  EXPECT_EQ(
+      store->List("", "acme", false, kNow, 10, "")->items[1].records_read(),
+      10u);
+  EXPECT_EQ(StoredRecordsRead(path, "g_a"), 0u);
+
+  const uint64_t before = store->transactions();
+  ASSERT_TRUE(store->StoreRecordsRead().ok());
+  EXPECT_EQ(store->transactions(), before + 1);
+  EXPECT_EQ(StoredRecordsRead(path, "g_a"), 10u);
+  EXPECT_EQ(StoredRecordsRead(path, "g_b"), 9u);
+  // Stored counts are not stored again, nor counted twice.
+  ASSERT_TRUE(store->AddRecordsRead("g_a", 5, 1000).ok());
+  ASSERT_TRUE(store->StoreRecordsRead().ok());
+  EXPECT_EQ(StoredRecordsRead(path, "g_a"), 15u);
+  EXPECT_EQ(StoredRecordsRead(path, "g_b"), 9u);
+  EXPECT_EQ(store->Get("g_a", kNow)->records_read(), 15u);
+}
+
+// Ending a grant writes its whole count; counts no read waited for are
+// written when the store closes.
+TEST(GrantStoreTest, EndingAndClosingKeepEveryCount) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/ended.db");
+  {
+    auto store = *GrantStore::Open(path);
+    ASSERT_TRUE(store->Create(NewGrant("g_ended", absl::Hours(1))).ok());
+    ASSERT_TRUE(store->Create(NewGrant("g_open", absl::Hours(1))).ok());
+    ASSERT_TRUE(store->AddRecordsRead("g_ended", 7, 1000).ok());
+    ASSERT_TRUE(
+        store->End("g_ended", custos::v1::GRANT_ENDED, "anna.support", kNow)
+            .ok());
+    EXPECT_EQ(StoredRecordsRead(path, "g_ended"), 7u);
+    ASSERT_TRUE(store->AddRecordsRead("g_open", 3, 1000).ok());
+    ASSERT_TRUE(store->StoreRecordsRead().ok());
+    EXPECT_EQ(StoredRecordsRead(path, "g_ended"), 7u);
+    ASSERT_TRUE(store->AddRecordsRead("g_open", 4, 1000).ok());
+  }
+  EXPECT_EQ(StoredRecordsRead(path, "g_open"), 7u);
+  auto reopened = *GrantStore::Open(path);
+  EXPECT_EQ(reopened->Get("g_ended", kNow)->records_read(), 7u);
+  EXPECT_EQ(reopened->Get("g_open", kNow)->records_read(), 7u);
 }
 
 TEST(GrantStoreTest, ConcurrentCreatorsAndListersSeeEveryGrant) {
