@@ -294,7 +294,7 @@ echo "UNAVAILABLE by fault: kill ${fault_unavailable[kill]}, disk ${fault_unavai
 echo "requests:             $(field outcomes)"
 echo "  answered OK:        $(field ok)"
 echo "  refused, logged:    $(field refused_logged) (PERMISSION_DENIED etc., with their log index)"
-echo "  UNAVAILABLE:        $(field unavailable_log) the log not writable (nothing logged), $(field unavailable_logged) with a log index (a store not writable; of them logged as allowed but not served: $(field logged_not_served) grants, $(field ends_not_served) ends, $(field not_served_recorded) recorded by a Custos.NotApplied entry; the rest refused and logged so), $(field transport) custosd gone (killed)"
+echo "  UNAVAILABLE:        $(field unavailable_log) the log not writable (nothing logged), $(field unavailable_logged) with a log index (a store not writable; of them logged as allowed but not served: $(field logged_not_served) grants, $(field ends_not_served) ends, $(field reads_not_served) reads, $(field not_served_recorded) recorded by a Custos.NotApplied entry; the rest refused and logged so), $(field transport) custosd gone (killed)"
 echo "  other errors:       $(field other)"
 echo "entries checked:      $(field entries_checked) of $(field entries) in the log; $(field grants) grants"
 echo "lost requests:        $(field lost)"

@@ -6,7 +6,8 @@
 //   entry there is another call's (action, staff, customer, reference, grant
 //   or status code differ; an allowed RequestAccess answered UNAVAILABLE
 //   because its grant could not be stored after the entry is "logged, not
-//   served", and its grant must then not exist);
+//   served", and its grant must then not exist; so is an allowed read
+//   answered UNAVAILABLE because its record count could not be stored);
 // - refused but granted: a RequestAccess answered UNAVAILABLE because the log
 //   could not be written, yet a grant with its (unique) reference exists;
 // - unlogged grants: a grant in the grant store that no allowed RequestAccess
@@ -146,7 +147,8 @@ int Run(const std::vector<char*>& outcome_files) {
   uint64_t outcomes = 0, ok = 0, refused_logged = 0, unavailable_log = 0,
            unavailable_logged = 0, transport = 0, other = 0, checked = 0,
            lost = 0, refused_but_granted = 0, refused_but_logged = 0,
-           logged_not_served = 0, ends_not_served = 0, not_served_recorded = 0;
+           logged_not_served = 0, ends_not_served = 0, reads_not_served = 0,
+           not_served_recorded = 0;
   for (const char* file : outcome_files) {
     std::ifstream in(file);
     std::string line;
@@ -209,6 +211,10 @@ int Run(const std::vector<char*>& outcome_files) {
             if (grant_states[e.grant_id] == "GRANT_ENDED") {
               wrong += " grant " + e.grant_id + " ended after all";
             }
+          } else if (not_served && e.action == "StaffAccess.ReadCustomerData") {
+            // Logged, but the read's record count could not be stored
+            // after the entry: answered UNAVAILABLE, no record served.
+            ++reads_not_served;
           } else if (e.status_code != code) {
             wrong += absl::StrCat(" status ", e.status_code);
           }
@@ -254,10 +260,11 @@ int Run(const std::vector<char*>& outcome_files) {
       "unavailable_logged=%lu transport=%lu other=%lu entries_checked=%lu "
       "lost=%lu refused_but_granted=%lu unlogged_grants=%lu "
       "refused_but_logged=%lu logged_not_served=%lu ends_not_served=%lu "
-      "not_served_recorded=%lu entries=%zu grants=%zu\n",
+      "reads_not_served=%lu not_served_recorded=%lu entries=%zu "
+      "grants=%zu\n",
       outcomes, ok, refused_logged, unavailable_log, unavailable_logged,
       transport, other, checked, lost, refused_but_granted, unlogged,
-      refused_but_logged, logged_not_served, ends_not_served,
+      refused_but_logged, logged_not_served, ends_not_served, reads_not_served,
       not_served_recorded, entries.size(), grant_states.size());
   for (const std::string& finding : findings.lines) {
     std::printf("  %s\n", finding.c_str());
