@@ -583,6 +583,37 @@ class DataBrokerTest : public GatewayTest {
   }
 };
 
+// A read whose record count cannot be stored after its entry: logged as
+// allowed, answered UNAVAILABLE with nothing served, recorded by a second
+// entry. Its records stay counted against the grant (never the other way
+// round), and reads are served again once the file can be written.
+TEST_F(DataBrokerTest, RecordsAReadWhoseCountCouldNotBeStored) {
+  const custos::v1::Grant grant =
+      Grant("anna.support", "acme", "support", "SUP-1042");
+  custos::v1::LogEntry entry;
+  grpc::Status refused;
+  {
+    DatabaseLock lock("grants.db");
+    refused = ReadRefused("anna.support", grant.grant_id(), custos::v1::ACCOUNT,
+                          &entry);
+  }
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(refused.error_message(), HasSubstr("but nothing was served"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("records that"));
+  EXPECT_EQ(entry.action(), "StaffAccess.ReadCustomerData");
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_ALLOWED);
+  EXPECT_EQ(entry.grant_id(), grant.grant_id());
+  ASSERT_GT(entry.record_count(), 0u);
+
+  custos::v1::ReadCustomerDataResponse page;
+  ASSERT_TRUE(
+      Read("anna.support", grant.grant_id(), custos::v1::ACCOUNT, &page).ok());
+  const auto listed = Listed("anna.support", grant.grant_id());
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(listed->records_read(),
+            entry.record_count() + static_cast<uint64_t>(page.records_size()));
+}
+
 TEST_F(DataBrokerTest, ServesTheGrantsKindsPagedAndLogsKindAndCount) {
   const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
   custos::v1::ReadCustomerDataResponse first;

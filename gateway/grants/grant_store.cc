@@ -144,7 +144,8 @@ std::vector<absl::Status> GrantStore::WriteBatch(
   outcomes.reserve(batch.size());
   if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) !=
       SQLITE_OK) {
-    outcomes.assign(batch.size(), SqlError(db_, "storing grants"));
+    outcomes.assign(batch.size(),
+                    SqlError(db_, "storing grants and record counts"));
     return outcomes;
   }
   // An I/O error or a full disk can end the whole transaction: then SQLite
@@ -170,7 +171,8 @@ std::vector<absl::Status> GrantStore::WriteBatch(
     if (!batch[i].grant.has_value()) outcomes[i] = counts;
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    const absl::Status failed = SqlError(db_, "storing grants");
+    const absl::Status failed =
+        SqlError(db_, "storing grants and record counts");
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     outcomes.assign(batch.size(), failed);
     return outcomes;
