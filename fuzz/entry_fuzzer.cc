@@ -2,6 +2,7 @@
 // file anyone may have changed.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "audit/entry.h"
 
@@ -10,7 +11,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   custos::audit::ChainVerifier chain;
   (void)chain.Next(0, bytes);
   custos::v1::LogEntry entry;
-  if (entry.ParseFromString(bytes)) {
+  const bool parsed = entry.ParseFromString(bytes);
+  // Verification reads commitments by scanning the bytes: where the scan
+  // succeeds and the parser does too, they find the same commitments.
+  std::vector<custos::audit::CommitmentView> scanned;
+  if (custos::audit::ScanCommitments(bytes, scanned) && parsed) {
+    if (static_cast<int>(scanned.size()) != entry.commitments_size())
+      __builtin_trap();
+    for (int i = 0; i < entry.commitments_size(); ++i) {
+      if (scanned[i].field != entry.commitments(i).field() ||
+          scanned[i].digest != entry.commitments(i).digest()) {
+        __builtin_trap();
+      }
+    }
+  }
+  if (parsed) {
     // Serialization is deterministic: what parses serializes the same way
     // twice.
     const std::string once = custos::audit::SerializeEntry(entry);
