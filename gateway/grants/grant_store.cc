@@ -191,6 +191,12 @@ absl::Status GrantStore::WriteUnstoredReads(
     std::vector<std::pair<std::string, uint64_t>>& stored) {
   for (const auto& [grant_id, count] : unstored_reads_) {
     auto grant = LoadStored(grant_id);
+    if (absl::IsNotFound(grant.status())) {
+      // Removed from the file behind the store's back: there is nothing to
+      // count against, and failing would fail every later read's store.
+      stored.emplace_back(grant_id, count);
+      continue;
+    }
     if (!grant.ok()) return grant.status();
     grant->set_records_read(grant->records_read() + count);
     if (auto s = Put(*grant, /*create=*/false); !s.ok()) return s;

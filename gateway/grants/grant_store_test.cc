@@ -225,6 +225,31 @@ TEST(GrantStoreTest, EndingAndClosingKeepEveryCount) {
   EXPECT_EQ(reopened->Get("g_open", kNow)->records_read(), 7u);
 }
 
+// A grant removed from the file by hand while its count waits: the other
+// counts are still stored, and later reads' stores still succeed.
+TEST(GrantStoreTest, AGrantRemovedBehindTheStoresBackFailsNoOtherCount) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/removed.db");
+  auto store = *GrantStore::Open(path);
+  ASSERT_TRUE(store->Create(NewGrant("g_gone", absl::Hours(1))).ok());
+  ASSERT_TRUE(store->Create(NewGrant("g_kept", absl::Hours(1))).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_gone", 2, 1000).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_kept", 3, 1000).ok());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    EXPECT_EQ(sqlite3_exec(db, "DELETE FROM grants WHERE grant_id = 'g_gone'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_TRUE(store->StoreRecordsRead().ok());
+  EXPECT_EQ(StoredRecordsRead(path, "g_kept"), 3u);
+  ASSERT_TRUE(store->AddRecordsRead("g_kept", 1, 1000).ok());
+  EXPECT_TRUE(store->StoreRecordsRead().ok());
+  EXPECT_EQ(StoredRecordsRead(path, "g_kept"), 4u);
+}
+
 TEST(GrantStoreTest, ConcurrentCreatorsAndListersSeeEveryGrant) {
   auto store = OpenStore("list.db");
   constexpr int kCreators = 4;
