@@ -67,15 +67,37 @@ absl::Status CheckCheckpoint(uint64_t size, const std::string& stored_root,
   return absl::OkStatus();
 }
 
-// DATA_LOSS unless `entry` committed to `value` under `field` with `salt`.
+// An entry's commitments, found in `entry_bytes` by scanning them, or for
+// bytes the scan cannot read (a changed entry, which the chain or the leaf
+// hash reports as well) as the message parser reads them, into `parsed`,
+// which the views then point into. Building a message costs more than the
+// scan, so `parsed` stays empty for intact entries.
+void FindCommitments(absl::string_view entry_bytes,
+                     std::vector<CommitmentView>& commitments,
+                     std::optional<custos::v1::LogEntry>& parsed) {
+  if (ScanCommitments(entry_bytes, commitments)) return;
+  parsed.emplace();
+  parsed->ParseFromArray(entry_bytes.data(), entry_bytes.size());
+  commitments.clear();
+  for (const auto& commitment : parsed->commitments()) {
+    commitments.push_back({commitment.field(), commitment.digest()});
+  }
+}
+
+// DATA_LOSS unless entry `position`, whose commitments are `commitments`,
+// committed to `value` under `field` with `salt`: the last commitment to
+// the field decides, as for the message parser.
 absl::Status CheckCommitment(uint64_t position,
-                             const custos::v1::LogEntry& entry,
+                             const std::vector<CommitmentView>& commitments,
                              absl::string_view field, absl::string_view salt,
                              absl::string_view value) {
-  const std::string digest = Sha256Concat({salt, value});
+  char digest[kHashSize];
+  Sha256ConcatTo({salt, value}, digest);
   bool matched = false;
-  for (const auto& commitment : entry.commitments()) {
-    if (commitment.field() == field) matched = commitment.digest() == digest;
+  for (const CommitmentView& commitment : commitments) {
+    if (commitment.field == field) {
+      matched = commitment.digest == absl::string_view(digest, kHashSize);
+    }
   }
   if (matched) return absl::OkStatus();
   return absl::DataLossError(absl::StrCat("entry ", position, ": the stored ",
@@ -86,9 +108,8 @@ absl::Status CheckCommitment(uint64_t position,
 
 // Checks the values in entry `position`'s row against its commitments and
 // returns how many it checked (masked values, with no salt, are skipped).
-// Runs for every row, so it reads the entry's commitments where they lie in
-// its bytes and hashes into a buffer; `values` and `commitments` are
-// scratch space, reused from row to row.
+// Runs for every row: `values` and `commitments` are scratch space, reused
+// from row to row.
 absl::StatusOr<uint64_t> CheckRowValues(
     uint64_t position, absl::string_view entry_bytes,
     absl::string_view row_values, std::vector<sqlite::RowValueView>& values,
@@ -98,35 +119,13 @@ absl::StatusOr<uint64_t> CheckRowValues(
     return absl::DataLossError(
         absl::StrCat("entry ", position, ": ", decoded.message()));
   }
-  // Built only for bytes the scan cannot read (a changed entry, which the
-  // chain or the leaf hash reports as well), which are then read as the
-  // message parser reads them: building one costs more than the scan.
   std::optional<custos::v1::LogEntry> parsed;
-  if (!ScanCommitments(entry_bytes, commitments)) {
-    parsed.emplace();
-    parsed->ParseFromArray(entry_bytes.data(), entry_bytes.size());
-    commitments.clear();
-    for (const auto& commitment : parsed->commitments()) {
-      commitments.push_back({commitment.field(), commitment.digest()});
-    }
-  }
+  FindCommitments(entry_bytes, commitments, parsed);
   uint64_t checked = 0;
-  char digest[kHashSize];
   for (const sqlite::RowValueView& value : values) {
     if (value.salt.empty()) continue;
-    Sha256ConcatTo({value.salt, value.value}, digest);
-    // As in CheckCommitment: the last commitment to the field decides.
-    bool matched = false;
-    for (const CommitmentView& commitment : commitments) {
-      if (commitment.field == value.field) {
-        matched = commitment.digest == absl::string_view(digest, kHashSize);
-      }
-    }
-    if (!matched) {
-      return absl::DataLossError(
-          absl::StrCat("entry ", position, ": the stored ", value.field,
-                       " does not match the entry's commitment"));
-    }
+    CUSTOS_RETURN_IF_ERROR(CheckCommitment(position, commitments, value.field,
+                                           value.salt, value.value));
     ++checked;
   }
   return checked;
@@ -693,11 +692,13 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
           "LEFT JOIN entries e ON e.idx = p.idx WHERE length(p.salt) > 0 "
           "ORDER BY p.idx"));
   int rc;
+  std::vector<CommitmentView> commitments;
   while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
-    custos::v1::LogEntry entry;
-    entry.ParseFromString(sqlite::ColumnBytes(values.get(), 4));
+    std::optional<custos::v1::LogEntry> parsed;
+    const std::string entry_bytes = sqlite::ColumnBytes(values.get(), 4);
+    FindCommitments(entry_bytes, commitments, parsed);
     CUSTOS_RETURN_IF_ERROR(
-        CheckCommitment(sqlite3_column_int64(values.get(), 0), entry,
+        CheckCommitment(sqlite3_column_int64(values.get(), 0), commitments,
                         sqlite::ColumnBytes(values.get(), 1),
                         sqlite::ColumnBytes(values.get(), 2),
                         sqlite::ColumnBytes(values.get(), 3)));

@@ -726,6 +726,29 @@ TEST(SqliteLogStoreTest, KeepsAnotherSubjectsValuesBesideTheEntry) {
   EXPECT_EQ(report->values_checked, 0u);
 }
 
+// A value kept beside its entry (another subject's) is checked against the
+// entry's commitment too: it verifies as written, and not once changed.
+TEST(SqliteLogStoreTest, ChecksValuesKeptBesideTheEntry) {
+  const std::string path = TempPath("beside-forged");
+  {
+    auto store = *SqliteLogStore::Open(path);
+    ASSERT_TRUE(store
+                    ->Append(Entry("acme", "anna", "X-1"),
+                             {{"note", "about bob", "anna"},
+                              {"customer_user", "Bob Jansen", "bob"}})
+                    .ok());
+  }
+  auto report = VerifySqliteLog(path, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->values_checked, 2u);
+  RawSql(path,
+         "UPDATE personal_values SET value = 'Eve Forged' WHERE field = "
+         "'customer_user'");
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 0: the stored customer_user does not match the entry's "
+            "commitment");
+}
+
 // A log written before values moved into the entries' rows has no such
 // column: it is added on open, and the old values still verify and erase.
 TEST(SqliteLogStoreTest, OpensALogWithoutThePersonalColumn) {
