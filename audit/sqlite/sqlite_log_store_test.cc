@@ -692,14 +692,20 @@ TEST_F(SignedLogTest, NamesAnEarlierProblemBeforeALaterChangedValue) {
 // A value whose subject is not the entry's actor cannot be found through
 // the actor's listing keys, so the entry's values are kept beside it; erasure,
 // reading and verification cover both places.
+// Appends anna's entry with her note and the name of bob, a customer's
+// user: bob's name is another subject's value, kept beside the entry.
+void AppendNoteAboutBob(SqliteLogStore& store) {
+  ASSERT_TRUE(store
+                  .Append(Entry("acme", "anna", "X-1"),
+                          {{"note", "about bob", "anna"},
+                           {"customer_user", "Bob Jansen", "bob"}})
+                  .ok());
+}
+
 TEST(SqliteLogStoreTest, KeepsAnotherSubjectsValuesBesideTheEntry) {
   const std::string path = TempPath("beside");
   auto store = *SqliteLogStore::Open(path);
-  ASSERT_TRUE(store
-                  ->Append(Entry("acme", "anna", "X-1"),
-                           {{"note", "about bob", "anna"},
-                            {"customer_user", "Bob Jansen", "bob"}})
-                  .ok());
+  AppendNoteAboutBob(*store);
   ASSERT_TRUE(
       store->Append(Entry("acme", "anna", "X-2"), {{"note", "mine", "anna"}})
           .ok());
@@ -730,14 +736,7 @@ TEST(SqliteLogStoreTest, KeepsAnotherSubjectsValuesBesideTheEntry) {
 // entry's commitment too: it verifies as written, and not once changed.
 TEST(SqliteLogStoreTest, ChecksValuesKeptBesideTheEntry) {
   const std::string path = TempPath("beside-forged");
-  {
-    auto store = *SqliteLogStore::Open(path);
-    ASSERT_TRUE(store
-                    ->Append(Entry("acme", "anna", "X-1"),
-                             {{"note", "about bob", "anna"},
-                              {"customer_user", "Bob Jansen", "bob"}})
-                    .ok());
-  }
+  AppendNoteAboutBob(**SqliteLogStore::Open(path));
   auto report = VerifySqliteLog(path, {});
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->values_checked, 2u);
