@@ -1,7 +1,9 @@
 #include "gateway/access_decision.h"
 
 #include <algorithm>
+#include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/openssl.h"
 #include "google/protobuf/util/time_util.h"
@@ -13,7 +15,10 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 // Random checks this staff member drew within the policy's window, counted
-// from the log itself so a restart forgets none.
+// from the log itself so a restart forgets none. A draw is a grant issued
+// for the random-check reference, whichever call issued it (RequestAccess,
+// or StartSession without a grant); a session started later under that
+// grant names the same grant and is not a second draw.
 absl::StatusOr<uint32_t> RandomChecksInWindow(const Gateway& gateway,
                                               absl::string_view staff_id,
                                               absl::Time since) {
@@ -21,18 +26,22 @@ absl::StatusOr<uint32_t> RandomChecksInWindow(const Gateway& gateway,
   filter.actor_id = std::string(staff_id);
   filter.outcome = custos::v1::OUTCOME_ALLOWED;
   filter.from = since;
-  uint32_t draws = 0;
+  absl::flat_hash_set<std::string> drawn;
   std::string token;
   do {
     auto page = gateway.log->List(filter, 1000, token);
     if (!page.ok()) return page.status();
     for (const auto& e : page->entries) {
-      draws += e.reference() == policy::kRandomCheckReference &&
-               e.action() == "StaffAccess.RequestAccess";
+      if (e.reference() == policy::kRandomCheckReference &&
+          !e.grant_id().empty() &&
+          (e.action() == "StaffAccess.RequestAccess" ||
+           e.action() == "TakeIdentity.StartSession")) {
+        drawn.insert(e.grant_id());
+      }
     }
     token = page->next_page_token;
   } while (!token.empty());
-  return draws;
+  return static_cast<uint32_t>(drawn.size());
 }
 
 absl::StatusOr<std::vector<policy::Trip>> ApprovedTrips(

@@ -286,10 +286,12 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
                         const custos::v1::SetPartnerConsentRequest& request,
                         custos::v1::SetPartnerConsentResponse& response) {
   if (!call.caller().is_customer()) {
-    return call.caller().authenticated()
+    // Staff, and custos-web calling for nobody, are known callers who may
+    // not; anyone else is told why they are not known.
+    return call.caller().authenticated() || call.caller().is_front_end()
                ? absl::PermissionDeniedError(
                      "only the customer gives or withdraws consent")
-               : call.caller().status;
+               : call.caller().StaffStatus();
   }
   if (auto s = ValidateSetPartnerConsent(request); !s.ok()) return s;
   call.entry().set_resource(

@@ -93,11 +93,19 @@ absl::StatusOr<audit::StoredCheckpoint> CheckpointFor(const Gateway& gateway,
 }
 
 absl::Status GetCheckpoint(const Gateway& gateway, AuditedCall& call,
+                           const custos::v1::GetCheckpointRequest& request,
                            custos::v1::Checkpoint& response) {
   if (auto s = StaffOrCustomer(call); !s.ok()) return s;
   call.entry().set_resource("log/checkpoint");
+  if (request.min_size() > gateway.log->Size()) {
+    return absl::OutOfRangeError(
+        absl::StrCat("min_size: the log has ", gateway.log->Size(),
+                     " entries, fewer than ", request.min_size()));
+  }
   auto stored = gateway.log->LatestCheckpoint();
-  if (!stored.ok()) stored = gateway.log->CheckpointNow();
+  if (!stored.ok() || stored->size < request.min_size()) {
+    stored = gateway.log->CheckpointNow();
+  }
   if (!stored.ok()) return stored.status();
   FillCheckpoint(gateway, *stored, response);
   return absl::OkStatus();
@@ -223,11 +231,12 @@ namespace custos::gateway {
 
 grpc::ServerUnaryReactor* AuditLogService::GetCheckpoint(
     grpc::CallbackServerContext* context,
-    const custos::v1::GetCheckpointRequest*, custos::v1::Checkpoint* response) {
+    const custos::v1::GetCheckpointRequest* request,
+    custos::v1::Checkpoint* response) {
   return Serve(gateway_, context, "AuditLog.GetCheckpoint", response,
                [&](AuditedCall& call) {
                  return custos::gateway::GetCheckpoint(*gateway_, call,
-                                                       *response);
+                                                       *request, *response);
                });
 }
 

@@ -72,7 +72,9 @@ struct Caller {
           "this call is for staff; custos-web reaches it only through a "
           "take-identity link or session");
     }
-    return status;
+    // Never OK for a caller who is not staff, whatever set `status`.
+    return status.ok() ? absl::UnauthenticatedError("not a known staff member")
+                       : status;
   }
 };
 

@@ -10,6 +10,7 @@
 #include "gateway/access_decision.h"
 #include "gateway/audit_log_service.h"
 #include "gateway/audited_call.h"
+#include "gateway/grant_reads.h"
 #include "gateway/validate.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -20,6 +21,9 @@ using google::protobuf::util::TimeUtil;
 
 // A single-use link is good for this long after the session starts.
 constexpr absl::Duration kLinkLifetime = absl::Minutes(1);
+// Records a take-identity page shows at most, as the application's own list
+// pages do.
+constexpr int kRecordsPerPage = 50;
 
 // Which data kind a page of the customer's application shows, and the
 // record it names ("subscribers/s1004" → SUBSCRIBERS, "s1004").
@@ -135,6 +139,9 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
                        existing->justification().category(),
                        " does not allow taking identity"));
     }
+    if (auto s = GrantStillBacked(gateway, call.policy(), *existing); !s.ok()) {
+      return s;
+    }
     grant = *std::move(existing);
   } else {
     custos::v1::RequestAccessRequest access;
@@ -144,6 +151,9 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
     access.set_device_id(request.device_id());
     if (auto s = ValidateRequestAccess(access, call.policy()); !s.ok())
       return s;
+    // The engineer's stated reason for taking identity, committed to as
+    // RequestAccess commits to a grant's.
+    call.AddPersonalValue("note", request.justification().note());
     entry.set_category(request.justification().category());
     entry.set_reference(request.justification().reference());
     AccessQuestion question;
@@ -287,7 +297,8 @@ absl::Status OpenSession(AuditedCall& call, const Gateway& gateway,
   auto g = gateway.grants->Get(session.grant_id(), call.now());
   if (!g.ok()) return g.status();
   grant = *std::move(g);
-  return SessionUsable(session, grant);
+  if (auto s = SessionUsable(session, grant); !s.ok()) return s;
+  return GrantStillBacked(gateway, call.policy(), grant);
 }
 
 absl::Status View(AuditedCall& call, const Gateway& gateway,
@@ -304,32 +315,26 @@ absl::Status View(AuditedCall& call, const Gateway& gateway,
   auto page = ParsePage(request.page());
   if (!page.ok()) return page.status();
   call.entry().set_resource(absl::StrCat("page/", request.page()));
-  call.entry().set_data_kind(page->kind);
-  const auto& kinds = grant.obligations().data_kinds();
-  if (std::find(kinds.begin(), kinds.end(), page->kind) == kinds.end()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("page: this session's grant does not reach ",
-                     custos::v1::DataKind_Name(page->kind)));
+  RecordsWanted wanted;
+  wanted.kind = page->kind;
+  wanted.page_size = kRecordsPerPage;
+  wanted.page_token = request.page_token();
+  wanted.record_id = page->record_id;
+  wanted.kind_field = "page";
+  auto served = ServeUnderGrant(gateway, call, grant, wanted);
+  if (!served.ok()) return served.status();
+  // Counted before the entry is appended, in one step with any end or
+  // revocation: a session ended since it was opened above shows nothing.
+  if (auto s = gateway.sessions->Count(session.session_id(), /*page_views=*/1,
+                                       /*actions=*/0, call.now());
+      !s.ok()) {
+    return s;
   }
-  auto records =
-      gateway.customer_data->Read(session.customer_id(), page->kind, 50,
-                                  request.page_token(), page->record_id);
-  if (!records.ok()) return records.status();
-  const std::vector<std::string> masked(
-      grant.obligations().masked_fields().begin(),
-      grant.obligations().masked_fields().end());
-  MaskRecords(page->kind, masked, records->records);
-  // Counted once the view is logged, in one step with any revocation (a
-  // copy of the session written back could undo one).
   session.set_page_views(session.page_views() + 1);
-  call.AfterLogged([sessions = gateway.sessions, id = session.session_id()] {
-    return sessions->Count(id, /*page_views=*/1, /*actions=*/0);
-  });
-  call.entry().set_record_count(records->records.size());
   response.set_title(page->title);
   response.set_kind(page->kind);
-  for (auto& r : records->records) *response.add_records() = std::move(r);
-  response.set_next_page_token(records->next_page_token);
+  for (auto& r : served->page.records) *response.add_records() = std::move(r);
+  response.set_next_page_token(served->page.next_page_token);
   *response.mutable_session() = std::move(session);
   return absl::OkStatus();
 }
@@ -357,10 +362,12 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
   }
   call.entry().set_resource(absl::StrCat("action/", request.action(), "/",
                                          it->customer_request_ref()));
+  if (auto s = gateway.sessions->Count(session.session_id(), /*page_views=*/0,
+                                       /*actions=*/1, call.now());
+      !s.ok()) {
+    return s;
+  }
   session.set_actions(session.actions() + 1);
-  call.AfterLogged([sessions = gateway.sessions, id = session.session_id()] {
-    return sessions->Count(id, /*page_views=*/0, /*actions=*/1);
-  });
   // The demo application has no mail server; the action is recorded and
   // acknowledged.
   response.set_result(absl::StrCat(request.action(), " done for ",
@@ -401,7 +408,7 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
     by = absl::StrCat("customer:", call.caller().customer_id);
     state = custos::v1::SESSION_REVOKED;
   } else if (!call.caller().authenticated()) {
-    return call.caller().status;
+    return call.caller().StaffStatus();
   } else if (call.caller().staff->staff_id() == session->staff_id()) {
     by = absl::StrCat("staff:", session->staff_id());
   } else if (IsDpo(*call.caller().staff)) {
@@ -443,7 +450,7 @@ absl::Status ListAll(AuditedCall& call, const Gateway& gateway,
     }
     customer_id = call.caller().customer_id;
   } else if (!call.caller().authenticated()) {
-    return call.caller().status;
+    return call.caller().StaffStatus();
   } else if (!IsDpo(*call.caller().staff)) {
     const std::string& self = call.caller().staff->staff_id();
     if (!staff_id.empty() && staff_id != self) {

@@ -33,8 +33,9 @@ ABSL_FLAG(
 ABSL_FLAG(double, staff_request_burst, 200,
           "Requests a staff member may make in a burst.");
 ABSL_FLAG(uint64_t, max_records_per_grant, 5000,
-          "Records one grant may serve in all, against bulk export; reads "
-          "past it are refused.");
+          "Records one grant may serve in all (reads and take-identity "
+          "pages together), against bulk export; reads past it are "
+          "refused.");
 ABSL_FLAG(std::string, revoked_serials, "",
           "File of revoked staff certificate serials (hex, one a line); SIGHUP "
           "rereads it.");

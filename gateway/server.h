@@ -58,9 +58,9 @@ struct GatewayOptions {
   // limit.
   double staff_requests_per_second = 0;
   double staff_request_burst = 100;
-  // The most records one grant may serve, against bulk export: reads past
-  // it are refused, and the staff member asks for a new grant with a
-  // reason.
+  // The most records one grant may serve, by reads and take-identity pages
+  // together, against bulk export: reads past it are refused, and the staff
+  // member asks for a new grant with a reason.
   uint64_t max_records_per_grant = 5000;
 };
 

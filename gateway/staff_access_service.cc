@@ -12,6 +12,7 @@
 #include "gateway/access_decision.h"
 #include "gateway/audit_log_service.h"
 #include "gateway/audited_call.h"
+#include "gateway/grant_reads.h"
 #include "gateway/grpc_status.h"
 #include "gateway/validate.h"
 #include "google/protobuf/util/time_util.h"
@@ -147,54 +148,19 @@ absl::Status ReadData(const Gateway& gateway, AuditedCall& call,
         absl::StrCat("grant_id: ", grant->grant_id(), " is not ",
                      call.caller().staff->staff_id(), "'s grant"));
   }
-  if (grant->state() != custos::v1::GRANT_ACTIVE) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("grant ", grant->grant_id(), " is ",
-                     custos::v1::GrantState_Name(grant->state()),
-                     "; nothing is served under it"));
-  }
-  const auto& kinds = grant->obligations().data_kinds();
-  if (std::find(kinds.begin(), kinds.end(), request.kind()) == kinds.end()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("kind: grant ", grant->grant_id(), " does not reach ",
-                     custos::v1::DataKind_Name(data_kind)));
-  }
-  const uint64_t limit = gateway.max_records_per_grant;
-  if (grant->records_read() >= limit) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("grant ", grant->grant_id(), " has served its limit of ",
-                     limit, " records; ask for a new grant with a reason"));
-  }
-  // A page never takes the grant past its limit: the last one is shorter.
-  const int page_size = static_cast<int>(std::min<uint64_t>(
-      PageSizeOrDefault(request.page_size()), limit - grant->records_read()));
-  auto page =
-      gateway.customer_data->Read(grant->customer_id(), data_kind, page_size,
-                                  request.page_token(), request.record_id());
-  if (!page.ok()) return page.status();
-  const std::vector<std::string> masked(
-      grant->obligations().masked_fields().begin(),
-      grant->obligations().masked_fields().end());
-  for (const std::string& field :
-       MaskRecords(data_kind, masked, page->records)) {
+  RecordsWanted wanted;
+  wanted.kind = data_kind;
+  wanted.page_size = PageSizeOrDefault(request.page_size());
+  wanted.page_token = request.page_token();
+  wanted.record_id = request.record_id();
+  auto served = ServeUnderGrant(gateway, call, *grant, wanted);
+  if (!served.ok()) return served.status();
+  for (const std::string& field : served->masked_fields) {
     response.add_masked_fields(field);
   }
-  // Counted before the entry is appended, and in the grants file before
-  // the records are served: should the append or the file's write fail, or
-  // the gateway stop in between, the grant has counted records it did not
-  // serve, never the other way round.
-  if (auto s = gateway.grants->AddRecordsRead(grant->grant_id(),
-                                              page->records.size(), limit);
-      !s.ok()) {
-    return s;
-  }
-  call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
-    grants->StoreRecordsReadAsync(std::move(done));
-  });
-  entry.set_record_count(page->records.size());
-  for (auto& record : page->records)
+  for (auto& record : served->page.records)
     *response.add_records() = std::move(record);
-  response.set_next_page_token(page->next_page_token);
+  response.set_next_page_token(served->page.next_page_token);
   return absl::OkStatus();
 }
 
@@ -237,7 +203,7 @@ absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
     return caller.is_customer()
                ? absl::PermissionDeniedError(
                      "a customer revokes grants; ending is the engineer's")
-               : caller.status;
+               : caller.StaffStatus();
   }
   if (!validation.ok()) return validation;
   auto grant = gateway.grants->Get(grant_id, call.now());

@@ -318,6 +318,11 @@ absl::Status ValidateStartSession(
   if (auto s = ValidateId("customer_user_id", request.customer_user_id(), true);
       !s.ok())
     return s;
+  if (!request.grant_id().empty()) {
+    if (auto s = ValidateMintedId("grant_id", request.grant_id(), "g_");
+        !s.ok())
+      return s;
+  }
   for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
     const auto& a = request.customer_requested_actions(i);
     if (auto s = ValidateId(
@@ -348,6 +353,8 @@ absl::Status ValidatePerformAction(
     const custos::v1::PerformActionRequest& request) {
   if (auto s = ValidateId("action", request.action(), true); !s.ok()) return s;
   for (const auto& [key, value] : request.parameters()) {
+    // The key is checked first: it names the value's field in a refusal.
+    if (auto s = ValidateId("parameters (a key)", key, true); !s.ok()) return s;
     if (auto s = ValidateText(absl::StrCat("parameters[", key, "]"), value, 256,
                               false);
         !s.ok())

@@ -180,6 +180,13 @@ TEST(ValidateTest, LogAndIdentityCalls) {
   EXPECT_EQ(FirstError(ValidateStartSession, start),
             "customer_requested_actions[0].customer_request_ref: required");
   start.clear_customer_requested_actions();
+  // A grant id is only ever one the gateway minted: anything else would
+  // reach the log in the refusal's reason.
+  start.set_grant_id(std::string(5000, 'g') + "\n\x1b[2J");
+  EXPECT_EQ(FirstError(ValidateStartSession, start),
+            "grant_id: expected g_ and 32 lowercase hex digits");
+  start.set_grant_id("g_0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(FirstError(ValidateStartSession, start), "");
   start.mutable_duration()->set_seconds(31 * 24 * 3600);
   EXPECT_EQ(FirstError(ValidateStartSession, start),
             "duration: more than 0 and at most 30 days");
@@ -192,6 +199,12 @@ TEST(ValidateTest, LogAndIdentityCalls) {
   EXPECT_EQ(
       FirstError(ValidatePerformAction, action).rfind("parameters[to]: ", 0),
       0u);
+  // A key is an id: a refusal names the value by it.
+  action.clear_parameters();
+  (*action.mutable_parameters())[std::string(300, 'k') + "\n"] = "x";
+  EXPECT_EQ(FirstError(ValidatePerformAction, action),
+            "parameters (a key): 1 to 64 characters of a-z, 0-9, '.', '-' or "
+            "'_'");
   custos::v1::ListSessionsRequest sessions;
   sessions.set_page_size(-5);
   EXPECT_EQ(FirstError(ValidateListSessions, sessions),

@@ -409,6 +409,35 @@ TEST_F(GatewayTest, ConsistencyProofLinksTwoCheckpoints) {
                   .ok());
 }
 
+// A caller about to prove an entry it has just seen asks for a checkpoint
+// that covers it, and gets one signed at once rather than waiting for the
+// next second's; a size past the log's end is refused, naming the field.
+TEST_F(GatewayTest, SignsACheckpointCoveringWhatTheCallerSaw) {
+  const Answer granted = RequestAccess(StaffChannel("anna.support"), "acme",
+                                       "support", "SUP-1042");
+  ASSERT_TRUE(granted.status.ok());
+  const uint64_t seen = granted.response.log_index() + 1;
+  auto stub = custos::v1::AuditLog::NewStub(StaffChannel("anna.support"));
+  custos::v1::GetCheckpointRequest request;
+  request.set_min_size(seen);
+  custos::v1::Checkpoint checkpoint;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->GetCheckpoint(&context, request, &checkpoint).ok());
+  }
+  EXPECT_GE(checkpoint.size(), seen);
+  auto opened = audit::NoteVerifier::FromVerifierKey(checkpoint.verifier_key());
+  ASSERT_TRUE(opened.ok());
+  EXPECT_TRUE(opened->Open(checkpoint.note()).ok());
+
+  request.set_min_size(checkpoint.size() + 1000000);
+  grpc::ClientContext context;
+  const grpc::Status refused =
+      stub->GetCheckpoint(&context, request, &checkpoint);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(refused.error_message(), HasSubstr("min_size: the log has "));
+}
+
 TEST_F(GatewayTest, OnlyTheDpoErases) {
   custos::v1::EraseRequest request;
   request.set_subject("eva.former");
@@ -2943,6 +2972,279 @@ TEST_F(TakeIdentityTest, InvalidUtf8IsRefusedAndLogged) {
                                      "support", "SUP-1042");
   ASSERT_TRUE(after.status.ok());
   EXPECT_EQ(after.response.log_index(), last_index + 1);
+}
+
+// Starts a take-identity session as `customer_user` under `grant_id` (a new
+// grant when empty, for `category` and `reference`) and exchanges its link;
+// the exchange's answer, or the first failure's status.
+struct OpenedSession {
+  grpc::Status status;
+  std::string log_index;  // of a refusal, from the trailer
+  custos::v1::ExchangeLinkResponse opened;
+};
+OpenedSession StartAndOpen(const std::shared_ptr<grpc::Channel>& channel,
+                           const std::string& customer,
+                           const std::string& customer_user,
+                           const std::string& grant_id,
+                           const std::string& category = "",
+                           const std::string& reference = "") {
+  auto stub = custos::v1::TakeIdentity::NewStub(channel);
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id(customer);
+  start.set_customer_user_id(customer_user);
+  start.set_grant_id(grant_id);
+  start.mutable_justification()->set_category(category);
+  start.mutable_justification()->set_reference(reference);
+  start.mutable_justification()->set_note("checking the bounce settings");
+  custos::v1::StartSessionResponse started;
+  OpenedSession out;
+  {
+    grpc::ClientContext context;
+    out.status = stub->StartSession(&context, start, &started);
+    const auto& trailers = context.GetServerTrailingMetadata();
+    if (auto it = trailers.find("custos-log-index"); it != trailers.end()) {
+      out.log_index.assign(it->second.data(), it->second.size());
+    }
+    if (!out.status.ok()) return out;
+  }
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(started.link().substr(started.link().find('#') + 1));
+  grpc::ClientContext context;
+  out.status = stub->ExchangeLink(&context, exchange, &out.opened);
+  return out;
+}
+
+grpc::Status ViewAs(const std::shared_ptr<grpc::Channel>& channel,
+                    const std::string& token, const std::string& page,
+                    custos::v1::ViewPageResponse* out,
+                    grpc::ClientContext* context) {
+  custos::v1::ViewPageRequest request;
+  request.set_session_token(token);
+  request.set_page(page);
+  return custos::v1::TakeIdentity::NewStub(channel)->ViewPage(context, request,
+                                                              out);
+}
+
+// Records shown in a take-identity session count against the grant's limit
+// as reads do: whichever door they leave by, a grant serves at most its
+// limit, and the session's last page is shorter.
+TEST_F(DataBrokerTest, TakeIdentityPagesCountAgainstTheSameLimit) {
+  constexpr uint64_t kLimit = 5000;
+  const auto session = StartAndOpen(StaffChannel("anna.support"), "acme",
+                                    "acme.owner", "", "support", "SUP-1042");
+  ASSERT_TRUE(session.status.ok()) << session.status.error_message();
+  const std::string grant_id = session.opened.session().grant_id();
+  const std::string token = session.opened.session_token();
+
+  custos::v1::ViewPageResponse page;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(ViewAs(StaffChannel("anna.support"), token, "subscribers",
+                       &page, &context)
+                    .ok());
+  }
+  uint64_t served = page.records_size();
+  ASSERT_EQ(served, 50u);
+  EXPECT_EQ(Listed("anna.support", grant_id)->records_read(), served);
+  // Reads under the same grant take it to 20 records short of its limit.
+  while (served + 50 <= kLimit - 20) {
+    custos::v1::ReadCustomerDataResponse read;
+    ASSERT_TRUE(
+        Read("anna.support", grant_id, custos::v1::SUBSCRIBERS, &read, "", 50)
+            .ok());
+    served += read.records_size();
+  }
+  custos::v1::ReadCustomerDataResponse read;
+  ASSERT_TRUE(Read("anna.support", grant_id, custos::v1::SUBSCRIBERS, &read, "",
+                   static_cast<int>(kLimit - 20 - served))
+                  .ok());
+  served += read.records_size();
+  ASSERT_EQ(served, kLimit - 20);
+
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(ViewAs(StaffChannel("anna.support"), token, "subscribers",
+                       &page, &context)
+                    .ok());
+  }
+  EXPECT_EQ(page.records_size(), 20);
+  EXPECT_EQ(EntryAt(absl::StrCat(page.log_index())).record_count(), 20u);
+  EXPECT_EQ(Listed("anna.support", grant_id)->records_read(), kLimit);
+
+  grpc::ClientContext context;
+  const grpc::Status refused = ViewAs(StaffChannel("anna.support"), token,
+                                      "subscribers", &page, &context);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("has served its limit of 5000 records"));
+  const auto entry = RefusalEntry(context);
+  EXPECT_EQ(entry.action(), "TakeIdentity.ViewPage");
+  EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+  EXPECT_EQ(entry.record_count(), 0u);
+  EXPECT_EQ(Listed("anna.support", grant_id)->records_read(), kLimit);
+}
+
+// Consent withdrawn takes effect on what the partner already holds: reads
+// under an earlier grant, a session open under it and a new session on it
+// are refused and logged; consent given again lets the grant serve again.
+TEST_F(ApprovalsTest, WithdrawnConsentStopsTheGrantsAndSessionsHeld) {
+  const auto pia = StaffChannel("pia.partner");
+  const Answer granted = RequestAccess(pia, "acme", "support", "SUP-1042");
+  ASSERT_TRUE(granted.status.ok()) << granted.status.error_message();
+  const std::string grant_id = granted.response.grant().grant_id();
+  const auto read = [&](grpc::ClientContext& context) {
+    custos::v1::ReadCustomerDataRequest request;
+    request.set_grant_id(grant_id);
+    request.set_kind(custos::v1::ACCOUNT);
+    custos::v1::ReadCustomerDataResponse response;
+    return custos::v1::StaffAccess::NewStub(pia)->ReadCustomerData(
+        &context, request, &response);
+  };
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(read(context).ok());
+  }
+  const auto session = StartAndOpen(pia, "acme", "acme.owner", grant_id);
+  ASSERT_TRUE(session.status.ok()) << session.status.error_message();
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(SetConsent("acme", "mailfix", false, context).ok());
+  }
+
+  grpc::ClientContext read_context;
+  const grpc::Status refused_read = read(read_context);
+  EXPECT_EQ(refused_read.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused_read.error_message(),
+              HasSubstr("PARTNER_WITHOUT_CONSENT"));
+  const auto read_entry = RefusalEntry(read_context);
+  EXPECT_EQ(read_entry.outcome(), custos::v1::OUTCOME_REFUSED);
+  EXPECT_EQ(read_entry.grant_id(), grant_id);
+
+  custos::v1::ViewPageResponse page;
+  grpc::ClientContext view_context;
+  const grpc::Status refused_view = ViewAs(pia, session.opened.session_token(),
+                                           "dashboard", &page, &view_context);
+  EXPECT_EQ(refused_view.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused_view.error_message(),
+              HasSubstr("PARTNER_WITHOUT_CONSENT"));
+  EXPECT_EQ(RefusalEntry(view_context).outcome(), custos::v1::OUTCOME_REFUSED);
+
+  const auto refused_start = StartAndOpen(pia, "acme", "acme.owner", grant_id);
+  EXPECT_EQ(refused_start.status.error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(EntryAt(refused_start.log_index).outcome(),
+            custos::v1::OUTCOME_REFUSED);
+
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(SetConsent("acme", "mailfix", true, context).ok());
+  }
+  grpc::ClientContext again;
+  EXPECT_TRUE(read(again).ok());
+}
+
+// A random check is a draw whichever call makes it: sessions started
+// without a grant count against the policy's draws as grants asked for do,
+// and a session started under a drawn grant is not a second draw.
+TEST_F(TakeIdentityTest, RandomChecksThroughSessionsAreCounted) {
+  const auto tess = StaffChannel("tess.tester");
+  const auto first =
+      StartAndOpen(tess, "acme", "acme.owner", "", "feature", "random-check");
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  // Sessions under the drawn grant draw nothing: the policy's ten draws
+  // (fewer left if other tests drew) still end the loop below.
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(StartAndOpen(tess, "acme", "acme.owner",
+                             first.opened.session().grant_id())
+                    .status.ok());
+  }
+  int drawn = 1;
+  grpc::Status refused;
+  for (; drawn <= 10; ++drawn) {
+    refused =
+        StartAndOpen(tess, "acme", "acme.owner", "", "feature", "random-check")
+            .status;
+    if (!refused.ok()) break;
+  }
+  // Ten draws in the window, one of them perhaps by an earlier test: had the
+  // sessions under the first grant counted, the loop would end at once.
+  EXPECT_GE(drawn, 9);
+  EXPECT_LE(drawn, 10);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("RANDOM_CHECK_RATE_EXCEEDED"));
+  // Counted across both calls.
+  const Answer asked = RequestAccess(tess, "acme", "feature", "random-check");
+  EXPECT_EQ(asked.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(asked.status.error_message(),
+              HasSubstr("RANDOM_CHECK_RATE_EXCEEDED"));
+}
+
+// The engineer's stated reason for taking identity is committed to in the
+// session's entry, as a grant's is.
+TEST_F(TakeIdentityTest, CommitsToTheSessionsNote) {
+  const auto session = StartAndOpen(StaffChannel("anna.support"), "acme",
+                                    "acme.owner", "", "support", "SUP-1042");
+  ASSERT_TRUE(session.status.ok());
+  bool committed = false;
+  for (const auto& e : AllEntries()) {
+    if (e.action() != "TakeIdentity.StartSession" ||
+        e.session_id() != session.opened.session().session_id()) {
+      continue;
+    }
+    for (const auto& c : e.commitments()) committed |= c.field() == "note";
+  }
+  EXPECT_TRUE(committed);
+}
+
+// custos-web calling for nobody may not revoke, consent or list: each is
+// refused and logged, not answered OK with nothing done.
+TEST_F(FrontEndTest, ChangesNothingForNobody) {
+  const Answer granted = RequestAccess(StaffChannel("anna.support"), "acme",
+                                       "support", "SUP-1042");
+  ASSERT_TRUE(granted.status.ok());
+  const std::string grant_id = granted.response.grant().grant_id();
+  {
+    custos::v1::RevokeGrantRequest revoke;
+    revoke.set_grant_id(grant_id);
+    revoke.set_reason("not asked by anyone");
+    custos::v1::RevokeGrantResponse revoked;
+    auto context = WebContext("");
+    const grpc::Status status =
+        custos::v1::StaffAccess::NewStub(Web())->RevokeGrant(context.get(),
+                                                             revoke, &revoked);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(RefusalEntry(*context).outcome(), custos::v1::OUTCOME_REFUSED);
+  }
+  {
+    custos::v1::SetPartnerConsentRequest consent;
+    consent.set_partner_organisation("mailfix");
+    consent.set_consent(false);
+    custos::v1::SetPartnerConsentResponse changed;
+    auto context = WebContext("");
+    EXPECT_EQ(custos::v1::Approvals::NewStub(Web())
+                  ->SetPartnerConsent(context.get(), consent, &changed)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(RefusalEntry(*context).outcome(), custos::v1::OUTCOME_REFUSED);
+  }
+  {
+    custos::v1::ListSessionsRequest list;
+    custos::v1::ListSessionsResponse sessions;
+    auto context = WebContext("");
+    EXPECT_EQ(custos::v1::TakeIdentity::NewStub(Web())
+                  ->ListSessions(context.get(), list, &sessions)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // The grant was not revoked.
+  custos::v1::ReadCustomerDataRequest read;
+  read.set_grant_id(grant_id);
+  read.set_kind(custos::v1::ACCOUNT);
+  custos::v1::ReadCustomerDataResponse data;
+  grpc::ClientContext context;
+  EXPECT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+                  ->ReadCustomerData(&context, read, &data)
+                  .ok());
 }
 
 }  // namespace

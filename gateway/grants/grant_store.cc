@@ -297,10 +297,17 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
 }
 
 absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
-                                        uint64_t count, uint64_t limit) {
+                                        uint64_t count, uint64_t limit,
+                                        absl::Time now) {
   MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
+  if (const custos::v1::GrantState state = StateAt(*grant, now);
+      state != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "grant ", grant_id, " is ", custos::v1::GrantState_Name(state),
+        "; nothing is served under it"));
+  }
   const uint64_t read = grant->records_read();
   if (read > limit || count > limit - read) {
     return absl::ResourceExhaustedError(absl::StrCat(

@@ -61,14 +61,17 @@ class GrantStore {
                                         absl::string_view by, absl::Time now);
 
   // Counts `count` records served under a grant, unless that would take it
-  // past `limit` records in all: then RESOURCE_EXHAUSTED, saying how many
-  // are left, and nothing is counted. Reads under one grant run side by
-  // side, so the check and the count are one step under the store's lock:
-  // checked apart, two reads could each see room for their page. The count
-  // holds at once (Get, List and later checks see it) but reaches the file
-  // with the writer's next transaction; see StoreRecordsReadAsync.
+  // past `limit` records in all (RESOURCE_EXHAUSTED, saying how many are
+  // left) or the grant is not ACTIVE at `now` (FAILED_PRECONDITION, saying
+  // its state); then nothing is counted. Reads under one grant run side by
+  // side, and beside ends and revocations, so the check and the count are
+  // one step under the store's lock: checked apart, two reads could each
+  // see room for their page, or a read checked before a revocation could
+  // serve after it. The count holds at once (Get, List and later checks see
+  // it) but reaches the file with the writer's next transaction; see
+  // StoreRecordsReadAsync.
   absl::Status AddRecordsRead(absl::string_view grant_id, uint64_t count,
-                              uint64_t limit);
+                              uint64_t limit, absl::Time now);
   // Tells `done`, on the writer's thread, once every count AddRecordsRead
   // took before the call is in the file, stored in one transaction with
   // the grants and counts queued meanwhile: so a read is answered only once

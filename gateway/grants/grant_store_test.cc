@@ -62,8 +62,8 @@ TEST(GrantStoreTest, ReadsExpiredAtItsExpiryAndCannotBeEndedThen) {
 }
 
 // Readers count records while the DPO revokes: the revocation wins at once
-// (every read after it sees REVOKED), only one revocation succeeds, and no
-// count is lost.
+// (every read after it sees REVOKED, and no record is counted after it),
+// only one revocation succeeds, and no count taken is lost.
 TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
   auto store = OpenStore("race.db");
   ASSERT_TRUE(store->Create(NewGrant("g_live", absl::Hours(1))).ok());
@@ -72,6 +72,7 @@ TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
   std::atomic<bool> revoked{false};
   std::atomic<int> seen_active_after_revocation{0};
   std::atomic<int> revocations{0};
+  std::atomic<uint64_t> counted{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kReaders; ++t) {
     threads.emplace_back([&] {
@@ -82,7 +83,15 @@ TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
         if (revoked_before && grant->state() == custos::v1::GRANT_ACTIVE) {
           ++seen_active_after_revocation;
         }
-        ASSERT_TRUE(store->AddRecordsRead("g_live", 1, 1000000).ok());
+        // Counted until the revocation, refused from then on.
+        const absl::Status added =
+            store->AddRecordsRead("g_live", 1, 1000000, kNow);
+        if (added.ok()) {
+          EXPECT_FALSE(revoked_before);
+          ++counted;
+        } else {
+          EXPECT_EQ(added.code(), absl::StatusCode::kFailedPrecondition);
+        }
       }
     });
   }
@@ -106,7 +115,34 @@ TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
   ASSERT_TRUE(grant.ok());
   EXPECT_EQ(grant->state(), custos::v1::GRANT_REVOKED);
   EXPECT_THAT(grant->ended_by(), ::testing::StartsWith("dpo:"));
-  EXPECT_EQ(grant->records_read(), uint64_t{kReaders * kReadsEach});
+  EXPECT_EQ(grant->records_read(), counted.load());
+}
+
+// Reads are counted only under an active grant, in one step with the check:
+// a read that passed its checks before a revocation or the grant's expiry
+// is refused when it comes to count, and serves nothing.
+TEST(GrantStoreTest, CountsNothingUnderAGrantNoLongerActive) {
+  auto store = OpenStore("inactive.db");
+  ASSERT_TRUE(store->Create(NewGrant("g_revoked", absl::Hours(1))).ok());
+  ASSERT_TRUE(store->Create(NewGrant("g_short", absl::Minutes(1))).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_revoked", 3, 1000, kNow).ok());
+  ASSERT_TRUE(
+      store->End("g_revoked", custos::v1::GRANT_REVOKED, "dpo:dirk.dpo", kNow)
+          .ok());
+  const absl::Status revoked =
+      store->AddRecordsRead("g_revoked", 1, 1000, kNow);
+  EXPECT_EQ(revoked.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(revoked.message(),
+              ::testing::HasSubstr("g_revoked is GRANT_REVOKED"));
+  EXPECT_EQ(store->Get("g_revoked", kNow)->records_read(), 3u);
+
+  ASSERT_TRUE(store->AddRecordsRead("g_short", 2, 1000, kNow).ok());
+  const absl::Status expired =
+      store->AddRecordsRead("g_short", 1, 1000, kNow + absl::Minutes(1));
+  EXPECT_EQ(expired.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(expired.message(),
+              ::testing::HasSubstr("g_short is GRANT_EXPIRED"));
+  EXPECT_EQ(store->Get("g_short", kNow)->records_read(), 2u);
 }
 
 TEST(GrantStoreTest, ConcurrentReadsNeverCountPastTheLimit) {
@@ -123,7 +159,7 @@ TEST(GrantStoreTest, ConcurrentReadsNeverCountPastTheLimit) {
     threads.emplace_back([&] {
       for (;;) {
         const absl::Status added =
-            store->AddRecordsRead("g_limit", kPage, kLimit);
+            store->AddRecordsRead("g_limit", kPage, kLimit, kNow);
         if (!added.ok()) {
           EXPECT_EQ(added.code(), absl::StatusCode::kResourceExhausted);
           EXPECT_THAT(added.message(),
@@ -141,11 +177,12 @@ TEST(GrantStoreTest, ConcurrentReadsNeverCountPastTheLimit) {
   EXPECT_EQ(store->Get("g_limit", kNow)->records_read(), counted.load());
   // What is left still fits a smaller read, and then nothing does.
   ASSERT_TRUE(
-      store->AddRecordsRead("g_limit", kLimit - counted.load(), kLimit).ok());
-  EXPECT_EQ(store->AddRecordsRead("g_limit", 1, kLimit).code(),
+      store->AddRecordsRead("g_limit", kLimit - counted.load(), kLimit, kNow)
+          .ok());
+  EXPECT_EQ(store->AddRecordsRead("g_limit", 1, kLimit, kNow).code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(store->Get("g_limit", kNow)->records_read(), kLimit);
-  EXPECT_EQ(store->AddRecordsRead("g_none", 1, kLimit).code(),
+  EXPECT_EQ(store->AddRecordsRead("g_none", 1, kLimit, kNow).code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -179,9 +216,9 @@ TEST(GrantStoreTest, CountsHoldAtOnceAndReachTheFileTogether) {
   ASSERT_TRUE(store->Create(NewGrant("g_a", absl::Hours(1))).ok());
   ASSERT_TRUE(store->Create(NewGrant("g_b", absl::Hours(1))).ok());
   for (int i = 1; i <= 4; ++i) {
-    ASSERT_TRUE(store->AddRecordsRead("g_a", i, 1000).ok());
+    ASSERT_TRUE(store->AddRecordsRead("g_a", i, 1000, kNow).ok());
   }
-  ASSERT_TRUE(store->AddRecordsRead("g_b", 9, 1000).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_b", 9, 1000, kNow).ok());
   EXPECT_EQ(store->Get("g_a", kNow)->records_read(), 10u);
   EXPECT_EQ(
       store->List("", "acme", false, kNow, 10, "")->items[1].records_read(),
@@ -194,7 +231,7 @@ TEST(GrantStoreTest, CountsHoldAtOnceAndReachTheFileTogether) {
   EXPECT_EQ(StoredRecordsRead(path, "g_a"), 10u);
   EXPECT_EQ(StoredRecordsRead(path, "g_b"), 9u);
   // Stored counts are not stored again, nor counted twice.
-  ASSERT_TRUE(store->AddRecordsRead("g_a", 5, 1000).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_a", 5, 1000, kNow).ok());
   ASSERT_TRUE(store->StoreRecordsRead().ok());
   EXPECT_EQ(StoredRecordsRead(path, "g_a"), 15u);
   EXPECT_EQ(StoredRecordsRead(path, "g_b"), 9u);
@@ -209,15 +246,15 @@ TEST(GrantStoreTest, EndingAndClosingKeepEveryCount) {
     auto store = *GrantStore::Open(path);
     ASSERT_TRUE(store->Create(NewGrant("g_ended", absl::Hours(1))).ok());
     ASSERT_TRUE(store->Create(NewGrant("g_open", absl::Hours(1))).ok());
-    ASSERT_TRUE(store->AddRecordsRead("g_ended", 7, 1000).ok());
+    ASSERT_TRUE(store->AddRecordsRead("g_ended", 7, 1000, kNow).ok());
     ASSERT_TRUE(
         store->End("g_ended", custos::v1::GRANT_ENDED, "anna.support", kNow)
             .ok());
     EXPECT_EQ(StoredRecordsRead(path, "g_ended"), 7u);
-    ASSERT_TRUE(store->AddRecordsRead("g_open", 3, 1000).ok());
+    ASSERT_TRUE(store->AddRecordsRead("g_open", 3, 1000, kNow).ok());
     ASSERT_TRUE(store->StoreRecordsRead().ok());
     EXPECT_EQ(StoredRecordsRead(path, "g_ended"), 7u);
-    ASSERT_TRUE(store->AddRecordsRead("g_open", 4, 1000).ok());
+    ASSERT_TRUE(store->AddRecordsRead("g_open", 4, 1000, kNow).ok());
   }
   EXPECT_EQ(StoredRecordsRead(path, "g_open"), 7u);
   auto reopened = *GrantStore::Open(path);
@@ -232,8 +269,8 @@ TEST(GrantStoreTest, AGrantRemovedBehindTheStoresBackFailsNoOtherCount) {
   auto store = *GrantStore::Open(path);
   ASSERT_TRUE(store->Create(NewGrant("g_gone", absl::Hours(1))).ok());
   ASSERT_TRUE(store->Create(NewGrant("g_kept", absl::Hours(1))).ok());
-  ASSERT_TRUE(store->AddRecordsRead("g_gone", 2, 1000).ok());
-  ASSERT_TRUE(store->AddRecordsRead("g_kept", 3, 1000).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_gone", 2, 1000, kNow).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_kept", 3, 1000, kNow).ok());
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -245,7 +282,7 @@ TEST(GrantStoreTest, AGrantRemovedBehindTheStoresBackFailsNoOtherCount) {
   }
   EXPECT_TRUE(store->StoreRecordsRead().ok());
   EXPECT_EQ(StoredRecordsRead(path, "g_kept"), 3u);
-  ASSERT_TRUE(store->AddRecordsRead("g_kept", 1, 1000).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_kept", 1, 1000, kNow).ok());
   EXPECT_TRUE(store->StoreRecordsRead().ok());
   EXPECT_EQ(StoredRecordsRead(path, "g_kept"), 4u);
 }

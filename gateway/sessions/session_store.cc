@@ -192,11 +192,22 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ById(
 }
 
 absl::Status SessionStore::Count(absl::string_view session_id,
-                                 int64_t page_views, int64_t actions) {
+                                 int64_t page_views, int64_t actions,
+                                 absl::Time now) {
   MutexLock lock(&mu_);
-  // The stored state, not the state at some time: only counters change.
-  auto session = LoadById(session_id, absl::InfinitePast());
+  auto session = LoadById(session_id, now);
   if (!session.ok()) return session.status();
+  // Only a live session is written back, so the state stored is the one
+  // read: only the counters change.
+  if (session->state() != custos::v1::SESSION_LIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", session_id, " is ",
+                     custos::v1::SessionState_Name(session->state()),
+                     session->ended_by().empty()
+                         ? ""
+                         : absl::StrCat(" (by ", session->ended_by(), ")"),
+                     "; nothing more is shown"));
+  }
   session->set_page_views(session->page_views() + page_views);
   session->set_actions(session->actions() + actions);
   return Store(*session, "counting a session's views");

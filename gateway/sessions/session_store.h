@@ -50,10 +50,13 @@ class SessionStore {
   absl::StatusOr<custos::v1::TakeIdentitySession> ById(
       absl::string_view session_id, absl::Time now) const;
 
-  // Adds to a session's page views and actions, in one step with any other
-  // change to it. NOT_FOUND naming session_id.
+  // Adds to a session's page views and actions if it is LIVE at `now`, in
+  // one step with any other change to it: a view or action counted here
+  // came before any end or revocation, and none is counted after one.
+  // FAILED_PRECONDITION, saying the session's state, when it is not live;
+  // NOT_FOUND naming session_id.
   absl::Status Count(absl::string_view session_id, int64_t page_views,
-                     int64_t actions);
+                     int64_t actions, absl::Time now);
 
   // Ends an open session (LIVE or LINK_ISSUED, not past its expiry) as
   // `state` (ENDED or REVOKED) by `by` at `now`, in one step: of two ends,

@@ -1,0 +1,109 @@
+#include "gateway/grant_reads.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/access_decision.h"
+
+namespace custos::gateway {
+
+absl::Status GrantStillBacked(const Gateway& gateway,
+                              const policy::Policy& policy,
+                              const custos::v1::Grant& grant) {
+  const custos::v1::StaffMember* holder =
+      gateway.directory->FindStaff(grant.staff_id());
+  if (holder == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("grant ", grant.grant_id(), ": its holder ",
+                     grant.staff_id(), " is no longer in the staff directory"));
+  }
+  if (!holder->active()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("grant ", grant.grant_id(), ": its holder ",
+                     grant.staff_id(), " is no longer active"));
+  }
+  if (holder->contract() != custos::v1::PARTNER) return absl::OkStatus();
+  const policy::CategoryRule* rule =
+      policy.FindCategory(grant.justification().category());
+  // A partner reaches the company's own data by the category's contracts,
+  // not by a customer's consent.
+  if (rule != nullptr && rule->proto->company_data()) return absl::OkStatus();
+  const custos::v1::Customer* customer =
+      gateway.directory->FindCustomer(grant.customer_id());
+  if (customer == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("grant ", grant.grant_id(), ": customer ",
+                     grant.customer_id(), " is no longer in the directory"));
+  }
+  auto effective = EffectiveCustomer(gateway, *customer);
+  if (!effective.ok()) return effective.status();
+  const auto& partners = effective->consented_partners();
+  if (std::find(partners.begin(), partners.end(),
+                holder->partner_organisation()) == partners.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("PARTNER_WITHOUT_CONSENT: ", grant.customer_id(),
+                     " has withdrawn its consent to access by ",
+                     holder->partner_organisation(), "; grant ",
+                     grant.grant_id(), " serves nothing more"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
+                                              AuditedCall& call,
+                                              const custos::v1::Grant& grant,
+                                              const RecordsWanted& wanted) {
+  call.entry().set_data_kind(wanted.kind);
+  if (grant.state() != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("grant ", grant.grant_id(), " is ",
+                     custos::v1::GrantState_Name(grant.state()),
+                     "; nothing is served under it"));
+  }
+  const auto& kinds = grant.obligations().data_kinds();
+  if (std::find(kinds.begin(), kinds.end(), wanted.kind) == kinds.end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        wanted.kind_field, ": grant ", grant.grant_id(), " does not reach ",
+        custos::v1::DataKind_Name(wanted.kind)));
+  }
+  if (auto s = GrantStillBacked(gateway, call.policy(), grant); !s.ok()) {
+    return s;
+  }
+  const uint64_t limit = gateway.max_records_per_grant;
+  if (grant.records_read() >= limit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("grant ", grant.grant_id(), " has served its limit of ",
+                     limit, " records; ask for a new grant with a reason"));
+  }
+  // A page never takes the grant past its limit: the last one is shorter.
+  const int page_size = static_cast<int>(std::min<uint64_t>(
+      std::max(wanted.page_size, 1), limit - grant.records_read()));
+  ServedRecords served;
+  auto page =
+      gateway.customer_data->Read(grant.customer_id(), wanted.kind, page_size,
+                                  wanted.page_token, wanted.record_id);
+  if (!page.ok()) return page.status();
+  served.page = *std::move(page);
+  const std::vector<std::string> masked(
+      grant.obligations().masked_fields().begin(),
+      grant.obligations().masked_fields().end());
+  served.masked_fields = MaskRecords(wanted.kind, masked, served.page.records);
+  // Counted before the entry is appended, and in the grants file before
+  // the records are served: should the append or the file's write fail, or
+  // the gateway stop in between, the grant has counted records it did not
+  // serve, never the other way round. The count also checks, under the
+  // grant store's lock, that the grant is still active: a revocation that
+  // came after the check above serves nothing more.
+  if (auto s = gateway.grants->AddRecordsRead(
+          grant.grant_id(), served.page.records.size(), limit, call.now());
+      !s.ok()) {
+    return s;
+  }
+  call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
+    grants->StoreRecordsReadAsync(std::move(done));
+  });
+  call.entry().set_record_count(served.page.records.size());
+  return served;
+}
+
+}  // namespace custos::gateway
