@@ -81,6 +81,9 @@ all=$("$custos" --as dirk.dpo --output json log list)
 grep -q '"id": "carl.contractor"' <<<"$all" || fail "the DPO does not see carl's refusal"
 
 "$custos" access request --customer acme --help | grep -q "^usage: .* access request --customer C" || fail "per-command help"
+# Flags before the command, with their values, as the usage line puts them.
+"$custos" --as anna.support --output json access request --help | grep -q "^usage: .* access request --customer C" ||
+  fail "per-command help after flags with values"
 set +e
 "$custos" --as anna.support bogus verb >/dev/null 2>&1
 rc=$?
@@ -156,6 +159,12 @@ state=$TEST_TMPDIR/seen-checkpoint
 second=$("$custos" --as dirk.dpo verify --verifier_key "$key" --state "$state")
 echo "$second"
 grep -q "consistent with the checkpoint seen before" <<<"$second" || fail "no consistency check"
+third=$("$custos" --as dirk.dpo --output json verify --verifier_key "$key" --state "$state")
+grep -q '"verified": true' <<<"$third" || fail "verify json: $third"
+grep -q '"consistent_with_size": ' <<<"$third" || fail "verify json without consistency: $third"
+# The text a proof shows is the entry its bytes hold.
+shown=$("$custos" --as anna.support log prove --index 0 --verifier_key "$key" 2>/dev/null)
+grep -Eq "^entry #0: [a-z]" <<<"$shown" || fail "log prove's entry line: $shown"
 
 # Erasure is the DPO's, and logged.
 set +e
@@ -211,6 +220,9 @@ kill -TERM $pid
 wait $pid || true
 trap - EXIT
 "$custos" verify --db "$data/audit.db" --verifier_key "$key" || fail "offline verify"
+offline=$("$custos" --output json verify --db "$data/audit.db" --verifier_key "$key" 2>/dev/null)
+grep -q '"verified": true' <<<"$offline" || fail "offline verify json: $offline"
+grep -Eq '"entries": [1-9]' <<<"$offline" || fail "offline verify json entries: $offline"
 
 # The DPO's report over what this test did, from the same file: every format,
 # and the next report checks the log still extends the first one's checkpoint.
@@ -241,5 +253,12 @@ if command -v sqlite3 >/dev/null; then
   echo "$out"
   [ $rc -eq 8 ] || fail "tampered log: exit $rc, want 8"
   grep -q "entry 2: missing" <<<"$out" || fail "first bad entry not named"
+  set +e
+  out=$("$custos" --output json verify --db "$TEST_TMPDIR/tampered.db" --verifier_key "$key" 2>/dev/null)
+  rc=$?
+  set -e
+  [ $rc -eq 8 ] || fail "tampered log, json: exit $rc, want 8"
+  grep -q '"verified": false' <<<"$out" || fail "tampered log json: $out"
+  grep -q '"error": "entry 2: missing' <<<"$out" || fail "tampered log json error: $out"
 fi
 echo PASS

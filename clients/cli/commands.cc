@@ -6,6 +6,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -356,6 +358,13 @@ int LogProve(const CommandOptions& options,
         audit::VerifyInclusion(proof.leaf_hash(), proof.index(),
                                proof.tree_size(), hashes, body->root_hash);
   }
+  // What is shown comes from what was verified: the entry from its bytes
+  // (the response's parsed copy is the server's word only), the root from
+  // the signed note.
+  const std::string signed_root =
+      body.ok() ? body->root_hash : proof.checkpoint().root_hash();
+  custos::v1::LogEntry e;
+  const bool parsed = e.ParseFromString(proof.entry_bytes());
   if (options.output == "json") {
     google::protobuf::Struct root;
     auto& f = *root.mutable_fields();
@@ -366,18 +375,21 @@ int LogProve(const CommandOptions& options,
     auto* list = f["hashes_hex"].mutable_list_value();
     for (const auto& h : hashes) list->add_values()->set_string_value(Hex(h));
     f["checkpoint"].set_string_value(proof.checkpoint().note());
-    f["root_hash_hex"].set_string_value(Hex(proof.checkpoint().root_hash()));
+    f["root_hash_hex"].set_string_value(Hex(signed_root));
     f["verifier_key"].set_string_value(key);
     f["verified"].set_bool_value(verified.ok());
     out << ToJson(root) << "\n";
   } else {
-    const auto& e = proof.entry();
-    out << "entry #" << proof.index() << ": " << e.actor().id() << " "
-        << e.action() << " " << e.customer_id() << " " << e.category() << " "
-        << e.reference() << "\n"
-        << "leaf hash:  " << Hex(proof.leaf_hash()) << "\n"
+    out << "entry #" << proof.index() << ": ";
+    if (parsed) {
+      out << e.actor().id() << " " << e.action() << " " << e.customer_id()
+          << " " << e.category() << " " << e.reference() << "\n";
+    } else {
+      out << "(its bytes do not parse as an entry)\n";
+    }
+    out << "leaf hash:  " << Hex(proof.leaf_hash()) << "\n"
         << "tree size:  " << proof.tree_size() << "\n"
-        << "root hash:  " << Hex(proof.checkpoint().root_hash()) << "\n"
+        << "root hash:  " << Hex(signed_root) << "\n"
         << "audit path (leaf to root):\n";
     for (const auto& h : hashes) out << "  " << Hex(h) << "\n";
     out << "checkpoint:\n" << proof.checkpoint().note();
@@ -489,12 +501,52 @@ int Report(const CommandOptions& options,
   return report::RunReport(command, err);
 }
 
+// What `verify` found, printed as text or, with --output json, as one
+// object on stdout: {"verified": bool, "error": "...", ...the figures}.
+// Failures are also told on stderr, as every command tells them.
+class VerifyOutcome {
+ public:
+  VerifyOutcome(const CommandOptions& options, std::ostream& out,
+                std::ostream& err)
+      : json_(options.output == "json"), out_(out), err_(err) {}
+
+  google::protobuf::Map<std::string, google::protobuf::Value>& fields() {
+    return *root_.mutable_fields();
+  }
+  // A line for the text output.
+  void Say(const std::string& line) { lines_.push_back(line); }
+
+  // Not verified: says why and returns `exit_code`.
+  int Fail(absl::string_view why, int exit_code = kExitNotVerified) {
+    err_ << "custos: NOT VERIFIED: " << why << "\n";
+    fields()["error"].set_string_value(std::string(why));
+    return Print(false, exit_code);
+  }
+  int Print(bool verified, int exit_code) {
+    fields()["verified"].set_bool_value(verified);
+    if (json_) {
+      out_ << ToJson(root_) << "\n";
+    } else {
+      for (const std::string& line : lines_) out_ << line << "\n";
+    }
+    return exit_code;
+  }
+
+ private:
+  const bool json_;
+  std::ostream& out_;
+  std::ostream& err_;
+  google::protobuf::Struct root_;
+  std::vector<std::string> lines_;
+};
+
 // Offline: the log's SQLite file. Online: the latest checkpoint, checked
 // against the pinned key and, through a consistency proof, against the
 // checkpoint seen last time (kept in --state).
 int Verify(const CommandOptions& options,
            const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
            std::ostream& err) {
+  VerifyOutcome outcome(options, out, err);
   if (!options.db.empty()) {
     audit::VerifyOptions verify;
     verify.verifier_key = options.verifier_key;
@@ -504,20 +556,31 @@ int Verify(const CommandOptions& options,
     };
     auto report = audit::VerifySqliteLog(options.db, verify);
     err << "\n";
+    outcome.fields()["file"].set_string_value(options.db);
     if (!report.ok()) {
-      err << "custos: NOT VERIFIED: " << report.status().message() << "\n";
-      return report.status().code() == absl::StatusCode::kDataLoss
-                 ? kExitNotVerified
-                 : kExitError;
+      return outcome.Fail(report.status().message(),
+                          report.status().code() == absl::StatusCode::kDataLoss
+                              ? kExitNotVerified
+                              : kExitError);
     }
-    out << "verified " << report->entries << " entries, " << report->checkpoints
-        << " checkpoints ("
-        << (report->signatures_checked
-                ? "signatures checked against the pinned key"
-                : "signatures NOT checked: no --verifier_key")
-        << "), " << report->values_checked << " personal values; root "
-        << Hex(report->root_hash) << "\n";
-    return report->signatures_checked ? kExitOk : kExitNotVerified;
+    auto& f = outcome.fields();
+    f["entries"].set_number_value(report->entries);
+    f["checkpoints"].set_number_value(report->checkpoints);
+    f["signatures_checked"].set_bool_value(report->signatures_checked);
+    f["personal_values_checked"].set_number_value(report->values_checked);
+    f["root_hash_hex"].set_string_value(Hex(report->root_hash));
+    outcome.Say(absl::StrCat("verified ", report->entries, " entries, ",
+                             report->checkpoints, " checkpoints (",
+                             report->signatures_checked
+                                 ? "signatures checked against the pinned key"
+                                 : "signatures NOT checked: no --verifier_key",
+                             "), ", report->values_checked,
+                             " personal values; root ",
+                             Hex(report->root_hash)));
+    // Without a pinned key the chain and tree verify, but not who signed.
+    return outcome.Print(report->signatures_checked, report->signatures_checked
+                                                         ? kExitOk
+                                                         : kExitNotVerified);
   }
   if (options.verifier_key.empty()) {
     return UsageError(
@@ -535,10 +598,7 @@ int Verify(const CommandOptions& options,
     if (!status.ok()) return ReportFailure(status, context, options, out, err);
   }
   auto body = OpenCheckpoint(latest.note(), options.verifier_key);
-  if (!body.ok()) {
-    err << "custos: NOT VERIFIED: " << body.status().message() << "\n";
-    return kExitNotVerified;
-  }
+  if (!body.ok()) return outcome.Fail(body.status().message());
   std::string previous_note;
   if (!options.state_file.empty()) {
     std::ifstream in(options.state_file, std::ios::binary);
@@ -549,14 +609,13 @@ int Verify(const CommandOptions& options,
   if (!previous_note.empty()) {
     auto previous = OpenCheckpoint(previous_note, options.verifier_key);
     if (!previous.ok()) {
-      err << "custos: the checkpoint in " << options.state_file
-          << " does not verify: " << previous.status().message() << "\n";
-      return kExitNotVerified;
+      return outcome.Fail(
+          absl::StrCat("the checkpoint in ", options.state_file,
+                       " does not verify: ", previous.status().message()));
     }
     if (previous->size > body->size) {
-      err << "custos: NOT VERIFIED: the log shrank from " << previous->size
-          << " to " << body->size << " entries\n";
-      return kExitNotVerified;
+      return outcome.Fail(absl::StrCat("the log shrank from ", previous->size,
+                                       " to ", body->size, " entries"));
     }
     custos::v1::GetConsistencyProofRequest request;
     request.set_old_size(previous->size);
@@ -572,20 +631,24 @@ int Verify(const CommandOptions& options,
     const absl::Status consistent =
         audit::VerifyConsistency(previous->size, body->size,
                                  previous->root_hash, body->root_hash, hashes);
-    if (!consistent.ok()) {
-      err << "custos: NOT VERIFIED: " << consistent.message() << "\n";
-      return kExitNotVerified;
-    }
-    out << "consistent with the checkpoint seen before (size " << previous->size
-        << ")\n";
+    if (!consistent.ok()) return outcome.Fail(consistent.message());
+    outcome.fields()["consistent_with_size"].set_number_value(previous->size);
+    outcome.Say(
+        absl::StrCat("consistent with the checkpoint seen before (size ",
+                     previous->size, ")"));
   }
   if (!options.state_file.empty()) {
     std::ofstream state(options.state_file, std::ios::binary | std::ios::trunc);
     state << latest.note();
   }
-  out << "verified checkpoint of size " << body->size << ", root "
-      << Hex(body->root_hash) << ", signed by " << body->origin << "\n";
-  return kExitOk;
+  auto& f = outcome.fields();
+  f["size"].set_number_value(body->size);
+  f["root_hash_hex"].set_string_value(Hex(body->root_hash));
+  f["origin"].set_string_value(body->origin);
+  outcome.Say(absl::StrCat("verified checkpoint of size ", body->size,
+                           ", root ", Hex(body->root_hash), ", signed by ",
+                           body->origin));
+  return outcome.Print(true, kExitOk);
 }
 
 int AccessRead(const CommandOptions& options,

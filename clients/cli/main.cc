@@ -8,9 +8,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/connection.h"
 
@@ -105,15 +107,21 @@ int main(int argc, char** argv) {
     std::vector<std::string> words;
     bool help = false;
     for (int i = 1; i < argc; ++i) {
-      const absl::string_view arg = argv[i];
+      absl::string_view arg = argv[i];
       if (arg == "--help" || arg == "-h") {
         help = true;
-      } else if (!absl::StartsWith(arg, "-")) {
+      } else if (absl::ConsumePrefix(&arg, "-")) {
+        // `--as alice`: a flag that takes a value and was not given one
+        // with '=' takes the next argument, which is no command word.
+        absl::ConsumePrefix(&arg, "-");
+        const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg);
+        if (flag != nullptr && !flag->IsOfType<bool>()) ++i;
+      } else {
         words.emplace_back(arg);
       }
     }
     if (help && !words.empty()) {
-      // Flag values are words too: the command is the first one or two.
+      // The command is the first one or two words.
       if (words.size() > 2) words.resize(2);
       std::string text = custos::cli::CommandHelp(words);
       if (text.empty() && words.size() == 2)

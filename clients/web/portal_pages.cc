@@ -2,6 +2,7 @@
 // proofs the browser verifies.
 #include <algorithm>
 #include <set>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -440,26 +441,35 @@ void WebServer::State::ServePortal() {
                                                     Response& res) {
     auto session = customer(req, res);
     if (!session) return;
+    std::vector<uint64_t> indices;
+    for (absl::string_view part :
+         absl::StrSplit(Param(req, "indices"), ',', absl::SkipEmpty())) {
+      uint64_t index;
+      if (!absl::SimpleAtoi(part, &index) || indices.size() >= 200) {
+        return SendError(res, absl::InvalidArgumentError(
+                                  "indices: expected up to 200 entry numbers"));
+      }
+      indices.push_back(index);
+    }
+    // A checkpoint that covers every entry asked for: the page may show
+    // entries newer than the latest signed one.
+    custos::v1::GetCheckpointRequest latest;
+    if (!indices.empty()) {
+      latest.set_min_size(*std::max_element(indices.begin(), indices.end()) +
+                          1);
+    }
     custos::v1::Checkpoint checkpoint;
     auto context = Context(session->acts_as, req);
-    if (auto s = FromGrpc(audit->GetCheckpoint(
-            context.get(), custos::v1::GetCheckpointRequest(), &checkpoint));
+    if (auto s =
+            FromGrpc(audit->GetCheckpoint(context.get(), latest, &checkpoint));
         !s.ok())
       return SendError(res, s);
     std::string out = absl::StrCat(
         "{\"checkpoint\":", JsonString(checkpoint.note()),
         ",\"verifier_key\":", JsonString(checkpoint.verifier_key()),
         ",\"size\":", checkpoint.size(), ",\"entries\":[");
-    int count = 0;
     int written = 0;
-    for (absl::string_view part :
-         absl::StrSplit(Param(req, "indices"), ',', absl::SkipEmpty())) {
-      uint64_t index;
-      if (!absl::SimpleAtoi(part, &index) || ++count > 200) {
-        return SendError(res, absl::InvalidArgumentError(
-                                  "indices: expected up to 200 entry numbers"));
-      }
-      if (index >= checkpoint.size()) continue;
+    for (const uint64_t index : indices) {
       custos::v1::GetInclusionProofRequest request;
       request.set_index(index);
       request.set_tree_size(checkpoint.size());

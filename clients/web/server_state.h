@@ -48,6 +48,9 @@ struct WebServer::State {
   std::unique_ptr<custos::v1::Approvals::Stub> approvals;
   std::unique_ptr<custos::v1::StaffAccess::Stub> access;
   PortalAccounts accounts;
+  // A hash of no one's password, checked for an unknown login so that the
+  // answer's timing does not tell which logins exist. Made at start.
+  std::string unknown_login_hash;
   std::string pseudonym_secret;
   WebSessions sessions{absl::Hours(8)};
   LoginLimiter login_limiter{5, absl::Minutes(15)};

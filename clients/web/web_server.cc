@@ -96,9 +96,9 @@ void WebServer::State::ServeLogin() {
     }
     const PortalAccount* account = accounts.Find(login);
     // Hash even for an unknown login, so timing does not tell which exist.
-    static const std::string kDummy = *HashPassword("unused");
-    const bool ok = CheckPassword(account ? account->password_hash : kDummy,
-                                  Field(*form, "password"));
+    const bool ok =
+        CheckPassword(account ? account->password_hash : unknown_login_hash,
+                      Field(*form, "password"));
     if (!ok || account == nullptr) {
       login_limiter.RecordFailure(login_key, now);
       login_limiter.RecordFailure(address_key, now);
@@ -202,6 +202,9 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
   auto accounts = PortalAccounts::Load(accounts_path);
   if (!accounts.ok()) return accounts.status();
   state->accounts = *std::move(accounts);
+  auto unknown_login_hash = HashPassword("unused");
+  if (!unknown_login_hash.ok()) return unknown_login_hash.status();
+  state->unknown_login_hash = *std::move(unknown_login_hash);
 
   const std::string secret_path = options.data_dir + "/pseudonym_secret";
   auto secret = ReadFile(secret_path);

@@ -145,6 +145,11 @@ await scenario('the customer finds the session in their log, verifies it in the 
   const again = await text(page, '#verify-results');
   expect((await page.locator('#verify-summary').getAttribute('data-verified')) === 'true', `second visit: ${again}`);
   expect(/extends the one of \d+ this browser saw before/.test(again), `no consistency check: ${again}`);
+  // Every entry the page shows is proven, the newest (newer, likely, than
+  // the latest checkpoint signed on the gateway's clock) included.
+  const shown = ((await page.locator('#verify').getAttribute('data-indices')) || '').split(',').filter(Boolean);
+  expect(shown.length > 0, 'no entries to verify');
+  for (const i of shown) expect(again.includes(`entry #${i} is in the log`), `entry #${i} not proven: ${again}`);
 
   await page.goto(`${web}/portal/requests`);
   const before = await text(page, '#consents');

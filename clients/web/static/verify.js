@@ -147,10 +147,18 @@ async function run() {
     }
     const cp = await verifyCheckpoint(proofs.checkpoint, proofs.verifier_key);
     report(true, `checkpoint of ${cp.size} entries signed by ${proofs.verifier_key}`);
+    const proven = new Set();
     for (const e of proofs.entries) {
       const ok = await verifyInclusion(e.index, cp.size, await leafHash(b64(e.entry)),
                                        e.hashes.map(b64), cp.root);
+      if (ok) proven.add(e.index);
       all = report(ok, `entry #${e.index} is in the log`) && all;
+    }
+    // Every entry on the page, not only those the server chose to prove.
+    for (const index of indices.split(',').filter((i) => i !== '').map(Number)) {
+      if (!proven.has(index)) {
+        all = report(false, `entry #${index}: no proof against the checkpoint of ${cp.size} entries`) && all;
+      }
     }
     if (seen) {
       const ok = seen.size <= cp.size && proofs.consistency !== undefined &&
