@@ -185,5 +185,34 @@ TEST(WebSessionsTest, SignInGetsAFreshIdAndExpiredSessionsAreGone) {
   EXPECT_FALSE(sessions.Find("", now).has_value());
 }
 
+// Anyone can make an anonymous session with a GET: they live shorter and are
+// capped, the oldest forgotten first, and a flood of them forgets no one
+// who signed in.
+TEST(WebSessionsTest, AnonymousSessionsAreBoundedAndForgetNoSignedInOne) {
+  WebSessions sessions(absl::Hours(8), absl::Minutes(30), 100);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  WebSession customer;
+  customer.kind = WebSession::Kind::kCustomer;
+  auto signed_in = sessions.Create(customer, now);
+  ASSERT_TRUE(signed_in.ok());
+  auto first = sessions.Create(WebSession{}, now);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->expires, now + absl::Minutes(30));
+  std::string last;
+  for (int i = 0; i < 1000; ++i) {
+    auto anonymous =
+        sessions.Create(WebSession{}, now + absl::Milliseconds(i + 1));
+    ASSERT_TRUE(anonymous.ok());
+    last = anonymous->id;
+  }
+  EXPECT_EQ(sessions.size(), 101u);
+  EXPECT_FALSE(sessions.Find(first->id, now).has_value());
+  EXPECT_TRUE(sessions.Find(last, now).has_value());
+  EXPECT_TRUE(sessions.Find(signed_in->id, now + absl::Hours(7)).has_value());
+  // Expired ones are forgotten by the next session made.
+  ASSERT_TRUE(sessions.Create(WebSession{}, now + absl::Hours(1)).ok());
+  EXPECT_EQ(sessions.size(), 2u);
+}
+
 }  // namespace
 }  // namespace custos::web

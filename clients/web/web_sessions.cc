@@ -12,15 +12,32 @@ absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
   if (!csrf.ok()) return csrf.status();
   session.id = *id;
   session.csrf = *csrf;
-  session.expires = now + lifetime_;
+  const bool anonymous = session.kind == WebSession::Kind::kAnonymous;
+  session.expires = now + (anonymous ? anonymous_lifetime_ : lifetime_);
   MutexLock lock(&mu_);
   // Forget expired sessions while here, so the map stays bounded by the
   // sessions of the last lifetime.
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    it = it->second.expires <= now ? sessions_.erase(it) : std::next(it);
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
+    EraseLocked(sessions_.find(by_expiry_.begin()->second));
   }
+  if (anonymous) {
+    while (!anonymous_by_expiry_.empty() &&
+           anonymous_by_expiry_.size() >= max_anonymous_) {
+      EraseLocked(sessions_.find(anonymous_by_expiry_.begin()->second));
+    }
+    anonymous_by_expiry_.emplace(session.expires, session.id);
+  }
+  by_expiry_.emplace(session.expires, session.id);
   sessions_[session.id] = session;
   return session;
+}
+
+void WebSessions::EraseLocked(std::map<std::string, WebSession>::iterator it) {
+  if (it == sessions_.end()) return;
+  const std::pair<absl::Time, std::string> key(it->second.expires, it->first);
+  by_expiry_.erase(key);
+  anonymous_by_expiry_.erase(key);
+  sessions_.erase(it);
 }
 
 std::optional<WebSession> WebSessions::Find(const std::string& id,
@@ -30,7 +47,7 @@ std::optional<WebSession> WebSessions::Find(const std::string& id,
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::nullopt;
   if (it->second.expires <= now) {
-    sessions_.erase(it);
+    EraseLocked(it);
     return std::nullopt;
   }
   return it->second;
@@ -38,7 +55,7 @@ std::optional<WebSession> WebSessions::Find(const std::string& id,
 
 void WebSessions::Erase(const std::string& id) {
   MutexLock lock(&mu_);
-  sessions_.erase(id);
+  EraseLocked(sessions_.find(id));
 }
 
 }  // namespace custos::web

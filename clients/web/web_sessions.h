@@ -6,9 +6,12 @@
 #ifndef CUSTOS_CLIENTS_WEB_WEB_SESSIONS_H_
 #define CUSTOS_CLIENTS_WEB_WEB_SESSIONS_H_
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -42,7 +45,16 @@ struct WebSession {
 
 class WebSessions {
  public:
-  explicit WebSessions(absl::Duration lifetime) : lifetime_(lifetime) {}
+  // Sessions live `lifetime`; anonymous ones (a visitor who has not signed
+  // in yet, holding only a form token) `anonymous_lifetime`, and at most
+  // `max_anonymous` of them are kept, the oldest forgotten first: anyone
+  // can make one with a GET, so they must not grow without bound.
+  explicit WebSessions(absl::Duration lifetime,
+                       absl::Duration anonymous_lifetime = absl::Minutes(30),
+                       size_t max_anonymous = 10000)
+      : lifetime_(lifetime),
+        anonymous_lifetime_(std::min(lifetime, anonymous_lifetime)),
+        max_anonymous_(max_anonymous) {}
 
   // A new session of `session`'s kind and details under fresh id and CSRF
   // token (a sign-in never keeps the id a browser had before it).
@@ -51,11 +63,26 @@ class WebSessions {
   std::optional<WebSession> Find(const std::string& id, absl::Time now);
   void Erase(const std::string& id);
   absl::Duration lifetime() const { return lifetime_; }
+  // Sessions kept, for tests.
+  size_t size() const {
+    MutexLock lock(&mu_);
+    return sessions_.size();
+  }
 
  private:
+  using ByExpiry = std::set<std::pair<absl::Time, std::string>>;
+  void EraseLocked(std::map<std::string, WebSession>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const absl::Duration lifetime_;
-  Mutex mu_;
+  const absl::Duration anonymous_lifetime_;
+  const size_t max_anonymous_;
+  mutable Mutex mu_;
   std::map<std::string, WebSession> sessions_ ABSL_GUARDED_BY(mu_);
+  // Every session by expiry, so that expired ones are forgotten without a
+  // walk over all; the anonymous ones again, to forget the oldest first.
+  ByExpiry by_expiry_ ABSL_GUARDED_BY(mu_);
+  ByExpiry anonymous_by_expiry_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace custos::web

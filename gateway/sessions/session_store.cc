@@ -150,10 +150,19 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
   BindBlob(stmt, 1, link_hash);
   auto session = LoadOne(stmt, now, "link_token");
   if (!session.ok()) return session.status();
-  if (session->state() == custos::v1::SESSION_LINK_ISSUED) {
-    session->set_state(custos::v1::SESSION_LIVE);
-    if (auto s = Store(*session, "opening a session"); !s.ok()) return s;
+  // Revoked, ended or expired before its link was used: the link is spent
+  // and opens nothing.
+  if (session->state() != custos::v1::SESSION_LINK_ISSUED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", session->session_id(), " is ",
+                     custos::v1::SessionState_Name(session->state()),
+                     session->ended_by().empty()
+                         ? ""
+                         : absl::StrCat(" (by ", session->ended_by(), ")"),
+                     "; its link opens nothing"));
   }
+  session->set_state(custos::v1::SESSION_LIVE);
+  if (auto s = Store(*session, "opening a session"); !s.ok()) return s;
   return session;
 }
 

@@ -38,7 +38,8 @@ class SessionStore {
   // staff member's (which leaves the link unused). An empty `staff_id`
   // exchanges for whoever holds the link: custos-web presents it on the
   // engineer's behalf. On success the session is LIVE and its token hashes
-  // to `token_hash`.
+  // to `token_hash`. FAILED_PRECONDITION, spending the link, for a session
+  // revoked, ended or expired before its link was used.
   absl::StatusOr<custos::v1::TakeIdentitySession> ExchangeLink(
       absl::string_view link_hash, absl::string_view staff_id,
       absl::string_view token_hash, absl::Time now);

@@ -81,6 +81,24 @@ TEST(SessionStoreTest, ALinkRacedByManyOpensExactlyOneSession) {
   }
 }
 
+// A session revoked before its link was used: the link opens nothing, and
+// stays spent.
+TEST(SessionStoreTest, ALinkToARevokedSessionOpensNothing) {
+  auto store = OpenStore("revoked-link.db");
+  ASSERT_TRUE(
+      store->Create(NewSession("s_1"), "h1", kNow + absl::Minutes(1)).ok());
+  ASSERT_TRUE(
+      store->End("s_1", custos::v1::SESSION_REVOKED, "dpo:dirk.dpo", kNow)
+          .ok());
+  const auto opened = store->ExchangeLink("h1", "", "t1", kNow);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(opened.status().message(),
+              ::testing::HasSubstr("SESSION_REVOKED (by dpo:dirk.dpo)"));
+  EXPECT_EQ(store->ById("s_1", kNow)->state(), custos::v1::SESSION_REVOKED);
+  EXPECT_EQ(store->ExchangeLink("h1", "", "t2", kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST(SessionStoreTest, RefusesAnExpiredLinkAndAnotherStaffMembersLink) {
   auto store = OpenStore("refuse.db");
   ASSERT_TRUE(
