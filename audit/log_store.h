@@ -114,12 +114,21 @@ class LogStore {
   struct ErasureCount {
     uint64_t entries_touched = 0;
     uint64_t values_erased = 0;
+    // The values are out of the database, but a reader kept the store from
+    // dropping old copies of its pages (a WAL it could not truncate).
+    bool old_copies_remain = false;
   };
   // Removes the values and salts of `subject`'s personal values (when
   // `subject` is set) or of every entry older than `before` (when
   // `subject` is empty), so that no copy stays in the database files.
   virtual absl::StatusOr<ErasureCount> Erase(absl::string_view subject,
                                              absl::Time before) = 0;
+  // Erase, telling `done` its outcome later, from the store's own thread:
+  // for callers on the store's threads (a step after an append), which
+  // must not wait for the store.
+  using EraseDone = std::function<void(absl::StatusOr<ErasureCount>)>;
+  virtual void EraseAsync(std::string subject, absl::Time before,
+                          EraseDone done) = 0;
 
   // Replaces full source addresses older than `before` by their masked form
   // (IPv4: last two octets, IPv6: last five hextets) and drops their salts.

@@ -165,7 +165,7 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
 absl::StatusOr<custos::v1::Grant> NewGrant(
     const AuditedCall& call, const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision) {
+    const custos::v1::Decision& decision, absl::string_view country) {
   const absl::Time now = call.now();
   auto grant_id = NewTimeOrderedId("g_", now);
   if (!grant_id.ok()) return grant_id.status();
@@ -178,6 +178,7 @@ absl::StatusOr<custos::v1::Grant> NewGrant(
   grant.set_state(custos::v1::GRANT_ACTIVE);
   *grant.mutable_created_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  grant.set_issued_for_country(std::string(country));
   return grant;
 }
 
@@ -199,7 +200,8 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
     const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
     const custos::v1::Decision& decision) {
-  auto grant = NewGrant(call, staff, request, decision);
+  auto grant =
+      NewGrant(call, staff, request, decision, call.caller().placement.country);
   if (grant.ok()) StoreGrantWhenLogged(gateway, call, *grant);
   return grant;
 }

@@ -42,11 +42,12 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
 absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
     const Gateway& gateway, const custos::v1::Customer& customer);
 
-// The grant an ALLOW decision describes, for `staff`, made now; not stored.
+// The grant an ALLOW decision describes, for `staff` placed in `country`
+// (as the decision placed them), made now; not stored.
 absl::StatusOr<custos::v1::Grant> NewGrant(
     const AuditedCall& call, const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision);
+    const custos::v1::Decision& decision, absl::string_view country);
 
 // Has `call` store `grant` once the call's entry is durable, after the
 // steps added before (AuditedCall::AfterLogged): a grant never exists
@@ -54,7 +55,7 @@ absl::StatusOr<custos::v1::Grant> NewGrant(
 void StoreGrantWhenLogged(const Gateway& gateway, AuditedCall& call,
                           const custos::v1::Grant& grant);
 
-// NewGrant, then StoreGrantWhenLogged.
+// NewGrant for the caller's placement, then StoreGrantWhenLogged.
 absl::StatusOr<custos::v1::Grant> IssueGrant(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::StaffMember& staff,

@@ -63,6 +63,13 @@ absl::Status DecideTrip(AuditedCall& call, const Gateway& gateway,
   call.entry().set_resource(absl::StrCat("trip/", request.trip_id()));
   auto trip = gateway.approvals->GetTrip(request.trip_id());
   if (!trip.ok()) return trip.status();
+  // The DPO's approval is a second person's check: a DPO who also works
+  // with customer data asks another DPO about their own trip.
+  if (trip->staff_id() == call.caller().staff->staff_id()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("trip_id: ", trip->trip_id(),
+                     " is your own trip; another DPO decides it"));
+  }
   if (trip->state() != custos::v1::TRIP_REQUESTED) {
     return absl::FailedPreconditionError(
         absl::StrCat("trip ", trip->trip_id(), " is ",
@@ -156,6 +163,12 @@ absl::Status DecidePending(
   }
   auto stored = gateway.approvals->GetPending(request.request_id());
   if (!stored.ok()) return stored.status();
+  if (as == custos::v1::APPROVER_DPO &&
+      stored->pending.staff_id() == call.caller().staff->staff_id()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("request_id: ", request.request_id(),
+                     " is your own request; another DPO approves it"));
+  }
   const StoredPendingRequest was = *stored;
   custos::v1::PendingRequest& pending = stored->pending;
   // Every change below takes effect once the entry is durable: an approval
@@ -228,7 +241,9 @@ absl::Status DecidePending(
     *pending.mutable_decided_at() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
     if (decision->verdict() == custos::v1::ALLOW) {
-      auto grant = NewGrant(call, *staff, stored->request, *decision);
+      // For where the request was made from, which the decision placed.
+      auto grant =
+          NewGrant(call, *staff, stored->request, *decision, pending.country());
       if (!grant.ok()) return grant.status();
       pending.set_state(custos::v1::PENDING_APPROVED);
       pending.set_grant_id(grant->grant_id());

@@ -202,13 +202,26 @@ absl::Status Erase(const Gateway& gateway, AuditedCall& call,
   // The subject is itself personal data: the erasure's own entry commits to
   // it rather than naming it.
   call.AddPersonalValue("erased_subject", request.subject());
-  auto erased = gateway.log->Erase(
-      request.subject(),
-      call.now() - absl::Hours(24) * request.older_than_days());
-  if (!erased.ok()) return erased.status();
-  response.set_entries_touched(erased->entries_touched);
-  response.set_values_erased(erased->values_erased);
-  call.entry().set_record_count(erased->values_erased);
+  // Erased only once the erasure's own entry is durable, as every change
+  // is: no value vanishes without the record of who erased it. So the
+  // entry cannot say how many went; the answer does. `response` lives
+  // until the call is answered, after this step.
+  // The step runs on the log's own threads, which must not wait for the
+  // log: the erasure is queued on it and tells the step when done.
+  call.AfterLoggedAsync([log = gateway.log, subject = request.subject(),
+                         before = call.now() -
+                                  absl::Hours(24) * request.older_than_days(),
+                         &response](AuditedCall::StepDone done) {
+    log->EraseAsync(subject, before,
+                    [&response, done = std::move(done)](
+                        absl::StatusOr<audit::LogStore::ErasureCount> erased) {
+                      if (erased.ok()) {
+                        response.set_entries_touched(erased->entries_touched);
+                        response.set_values_erased(erased->values_erased);
+                      }
+                      done(erased.status());
+                    });
+  });
   return absl::OkStatus();
 }
 

@@ -92,13 +92,7 @@ AuditedCall::AuditedCall(const Gateway* gateway,
   custos::v1::Actor* actor = entry_.mutable_actor();
   actor->set_country(caller_.placement.country);
   actor->set_network(caller_.placement.label);
-  if (caller_.authenticated() && gateway_->rate_limiter != nullptr &&
-      !gateway_->rate_limiter->Allow(caller_.staff->staff_id(), now_)) {
-    caller_.status = absl::ResourceExhaustedError(
-        absl::StrCat(caller_.staff->staff_id(), " is over the limit of ",
-                     gateway_->rate_limiter->per_second(),
-                     " requests a second; try again shortly"));
-  }
+  if (caller_.authenticated()) caller_.status = AdmitStaff(*caller_.staff);
   actor->set_via(caller_.via);
   if (caller_.staff != nullptr) {
     SetStaffActor(*caller_.staff, *actor);
@@ -117,12 +111,25 @@ AuditedCall::AuditedCall(const Gateway* gateway,
   }
 }
 
-void AuditedCall::ActFor(const custos::v1::StaffMember& staff) {
+absl::Status AuditedCall::AdmitStaff(
+    const custos::v1::StaffMember& staff) const {
+  if (gateway_->rate_limiter == nullptr ||
+      gateway_->rate_limiter->Allow(staff.staff_id(), now_)) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat(staff.staff_id(), " is over the limit of ",
+                   gateway_->rate_limiter->per_second(),
+                   " requests a second; try again shortly"));
+}
+
+absl::Status AuditedCall::ActFor(const custos::v1::StaffMember& staff) {
   SetStaffActor(staff, *entry_.mutable_actor());
   // The subject of personal values recorded so far (the source address)
   // becomes the engineer, so an erasure of their values finds it.
   for (auto& value : personal_) value.subject = staff.staff_id();
   AddPersonalValue("actor_name", staff.display_name());
+  return AdmitStaff(staff);
 }
 
 void AuditedCall::AddPersonalValue(absl::string_view field,

@@ -54,8 +54,10 @@ class AuditedCall {
 
   // Makes `staff` the entry's actor for a call custos-web made on their
   // behalf (a take-identity link or session token names them); the entry
-  // keeps `via`, country and network. `staff` must outlive the call.
-  void ActFor(const custos::v1::StaffMember& staff);
+  // keeps `via`, country and network. `staff` must outlive the call. The
+  // call counts against the staff member's request rate as a direct call
+  // does: RESOURCE_EXHAUSTED when they are over it (the handler refuses).
+  absl::Status ActFor(const custos::v1::StaffMember& staff);
 
   // Runs `step` once the entry is durable, before the caller is answered
   // and only if `answer` is OK: for state that must never exist without its
@@ -90,6 +92,10 @@ class AuditedCall {
   void Append(absl::Status answer, Logged logged);
 
  private:
+  // OK unless `staff` is over their request rate (which this call uses up
+  // one of): then RESOURCE_EXHAUSTED saying so.
+  absl::Status AdmitStaff(const custos::v1::StaffMember& staff) const;
+
   // Appends the entry saying that `logged_entry` was not applied (`why`),
   // then tells `logged` the caller's answer.
   static void RecordNotApplied(const Gateway& gateway,

@@ -7,9 +7,19 @@
 
 namespace custos::gateway {
 
-absl::Status GrantStillBacked(const Gateway& gateway,
-                              const policy::Policy& policy,
+absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
                               const custos::v1::Grant& grant) {
+  const std::string& here = call.caller().placement.country;
+  if (grant.has_issued_for_country() && grant.issued_for_country() != here) {
+    const auto where = [](const std::string& country) {
+      return country.empty() ? std::string("an address the policy cannot place")
+                             : country;
+    };
+    return absl::PermissionDeniedError(absl::StrCat(
+        "LOCATION_CHANGED: grant ", grant.grant_id(),
+        " was issued for access from ", where(grant.issued_for_country()),
+        "; this call comes from ", where(here), ": ask for access from here"));
+  }
   const custos::v1::StaffMember* holder =
       gateway.directory->FindStaff(grant.staff_id());
   if (holder == nullptr) {
@@ -24,7 +34,7 @@ absl::Status GrantStillBacked(const Gateway& gateway,
   }
   if (holder->contract() != custos::v1::PARTNER) return absl::OkStatus();
   const policy::CategoryRule* rule =
-      policy.FindCategory(grant.justification().category());
+      call.policy().FindCategory(grant.justification().category());
   // A partner reaches the company's own data by the category's contracts,
   // not by a customer's consent.
   if (rule != nullptr && rule->proto->company_data()) return absl::OkStatus();
@@ -66,7 +76,7 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
         wanted.kind_field, ": grant ", grant.grant_id(), " does not reach ",
         custos::v1::DataKind_Name(wanted.kind)));
   }
-  if (auto s = GrantStillBacked(gateway, call.policy(), grant); !s.ok()) {
+  if (auto s = GrantStillBacked(gateway, call, grant); !s.ok()) {
     return s;
   }
   const uint64_t limit = gateway.max_records_per_grant;

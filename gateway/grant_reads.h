@@ -1,7 +1,8 @@
 // Serving customer records under a grant: the one step that ReadCustomerData
 // and a take-identity page share, so that a grant's state, data kinds,
-// record limit and masking, and a partner's consent, hold whichever door
-// the records leave by.
+// record limit and masking, and what it rests on (its holder, a partner's
+// consent, where it was issued for), hold whichever door the records leave
+// by.
 //
 // Thread-safe.
 #ifndef CUSTOS_GATEWAY_GRANT_READS_H_
@@ -20,14 +21,16 @@
 
 namespace custos::gateway {
 
-// OK while what `grant` rests on beyond its own state still holds: its
-// holder is in the staff directory and active, and a partner's grant on
-// customer data still has the customer's consent, which the customer may
-// withdraw at any time (with effect on grants and sessions already issued).
+// OK while what `grant` rests on beyond its own state still holds for
+// `call`: its holder is in the staff directory and active; a partner's
+// grant on customer data still has the customer's consent, which the
+// customer may withdraw at any time (with effect on grants and sessions
+// already issued); and the call is placed in the country the grant was
+// issued for (LOCATION_CHANGED otherwise: from elsewhere, and from abroad
+// above all, access is asked for again, with the approvals that needs).
 // PERMISSION_DENIED saying which does not; UNAVAILABLE when the consents
 // cannot be read.
-absl::Status GrantStillBacked(const Gateway& gateway,
-                              const policy::Policy& policy,
+absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
                               const custos::v1::Grant& grant);
 
 struct RecordsWanted {

@@ -92,6 +92,29 @@ void RecordSession(const custos::v1::TakeIdentitySession& s,
   entry.set_session_id(s.session_id());
 }
 
+// A session may act only for what the customer asked: each action names
+// the customer's own request, which must be an open support ticket of this
+// customer in the ticket system (not merely a reference the engineer
+// typed). PERMISSION_DENIED naming the field otherwise; UNAVAILABLE when
+// the ticket system cannot be asked.
+absl::Status CheckCustomerRequests(
+    const Gateway& gateway, const custos::v1::StartSessionRequest& request) {
+  for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
+    const std::string& ref =
+        request.customer_requested_actions(i).customer_request_ref();
+    auto found = gateway.references->Find(ref);
+    if (!found.ok()) return found.status();
+    if (!found->has_value() || (*found)->kind != custos::v1::SUPPORT_TICKET ||
+        (*found)->customer_id != request.customer_id() || !(*found)->open) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "customer_requested_actions[", i, "].customer_request_ref: ", ref,
+          " is not an open support ticket of ", request.customer_id(),
+          "; a session acts only on the customer's own request"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Start(AuditedCall& call, const Gateway& gateway,
                    const custos::v1::StartSessionRequest& request,
                    custos::v1::StartSessionResponse& response) {
@@ -116,6 +139,7 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
         absl::StrCat("customer_user_id: ", request.customer_id(),
                      " has no user \"", request.customer_user_id(), "\""));
   }
+  if (auto s = CheckCustomerRequests(gateway, request); !s.ok()) return s;
 
   custos::v1::Grant grant;
   if (!request.grant_id().empty()) {
@@ -139,7 +163,7 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
                        existing->justification().category(),
                        " does not allow taking identity"));
     }
-    if (auto s = GrantStillBacked(gateway, call.policy(), *existing); !s.ok()) {
+    if (auto s = GrantStillBacked(gateway, call, *existing); !s.ok()) {
       return s;
     }
     grant = *std::move(existing);
@@ -230,12 +254,18 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
 
 // custos-web presents a link or session token on the engineer's behalf: the
 // engineer whose session it is becomes the entry's actor.
-void ActForSessionStaff(AuditedCall& call, const Gateway& gateway,
-                        const custos::v1::TakeIdentitySession& session) {
-  if (!call.caller().is_front_end()) return;
+absl::Status ActForSessionStaff(
+    AuditedCall& call, const Gateway& gateway,
+    const custos::v1::TakeIdentitySession& session) {
+  if (!call.caller().is_front_end()) return absl::OkStatus();
   const custos::v1::StaffMember* staff =
       gateway.directory->FindStaff(session.staff_id());
-  if (staff != nullptr) call.ActFor(*staff);
+  if (staff == nullptr) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "session ", session.session_id(), ": its engineer ", session.staff_id(),
+        " is no longer in the staff directory"));
+  }
+  return call.ActFor(*staff);
 }
 
 absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
@@ -256,7 +286,7 @@ absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
       call.now());
   if (!session.ok()) return session.status();
   RecordSession(*session, call.entry());
-  ActForSessionStaff(call, gateway, *session);
+  if (auto s = ActForSessionStaff(call, gateway, *session); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("session/", session->session_id()));
   const custos::v1::StaffMember* staff =
       gateway.directory->FindStaff(session->staff_id());
@@ -290,7 +320,7 @@ absl::Status OpenSession(AuditedCall& call, const Gateway& gateway,
   if (!found.ok()) return found.status();
   session = *std::move(found);
   RecordSession(session, call.entry());
-  ActForSessionStaff(call, gateway, session);
+  if (auto s = ActForSessionStaff(call, gateway, session); !s.ok()) return s;
   if (!front_end && session.staff_id() != call.caller().staff->staff_id()) {
     return absl::PermissionDeniedError("session_token: not your session");
   }
@@ -298,7 +328,7 @@ absl::Status OpenSession(AuditedCall& call, const Gateway& gateway,
   if (!g.ok()) return g.status();
   grant = *std::move(g);
   if (auto s = SessionUsable(session, grant); !s.ok()) return s;
-  return GrantStillBacked(gateway, call.policy(), grant);
+  return GrantStillBacked(gateway, call, grant);
 }
 
 absl::Status View(AuditedCall& call, const Gateway& gateway,
@@ -398,7 +428,12 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
       return absl::PermissionDeniedError(
           "session_token: custos-web ends a session only by its token");
     }
-    ActForSessionStaff(call, gateway, *session);
+    // Ending is never held back by the request rate: it only takes access
+    // away.
+    if (auto s = ActForSessionStaff(call, gateway, *session);
+        !s.ok() && !absl::IsResourceExhausted(s)) {
+      return s;
+    }
     by = absl::StrCat("staff:", session->staff_id());
   } else if (call.caller().is_customer()) {
     if (call.caller().customer_id != session->customer_id()) {

@@ -1,6 +1,7 @@
 #include "policy/decide.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -208,18 +209,20 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
   bool needs_customer = false;
   const bool abroad = facts.placement.country != policy.file().home_country();
   std::string where;
-  // The DPO-approved trip that covers this access, if any.
+  // The DPO-approved trip that covers this access, if any, and the day after
+  // its last.
   std::string covering_trip;
+  std::optional<absl::CivilDay> trip_ends;
   if (abroad) {
-    where =
-        facts.placement.country.empty()
-            ? std::string("an address the policy cannot place")
-            : facts.placement.country;
-    const auto trip =
-        std::find_if(facts.trips.begin(), facts.trips.end(),
-                     [&](const Trip& t) { return TripCovers(t, facts, today); });
+    where = facts.placement.country.empty()
+                ? std::string("an address the policy cannot place")
+                : facts.placement.country;
+    const auto trip = std::find_if(
+        facts.trips.begin(), facts.trips.end(),
+        [&](const Trip& t) { return TripCovers(t, facts, today); });
     if (trip != facts.trips.end()) {
       covering_trip = trip->trip_id.empty() ? "(unnamed)" : trip->trip_id;
+      trip_ends = trip->last_day + 1;
     }
     if (covering_trip.empty() && !facts.dpo_approved) {
       needs_dpo = true;
@@ -257,9 +260,22 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
   const absl::Duration duration = facts.duration > absl::ZeroDuration()
                                       ? facts.duration
                                       : rule->default_duration;
+  // A grant never outlives what allowed it: it ends with the staff
+  // member's contract and with the trip that lets them in from abroad,
+  // whatever duration was asked for.
+  absl::Time expires = facts.now + duration;
+  absl::CivilDay contract_end;
+  if (absl::ParseCivilTime(facts.staff->contract_end(), &contract_end)) {
+    expires = std::min(expires,
+                       absl::FromCivil(contract_end + 1, absl::UTCTimeZone()));
+  }
+  if (trip_ends.has_value()) {
+    expires =
+        std::min(expires, absl::FromCivil(*trip_ends, absl::UTCTimeZone()));
+  }
   *obligations->mutable_expires_at() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-          absl::ToUnixMicros(facts.now + duration));
+          absl::ToUnixMicros(expires));
   obligations->set_read_only(true);
   obligations->set_aggregates_only(category.aggregates_only());
 

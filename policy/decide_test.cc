@@ -311,6 +311,39 @@ TEST(DecideTest, PrepSeesAggregatesOnlyAndBugMasksIdentity) {
             absl::ToUnixSeconds(kNow + absl::Hours(8)));
 }
 
+// A grant ends with what allowed it: the staff member's contract (at the
+// end of its last day) and the trip that lets them in from abroad, however
+// long a grant was asked for.
+TEST(DecideTest, AGrantEndsWithTheContractAndTheTrip) {
+  // 20:00 on the day: eight hours would run past midnight.
+  const absl::Time evening = kNow + absl::Hours(10);
+  const absl::Time midnight = kNow + absl::Hours(14);
+  Request request(Staff("support"), "support", custos::v1::SUPPORT_TICKET);
+  request.facts.now = evening;
+  request.facts.duration = absl::Hours(8);
+  EXPECT_EQ(request.Decide().obligations().expires_at().seconds(),
+            absl::ToUnixSeconds(evening + absl::Hours(8)));
+  // The contract's last day: the grant ends at its midnight.
+  request.staff.set_contract_end("2026-11-22");
+  EXPECT_EQ(request.Decide().obligations().expires_at().seconds(),
+            absl::ToUnixSeconds(midnight));
+
+  Request abroad(Staff("support"), "support", custos::v1::SUPPORT_TICKET);
+  abroad.facts.now = evening;
+  abroad.facts.placement = {"DE", "hotel-berlin"};
+  abroad.facts.customer_approved = true;
+  abroad.facts.duration = absl::Hours(8);
+  abroad.facts.trips.push_back(
+      {"DE", kToday - 1, kToday, "laptop-7", true, "t_berlin"});
+  const auto decision = abroad.Decide();
+  ASSERT_EQ(decision.verdict(), custos::v1::ALLOW);
+  EXPECT_EQ(decision.obligations().expires_at().seconds(),
+            absl::ToUnixSeconds(midnight));
+  abroad.facts.trips[0].last_day = kToday + 1;
+  EXPECT_EQ(abroad.Decide().obligations().expires_at().seconds(),
+            absl::ToUnixSeconds(evening + absl::Hours(8)));
+}
+
 TEST(DecideTest, GrantsOnlyTheKindsAskedFor) {
   Request request(Staff("support"), "support", custos::v1::SUPPORT_TICKET);
   request.facts.data_kinds = {custos::v1::ACCOUNT};

@@ -1487,6 +1487,44 @@ TEST_F(ApprovalsTest, TheDpoDecidesTrips) {
   EXPECT_THAT(status.error_message(), ::testing::StartsWith("last_day: "));
 }
 
+// A DPO's own trip is decided by another DPO: approving it oneself is
+// refused and logged, and the trip stays undecided.
+TEST_F(ApprovalsTest, TheDpoDoesNotDecideTheirOwnTrip) {
+  auto dpo = custos::v1::Approvals::NewStub(StaffChannel("dirk.dpo"));
+  custos::v1::RequestTripRequest trip;
+  trip.set_country("BE");
+  trip.set_first_day("2026-12-01");
+  trip.set_last_day("2026-12-05");
+  trip.set_device_id("laptop-9");
+  trip.set_purpose("visiting the Brussels office");
+  custos::v1::RequestTripResponse requested;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(dpo->RequestTrip(&context, trip, &requested).ok());
+  }
+  custos::v1::DecideTripRequest decide;
+  decide.set_trip_id(requested.trip().trip_id());
+  decide.set_approve(true);
+  custos::v1::DecideTripResponse decided;
+  grpc::ClientContext context;
+  const grpc::Status refused = dpo->DecideTrip(&context, decide, &decided);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("your own trip"));
+  EXPECT_EQ(RefusalEntry(context).outcome(), custos::v1::OUTCOME_REFUSED);
+  custos::v1::ListTripsRequest list;
+  list.set_staff_id("dirk.dpo");
+  custos::v1::ListTripsResponse trips;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(dpo->ListTrips(&list_context, list, &trips).ok());
+  bool undecided = false;
+  for (const auto& t : trips.trips()) {
+    if (t.trip_id() == requested.trip().trip_id()) {
+      undecided = t.state() == custos::v1::TRIP_REQUESTED;
+    }
+  }
+  EXPECT_TRUE(undecided);
+}
+
 // Trips asked for and decided, approvals, revocations and take-identity
 // sessions take effect only once their entry is durable: while the log
 // cannot be written each call is refused UNAVAILABLE and changes nothing,
@@ -1715,6 +1753,21 @@ TEST_F(FrontEndTest, ExchangesAnEngineersLinkOnceWithTheEngineerAsActor) {
   view.set_session_token(opened.session_token());
   view.set_page("dashboard");
   custos::v1::ViewPageResponse page;
+  // The browser's address places the call: the session's grant was issued
+  // for the Netherlands (the engineer's loopback), so a browser in a Berlin
+  // hotel is refused, and logged; one in the Amsterdam office is served.
+  {
+    auto elsewhere = WebContext("", "198.51.100.7");
+    const grpc::Status refused =
+        identity->ViewPage(elsewhere.get(), view, &page);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(refused.error_message(),
+                HasSubstr("LOCATION_CHANGED: grant g_"));
+    EXPECT_THAT(refused.error_message(),
+                HasSubstr("issued for access from NL; this call comes from "
+                          "DE"));
+    EXPECT_EQ(RefusalEntry(*elsewhere).actor().country(), "DE");
+  }
   ASSERT_TRUE(
       identity->ViewPage(WebContext("", "192.0.2.7").get(), view, &page).ok());
   const auto entry = EntryAt(absl::StrCat(page.log_index()));
@@ -1950,6 +2003,30 @@ TEST_F(TakeIdentityTest, ActionsOnlyWhenTheCustomerAsked) {
   EXPECT_EQ(
       Stub("anna.support")->PerformAction(&other, action, &done).error_code(),
       grpc::StatusCode::PERMISSION_DENIED);
+
+  // The customer's request is a ticket of theirs that is open, not any
+  // reference the engineer types: another customer's, a closed one and an
+  // unknown one are refused, naming the field, and logged.
+  for (const std::string ref : {"SUP-2001", "SUP-0917", "SUP-9999"}) {
+    custos::v1::StartSessionRequest start;
+    start.set_customer_id("acme");
+    start.set_customer_user_id("acme.owner");
+    start.mutable_justification()->set_category("support");
+    start.mutable_justification()->set_reference("SUP-1042");
+    auto* claimed = start.add_customer_requested_actions();
+    claimed->set_action("send_test_mail");
+    claimed->set_customer_request_ref(ref);
+    custos::v1::StartSessionResponse started;
+    grpc::ClientContext context;
+    const grpc::Status refused =
+        Stub("anna.support")->StartSession(&context, start, &started);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << ref;
+    EXPECT_THAT(
+        refused.error_message(),
+        HasSubstr("customer_requested_actions[0].customer_request_ref: " + ref +
+                  " is not an open support ticket of acme"));
+    EXPECT_EQ(RefusalEntry(context).outcome(), custos::v1::OUTCOME_REFUSED);
+  }
 }
 
 TEST_F(TakeIdentityTest, RevocationByTheDpoOrCustomerStopsTheNextClick) {
@@ -2138,6 +2215,69 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   ASSERT_TRUE(entry.ParseFromString(*(*store)->ReadEntryBytes(index)));
   EXPECT_EQ(entry.actor().id(), "anna.support");
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// Pages an engineer views through custos-web count against the engineer's
+// rate as their direct calls do; ending the session is never held back.
+TEST(GatewayRateLimitTest, CountsTakeIdentityCallsThroughTheFrontEnd) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/rate-web");
+  options.listen_address = "127.0.0.1:0";
+  options.staff_requests_per_second = 0.1;
+  options.staff_request_burst = 3;
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const auto channel = [&](const std::string& id) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
+    tls.pem_cert_chain =
+        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".crt"));
+    tls.pem_private_key =
+        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".key"));
+    return grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
+                               grpc::SslCredentials(tls));
+  };
+  // One of anna's three.
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.owner");
+  start.mutable_justification()->set_category("support");
+  start.mutable_justification()->set_reference("SUP-1042");
+  custos::v1::StartSessionResponse started;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(custos::v1::TakeIdentity::NewStub(channel("anna.support"))
+                    ->StartSession(&context, start, &started)
+                    .ok());
+  }
+  auto web = custos::v1::TakeIdentity::NewStub(channel("custos-web"));
+  // The second: the exchange.
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(started.link().substr(started.link().find('#') + 1));
+  custos::v1::ExchangeLinkResponse opened;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(web->ExchangeLink(&context, exchange, &opened).ok());
+  }
+  custos::v1::ViewPageRequest view;
+  view.set_session_token(opened.session_token());
+  view.set_page("dashboard");
+  std::vector<grpc::StatusCode> codes;
+  for (int i = 0; i < 2; ++i) {
+    custos::v1::ViewPageResponse page;
+    grpc::ClientContext context;
+    codes.push_back(web->ViewPage(&context, view, &page).error_code());
+  }
+  EXPECT_THAT(codes,
+              ::testing::ElementsAre(grpc::StatusCode::OK,
+                                     grpc::StatusCode::RESOURCE_EXHAUSTED));
+  custos::v1::EndSessionRequest end;
+  end.set_session_token(opened.session_token());
+  custos::v1::EndSessionResponse ended;
+  grpc::ClientContext context;
+  EXPECT_TRUE(web->EndSession(&context, end, &ended).ok());
+  EXPECT_EQ(ended.session().state(), custos::v1::SESSION_ENDED);
+  (*server)->Shutdown();
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
+#include "audit/log_store.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/sqlite/held_values.h"
@@ -106,8 +107,23 @@ absl::Status CheckCommitment(uint64_t position,
                                           "commitment"));
 }
 
+// OK for a value kept without a salt, which only masking leaves: a
+// source_ip in masked form (masking it again changes nothing). Anything
+// else without a salt is a value the entry's commitment no longer checks,
+// put there by hand.
+absl::Status CheckUnsalted(uint64_t position, absl::string_view field,
+                           absl::string_view value) {
+  if (field == "source_ip" && !value.empty() && MaskAddress(value) == value) {
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(absl::StrCat(
+      "entry ", position, ": the stored ", field,
+      " has no salt (only a masked source_ip is kept without one)"));
+}
+
 // Checks the values in entry `position`'s row against its commitments and
-// returns how many it checked (masked values, with no salt, are skipped).
+// returns how many it checked (masked addresses, with no salt, are only
+// checked to be masked).
 // Runs for every row: `values` and `commitments` are scratch space, reused
 // from row to row.
 absl::StatusOr<uint64_t> CheckRowValues(
@@ -123,7 +139,10 @@ absl::StatusOr<uint64_t> CheckRowValues(
   FindCommitments(entry_bytes, commitments, parsed);
   uint64_t checked = 0;
   for (const sqlite::RowValueView& value : values) {
-    if (value.salt.empty()) continue;
+    if (value.salt.empty()) {
+      CUSTOS_RETURN_IF_ERROR(CheckUnsalted(position, value.field, value.value));
+      continue;
+    }
     CUSTOS_RETURN_IF_ERROR(CheckCommitment(position, commitments, value.field,
                                            value.salt, value.value));
     ++checked;
@@ -685,15 +704,20 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   // Values still held must match what their entries committed to.
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement values,
-      sqlite::Prepare(
-          db.get(),
-          "SELECT p.idx, p.field, p.salt, p.value, e.entry FROM "
-          "personal_values p "
-          "LEFT JOIN entries e ON e.idx = p.idx WHERE length(p.salt) > 0 "
-          "ORDER BY p.idx"));
+      sqlite::Prepare(db.get(),
+                      "SELECT p.idx, p.field, p.salt, p.value, e.entry FROM "
+                      "personal_values p "
+                      "LEFT JOIN entries e ON e.idx = p.idx ORDER BY p.idx"));
   int rc;
   std::vector<CommitmentView> commitments;
   while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(values.get(), 2) == 0) {
+      CUSTOS_RETURN_IF_ERROR(
+          CheckUnsalted(sqlite3_column_int64(values.get(), 0),
+                        sqlite::ColumnBytes(values.get(), 1),
+                        sqlite::ColumnBytes(values.get(), 3)));
+      continue;
+    }
     std::optional<custos::v1::LogEntry> parsed;
     const std::string entry_bytes = sqlite::ColumnBytes(values.get(), 4);
     FindCommitments(entry_bytes, commitments, parsed);

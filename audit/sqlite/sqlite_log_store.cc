@@ -200,6 +200,33 @@ absl::StatusOr<std::string> NewSalt() {
   return salt;
 }
 
+// Folds the WAL into the database file and truncates it, so that page
+// images from before an erasure or masking (which still hold the values)
+// are gone from the disk. A reader holding an older snapshot (a `custos
+// verify` or `custos report` on the live file) blocks it: SQLite then
+// answers with a "busy" row rather than an error, so the row is read, and
+// the truncation tried again a few times (each waits the connection's busy
+// timeout; it runs on the writer's thread, so not for long). UNAVAILABLE
+// when it stays blocked.
+absl::Status TruncateWal(sqlite3* db) {
+  constexpr int kAttempts = 3;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement checkpoint,
+        sqlite::Prepare(db, "PRAGMA wal_checkpoint(TRUNCATE)"));
+    const int rc = sqlite3_step(checkpoint.get());
+    if (rc != SQLITE_ROW && rc != SQLITE_BUSY) {
+      return sqlite::Error(db, rc, "truncating the WAL");
+    }
+    if (rc == SQLITE_ROW && sqlite3_column_int(checkpoint.get(), 0) == 0) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::UnavailableError(
+      "a reader of the log kept the WAL from being truncated, which still "
+      "holds old copies of changed pages");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(
@@ -799,6 +826,26 @@ absl::StatusOr<LogStore::ErasureCount> SqliteLogStore::Erase(
   return count;
 }
 
+void SqliteLogStore::EraseAsync(std::string subject, absl::Time before,
+                                EraseDone done) {
+  {
+    MutexLock lock(&mu_);
+    if (!stopping_) {
+      tasks_.push_back([this, subject = std::move(subject), before, done] {
+        ErasureCount count;
+        const absl::Status status = EraseOnWriter(subject, before, count);
+        if (status.ok()) {
+          done(count);
+        } else {
+          done(status);
+        }
+      });
+      return;
+    }
+  }
+  done(absl::UnavailableError("the audit log is closing"));
+}
+
 absl::Status SqliteLogStore::EraseOnWriter(const std::string& subject,
                                            absl::Time before,
                                            ErasureCount& count) {
@@ -885,8 +932,15 @@ absl::Status SqliteLogStore::EraseOnWriter(const std::string& subject,
   unlisted_.clear();
   count = erased;
   // Old page images in the WAL still hold the values: fold the WAL into
-  // the database (where secure_delete zeroed them) and truncate it.
-  return sqlite::Exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  // the database (where secure_delete zeroed them) and truncate it. The
+  // erasure itself is committed either way, so a reader in the way is
+  // reported in the count, not as a failure.
+  const absl::Status truncated = TruncateWal(db);
+  if (absl::IsUnavailable(truncated)) {
+    count.old_copies_remain = true;
+    return absl::OkStatus();
+  }
+  return truncated;
 }
 
 absl::StatusOr<uint64_t> SqliteLogStore::MaskSourceAddresses(
@@ -973,7 +1027,7 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
   }
   masked = count;
   masked_below_ = std::max(masked_below_, bound);
-  return sqlite::Exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  return TruncateWal(db);
 }
 
 absl::StatusOr<std::vector<LogStore::HeldValue>> SqliteLogStore::PersonalValues(

@@ -86,6 +86,8 @@ class SqliteLogStore final : public LogStore {
   absl::StatusOr<StoredCheckpoint> CheckpointNow() override;
   absl::StatusOr<ErasureCount> Erase(absl::string_view subject,
                                      absl::Time before) override;
+  void EraseAsync(std::string subject, absl::Time before,
+                  EraseDone done) override;
   absl::StatusOr<uint64_t> MaskSourceAddresses(absl::Time before) override;
   absl::StatusOr<std::vector<HeldValue>> PersonalValues(
       uint64_t index) const override;

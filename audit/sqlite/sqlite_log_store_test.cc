@@ -748,6 +748,94 @@ TEST(SqliteLogStoreTest, ChecksValuesKeptBesideTheEntry) {
             "commitment");
 }
 
+// An erasure folds the WAL into the file and truncates it, since old page
+// images there hold the values; a reader holding an old snapshot (a verify
+// on the live file) blocks that, and the erasure (committed all the same)
+// says so. Once the reader is done, erasing again clears it.
+TEST(SqliteLogStoreTest, SaysWhenAReaderKeepsErasedValuesInTheWal) {
+  const std::string path = TempPath("erase-busy");
+  auto store = *SqliteLogStore::Open(path);
+  ASSERT_TRUE(store
+                  ->Append(Entry("acme", "anna", "W-1"),
+                           {{"note", "a secret note", "anna"}})
+                  .ok());
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(
+      sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM entries;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  const auto blocked = store->Erase("anna", absl::InfinitePast());
+  ASSERT_TRUE(blocked.ok()) << blocked.status();
+  EXPECT_EQ(blocked->values_erased, 1u);
+  EXPECT_TRUE(blocked->old_copies_remain);
+  EXPECT_TRUE(store->PersonalValues(0)->empty());
+  sqlite3_exec(reader, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+  const auto again = store->Erase("anna", absl::InfinitePast());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->old_copies_remain);
+  store.reset();
+  EXPECT_FALSE(AnyFileHolds(path, "a secret note"));
+}
+
+// Only masking keeps a value without its salt, and only a source address in
+// masked form: any other value without one, in the entry's row or beside
+// it, is reported, since its commitment no longer checks it.
+TEST(SqliteLogStoreTest, OnlyAMaskedAddressGoesWithoutASalt) {
+  const std::string path = TempPath("unsalted");
+  {
+    auto store = *SqliteLogStore::Open(path);
+    ASSERT_TRUE(store
+                    ->Append(Entry("acme", "anna", "U-1"),
+                             {{"source_ip", "192.0.2.10", "anna"},
+                              {"note", "mine", "anna"}})
+                    .ok());
+    AppendNoteAboutBob(*store);
+    ASSERT_TRUE(store->MaskSourceAddresses(absl::Now() + absl::Hours(1)).ok());
+  }
+  ASSERT_TRUE(VerifySqliteLog(path, {}).ok());
+
+  // The note in entry 0's row, changed and its salt emptied.
+  std::string row;
+  {
+    auto db = *sqlite::Open(path, SQLITE_OPEN_READWRITE);
+    auto select = *sqlite::Prepare(
+        db.get(), "SELECT personal FROM entries WHERE idx = 0");
+    ASSERT_EQ(sqlite3_step(select.get()), SQLITE_ROW);
+    auto values =
+        *sqlite::DecodeRowValues(sqlite::ColumnBytes(select.get(), 0));
+    select.reset();
+    for (auto& value : values) {
+      if (value.field == "note") {
+        value.value = "forged";
+        value.salt.clear();
+      }
+    }
+    auto update = *sqlite::Prepare(
+        db.get(), "UPDATE entries SET personal = ?1 WHERE idx = 0");
+    const std::string forged = sqlite::EncodeRowValues(values);
+    sqlite::BindBlob(update.get(), 1, forged);
+    ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
+  }
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 0: the stored note has no salt (only a masked source_ip is "
+            "kept without one)");
+}
+
+// The same for a value kept beside its entry.
+TEST(SqliteLogStoreTest, OnlyAMaskedAddressGoesWithoutASaltBesideTheEntry) {
+  const std::string path = TempPath("unsalted-beside");
+  AppendNoteAboutBob(**SqliteLogStore::Open(path));
+  RawSql(path,
+         "UPDATE personal_values SET value = 'Eve Forged', salt = x'' WHERE "
+         "field = 'customer_user'");
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 0: the stored customer_user has no salt (only a masked "
+            "source_ip is kept without one)");
+}
+
 // A log written before values moved into the entries' rows has no such
 // column: it is added on open, and the old values still verify and erase.
 TEST(SqliteLogStoreTest, OpensALogWithoutThePersonalColumn) {
