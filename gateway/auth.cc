@@ -105,7 +105,8 @@ Caller Authenticator::Authenticate(const grpc::ServerContextBase& context,
     if (!values.empty())
       peer_pem.assign(values.front().data(), values.front().size());
   }
-  absl::StatusOr<std::string> subject = verifier_->Verify(peer_pem, now);
+  absl::StatusOr<std::string> subject =
+      verifier_->Verify(peer_pem, now, &caller.certificate_serial);
   if (!subject.ok()) {
     caller.status = subject.status();
     return caller;

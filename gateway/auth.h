@@ -31,6 +31,9 @@ struct Caller {
   // The subject the certificate claimed, even when it did not verify (for
   // the log); sanitized to an id or empty.
   std::string claimed_id;
+  // The serial of the certificate that verified (normalized hex), for what
+  // the call opens that outlives it.
+  std::string certificate_serial;
   std::string source_address;
   // Where the policy's networks place the source address (set by the
   // caller of Authenticate, with its policy snapshot).
@@ -94,6 +97,12 @@ class Authenticator {
   // unknown caller comes back with an UNAUTHENTICATED status.
   Caller Authenticate(const grpc::ServerContextBase& context,
                       absl::Time now) const;
+
+  // Whether the certificate with this serial (Caller::certificate_serial)
+  // has been revoked since.
+  bool CertificateRevoked(absl::string_view serial) const {
+    return verifier_->IsRevoked(serial);
+  }
 
  private:
   const pki::ClientVerifier* verifier_;

@@ -2217,6 +2217,76 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+// custos-web carries a take-identity session on without the engineer's
+// certificate: once the certificate they started it with is revoked, the
+// session shows nothing more there either (it can still be ended).
+TEST(GatewayRevocationTest, ARevokedCertificateEndsWhatItOpenedInTheFrontEnd) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/revoked-web");
+  options.listen_address = "127.0.0.1:0";
+  options.revoked_serials_file = options.data_dir + "-revoked";
+  { std::ofstream(options.revoked_serials_file) << ""; }
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const auto channel = [&](const std::string& id) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
+    tls.pem_cert_chain =
+        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".crt"));
+    tls.pem_private_key =
+        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".key"));
+    return grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
+                               grpc::SslCredentials(tls));
+  };
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.owner");
+  start.mutable_justification()->set_category("support");
+  start.mutable_justification()->set_reference("SUP-1042");
+  custos::v1::StartSessionResponse started;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(custos::v1::TakeIdentity::NewStub(channel("anna.support"))
+                    ->StartSession(&context, start, &started)
+                    .ok());
+  }
+  ASSERT_FALSE(started.session().staff_certificate_serial().empty());
+  auto web = custos::v1::TakeIdentity::NewStub(channel("custos-web"));
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(started.link().substr(started.link().find('#') + 1));
+  custos::v1::ExchangeLinkResponse opened;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(web->ExchangeLink(&context, exchange, &opened).ok());
+  }
+  custos::v1::ViewPageRequest view;
+  view.set_session_token(opened.session_token());
+  view.set_page("dashboard");
+  custos::v1::ViewPageResponse page;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(web->ViewPage(&context, view, &page).ok());
+  }
+  {
+    std::ofstream(options.revoked_serials_file)
+        << started.session().staff_certificate_serial() << "\n";
+  }
+  ASSERT_TRUE((*server)->ReloadRevocations().ok());
+  {
+    grpc::ClientContext context;
+    const grpc::Status refused = web->ViewPage(&context, view, &page);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(refused.error_message(), HasSubstr("is revoked"));
+  }
+  custos::v1::EndSessionRequest end;
+  end.set_session_token(opened.session_token());
+  custos::v1::EndSessionResponse ended;
+  grpc::ClientContext context;
+  EXPECT_TRUE(web->EndSession(&context, end, &ended).ok());
+  EXPECT_EQ(ended.session().state(), custos::v1::SESSION_ENDED);
+  (*server)->Shutdown();
+}
+
 // Pages an engineer views through custos-web count against the engineer's
 // rate as their direct calls do; ending the session is never held back.
 TEST(GatewayRateLimitTest, CountsTakeIdentityCallsThroughTheFrontEnd) {

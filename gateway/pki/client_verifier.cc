@@ -219,8 +219,14 @@ absl::StatusOr<std::unique_ptr<ClientVerifier>> ClientVerifier::Create(
   return std::unique_ptr<ClientVerifier>(new ClientVerifier(std::move(store)));
 }
 
+bool ClientVerifier::IsRevoked(absl::string_view serial_hex) const {
+  MutexLock lock(&mu_);
+  return revoked_.contains(NormalizeSerial(serial_hex));
+}
+
 absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
-                                                   absl::Time now) const {
+                                                   absl::Time now,
+                                                   std::string* serial) const {
   if (absl::StripAsciiWhitespace(peer_pem).empty()) {
     return absl::UnauthenticatedError(
         "no client certificate was presented; staff connect with the "
@@ -232,6 +238,7 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
     if (it != verified_.end() && now >= it->second.not_before &&
         now <= it->second.not_after) {
       CUSTOS_RETURN_IF_ERROR(RefuseIfRevoked(it->second));
+      if (serial != nullptr) *serial = it->second.serial;
       return it->second.common_name;
     }
   }
@@ -242,6 +249,7 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
   constexpr size_t kMaxCached = 10000;
   if (verified_.size() >= kMaxCached) verified_.clear();
   verified_.insert_or_assign(std::string(peer_pem), verified);
+  if (serial != nullptr) *serial = verified.serial;
   return verified.common_name;
 }
 

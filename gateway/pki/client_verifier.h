@@ -55,8 +55,15 @@ class ClientVerifier {
   // A certificate that verified is remembered (up to 10,000), so later calls
   // with the same PEM skip the signature checks; the validity window and
   // revocation are still checked on every call.
-  absl::StatusOr<std::string> Verify(absl::string_view peer_pem,
-                                     absl::Time now) const;
+  // With `serial`, also the certificate's serial (normalized, as Revoke
+  // takes it).
+  absl::StatusOr<std::string> Verify(absl::string_view peer_pem, absl::Time now,
+                                     std::string* serial = nullptr) const;
+
+  // Whether the certificate with this serial (as Verify gave it) has been
+  // revoked: for what a certificate opened that outlives its connection (a
+  // take-identity session custos-web carries on).
+  bool IsRevoked(absl::string_view serial_hex) const;
 
   // Refuses the certificate with this serial number from the next Verify on.
   // `serial_hex` is hex as OpenSSL prints it: any case, with or without ':'
