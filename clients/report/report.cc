@@ -159,6 +159,18 @@ struct ReportBuilder::State {
   absl::flat_hash_map<std::string, std::vector<uint64_t>> bad_references;
   // Entries recording that an earlier entry was not applied, in log order.
   std::vector<LogEntry> not_applied;
+  // The latest reads counted, by entry, so that a read logged but not
+  // served (its Custos.NotApplied entry follows within the writes then in
+  // flight) can be taken out of the record counts again.
+  struct CountedRead {
+    int kind;
+    std::string grant_id;
+    uint64_t records;
+  };
+  absl::flat_hash_map<uint64_t, CountedRead> recent_reads;
+  std::deque<uint64_t> recent_read_order;
+  static constexpr size_t kRecentReads = 1 << 16;
+  void UncountRead(uint64_t index);
 
   absl::flat_hash_map<std::string, SessionRow> sessions;
   // Allowed session activity (views, actions) after this time is past the
@@ -245,6 +257,11 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
     ++r.pending;
   } else if (entry.outcome() == custos::v1::OUTCOME_NOT_APPLIED) {
     not_applied.push_back(entry);
+    uint64_t logged;
+    if (absl::SimpleAtoi(absl::StripPrefix(entry.resource(), "entry/"),
+                         &logged)) {
+      UncountRead(logged);
+    }
   }
 
   // Refusals for a reference or a contract name the staff member whatever
@@ -329,7 +346,33 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
       g.records += entry.record_count();
       g.entries.push_back(entry.index());
     }
+    recent_reads[entry.index()] = {entry.data_kind(), entry.grant_id(),
+                                   entry.record_count()};
+    recent_read_order.push_back(entry.index());
+    if (recent_read_order.size() > kRecentReads) {
+      recent_reads.erase(recent_read_order.front());
+      recent_read_order.pop_front();
+    }
   }
+}
+
+// The read logged as entry `index` served nothing: its records leave the
+// counts by kind and by grant (the access itself stays counted: it was
+// allowed).
+void ReportBuilder::State::UncountRead(uint64_t index) {
+  const auto it = recent_reads.find(index);
+  if (it == recent_reads.end()) return;
+  const CountedRead& read = it->second;
+  KindRow& kind = kinds[read.kind];
+  --kind.reads;
+  kind.records -= read.records;
+  if (!read.grant_id.empty()) {
+    GrantReads& g = grants[read.grant_id];
+    g.records -= read.records;
+    g.entries.erase(std::remove(g.entries.begin(), g.entries.end(), index),
+                    g.entries.end());
+  }
+  recent_reads.erase(it);
 }
 
 void ReportBuilder::State::NoteApprovalsAndGrants(const LogEntry& entry,

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -202,6 +203,52 @@ TEST_F(ReportBuilderTest, EveryFindingIsThereWithTheEntriesBehindIt) {
               HasSubstr("tess.tester: StaffAccess.EndGrant entry #52 is "
                         "logged as allowed, but was not applied"));
   EXPECT_THAT(not_applied[0]->entries, ElementsAre(52, 53));
+}
+
+// A read logged as allowed whose records were then not served (its
+// Custos.NotApplied entry follows) adds no records to the counts by kind or
+// by grant, and is listed among the calls logged but not applied.
+TEST_F(ReportBuilderTest, AReadLoggedButNotServedCountsNoRecords) {
+  const auto records_of = [](const Report& r, custos::v1::DataKind kind) {
+    for (const KindRow& row : r.kinds) {
+      if (row.kind == kind) return row.records;
+    }
+    return uint64_t{0};
+  };
+  std::vector<custos::v1::LogEntry> entries = testing::KnownEntries();
+  const auto read = std::find_if(entries.begin(), entries.end(), [](auto& e) {
+    return e.action() == "StaffAccess.ReadCustomerData" &&
+           e.outcome() == custos::v1::OUTCOME_ALLOWED;
+  });
+  ASSERT_NE(read, entries.end());
+  custos::v1::LogEntry unserved = *read;
+  unserved.set_record_count(700);
+  custos::v1::LogEntry not_applied = *read;
+  not_applied.set_action("Custos.NotApplied");
+  not_applied.set_outcome(custos::v1::OUTCOME_NOT_APPLIED);
+  not_applied.set_record_count(0);
+
+  const Report before = Build();
+  ReportBuilder builder(options_, *policy_, directory_->proto());
+  uint64_t index = 0;
+  for (auto& entry : entries) {
+    entry.set_index(index++);
+    builder.Add(entry);
+  }
+  unserved.set_index(index++);
+  builder.Add(unserved);
+  not_applied.set_index(index++);
+  not_applied.set_resource(absl::StrCat("entry/", unserved.index()));
+  builder.Add(not_applied);
+  const Report after = builder.Finish();
+  EXPECT_EQ(records_of(after, unserved.data_kind()),
+            records_of(before, unserved.data_kind()));
+  bool listed = false;
+  for (const Finding* f : Findings(after, kLoggedNotApplied)) {
+    listed |= f->entries ==
+              std::vector<uint64_t>{unserved.index(), not_applied.index()};
+  }
+  EXPECT_TRUE(listed);
 }
 
 TEST_F(ReportBuilderTest, NearMissesAreNoFindings) {
