@@ -61,6 +61,16 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadPolicy(
   return policy::Policy::Parse(text, file);
 }
 
+// CheckMaskedFields, naming the policy file.
+absl::Status CheckPolicyMasks(const policy::Policy& policy,
+                              const std::string& file,
+                              const CustomerData& data) {
+  const absl::Status checked = CheckMaskedFields(policy.file(), data);
+  if (checked.ok()) return checked;
+  return absl::InvalidArgumentError(absl::StrCat(
+      file.empty() ? "default policy" : file, ": ", checked.message()));
+}
+
 // Gives every demo customer an API token on first start: the hash goes to
 // the approvals store, the token itself to <data_dir>/customer_tokens
 // (mode 0600), the only place it is ever written.
@@ -108,6 +118,8 @@ absl::StatusOr<int> GatewayServer::ReloadRevocations() {
 absl::Status GatewayServer::ReloadPolicy() {
   CUSTOS_ASSIGN_OR_RETURN(std::shared_ptr<const policy::Policy> policy,
                           LoadPolicy(policy_file_));
+  CUSTOS_RETURN_IF_ERROR(
+      CheckPolicyMasks(*policy, policy_file_, *customer_data_));
   const std::string old_version = policies_->current()->version();
   custos::v1::LogEntry entry;
   *entry.mutable_time() =
@@ -189,6 +201,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       DemoCustomerData::Open(
           absl::StrCat(options.data_dir, "/customer_data.db"),
           server->directory_->proto()));
+  CUSTOS_RETURN_IF_ERROR(CheckPolicyMasks(*server->policies_->current(),
+                                          options.policy_file,
+                                          *server->customer_data_));
   CUSTOS_ASSIGN_OR_RETURN(
       server->approvals_,
       ApprovalStore::Open(absl::StrCat(options.data_dir, "/approvals.db")));

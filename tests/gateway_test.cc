@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
@@ -29,6 +30,7 @@
 #include "audit/sqlite/sqlite_log_store.h"
 #include "gateway/pki/dev_ca.h"
 #include "gateway/server.h"
+#include "policy/default_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/custos/v1/access.grpc.pb.h"
@@ -2215,6 +2217,38 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   ASSERT_TRUE(entry.ParseFromString(*(*store)->ReadEntryBytes(index)));
   EXPECT_EQ(entry.actor().id(), "anna.support");
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// A policy file masking a field the data has not (a typo) would serve the
+// data in clear: custosd refuses to start on it, naming the file and the
+// field, and a reload keeps the policy in force.
+TEST(GatewayPolicyFileTest, RefusesAMaskOfAFieldTheDataHasNot) {
+  const std::string dir =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/policy-masks");
+  const std::string good = dir + "-good.textproto";
+  const std::string typo = dir + "-typo.textproto";
+  { std::ofstream(good) << kDefaultPolicy; }
+  {
+    std::ofstream(typo) << absl::StrReplaceAll(
+        kDefaultPolicy, {{"\"SUBSCRIBERS.email\"", "\"SUBSCRIBERS.e_mail\""}});
+  }
+  gateway::GatewayOptions options;
+  options.data_dir = dir;
+  options.listen_address = "127.0.0.1:0";
+  options.policy_file = typo;
+  const auto refused = gateway::GatewayServer::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr(typo + ": categories[bug].masked_fields: SUBSCRIBERS "
+                               "records have no field \"e_mail\""));
+
+  options.policy_file = good;
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  { std::ofstream(good) << std::ifstream(typo).rdbuf(); }
+  EXPECT_EQ((*server)->ReloadPolicy().code(),
+            absl::StatusCode::kInvalidArgument);
+  (*server)->Shutdown();
 }
 
 // custos-web carries a take-identity session on without the engineer's

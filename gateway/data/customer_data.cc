@@ -1,6 +1,10 @@
 #include "gateway/data/customer_data.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace custos::gateway {
 namespace {
@@ -36,6 +40,34 @@ std::vector<std::string> MaskRecords(
     if (present) applied.push_back(masked);
   }
   return applied;
+}
+
+absl::Status CheckMaskedFields(const custos::v1::PolicyFile& policy,
+                               const CustomerData& data) {
+  for (const custos::v1::Category& category : policy.categories()) {
+    for (const std::string& masked : category.masked_fields()) {
+      const std::vector<absl::string_view> parts =
+          absl::StrSplit(masked, absl::MaxSplits('.', 1));
+      custos::v1::DataKind kind;
+      // The policy's own check has refused an unknown kind already.
+      if (parts.size() != 2 ||
+          !custos::v1::DataKind_Parse(std::string(parts[0]), &kind)) {
+        continue;
+      }
+      const std::optional<std::vector<std::string>> fields =
+          data.FieldNames(kind);
+      if (!fields.has_value() || std::find(fields->begin(), fields->end(),
+                                           parts[1]) != fields->end()) {
+        continue;
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "categories[", category.name(), "].masked_fields: ", parts[0],
+          " records have no field \"", parts[1], "\" (they have ",
+          absl::StrJoin(*fields, ", "),
+          "); a field named wrongly would be served unmasked"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace custos::gateway

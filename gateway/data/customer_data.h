@@ -5,12 +5,14 @@
 #ifndef CUSTOS_GATEWAY_DATA_CUSTOMER_DATA_H_
 #define CUSTOS_GATEWAY_DATA_CUSTOMER_DATA_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/custos/v1/common.pb.h"
+#include "proto/custos/v1/policy.pb.h"
 
 namespace custos::gateway {
 
@@ -31,7 +33,21 @@ class CustomerData {
   virtual absl::StatusOr<RecordPage> Read(
       absl::string_view customer_id, custos::v1::DataKind kind, int page_size,
       absl::string_view page_token, absl::string_view record_id) const = 0;
+
+  // The fields `kind`'s records may have, so that a policy naming a field
+  // to mask that no record has (a typo would serve the data in clear) is
+  // refused; nullopt when the backend does not say (no check is made).
+  virtual std::optional<std::vector<std::string>> FieldNames(
+      custos::v1::DataKind kind) const {
+    return std::nullopt;
+  }
 };
+
+// OK when every field `policy` masks ("KIND.field") is one that
+// `data`'s records of that kind may have; else INVALID_ARGUMENT naming the
+// category, the field and the fields there are.
+absl::Status CheckMaskedFields(const custos::v1::PolicyFile& policy,
+                               const CustomerData& data);
 
 // Replaces the value of every field named in `masked_fields` ("KIND.field",
 // for records of `kind`) with a masked form that keeps its shape: e-mail

@@ -271,4 +271,32 @@ absl::StatusOr<RecordPage> DemoCustomerData::Read(
   return page;
 }
 
+std::optional<std::vector<std::string>> DemoCustomerData::FieldNames(
+    custos::v1::DataKind kind) const {
+  // As Seed writes them; aggregates are named by what they count.
+  switch (kind) {
+    case custos::v1::ACCOUNT:
+      return std::vector<std::string>{"name", "plan", "status",
+                                      "sender_domain"};
+    case custos::v1::CUSTOMER_USERS:
+      return std::vector<std::string>{"name", "email", "role"};
+    case custos::v1::SUBSCRIBERS:
+      return std::vector<std::string>{"name", "email", "status", "city"};
+    case custos::v1::CAMPAIGNS:
+      return std::vector<std::string>{"subject", "sent", "opened", "status"};
+    case custos::v1::MESSAGES:
+      return std::vector<std::string>{"campaign", "body"};
+    case custos::v1::ABUSE_COMPLAINTS:
+      return std::vector<std::string>{"reporter", "campaign", "reason"};
+    case custos::v1::INVOICES:
+      return std::vector<std::string>{"amount_eur", "status"};
+    case custos::v1::BILLING_ADDRESSES:
+      return std::vector<std::string>{"name", "street", "city", "country"};
+    case custos::v1::PAYMENT_METHODS:
+      return std::vector<std::string>{"type", "iban"};
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace custos::gateway

@@ -32,6 +32,8 @@ class DemoCustomerData final : public CustomerData {
                                   custos::v1::DataKind kind, int page_size,
                                   absl::string_view page_token,
                                   absl::string_view record_id) const override;
+  std::optional<std::vector<std::string>> FieldNames(
+      custos::v1::DataKind kind) const override;
 
  private:
   explicit DemoCustomerData(sqlite3* db)

@@ -1,0 +1,75 @@
+#include "gateway/data/demo_customer_data.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "gateway/demo_directory.h"
+#include "gateway/directory.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "policy/default_policy.h"
+#include "policy/policy.h"
+
+namespace custos::gateway {
+namespace {
+
+std::unique_ptr<DemoCustomerData> OpenDemo(const std::string& name) {
+  auto directory = Directory::Parse(kDemoDirectory, "demo");
+  EXPECT_TRUE(directory.ok()) << directory.status();
+  auto data = DemoCustomerData::Open(
+      std::string(std::getenv("TEST_TMPDIR")) + "/" + name,
+      (*directory)->proto());
+  EXPECT_TRUE(data.ok()) << data.status();
+  return *std::move(data);
+}
+
+// The fields the demo says its records have are the ones they have: the
+// policy's masks are checked against them.
+TEST(DemoCustomerDataTest, SaysTheFieldsItsRecordsHave) {
+  const auto data = OpenDemo("fields.db");
+  for (int k = custos::v1::DataKind_MIN; k <= custos::v1::DataKind_MAX; ++k) {
+    const auto kind = static_cast<custos::v1::DataKind>(k);
+    if (!custos::v1::DataKind_IsValid(k) ||
+        kind == custos::v1::DATA_KIND_UNSPECIFIED ||
+        kind == custos::v1::AGGREGATES) {
+      continue;
+    }
+    const auto fields = data->FieldNames(kind);
+    ASSERT_TRUE(fields.has_value()) << custos::v1::DataKind_Name(kind);
+    auto page = data->Read("acme", kind, 500, "", "");
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_FALSE(page->records.empty()) << custos::v1::DataKind_Name(kind);
+    for (const auto& record : page->records) {
+      for (const auto& [name, value] : record.fields()) {
+        EXPECT_NE(std::find(fields->begin(), fields->end(), name),
+                  fields->end())
+            << custos::v1::DataKind_Name(kind) << "." << name;
+      }
+    }
+  }
+}
+
+// A policy masking a field no record has would serve the data in clear:
+// refused, naming the category, the field and the fields there are.
+TEST(DemoCustomerDataTest, RefusesAMaskOfAFieldNoRecordHas) {
+  const auto data = OpenDemo("masks.db");
+  auto policy = policy::Policy::Parse(kDefaultPolicy, "default");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_TRUE(CheckMaskedFields((*policy)->file(), *data).ok());
+  custos::v1::PolicyFile typo = (*policy)->file();
+  for (auto& category : *typo.mutable_categories()) {
+    if (category.masked_fields_size() > 0) {
+      category.set_masked_fields(0, "SUBSCRIBERS.e_mail");
+    }
+  }
+  const absl::Status refused = CheckMaskedFields(typo, *data);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(),
+              ::testing::HasSubstr("masked_fields: SUBSCRIBERS records have "
+                                   "no field \"e_mail\" (they have name, "
+                                   "email, status, city)"));
+}
+
+}  // namespace
+}  // namespace custos::gateway
