@@ -196,6 +196,18 @@ absl::Status DecidePending(
         "request ", pending.request_id(), " is ",
         custos::v1::PendingState_Name(pending.state()), " already"));
   }
+  // A request waits so long for its approvals: the need it was made for,
+  // and the facts it was decided on, do not wait forever.
+  const absl::Time lapses =
+      absl::FromUnixMicros(
+          TimeUtil::TimestampToMicroseconds(pending.created_at())) +
+      gateway.pending_request_lifetime;
+  if (call.now() >= lapses) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request ", pending.request_id(), " lapsed at ",
+        absl::FormatTime("%Y-%m-%d %H:%M UTC", lapses, absl::UTCTimeZone()),
+        " undecided; the engineer asks again"));
+  }
   if (!Has(pending.waiting_for(), as) || Has(pending.approved_by(), as)) {
     return absl::FailedPreconditionError(
         absl::StrCat("request ", pending.request_id(), " does not wait for ",

@@ -33,6 +33,8 @@ struct Gateway {
   RateLimiter* rate_limiter = nullptr;
   // The most records one grant may serve (GatewayOptions).
   uint64_t max_records_per_grant = 5000;
+  // How long a pending request waits for its approvals (GatewayOptions).
+  absl::Duration pending_request_lifetime = absl::Hours(72);
   // Null when metrics are off.
   GatewayMetrics* metrics = nullptr;
   // Where custos-web serves take-identity sessions, for the single-use link.

@@ -32,6 +32,9 @@ ABSL_FLAG(
     "Requests a second each staff member may make on average; 0: no limit.");
 ABSL_FLAG(double, staff_request_burst, 200,
           "Requests a staff member may make in a burst.");
+ABSL_FLAG(absl::Duration, pending_request_lifetime, absl::Hours(72),
+          "How long a pending access request waits for its approvals; "
+          "approving it later is refused (it lapsed).");
 ABSL_FLAG(uint64_t, max_records_per_grant, 5000,
           "Records one grant may serve in all (reads and take-identity "
           "pages together), against bulk export; reads past it are "
@@ -74,6 +77,8 @@ int main(int argc, char** argv) {
   options.staff_request_burst = absl::GetFlag(FLAGS_staff_request_burst);
   options.web_base_url = absl::GetFlag(FLAGS_web_base_url);
   options.max_records_per_grant = absl::GetFlag(FLAGS_max_records_per_grant);
+  options.pending_request_lifetime =
+      absl::GetFlag(FLAGS_pending_request_lifetime);
   options.web_service_id = absl::GetFlag(FLAGS_web_service_id);
   for (absl::string_view id : absl::StrSplit(
            absl::GetFlag(FLAGS_extra_client_certs), ',', absl::SkipEmpty())) {

@@ -143,6 +143,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   // gRPC's locks are absl::Mutex: every call paid for a lock-order graph
   // (Custos's own locks are common/mutex.h and never used it).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (options.pending_request_lifetime <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "pending_request_lifetime: expected a positive duration");
+  }
   if (options.max_records_per_grant == 0) {
     return absl::InvalidArgumentError(
         "max_records_per_grant: expected at least 1 (no grant could serve a "
@@ -264,6 +268,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->gateway_.sessions = server->sessions_.get();
   server->gateway_.web_base_url = options.web_base_url;
   server->gateway_.max_records_per_grant = options.max_records_per_grant;
+  server->gateway_.pending_request_lifetime = options.pending_request_lifetime;
   server->gateway_.customer_data = server->customer_data_.get();
   server->gateway_.authenticator = server->authenticator_.get();
   server->gateway_.log = server->log_.get();

@@ -62,6 +62,10 @@ struct GatewayOptions {
   // together, against bulk export: reads past it are refused, and the staff
   // member asks for a new grant with a reason.
   uint64_t max_records_per_grant = 5000;
+  // How long a pending request waits for its approvals: one not fully
+  // approved by then lapses, and approving it is refused (the need it was
+  // asked for is asked for again, with today's facts).
+  absl::Duration pending_request_lifetime = absl::Hours(72);
 };
 
 class GatewayServer {

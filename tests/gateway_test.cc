@@ -30,9 +30,9 @@
 #include "audit/sqlite/sqlite_log_store.h"
 #include "gateway/pki/dev_ca.h"
 #include "gateway/server.h"
-#include "policy/default_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "policy/default_policy.h"
 #include "proto/custos/v1/access.grpc.pb.h"
 #include "proto/custos/v1/approvals.grpc.pb.h"
 #include "proto/custos/v1/audit.grpc.pb.h"
@@ -2217,6 +2217,57 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   ASSERT_TRUE(entry.ParseFromString(*(*store)->ReadEntryBytes(index)));
   EXPECT_EQ(entry.actor().id(), "anna.support");
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// A pending request waits so long for its approvals: approving it after
+// it lapsed is refused, and logged, and makes no grant.
+TEST(GatewayPendingTest, ARequestLapsesUndecided) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/lapse");
+  options.listen_address = "127.0.0.1:0";
+  options.pending_request_lifetime = absl::Seconds(1);
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
+  const std::string target = absl::StrCat("localhost:", (*server)->port());
+  grpc::SslCredentialsOptions staff_tls = tls;
+  staff_tls.pem_cert_chain =
+      ReadFile(options.data_dir + "/pki/clients/anna.support.crt");
+  staff_tls.pem_private_key =
+      ReadFile(options.data_dir + "/pki/clients/anna.support.key");
+  custos::v1::RequestAccessRequest ask;
+  ask.set_customer_id("bakkerij-jansen");
+  ask.mutable_justification()->set_category("support");
+  ask.mutable_justification()->set_reference("SUP-2001");
+  custos::v1::RequestAccessResponse asked;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        custos::v1::StaffAccess::NewStub(
+            grpc::CreateChannel(target, grpc::SslCredentials(staff_tls)))
+            ->RequestAccess(&context, ask, &asked)
+            .ok());
+  }
+  ASSERT_FALSE(asked.pending().request_id().empty());
+  absl::SleepFor(absl::Milliseconds(1100));
+  custos::v1::DecidePendingRequestRequest decide;
+  decide.set_request_id(asked.pending().request_id());
+  decide.set_approve(true);
+  custos::v1::DecidePendingRequestResponse decided;
+  grpc::ClientContext context;
+  context.AddMetadata(
+      "authorization",
+      absl::StrCat("Bearer ",
+                   CustomerToken(options.data_dir, "bakkerij-jansen")));
+  const grpc::Status refused =
+      custos::v1::Approvals::NewStub(
+          grpc::CreateChannel(target, grpc::SslCredentials(tls)))
+          ->DecidePendingRequest(&context, decide, &decided);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("lapsed at "));
+  EXPECT_TRUE(decided.grant().grant_id().empty());
+  (*server)->Shutdown();
 }
 
 // A policy file masking a field the data has not (a typo) would serve the
