@@ -169,7 +169,8 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
     return d;
   }
   const custos::v1::Category& category = *rule->proto;
-  const absl::CivilDay today = absl::ToCivilDay(facts.now, absl::UTCTimeZone());
+  // Days as the company counts them, in its time zone.
+  const absl::CivilDay today = absl::ToCivilDay(facts.now, policy.time_zone());
 
   CheckContract(policy, category, facts, today, d);
   const custos::v1::Grantee* grantee = FindGrantee(category, *facts.staff);
@@ -267,11 +268,11 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
   absl::CivilDay contract_end;
   if (absl::ParseCivilTime(facts.staff->contract_end(), &contract_end)) {
     expires = std::min(expires,
-                       absl::FromCivil(contract_end + 1, absl::UTCTimeZone()));
+                       absl::FromCivil(contract_end + 1, policy.time_zone()));
   }
   if (trip_ends.has_value()) {
     expires =
-        std::min(expires, absl::FromCivil(*trip_ends, absl::UTCTimeZone()));
+        std::min(expires, absl::FromCivil(*trip_ends, policy.time_zone()));
   }
   *obligations->mutable_expires_at() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(

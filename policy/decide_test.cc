@@ -315,9 +315,13 @@ TEST(DecideTest, PrepSeesAggregatesOnlyAndBugMasksIdentity) {
 // end of its last day) and the trip that lets them in from abroad, however
 // long a grant was asked for.
 TEST(DecideTest, AGrantEndsWithTheContractAndTheTrip) {
-  // 20:00 on the day: eight hours would run past midnight.
+  // 21:00 in Amsterdam, the default policy's time zone: eight hours would
+  // run past its midnight.
   const absl::Time evening = kNow + absl::Hours(10);
-  const absl::Time midnight = kNow + absl::Hours(14);
+  absl::TimeZone amsterdam;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Amsterdam", &amsterdam));
+  const absl::Time midnight =
+      absl::FromCivil(absl::CivilDay(2026, 11, 23), amsterdam);
   Request request(Staff("support"), "support", custos::v1::SUPPORT_TICKET);
   request.facts.now = evening;
   request.facts.duration = absl::Hours(8);
@@ -342,6 +346,23 @@ TEST(DecideTest, AGrantEndsWithTheContractAndTheTrip) {
   abroad.facts.trips[0].last_day = kToday + 1;
   EXPECT_EQ(abroad.Decide().obligations().expires_at().seconds(),
             absl::ToUnixSeconds(evening + absl::Hours(8)));
+}
+
+// A contract's last day ends at midnight in the company's time zone, not in
+// UTC: half past midnight in Amsterdam is the next day there.
+TEST(DecideTest, DaysAreTheCompanysDays) {
+  Request request(Staff("support"), "support", custos::v1::SUPPORT_TICKET);
+  request.staff.set_contract_end("2026-11-22");
+  absl::TimeZone amsterdam;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Amsterdam", &amsterdam));
+  request.facts.now =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 22, 23, 59, 0), amsterdam);
+  EXPECT_EQ(request.Decide().verdict(), custos::v1::ALLOW);
+  // 23:30 UTC on the 22nd.
+  request.facts.now =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 23, 0, 30, 0), amsterdam);
+  EXPECT_THAT(Codes(request.Decide()),
+              ElementsAre(reason::kContractNotCurrent));
 }
 
 TEST(DecideTest, GrantsOnlyTheKindsAskedFor) {

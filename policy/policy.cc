@@ -131,6 +131,15 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
     return at.Error("", 0, "home_country",
                     "expected an ISO 3166 code such as \"NL\"");
   }
+  policy->time_zone_ = absl::UTCTimeZone();
+  if (!file.time_zone().empty() &&
+      !absl::LoadTimeZone(file.time_zone(), &policy->time_zone_)) {
+    return at.Error("", 0, "time_zone",
+                    absl::StrCat("expected an IANA time zone such as "
+                                 "\"Europe/Amsterdam\", got \"",
+                                 file.time_zone(),
+                                 "\" (is the tzdata package installed?)"));
+  }
   if (file.customer_data_contracts_size() == 0) {
     return at.Error("", 0, "customer_data_contracts",
                     "name at least one contract type (e.g. DUTCH_EMPLOYMENT)");

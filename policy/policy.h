@@ -48,6 +48,8 @@ class Policy {
 
   const NetworkMap& networks() const { return networks_; }
   absl::Duration random_check_window() const { return random_check_window_; }
+  // Where the company's dates (contracts, trips) begin and end.
+  absl::TimeZone time_zone() const { return time_zone_; }
   absl::Duration keep_full_source_address() const {
     return keep_full_source_address_;
   }
@@ -62,6 +64,7 @@ class Policy {
   NetworkMap networks_;
   absl::Duration random_check_window_;
   absl::Duration keep_full_source_address_;
+  absl::TimeZone time_zone_;
 };
 
 }  // namespace custos::policy

@@ -58,6 +58,10 @@ INSTANTIATE_TEST_SUITE_P(
         Broken{"home_country: \"NL\"", "home_country: \"Netherlands\"",
                "p.textproto:9: home_country: expected an ISO 3166 code"},
         Broken{"label: \"default", "lable: \"default", "p.textproto:8:"},
+        Broken{"time_zone: \"Europe/Amsterdam\"",
+               "time_zone: \"Europe/Amsterdamm\"",
+               "time_zone: expected an IANA time zone such as "
+               "\"Europe/Amsterdam\", got \"Europe/Amsterdamm\""},
         Broken{"  max_duration: \"8h\"\n  take_identity: true\n}\n\ncategories "
                "{\n  name: \"abuse\"",
                "  max_duration: \"8 hours\"\n  take_identity: "

@@ -9,7 +9,7 @@ packages=(
   libabsl-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev sqlite3
   prometheus-cpp-dev util-linux
   libcpp-httplib-dev libargon2-dev chromium fonts-dejavu-core nodejs
-  clang-14 libclang-rt-14-dev nlohmann-json3-dev
+  clang-14 libclang-rt-14-dev nlohmann-json3-dev tzdata
 )
 
 missing=()
