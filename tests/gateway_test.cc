@@ -2099,6 +2099,24 @@ TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
 namespace custos {
 namespace {
 
+// A channel to a gateway of a test's own (started with `options`), as `id`
+// with the client certificate its development CA issued, or with none when
+// `id` is empty (a customer's token, or no one).
+std::shared_ptr<grpc::Channel> OwnGatewayChannel(
+    const gateway::GatewayOptions& options,
+    const gateway::GatewayServer& server, const std::string& id = "") {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
+  if (!id.empty()) {
+    tls.pem_cert_chain =
+        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".crt"));
+    tls.pem_private_key =
+        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".key"));
+  }
+  return grpc::CreateChannel(absl::StrCat("localhost:", server.port()),
+                             grpc::SslCredentials(tls));
+}
+
 // A partner that has left the staff directory keeps the consents customers
 // gave it: the customer can still withdraw one, but no one can give it anew.
 TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
@@ -2128,11 +2146,8 @@ TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
   }
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
-  auto approvals = custos::v1::Approvals::NewStub(
-      grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
-                          grpc::SslCredentials(tls)));
+  auto approvals =
+      custos::v1::Approvals::NewStub(OwnGatewayChannel(options, **server));
   const auto set = [&](bool consent) {
     custos::v1::SetPartnerConsentRequest request;
     request.set_partner_organisation("oldpartner");
@@ -2176,15 +2191,8 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   options.staff_request_burst = 3;
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
-  tls.pem_cert_chain =
-      ReadFile(options.data_dir + "/pki/clients/anna.support.crt");
-  tls.pem_private_key =
-      ReadFile(options.data_dir + "/pki/clients/anna.support.key");
   auto stub = custos::v1::StaffAccess::NewStub(
-      grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
-                          grpc::SslCredentials(tls)));
+      OwnGatewayChannel(options, **server, "anna.support"));
   custos::v1::RequestAccessRequest request;
   request.set_customer_id("acme");
   request.mutable_justification()->set_category("support");
@@ -2228,14 +2236,6 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
   options.pending_request_lifetime = absl::Seconds(1);
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
-  const std::string target = absl::StrCat("localhost:", (*server)->port());
-  grpc::SslCredentialsOptions staff_tls = tls;
-  staff_tls.pem_cert_chain =
-      ReadFile(options.data_dir + "/pki/clients/anna.support.crt");
-  staff_tls.pem_private_key =
-      ReadFile(options.data_dir + "/pki/clients/anna.support.key");
   custos::v1::RequestAccessRequest ask;
   ask.set_customer_id("bakkerij-jansen");
   ask.mutable_justification()->set_category("support");
@@ -2243,11 +2243,10 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
   custos::v1::RequestAccessResponse asked;
   {
     grpc::ClientContext context;
-    ASSERT_TRUE(
-        custos::v1::StaffAccess::NewStub(
-            grpc::CreateChannel(target, grpc::SslCredentials(staff_tls)))
-            ->RequestAccess(&context, ask, &asked)
-            .ok());
+    ASSERT_TRUE(custos::v1::StaffAccess::NewStub(
+                    OwnGatewayChannel(options, **server, "anna.support"))
+                    ->RequestAccess(&context, ask, &asked)
+                    .ok());
   }
   ASSERT_FALSE(asked.pending().request_id().empty());
   absl::SleepFor(absl::Milliseconds(1100));
@@ -2261,8 +2260,7 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
       absl::StrCat("Bearer ",
                    CustomerToken(options.data_dir, "bakkerij-jansen")));
   const grpc::Status refused =
-      custos::v1::Approvals::NewStub(
-          grpc::CreateChannel(target, grpc::SslCredentials(tls)))
+      custos::v1::Approvals::NewStub(OwnGatewayChannel(options, **server))
           ->DecidePendingRequest(&context, decide, &decided);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(refused.error_message(), HasSubstr("lapsed at "));
@@ -2314,14 +2312,7 @@ TEST(GatewayRevocationTest, ARevokedCertificateEndsWhatItOpenedInTheFrontEnd) {
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   const auto channel = [&](const std::string& id) {
-    grpc::SslCredentialsOptions tls;
-    tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
-    tls.pem_cert_chain =
-        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".crt"));
-    tls.pem_private_key =
-        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".key"));
-    return grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
-                               grpc::SslCredentials(tls));
+    return OwnGatewayChannel(options, **server, id);
   };
   custos::v1::StartSessionRequest start;
   start.set_customer_id("acme");
@@ -2383,14 +2374,7 @@ TEST(GatewayRateLimitTest, CountsTakeIdentityCallsThroughTheFrontEnd) {
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   const auto channel = [&](const std::string& id) {
-    grpc::SslCredentialsOptions tls;
-    tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
-    tls.pem_cert_chain =
-        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".crt"));
-    tls.pem_private_key =
-        ReadFile(absl::StrCat(options.data_dir, "/pki/clients/", id, ".key"));
-    return grpc::CreateChannel(absl::StrCat("localhost:", (*server)->port()),
-                               grpc::SslCredentials(tls));
+    return OwnGatewayChannel(options, **server, id);
   };
   // One of anna's three.
   custos::v1::StartSessionRequest start;
