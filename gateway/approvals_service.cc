@@ -116,6 +116,14 @@ absl::Status ListTrips(AuditedCall& call, const Gateway& gateway,
   return absl::OkStatus();
 }
 
+// When `pending`, if still waiting, lapses.
+absl::Time LapsesAt(const Gateway& gateway,
+                    const custos::v1::PendingRequest& pending) {
+  return absl::FromUnixMicros(
+             TimeUtil::TimestampToMicroseconds(pending.created_at())) +
+         gateway.pending_request_lifetime;
+}
+
 absl::Status ListPending(AuditedCall& call, const Gateway& gateway,
                          const custos::v1::ListPendingRequestsRequest& request,
                          custos::v1::ListPendingRequestsResponse& response) {
@@ -139,7 +147,16 @@ absl::Status ListPending(AuditedCall& call, const Gateway& gateway,
       customer_id, staff_id, request.waiting_only(),
       PageSizeOrDefault(request.page_size()), request.page_token());
   if (!pending.ok()) return pending.status();
-  for (auto& p : pending->items) *response.add_requests() = std::move(p);
+  for (auto& p : pending->items) {
+    // A request past its lifetime is shown as what it is: lapsed, no longer
+    // waiting for anyone (a page of waiting ones may come out shorter).
+    if (p.state() == custos::v1::PENDING_WAITING &&
+        call.now() >= LapsesAt(gateway, p)) {
+      if (request.waiting_only()) continue;
+      p.set_state(custos::v1::PENDING_LAPSED);
+    }
+    *response.add_requests() = std::move(p);
+  }
   response.set_next_page_token(pending->next_page_token);
   return absl::OkStatus();
 }
@@ -198,10 +215,7 @@ absl::Status DecidePending(
   }
   // A request waits so long for its approvals: the need it was made for,
   // and the facts it was decided on, do not wait forever.
-  const absl::Time lapses =
-      absl::FromUnixMicros(
-          TimeUtil::TimestampToMicroseconds(pending.created_at())) +
-      gateway.pending_request_lifetime;
+  const absl::Time lapses = LapsesAt(gateway, pending);
   if (call.now() >= lapses) {
     return absl::FailedPreconditionError(absl::StrCat(
         "request ", pending.request_id(), " lapsed at ",

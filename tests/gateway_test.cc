@@ -2265,6 +2265,27 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(refused.error_message(), HasSubstr("lapsed at "));
   EXPECT_TRUE(decided.grant().grant_id().empty());
+  // It lists as lapsed, and no longer among the waiting ones.
+  auto approvals =
+      custos::v1::Approvals::NewStub(OwnGatewayChannel(options, **server));
+  for (const bool waiting_only : {false, true}) {
+    custos::v1::ListPendingRequestsRequest list;
+    list.set_waiting_only(waiting_only);
+    custos::v1::ListPendingRequestsResponse listed;
+    grpc::ClientContext list_context;
+    list_context.AddMetadata(
+        "authorization",
+        absl::StrCat("Bearer ",
+                     CustomerToken(options.data_dir, "bakkerij-jansen")));
+    ASSERT_TRUE(
+        approvals->ListPendingRequests(&list_context, list, &listed).ok());
+    if (waiting_only) {
+      EXPECT_EQ(listed.requests_size(), 0);
+    } else {
+      ASSERT_EQ(listed.requests_size(), 1);
+      EXPECT_EQ(listed.requests(0).state(), custos::v1::PENDING_LAPSED);
+    }
+  }
   (*server)->Shutdown();
 }
 
