@@ -242,10 +242,20 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
   entry.set_resource(absl::StrCat("session/", *session_id));
   // Stored only once its entry is durable, like a grant: a session must
   // never exist without the record of who started it and why.
-  call.AfterLogged([sessions = gateway.sessions, session,
-                    link_hash = TokenHash(*link_token),
-                    link_expires = call.now() + kLinkLifetime] {
-    return sessions->Create(session, link_hash, link_expires);
+  // A grant issued for this session alone is ended if the session cannot
+  // be stored: the engineer was told nothing was served, and the grant
+  // would otherwise stay usable for reads.
+  call.AfterLogged([sessions = gateway.sessions, grants = gateway.grants,
+                    session, link_hash = TokenHash(*link_token),
+                    link_expires = call.now() + kLinkLifetime,
+                    own_grant = request.grant_id().empty(), now = call.now()] {
+    const absl::Status stored =
+        sessions->Create(session, link_hash, link_expires);
+    if (!stored.ok() && own_grant) {
+      (void)grants->End(session.grant_id(), custos::v1::GRANT_ENDED,
+                        "custosd:session-not-stored", now);
+    }
+    return stored;
   });
   // The token rides in the fragment, which browsers never send to servers.
   response.set_link(

@@ -3384,6 +3384,33 @@ TEST_F(DataBrokerTest, TakeIdentityPagesCountAgainstTheSameLimit) {
   EXPECT_EQ(Listed("anna.support", grant_id)->records_read(), kLimit);
 }
 
+// A session whose grant was issued for it but which could not itself be
+// stored: the engineer is told nothing was served, and the grant made for
+// it serves nothing either.
+TEST_F(DataBrokerTest, AGrantMadeForASessionNotStoredIsEnded) {
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.set_customer_user_id("acme.owner");
+  start.mutable_justification()->set_category("support");
+  start.mutable_justification()->set_reference("SUP-1042");
+  custos::v1::StartSessionResponse started;
+  grpc::ClientContext context;
+  grpc::Status refused;
+  {
+    DatabaseLock lock("sessions.db");
+    refused = custos::v1::TakeIdentity::NewStub(StaffChannel("anna.support"))
+                  ->StartSession(&context, start, &started);
+  }
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  const auto entry = RefusalEntry(context);
+  EXPECT_EQ(entry.action(), "TakeIdentity.StartSession");
+  ASSERT_FALSE(entry.grant_id().empty());
+  const auto grant = Listed("anna.support", entry.grant_id());
+  ASSERT_TRUE(grant.has_value());
+  EXPECT_EQ(grant->state(), custos::v1::GRANT_ENDED);
+  EXPECT_EQ(grant->ended_by(), "custosd:session-not-stored");
+}
+
 // Consent withdrawn takes effect on what the partner already holds: reads
 // under an earlier grant, a session open under it and a new session on it
 // are refused and logged; consent given again lets the grant serve again.
