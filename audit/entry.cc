@@ -137,6 +137,52 @@ bool ScanLinks(absl::string_view bytes, uint64_t& index,
       });
 }
 
+bool ScanLookupFields(absl::string_view bytes, LookupFields& fields) {
+  fields = LookupFields();
+  // The Timestamp's fields, kept apart until the end: a later time field
+  // may set one of them only.
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  bool well_formed = true;
+  const bool walked = WalkFields(
+      bytes,
+      [&](uint64_t field, uint64_t value) {
+        if (field == 12) fields.outcome = static_cast<int32_t>(value);
+      },
+      [&](uint64_t field, absl::string_view view) {
+        switch (field) {
+          case 3:  // time
+            well_formed &= WalkFields(
+                view,
+                [&](uint64_t inner, uint64_t value) {
+                  if (inner == 1) seconds = static_cast<int64_t>(value);
+                  if (inner == 2) nanos = static_cast<int32_t>(value);
+                },
+                [](uint64_t, absl::string_view) {});
+            break;
+          case 4:  // actor
+            well_formed &= WalkFields(
+                view, [](uint64_t, uint64_t) {},
+                [&](uint64_t inner, absl::string_view inner_view) {
+                  if (inner == 2) fields.actor_id = inner_view;
+                });
+            break;
+          case 5:
+            fields.customer_id = view;
+            break;
+          case 6:
+            fields.category = view;
+            break;
+        }
+      });
+  // As TimeUtil::TimestampToMicroseconds, which filled the time column; in
+  // unsigned arithmetic, since crafted bytes may hold any seconds.
+  fields.time_us =
+      static_cast<int64_t>(static_cast<uint64_t>(seconds) * 1000000u +
+                           static_cast<uint64_t>(nanos / 1000));
+  return walked && well_formed;
+}
+
 bool ScanCommitments(absl::string_view bytes,
                      std::vector<CommitmentView>& commitments) {
   commitments.clear();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/merkle.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 
 namespace custos::audit {
@@ -174,6 +175,54 @@ TEST(ScanCommitmentsTest, LeavesWhatItCannotReadToTheParser) {
   EXPECT_FALSE(ScanCommitments(renamed, views));
   // A commitment whose own bytes are not well-formed.
   EXPECT_FALSE(ScanCommitments(std::string("\x9a\x01\x02\x0a\x05", 5), views));
+}
+
+TEST(ScanLookupFieldsTest, FindsWhatTheStoreWritesIntoTheRow) {
+  custos::v1::LogEntry entry;
+  entry.set_format_version(kFormatVersion);
+  entry.set_index(3);
+  *entry.mutable_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          1764633600123456);
+  entry.mutable_actor()->set_kind(custos::v1::ACTOR_STAFF);
+  entry.mutable_actor()->set_id("s_eva");
+  entry.mutable_actor()->set_country("NL");
+  entry.set_customer_id("acme");
+  entry.set_category("support");
+  entry.set_outcome(custos::v1::OUTCOME_REFUSED);
+  entry.set_prev_hash(std::string(32, 'p'));
+  LookupFields fields;
+  ASSERT_TRUE(ScanLookupFields(SerializeEntry(entry), fields));
+  EXPECT_EQ(
+      fields.time_us,
+      google::protobuf::util::TimeUtil::TimestampToMicroseconds(entry.time()));
+  EXPECT_EQ(fields.customer_id, "acme");
+  EXPECT_EQ(fields.actor_id, "s_eva");
+  EXPECT_EQ(fields.category, "support");
+  EXPECT_EQ(fields.outcome, custos::v1::OUTCOME_REFUSED);
+
+  // An entry without them scans as empty, as the row of an unknown caller's
+  // call without a customer.
+  ASSERT_TRUE(ScanLookupFields(SerializeEntry(custos::v1::LogEntry()), fields));
+  EXPECT_EQ(fields.time_us, 0);
+  EXPECT_TRUE(fields.customer_id.empty());
+  EXPECT_TRUE(fields.actor_id.empty());
+}
+
+TEST(ScanLookupFieldsTest, MergesARepeatedActorAsTheParserDoes) {
+  // Two actor fields: the parser merges them, so the id of the first stays
+  // unless the second has one; the customer appears twice, the last wins.
+  const std::string bytes = absl::StrCat("\x22\x04\x12\x02", "s1",
+                                         "\x22\x02\x08\x01",  // kind
+                                         "\x2a\x01", "a", "\x2a\x01", "b");
+  custos::v1::LogEntry parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  LookupFields fields;
+  ASSERT_TRUE(ScanLookupFields(bytes, fields));
+  EXPECT_EQ(fields.actor_id, parsed.actor().id());
+  EXPECT_EQ(fields.customer_id, parsed.customer_id());
+  // An actor whose own bytes are not well-formed.
+  EXPECT_FALSE(ScanLookupFields(std::string("\x22\x02\x12\x05", 4), fields));
 }
 
 TEST(ChainVerifierTest, AcceptsAnIntactChain) {

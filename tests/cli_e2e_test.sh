@@ -223,6 +223,7 @@ trap - EXIT
 offline=$("$custos" --output json verify --db "$data/audit.db" --verifier_key "$key" 2>/dev/null)
 grep -q '"verified": true' <<<"$offline" || fail "offline verify json: $offline"
 grep -Eq '"entries": [1-9]' <<<"$offline" || fail "offline verify json entries: $offline"
+grep -Eq '"listed_entries_checked": [1-9]' <<<"$offline" || fail "offline verify json listing: $offline"
 
 # The DPO's report over what this test did, from the same file: every format,
 # and the next report checks the log still extends the first one's checkpoint.
@@ -260,5 +261,15 @@ if command -v sqlite3 >/dev/null; then
   [ $rc -eq 8 ] || fail "tampered log, json: exit $rc, want 8"
   grep -q '"verified": false' <<<"$out" || fail "tampered log json: $out"
   grep -q '"error": "entry 2: missing' <<<"$out" || fail "tampered log json error: $out"
+  # An entry taken out of its staff member's filtered list, all else intact.
+  cp "$data/audit.db" "$TEST_TMPDIR/unlisted.db"
+  sqlite3 "$TEST_TMPDIR/unlisted.db" "DELETE FROM listing WHERE (key, idx) = \
+    (SELECT key, idx FROM listing WHERE key LIKE 'a:%' ORDER BY idx LIMIT 1)"
+  set +e
+  out=$("$custos" verify --db "$TEST_TMPDIR/unlisted.db" --verifier_key "$key" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -eq 8 ] || fail "unlisted entry: exit $rc, want 8: $out"
+  grep -q "missing from the listing of its actor" <<<"$out" || fail "unlisted entry not named: $out"
 fi
 echo PASS

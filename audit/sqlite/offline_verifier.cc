@@ -1,13 +1,17 @@
 #include "audit/sqlite/offline_verifier.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
@@ -15,6 +19,7 @@
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/sqlite/held_values.h"
+#include "audit/sqlite/listing.h"
 #include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/tree_nodes.h"
 #include "common/mutex.h"
@@ -150,6 +155,63 @@ absl::StatusOr<uint64_t> CheckRowValues(
   return checked;
 }
 
+// DATA_LOSS unless the lookup columns of entry `position`'s row (columns 4
+// to 8 of `row`, see EntryReader) say what its bytes say (`fields`). Listings
+// filter on the columns: a changed one would hide the entry from the
+// customer's or the DPO's list, or show it in another's, while its bytes,
+// the chain and the tree stay intact.
+absl::Status CheckLookupColumns(uint64_t position, const LookupFields& fields,
+                                sqlite3_stmt* row) {
+  auto column = [row](int i) {
+    return absl::string_view(
+        reinterpret_cast<const char*>(sqlite3_column_text(row, i)),
+        sqlite3_column_bytes(row, i));
+  };
+  auto wrong = [position](absl::string_view name, const auto& stored,
+                          const auto& entry) {
+    return absl::DataLossError(absl::StrCat(
+        "entry ", position, ": its row's ", name, " column says \"", stored,
+        "\" but the entry says \"", entry,
+        "\" (the row was changed: listings filtered on it show the entry "
+        "wrongly or not at all)"));
+  };
+  if (sqlite3_column_int64(row, 4) != fields.time_us)
+    return wrong("time_us", sqlite3_column_int64(row, 4), fields.time_us);
+  if (column(5) != fields.customer_id)
+    return wrong("customer_id", column(5), fields.customer_id);
+  if (column(6) != fields.actor_id)
+    return wrong("actor_id", column(6), fields.actor_id);
+  if (column(7) != fields.category)
+    return wrong("category", column(7), fields.category);
+  if (sqlite3_column_int64(row, 8) != fields.outcome)
+    return wrong("outcome", sqlite3_column_int64(row, 8), fields.outcome);
+  return absl::OkStatus();
+}
+
+// A listing key's entries, as a count and a sum of their indexes, each
+// mixed with a secret drawn for the run (splitmix64's finalizer): two sets
+// of indexes with the same count and sum differ only by a chance of about
+// one in 2^64, unless whoever made them knew the run's secret. Lets the
+// listing table be compared with the entries as sets without sorting
+// either.
+struct ListedSum {
+  uint64_t count = 0;
+  uint64_t mixed = 0;
+
+  void Add(uint64_t index, uint64_t secret) {
+    uint64_t z = index ^ secret;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    ++count;
+    mixed += z ^ (z >> 31);
+  }
+  bool operator==(const ListedSum& other) const {
+    return count == other.count && mixed == other.mixed;
+  }
+};
+// By listing key ("c:<customer>", "a:<actor>").
+using ListedSums = absl::flat_hash_map<std::string, ListedSum>;
+
 // A stored tree node and a stored checkpoint, as read.
 struct NodeRow {
   uint64_t last_leaf;
@@ -184,6 +246,8 @@ struct EntryBatch {
     bool has_values;
     absl::Status values;
     uint64_t values_checked;
+    // Whether the row's lookup columns say what the entry's bytes say.
+    absl::Status columns;
   };
   absl::string_view Column(size_t at, size_t size) const {
     return absl::string_view(data).substr(at, size);
@@ -206,12 +270,22 @@ struct EntryBatch {
 };
 
 // Reads entries by index on a connection of its own, so that two can read
-// side by side. Takes `SELECT idx, leaf_hash, entry, personal FROM entries
-// WHERE idx >= ?1 ORDER BY idx LIMIT ?2`.
+// side by side. Takes `SELECT idx, leaf_hash, entry, personal, time_us,
+// customer_id, actor_id, category, outcome FROM entries WHERE idx >= ?1
+// ORDER BY idx LIMIT ?2`. Adds the listing keys of the entries below
+// `listed_below` to its own sums (listed()), with `secret`.
 class EntryReader {
  public:
-  EntryReader(sqlite::Database db, sqlite::Statement range)
-      : db_(std::move(db)), range_(std::move(range)) {}
+  EntryReader(sqlite::Database db, sqlite::Statement range,
+              uint64_t listed_below, uint64_t secret)
+      : db_(std::move(db)),
+        range_(std::move(range)),
+        listed_below_(listed_below),
+        secret_(secret) {}
+
+  // The listing keys of the entries read so far that the listing table
+  // must hold, summed.
+  const ListedSums& listed() const { return listed_; }
 
   // Fills `batch` with the entries [first, end), where `total` entries are
   // stored in all. Stops at a missing entry or an SQLite error (batch.end),
@@ -276,6 +350,15 @@ class EntryReader {
     row.prev_hash_at = batch.data.size();
     row.prev_hash_size = prev_hash.size();
     batch.data.append(prev_hash.data(), prev_hash.size());
+    LookupFields fields;
+    if (ScanLookupFields(bytes, fields)) {
+      row.columns = CheckLookupColumns(position, fields, range);
+      if (position < listed_below_) AddListingKeys(position, fields);
+    } else {
+      row.columns = absl::DataLossError(
+          absl::StrCat("entry ", position,
+                       ": its time or actor does not parse (entry changed)"));
+    }
     row.has_values = sqlite3_column_type(range, 3) != SQLITE_NULL;
     row.values = absl::OkStatus();
     row.values_checked = 0;
@@ -297,8 +380,26 @@ class EntryReader {
                              sqlite3_column_bytes(range_.get(), i));
   }
 
+  // Adds entry `position` under its customer's and its actor's keys, as
+  // the log's writer lists it: by what its bytes say (a changed column is
+  // reported by CheckLookupColumns).
+  void AddListingKeys(uint64_t position, const LookupFields& fields) {
+    auto add = [&](absl::string_view prefix, absl::string_view id) {
+      if (id.empty()) return;
+      key_.assign(prefix.data(), prefix.size());
+      key_.append(id.data(), id.size());
+      listed_[key_].Add(position, secret_);
+    };
+    add(sqlite::kCustomerKeyPrefix, fields.customer_id);
+    add(sqlite::kActorKeyPrefix, fields.actor_id);
+  }
+
   sqlite::Database db_;
   sqlite::Statement range_;
+  const uint64_t listed_below_;
+  const uint64_t secret_;
+  ListedSums listed_;
+  std::string key_;
   // CheckRowValues's scratch space.
   std::vector<sqlite::RowValueView> values_;
   std::vector<CommitmentView> commitments_;
@@ -470,6 +571,7 @@ class LogChecker {
             absl::StrCat("entry ", position_,
                          ": stored leaf hash does not match its bytes"));
       }
+      CUSTOS_RETURN_IF_ERROR(row.columns);
       CUSTOS_RETURN_IF_ERROR(
           AppendLeaf(chain_.last_leaf_hash(), batch.first, subtrees));
     }
@@ -592,7 +694,9 @@ absl::StatusOr<sqlite::Database> OpenForReading(const std::string& path) {
 // An EntryReader on a connection of its own; `main` is verification's own
 // connection, asked whether the entries have the personal column.
 absl::StatusOr<EntryReader> OpenEntryReader(const std::string& path,
-                                            sqlite3* main) {
+                                            sqlite3* main,
+                                            uint64_t listed_below,
+                                            uint64_t secret) {
   // Logs written before personal values moved into the entries' rows
   // lack the column.
   CUSTOS_ASSIGN_OR_RETURN(const bool has_personal,
@@ -603,10 +707,181 @@ absl::StatusOr<EntryReader> OpenEntryReader(const std::string& path,
       sqlite::Prepare(db.get(),
                       absl::StrCat("SELECT idx, leaf_hash, entry, ",
                                    has_personal ? "personal" : "NULL",
-                                   " FROM entries WHERE idx >= ?1 ORDER BY "
-                                   "idx LIMIT ?2")));
-  return EntryReader(std::move(db), std::move(range));
+                                   ", time_us, customer_id, actor_id, "
+                                   "category, outcome FROM entries WHERE idx "
+                                   ">= ?1 ORDER BY idx LIMIT ?2")));
+  return EntryReader(std::move(db), std::move(range), listed_below, secret);
 }
+
+absl::StatusOr<bool> HasTable(sqlite3* db, absl::string_view table) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement stmt,
+      sqlite::Prepare(db,
+                      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                      "name = ?1"));
+  sqlite::BindText(stmt.get(), 1, table);
+  const int rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sqlite::Error(db, rc, "reading the log's schema");
+  return rc == SQLITE_ROW;
+}
+
+// Below which index every entry must have its rows in the listing table;
+// 0 for a log written before the table, whose server lists its entries
+// when it next opens it.
+absl::StatusOr<uint64_t> ListedBelow(sqlite3* db) {
+  CUSTOS_ASSIGN_OR_RETURN(const bool has_state, HasTable(db, "log_state"));
+  CUSTOS_ASSIGN_OR_RETURN(const bool has_listing, HasTable(db, "listing"));
+  if (!has_state || !has_listing) return 0;
+  return sqlite::ReadListedBelow(db);
+}
+
+// Names the first entry below `listed_below` that lacks a listing row, or
+// else the listing row of the lowest index that no entry accounts for.
+// Called once the listing is known not to match: it looks rows up one by
+// one, which the check of a sound log cannot afford. The entries' columns
+// were checked against their bytes already.
+absl::Status NameListingMismatch(sqlite3* db, uint64_t listed_below) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement entries,
+      sqlite::Prepare(db,
+                      "SELECT idx, customer_id, actor_id FROM entries WHERE "
+                      "idx < ?1 ORDER BY idx"));
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement listed,
+      sqlite::Prepare(db, "SELECT 1 FROM listing WHERE key = ?1 AND idx = ?2"));
+  sqlite3_bind_int64(entries.get(), 1, static_cast<int64_t>(listed_below));
+  int rc;
+  while ((rc = sqlite3_step(entries.get())) == SQLITE_ROW) {
+    const int64_t idx = sqlite3_column_int64(entries.get(), 0);
+    const std::pair<const char*, int> keys[] = {{"customer", 1}, {"actor", 2}};
+    for (const auto& [whose, column] : keys) {
+      const std::string id = sqlite::ColumnBytes(entries.get(), column);
+      if (id.empty()) continue;
+      sqlite3_reset(listed.get());
+      sqlite::BindText(
+          listed.get(), 1,
+          column == 1 ? sqlite::CustomerKey(id) : sqlite::ActorKey(id));
+      sqlite3_bind_int64(listed.get(), 2, idx);
+      const int found = sqlite3_step(listed.get());
+      if (found == SQLITE_DONE) {
+        return absl::DataLossError(absl::StrCat(
+            "entry ", idx, ": missing from the listing of its ", whose, " \"",
+            id, "\" (a listing row was deleted: lists filtered by that ", whose,
+            " do not show the entry)"));
+      }
+      if (found != SQLITE_ROW)
+        return sqlite::Error(db, found, "reading listing");
+    }
+  }
+  if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading entries");
+
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement rows,
+      sqlite::Prepare(db,
+                      "SELECT l.key, l.idx, e.idx IS NOT NULL, e.customer_id, "
+                      "e.actor_id FROM listing l LEFT JOIN entries e ON "
+                      "e.idx = l.idx WHERE l.idx < ?1"));
+  sqlite3_bind_int64(rows.get(), 1, static_cast<int64_t>(listed_below));
+  std::optional<absl::Status> lowest;
+  int64_t lowest_idx = 0;
+  while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+    const std::string key = sqlite::ColumnBytes(rows.get(), 0);
+    const int64_t idx = sqlite3_column_int64(rows.get(), 1);
+    const bool held = sqlite3_column_int(rows.get(), 2) != 0;
+    const std::string customer = sqlite::ColumnBytes(rows.get(), 3);
+    const std::string actor = sqlite::ColumnBytes(rows.get(), 4);
+    if (held && ((!customer.empty() && key == sqlite::CustomerKey(customer)) ||
+                 (!actor.empty() && key == sqlite::ActorKey(actor)))) {
+      continue;
+    }
+    if (lowest.has_value() && idx >= lowest_idx) continue;
+    lowest_idx = idx;
+    lowest = absl::DataLossError(absl::StrCat(
+        "entry ", idx, ": a listing row \"", key, "\" lists it, but ",
+        held ? absl::StrCat("its customer is \"", customer,
+                            "\" and its actor \"", actor, "\"")
+             : "the log holds no such entry",
+        " (a listing row was added: a list filtered by it would look for the "
+        "entry there)"));
+  }
+  if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading listing");
+  if (lowest.has_value()) return *lowest;
+  return absl::DataLossError(
+      "the listing table does not match the entries' customers and actors");
+}
+
+// The listing table's rows below `listed_below`, summed by key, as
+// EntryReader sums what the entries say. Any connection will do: rows are
+// only ever added at or past listed_below, so every state of the file since
+// the one listed_below was read from has the same rows below it. Gives up
+// early once `stop` is set.
+absl::StatusOr<ListedSums> SumListing(sqlite3* db, uint64_t listed_below,
+                                      uint64_t secret,
+                                      const std::atomic<bool>& stop) {
+  ListedSums sums;
+  if (listed_below == 0) return sums;
+  // In the table's own order, key by key, so each key is looked up once.
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement rows,
+      sqlite::Prepare(db,
+                      "SELECT key, idx FROM listing WHERE idx < ?1 ORDER BY "
+                      "key, idx"));
+  sqlite3_bind_int64(rows.get(), 1, static_cast<int64_t>(listed_below));
+  std::string key;
+  ListedSum* sum = nullptr;
+  uint64_t read = 0;
+  int rc;
+  while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+    const absl::string_view row_key(
+        reinterpret_cast<const char*>(sqlite3_column_text(rows.get(), 0)),
+        sqlite3_column_bytes(rows.get(), 0));
+    if (sum == nullptr || row_key != key) {
+      key.assign(row_key.data(), row_key.size());
+      sum = &sums[key];
+    }
+    sum->Add(static_cast<uint64_t>(sqlite3_column_int64(rows.get(), 1)),
+             secret);
+    if (++read % kProgressEvery == 0 && stop.load(std::memory_order_relaxed))
+      return absl::CancelledError("verification stopped");
+  }
+  if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading listing");
+  return sums;
+}
+
+// Sums the listing table (SumListing) on a thread and a connection of its
+// own, beside the entries' readers.
+class ListingSummer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ListingSummer>> Start(
+      const std::string& path, uint64_t listed_below, uint64_t secret) {
+    auto summer = absl::WrapUnique(new ListingSummer());
+    CUSTOS_ASSIGN_OR_RETURN(summer->db_, OpenForReading(path));
+    ListingSummer* s = summer.get();
+    summer->thread_ = std::thread([s, listed_below, secret] {
+      s->sums_ = SumListing(s->db_.get(), listed_below, secret, s->stop_);
+    });
+    return summer;
+  }
+  ~ListingSummer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Waits for the sums.
+  absl::StatusOr<ListedSums> Sums() {
+    thread_.join();
+    return std::move(sums_);
+  }
+
+ private:
+  ListingSummer() = default;
+
+  sqlite::Database db_;
+  std::atomic<bool> stop_{false};
+  absl::StatusOr<ListedSums> sums_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -645,6 +920,12 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
     total = sqlite3_column_int64(highest.get(), 0);
     lowest = sqlite3_column_int64(least.get(), 0);
   }
+  CUSTOS_ASSIGN_OR_RETURN(const uint64_t listed_below, ListedBelow(db.get()));
+  uint64_t secret = 0;
+  if (absl::Status drawn = RandomBytes(&secret, sizeof secret); !drawn.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("drawing the listing check's secret: ", drawn.message()));
+  }
   // Readers ask for indexes from 0 up, so they would not see this row.
   if (lowest < 0) {
     return absl::DataLossError(
@@ -676,10 +957,15 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   const uint64_t batch_size = std::max<size_t>(options.batch_size, 1);
   std::vector<EntryReader> readers;
   for (size_t i = 0; i < readers_count; ++i) {
-    CUSTOS_ASSIGN_OR_RETURN(EntryReader reader,
-                            OpenEntryReader(path, db.get()));
+    CUSTOS_ASSIGN_OR_RETURN(
+        EntryReader reader,
+        OpenEntryReader(path, db.get(), listed_below, secret));
     readers.push_back(std::move(reader));
   }
+  // Listings reach entries below listed_below through the listing table
+  // alone; its rows are summed beside the readers.
+  CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<ListingSummer> listing,
+                          ListingSummer::Start(path, listed_below, secret));
   BatchSlots slots(2 * readers_count);
   std::vector<std::thread> reading;
   for (size_t i = 0; i < readers_count; ++i) {
@@ -700,6 +986,22 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   for (std::thread& thread : reading) thread.join();
   CUSTOS_RETURN_IF_ERROR(checked);
   VerifyReport report = checker.report();
+
+  // The listing against what the entries say, as sets: every entry below
+  // listed_below under its customer and its actor, and nothing else.
+  ListedSums listed = readers[0].listed();
+  for (size_t i = 1; i < readers.size(); ++i) {
+    for (const auto& [key, sum] : readers[i].listed()) {
+      ListedSum& merged = listed[key];
+      merged.count += sum.count;
+      merged.mixed += sum.mixed;
+    }
+  }
+  CUSTOS_ASSIGN_OR_RETURN(const ListedSums stored, listing->Sums());
+  if (stored != listed) {
+    return NameListingMismatch(db.get(), listed_below);
+  }
+  report.listed_entries = std::min(listed_below, report.entries);
 
   // Values still held must match what their entries committed to.
   CUSTOS_ASSIGN_OR_RETURN(

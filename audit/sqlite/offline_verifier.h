@@ -2,7 +2,10 @@
 // need: it walks the chain from entry 0, checks each stored leaf hash,
 // rebuilds the Merkle tree and compares every stored subtree, checks every
 // stored checkpoint's root and (given a pinned verifier key) its signature,
-// and checks each personal value still held against its entry's commitment.
+// checks each personal value still held against its entry's commitment,
+// and checks that each entry's row and the listing table file the entry
+// where its bytes say (customer, actor, category, outcome, time), so that
+// filtered listings miss nothing.
 //
 // Reads through read-only connections of its own; thread-compatible.
 #ifndef CUSTOS_AUDIT_SQLITE_OFFLINE_VERIFIER_H_
@@ -38,6 +41,9 @@ struct VerifyReport {
   uint64_t checkpoints = 0;
   bool signatures_checked = false;
   uint64_t values_checked = 0;
+  // The entries whose rows in the listing table were checked: those the
+  // log's writer had listed (its listed_below). Listings scan the rest.
+  uint64_t listed_entries = 0;
   // The root over all entries, and the size of the newest checkpoint.
   std::string root_hash;
   uint64_t latest_checkpoint_size = 0;

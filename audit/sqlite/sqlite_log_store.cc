@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "audit/entry.h"
 #include "audit/sqlite/held_values.h"
+#include "audit/sqlite/listing.h"
 #include "audit/sqlite/tree_nodes.h"
 #include "common/mutex.h"
 #include "common/openssl.h"
@@ -20,6 +21,10 @@
 
 namespace custos::audit {
 namespace {
+
+using sqlite::ActorKey;
+using sqlite::CustomerKey;
+using sqlite::ReadListedBelow;
 
 constexpr size_t kMaxBatch = 1024;
 // Batches up to this size are completed on the writer thread itself.
@@ -130,15 +135,6 @@ absl::Status AddPersonalColumn(sqlite3* db) {
   return sqlite::Exec(db, "ALTER TABLE entries ADD COLUMN personal BLOB");
 }
 
-// The listing table's keys: an entry is listed under its customer and
-// under its actor.
-std::string CustomerKey(absl::string_view customer_id) {
-  return absl::StrCat("c:", customer_id);
-}
-std::string ActorKey(absl::string_view actor_id) {
-  return absl::StrCat("a:", actor_id);
-}
-
 // Whether `personal` can live in its entry's row: all of it is the
 // entry's actor's, so erasure finds it through the actor's listing keys.
 bool BelongsToActor(const custos::v1::LogEntry& entry,
@@ -170,21 +166,6 @@ absl::Status RewriteRowValues(
     }
   }
   return absl::OkStatus();
-}
-
-// Every entry below the returned index has its keys in the listing table.
-absl::StatusOr<uint64_t> ReadListedBelow(sqlite3* db) {
-  CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement state,
-      sqlite::Prepare(
-          db, "SELECT value FROM log_state WHERE name = 'listed_below'"));
-  const int rc = sqlite3_step(state.get());
-  if (rc == SQLITE_ROW) {
-    return static_cast<uint64_t>(sqlite3_column_int64(state.get(), 0));
-  }
-  if (rc != SQLITE_DONE)
-    return sqlite::Error(db, rc, "reading the log's state");
-  return 0;
 }
 
 // From the pool of random bytes per thread (RandomBytes): a RAND_bytes

@@ -233,6 +233,10 @@ TEST(SqliteLogStoreTest, KeysWhatAnEarlierRunLeftUnkeyed) {
   RawSql(path,
          "CREATE INDEX entries_by_customer ON entries(customer_id, idx); "
          "DELETE FROM listing; DELETE FROM log_state;");
+  // Nothing listed yet: listings scan, and verification has no rows to check.
+  auto unlisted = VerifySqliteLog(path);
+  ASSERT_TRUE(unlisted.ok()) << unlisted.status();
+  EXPECT_EQ(unlisted->listed_entries, 0u);
   auto store = *SqliteLogStore::Open(path);
   auto db = *sqlite::Open(path, SQLITE_OPEN_READONLY);
   auto count = *sqlite::Prepare(
@@ -248,6 +252,9 @@ TEST(SqliteLogStoreTest, KeysWhatAnEarlierRunLeftUnkeyed) {
   LogStore::Filter filter;
   filter.customer_id = "acme";
   EXPECT_EQ(store->List(filter, 100, "")->entries.size(), 10u);
+  auto listed = VerifySqliteLog(path);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->listed_entries, 10u);
 }
 
 TEST(SqliteLogStoreTest, PagesThroughTwoFiltersAndErasesOneSubject) {
@@ -315,9 +322,16 @@ class TamperTest : public ::testing::Test {
   void SetUp() override {
     path_ = TempPath("tamper");
     auto store = *SqliteLogStore::Open(path_);
-    // 40 entries: two full subtrees of 16, whose nodes are stored.
-    for (int i = 0; i < 40; ++i)
-      (void)store->Append(Entry("acme", "anna", absl::StrCat("T-", i)));
+    // 40 entries: two full subtrees of 16, whose nodes are stored. Even
+    // ones are acme's, odd ones globex's.
+    for (int i = 0; i < 40; ++i) {
+      (void)store->Append(
+          Entry(i % 2 == 0 ? "acme" : "globex", "anna", absl::StrCat("T-", i)));
+    }
+    // Reopened, the store lists what its last run left unlisted (without a
+    // signer there were no checkpoints to list them at).
+    store.reset();
+    store = *SqliteLogStore::Open(path_);
   }
   std::string path_;
 };
@@ -403,6 +417,88 @@ TEST_F(TamperTest, DetectsARowAddedAtTheEnd) {
   EXPECT_EQ(FirstProblem(path_),
             "entry 40: its index field says 39 (entries reordered or "
             "inserted)");
+}
+
+TEST_F(TamperTest, ListsEveryEntryItVerified) {
+  auto report = VerifySqliteLog(path_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->listed_entries, 40u);
+}
+
+// Listings filter on the row's columns: each changed column is named, with
+// what the entry says, though bytes, chain and tree are intact.
+TEST_F(TamperTest, DetectsAChangedLookupColumn) {
+  const struct {
+    const char* set;
+    const char* restore;
+    const char* problem;
+  } cases[] = {
+      {"customer_id = 'globex'", "customer_id = 'acme'",
+       "entry 12: its row's customer_id column says \"globex\" but the entry "
+       "says \"acme\""},
+      {"actor_id = 'bob'", "actor_id = 'anna'",
+       "entry 12: its row's actor_id column says \"bob\" but the entry says "
+       "\"anna\""},
+      {"category = 'bug'", "category = 'support'",
+       "entry 12: its row's category column says \"bug\""},
+      {"outcome = 2", "outcome = 1",
+       "entry 12: its row's outcome column says \"2\" but the entry says "
+       "\"1\""},
+      {"time_us = time_us + 1", "time_us = time_us - 1",
+       "entry 12: its row's time_us column says"},
+  };
+  ASSERT_TRUE(VerifySqliteLog(path_).ok());
+  for (const auto& c : cases) {
+    RawSql(path_,
+           absl::StrCat("UPDATE entries SET ", c.set, " WHERE idx = 12"));
+    EXPECT_THAT(FirstProblem(path_), HasSubstr(c.problem)) << c.set;
+    RawSql(path_,
+           absl::StrCat("UPDATE entries SET ", c.restore, " WHERE idx = 12"));
+  }
+  EXPECT_TRUE(VerifySqliteLog(path_).ok());
+}
+
+TEST_F(TamperTest, DetectsADeletedListingRow) {
+  RawSql(path_, "DELETE FROM listing WHERE key = 'c:acme' AND idx = 8");
+  EXPECT_EQ(FirstProblem(path_),
+            "entry 8: missing from the listing of its customer \"acme\" (a "
+            "listing row was deleted: lists filtered by that customer do not "
+            "show the entry)");
+  // The filtered list indeed misses it.
+  auto store = *SqliteLogStore::Open(path_);
+  LogStore::Filter filter;
+  filter.customer_id = "acme";
+  EXPECT_EQ(store->List(filter, 100, "")->entries.size(), 19u);
+}
+
+TEST_F(TamperTest, DetectsAListingRowMovedToAnotherEntry) {
+  // acme's rows keep their count, but one now names a globex entry.
+  RawSql(path_,
+         "UPDATE listing SET idx = 11 WHERE key = 'c:acme' AND idx = 10");
+  EXPECT_EQ(FirstProblem(path_),
+            "entry 10: missing from the listing of its customer \"acme\" (a "
+            "listing row was deleted: lists filtered by that customer do not "
+            "show the entry)");
+  RawSql(path_, "DELETE FROM listing WHERE key = 'a:anna' AND idx = 3");
+  EXPECT_THAT(FirstProblem(path_),
+              HasSubstr("entry 3: missing from the listing of its actor "
+                        "\"anna\""));
+}
+
+TEST_F(TamperTest, DetectsAnAddedListingRow) {
+  RawSql(path_, "INSERT INTO listing(key, idx) VALUES('c:acme', 13)");
+  EXPECT_EQ(FirstProblem(path_),
+            "entry 13: a listing row \"c:acme\" lists it, but its customer is "
+            "\"globex\" and its actor \"anna\" (a listing row was added: a "
+            "list filtered by it would look for the entry there)");
+  // A row for an entry the log does not hold, below the listed watermark.
+  RawSql(path_,
+         "DELETE FROM listing WHERE idx = 13 AND key = 'c:acme'; "
+         "UPDATE log_state SET value = 41 WHERE name = 'listed_below'; "
+         "INSERT INTO listing(key, idx) VALUES('a:anna', 40)");
+  EXPECT_THAT(FirstProblem(path_),
+              HasSubstr("entry 40: a listing row \"a:anna\" lists it, but the "
+                        "log holds no such entry"));
 }
 
 TEST_F(TamperTest, DetectsATamperedTreeNode) {

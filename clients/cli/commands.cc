@@ -568,6 +568,7 @@ int Verify(const CommandOptions& options,
     f["checkpoints"].set_number_value(report->checkpoints);
     f["signatures_checked"].set_bool_value(report->signatures_checked);
     f["personal_values_checked"].set_number_value(report->values_checked);
+    f["listed_entries_checked"].set_number_value(report->listed_entries);
     f["root_hash_hex"].set_string_value(Hex(report->root_hash));
     outcome.Say(absl::StrCat("verified ", report->entries, " entries, ",
                              report->checkpoints, " checkpoints (",
@@ -575,7 +576,8 @@ int Verify(const CommandOptions& options,
                                  ? "signatures checked against the pinned key"
                                  : "signatures NOT checked: no --verifier_key",
                              "), ", report->values_checked,
-                             " personal values; root ",
+                             " personal values, the listing rows of ",
+                             report->listed_entries, " entries; root ",
                              Hex(report->root_hash)));
     // Without a pinned key the chain and tree verify, but not who signed.
     return outcome.Print(report->signatures_checked, report->signatures_checked
