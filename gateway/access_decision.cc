@@ -14,19 +14,29 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// Random checks this staff member drew within the policy's window, counted
-// from the log itself so a restart forgets none. A draw is a grant issued
-// for the random-check reference, whichever call issued it (RequestAccess,
-// or StartSession without a grant); a session started later under that
-// grant names the same grant and is not a second draw.
-absl::StatusOr<uint32_t> RandomChecksInWindow(const Gateway& gateway,
-                                              absl::string_view staff_id,
-                                              absl::Time since) {
+// The grants of the random checks this staff member drew within the
+// policy's window, from the durable records, so a restart forgets none. A draw
+// is a grant issued for the random-check reference: by the staff member's own
+// call (RequestAccess, or StartSession without a grant), found in the log under
+// them as actor; or by the approval that completed their pending request, whose
+// entry is the approver's, found in the grant store. A session started later
+// under a drawn grant names the same grant and is not a second draw.
+absl::StatusOr<absl::flat_hash_set<std::string>> RandomChecksInWindow(
+    const Gateway& gateway, absl::string_view staff_id, absl::Time since) {
+  absl::flat_hash_set<std::string> drawn;
+  auto issued = gateway.grants->IssuedTo(staff_id, since);
+  if (!issued.ok()) return issued.status();
+  for (const custos::v1::Grant& grant : *issued) {
+    if (grant.justification().reference() == policy::kRandomCheckReference) {
+      drawn.insert(grant.grant_id());
+    }
+  }
+  // The log as well: a grant is stored after its entry, and one lost to a
+  // crash in between was drawn all the same.
   audit::LogStore::Filter filter;
   filter.actor_id = std::string(staff_id);
   filter.outcome = custos::v1::OUTCOME_ALLOWED;
   filter.from = since;
-  absl::flat_hash_set<std::string> drawn;
   std::string token;
   do {
     auto page = gateway.log->List(filter, 1000, token);
@@ -41,7 +51,7 @@ absl::StatusOr<uint32_t> RandomChecksInWindow(const Gateway& gateway,
     }
     token = page->next_page_token;
   } while (!token.empty());
-  return static_cast<uint32_t>(drawn.size());
+  return drawn;
 }
 
 absl::StatusOr<std::vector<policy::Trip>> ApprovedTrips(
@@ -115,9 +125,9 @@ absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
   return effective;
 }
 
-absl::StatusOr<custos::v1::Decision> DecideAccess(
-    const Gateway& gateway, const policy::Policy& policy,
-    const AccessQuestion& question) {
+absl::StatusOr<AccessDecision> DecideAccess(const Gateway& gateway,
+                                            const policy::Policy& policy,
+                                            const AccessQuestion& question) {
   const custos::v1::RequestAccessRequest& request = *question.request;
   auto customer = EffectiveCustomer(gateway, *question.customer);
   if (!customer.ok()) return customer.status();
@@ -126,13 +136,8 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
   facts.customer = &*customer;
   facts.category = request.justification().category();
   facts.reference = request.justification().reference();
-  if (facts.reference == policy::kRandomCheckReference) {
-    auto draws =
-        RandomChecksInWindow(gateway, question.staff->staff_id(),
-                             question.now - policy.random_check_window());
-    if (!draws.ok()) return draws.status();
-    facts.random_checks_in_window = *draws;
-  } else {
+  const bool random_check = facts.reference == policy::kRandomCheckReference;
+  if (!random_check) {
     auto found = gateway.references->Find(facts.reference);
     if (!found.ok()) return found.status();
     facts.found_reference = *std::move(found);
@@ -155,26 +160,57 @@ absl::StatusOr<custos::v1::Decision> DecideAccess(
   facts.dpo_approved = question.dpo_approved;
   facts.customer_approved = question.customer_approved;
   facts.now = question.now;
-  const absl::Time start = absl::Now();
-  custos::v1::Decision decision = policy::Decide(policy, facts);
-  if (gateway.metrics != nullptr)
-    gateway.metrics->ObserveDecision(absl::Now() - start);
-  return decision;
+  AccessDecision decided;
+  auto decide = [&]() -> absl::Status {
+    const absl::Time start = absl::Now();
+    decided.decision = policy::Decide(policy, facts);
+    if (gateway.metrics != nullptr)
+      gateway.metrics->ObserveDecision(absl::Now() - start);
+    if (decided.decision.verdict() != custos::v1::ALLOW)
+      return absl::OkStatus();
+    auto grant_id = NewTimeOrderedId("g_", question.now);
+    if (!grant_id.ok()) return grant_id.status();
+    decided.grant_id = *std::move(grant_id);
+    return absl::OkStatus();
+  };
+  if (!random_check) {
+    if (absl::Status s = decide(); !s.ok()) return s;
+    return decided;
+  }
+  const std::string& staff_id = question.staff->staff_id();
+  auto drawn = gateway.random_check_draws->Decide(
+      staff_id,
+      [&] {
+        return RandomChecksInWindow(
+            gateway, staff_id, question.now - policy.random_check_window());
+      },
+      [&](uint32_t draws) -> absl::StatusOr<std::string> {
+        facts.random_checks_in_window = draws;
+        if (absl::Status s = decide(); !s.ok()) return s;
+        return decided.grant_id;
+      });
+  if (!drawn.ok()) return drawn.status();
+  // Counted under its grant's id until the call's entry and grant are
+  // written, or refused.
+  if (*drawn != nullptr) question.call->KeepUntilLogged(*std::move(drawn));
+  return decided;
 }
 
 absl::StatusOr<custos::v1::Grant> NewGrant(
     const AuditedCall& call, const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision, absl::string_view country) {
+    const AccessDecision& decided, absl::string_view country) {
+  if (decided.decision.verdict() != custos::v1::ALLOW ||
+      decided.grant_id.empty()) {
+    return absl::InternalError("a grant only for an allowed decision");
+  }
   const absl::Time now = call.now();
-  auto grant_id = NewTimeOrderedId("g_", now);
-  if (!grant_id.ok()) return grant_id.status();
   custos::v1::Grant grant;
-  grant.set_grant_id(*grant_id);
+  grant.set_grant_id(decided.grant_id);
   grant.set_staff_id(staff.staff_id());
   grant.set_customer_id(request.customer_id());
   *grant.mutable_justification() = request.justification();
-  *grant.mutable_obligations() = decision.obligations();
+  *grant.mutable_obligations() = decided.decision.obligations();
   grant.set_state(custos::v1::GRANT_ACTIVE);
   *grant.mutable_created_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
@@ -199,9 +235,9 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision) {
+    const AccessDecision& decided) {
   auto grant =
-      NewGrant(call, staff, request, decision, call.caller().placement.country);
+      NewGrant(call, staff, request, decided, call.caller().placement.country);
   if (grant.ok()) StoreGrantWhenLogged(gateway, call, *grant);
   return grant;
 }

@@ -20,6 +20,9 @@
 namespace custos::gateway {
 
 struct AccessQuestion {
+  // The call deciding: a random check it draws stays counted until its
+  // entry is written (AuditedCall::KeepUntilLogged).
+  AuditedCall* call = nullptr;
   const custos::v1::StaffMember* staff = nullptr;
   const custos::v1::Customer* customer = nullptr;
   const custos::v1::RequestAccessRequest* request = nullptr;
@@ -31,11 +34,19 @@ struct AccessQuestion {
   bool take_identity = false;
 };
 
+// What DecideAccess decided.
+struct AccessDecision {
+  custos::v1::Decision decision;
+  // For ALLOW: the id the grant takes (NewGrant). A random check drawn is
+  // counted under it from the decision on, before the grant exists.
+  std::string grant_id;
+};
+
 // Gathers the facts and decides. UNAVAILABLE when a store cannot be read
 // (the request is then refused, not guessed).
-absl::StatusOr<custos::v1::Decision> DecideAccess(
-    const Gateway& gateway, const policy::Policy& policy,
-    const AccessQuestion& question);
+absl::StatusOr<AccessDecision> DecideAccess(const Gateway& gateway,
+                                            const policy::Policy& policy,
+                                            const AccessQuestion& question);
 
 // The customer as the policy sees it: the directory's settings with the
 // customer's current partner consents.
@@ -47,7 +58,7 @@ absl::StatusOr<custos::v1::Customer> EffectiveCustomer(
 absl::StatusOr<custos::v1::Grant> NewGrant(
     const AuditedCall& call, const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision, absl::string_view country);
+    const AccessDecision& decided, absl::string_view country);
 
 // Has `call` store `grant` once the call's entry is durable, after the
 // steps added before (AuditedCall::AfterLogged): a grant never exists
@@ -60,7 +71,7 @@ absl::StatusOr<custos::v1::Grant> IssueGrant(
     const Gateway& gateway, AuditedCall& call,
     const custos::v1::StaffMember& staff,
     const custos::v1::RequestAccessRequest& request,
-    const custos::v1::Decision& decision);
+    const AccessDecision& decided);
 
 // `prefix` and 128 random bits in hex.
 absl::StatusOr<std::string> NewId(absl::string_view prefix);

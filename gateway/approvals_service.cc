@@ -252,6 +252,7 @@ absl::Status DecidePending(
           "the staff member or customer no longer exists");
     }
     AccessQuestion question;
+    question.call = &call;
     question.staff = staff;
     question.customer = customer;
     question.request = &stored->request;
@@ -261,15 +262,16 @@ absl::Status DecidePending(
         Has(pending.approved_by(), custos::v1::APPROVER_DPO);
     question.customer_approved =
         Has(pending.approved_by(), custos::v1::APPROVER_CUSTOMER);
-    auto decision = DecideAccess(gateway, call.policy(), question);
-    if (!decision.ok()) return decision.status();
+    auto decided = DecideAccess(gateway, call.policy(), question);
+    if (!decided.ok()) return decided.status();
+    const custos::v1::Decision* decision = &decided->decision;
     *entry.mutable_reasons() = decision->reasons();
     *pending.mutable_decided_at() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
     if (decision->verdict() == custos::v1::ALLOW) {
       // For where the request was made from, which the decision placed.
       auto grant =
-          NewGrant(call, *staff, stored->request, *decision, pending.country());
+          NewGrant(call, *staff, stored->request, *decided, pending.country());
       if (!grant.ok()) return grant.status();
       pending.set_state(custos::v1::PENDING_APPROVED);
       pending.set_grant_id(grant->grant_id());

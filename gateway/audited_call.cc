@@ -150,6 +150,13 @@ void AuditedCall::AfterLoggedAsync(std::function<void(StepDone)> step) {
   after_logged_.push_back(std::move(step));
 }
 
+void AuditedCall::KeepUntilLogged(std::shared_ptr<const void> held) {
+  // A step that does nothing: the steps live until the append and the
+  // steps before it are done, and are dropped unrun when it fails.
+  after_logged_.push_back(
+      [held = std::move(held)](StepDone done) { done(absl::OkStatus()); });
+}
+
 void AuditedCall::Append(absl::Status answer, Logged logged) {
   entry_.set_status_code(static_cast<int32_t>(answer.code()));
   if (entry_.outcome() == custos::v1::OUTCOME_UNSPECIFIED) {

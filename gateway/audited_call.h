@@ -75,6 +75,11 @@ class AuditedCall {
   using StepDone = std::function<void(absl::Status)>;
   void AfterLoggedAsync(std::function<void(StepDone done)> step);
 
+  // Keeps `held` until the entry's append, and the AfterLogged steps, are
+  // done, written or not: for a count of what was decided and is not yet
+  // on record (RandomCheckDraws).
+  void KeepUntilLogged(std::shared_ptr<const void> held);
+
   // Appends the entry with `answer`'s code, then finishes the RPC with
   // `answer`; on success `on_logged` first receives the entry's index (to put
   // it in the response). A refusal's message becomes the entry's reason when

@@ -14,6 +14,7 @@
 #include "gateway/directory.h"
 #include "gateway/grants/grant_store.h"
 #include "gateway/metrics.h"
+#include "gateway/random_check_draws.h"
 #include "gateway/rate_limiter.h"
 #include "gateway/sessions/session_store.h"
 #include "policy/facts.h"
@@ -29,6 +30,7 @@ struct Gateway {
   GrantStore* grants = nullptr;
   ApprovalStore* approvals = nullptr;
   SessionStore* sessions = nullptr;
+  RandomCheckDraws* random_check_draws = nullptr;
   // Requests per staff member; null when unlimited.
   RateLimiter* rate_limiter = nullptr;
   // The most records one grant may serve (GatewayOptions).

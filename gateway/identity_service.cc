@@ -181,14 +181,16 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
     entry.set_category(request.justification().category());
     entry.set_reference(request.justification().reference());
     AccessQuestion question;
+    question.call = &call;
     question.staff = &staff;
     question.customer = customer;
     question.request = &access;
     question.placement = call.caller().placement;
     question.now = call.now();
     question.take_identity = true;
-    auto decision = DecideAccess(gateway, call.policy(), question);
-    if (!decision.ok()) return decision.status();
+    auto decided = DecideAccess(gateway, call.policy(), question);
+    if (!decided.ok()) return decided.status();
+    const custos::v1::Decision* decision = &decided->decision;
     *entry.mutable_reasons() = decision->reasons();
     *response.mutable_decision() = *decision;
     if (decision->verdict() == custos::v1::NEEDS_APPROVAL) {
@@ -204,7 +206,7 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
       return absl::PermissionDeniedError(
           absl::StrCat("session refused: ", absl::StrJoin(reasons, "; ")));
     }
-    auto issued = IssueGrant(gateway, call, staff, access, *decision);
+    auto issued = IssueGrant(gateway, call, staff, access, *decided);
     if (!issued.ok()) return issued.status();
     grant = *std::move(issued);
   }

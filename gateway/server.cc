@@ -264,6 +264,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   server->gateway_.policies = server->policies_.get();
   server->gateway_.references = server->references_.get();
   server->gateway_.grants = server->grants_.get();
+  server->gateway_.random_check_draws = &server->random_check_draws_;
   server->gateway_.approvals = server->approvals_.get();
   server->gateway_.sessions = server->sessions_.get();
   server->gateway_.web_base_url = options.web_base_url;

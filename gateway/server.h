@@ -117,6 +117,7 @@ class GatewayServer {
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<RateLimiter> rate_limiter_;
+  RandomCheckDraws random_check_draws_;
   std::unique_ptr<audit::NoteSigner> log_signer_;
   std::unique_ptr<audit::LogStore> log_;
   // Masks full source addresses once they are older than the retention.

@@ -58,6 +58,7 @@ absl::Status DecideRequestAccess(
   }
 
   AccessQuestion question;
+  question.call = &call;
   question.staff = call.caller().staff;
   question.customer = customer;
   question.request = &request;
@@ -65,7 +66,7 @@ absl::Status DecideRequestAccess(
   question.now = call.now();
   auto decided = DecideAccess(gateway, policy, question);
   if (!decided.ok()) return decided.status();
-  custos::v1::Decision decision = *std::move(decided);
+  custos::v1::Decision& decision = decided->decision;
   *entry.mutable_reasons() = decision.reasons();
 
   switch (decision.verdict()) {
@@ -108,7 +109,7 @@ absl::Status DecideRequestAccess(
   }
 
   auto grant =
-      IssueGrant(gateway, call, *call.caller().staff, request, decision);
+      IssueGrant(gateway, call, *call.caller().staff, request, *decided);
   if (!grant.ok()) return grant.status();
   entry.set_grant_id(grant->grant_id());
   entry.set_resource(absl::StrCat("grant/", grant->grant_id()));

@@ -2117,6 +2117,24 @@ std::shared_ptr<grpc::Channel> OwnGatewayChannel(
                              grpc::SslCredentials(tls));
 }
 
+// `customer` decides pending request `request_id` (approves it, or
+// refuses), through a gateway of the test's own.
+grpc::Status DecideAsCustomer(const gateway::GatewayOptions& options,
+                              const gateway::GatewayServer& server,
+                              const std::string& customer,
+                              const std::string& request_id, bool approve,
+                              custos::v1::DecidePendingRequestResponse& out) {
+  custos::v1::DecidePendingRequestRequest decide;
+  decide.set_request_id(request_id);
+  decide.set_approve(approve);
+  grpc::ClientContext context;
+  context.AddMetadata(
+      "authorization",
+      absl::StrCat("Bearer ", CustomerToken(options.data_dir, customer)));
+  return custos::v1::Approvals::NewStub(OwnGatewayChannel(options, server))
+      ->DecidePendingRequest(&context, decide, &out);
+}
+
 // A partner that has left the staff directory keeps the consents customers
 // gave it: the customer can still withdraw one, but no one can give it anew.
 TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
@@ -2227,6 +2245,56 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+// The policy's ten random checks a window: a draw the customer's approval
+// completed counts (its entry is the customer's, not the tester's), and
+// requests made side by side cannot all pass on one count.
+TEST(GatewayRandomCheckTest, ApprovedAndParallelDrawsStopAtTheLimit) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/draws");
+  options.listen_address = "127.0.0.1:0";
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto staff = custos::v1::StaffAccess::NewStub(
+      OwnGatewayChannel(options, **server, "tess.tester"));
+  custos::v1::RequestAccessRequest ask;
+  ask.set_customer_id("bakkerij-jansen");  // approves every access
+  ask.mutable_justification()->set_category("feature");
+  ask.mutable_justification()->set_reference("random-check");
+  custos::v1::RequestAccessResponse asked;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(staff->RequestAccess(&context, ask, &asked).ok());
+  }
+  ASSERT_FALSE(asked.pending().request_id().empty());
+  custos::v1::DecidePendingRequestResponse approved;
+  ASSERT_TRUE(DecideAsCustomer(options, **server, "bakkerij-jansen",
+                               asked.pending().request_id(), true, approved)
+                  .ok());
+  ASSERT_FALSE(approved.grant().grant_id().empty());
+
+  ask.set_customer_id("acme");
+  std::atomic<int> allowed{0};
+  std::atomic<int> over_limit{0};
+  std::vector<std::thread> askers;
+  for (int i = 0; i < 16; ++i) {
+    askers.emplace_back([&] {
+      grpc::ClientContext context;
+      custos::v1::RequestAccessResponse response;
+      const grpc::Status status =
+          staff->RequestAccess(&context, ask, &response);
+      if (status.ok()) ++allowed;
+      if (absl::StrContains(status.error_message(),
+                            "RANDOM_CHECK_RATE_EXCEEDED")) {
+        ++over_limit;
+      }
+    });
+  }
+  for (std::thread& asker : askers) asker.join();
+  EXPECT_EQ(allowed.load(), 9);
+  EXPECT_EQ(over_limit.load(), 7);
+  (*server)->Shutdown();
+}
+
 // A pending request waits so long for its approvals: approving it after
 // it lapsed is refused, and logged, and makes no grant.
 TEST(GatewayPendingTest, ARequestLapsesUndecided) {
@@ -2250,18 +2318,10 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
   }
   ASSERT_FALSE(asked.pending().request_id().empty());
   absl::SleepFor(absl::Milliseconds(1100));
-  custos::v1::DecidePendingRequestRequest decide;
-  decide.set_request_id(asked.pending().request_id());
-  decide.set_approve(true);
   custos::v1::DecidePendingRequestResponse decided;
-  grpc::ClientContext context;
-  context.AddMetadata(
-      "authorization",
-      absl::StrCat("Bearer ",
-                   CustomerToken(options.data_dir, "bakkerij-jansen")));
   const grpc::Status refused =
-      custos::v1::Approvals::NewStub(OwnGatewayChannel(options, **server))
-          ->DecidePendingRequest(&context, decide, &decided);
+      DecideAsCustomer(options, **server, "bakkerij-jansen",
+                       asked.pending().request_id(), true, decided);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(refused.error_message(), HasSubstr("lapsed at "));
   EXPECT_TRUE(decided.grant().grant_id().empty());

@@ -251,6 +251,25 @@ absl::StatusOr<custos::v1::Grant> GrantStore::LoadStored(
   return grant;
 }
 
+absl::StatusOr<std::vector<custos::v1::Grant>> GrantStore::IssuedTo(
+    absl::string_view staff_id, absl::Time since) const {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT grant FROM grants WHERE staff_id = ?1 AND created_us >= ?2");
+  sqlite3_bind_text(stmt, 1, staff_id.data(), staff_id.size(), SQLITE_STATIC);
+  sqlite3_bind_int64(stmt, 2, absl::ToUnixMicros(since));
+  std::vector<custos::v1::Grant> grants;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    custos::v1::Grant& grant = grants.emplace_back();
+    grant.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                         sqlite3_column_bytes(stmt, 0));
+  }
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) return SqlError(db_, "reading grants");
+  return grants;
+}
+
 uint64_t GrantStore::UnstoredReads(absl::string_view grant_id) const {
   const auto it = unstored_reads_.find(grant_id);
   return it == unstored_reads_.end() ? 0 : it->second;

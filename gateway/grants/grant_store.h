@@ -96,6 +96,11 @@ class GrantStore {
       bool active_only, absl::Time now, int limit,
       absl::string_view page_token) const;
 
+  // The grants issued to `staff_id` at or after `since`, in no particular
+  // order (states as stored; records read not included).
+  absl::StatusOr<std::vector<custos::v1::Grant>> IssuedTo(
+      absl::string_view staff_id, absl::Time since) const;
+
  private:
   // A new grant to store, or (without one) a wait for the counts to be.
   struct Queued {
