@@ -210,6 +210,10 @@ absl::StatusOr<custos::v1::Grant> NewGrant(
   grant.set_staff_id(staff.staff_id());
   grant.set_customer_id(request.customer_id());
   *grant.mutable_justification() = request.justification();
+  // The note is personal data: the call's entry commits to it and the log
+  // holds it where erasure reaches. A grant (and a session made under it)
+  // needs only the category and the reference.
+  grant.mutable_justification()->clear_note();
   *grant.mutable_obligations() = decided.decision.obligations();
   grant.set_state(custos::v1::GRANT_ACTIVE);
   *grant.mutable_created_at() =

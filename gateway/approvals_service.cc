@@ -192,7 +192,14 @@ absl::Status DecidePending(
   // without its record could complete a request later. Of two approvers
   // racing, the first to be stored wins and the other is told.
   auto store_when_logged = [&] {
-    call.AfterLogged([approvals = gateway.approvals, was, now = *stored] {
+    StoredPendingRequest now = *stored;
+    // Approvers read the engineer's note while the request waits; once
+    // decided, only the log's entry keeps it, where erasure reaches.
+    if (now.pending.state() != custos::v1::PENDING_WAITING) {
+      now.pending.mutable_justification()->clear_note();
+      now.request.mutable_justification()->clear_note();
+    }
+    call.AfterLogged([approvals = gateway.approvals, was, now] {
       return approvals->ReplacePending(was, now);
     });
   };

@@ -208,20 +208,33 @@ absl::Status Erase(const Gateway& gateway, AuditedCall& call,
   // until the call is answered, after this step.
   // The step runs on the log's own threads, which must not wait for the
   // log: the erasure is queued on it and tells the step when done.
-  call.AfterLoggedAsync([log = gateway.log, subject = request.subject(),
-                         before = call.now() -
-                                  absl::Hours(24) * request.older_than_days(),
-                         &response](AuditedCall::StepDone done) {
-    log->EraseAsync(subject, before,
-                    [&response, done = std::move(done)](
-                        absl::StatusOr<audit::LogStore::ErasureCount> erased) {
-                      if (erased.ok()) {
-                        response.set_entries_touched(erased->entries_touched);
-                        response.set_values_erased(erased->values_erased);
-                      }
-                      done(erased.status());
-                    });
-  });
+  call.AfterLoggedAsync(
+      [log = gateway.log, subject = request.subject(),
+       before = call.now() - absl::Hours(24) * request.older_than_days(),
+       &response](AuditedCall::StepDone done) {
+        log->EraseAsync(
+            subject, before,
+            [&response, done = std::move(done)](
+                absl::StatusOr<audit::LogStore::ErasureCount> erased) {
+              if (erased.ok()) {
+                response.set_entries_touched(erased->entries_touched);
+                response.set_values_erased(erased->values_erased);
+                response.set_old_copies_remain(erased->old_copies_remain);
+              }
+              done(erased.status());
+            });
+      });
+  // And the free text kept outside the log: request notes, trip purposes
+  // and decision notes (grants and sessions keep none).
+  call.AfterLogged(
+      [approvals = gateway.approvals, subject = request.subject(),
+       before = call.now() - absl::Hours(24) * request.older_than_days(),
+       &response]() -> absl::Status {
+        auto erased = approvals->EraseNotes(subject, before);
+        if (!erased.ok()) return erased.status();
+        response.set_approval_notes_erased(*erased);
+        return absl::OkStatus();
+      });
   return absl::OkStatus();
 }
 

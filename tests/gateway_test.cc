@@ -2099,6 +2099,23 @@ TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
 namespace custos {
 namespace {
 
+// Options for a gateway of a test's own, with its data under `name` in the
+// test's directory, on a free loopback port.
+gateway::GatewayOptions OwnGatewayOptions(const std::string& name) {
+  gateway::GatewayOptions options;
+  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  options.listen_address = "127.0.0.1:0";
+  return options;
+}
+
+// Authorizes `context` as `customer` of a gateway of a test's own.
+void AsCustomerOf(const gateway::GatewayOptions& options,
+                  grpc::ClientContext& context, const std::string& customer) {
+  context.AddMetadata(
+      "authorization",
+      absl::StrCat("Bearer ", CustomerToken(options.data_dir, customer)));
+}
+
 // A channel to a gateway of a test's own (started with `options`), as `id`
 // with the client certificate its development CA issued, or with none when
 // `id` is empty (a customer's token, or no one).
@@ -2128,9 +2145,7 @@ grpc::Status DecideAsCustomer(const gateway::GatewayOptions& options,
   decide.set_request_id(request_id);
   decide.set_approve(approve);
   grpc::ClientContext context;
-  context.AddMetadata(
-      "authorization",
-      absl::StrCat("Bearer ", CustomerToken(options.data_dir, customer)));
+  AsCustomerOf(options, context, customer);
   return custos::v1::Approvals::NewStub(OwnGatewayChannel(options, server))
       ->DecidePendingRequest(&context, decide, &out);
 }
@@ -2138,9 +2153,7 @@ grpc::Status DecideAsCustomer(const gateway::GatewayOptions& options,
 // A partner that has left the staff directory keeps the consents customers
 // gave it: the customer can still withdraw one, but no one can give it anew.
 TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
-  gateway::GatewayOptions options;
-  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/departed");
-  options.listen_address = "127.0.0.1:0";
+  gateway::GatewayOptions options = OwnGatewayOptions("departed");
   options.directory_file = options.data_dir + "-directory.textproto";
   {
     std::ofstream directory(options.directory_file);
@@ -2172,9 +2185,7 @@ TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
     request.set_consent(consent);
     custos::v1::SetPartnerConsentResponse changed;
     grpc::ClientContext context;
-    context.AddMetadata(
-        "authorization",
-        absl::StrCat("Bearer ", CustomerToken(options.data_dir, "acme")));
+    AsCustomerOf(options, context, "acme");
     return approvals->SetPartnerConsent(&context, request, &changed);
   };
   const grpc::Status withdrawn = set(false);
@@ -2188,9 +2199,7 @@ TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
 // A limit no grant could serve under is a mistake in the settings: custosd
 // does not start, and says which setting.
 TEST(GatewayOptionsTest, RefusesARecordLimitOfZero) {
-  gateway::GatewayOptions options;
-  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/no-records");
-  options.listen_address = "127.0.0.1:0";
+  gateway::GatewayOptions options = OwnGatewayOptions("no-records");
   options.max_records_per_grant = 0;
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_FALSE(server.ok());
@@ -2202,9 +2211,7 @@ TEST(GatewayOptionsTest, RefusesARecordLimitOfZero) {
 // A staff member over their request rate is refused with
 // RESOURCE_EXHAUSTED, and the refusal is logged under their name.
 TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
-  gateway::GatewayOptions options;
-  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/rate");
-  options.listen_address = "127.0.0.1:0";
+  gateway::GatewayOptions options = OwnGatewayOptions("rate");
   options.staff_requests_per_second = 0.5;
   options.staff_request_burst = 3;
   auto server = gateway::GatewayServer::Start(options);
@@ -2249,9 +2256,7 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
 // completed counts (its entry is the customer's, not the tester's), and
 // requests made side by side cannot all pass on one count.
 TEST(GatewayRandomCheckTest, ApprovedAndParallelDrawsStopAtTheLimit) {
-  gateway::GatewayOptions options;
-  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/draws");
-  options.listen_address = "127.0.0.1:0";
+  gateway::GatewayOptions options = OwnGatewayOptions("draws");
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   auto staff = custos::v1::StaffAccess::NewStub(
@@ -2295,12 +2300,84 @@ TEST(GatewayRandomCheckTest, ApprovedAndParallelDrawsStopAtTheLimit) {
   (*server)->Shutdown();
 }
 
+// Whether the SQLite file at `path`, or its write-ahead log, holds `text`.
+bool FileHolds(const std::string& path, const std::string& text) {
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(path + suffix, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    if (absl::StrContains(bytes.str(), text)) return true;
+  }
+  return false;
+}
+
+// The engineer's note is personal data the log only commits to: grants keep
+// none, and an erasure also reaches the notes approvals keep.
+TEST(GatewayErasureTest, ReachesTheNotesKeptOutsideTheLog) {
+  gateway::GatewayOptions options = OwnGatewayOptions("erase-notes");
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto anna = custos::v1::StaffAccess::NewStub(
+      OwnGatewayChannel(options, **server, "anna.support"));
+  const auto ask = [&](const std::string& customer, const std::string& ref,
+                       const std::string& note) {
+    custos::v1::RequestAccessRequest request;
+    request.set_customer_id(customer);
+    request.mutable_justification()->set_category("support");
+    request.mutable_justification()->set_reference(ref);
+    request.mutable_justification()->set_note(note);
+    custos::v1::RequestAccessResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(anna->RequestAccess(&context, request, &response).ok());
+    return response;
+  };
+  const auto granted = ask("acme", "SUP-1042", "granted-note-7f3a");
+  ASSERT_FALSE(granted.grant().grant_id().empty());
+  EXPECT_TRUE(granted.grant().justification().note().empty());
+  EXPECT_FALSE(FileHolds(options.data_dir + "/grants.db", "granted-note-7f3a"));
+
+  const auto waiting = ask("bakkerij-jansen", "SUP-2001", "waiting-note-9c1e");
+  ASSERT_FALSE(waiting.pending().request_id().empty());
+  const std::string approvals_db = options.data_dir + "/approvals.db";
+  // The approvers read it while the request waits.
+  EXPECT_TRUE(FileHolds(approvals_db, "waiting-note-9c1e"));
+
+  custos::v1::EraseRequest erase;
+  erase.set_subject("anna.support");
+  custos::v1::EraseResponse erased;
+  grpc::ClientContext context;
+  ASSERT_TRUE(custos::v1::AuditLog::NewStub(
+                  OwnGatewayChannel(options, **server, "dirk.dpo"))
+                  ->Erase(&context, erase, &erased)
+                  .ok());
+  EXPECT_EQ(erased.approval_notes_erased(), 1u);
+  EXPECT_FALSE(FileHolds(approvals_db, "waiting-note-9c1e"));
+
+  // Once decided, a request keeps no note: the log's entry has it.
+  const auto refused = ask("bakkerij-jansen", "SUP-2001", "decided-note-4b2d");
+  custos::v1::DecidePendingRequestResponse decided;
+  ASSERT_TRUE(DecideAsCustomer(options, **server, "bakkerij-jansen",
+                               refused.pending().request_id(), false, decided)
+                  .ok());
+  EXPECT_EQ(decided.request().state(), custos::v1::PENDING_REFUSED);
+  custos::v1::ListPendingRequestsResponse listed;
+  grpc::ClientContext list_context;
+  AsCustomerOf(options, list_context, "bakkerij-jansen");
+  ASSERT_TRUE(
+      custos::v1::Approvals::NewStub(OwnGatewayChannel(options, **server))
+          ->ListPendingRequests(&list_context, {}, &listed)
+          .ok());
+  ASSERT_EQ(listed.requests_size(), 2);
+  for (const auto& request : listed.requests()) {
+    EXPECT_TRUE(request.justification().note().empty()) << request.request_id();
+  }
+  (*server)->Shutdown();
+}
+
 // A pending request waits so long for its approvals: approving it after
 // it lapsed is refused, and logged, and makes no grant.
 TEST(GatewayPendingTest, ARequestLapsesUndecided) {
-  gateway::GatewayOptions options;
-  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/lapse");
-  options.listen_address = "127.0.0.1:0";
+  gateway::GatewayOptions options = OwnGatewayOptions("lapse");
   options.pending_request_lifetime = absl::Seconds(1);
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
@@ -2333,10 +2410,7 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
     list.set_waiting_only(waiting_only);
     custos::v1::ListPendingRequestsResponse listed;
     grpc::ClientContext list_context;
-    list_context.AddMetadata(
-        "authorization",
-        absl::StrCat("Bearer ",
-                     CustomerToken(options.data_dir, "bakkerij-jansen")));
+    AsCustomerOf(options, list_context, "bakkerij-jansen");
     ASSERT_TRUE(
         approvals->ListPendingRequests(&list_context, list, &listed).ok());
     if (waiting_only) {
@@ -2385,9 +2459,7 @@ TEST(GatewayPolicyFileTest, RefusesAMaskOfAFieldTheDataHasNot) {
 // certificate: once the certificate they started it with is revoked, the
 // session shows nothing more there either (it can still be ended).
 TEST(GatewayRevocationTest, ARevokedCertificateEndsWhatItOpenedInTheFrontEnd) {
-  gateway::GatewayOptions options;
-  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/revoked-web");
-  options.listen_address = "127.0.0.1:0";
+  gateway::GatewayOptions options = OwnGatewayOptions("revoked-web");
   options.revoked_serials_file = options.data_dir + "-revoked";
   { std::ofstream(options.revoked_serials_file) << ""; }
   auto server = gateway::GatewayServer::Start(options);
@@ -2447,9 +2519,7 @@ TEST(GatewayRevocationTest, ARevokedCertificateEndsWhatItOpenedInTheFrontEnd) {
 // Pages an engineer views through custos-web count against the engineer's
 // rate as their direct calls do; ending the session is never held back.
 TEST(GatewayRateLimitTest, CountsTakeIdentityCallsThroughTheFrontEnd) {
-  gateway::GatewayOptions options;
-  options.data_dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/rate-web");
-  options.listen_address = "127.0.0.1:0";
+  gateway::GatewayOptions options = OwnGatewayOptions("rate-web");
   options.staff_requests_per_second = 0.1;
   options.staff_request_burst = 3;
   auto server = gateway::GatewayServer::Start(options);

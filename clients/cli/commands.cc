@@ -460,15 +460,24 @@ int LogErase(const CommandOptions& options,
   custos::v1::EraseResponse response;
   const grpc::Status status = stub->Erase(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
+  // Erased from the database, but a reader of the live file kept old page
+  // images in its write-ahead log: not done until erased again.
+  const int code = response.old_copies_remain() ? kExitNotVerified : kExitOk;
   if (options.output == "json") {
     out << ToJson(response) << "\n";
-    return kExitOk;
+    return code;
+  }
+  if (response.old_copies_remain()) {
+    err << "custos: old copies of the erased values remain in the log's "
+           "write-ahead file, kept by a reader of the live log (a verify or "
+           "report); erase again once it is done\n";
   }
   out << "erased " << response.values_erased() << " personal values from "
-      << response.entries_touched()
-      << " entries; the log still verifies (log entry #" << response.log_index()
-      << ")\n";
-  return kExitOk;
+      << response.entries_touched() << " entries, and the notes of "
+      << response.approval_notes_erased()
+      << " access requests and trips; the log still verifies (log entry #"
+      << response.log_index() << ")\n";
+  return code;
 }
 
 // The DPO's report, from the log's file; needs no connection.
@@ -570,15 +579,14 @@ int Verify(const CommandOptions& options,
     f["personal_values_checked"].set_number_value(report->values_checked);
     f["listed_entries_checked"].set_number_value(report->listed_entries);
     f["root_hash_hex"].set_string_value(Hex(report->root_hash));
-    outcome.Say(absl::StrCat("verified ", report->entries, " entries, ",
-                             report->checkpoints, " checkpoints (",
-                             report->signatures_checked
-                                 ? "signatures checked against the pinned key"
-                                 : "signatures NOT checked: no --verifier_key",
-                             "), ", report->values_checked,
-                             " personal values, the listing rows of ",
-                             report->listed_entries, " entries; root ",
-                             Hex(report->root_hash)));
+    outcome.Say(absl::StrCat(
+        "verified ", report->entries, " entries, ", report->checkpoints,
+        " checkpoints (",
+        report->signatures_checked
+            ? "signatures checked against the pinned key"
+            : "signatures NOT checked: no --verifier_key",
+        "), ", report->values_checked, " personal values, the listing rows of ",
+        report->listed_entries, " entries; root ", Hex(report->root_hash)));
     // Without a pinned key the chain and tree verify, but not who signed.
     return outcome.Print(report->signatures_checked, report->signatures_checked
                                                          ? kExitOk

@@ -10,6 +10,8 @@ namespace {
 constexpr char kSchema[] = R"sql(
   PRAGMA journal_mode=WAL;
   PRAGMA synchronous=FULL;
+  -- Erased notes leave no copy in the file's free pages (EraseNotes).
+  PRAGMA secure_delete=ON;
   CREATE TABLE IF NOT EXISTS trips(trip_id TEXT PRIMARY KEY, staff_id TEXT NOT NULL,
     state INTEGER NOT NULL, trip BLOB NOT NULL);
   CREATE TABLE IF NOT EXISTS pending(request_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL,
@@ -37,6 +39,13 @@ constexpr char kStaffTripsSql[] =
 
 absl::Status SqlError(sqlite3* db, absl::string_view context) {
   return SqliteUnavailable(db, "approvals", context);
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqlError(db, sql);
+  }
+  return absl::OkStatus();
 }
 
 // Ids are text (so they compare with text literals); messages are blobs.
@@ -112,13 +121,15 @@ absl::Status ApprovalStore::PutTrip(const custos::v1::Trip& trip) {
 absl::Status ApprovalStore::Replace(const char* update, absl::string_view id,
                                     int state, const std::string& now,
                                     const std::string& was,
-                                    absl::string_view what) {
+                                    absl::string_view what,
+                                    const std::string* also) {
   MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(update);
   Bind(stmt, 1, std::string(id));
   sqlite3_bind_int(stmt, 2, state);
   BindBlob(stmt, 3, now);
   BindBlob(stmt, 4, was);
+  if (also != nullptr) BindBlob(stmt, 5, *also);
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) {
@@ -186,12 +197,104 @@ absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
 
 absl::Status ApprovalStore::ReplacePending(const StoredPendingRequest& was,
                                            const StoredPendingRequest& now) {
+  const std::string request = now.request.SerializeAsString();
   return Replace(
-      "UPDATE pending SET state = ?2, pending = ?3 WHERE request_id = ?1 AND "
-      "pending = ?4",
+      "UPDATE pending SET state = ?2, pending = ?3, request = ?5 WHERE "
+      "request_id = ?1 AND pending = ?4",
       now.pending.request_id(), now.pending.state(),
       now.pending.SerializeAsString(), was.pending.SerializeAsString(),
-      "request");
+      "request", &request);
+}
+
+absl::StatusOr<uint64_t> ApprovalStore::EraseNotes(absl::string_view subject,
+                                                   absl::Time before) {
+  // Whether a request or trip made, or decided, at `t` is past the age.
+  const auto old = [&](const google::protobuf::Timestamp& t) {
+    return t.seconds() != 0 &&
+           absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()) <
+               before;
+  };
+  MutexLock lock(&mu_);
+  // Read first, then rewrite: no row changes under a running SELECT.
+  std::vector<StoredPendingRequest> requests;
+  {
+    sqlite3_stmt* stmt =
+        statements_->Get("SELECT pending, request FROM pending");
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      StoredPendingRequest& p = requests.emplace_back();
+      p.pending.ParseFromArray(sqlite3_column_blob(stmt, 0),
+                               sqlite3_column_bytes(stmt, 0));
+      p.request.ParseFromArray(sqlite3_column_blob(stmt, 1),
+                               sqlite3_column_bytes(stmt, 1));
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) return SqlError(db_, "reading pending requests");
+  }
+  CUSTOS_ASSIGN_OR_RETURN(std::vector<custos::v1::Trip> trips,
+                          Collect<custos::v1::Trip>(
+                              db_, statements_->Get("SELECT trip FROM trips")));
+
+  std::vector<const StoredPendingRequest*> erased_requests;
+  for (StoredPendingRequest& p : requests) {
+    const bool theirs = subject.empty() ? old(p.pending.created_at())
+                                        : p.pending.staff_id() == subject;
+    if (!theirs || (p.pending.justification().note().empty() &&
+                    p.request.justification().note().empty())) {
+      continue;
+    }
+    p.pending.mutable_justification()->clear_note();
+    p.request.mutable_justification()->clear_note();
+    erased_requests.push_back(&p);
+  }
+  std::vector<const custos::v1::Trip*> erased_trips;
+  for (custos::v1::Trip& trip : trips) {
+    const bool theirs =
+        subject.empty() ? old(trip.decided_at()) : trip.staff_id() == subject;
+    const bool their_decision =
+        !subject.empty() && trip.decided_by() == subject;
+    const custos::v1::Trip was = trip;
+    if (theirs) trip.clear_purpose();
+    if (theirs || their_decision) trip.clear_decision_note();
+    if (trip.purpose() != was.purpose() ||
+        trip.decision_note() != was.decision_note()) {
+      erased_trips.push_back(&trip);
+    }
+  }
+  if (erased_requests.empty() && erased_trips.empty()) return 0;
+
+  CUSTOS_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  absl::Status status = [&]() -> absl::Status {
+    sqlite3_stmt* request_update = statements_->Get(
+        "UPDATE pending SET pending = ?2, request = ?3 WHERE request_id = ?1");
+    for (const StoredPendingRequest* p : erased_requests) {
+      Bind(request_update, 1, p->pending.request_id());
+      BindBlob(request_update, 2, p->pending.SerializeAsString());
+      BindBlob(request_update, 3, p->request.SerializeAsString());
+      const int rc = sqlite3_step(request_update);
+      sqlite3_reset(request_update);
+      if (rc != SQLITE_DONE) return SqlError(db_, "erasing a request's note");
+    }
+    sqlite3_stmt* trip_update =
+        statements_->Get("UPDATE trips SET trip = ?2 WHERE trip_id = ?1");
+    for (const custos::v1::Trip* trip : erased_trips) {
+      Bind(trip_update, 1, trip->trip_id());
+      BindBlob(trip_update, 2, trip->SerializeAsString());
+      const int rc = sqlite3_step(trip_update);
+      sqlite3_reset(trip_update);
+      if (rc != SQLITE_DONE) return SqlError(db_, "erasing a trip's notes");
+    }
+    return Exec(db_, "COMMIT");
+  }();
+  if (!status.ok()) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  }
+  // The old pages' copies in the write-ahead log go with it. A reader that
+  // holds an older state keeps them until the next erasure or checkpoint.
+  sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr,
+               nullptr);
+  return erased_requests.size() + erased_trips.size();
 }
 
 absl::StatusOr<StoredPendingRequest> ApprovalStore::GetPending(

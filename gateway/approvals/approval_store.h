@@ -71,6 +71,16 @@ class ApprovalStore {
       absl::string_view customer_id, absl::string_view staff_id,
       bool waiting_only, int limit, absl::string_view page_token) const;
 
+  // Removes the free text kept here that an erasure of the log reaches
+  // (the log's entries only commit to it): for `subject`, when not empty,
+  // the notes of their access requests, their trips' purposes and the
+  // decision notes on them, and the decision notes they wrote; otherwise
+  // the notes of requests made, and of trips decided, before `before`. The
+  // file keeps no copy (secure_delete; the write-ahead log is truncated
+  // unless a reader holds it). Returns how many requests and trips changed.
+  absl::StatusOr<uint64_t> EraseNotes(absl::string_view subject,
+                                      absl::Time before);
+
   absl::Status PutConsent(const custos::v1::PartnerConsent& consent);
   absl::StatusOr<std::vector<custos::v1::PartnerConsent>> ListConsents(
       absl::string_view customer_id) const;
@@ -86,11 +96,13 @@ class ApprovalStore {
  private:
   explicit ApprovalStore(sqlite3* db)
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
-  // Runs `update`, which sets state ?2 and blob ?3 on row ?1 where its blob
-  // is still ?4: ReplaceTrip and ReplacePending. `what` names the row.
+  // Runs `update`, which sets state ?2 and blob ?3 (and ?5 to `also`, when
+  // given) on row ?1 where its blob is still ?4: ReplaceTrip and
+  // ReplacePending. `what` names the row.
   absl::Status Replace(const char* update, absl::string_view id, int state,
                        const std::string& now, const std::string& was,
-                       absl::string_view what);
+                       absl::string_view what,
+                       const std::string* also = nullptr);
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);

@@ -1,9 +1,12 @@
 #include "gateway/approvals/approval_store.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/query_plan.h"
 #include "gmock/gmock.h"
@@ -17,6 +20,101 @@ using ::testing::HasSubstr;
 
 std::string Path(const std::string& name) {
   return absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+}
+
+// The bytes of the store's file and its write-ahead log.
+std::string FileBytes(const std::string& path) {
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(path + suffix, std::ios::binary);
+    std::stringstream read;
+    read << in.rdbuf();
+    bytes += read.str();
+  }
+  return bytes;
+}
+
+StoredPendingRequest Pending(const std::string& id, const std::string& staff,
+                             const std::string& note, int64_t created) {
+  StoredPendingRequest p;
+  p.pending.set_request_id(id);
+  p.pending.set_staff_id(staff);
+  p.pending.set_customer_id("acme");
+  p.pending.set_state(custos::v1::PENDING_WAITING);
+  p.pending.mutable_created_at()->set_seconds(created);
+  p.pending.mutable_justification()->set_category("support");
+  p.pending.mutable_justification()->set_note(note);
+  *p.request.mutable_justification() = p.pending.justification();
+  return p;
+}
+
+// Erasure reaches the free text kept beside the log: a subject's request
+// notes, trip purposes and the decision notes on their trips and by them;
+// or whatever is past an age. Nothing of it stays in the file or its WAL.
+TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
+  const std::string path = Path("erase-notes.db");
+  auto store = ApprovalStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const absl::Time now = absl::FromUnixSeconds(1764633600);
+  ASSERT_TRUE((*store)
+                  ->PutPending(Pending("p_1", "anna.support", "anna-note-1",
+                                       absl::ToUnixSeconds(now)))
+                  .ok());
+  ASSERT_TRUE((*store)
+                  ->PutPending(Pending("p_2", "daan.developer", "daan-note-2",
+                                       absl::ToUnixSeconds(now)))
+                  .ok());
+  ASSERT_TRUE((*store)
+                  ->PutPending(Pending("p_3", "daan.developer", "old-note-3",
+                                       absl::ToUnixSeconds(now) - 40 * 86400))
+                  .ok());
+  custos::v1::Trip trip;
+  trip.set_trip_id("t_1");
+  trip.set_staff_id("anna.support");
+  trip.set_purpose("anna-purpose");
+  trip.set_state(custos::v1::TRIP_APPROVED);
+  trip.set_decided_by("dirk.dpo");
+  trip.set_decision_note("dirk-on-anna");
+  trip.mutable_decided_at()->set_seconds(absl::ToUnixSeconds(now));
+  ASSERT_TRUE((*store)->PutTrip(trip).ok());
+  trip.set_trip_id("t_2");
+  trip.set_staff_id("daan.developer");
+  trip.set_purpose("daan-purpose");
+  trip.set_decision_note("dirk-on-daan");
+  ASSERT_TRUE((*store)->PutTrip(trip).ok());
+
+  auto erased = (*store)->EraseNotes("anna.support", absl::InfinitePast());
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(*erased, 2u);  // p_1, t_1
+  EXPECT_TRUE(
+      (*store)->GetPending("p_1")->request.justification().note().empty());
+  EXPECT_EQ((*store)->GetPending("p_2")->pending.justification().note(),
+            "daan-note-2");
+  EXPECT_TRUE((*store)->GetTrip("t_1")->purpose().empty());
+  EXPECT_TRUE((*store)->GetTrip("t_1")->decision_note().empty());
+  EXPECT_EQ((*store)->GetTrip("t_2")->purpose(), "daan-purpose");
+  std::string bytes = FileBytes(path);
+  for (const char* gone : {"anna-note-1", "anna-purpose", "dirk-on-anna"}) {
+    EXPECT_FALSE(absl::StrContains(bytes, gone)) << gone;
+  }
+  EXPECT_TRUE(absl::StrContains(bytes, "daan-note-2"));
+
+  // The decision notes a subject wrote.
+  ASSERT_EQ(*(*store)->EraseNotes("dirk.dpo", absl::InfinitePast()), 1u);
+  EXPECT_TRUE((*store)->GetTrip("t_2")->decision_note().empty());
+  EXPECT_EQ((*store)->GetTrip("t_2")->purpose(), "daan-purpose");
+
+  // Past an age: the request made 40 days ago, not the new ones.
+  ASSERT_EQ(*(*store)->EraseNotes("", now - absl::Hours(24 * 30)), 1u);
+  EXPECT_TRUE(
+      (*store)->GetPending("p_3")->pending.justification().note().empty());
+  EXPECT_EQ((*store)->GetPending("p_2")->pending.justification().note(),
+            "daan-note-2");
+  bytes = FileBytes(path);
+  EXPECT_FALSE(absl::StrContains(bytes, "old-note-3"));
+  EXPECT_FALSE(absl::StrContains(bytes, "dirk-on-daan"));
+  // Nothing left to erase changes nothing.
+  EXPECT_EQ(*(*store)->EraseNotes("anna.support", absl::InfinitePast()), 0u);
 }
 
 // Lists of trips by staff member and of pending requests by customer, by
