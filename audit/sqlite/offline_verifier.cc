@@ -758,10 +758,11 @@ absl::Status NameListingMismatch(sqlite3* db, uint64_t listed_below) {
     for (const auto& [whose, column] : keys) {
       const std::string id = sqlite::ColumnBytes(entries.get(), column);
       if (id.empty()) continue;
+      // Bound without a copy, so the key must live until the step.
+      const std::string key =
+          column == 1 ? sqlite::CustomerKey(id) : sqlite::ActorKey(id);
       sqlite3_reset(listed.get());
-      sqlite::BindText(
-          listed.get(), 1,
-          column == 1 ? sqlite::CustomerKey(id) : sqlite::ActorKey(id));
+      sqlite::BindText(listed.get(), 1, key);
       sqlite3_bind_int64(listed.get(), 2, idx);
       const int found = sqlite3_step(listed.get());
       if (found == SQLITE_DONE) {
