@@ -191,8 +191,10 @@ TEST(ScanLookupFieldsTest, FindsWhatTheStoreWritesIntoTheRow) {
   entry.set_category("support");
   entry.set_outcome(custos::v1::OUTCOME_REFUSED);
   entry.set_prev_hash(std::string(32, 'p'));
+  // The fields view the bytes, so the bytes are kept.
+  const std::string bytes = SerializeEntry(entry);
   LookupFields fields;
-  ASSERT_TRUE(ScanLookupFields(SerializeEntry(entry), fields));
+  ASSERT_TRUE(ScanLookupFields(bytes, fields));
   EXPECT_EQ(
       fields.time_us,
       google::protobuf::util::TimeUtil::TimestampToMicroseconds(entry.time()));
@@ -203,7 +205,8 @@ TEST(ScanLookupFieldsTest, FindsWhatTheStoreWritesIntoTheRow) {
 
   // An entry without them scans as empty, as the row of an unknown caller's
   // call without a customer.
-  ASSERT_TRUE(ScanLookupFields(SerializeEntry(custos::v1::LogEntry()), fields));
+  const std::string empty = SerializeEntry(custos::v1::LogEntry());
+  ASSERT_TRUE(ScanLookupFields(empty, fields));
   EXPECT_EQ(fields.time_us, 0);
   EXPECT_TRUE(fields.customer_id.empty());
   EXPECT_TRUE(fields.actor_id.empty());
