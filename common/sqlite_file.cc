@@ -33,4 +33,99 @@ absl::StatusOr<sqlite3*> OpenSqliteFile(const std::string& path,
   return db;
 }
 
+namespace {
+
+// The result of one statement run to its end, as OK or UNAVAILABLE.
+absl::Status Exec(sqlite3* db, const std::string& sql, absl::string_view what,
+                  absl::string_view context) {
+  return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK
+             ? absl::OkStatus()
+             : SqliteUnavailable(db, what, context);
+}
+
+absl::Status RewriteRows(sqlite3* db, absl::string_view table,
+                         absl::string_view column,
+                         absl::FunctionRef<bool(std::string&)> rewrite,
+                         absl::string_view what) {
+  sqlite3_stmt* select = nullptr;
+  sqlite3_stmt* update = nullptr;
+  const std::string select_sql = absl::StrCat(
+      "SELECT rowid, ", column, " FROM ", table, " ORDER BY rowid");
+  const std::string update_sql =
+      absl::StrCat("UPDATE ", table, " SET ", column, " = ?2 WHERE rowid = ?1");
+  absl::Status status;
+  if (sqlite3_prepare_v2(db, select_sql.c_str(), -1, &select, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_prepare_v2(db, update_sql.c_str(), -1, &update, nullptr) !=
+          SQLITE_OK) {
+    status = SqliteUnavailable(db, what, "rewriting rows written before");
+  }
+  int rc = SQLITE_DONE;
+  while (status.ok() && (rc = sqlite3_step(select)) == SQLITE_ROW) {
+    const void* data = sqlite3_column_blob(select, 1);
+    std::string blob = data == nullptr
+                           ? std::string()
+                           : std::string(static_cast<const char*>(data),
+                                         sqlite3_column_bytes(select, 1));
+    if (!rewrite(blob)) continue;
+    sqlite3_bind_int64(update, 1, sqlite3_column_int64(select, 0));
+    sqlite3_bind_blob(update, 2, blob.data(), static_cast<int>(blob.size()),
+                      SQLITE_TRANSIENT);
+    if (sqlite3_step(update) != SQLITE_DONE) {
+      status = SqliteUnavailable(db, what, "rewriting a row written before");
+    }
+    sqlite3_reset(update);
+  }
+  if (status.ok() && rc != SQLITE_DONE) {
+    status = SqliteUnavailable(db, what, "reading rows written before");
+  }
+  sqlite3_finalize(select);
+  sqlite3_finalize(update);
+  return status;
+}
+
+}  // namespace
+
+absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
+                             absl::string_view column,
+                             absl::FunctionRef<bool(std::string&)> rewrite,
+                             absl::string_view what) {
+  sqlite3_stmt* read = nullptr;
+  int current = 0;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &read, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(read) == SQLITE_ROW) {
+    current = sqlite3_column_int(read, 0);
+  } else {
+    sqlite3_finalize(read);
+    return SqliteUnavailable(db, what, "reading the file's version");
+  }
+  sqlite3_finalize(read);
+  if (current >= version) return absl::OkStatus();
+
+  if (auto begun = Exec(db, "BEGIN IMMEDIATE", what, "rewriting rows");
+      !begun.ok()) {
+    return begun;
+  }
+  absl::Status rewritten = RewriteRows(db, table, column, rewrite, what);
+  if (rewritten.ok()) {
+    rewritten = Exec(db, "COMMIT", what, "storing rows rewritten");
+  }
+  if (!rewritten.ok()) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return rewritten;
+  }
+  if (auto rebuilt = Exec(db, "VACUUM", what, "rebuilding the file");
+      !rebuilt.ok()) {
+    return rebuilt;
+  }
+  if (auto truncated = Exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", what,
+                            "truncating the write-ahead log");
+      !truncated.ok()) {
+    return truncated;
+  }
+  return Exec(db, absl::StrCat("PRAGMA user_version = ", version), what,
+              "setting the file's version");
+}
+
 }  // namespace custos

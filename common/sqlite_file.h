@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/page_token.h"
@@ -20,6 +21,20 @@ namespace custos {
 absl::StatusOr<sqlite3*> OpenSqliteFile(const std::string& path,
                                         const char* schema,
                                         absl::string_view what);
+
+// Brings the rows of a file written before the file's user_version reached
+// `version` in line with what it keeps now: passes the message blob in
+// `column` of every row of `table` to `rewrite`, which changes it in place
+// and returns true when it did; stores those, in one transaction. Then,
+// since the bytes rewritten away must not stay in the file's free pages or
+// its write-ahead log, rebuilds the file (VACUUM) and truncates the log,
+// and only then sets user_version, so that a crash before redoes it all. A
+// file at `version` or past it is left as it is. UNAVAILABLE as
+// SqliteUnavailable.
+absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
+                             absl::string_view column,
+                             absl::FunctionRef<bool(std::string&)> rewrite,
+                             absl::string_view what);
 
 // UNAVAILABLE "<what>: <context>: <SQLite's message>".
 absl::Status SqliteUnavailable(sqlite3* db, absl::string_view what,

@@ -28,6 +28,7 @@
 #include "audit/note.h"
 #include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite_log_store.h"
+#include "common/sqlite_file_testing.h"
 #include "gateway/pki/dev_ca.h"
 #include "gateway/server.h"
 #include "gmock/gmock.h"
@@ -2300,16 +2301,6 @@ TEST(GatewayRandomCheckTest, ApprovedAndParallelDrawsStopAtTheLimit) {
   (*server)->Shutdown();
 }
 
-// Whether the SQLite file at `path`, or its write-ahead log, holds `text`.
-bool FileHolds(const std::string& path, const std::string& text) {
-  for (const char* suffix : {"", "-wal"}) {
-    std::ifstream in(path + suffix, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    if (absl::StrContains(bytes.str(), text)) return true;
-  }
-  return false;
-}
 
 // The engineer's note is personal data the log only commits to: grants keep
 // none, and an erasure also reaches the notes approvals keep.
@@ -2334,13 +2325,13 @@ TEST(GatewayErasureTest, ReachesTheNotesKeptOutsideTheLog) {
   const auto granted = ask("acme", "SUP-1042", "granted-note-7f3a");
   ASSERT_FALSE(granted.grant().grant_id().empty());
   EXPECT_TRUE(granted.grant().justification().note().empty());
-  EXPECT_FALSE(FileHolds(options.data_dir + "/grants.db", "granted-note-7f3a"));
+  EXPECT_FALSE(SqliteFilesHold(options.data_dir + "/grants.db", "granted-note-7f3a"));
 
   const auto waiting = ask("bakkerij-jansen", "SUP-2001", "waiting-note-9c1e");
   ASSERT_FALSE(waiting.pending().request_id().empty());
   const std::string approvals_db = options.data_dir + "/approvals.db";
   // The approvers read it while the request waits.
-  EXPECT_TRUE(FileHolds(approvals_db, "waiting-note-9c1e"));
+  EXPECT_TRUE(SqliteFilesHold(approvals_db, "waiting-note-9c1e"));
 
   custos::v1::EraseRequest erase;
   erase.set_subject("anna.support");
@@ -2351,7 +2342,7 @@ TEST(GatewayErasureTest, ReachesTheNotesKeptOutsideTheLog) {
                   ->Erase(&context, erase, &erased)
                   .ok());
   EXPECT_EQ(erased.approval_notes_erased(), 1u);
-  EXPECT_FALSE(FileHolds(approvals_db, "waiting-note-9c1e"));
+  EXPECT_FALSE(SqliteFilesHold(approvals_db, "waiting-note-9c1e"));
 
   // Once decided, a request keeps no note: the log's entry has it.
   const auto refused = ask("bakkerij-jansen", "SUP-2001", "decided-note-4b2d");

@@ -4,8 +4,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -18,6 +16,7 @@
 #include "audit/sqlite/held_values.h"
 #include "audit/sqlite/offline_verifier.h"
 #include "audit/sqlite/sqlite.h"
+#include "common/sqlite_file_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -572,19 +571,6 @@ SqliteLogStore::Options SignedBy(const NoteSigner& signer,
   return options;
 }
 
-std::string FileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-bool AnyFileHolds(const std::string& db, const std::string& needle) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    if (FileBytes(db + suffix).find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
 
 TEST(CheckpointTest, CheckpointNowSignsTheCurrentRoot) {
   const std::string path = TempPath("checkpoint_now");
@@ -816,7 +802,7 @@ TEST(SqliteLogStoreTest, KeepsAnotherSubjectsValuesBesideTheEntry) {
   EXPECT_EQ(erased->values_erased, 1u);
   EXPECT_EQ(erased->entries_touched, 1u);
   EXPECT_EQ(store->PersonalValues(0)->size(), 1u);
-  EXPECT_FALSE(AnyFileHolds(path, "Bob Jansen"));
+  EXPECT_FALSE(SqliteFilesHold(path, "Bob Jansen"));
 
   erased = store->Erase("anna", absl::InfinitePast());
   ASSERT_TRUE(erased.ok()) << erased.status();
@@ -873,7 +859,7 @@ TEST(SqliteLogStoreTest, SaysWhenAReaderKeepsErasedValuesInTheWal) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->old_copies_remain);
   store.reset();
-  EXPECT_FALSE(AnyFileHolds(path, "a secret note"));
+  EXPECT_FALSE(SqliteFilesHold(path, "a secret note"));
 }
 
 // Only masking keeps a value without its salt, and only a source address in
@@ -964,7 +950,7 @@ TEST(SqliteLogStoreTest, OpensALogWithoutThePersonalColumn) {
 }
 
 TEST_F(SignedLogTest, ErasureLeavesAVerifiableLogAndNoCopyInTheFiles) {
-  ASSERT_TRUE(AnyFileHolds(path_, "secret-note-4"));
+  ASSERT_TRUE(SqliteFilesHold(path_, "secret-note-4"));
   auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
   auto erased = store->Erase("anna", absl::InfinitePast());
   ASSERT_TRUE(erased.ok()) << erased.status();
@@ -973,9 +959,9 @@ TEST_F(SignedLogTest, ErasureLeavesAVerifiableLogAndNoCopyInTheFiles) {
   EXPECT_TRUE(store->PersonalValues(4)->empty());
   store.reset();
   for (int i = 0; i < 12; ++i) {
-    EXPECT_FALSE(AnyFileHolds(path_, absl::StrCat("secret-note-", i))) << i;
+    EXPECT_FALSE(SqliteFilesHold(path_, absl::StrCat("secret-note-", i))) << i;
   }
-  EXPECT_FALSE(AnyFileHolds(path_, "Anna de Vries"));
+  EXPECT_FALSE(SqliteFilesHold(path_, "Anna de Vries"));
   auto report = VerifySqliteLog(path_, options_);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->values_checked, 0u);
@@ -992,7 +978,7 @@ TEST_F(SignedLogTest, MasksOldSourceAddresses) {
   EXPECT_EQ(values[2].value, "203.0.0.0");
   EXPECT_EQ(values[2].salt, "");
   store.reset();
-  EXPECT_FALSE(AnyFileHolds(path_, "203.0.113.77"));
+  EXPECT_FALSE(SqliteFilesHold(path_, "203.0.113.77"));
   EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
 }
 

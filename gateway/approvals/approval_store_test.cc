@@ -1,14 +1,12 @@
 #include "gateway/approvals/approval_store.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/query_plan.h"
+#include "common/sqlite_file_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,18 +18,6 @@ using ::testing::HasSubstr;
 
 std::string Path(const std::string& name) {
   return absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
-}
-
-// The bytes of the store's file and its write-ahead log.
-std::string FileBytes(const std::string& path) {
-  std::string bytes;
-  for (const char* suffix : {"", "-wal"}) {
-    std::ifstream in(path + suffix, std::ios::binary);
-    std::stringstream read;
-    read << in.rdbuf();
-    bytes += read.str();
-  }
-  return bytes;
 }
 
 StoredPendingRequest Pending(const std::string& id, const std::string& staff,
@@ -93,11 +79,10 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
   EXPECT_TRUE((*store)->GetTrip("t_1")->purpose().empty());
   EXPECT_TRUE((*store)->GetTrip("t_1")->decision_note().empty());
   EXPECT_EQ((*store)->GetTrip("t_2")->purpose(), "daan-purpose");
-  std::string bytes = FileBytes(path);
   for (const char* gone : {"anna-note-1", "anna-purpose", "dirk-on-anna"}) {
-    EXPECT_FALSE(absl::StrContains(bytes, gone)) << gone;
+    EXPECT_FALSE(SqliteFilesHold(path, gone)) << gone;
   }
-  EXPECT_TRUE(absl::StrContains(bytes, "daan-note-2"));
+  EXPECT_TRUE(SqliteFilesHold(path, "daan-note-2"));
 
   // The decision notes a subject wrote.
   ASSERT_EQ(*(*store)->EraseNotes("dirk.dpo", absl::InfinitePast()), 1u);
@@ -110,9 +95,8 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
       (*store)->GetPending("p_3")->pending.justification().note().empty());
   EXPECT_EQ((*store)->GetPending("p_2")->pending.justification().note(),
             "daan-note-2");
-  bytes = FileBytes(path);
-  EXPECT_FALSE(absl::StrContains(bytes, "old-note-3"));
-  EXPECT_FALSE(absl::StrContains(bytes, "dirk-on-daan"));
+  EXPECT_FALSE(SqliteFilesHold(path, "old-note-3"));
+  EXPECT_FALSE(SqliteFilesHold(path, "dirk-on-daan"));
   // Nothing left to erase changes nothing.
   EXPECT_EQ(*(*store)->EraseNotes("anna.support", absl::InfinitePast()), 0u);
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/sqlite_file.h"
 #include "common/status_macros.h"
+#include "gateway/stored_notes.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace custos::gateway {
@@ -66,6 +67,15 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
           "CREATE INDEX IF NOT EXISTS grants_by_customer_id ON "
           "grants(customer_id);",
           "grants"));
+  // Grants keep no free-text note since file version 1 (the log holds it,
+  // salted, where erasure reaches it); files written before still did.
+  if (absl::Status cleared =
+          RewriteRowsOnce(db, 1, "grants", "grant",
+                          ClearJustificationNote<custos::v1::Grant>, "grants");
+      !cleared.ok()) {
+    sqlite3_close_v2(db);
+    return cleared;
+  }
   std::unique_ptr<GrantStore> store(new GrantStore(db));
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
   return store;

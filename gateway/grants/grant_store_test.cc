@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/mutex.h"
 #include "common/query_plan.h"
+#include "common/sqlite_file_testing.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -206,6 +207,38 @@ uint64_t StoredRecordsRead(const std::string& path,
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return grant.records_read();
+}
+
+// A file written when grants still kept their justification's note: the
+// first open clears every note from the rows, the free pages and the
+// write-ahead log, and keeps the rest of each grant.
+TEST(GrantStoreTest, ClearsTheNotesOfAFileWrittenBefore) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/legacy.db");
+  {
+    auto store = *GrantStore::Open(path);
+    for (int i = 0; i < 50; ++i) {
+      custos::v1::Grant grant = NewGrant(absl::StrCat("g_", i), absl::Hours(1));
+      grant.mutable_justification()->set_category("support");
+      grant.mutable_justification()->set_reference(absl::StrCat("SUP-", i));
+      grant.mutable_justification()->set_note(
+          absl::StrCat("legacy-note-", i, std::string(200, 'x')));
+      ASSERT_TRUE(store->Create(grant).ok());
+      // Older versions of the row go to free space.
+      ASSERT_TRUE(store->AddRecordsRead(grant.grant_id(), 1, 1000, kNow).ok());
+      ASSERT_TRUE(store->StoreRecordsRead().ok());
+    }
+  }
+  ASSERT_TRUE(SetSqliteUserVersion(path, 0));
+  ASSERT_TRUE(SqliteFilesHold(path, "legacy-note-7"));
+
+  auto store = *GrantStore::Open(path);
+  EXPECT_FALSE(SqliteFilesHold(path, "legacy-note-"));
+  const auto grant = store->Get("g_7", kNow);
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_TRUE(grant->justification().note().empty());
+  EXPECT_EQ(grant->justification().reference(), "SUP-7");
+  EXPECT_EQ(grant->records_read(), 1u);
+  EXPECT_EQ(store->List("", "acme", false, kNow, 100, "")->items.size(), 50u);
 }
 
 // Reads count at once, but write their counts together: every count taken

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/sqlite_file.h"
 #include "common/status_macros.h"
+#include "gateway/stored_notes.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace custos::gateway {
@@ -77,6 +78,14 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
           "CREATE INDEX IF NOT EXISTS sessions_by_customer_id ON "
           "sessions(customer_id);",
           "sessions"));
+  // Sessions keep no free-text note since file version 1, as grants.
+  if (absl::Status cleared = RewriteRowsOnce(
+          db, 1, "sessions", "session",
+          ClearJustificationNote<custos::v1::TakeIdentitySession>, "sessions");
+      !cleared.ok()) {
+    sqlite3_close_v2(db);
+    return cleared;
+  }
   std::unique_ptr<SessionStore> store(new SessionStore(db));
   return store;
 }

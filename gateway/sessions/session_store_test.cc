@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/query_plan.h"
+#include "common/sqlite_file_testing.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -83,6 +84,42 @@ TEST(SessionStoreTest, ALinkRacedByManyOpensExactlyOneSession) {
 
 // A session revoked before its link was used: the link opens nothing, and
 // stays spent.
+// A file written when sessions still kept their justification's note: the
+// first open clears it, from the file and its write-ahead log, and keeps
+// the rest of each session.
+TEST(SessionStoreTest, ClearsTheNotesOfAFileWrittenBefore) {
+  const std::string path =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/legacy-sessions.db");
+  {
+    auto store = *SessionStore::Open(path);
+    for (int i = 0; i < 20; ++i) {
+      custos::v1::TakeIdentitySession session =
+          NewSession(absl::StrCat("s_", i));
+      session.mutable_justification()->set_reference(absl::StrCat("SUP-", i));
+      session.mutable_justification()->set_note(
+          absl::StrCat("legacy-session-note-", i));
+      ASSERT_TRUE(
+          store->Create(session, absl::StrCat("h", i), kNow + absl::Minutes(1))
+              .ok());
+    }
+    ASSERT_TRUE(
+        store->End("s_3", custos::v1::SESSION_ENDED, "anna.support", kNow)
+            .ok());
+  }
+  ASSERT_TRUE(SetSqliteUserVersion(path, 0));
+  ASSERT_TRUE(SqliteFilesHold(path, "legacy-session-note-3"));
+
+  auto store = *SessionStore::Open(path);
+  EXPECT_FALSE(SqliteFilesHold(path, "legacy-session-note-"));
+  const auto session = store->ById("s_3", kNow);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_TRUE(session->justification().note().empty());
+  EXPECT_EQ(session->justification().reference(), "SUP-3");
+  EXPECT_EQ(session->state(), custos::v1::SESSION_ENDED);
+  // The link still opens its session.
+  EXPECT_TRUE(store->ExchangeLink("h4", "", "t4", kNow).ok());
+}
+
 TEST(SessionStoreTest, ALinkToARevokedSessionOpensNothing) {
   auto store = OpenStore("revoked-link.db");
   ASSERT_TRUE(
