@@ -135,6 +135,56 @@ absl::Status AddPersonalColumn(sqlite3* db) {
   return sqlite::Exec(db, "ALTER TABLE entries ADD COLUMN personal BLOB");
 }
 
+// Logs masked before masking reached the subject still hold an unknown
+// caller's full address as the subject of its masked address: the subject
+// of each masked value that masks to that value becomes the value. Once
+// per log (log_state's address_subjects_masked).
+absl::Status MaskAddressSubjects(sqlite3* db) {
+  CUSTOS_RETURN_IF_ERROR(sqlite::Exec(db, "BEGIN IMMEDIATE"));
+  absl::Status status = [&]() -> absl::Status {
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement done,
+        sqlite::Prepare(db,
+                        "SELECT 1 FROM log_state WHERE name = "
+                        "'address_subjects_masked'"));
+    if (sqlite3_step(done.get()) == SQLITE_ROW) return absl::OkStatus();
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement rows,
+        sqlite::Prepare(db,
+                        "SELECT idx, subject, value FROM personal_values "
+                        "WHERE field = 'source_ip' AND length(salt) = 0 AND "
+                        "subject <> value"));
+    std::vector<std::pair<int64_t, std::string>> masked;
+    int rc;
+    while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+      std::string value = sqlite::ColumnBytes(rows.get(), 2);
+      if (MaskAddress(sqlite::ColumnBytes(rows.get(), 1)) == value) {
+        masked.emplace_back(sqlite3_column_int64(rows.get(), 0),
+                            std::move(value));
+      }
+    }
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement update,
+        sqlite::Prepare(db,
+                        "UPDATE personal_values SET subject = ?2 WHERE idx = "
+                        "?1 AND field = 'source_ip'"));
+    for (const auto& [idx, value] : masked) {
+      sqlite3_reset(update.get());
+      sqlite3_bind_int64(update.get(), 1, idx);
+      sqlite::BindText(update.get(), 2, value);
+      rc = sqlite3_step(update.get());
+      if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking subjects");
+    }
+    return sqlite::Exec(db,
+                        "INSERT INTO log_state(name, value) "
+                        "VALUES('address_subjects_masked', 1)");
+  }();
+  if (status.ok()) status = sqlite::Exec(db, "COMMIT");
+  if (!status.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
 // Whether `personal` can live in its entry's row: all of it is the
 // entry's actor's, so erasure finds it through the actor's listing keys.
 bool BelongsToActor(const custos::v1::LogEntry& entry,
@@ -235,6 +285,7 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
       sqlite::Exec(write_db_.get(), "PRAGMA cache_size=-65536"));
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(write_db_.get(), kSchema));
   CUSTOS_RETURN_IF_ERROR(AddPersonalColumn(write_db_.get()));
+  CUSTOS_RETURN_IF_ERROR(MaskAddressSubjects(write_db_.get()));
   CUSTOS_ASSIGN_OR_RETURN(
       insert_entry_,
       sqlite::Prepare(
@@ -979,9 +1030,12 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
                         "idx < ?1"));
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement mask,
+        // A caller known only by its address (no identity) has it as the
+        // subject too, which must not keep what the value no longer does.
         sqlite::Prepare(db,
-                        "UPDATE personal_values SET value = ?2, salt = x'' "
-                        "WHERE idx = ?1 AND field = 'source_ip'"));
+                        "UPDATE personal_values SET value = ?2, salt = x'', "
+                        "subject = CASE WHEN subject = value THEN ?2 ELSE "
+                        "subject END WHERE idx = ?1 AND field = 'source_ip'"));
     sqlite3_bind_int64(select.get(), 1, static_cast<int64_t>(bound));
     sqlite3_bind_int64(select.get(), 2, static_cast<int64_t>(masked_below_));
     std::vector<std::pair<int64_t, std::string>> beside;

@@ -982,6 +982,50 @@ TEST_F(SignedLogTest, MasksOldSourceAddresses) {
   EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
 }
 
+// A caller without an identity (an unknown certificate) is known only by
+// its address, which is then also the subject its values are kept under:
+// masking masks that too, so no full address outlives the 14 days.
+TEST_F(SignedLogTest, MasksTheAddressOfAnUnknownCallerAsItsSubject) {
+  auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+  ASSERT_TRUE(store
+                  ->Append(Entry("", "", "unknown"),
+                           {{"source_ip", "198.51.100.23", "198.51.100.23"}})
+                  .ok());
+  // Young, it is erased by the address.
+  ASSERT_TRUE(store
+                  ->Append(Entry("", "", "unknown"),
+                           {{"source_ip", "198.51.100.24", "198.51.100.24"}})
+                  .ok());
+  EXPECT_EQ(store->Erase("198.51.100.24", absl::InfinitePast())->values_erased,
+            1u);
+
+  ASSERT_TRUE(store->MaskSourceAddresses(absl::Now() + absl::Hours(1)).ok());
+  const auto values = *store->PersonalValues(12);
+  ASSERT_EQ(values.size(), 1u);
+  EXPECT_EQ(values[0].value, "198.51.0.0");
+  // Masked, it is kept under the network it was masked to.
+  EXPECT_EQ(store->Erase("198.51.100.23", absl::InfinitePast())->values_erased,
+            0u);
+  store.reset();
+  EXPECT_FALSE(SqliteFilesHold(path_, "198.51.100.23"));
+  EXPECT_FALSE(SqliteFilesHold(path_, "198.51.100.24"));
+  EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
+
+  // A log masked before masking reached the subject: opening it masks the
+  // subject.
+  RawSql(path_,
+         "UPDATE personal_values SET subject = '198.51.100.23' WHERE value = "
+         "'198.51.0.0'; DELETE FROM log_state WHERE name = "
+         "'address_subjects_masked'");
+  ASSERT_TRUE(SqliteFilesHold(path_, "198.51.100.23"));
+  store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+  EXPECT_EQ(store->Erase("198.51.0.0", absl::InfinitePast())->values_erased,
+            1u);
+  store.reset();
+  EXPECT_FALSE(SqliteFilesHold(path_, "198.51.100.23"));
+  EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
+}
+
 TEST(MaskAddressTest, KeepsTheNetworkPart) {
   EXPECT_EQ(MaskAddress("192.168.17.42"), "192.168.0.0");
   EXPECT_EQ(MaskAddress("2001:db8:85a3:8d3:1319:8a2e:370:7348"),
