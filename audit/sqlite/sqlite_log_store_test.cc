@@ -571,7 +571,6 @@ SqliteLogStore::Options SignedBy(const NoteSigner& signer,
   return options;
 }
 
-
 TEST(CheckpointTest, CheckpointNowSignsTheCurrentRoot) {
   const std::string path = TempPath("checkpoint_now");
   const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
