@@ -36,4 +36,9 @@ std::string MaskAddress(absl::string_view address) {
   return "";
 }
 
+bool MaskedWithAge(absl::string_view field, absl::string_view value) {
+  return field == "source_ip" ||
+         (field == "erased_subject" && !MaskAddress(value).empty());
+}
+
 }  // namespace custos::audit

@@ -149,6 +149,11 @@ class LogStore {
 // five hextets zero. Anything else becomes "".
 std::string MaskAddress(absl::string_view address);
 
+// Whether a held value is masked once older than the policy's age: a
+// caller's source address, and an erased subject that is an address (the
+// DPO erasing the values of a caller with no identity).
+bool MaskedWithAge(absl::string_view field, absl::string_view value);
+
 }  // namespace custos::audit
 
 #endif  // CUSTOS_AUDIT_LOG_STORE_H_

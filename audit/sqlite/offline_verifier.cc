@@ -118,12 +118,14 @@ absl::Status CheckCommitment(uint64_t position,
 // put there by hand.
 absl::Status CheckUnsalted(uint64_t position, absl::string_view field,
                            absl::string_view value) {
-  if (field == "source_ip" && !value.empty() && MaskAddress(value) == value) {
+  if (MaskedWithAge(field, value) && !value.empty() &&
+      MaskAddress(value) == value) {
     return absl::OkStatus();
   }
   return absl::DataLossError(absl::StrCat(
       "entry ", position, ": the stored ", field,
-      " has no salt (only a masked source_ip is kept without one)"));
+      " has no salt (only a masked source_ip or erased address is kept "
+      "without one)"));
 }
 
 // Checks the values in entry `position`'s row against its commitments and

@@ -1007,7 +1007,8 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
           sqlite::DecodeRowValues(sqlite::ColumnBytes(rows.get(), 1)));
       bool changed = false;
       for (sqlite::RowValue& value : values) {
-        if (value.field != "source_ip" || value.salt.empty()) continue;
+        if (value.salt.empty() || !MaskedWithAge(value.field, value.value))
+          continue;
         value.value = MaskAddress(value.value);
         value.salt.clear();
         changed = true;
@@ -1025,9 +1026,9 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement select,
         sqlite::Prepare(db,
-                        "SELECT idx, value FROM personal_values WHERE field = "
-                        "'source_ip' AND length(salt) > 0 AND idx >= ?2 AND "
-                        "idx < ?1"));
+                        "SELECT idx, field, value FROM personal_values WHERE "
+                        "field IN ('source_ip', 'erased_subject') AND "
+                        "length(salt) > 0 AND idx >= ?2 AND idx < ?1"));
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement mask,
         // A caller known only by its address (no identity) has it as the
@@ -1035,20 +1036,29 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
         sqlite::Prepare(db,
                         "UPDATE personal_values SET value = ?2, salt = x'', "
                         "subject = CASE WHEN subject = value THEN ?2 ELSE "
-                        "subject END WHERE idx = ?1 AND field = 'source_ip'"));
+                        "subject END WHERE idx = ?1 AND field = ?3"));
     sqlite3_bind_int64(select.get(), 1, static_cast<int64_t>(bound));
     sqlite3_bind_int64(select.get(), 2, static_cast<int64_t>(masked_below_));
-    std::vector<std::pair<int64_t, std::string>> beside;
+    struct Masked {
+      int64_t idx;
+      std::string field;
+      std::string value;
+    };
+    std::vector<Masked> beside;
     while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
-      beside.emplace_back(sqlite3_column_int64(select.get(), 0),
-                          MaskAddress(sqlite::ColumnBytes(select.get(), 1)));
+      std::string field = sqlite::ColumnBytes(select.get(), 1);
+      const std::string value = sqlite::ColumnBytes(select.get(), 2);
+      if (!MaskedWithAge(field, value)) continue;
+      beside.push_back({sqlite3_column_int64(select.get(), 0),
+                        std::move(field), MaskAddress(value)});
     }
     if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
     select.reset();
-    for (const auto& [idx, value] : beside) {
+    for (const Masked& m : beside) {
       sqlite3_reset(mask.get());
-      sqlite3_bind_int64(mask.get(), 1, idx);
-      sqlite::BindText(mask.get(), 2, value);
+      sqlite3_bind_int64(mask.get(), 1, m.idx);
+      sqlite::BindText(mask.get(), 2, m.value);
+      sqlite::BindText(mask.get(), 3, m.field);
       rc = sqlite3_step(mask.get());
       if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking values");
       ++count;

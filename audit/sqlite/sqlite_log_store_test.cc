@@ -901,8 +901,8 @@ TEST(SqliteLogStoreTest, OnlyAMaskedAddressGoesWithoutASalt) {
     ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
   }
   EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
-            "entry 0: the stored note has no salt (only a masked source_ip is "
-            "kept without one)");
+            "entry 0: the stored note has no salt (only a masked source_ip or "
+            "erased address is kept without one)");
 }
 
 // The same for a value kept beside its entry.
@@ -914,7 +914,7 @@ TEST(SqliteLogStoreTest, OnlyAMaskedAddressGoesWithoutASaltBesideTheEntry) {
          "field = 'customer_user'");
   EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
             "entry 0: the stored customer_user has no salt (only a masked "
-            "source_ip is kept without one)");
+            "source_ip or erased address is kept without one)");
 }
 
 // A log written before values moved into the entries' rows has no such
@@ -990,10 +990,16 @@ TEST_F(SignedLogTest, MasksTheAddressOfAnUnknownCallerAsItsSubject) {
                   ->Append(Entry("", "", "unknown"),
                            {{"source_ip", "198.51.100.23", "198.51.100.23"}})
                   .ok());
-  // Young, it is erased by the address.
+  // Young, it is erased by the address; the erasure's own entry commits to
+  // the address as the erased subject, kept as the DPO's.
   ASSERT_TRUE(store
                   ->Append(Entry("", "", "unknown"),
                            {{"source_ip", "198.51.100.24", "198.51.100.24"}})
+                  .ok());
+  ASSERT_TRUE(store
+                  ->Append(Entry("", "dirk", "erase"),
+                           {{"erased_subject", "198.51.100.24", "dirk"},
+                            {"source_ip", "192.0.2.8", "dirk"}})
                   .ok());
   EXPECT_EQ(store->Erase("198.51.100.24", absl::InfinitePast())->values_erased,
             1u);
@@ -1002,6 +1008,10 @@ TEST_F(SignedLogTest, MasksTheAddressOfAnUnknownCallerAsItsSubject) {
   const auto values = *store->PersonalValues(12);
   ASSERT_EQ(values.size(), 1u);
   EXPECT_EQ(values[0].value, "198.51.0.0");
+  const auto erasure = *store->PersonalValues(14);
+  ASSERT_EQ(erasure.size(), 2u);
+  EXPECT_EQ(erasure[0].value, "198.51.0.0");
+  EXPECT_EQ(erasure[0].salt, "");
   // Masked, it is kept under the network it was masked to.
   EXPECT_EQ(store->Erase("198.51.100.23", absl::InfinitePast())->values_erased,
             0u);
