@@ -251,14 +251,19 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       server->log_,
       audit::SqliteLogStore::Open(absl::StrCat(options.data_dir, "/audit.db"),
                                   log_options));
-  server->retention_ = std::thread([s = server.get()] {
-    do {
-      const absl::Duration keep =
-          s->policies_->current()->keep_full_source_address();
-      s->log_->MaskSourceAddresses(absl::Now() - keep).IgnoreError();
-    } while (
-        !s->stop_retention_.WaitForNotificationWithTimeout(absl::Hours(1)));
-  });
+  server->retention_ =
+      std::thread([s = server.get(), lapse = options.pending_request_lifetime] {
+        do {
+          const absl::Duration keep =
+              s->policies_->current()->keep_full_source_address();
+          s->log_->MaskSourceAddresses(absl::Now() - keep).IgnoreError();
+          // A request no one decided in time keeps no note: its approvers can
+          // no longer read it, and the log holds the note where erasure
+          // reaches it.
+          s->approvals_->DropLapsedNotes(absl::Now() - lapse).IgnoreError();
+        } while (
+            !s->stop_retention_.WaitForNotificationWithTimeout(absl::Hours(1)));
+      });
 
   server->gateway_.directory = server->directory_.get();
   server->gateway_.policies = server->policies_.get();

@@ -2301,7 +2301,6 @@ TEST(GatewayRandomCheckTest, ApprovedAndParallelDrawsStopAtTheLimit) {
   (*server)->Shutdown();
 }
 
-
 // The engineer's note is personal data the log only commits to: grants keep
 // none, and an erasure also reaches the notes approvals keep.
 TEST(GatewayErasureTest, ReachesTheNotesKeptOutsideTheLog) {
@@ -2325,7 +2324,8 @@ TEST(GatewayErasureTest, ReachesTheNotesKeptOutsideTheLog) {
   const auto granted = ask("acme", "SUP-1042", "granted-note-7f3a");
   ASSERT_FALSE(granted.grant().grant_id().empty());
   EXPECT_TRUE(granted.grant().justification().note().empty());
-  EXPECT_FALSE(SqliteFilesHold(options.data_dir + "/grants.db", "granted-note-7f3a"));
+  EXPECT_FALSE(
+      SqliteFilesHold(options.data_dir + "/grants.db", "granted-note-7f3a"));
 
   const auto waiting = ask("bakkerij-jansen", "SUP-2001", "waiting-note-9c1e");
   ASSERT_FALSE(waiting.pending().request_id().empty());
@@ -2376,6 +2376,7 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
   ask.set_customer_id("bakkerij-jansen");
   ask.mutable_justification()->set_category("support");
   ask.mutable_justification()->set_reference("SUP-2001");
+  ask.mutable_justification()->set_note("lapsing-note-5d2b");
   custos::v1::RequestAccessResponse asked;
   {
     grpc::ClientContext context;
@@ -2385,6 +2386,8 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
                     .ok());
   }
   ASSERT_FALSE(asked.pending().request_id().empty());
+  const std::string approvals_db = options.data_dir + "/approvals.db";
+  ASSERT_TRUE(SqliteFilesHold(approvals_db, "lapsing-note-5d2b"));
   absl::SleepFor(absl::Milliseconds(1100));
   custos::v1::DecidePendingRequestResponse decided;
   const grpc::Status refused =
@@ -2412,6 +2415,13 @@ TEST(GatewayPendingTest, ARequestLapsesUndecided) {
     }
   }
   (*server)->Shutdown();
+  server->reset();
+  // Lapsed, it keeps no note: custosd drops it at start and hourly.
+  auto restarted = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  (*restarted)->Shutdown();
+  restarted->reset();
+  EXPECT_FALSE(SqliteFilesHold(approvals_db, "lapsing-note-5d2b"));
 }
 
 // A policy file masking a field the data has not (a typo) would serve the

@@ -206,14 +206,64 @@ absl::Status ApprovalStore::ReplacePending(const StoredPendingRequest& was,
       "request", &request);
 }
 
+namespace {
+
+// Whether `t` is set and before `before`.
+bool SetAndBefore(const google::protobuf::Timestamp& t, absl::Time before) {
+  return t.seconds() != 0 &&
+         absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()) <
+             before;
+}
+
+// Clears the engineer's note of a request; true when it had one.
+bool ClearRequestNote(StoredPendingRequest& p) {
+  if (p.pending.justification().note().empty() &&
+      p.request.justification().note().empty()) {
+    return false;
+  }
+  p.pending.mutable_justification()->clear_note();
+  p.request.mutable_justification()->clear_note();
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<uint64_t> ApprovalStore::EraseNotes(absl::string_view subject,
                                                    absl::Time before) {
-  // Whether a request or trip made, or decided, at `t` is past the age.
-  const auto old = [&](const google::protobuf::Timestamp& t) {
-    return t.seconds() != 0 &&
-           absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()) <
-               before;
-  };
+  return RewriteNotes(
+      [&](StoredPendingRequest& p) {
+        const bool theirs = subject.empty()
+                                ? SetAndBefore(p.pending.created_at(), before)
+                                : p.pending.staff_id() == subject;
+        return theirs && ClearRequestNote(p);
+      },
+      [&](custos::v1::Trip& trip) {
+        const bool theirs = subject.empty()
+                                ? SetAndBefore(trip.decided_at(), before)
+                                : trip.staff_id() == subject;
+        const bool their_decision =
+            !subject.empty() && trip.decided_by() == subject;
+        const custos::v1::Trip was = trip;
+        if (theirs) trip.clear_purpose();
+        if (theirs || their_decision) trip.clear_decision_note();
+        return trip.purpose() != was.purpose() ||
+               trip.decision_note() != was.decision_note();
+      });
+}
+
+absl::StatusOr<uint64_t> ApprovalStore::DropLapsedNotes(
+    absl::Time made_before) {
+  return RewriteNotes(
+      [&](StoredPendingRequest& p) {
+        return SetAndBefore(p.pending.created_at(), made_before) &&
+               ClearRequestNote(p);
+      },
+      [](custos::v1::Trip&) { return false; });
+}
+
+absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
+    absl::FunctionRef<bool(StoredPendingRequest&)> request,
+    absl::FunctionRef<bool(custos::v1::Trip&)> trip_notes) {
   MutexLock lock(&mu_);
   // Read first, then rewrite: no row changes under a running SELECT.
   std::vector<StoredPendingRequest> requests;
@@ -237,29 +287,11 @@ absl::StatusOr<uint64_t> ApprovalStore::EraseNotes(absl::string_view subject,
 
   std::vector<const StoredPendingRequest*> erased_requests;
   for (StoredPendingRequest& p : requests) {
-    const bool theirs = subject.empty() ? old(p.pending.created_at())
-                                        : p.pending.staff_id() == subject;
-    if (!theirs || (p.pending.justification().note().empty() &&
-                    p.request.justification().note().empty())) {
-      continue;
-    }
-    p.pending.mutable_justification()->clear_note();
-    p.request.mutable_justification()->clear_note();
-    erased_requests.push_back(&p);
+    if (request(p)) erased_requests.push_back(&p);
   }
   std::vector<const custos::v1::Trip*> erased_trips;
   for (custos::v1::Trip& trip : trips) {
-    const bool theirs =
-        subject.empty() ? old(trip.decided_at()) : trip.staff_id() == subject;
-    const bool their_decision =
-        !subject.empty() && trip.decided_by() == subject;
-    const custos::v1::Trip was = trip;
-    if (theirs) trip.clear_purpose();
-    if (theirs || their_decision) trip.clear_decision_note();
-    if (trip.purpose() != was.purpose() ||
-        trip.decision_note() != was.decision_note()) {
-      erased_trips.push_back(&trip);
-    }
+    if (trip_notes(trip)) erased_trips.push_back(&trip);
   }
   if (erased_requests.empty() && erased_trips.empty()) return 0;
 

@@ -19,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
@@ -80,6 +81,10 @@ class ApprovalStore {
   // unless a reader holds it). Returns how many requests and trips changed.
   absl::StatusOr<uint64_t> EraseNotes(absl::string_view subject,
                                       absl::Time before);
+  // Removes, as EraseNotes does, the notes of access requests made before
+  // `made_before`: those that lapsed undecided by then (decided ones keep
+  // none). Returns how many requests changed.
+  absl::StatusOr<uint64_t> DropLapsedNotes(absl::Time made_before);
 
   absl::Status PutConsent(const custos::v1::PartnerConsent& consent);
   absl::StatusOr<std::vector<custos::v1::PartnerConsent>> ListConsents(
@@ -96,6 +101,12 @@ class ApprovalStore {
  private:
   explicit ApprovalStore(sqlite3* db)
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
+  // Passes every request to `request` and every trip to `trip_notes`, which
+  // clear free text in place and return true when they did; stores those
+  // and truncates the write-ahead log. Returns how many changed.
+  absl::StatusOr<uint64_t> RewriteNotes(
+      absl::FunctionRef<bool(StoredPendingRequest&)> request,
+      absl::FunctionRef<bool(custos::v1::Trip&)> trip_notes);
   // Runs `update`, which sets state ?2 and blob ?3 (and ?5 to `also`, when
   // given) on row ?1 where its blob is still ?4: ReplaceTrip and
   // ReplacePending. `what` names the row.

@@ -101,6 +101,40 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
   EXPECT_EQ(*(*store)->EraseNotes("anna.support", absl::InfinitePast()), 0u);
 }
 
+// Requests made before the lapse time lose their notes; newer requests and
+// trips keep theirs.
+TEST(ApprovalStoreTest, DropsTheNotesOfLapsedRequestsOnly) {
+  const std::string path = Path("lapsed-notes.db");
+  auto store = ApprovalStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const absl::Time now = absl::FromUnixSeconds(1764633600);
+  ASSERT_TRUE((*store)
+                  ->PutPending(Pending("p_old", "anna.support", "lapsed-note",
+                                       absl::ToUnixSeconds(now) - 3 * 86400))
+                  .ok());
+  ASSERT_TRUE((*store)
+                  ->PutPending(Pending("p_new", "anna.support", "waiting-note",
+                                       absl::ToUnixSeconds(now) - 3600))
+                  .ok());
+  custos::v1::Trip trip;
+  trip.set_trip_id("t_1");
+  trip.set_staff_id("anna.support");
+  trip.set_purpose("trip-purpose");
+  trip.mutable_decided_at()->set_seconds(absl::ToUnixSeconds(now) - 9 * 86400);
+  ASSERT_TRUE((*store)->PutTrip(trip).ok());
+
+  auto dropped = (*store)->DropLapsedNotes(now - absl::Hours(24));
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_EQ(*dropped, 1u);
+  EXPECT_TRUE(
+      (*store)->GetPending("p_old")->pending.justification().note().empty());
+  EXPECT_EQ((*store)->GetPending("p_new")->request.justification().note(),
+            "waiting-note");
+  EXPECT_EQ((*store)->GetTrip("t_1")->purpose(), "trip-purpose");
+  EXPECT_FALSE(SqliteFilesHold(path, "lapsed-note"));
+  EXPECT_EQ(*(*store)->DropLapsedNotes(now - absl::Hours(24)), 0u);
+}
+
 // Lists of trips by staff member and of pending requests by customer, by
 // staff member or both hold exactly the rows that match, newest first;
 // filtered, SQLite walks an index instead of the table (a decision from
