@@ -1,11 +1,16 @@
 #include "gateway/approvals/approval_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/sqlite_file.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace custos::gateway {
 namespace {
+
+using google::protobuf::util::TimeUtil;
 
 constexpr char kSchema[] = R"sql(
   PRAGMA journal_mode=WAL;
@@ -26,6 +31,9 @@ constexpr char kSchema[] = R"sql(
   CREATE INDEX IF NOT EXISTS trips_by_staff_id ON trips(staff_id);
   CREATE INDEX IF NOT EXISTS pending_by_customer_id ON pending(customer_id);
   CREATE INDEX IF NOT EXISTS pending_by_staff_id ON pending(staff_id);
+  -- Files written before kept seconds in created_us.
+  UPDATE pending SET created_us = created_us * 1000000
+    WHERE created_us < 100000000000;
 )sql";
 
 // ListTrips's SQL: all, or one staff member's (?1); ?2 keeps the undecided
@@ -186,7 +194,8 @@ absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
   Bind(stmt, 2, p.pending.customer_id());
   Bind(stmt, 3, p.pending.staff_id());
   sqlite3_bind_int(stmt, 4, p.pending.state());
-  sqlite3_bind_int64(stmt, 5, p.pending.created_at().seconds());
+  sqlite3_bind_int64(stmt, 5,
+                     TimeUtil::TimestampToMicroseconds(p.pending.created_at()));
   BindBlob(stmt, 6, p.pending.SerializeAsString());
   BindBlob(stmt, 7, p.request.SerializeAsString());
   const int rc = sqlite3_step(stmt);
@@ -231,13 +240,14 @@ bool ClearRequestNote(StoredPendingRequest& p) {
 absl::StatusOr<uint64_t> ApprovalStore::EraseNotes(absl::string_view subject,
                                                    absl::Time before) {
   return RewriteNotes(
+      absl::InfinitePast(), absl::InfiniteFuture(),
       [&](StoredPendingRequest& p) {
         const bool theirs = subject.empty()
                                 ? SetAndBefore(p.pending.created_at(), before)
                                 : p.pending.staff_id() == subject;
         return theirs && ClearRequestNote(p);
       },
-      [&](custos::v1::Trip& trip) {
+      absl::FunctionRef<bool(custos::v1::Trip&)>([&](custos::v1::Trip& trip) {
         const bool theirs = subject.empty()
                                 ? SetAndBefore(trip.decided_at(), before)
                                 : trip.staff_id() == subject;
@@ -248,28 +258,39 @@ absl::StatusOr<uint64_t> ApprovalStore::EraseNotes(absl::string_view subject,
         if (theirs || their_decision) trip.clear_decision_note();
         return trip.purpose() != was.purpose() ||
                trip.decision_note() != was.decision_note();
-      });
+      }));
 }
 
 absl::StatusOr<uint64_t> ApprovalStore::DropLapsedNotes(
     absl::Time made_before) {
-  return RewriteNotes(
-      [&](StoredPendingRequest& p) {
-        return SetAndBefore(p.pending.created_at(), made_before) &&
-               ClearRequestNote(p);
-      },
-      [](custos::v1::Trip&) { return false; });
+  absl::Time from;
+  {
+    MutexLock lock(&mu_);
+    from = lapsed_dropped_before_;
+  }
+  if (made_before <= from) return 0;
+  auto dropped =
+      RewriteNotes(from, made_before, ClearRequestNote, std::nullopt);
+  if (dropped.ok()) {
+    MutexLock lock(&mu_);
+    lapsed_dropped_before_ = std::max(lapsed_dropped_before_, made_before);
+  }
+  return dropped;
 }
 
 absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
+    absl::Time made_from, absl::Time made_before,
     absl::FunctionRef<bool(StoredPendingRequest&)> request,
-    absl::FunctionRef<bool(custos::v1::Trip&)> trip_notes) {
+    std::optional<absl::FunctionRef<bool(custos::v1::Trip&)>> trip_notes) {
   MutexLock lock(&mu_);
   // Read first, then rewrite: no row changes under a running SELECT.
   std::vector<StoredPendingRequest> requests;
   {
-    sqlite3_stmt* stmt =
-        statements_->Get("SELECT pending, request FROM pending");
+    sqlite3_stmt* stmt = statements_->Get(
+        "SELECT pending, request FROM pending WHERE created_us >= ?1 AND "
+        "created_us < ?2");
+    sqlite3_bind_int64(stmt, 1, absl::ToUnixMicros(made_from));
+    sqlite3_bind_int64(stmt, 2, absl::ToUnixMicros(made_before));
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       StoredPendingRequest& p = requests.emplace_back();
@@ -281,9 +302,12 @@ absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE) return SqlError(db_, "reading pending requests");
   }
-  CUSTOS_ASSIGN_OR_RETURN(std::vector<custos::v1::Trip> trips,
-                          Collect<custos::v1::Trip>(
-                              db_, statements_->Get("SELECT trip FROM trips")));
+  std::vector<custos::v1::Trip> trips;
+  if (trip_notes.has_value()) {
+    CUSTOS_ASSIGN_OR_RETURN(
+        trips, Collect<custos::v1::Trip>(
+                   db_, statements_->Get("SELECT trip FROM trips")));
+  }
 
   std::vector<const StoredPendingRequest*> erased_requests;
   for (StoredPendingRequest& p : requests) {
@@ -291,7 +315,7 @@ absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
   }
   std::vector<const custos::v1::Trip*> erased_trips;
   for (custos::v1::Trip& trip : trips) {
-    if (trip_notes(trip)) erased_trips.push_back(&trip);
+    if ((*trip_notes)(trip)) erased_trips.push_back(&trip);
   }
   if (erased_requests.empty() && erased_trips.empty()) return 0;
 

@@ -83,7 +83,8 @@ class ApprovalStore {
                                       absl::Time before);
   // Removes, as EraseNotes does, the notes of access requests made before
   // `made_before`: those that lapsed undecided by then (decided ones keep
-  // none). Returns how many requests changed.
+  // none, but in files written before that). Reads only the requests made
+  // since the previous call's `made_before`. Returns how many changed.
   absl::StatusOr<uint64_t> DropLapsedNotes(absl::Time made_before);
 
   absl::Status PutConsent(const custos::v1::PartnerConsent& consent);
@@ -101,12 +102,14 @@ class ApprovalStore {
  private:
   explicit ApprovalStore(sqlite3* db)
       : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
-  // Passes every request to `request` and every trip to `trip_notes`, which
-  // clear free text in place and return true when they did; stores those
-  // and truncates the write-ahead log. Returns how many changed.
+  // Passes every request made in [made_from, made_before) to `request`
+  // and, when given, every trip to `trip_notes`, which clear free text in
+  // place and return true when they did; stores those and truncates the
+  // write-ahead log. Returns how many changed.
   absl::StatusOr<uint64_t> RewriteNotes(
+      absl::Time made_from, absl::Time made_before,
       absl::FunctionRef<bool(StoredPendingRequest&)> request,
-      absl::FunctionRef<bool(custos::v1::Trip&)> trip_notes);
+      std::optional<absl::FunctionRef<bool(custos::v1::Trip&)>> trip_notes);
   // Runs `update`, which sets state ?2 and blob ?3 (and ?5 to `also`, when
   // given) on row ?1 where its blob is still ?4: ReplaceTrip and
   // ReplacePending. `what` names the row.
@@ -116,6 +119,8 @@ class ApprovalStore {
                        const std::string* also = nullptr);
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
+  // DropLapsedNotes has read the requests made before this.
+  absl::Time lapsed_dropped_before_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
   // Consents by customer, as last read from the file.
   mutable absl::flat_hash_map<std::string,

@@ -1,5 +1,7 @@
 #include "gateway/approvals/approval_store.h"
 
+#include <sqlite3.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -122,6 +124,20 @@ TEST(ApprovalStoreTest, DropsTheNotesOfLapsedRequestsOnly) {
   trip.set_purpose("trip-purpose");
   trip.mutable_decided_at()->set_seconds(absl::ToUnixSeconds(now) - 9 * 86400);
   ASSERT_TRUE((*store)->PutTrip(trip).ok());
+  // Files written before kept the time a request was made in seconds.
+  store->reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "UPDATE pending SET created_us = created_us / "
+                           "1000000",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  store = ApprovalStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
 
   auto dropped = (*store)->DropLapsedNotes(now - absl::Hours(24));
   ASSERT_TRUE(dropped.ok()) << dropped.status();
