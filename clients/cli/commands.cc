@@ -1215,7 +1215,11 @@ const Command kCommands[] = {
      LogConsistency},
     {"log", "erase",
      "--subject ID | --older_than_days N\n"
-     "      erase personal values behind the log's commitments (DPO only)",
+     "      erase personal values behind the log's commitments, and the notes "
+     "kept\n"
+     "      with approvals (DPO only); a subject is a staff or customer-user "
+     "id, or\n"
+     "      the address of a caller with no identity (masked after 14 days)",
      LogErase},
     {"verify", nullptr,
      "--db FILE --verifier_key KEY | --verifier_key KEY [--state FILE]\n"

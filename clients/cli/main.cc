@@ -69,7 +69,8 @@ ABSL_FLAG(uint64_t, size, 0,
           "Tree size of a checkpoint you hold; 0 means the latest.");
 ABSL_FLAG(uint64_t, old, 0, "Older tree size (log consistency).");
 ABSL_FLAG(std::string, subject, "",
-          "Data subject whose personal values to erase.");
+          "Data subject whose personal values to erase: a staff or "
+          "customer-user id, or the address of a caller with no identity.");
 ABSL_FLAG(uint32_t, older_than_days, 0,
           "Erase personal values older than this.");
 ABSL_FLAG(std::string, db, "", "The log's SQLite file, to verify offline.");
