@@ -1,6 +1,7 @@
 #include "common/sqlite_file.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace custos {
 
@@ -84,23 +85,67 @@ absl::Status RewriteRows(sqlite3* db, absl::string_view table,
   return status;
 }
 
+// The file's user_version.
+absl::StatusOr<int> UserVersion(sqlite3* db, absl::string_view what) {
+  sqlite3_stmt* read = nullptr;
+  absl::StatusOr<int> version =
+      SqliteUnavailable(db, what, "reading the file's version");
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &read, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(read) == SQLITE_ROW) {
+    version = sqlite3_column_int(read, 0);
+  }
+  sqlite3_finalize(read);
+  return version;
+}
+
+// Rebuilds the file (VACUUM), truncates its write-ahead log and then sets
+// its user_version to `version`; a reader in the way of the truncation
+// leaves the version as it was, so the next open does it again.
+absl::Status Rebuild(sqlite3* db, int version, absl::string_view what) {
+  if (auto rebuilt = Exec(db, "VACUUM", what, "rebuilding the file");
+      !rebuilt.ok()) {
+    return rebuilt;
+  }
+  CUSTOS_ASSIGN_OR_RETURN(const bool truncated, TruncateWal(db, what));
+  if (!truncated) return absl::OkStatus();
+  return Exec(db, absl::StrCat("PRAGMA user_version = ", version), what,
+              "setting the file's version");
+}
+
 }  // namespace
+
+absl::StatusOr<bool> TruncateWal(sqlite3* db, absl::string_view what) {
+  sqlite3_stmt* checkpoint = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &checkpoint,
+                         nullptr) != SQLITE_OK) {
+    return SqliteUnavailable(db, what, "truncating the write-ahead log");
+  }
+  // One row: busy (1 when a reader kept the checkpoint from finishing),
+  // frames in the log, frames checkpointed. Another writer in the way
+  // makes the step itself busy.
+  const int rc = sqlite3_step(checkpoint);
+  absl::StatusOr<bool> truncated = false;
+  if (rc == SQLITE_ROW) {
+    truncated = sqlite3_column_int(checkpoint, 0) == 0;
+  } else if (rc != SQLITE_BUSY) {
+    truncated = SqliteUnavailable(db, what, "truncating the write-ahead log");
+  }
+  sqlite3_finalize(checkpoint);
+  return truncated;
+}
+
+absl::Status RebuildOnce(sqlite3* db, int version, absl::string_view what) {
+  CUSTOS_ASSIGN_OR_RETURN(const int current, UserVersion(db, what));
+  if (current >= version) return absl::OkStatus();
+  return Rebuild(db, version, what);
+}
 
 absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
                              absl::string_view column,
                              absl::FunctionRef<bool(std::string&)> rewrite,
                              absl::string_view what) {
-  sqlite3_stmt* read = nullptr;
-  int current = 0;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &read, nullptr) ==
-          SQLITE_OK &&
-      sqlite3_step(read) == SQLITE_ROW) {
-    current = sqlite3_column_int(read, 0);
-  } else {
-    sqlite3_finalize(read);
-    return SqliteUnavailable(db, what, "reading the file's version");
-  }
-  sqlite3_finalize(read);
+  CUSTOS_ASSIGN_OR_RETURN(const int current, UserVersion(db, what));
   if (current >= version) return absl::OkStatus();
 
   if (auto begun = Exec(db, "BEGIN IMMEDIATE", what, "rewriting rows");
@@ -115,17 +160,7 @@ absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     return rewritten;
   }
-  if (auto rebuilt = Exec(db, "VACUUM", what, "rebuilding the file");
-      !rebuilt.ok()) {
-    return rebuilt;
-  }
-  if (auto truncated = Exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", what,
-                            "truncating the write-ahead log");
-      !truncated.ok()) {
-    return truncated;
-  }
-  return Exec(db, absl::StrCat("PRAGMA user_version = ", version), what,
-              "setting the file's version");
+  return Rebuild(db, version, what);
 }
 
 }  // namespace custos

@@ -28,13 +28,23 @@ absl::StatusOr<sqlite3*> OpenSqliteFile(const std::string& path,
 // and returns true when it did; stores those, in one transaction. Then,
 // since the bytes rewritten away must not stay in the file's free pages or
 // its write-ahead log, rebuilds the file (VACUUM) and truncates the log,
-// and only then sets user_version, so that a crash before redoes it all. A
-// file at `version` or past it is left as it is. UNAVAILABLE as
-// SqliteUnavailable.
+// and only then sets user_version, so that a crash before, or a reader in
+// the way of the truncation, has the next open do it all again. A file at
+// `version` or past it is left as it is. UNAVAILABLE as SqliteUnavailable.
 absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
                              absl::string_view column,
                              absl::FunctionRef<bool(std::string&)> rewrite,
                              absl::string_view what);
+
+// As RewriteRowsOnce with no row to rewrite: rebuilds a file written before
+// its user_version reached `version`, so that no free page keeps what was
+// deleted before secure_delete was on.
+absl::Status RebuildOnce(sqlite3* db, int version, absl::string_view what);
+
+// Folds the write-ahead log into the file and truncates it, so that no old
+// page image stays in it. False when a reader holding an older state of the
+// file kept the checkpoint from finishing (the log then keeps its frames).
+absl::StatusOr<bool> TruncateWal(sqlite3* db, absl::string_view what);
 
 // UNAVAILABLE "<what>: <context>: <SQLite's message>".
 absl::Status SqliteUnavailable(sqlite3* db, absl::string_view what,

@@ -102,6 +102,12 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
     const std::string& path) {
   CUSTOS_ASSIGN_OR_RETURN(sqlite3 * db,
                           OpenSqliteFile(path, kSchema, "approvals"));
+  // Files written before secure_delete was on keep what was deleted or
+  // replaced (notes among it) in free space until rebuilt, once.
+  if (absl::Status rebuilt = RebuildOnce(db, 1, "approvals"); !rebuilt.ok()) {
+    sqlite3_close_v2(db);
+    return rebuilt;
+  }
   std::unique_ptr<ApprovalStore> store(new ApprovalStore(db));
   return store;
 }
@@ -317,8 +323,19 @@ absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
   for (custos::v1::Trip& trip : trips) {
     if ((*trip_notes)(trip)) erased_trips.push_back(&trip);
   }
-  if (erased_requests.empty() && erased_trips.empty()) return 0;
+  if (!erased_requests.empty() || !erased_trips.empty()) {
+    CUSTOS_RETURN_IF_ERROR(StoreRewritten(erased_requests, erased_trips));
+  }
+  // The old pages' copies in the write-ahead log go with it, and so do
+  // those of notes cleared before (a decision clears its request's). A
+  // reader that holds an older state keeps them until the next sweep.
+  (void)TruncateWal(db_, "approvals");
+  return erased_requests.size() + erased_trips.size();
+}
 
+absl::Status ApprovalStore::StoreRewritten(
+    const std::vector<const StoredPendingRequest*>& erased_requests,
+    const std::vector<const custos::v1::Trip*>& erased_trips) {
   CUSTOS_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   absl::Status status = [&]() -> absl::Status {
     sqlite3_stmt* request_update = statements_->Get(
@@ -342,15 +359,8 @@ absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
     }
     return Exec(db_, "COMMIT");
   }();
-  if (!status.ok()) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    return status;
-  }
-  // The old pages' copies in the write-ahead log go with it. A reader that
-  // holds an older state keeps them until the next erasure or checkpoint.
-  sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr,
-               nullptr);
-  return erased_requests.size() + erased_trips.size();
+  if (!status.ok()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
 }
 
 absl::StatusOr<StoredPendingRequest> ApprovalStore::GetPending(

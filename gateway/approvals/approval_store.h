@@ -106,6 +106,11 @@ class ApprovalStore {
   // and, when given, every trip to `trip_notes`, which clear free text in
   // place and return true when they did; stores those and truncates the
   // write-ahead log. Returns how many changed.
+  // Stores the requests and trips RewriteNotes changed, in one transaction.
+  absl::Status StoreRewritten(
+      const std::vector<const StoredPendingRequest*>& erased_requests,
+      const std::vector<const custos::v1::Trip*>& erased_trips)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> RewriteNotes(
       absl::Time made_from, absl::Time made_before,
       absl::FunctionRef<bool(StoredPendingRequest&)> request,

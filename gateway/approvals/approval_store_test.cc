@@ -103,6 +103,49 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
   EXPECT_EQ(*(*store)->EraseNotes("anna.support", absl::InfinitePast()), 0u);
 }
 
+// A decision clears its request's note from the row, but the page image
+// before it stays in the write-ahead log: an erasure takes it out even
+// when no row is left to change.
+TEST(ApprovalStoreTest, AnErasureTakesNotesClearedBeforeOutOfTheLog) {
+  const std::string path = Path("cleared-before.db");
+  auto store = ApprovalStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const StoredPendingRequest waiting =
+      Pending("p_1", "anna.support", "decided-note-31", 1764633600);
+  ASSERT_TRUE((*store)->PutPending(waiting).ok());
+  StoredPendingRequest decided = waiting;
+  decided.pending.set_state(custos::v1::PENDING_APPROVED);
+  decided.pending.mutable_justification()->clear_note();
+  decided.request.mutable_justification()->clear_note();
+  ASSERT_TRUE((*store)->ReplacePending(waiting, decided).ok());
+  ASSERT_TRUE(SqliteFilesHold(path, "decided-note-31"));
+
+  EXPECT_EQ(*(*store)->EraseNotes("anna.support", absl::InfinitePast()), 0u);
+  EXPECT_FALSE(SqliteFilesHold(path, "decided-note-31"));
+}
+
+// A file written before secure_delete was on keeps what it deleted in its
+// free space: the first open rebuilds it, once.
+TEST(ApprovalStoreTest, RebuildsAFileWrittenBefore) {
+  const std::string path = Path("rebuilt.db");
+  ASSERT_TRUE(ApprovalStore::Open(path).ok());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA secure_delete=OFF; INSERT INTO trips VALUES"
+                           "('t_9', 'anna.support', 1, 'freed-purpose-77'); "
+                           "DELETE FROM trips WHERE trip_id = 't_9'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_TRUE(SetSqliteUserVersion(path, 0));
+  ASSERT_TRUE(SqliteFilesHold(path, "freed-purpose-77"));
+  ASSERT_TRUE(ApprovalStore::Open(path).ok());
+  EXPECT_FALSE(SqliteFilesHold(path, "freed-purpose-77"));
+}
+
 // Requests made before the lapse time lose their notes; newer requests and
 // trips keep theirs.
 TEST(ApprovalStoreTest, DropsTheNotesOfLapsedRequestsOnly) {
