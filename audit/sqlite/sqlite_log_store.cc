@@ -136,9 +136,9 @@ absl::Status AddPersonalColumn(sqlite3* db) {
 }
 
 // Logs masked before masking reached the subject still hold an unknown
-// caller's full address as the subject of its masked address: the subject
-// of each masked value that masks to that value becomes the value. Once
-// per log (log_state's address_subjects_masked).
+// caller's full address as the subject of its entry's values: in an entry
+// whose source_ip is masked, a subject that masks to it becomes the masked
+// address. Once per log (log_state's masked_address_subjects).
 absl::Status MaskAddressSubjects(sqlite3* db) {
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(db, "BEGIN IMMEDIATE"));
   absl::Status status = [&]() -> absl::Status {
@@ -146,21 +146,28 @@ absl::Status MaskAddressSubjects(sqlite3* db) {
         sqlite::Statement done,
         sqlite::Prepare(db,
                         "SELECT 1 FROM log_state WHERE name = "
-                        "'address_subjects_masked'"));
+                        "'masked_address_subjects'"));
     if (sqlite3_step(done.get()) == SQLITE_ROW) return absl::OkStatus();
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement rows,
         sqlite::Prepare(db,
-                        "SELECT idx, subject, value FROM personal_values "
-                        "WHERE field = 'source_ip' AND length(salt) = 0 AND "
-                        "subject <> value"));
-    std::vector<std::pair<int64_t, std::string>> masked;
+                        "SELECT p.idx, p.field, p.subject, s.value FROM "
+                        "personal_values s JOIN personal_values p ON p.idx = "
+                        "s.idx WHERE s.field = 'source_ip' AND "
+                        "length(s.salt) = 0 AND p.subject <> s.value"));
+    struct Subject {
+      int64_t idx;
+      std::string field;
+      std::string masked;
+    };
+    std::vector<Subject> masked;
     int rc;
     while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
-      std::string value = sqlite::ColumnBytes(rows.get(), 2);
-      if (MaskAddress(sqlite::ColumnBytes(rows.get(), 1)) == value) {
-        masked.emplace_back(sqlite3_column_int64(rows.get(), 0),
-                            std::move(value));
+      std::string value = sqlite::ColumnBytes(rows.get(), 3);
+      if (MaskAddress(sqlite::ColumnBytes(rows.get(), 2)) == value) {
+        masked.push_back({sqlite3_column_int64(rows.get(), 0),
+                          sqlite::ColumnBytes(rows.get(), 1),
+                          std::move(value)});
       }
     }
     if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
@@ -168,17 +175,18 @@ absl::Status MaskAddressSubjects(sqlite3* db) {
         sqlite::Statement update,
         sqlite::Prepare(db,
                         "UPDATE personal_values SET subject = ?2 WHERE idx = "
-                        "?1 AND field = 'source_ip'"));
-    for (const auto& [idx, value] : masked) {
+                        "?1 AND field = ?3"));
+    for (const Subject& m : masked) {
       sqlite3_reset(update.get());
-      sqlite3_bind_int64(update.get(), 1, idx);
-      sqlite::BindText(update.get(), 2, value);
+      sqlite3_bind_int64(update.get(), 1, m.idx);
+      sqlite::BindText(update.get(), 2, m.masked);
+      sqlite::BindText(update.get(), 3, m.field);
       rc = sqlite3_step(update.get());
       if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking subjects");
     }
     return sqlite::Exec(db,
                         "INSERT INTO log_state(name, value) "
-                        "VALUES('address_subjects_masked', 1)");
+                        "VALUES('masked_address_subjects', 1)");
   }();
   if (status.ok()) status = sqlite::Exec(db, "COMMIT");
   if (!status.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -1031,36 +1039,49 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
                         "length(salt) > 0 AND idx >= ?2 AND idx < ?1"));
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement mask,
-        // A caller known only by its address (no identity) has it as the
-        // subject too, which must not keep what the value no longer does.
         sqlite::Prepare(db,
-                        "UPDATE personal_values SET value = ?2, salt = x'', "
-                        "subject = CASE WHEN subject = value THEN ?2 ELSE "
-                        "subject END WHERE idx = ?1 AND field = ?3"));
+                        "UPDATE personal_values SET value = ?2, salt = x'' "
+                        "WHERE idx = ?1 AND field = ?3"));
+    // A caller known only by its address (no identity) has it as the
+    // subject of the entry's values too, which must not keep what the
+    // masked value no longer does.
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement mask_subject,
+        sqlite::Prepare(db,
+                        "UPDATE personal_values SET subject = ?2 WHERE idx = "
+                        "?1 AND subject = ?3"));
     sqlite3_bind_int64(select.get(), 1, static_cast<int64_t>(bound));
     sqlite3_bind_int64(select.get(), 2, static_cast<int64_t>(masked_below_));
     struct Masked {
       int64_t idx;
       std::string field;
-      std::string value;
+      std::string full;
+      std::string masked;
     };
     std::vector<Masked> beside;
     while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
       std::string field = sqlite::ColumnBytes(select.get(), 1);
-      const std::string value = sqlite::ColumnBytes(select.get(), 2);
+      std::string value = sqlite::ColumnBytes(select.get(), 2);
       if (!MaskedWithAge(field, value)) continue;
-      beside.push_back({sqlite3_column_int64(select.get(), 0),
-                        std::move(field), MaskAddress(value)});
+      std::string masked = MaskAddress(value);
+      beside.push_back({sqlite3_column_int64(select.get(), 0), std::move(field),
+                        std::move(value), std::move(masked)});
     }
     if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
     select.reset();
     for (const Masked& m : beside) {
       sqlite3_reset(mask.get());
       sqlite3_bind_int64(mask.get(), 1, m.idx);
-      sqlite::BindText(mask.get(), 2, m.value);
+      sqlite::BindText(mask.get(), 2, m.masked);
       sqlite::BindText(mask.get(), 3, m.field);
       rc = sqlite3_step(mask.get());
       if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking values");
+      sqlite3_reset(mask_subject.get());
+      sqlite3_bind_int64(mask_subject.get(), 1, m.idx);
+      sqlite::BindText(mask_subject.get(), 2, m.masked);
+      sqlite::BindText(mask_subject.get(), 3, m.full);
+      rc = sqlite3_step(mask_subject.get());
+      if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking subjects");
       ++count;
     }
     return absl::OkStatus();

@@ -988,7 +988,8 @@ TEST_F(SignedLogTest, MasksTheAddressOfAnUnknownCallerAsItsSubject) {
   auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
   ASSERT_TRUE(store
                   ->Append(Entry("", "", "unknown"),
-                           {{"source_ip", "198.51.100.23", "198.51.100.23"}})
+                           {{"note", "why-unknown", "198.51.100.23"},
+                            {"source_ip", "198.51.100.23", "198.51.100.23"}})
                   .ok());
   // Young, it is erased by the address; the erasure's own entry commits to
   // the address as the erased subject, kept as the DPO's.
@@ -1006,8 +1007,9 @@ TEST_F(SignedLogTest, MasksTheAddressOfAnUnknownCallerAsItsSubject) {
 
   ASSERT_TRUE(store->MaskSourceAddresses(absl::Now() + absl::Hours(1)).ok());
   const auto values = *store->PersonalValues(12);
-  ASSERT_EQ(values.size(), 1u);
-  EXPECT_EQ(values[0].value, "198.51.0.0");
+  ASSERT_EQ(values.size(), 2u);
+  EXPECT_EQ(values[0].value, "why-unknown");
+  EXPECT_EQ(values[1].value, "198.51.0.0");
   const auto erasure = *store->PersonalValues(14);
   ASSERT_EQ(erasure.size(), 2u);
   EXPECT_EQ(erasure[0].value, "198.51.0.0");
@@ -1020,16 +1022,15 @@ TEST_F(SignedLogTest, MasksTheAddressOfAnUnknownCallerAsItsSubject) {
   EXPECT_FALSE(SqliteFilesHold(path_, "198.51.100.24"));
   EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
 
-  // A log masked before masking reached the subject: opening it masks the
-  // subject.
+  // A log masked before masking reached the subjects: opening it masks
+  // them.
   RawSql(path_,
-         "UPDATE personal_values SET subject = '198.51.100.23' WHERE value = "
-         "'198.51.0.0'; DELETE FROM log_state WHERE name = "
-         "'address_subjects_masked'");
+         "UPDATE personal_values SET subject = '198.51.100.23' WHERE idx = "
+         "12; DELETE FROM log_state WHERE name = 'masked_address_subjects'");
   ASSERT_TRUE(SqliteFilesHold(path_, "198.51.100.23"));
   store = *SqliteLogStore::Open(path_, SignedBy(signer_));
   EXPECT_EQ(store->Erase("198.51.0.0", absl::InfinitePast())->values_erased,
-            1u);
+            2u);
   store.reset();
   EXPECT_FALSE(SqliteFilesHold(path_, "198.51.100.23"));
   EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
