@@ -109,6 +109,9 @@ class GatewayServer {
   std::string revoked_serials_file_;
   std::unique_ptr<policy::PolicyHolder> policies_;
   std::unique_ptr<policy::ReferenceDirectory> references_;
+  // Outlives the grant store: a draw's hold is released on the store's
+  // writer thread, after the grant is stored, until the store is closed.
+  RandomCheckDraws random_check_draws_;
   std::unique_ptr<GrantStore> grants_;
   std::unique_ptr<ApprovalStore> approvals_;
   std::unique_ptr<SessionStore> sessions_;
@@ -117,7 +120,6 @@ class GatewayServer {
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<RateLimiter> rate_limiter_;
-  RandomCheckDraws random_check_draws_;
   std::unique_ptr<audit::NoteSigner> log_signer_;
   std::unique_ptr<audit::LogStore> log_;
   // Masks full source addresses once they are older than the retention.
