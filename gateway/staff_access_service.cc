@@ -44,7 +44,7 @@ absl::Status DecideRequestAccess(
   if (policy.FindCategory(request.justification().category()) != nullptr) {
     entry.set_category(request.justification().category());
   }
-  if (ValidateText("reference", request.justification().reference(), 128, true)
+  if (ValidateReference("reference", request.justification().reference())
           .ok()) {
     entry.set_reference(request.justification().reference());
   }

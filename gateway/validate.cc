@@ -1,5 +1,6 @@
 #include "gateway/validate.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/ascii.h"
@@ -78,6 +79,23 @@ absl::Status ValidateText(absl::string_view field, absl::string_view value,
   return absl::OkStatus();
 }
 
+absl::Status ValidateReference(absl::string_view field,
+                               absl::string_view value) {
+  if (auto s = ValidateText(field, value, 128, true); !s.ok()) return s;
+  const auto allowed = [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '_' || c == ':' || c == '/' || c == '#' || c == '-';
+  };
+  if (!absl::ascii_isalnum(static_cast<unsigned char>(value[0])) ||
+      !std::all_of(value.begin(), value.end(), allowed)) {
+    return Invalid(field,
+                   "a ticket or case id: letters, digits, '.', '_', ':', "
+                   "'/', '#' or '-', starting with a letter or digit (free "
+                   "text belongs in the note)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateId(absl::string_view field, absl::string_view value,
                         bool required) {
   if (value.empty()) {
@@ -116,8 +134,7 @@ absl::Status ValidateRequestAccess(
         "justification.category",
         absl::StrCat("one of ", absl::StrJoin(policy.category_names(), ", ")));
   }
-  if (auto s =
-          ValidateText("justification.reference", why.reference(), 128, true);
+  if (auto s = ValidateReference("justification.reference", why.reference());
       !s.ok()) {
     return s;
   }
@@ -330,9 +347,9 @@ absl::Status ValidateStartSession(
             a.action(), true);
         !s.ok())
       return s;
-    if (auto s = ValidateText(absl::StrCat("customer_requested_actions[", i,
-                                           "].customer_request_ref"),
-                              a.customer_request_ref(), 128, true);
+    if (auto s = ValidateReference(absl::StrCat("customer_requested_actions[",
+                                                i, "].customer_request_ref"),
+                                   a.customer_request_ref());
         !s.ok())
       return s;
   }

@@ -72,6 +72,14 @@ int PageSizeOrDefault(int32_t page_size);
 absl::Status ValidateText(absl::string_view field, absl::string_view value,
                           size_t max_bytes, bool required);
 
+// Checks a reference to a ticket, case or meeting (a justification's, a
+// customer's request): ValidateText's checks, then 1 to 128 letters,
+// digits, '.', '_', ':', '/', '#' or '-', starting with a letter or digit.
+// The log keeps a reference in the clear, so it must be an id and not free
+// text (an e-mail address, a name), which only a note may hold.
+absl::Status ValidateReference(absl::string_view field,
+                               absl::string_view value);
+
 // Checks an id custosd made itself (NewId): `prefix` and 32 lowercase hex
 // digits; required.
 absl::Status ValidateMintedId(absl::string_view field, absl::string_view value,

@@ -47,6 +47,16 @@ TEST(ValidateRequestAccessTest, NamesTheFieldAndWhatWasExpected) {
       {[](auto& r) { r.mutable_justification()->set_reference("a\nb"); },
        "justification.reference: no control characters (found one at offset "
        "1)"},
+      {[](auto& r) {
+         r.mutable_justification()->set_reference("call jan@example.nl");
+       },
+       "justification.reference: a ticket or case id: letters, digits, '.', "
+       "'_', ':', '/', '#' or '-', starting with a letter or digit (free text "
+       "belongs in the note)"},
+      {[](auto& r) { r.mutable_justification()->set_reference("-SUP-1"); },
+       "justification.reference: a ticket or case id: letters, digits, '.', "
+       "'_', ':', '/', '#' or '-', starting with a letter or digit (free text "
+       "belongs in the note)"},
       {[](auto& r) { r.mutable_justification()->set_note("\xC0\xAF"); },
        "justification.note: valid UTF-8 (bad byte at offset 0)"},
       {[](auto& r) { r.add_data_kinds(custos::v1::DATA_KIND_UNSPECIFIED); },
@@ -62,6 +72,17 @@ TEST(ValidateRequestAccessTest, NamesTheFieldAndWhatWasExpected) {
     const absl::Status status = Check(request);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.message;
     EXPECT_EQ(status.message(), c.message);
+  }
+}
+
+TEST(ValidateReferenceTest, AcceptsTheIdsTicketsAndCasesUse) {
+  for (const char* id : {"SUP-1042", "MEET-2026-11-25", "random-check",
+                         "JIRA:CORE-17", "abuse/2026/44", "case#9", "v1.2_3"}) {
+    EXPECT_TRUE(ValidateReference("f", id).ok()) << id;
+  }
+  for (const char* text :
+       {"Jan de Vries", "jan@example.nl", "SUP 1042", "é1", "#1"}) {
+    EXPECT_FALSE(ValidateReference("f", text).ok()) << text;
   }
 }
 

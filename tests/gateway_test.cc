@@ -1194,6 +1194,11 @@ TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
        "justification.category"},
       {[](auto& r) { r.mutable_justification()->set_reference("\x7f"); },
        "justification.reference"},
+      // Free text, which the log would keep in the clear.
+      {[](auto& r) {
+         r.mutable_justification()->set_reference("bel jan@example.nl");
+       },
+       "justification.reference"},
       {[](auto& r) { r.set_customer_id("%00"); }, "customer_id"},
   };
   auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
@@ -1214,6 +1219,10 @@ TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
         << "case " << i;
     EXPECT_NE(context.GetServerTrailingMetadata().count("custos-log-index"), 0u)
         << "case " << i << " was not logged";
+    // A reference the log would keep in the clear only once it checks out.
+    if (cases[i].field == "justification.reference") {
+      EXPECT_EQ(RefusalEntry(context).reference(), "") << "case " << i;
+    }
   }
   EXPECT_TRUE(
       RequestAccess(StaffChannel("anna.support"), "acme", "support", "SUP-1042")
