@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "common/sqlite_file.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -230,6 +231,17 @@ bool SetAndBefore(const google::protobuf::Timestamp& t, absl::Time before) {
              before;
 }
 
+// Whether a trip is past an age `before`: decided before it, or, never
+// decided, over (its last day ended, in UTC) before it.
+bool TripPast(const custos::v1::Trip& trip, absl::Time before) {
+  if (trip.decided_at().seconds() != 0) {
+    return SetAndBefore(trip.decided_at(), before);
+  }
+  absl::CivilDay last_day;
+  return absl::ParseCivilTime(trip.last_day(), &last_day) &&
+         absl::FromCivil(last_day + 1, absl::UTCTimeZone()) <= before;
+}
+
 // Clears the engineer's note of a request; true when it had one.
 bool ClearRequestNote(StoredPendingRequest& p) {
   if (p.pending.justification().note().empty() &&
@@ -254,9 +266,8 @@ absl::StatusOr<uint64_t> ApprovalStore::EraseNotes(absl::string_view subject,
         return theirs && ClearRequestNote(p);
       },
       absl::FunctionRef<bool(custos::v1::Trip&)>([&](custos::v1::Trip& trip) {
-        const bool theirs = subject.empty()
-                                ? SetAndBefore(trip.decided_at(), before)
-                                : trip.staff_id() == subject;
+        const bool theirs = subject.empty() ? TripPast(trip, before)
+                                            : trip.staff_id() == subject;
         const bool their_decision =
             !subject.empty() && trip.decided_by() == subject;
         const custos::v1::Trip was = trip;

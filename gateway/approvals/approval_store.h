@@ -76,7 +76,8 @@ class ApprovalStore {
   // (the log's entries only commit to it): for `subject`, when not empty,
   // the notes of their access requests, their trips' purposes and the
   // decision notes on them, and the decision notes they wrote; otherwise
-  // the notes of requests made, and of trips decided, before `before`. The
+  // the notes of requests made, and of trips decided (or, never decided,
+  // over), before `before`. The
   // file keeps no copy (secure_delete; the write-ahead log is truncated
   // unless a reader holds it). Returns how many requests and trips changed.
   absl::StatusOr<uint64_t> EraseNotes(absl::string_view subject,

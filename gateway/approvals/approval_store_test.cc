@@ -91,8 +91,22 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
   EXPECT_TRUE((*store)->GetTrip("t_2")->decision_note().empty());
   EXPECT_EQ((*store)->GetTrip("t_2")->purpose(), "daan-purpose");
 
-  // Past an age: the request made 40 days ago, not the new ones.
-  ASSERT_EQ(*(*store)->EraseNotes("", now - absl::Hours(24 * 30)), 1u);
+  // Past an age: the request made 40 days ago, not the new ones; and the
+  // trip never decided that ended before then, not the one to come.
+  custos::v1::Trip undecided;
+  undecided.set_trip_id("t_3");
+  undecided.set_staff_id("daan.developer");
+  undecided.set_purpose("over-purpose");
+  undecided.set_state(custos::v1::TRIP_REQUESTED);
+  undecided.set_last_day("2025-10-01");
+  ASSERT_TRUE((*store)->PutTrip(undecided).ok());
+  undecided.set_trip_id("t_4");
+  undecided.set_purpose("coming-purpose");
+  undecided.set_last_day("2026-01-10");
+  ASSERT_TRUE((*store)->PutTrip(undecided).ok());
+  ASSERT_EQ(*(*store)->EraseNotes("", now - absl::Hours(24 * 30)), 2u);
+  EXPECT_TRUE((*store)->GetTrip("t_3")->purpose().empty());
+  EXPECT_EQ((*store)->GetTrip("t_4")->purpose(), "coming-purpose");
   EXPECT_TRUE(
       (*store)->GetPending("p_3")->pending.justification().note().empty());
   EXPECT_EQ((*store)->GetPending("p_2")->pending.justification().note(),
