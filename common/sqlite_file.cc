@@ -1,5 +1,9 @@
 #include "common/sqlite_file.h"
 
+#include <limits>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -44,14 +48,18 @@ absl::Status Exec(sqlite3* db, const std::string& sql, absl::string_view what,
              : SqliteUnavailable(db, what, context);
 }
 
+// Rewrites the rows in batches: each batch is read to its end before any
+// of it is written, so that no row changes under a running SELECT.
 absl::Status RewriteRows(sqlite3* db, absl::string_view table,
                          absl::string_view column,
                          absl::FunctionRef<bool(std::string&)> rewrite,
                          absl::string_view what) {
+  constexpr int kBatch = 512;
   sqlite3_stmt* select = nullptr;
   sqlite3_stmt* update = nullptr;
-  const std::string select_sql = absl::StrCat(
-      "SELECT rowid, ", column, " FROM ", table, " ORDER BY rowid");
+  const std::string select_sql =
+      absl::StrCat("SELECT rowid, ", column, " FROM ", table,
+                   " WHERE rowid > ?1 ORDER BY rowid LIMIT ", kBatch);
   const std::string update_sql =
       absl::StrCat("UPDATE ", table, " SET ", column, " = ?2 WHERE rowid = ?1");
   absl::Status status;
@@ -61,24 +69,36 @@ absl::Status RewriteRows(sqlite3* db, absl::string_view table,
           SQLITE_OK) {
     status = SqliteUnavailable(db, what, "rewriting rows written before");
   }
-  int rc = SQLITE_DONE;
-  while (status.ok() && (rc = sqlite3_step(select)) == SQLITE_ROW) {
-    const void* data = sqlite3_column_blob(select, 1);
-    std::string blob = data == nullptr
-                           ? std::string()
-                           : std::string(static_cast<const char*>(data),
-                                         sqlite3_column_bytes(select, 1));
-    if (!rewrite(blob)) continue;
-    sqlite3_bind_int64(update, 1, sqlite3_column_int64(select, 0));
-    sqlite3_bind_blob(update, 2, blob.data(), static_cast<int>(blob.size()),
-                      SQLITE_TRANSIENT);
-    if (sqlite3_step(update) != SQLITE_DONE) {
-      status = SqliteUnavailable(db, what, "rewriting a row written before");
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (int read = kBatch; status.ok() && read == kBatch;) {
+    std::vector<std::pair<int64_t, std::string>> rewritten;
+    sqlite3_bind_int64(select, 1, after);
+    read = 0;
+    int rc;
+    while ((rc = sqlite3_step(select)) == SQLITE_ROW) {
+      ++read;
+      after = sqlite3_column_int64(select, 0);
+      const void* data = sqlite3_column_blob(select, 1);
+      std::string blob = data == nullptr
+                             ? std::string()
+                             : std::string(static_cast<const char*>(data),
+                                           sqlite3_column_bytes(select, 1));
+      if (rewrite(blob)) rewritten.emplace_back(after, std::move(blob));
     }
-    sqlite3_reset(update);
-  }
-  if (status.ok() && rc != SQLITE_DONE) {
-    status = SqliteUnavailable(db, what, "reading rows written before");
+    sqlite3_reset(select);
+    if (rc != SQLITE_DONE) {
+      status = SqliteUnavailable(db, what, "reading rows written before");
+    }
+    for (const auto& [rowid, blob] : rewritten) {
+      if (!status.ok()) break;
+      sqlite3_bind_int64(update, 1, rowid);
+      sqlite3_bind_blob(update, 2, blob.data(), static_cast<int>(blob.size()),
+                        SQLITE_STATIC);
+      if (sqlite3_step(update) != SQLITE_DONE) {
+        status = SqliteUnavailable(db, what, "rewriting a row written before");
+      }
+      sqlite3_reset(update);
+    }
   }
   sqlite3_finalize(select);
   sqlite3_finalize(update);

@@ -941,7 +941,8 @@ absl::Status SqliteLogStore::EraseOnWriter(const std::string& subject,
     if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
     rows.reset();
     CUSTOS_RETURN_IF_ERROR(RewriteRowValues(db, rewrites));
-    // Values kept beside the entries.
+    // Values kept beside the entries: of the fields MaskedWithAge may mask,
+    // those it does.
     const char* where = by_subject ? "subject = ?1" : "idx < ?1";
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement beside,

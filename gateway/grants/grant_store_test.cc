@@ -216,7 +216,8 @@ TEST(GrantStoreTest, ClearsTheNotesOfAFileWrittenBefore) {
   const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/legacy.db");
   {
     auto store = *GrantStore::Open(path);
-    for (int i = 0; i < 50; ++i) {
+    // More grants than one batch of the rewrite.
+    for (int i = 0; i < 600; ++i) {
       custos::v1::Grant grant = NewGrant(absl::StrCat("g_", i), absl::Hours(1));
       grant.mutable_justification()->set_category("support");
       grant.mutable_justification()->set_reference(absl::StrCat("SUP-", i));
@@ -224,12 +225,16 @@ TEST(GrantStoreTest, ClearsTheNotesOfAFileWrittenBefore) {
           absl::StrCat("legacy-note-", i, std::string(200, 'x')));
       ASSERT_TRUE(store->Create(grant).ok());
       // Older versions of the row go to free space.
-      ASSERT_TRUE(store->AddRecordsRead(grant.grant_id(), 1, 1000, kNow).ok());
-      ASSERT_TRUE(store->StoreRecordsRead().ok());
+      if (i < 50) {
+        ASSERT_TRUE(
+            store->AddRecordsRead(grant.grant_id(), 1, 1000, kNow).ok());
+        ASSERT_TRUE(store->StoreRecordsRead().ok());
+      }
     }
   }
   ASSERT_TRUE(SetSqliteUserVersion(path, 0));
   ASSERT_TRUE(SqliteFilesHold(path, "legacy-note-7"));
+  ASSERT_TRUE(SqliteFilesHold(path, "legacy-note-599"));
 
   auto store = *GrantStore::Open(path);
   EXPECT_FALSE(SqliteFilesHold(path, "legacy-note-"));
@@ -238,7 +243,8 @@ TEST(GrantStoreTest, ClearsTheNotesOfAFileWrittenBefore) {
   EXPECT_TRUE(grant->justification().note().empty());
   EXPECT_EQ(grant->justification().reference(), "SUP-7");
   EXPECT_EQ(grant->records_read(), 1u);
-  EXPECT_EQ(store->List("", "acme", false, kNow, 100, "")->items.size(), 50u);
+  EXPECT_EQ(store->Get("g_599", kNow)->justification().reference(), "SUP-599");
+  EXPECT_EQ(store->List("", "acme", false, kNow, 500, "")->items.size(), 500u);
 }
 
 // Reads count at once, but write their counts together: every count taken
