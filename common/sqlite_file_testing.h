@@ -27,16 +27,22 @@ inline bool SqliteFilesHold(const std::string& path, absl::string_view text) {
   return false;
 }
 
+// Runs `sql` on the database at `path` on a connection of its own, as
+// another program (or an older version of its store) would; false when it
+// fails.
+inline bool ExecSqlite(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  const bool ran =
+      sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+      sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+  sqlite3_close(db);
+  return ran;
+}
+
 // Sets the database's user_version, as a file written by an older version
 // of its store would have it; false when it cannot.
 inline bool SetSqliteUserVersion(const std::string& path, int version) {
-  sqlite3* db = nullptr;
-  const bool set =
-      sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
-      sqlite3_exec(db, absl::StrCat("PRAGMA user_version = ", version).c_str(),
-                   nullptr, nullptr, nullptr) == SQLITE_OK;
-  sqlite3_close(db);
-  return set;
+  return ExecSqlite(path, absl::StrCat("PRAGMA user_version = ", version));
 }
 
 }  // namespace custos

@@ -143,17 +143,10 @@ TEST(ApprovalStoreTest, AnErasureTakesNotesClearedBeforeOutOfTheLog) {
 TEST(ApprovalStoreTest, RebuildsAFileWrittenBefore) {
   const std::string path = Path("rebuilt.db");
   ASSERT_TRUE(ApprovalStore::Open(path).ok());
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "PRAGMA secure_delete=OFF; INSERT INTO trips VALUES"
-                           "('t_9', 'anna.support', 1, 'freed-purpose-77'); "
-                           "DELETE FROM trips WHERE trip_id = 't_9'",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ASSERT_TRUE(ExecSqlite(path,
+                         "PRAGMA secure_delete=OFF; INSERT INTO trips VALUES"
+                         "('t_9', 'anna.support', 1, 'freed-purpose-77'); "
+                         "DELETE FROM trips WHERE trip_id = 't_9'"));
   ASSERT_TRUE(SetSqliteUserVersion(path, 0));
   ASSERT_TRUE(SqliteFilesHold(path, "freed-purpose-77"));
   ASSERT_TRUE(ApprovalStore::Open(path).ok());
@@ -183,16 +176,8 @@ TEST(ApprovalStoreTest, DropsTheNotesOfLapsedRequestsOnly) {
   ASSERT_TRUE((*store)->PutTrip(trip).ok());
   // Files written before kept the time a request was made in seconds.
   store->reset();
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "UPDATE pending SET created_us = created_us / "
-                           "1000000",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
-  }
+  ASSERT_TRUE(
+      ExecSqlite(path, "UPDATE pending SET created_us = created_us / 1000000"));
   store = ApprovalStore::Open(path);
   ASSERT_TRUE(store.ok()) << store.status();
 
