@@ -106,6 +106,7 @@ AuditedCall::AuditedCall(const Gateway* gateway,
   }
   // Addresses and names are personal data: the entry only commits to them.
   AddPersonalValue("source_ip", caller_.source_address);
+  AddPersonalValue("certificate_subject", caller_.refused_certificate_subject);
   if (caller_.staff != nullptr) {
     AddPersonalValue("actor_name", caller_.staff->display_name());
   }

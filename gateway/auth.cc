@@ -1,6 +1,7 @@
 #include "gateway/auth.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -105,10 +106,12 @@ Caller Authenticator::Authenticate(const grpc::ServerContextBase& context,
     if (!values.empty())
       peer_pem.assign(values.front().data(), values.front().size());
   }
-  absl::StatusOr<std::string> subject =
-      verifier_->Verify(peer_pem, now, &caller.certificate_serial);
+  std::string distinguished_name;
+  absl::StatusOr<std::string> subject = verifier_->Verify(
+      peer_pem, now, &caller.certificate_serial, &distinguished_name);
   if (!subject.ok()) {
     caller.status = subject.status();
+    caller.refused_certificate_subject = std::move(distinguished_name);
     return caller;
   }
   if (IsValidId(*subject)) caller.claimed_id = *subject;
@@ -119,9 +122,11 @@ Caller Authenticator::Authenticate(const grpc::ServerContextBase& context,
   }
   caller.staff = directory_->FindStaff(*subject);
   if (caller.staff == nullptr) {
-    caller.status = absl::UnauthenticatedError(absl::StrCat(
-        "certificate subject \"", caller.claimed_id.empty() ? "?" : *subject,
-        "\" is not in the staff directory"));
+    // Not quoted: the subject names a person, and this message is logged.
+    caller.status = absl::UnauthenticatedError(
+        "client certificate verified, but its subject common name is not a "
+        "staff id in the staff directory");
+    caller.refused_certificate_subject = std::move(distinguished_name);
   }
   return caller;
 }

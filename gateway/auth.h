@@ -34,6 +34,11 @@ struct Caller {
   // The serial of the certificate that verified (normalized hex), for what
   // the call opens that outlives it.
   std::string certificate_serial;
+  // The subject (distinguished name) of a client certificate that did not
+  // make a caller: refused, or not in the staff directory. It names a
+  // person, so the log only commits to it (see AuditedCall); empty
+  // otherwise.
+  std::string refused_certificate_subject;
   std::string source_address;
   // Where the policy's networks place the source address (set by the
   // caller of Authenticate, with its policy snapshot).

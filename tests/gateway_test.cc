@@ -282,6 +282,53 @@ TEST_F(GatewayTest, RefusesCertificateFromAnotherCaAndLogsIt) {
   EXPECT_EQ(entry.status_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// A certificate's subject names a person, and an entry's bytes can never be
+// erased: the refusal of a certificate says what was wrong without naming
+// it, and the entry commits to the subject, which is kept beside it.
+TEST_F(GatewayTest, RefusesUnknownAndExpiredCertificatesKeepingTheSubjectOut) {
+  const std::string ca_cert = ReadFile(Pki("ca.crt"));
+  const std::string ca_key = ReadFile(Pki("ca.key"));
+  const absl::Time now = absl::Now();
+  struct Refusal {
+    absl::Time not_before;
+    absl::Time not_after;
+    std::string why;
+  };
+  for (const Refusal& refusal :
+       {Refusal{now - absl::Hours(1), now + absl::Hours(1),
+                "not a staff id in the staff directory"},
+        Refusal{now - absl::Hours(48), now - absl::Hours(24), "expired at"}}) {
+    auto cert = pki::IssueClientCert(ca_cert, ca_key, "Nina Newcomer",
+                                     refusal.not_before, refusal.not_after);
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    const Answer answer = RequestAccess(Channel(cert->cert_pem, cert->key_pem),
+                                        "acme", "support", "SUP-1");
+    EXPECT_EQ(answer.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(answer.status.error_message(), HasSubstr(refusal.why));
+
+    uint64_t index = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(answer.log_index, &index));
+    custos::v1::GetInclusionProofRequest request;
+    request.set_index(index);
+    custos::v1::InclusionProof proof;
+    grpc::ClientContext context;
+    ASSERT_TRUE(custos::v1::AuditLog::NewStub(StaffChannel("dirk.dpo"))
+                    ->GetInclusionProof(&context, request, &proof)
+                    .ok());
+    const custos::v1::LogEntry& entry = proof.entry();
+    EXPECT_EQ(entry.actor().kind(), custos::v1::ACTOR_UNKNOWN_CALLER);
+    ASSERT_EQ(entry.reasons_size(), 1);
+    EXPECT_THAT(entry.reasons(0).message(), HasSubstr(refusal.why));
+    EXPECT_THAT(proof.entry_bytes(), ::testing::Not(HasSubstr("Newcomer")));
+    std::vector<std::string> committed;
+    for (const auto& c : entry.commitments()) committed.push_back(c.field());
+    EXPECT_THAT(committed, ::testing::Contains("certificate_subject"))
+        << refusal.why;
+  }
+  EXPECT_TRUE(SqliteFilesHold(absl::StrCat(*data_dir_, "/audit.db"),
+                              "CN=Nina Newcomer"));
+}
+
 TEST_F(GatewayTest, StaffSeeOnlyTheirOwnEntries) {
   ASSERT_TRUE(
       RequestAccess(StaffChannel("daan.developer"), "acme", "bug", "BUG-7")

@@ -93,14 +93,11 @@ absl::StatusOr<std::string> CommonNameOf(X509* cert) {
   const int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (index < 0) {
     return absl::UnauthenticatedError(
-        absl::StrCat("client certificate has no subject common name (subject ",
-                     SubjectOf(cert), ")"));
+        "client certificate has no subject common name");
   }
   if (X509_NAME_get_index_by_NID(name, NID_commonName, index) >= 0) {
     return absl::UnauthenticatedError(
-        absl::StrCat("client certificate has more than one subject common "
-                     "name (subject ",
-                     SubjectOf(cert), ")"));
+        "client certificate has more than one subject common name");
   }
   const ASN1_STRING* data =
       X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
@@ -116,9 +113,7 @@ absl::StatusOr<std::string> CommonNameOf(X509* cert) {
   OPENSSL_free(utf8);
   if (common_name.empty()) {
     return absl::UnauthenticatedError(
-        absl::StrCat("client certificate has no subject common name (its CN "
-                     "is empty; subject ",
-                     SubjectOf(cert), ")"));
+        "client certificate has no subject common name (its CN is empty)");
   }
   if (common_name.find('\0') != std::string::npos) {
     return absl::UnauthenticatedError(
@@ -127,14 +122,25 @@ absl::StatusOr<std::string> CommonNameOf(X509* cert) {
   return common_name;
 }
 
-// Why X509_verify_cert refused `leaf`, in words a person can act on.
+// The leaf's issuer, for a leaf the trusted CA did not sign; a self-signed
+// leaf's issuer is its subject, which names a person.
+std::string IssuerOf(X509* leaf) {
+  if (X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(leaf)) ==
+      0) {
+    return "it is self-signed";
+  }
+  return absl::StrCat("issuer ", NameOf(X509_get_issuer_name(leaf)));
+}
+
+// Why X509_verify_cert refused `leaf`, in words a person can act on. The
+// leaf's subject is left out: it names a person, and the message goes into
+// the log, whose entries can never be erased.
 absl::Status ChainError(X509_STORE_CTX* ctx, X509* leaf) {
   const int error = X509_STORE_CTX_get_error(ctx);
   const int depth = X509_STORE_CTX_get_error_depth(ctx);
   X509* at = X509_STORE_CTX_get_current_cert(ctx);
   if (at == nullptr) at = leaf;
   ERR_clear_error();
-  const std::string subject = SubjectOf(leaf);
   // The leaf or, for depth > 0, the CA above it.
   const std::string which =
       depth == 0 ? "client certificate"
@@ -151,31 +157,26 @@ absl::Status ChainError(X509_STORE_CTX* ctx, X509* leaf) {
     case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
     case X509_V_ERR_CERT_UNTRUSTED:
     case X509_V_ERR_AKID_SKID_MISMATCH:
-      return absl::UnauthenticatedError(absl::StrCat(
-          "client certificate is not signed by the trusted CA (subject ",
-          subject, ", issuer ", NameOf(X509_get_issuer_name(leaf)), ")"));
+      return absl::UnauthenticatedError(
+          absl::StrCat("client certificate is not signed by the trusted CA (",
+                       IssuerOf(leaf), ")"));
     case X509_V_ERR_CERT_HAS_EXPIRED:
       return absl::UnauthenticatedError(absl::StrCat(
           which, " expired at ", FormatAsn1Time(X509_get0_notAfter(at)),
-          depth == 0
-              ? absl::StrCat(" (subject ", subject, "); ask for a new one")
-              : "; the CA must be renewed"));
+          depth == 0 ? "; ask for a new one" : "; the CA must be renewed"));
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return absl::UnauthenticatedError(absl::StrCat(
-          which, " is not valid until ",
-          FormatAsn1Time(X509_get0_notBefore(at)),
-          depth == 0 ? absl::StrCat(" (subject ", subject, ")") : "",
-          "; check the clocks of this server and of the CA"));
+      return absl::UnauthenticatedError(
+          absl::StrCat(which, " is not valid until ",
+                       FormatAsn1Time(X509_get0_notBefore(at)),
+                       "; check the clocks of this server and of the CA"));
     case X509_V_ERR_INVALID_PURPOSE:
-      return absl::UnauthenticatedError(absl::StrCat(
-          which,
-          " is not for client authentication (its extendedKeyUsage or "
-          "keyUsage does not allow it; subject ",
-          subject, ")"));
+      return absl::UnauthenticatedError(
+          absl::StrCat(which,
+                       " is not for client authentication (its "
+                       "extendedKeyUsage or keyUsage does not allow it)"));
     default:
       return absl::UnauthenticatedError(absl::StrCat(
-          which, " does not verify: ", X509_verify_cert_error_string(error),
-          " (subject ", subject, ")"));
+          which, " does not verify: ", X509_verify_cert_error_string(error)));
   }
 }
 
@@ -226,7 +227,8 @@ bool ClientVerifier::IsRevoked(absl::string_view serial_hex) const {
 
 absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
                                                    absl::Time now,
-                                                   std::string* serial) const {
+                                                   std::string* serial,
+                                                   std::string* subject) const {
   if (absl::StripAsciiWhitespace(peer_pem).empty()) {
     return absl::UnauthenticatedError(
         "no client certificate was presented; staff connect with the "
@@ -237,13 +239,16 @@ absl::StatusOr<std::string> ClientVerifier::Verify(absl::string_view peer_pem,
     auto it = verified_.find(peer_pem);
     if (it != verified_.end() && now >= it->second.not_before &&
         now <= it->second.not_after) {
+      if (subject != nullptr) *subject = it->second.subject;
       CUSTOS_RETURN_IF_ERROR(RefuseIfRevoked(it->second));
       if (serial != nullptr) *serial = it->second.serial;
       return it->second.common_name;
     }
   }
   Verified verified;
-  CUSTOS_RETURN_IF_ERROR(VerifyChain(peer_pem, now, verified));
+  const absl::Status chain = VerifyChain(peer_pem, now, verified);
+  if (subject != nullptr) *subject = verified.subject;
+  CUSTOS_RETURN_IF_ERROR(chain);
   MutexLock lock(&mu_);
   CUSTOS_RETURN_IF_ERROR(RefuseIfRevoked(verified));
   constexpr size_t kMaxCached = 10000;
@@ -264,6 +269,7 @@ absl::Status ClientVerifier::VerifyChain(absl::string_view peer_pem,
     return absl::UnauthenticatedError(
         "client certificate is not a PEM certificate");
   }
+  verified.subject = SubjectOf(cert.get());
 
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (ctx == nullptr ||
@@ -284,10 +290,9 @@ absl::Status ClientVerifier::VerifyChain(absl::string_view peer_pem,
   // wants clientAuth said explicitly.
   if ((X509_get_extension_flags(cert.get()) & EXFLAG_XKUSAGE) == 0 ||
       (X509_get_extended_key_usage(cert.get()) & XKU_SSL_CLIENT) == 0) {
-    return absl::UnauthenticatedError(absl::StrCat(
+    return absl::UnauthenticatedError(
         "client certificate is not for client authentication (it has no "
-        "extendedKeyUsage clientAuth; subject ",
-        SubjectOf(cert.get()), ")"));
+        "extendedKeyUsage clientAuth)");
   }
   CUSTOS_ASSIGN_OR_RETURN(verified.common_name, CommonNameOf(cert.get()));
   verified.serial = SerialOf(cert.get());
@@ -308,9 +313,8 @@ absl::Status ClientVerifier::VerifyChain(absl::string_view peer_pem,
 
 absl::Status ClientVerifier::RefuseIfRevoked(const Verified& verified) const {
   if (!revoked_.contains(verified.serial)) return absl::OkStatus();
-  return absl::UnauthenticatedError(
-      absl::StrCat("client certificate is revoked (serial ", verified.serial,
-                   ", subject CN=", verified.common_name, ")"));
+  return absl::UnauthenticatedError(absl::StrCat(
+      "client certificate is revoked (serial ", verified.serial, ")"));
 }
 
 void ClientVerifier::Revoke(absl::string_view serial_hex) {

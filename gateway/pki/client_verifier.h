@@ -45,20 +45,24 @@ class ClientVerifier {
   // UNAUTHENTICATED in every failure, with a message a person can act on:
   // "no client certificate was presented", "client certificate is not a PEM
   // certificate", "client certificate is not signed by the trusted CA
-  // (subject CN=..., issuer CN=...)", "client certificate expired at
-  // 2026-01-02 03:04:05 UTC (subject CN=...)", "client certificate is not
-  // valid until ...", "client certificate is not for client authentication
-  // ...", "client certificate has no subject common name ...", "client
-  // certificate is revoked (serial ..., subject CN=...)". INTERNAL only if
-  // OpenSSL cannot allocate.
+  // (issuer CN=...)" (or "(it is self-signed)"), "client certificate expired
+  // at 2026-01-02 03:04:05 UTC; ask for a new one", "client certificate is
+  // not valid until ...", "client certificate is not for client
+  // authentication ...", "client certificate has no subject common name
+  // ...", "client certificate is revoked (serial ...)". INTERNAL only if
+  // OpenSSL cannot allocate. Messages never quote the certificate's subject:
+  // it names a person, and they are logged.
   //
   // A certificate that verified is remembered (up to 10,000), so later calls
   // with the same PEM skip the signature checks; the validity window and
   // revocation are still checked on every call.
   // With `serial`, also the certificate's serial (normalized, as Revoke
-  // takes it).
+  // takes it). With `subject`, the subject's distinguished name (RFC 2253,
+  // at most 200 bytes and "..."), set whenever the PEM parses, refused or
+  // not, for a caller that keeps it as personal data.
   absl::StatusOr<std::string> Verify(absl::string_view peer_pem, absl::Time now,
-                                     std::string* serial = nullptr) const;
+                                     std::string* serial = nullptr,
+                                     std::string* subject = nullptr) const;
 
   // Whether the certificate with this serial (as Verify gave it) has been
   // revoked: for what a certificate opened that outlives its connection (a
@@ -79,12 +83,14 @@ class ClientVerifier {
   // chain's) in which the result stands.
   struct Verified {
     std::string common_name;
+    std::string subject;
     std::string serial;
     absl::Time not_before;
     absl::Time not_after;
   };
 
-  // Verifies without the cache; on success fills `verified`.
+  // Verifies without the cache; on success fills `verified`, and its
+  // `subject` whenever the PEM parses.
   absl::Status VerifyChain(absl::string_view peer_pem, absl::Time now,
                            Verified& verified) const;
   absl::Status RefuseIfRevoked(const Verified& verified) const

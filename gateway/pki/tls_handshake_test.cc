@@ -243,7 +243,7 @@ TEST_F(TlsHandshakeTest, ForeignClientCertificateConnectsAndIsRefusedByTheApp) {
   EXPECT_EQ(who.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(who.status.error_message(),
               HasSubstr("client certificate is not signed by the trusted CA "
-                        "(subject CN=anna.support, issuer CN=Mallory CA)"));
+                        "(issuer CN=Mallory CA)"));
   // Under DONT_VERIFY gRPC still calls this peer authenticated (it sets the
   // peer identity from the unverified certificate's CN and SANs): nothing in
   // custosd may rely on IsPeerAuthenticated() or GetPeerIdentity().
