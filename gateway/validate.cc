@@ -51,6 +51,29 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i) {
   return length;
 }
 
+// An id from elsewhere (a ticket's, a device's), which the log or a store
+// keeps in the clear: so an id, never free text such as an e-mail address or
+// a name. `kind` and `hint` frame the expected shape in the error.
+absl::Status ValidateOutsideId(absl::string_view field, absl::string_view value,
+                               bool required, absl::string_view kind,
+                               absl::string_view hint) {
+  if (auto s = ValidateText(field, value, 128, required); !s.ok()) return s;
+  if (value.empty()) return absl::OkStatus();
+  const auto allowed = [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '_' || c == ':' || c == '/' || c == '#' || c == '-';
+  };
+  if (!absl::ascii_isalnum(static_cast<unsigned char>(value[0])) ||
+      !std::all_of(value.begin(), value.end(), allowed)) {
+    return Invalid(field, absl::StrCat(kind,
+                                       ": letters, digits, '.', '_', ':', "
+                                       "'/', '#' or '-', starting with a "
+                                       "letter or digit",
+                                       hint));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateText(absl::string_view field, absl::string_view value,
@@ -81,19 +104,15 @@ absl::Status ValidateText(absl::string_view field, absl::string_view value,
 
 absl::Status ValidateReference(absl::string_view field,
                                absl::string_view value) {
-  if (auto s = ValidateText(field, value, 128, true); !s.ok()) return s;
-  const auto allowed = [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-           c == '_' || c == ':' || c == '/' || c == '#' || c == '-';
-  };
-  if (!absl::ascii_isalnum(static_cast<unsigned char>(value[0])) ||
-      !std::all_of(value.begin(), value.end(), allowed)) {
-    return Invalid(field,
-                   "a ticket or case id: letters, digits, '.', '_', ':', "
-                   "'/', '#' or '-', starting with a letter or digit (free "
-                   "text belongs in the note)");
-  }
-  return absl::OkStatus();
+  return ValidateOutsideId(field, value, true, "a ticket or case id",
+                           " (free text belongs in the note)");
+}
+
+absl::Status ValidateDeviceId(absl::string_view field, absl::string_view value,
+                              bool required) {
+  return ValidateOutsideId(field, value, required,
+                           "a device id, such as its host name or asset tag",
+                           "");
 }
 
 absl::Status ValidateId(absl::string_view field, absl::string_view value,
@@ -157,7 +176,7 @@ absl::Status ValidateRequestAccess(
       return Invalid("duration", "more than 0 and at most 30 days");
     }
   }
-  return ValidateText("device_id", request.device_id(), 128, false);
+  return ValidateDeviceId("device_id", request.device_id(), false);
 }
 
 absl::Status ValidateListEntries(
@@ -288,7 +307,7 @@ absl::Status ValidateRequestTrip(
     return Invalid("last_day", absl::StrCat("on or after first_day, at most ",
                                             kLongestTripDays, " days later"));
   }
-  if (auto s = ValidateText("device_id", request.device_id(), 128, true);
+  if (auto s = ValidateDeviceId("device_id", request.device_id(), true);
       !s.ok())
     return s;
   return ValidateText("purpose", request.purpose(), 1024, false);

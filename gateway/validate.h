@@ -80,6 +80,13 @@ absl::Status ValidateText(absl::string_view field, absl::string_view value,
 absl::Status ValidateReference(absl::string_view field,
                                absl::string_view value);
 
+// Checks the id of a device (a trip's, the one a request comes from) as
+// ValidateReference checks a reference: approvals.db keeps it, and the
+// reasons of a refusal, which the log keeps in the clear, quote it; so it
+// must be an id, not free text. Empty is allowed unless `required`.
+absl::Status ValidateDeviceId(absl::string_view field, absl::string_view value,
+                              bool required);
+
 // Checks an id custosd made itself (NewId): `prefix` and 32 lowercase hex
 // digits; required.
 absl::Status ValidateMintedId(absl::string_view field, absl::string_view value,

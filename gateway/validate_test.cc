@@ -14,6 +14,11 @@ custos::v1::RequestAccessRequest Valid() {
   return request;
 }
 
+// Free text given as a device id (an e-mail address, a name).
+constexpr char kNotADeviceId[] =
+    "device_id: a device id, such as its host name or asset tag: letters, "
+    "digits, '.', '_', ':', '/', '#' or '-', starting with a letter or digit";
+
 absl::Status Check(const custos::v1::RequestAccessRequest& request) {
   static const auto* policy = new std::shared_ptr<const policy::Policy>(
       *policy::Policy::Parse(kDefaultPolicy, "default_policy"));
@@ -65,6 +70,8 @@ TEST(ValidateRequestAccessTest, NamesTheFieldAndWhatWasExpected) {
        "data_kinds[0]: a known DataKind, got 99"},
       {[](auto& r) { r.mutable_duration()->set_seconds(-5); },
        "duration: more than 0 and at most 30 days"},
+      {[](auto& r) { r.set_device_id("anna@example.nl"); }, kNotADeviceId},
+      {[](auto& r) { r.set_device_id("Anna de Vries"); }, kNotADeviceId},
   };
   for (const Case& c : cases) {
     auto request = Valid();
@@ -152,6 +159,12 @@ TEST(ValidateTest, ApprovalCalls) {
   trip.set_first_day("2026-12-07");
   trip.set_last_day("2026-12-09");
   trip.set_device_id("laptop-7");
+  EXPECT_EQ(FirstError(ValidateRequestTrip, trip), "");
+  trip.set_device_id("Anna's laptop");
+  EXPECT_EQ(FirstError(ValidateRequestTrip, trip), kNotADeviceId);
+  trip.clear_device_id();
+  EXPECT_EQ(FirstError(ValidateRequestTrip, trip), "device_id: required");
+  trip.set_device_id("C02XK1JH:anna-mbp.corp/7");
   EXPECT_EQ(FirstError(ValidateRequestTrip, trip), "");
   trip.set_last_day("2027-03-08");  // 91 days on
   EXPECT_EQ(FirstError(ValidateRequestTrip, trip),

@@ -1233,6 +1233,9 @@ TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
        "duration"},
       {[](auto& r) { r.set_device_id(std::string(300, 'd')); }, "device_id"},
       {[](auto& r) { r.set_device_id("laptop\n7"); }, "device_id"},
+      // Free text, which approvals.db and refusals would keep.
+      {[](auto& r) { r.set_device_id("anna@example.nl"); }, "device_id"},
+      {[](auto& r) { r.set_device_id("Anna de Vries"); }, "device_id"},
       {[](auto& r) { r.set_customer_id(" acme"); }, "customer_id"},
       {[](auto& r) { r.set_customer_id("acme\t"); }, "customer_id"},
       {[](auto& r) {
@@ -3021,6 +3024,17 @@ TEST_F(TakeIdentityTest, RefusesHostileInputAcrossServices) {
          return approvals->RequestTrip(&c, r, &out);
        },
        StatusCode::INVALID_ARGUMENT, "purpose"},
+      {"trip device that is an e-mail address",
+       [&](grpc::ClientContext& c) {
+         custos::v1::RequestTripRequest r;
+         r.set_country("DE");
+         r.set_first_day("2026-11-20");
+         r.set_last_day("2026-11-30");
+         r.set_device_id("anna@example.nl");
+         custos::v1::RequestTripResponse out;
+         return approvals->RequestTrip(&c, r, &out);
+       },
+       StatusCode::INVALID_ARGUMENT, "device_id"},
       {"staff deciding a trip",
        [&](grpc::ClientContext& c) {
          custos::v1::DecideTripRequest r;

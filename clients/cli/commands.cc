@@ -1166,7 +1166,8 @@ const Command kCommands[] = {
      IdentityList},
     {"trip", "request",
      "--country CC --first_day YYYY-MM-DD --last_day YYYY-MM-DD --device ID\n"
-     "      ask the DPO to approve working from abroad",
+     "      ask the DPO to approve working from abroad on the device ID (its "
+     "host name or asset tag, such as laptop-7)",
      TripRequest},
     {"trip", "decide",
      "--trip ID --approve|--refuse [--note TEXT]\n      decide a trip (DPO)",

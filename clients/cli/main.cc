@@ -45,7 +45,10 @@ ABSL_FLAG(std::string, token, "",
 ABSL_FLAG(std::string, country, "", "Country code of a trip, e.g. DE.");
 ABSL_FLAG(std::string, first_day, "", "First day of a trip, YYYY-MM-DD.");
 ABSL_FLAG(std::string, last_day, "", "Last day of a trip, YYYY-MM-DD.");
-ABSL_FLAG(std::string, device, "", "Device id (trip request).");
+ABSL_FLAG(std::string, device, "",
+          "Device id (trip request): the id of the device you will work "
+          "from, such as its host name or asset tag (laptop-7): letters, "
+          "digits and . _ : / # -, never a name or an e-mail address.");
 ABSL_FLAG(std::string, trip, "", "Trip id (trip decide).");
 ABSL_FLAG(std::string, request, "", "Pending request id (approval decide).");
 ABSL_FLAG(std::string, partner, "", "Partner organisation (consent set).");
