@@ -539,9 +539,15 @@ void SqliteLogStore::WriterLoop() {
                       ABSL_NO_THREAD_SAFETY_ANALYSIS { return HasWork(); });
       }
       tasks.swap(tasks_);
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      // Appenders wait on mu_ while the batch is taken: take it whole when
+      // it fits, rather than moving each entry out under the lock.
+      if (queue_.size() <= kMaxBatch) {
+        batch.swap(queue_);
+      } else {
+        while (batch.size() < kMaxBatch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
       stopping = stopping_ && queue_.empty() && batch.empty() && tasks.empty();
     }
@@ -585,7 +591,6 @@ absl::Status SqliteLogStore::WriteCheckpoint() {
 
 void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
                                  bool checkpoint_due) {
-  std::vector<custos::v1::LogEntry> stored;
   absl::Status status = tail_stale_ ? RecoverTail() : absl::OkStatus();
   const uint64_t first_index = next_index_;
   const std::string first_prev = last_leaf_hash_;
@@ -593,7 +598,7 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
   const uint64_t first_checkpointed = checkpointed_size_;
   const absl::Time first_checkpoint_time = last_checkpoint_;
   const size_t first_unlisted = unlisted_.size();
-  if (status.ok()) status = WriteBatch(batch, stored);
+  if (status.ok()) status = WriteBatch(batch);
   if (status.ok() && checkpoint_due) status = WriteCheckpoint();
   const bool list_now =
       checkpoint_due || unlisted_.size() >= options_.listing_batch;
@@ -622,15 +627,13 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
   std::vector<Completion> committed;
   committed.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    committed.push_back({std::move(batch[i].done), std::move(stored[i])});
+    committed.push_back({std::move(batch[i].done), std::move(batch[i].entry)});
   }
   Complete(std::move(committed));
 }
 
-absl::Status SqliteLogStore::WriteBatch(
-    std::deque<Pending>& batch, std::vector<custos::v1::LogEntry>& stored) {
+absl::Status SqliteLogStore::WriteBatch(std::deque<Pending>& batch) {
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(write_db_.get(), "BEGIN IMMEDIATE"));
-  stored.reserve(batch.size());
   absl::Status node_status;
   for (Pending& p : batch) {
     custos::v1::LogEntry& entry = p.entry;
@@ -701,7 +704,6 @@ absl::Status SqliteLogStore::WriteBatch(
     CUSTOS_RETURN_IF_ERROR(node_status);
     last_leaf_hash_.assign(leaf.data(), leaf.size());
     ++next_index_;
-    stored.push_back(std::move(entry));
   }
   return absl::OkStatus();
 }

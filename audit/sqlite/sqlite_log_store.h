@@ -130,8 +130,9 @@ class SqliteLogStore final : public LogStore {
   void CompleterLoop();
   void Complete(std::vector<Completion> batch);
   void CommitBatch(std::deque<Pending>& batch, bool checkpoint_due);
-  absl::Status WriteBatch(std::deque<Pending>& batch,
-                          std::vector<custos::v1::LogEntry>& stored);
+  // Inserts the batch's entries in one open transaction, setting each
+  // entry's index and prev_hash in place (the callers are answered with it).
+  absl::Status WriteBatch(std::deque<Pending>& batch);
   // Signs and stores a checkpoint of everything appended, inside the
   // caller's transaction.
   absl::Status WriteCheckpoint();
