@@ -120,28 +120,40 @@ absl::Status EnsureDemoAccounts(const std::string& accounts_path,
 
 bool LoginLimiter::Allowed(absl::string_view key, absl::Time now) {
   MutexLock lock(&mu_);
+  ForgetPassedLocked(now);
   auto it = failures_.find(key);
-  if (it == failures_.end()) return true;
-  if (now - it->second.first >= window_) {
-    failures_.erase(it);
-    return true;
-  }
-  return it->second.count < max_failures_;
+  return it == failures_.end() || it->second.count < max_failures_;
 }
 
 void LoginLimiter::RecordFailure(absl::string_view key, absl::Time now) {
   MutexLock lock(&mu_);
+  // A key whose window has passed is gone now, so a key found is counting.
+  ForgetPassedLocked(now);
   auto [it, inserted] = failures_.try_emplace(std::string(key));
-  if (inserted || now - it->second.first >= window_) {
-    it->second = Failures{now, 0};
+  if (inserted) {
+    it->second.first = now;
+    by_first_.emplace(now, it->first);
   }
   ++it->second.count;
 }
 
 void LoginLimiter::RecordSuccess(absl::string_view key) {
   MutexLock lock(&mu_);
-  auto it = failures_.find(key);
-  if (it != failures_.end()) failures_.erase(it);
+  EraseLocked(failures_.find(key));
+}
+
+void LoginLimiter::ForgetPassedLocked(absl::Time now) {
+  // Each key is erased once, after the failure that added it: the work is
+  // bounded by the failures recorded.
+  while (!by_first_.empty() && now - by_first_.begin()->first >= window_) {
+    EraseLocked(failures_.find(by_first_.begin()->second));
+  }
+}
+
+void LoginLimiter::EraseLocked(FailuresByKey::iterator it) {
+  if (it == failures_.end()) return;
+  by_first_.erase({it->second.first, it->first});
+  failures_.erase(it);
 }
 
 }  // namespace custos::web

@@ -10,7 +10,9 @@
 #define CUSTOS_CLIENTS_WEB_PORTAL_ACCOUNTS_H_
 
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -63,24 +65,44 @@ absl::Status EnsureDemoAccounts(const std::string& accounts_path,
 // Refuses sign-in for a key (a login, or a client address) after
 // `max_failures` failed attempts within `window`, until the window has passed
 // since the first of them.
+//
+// A key is forgotten once its window has passed, at the next check or
+// failure of any key (each forgets every key whose window has passed, in
+// time order, without a walk over the others), so a client's address is not
+// kept longer than that; and at once on RecordSuccess.
 class LoginLimiter {
  public:
   LoginLimiter(int max_failures, absl::Duration window)
       : max_failures_(max_failures), window_(window) {}
 
+  // Whether `key` may try to sign in at `now`.
   bool Allowed(absl::string_view key, absl::Time now);
   void RecordFailure(absl::string_view key, absl::Time now);
+  // Forgets `key`'s failures.
   void RecordSuccess(absl::string_view key);
+  // Keys kept, for tests.
+  size_t size() const {
+    MutexLock lock(&mu_);
+    return failures_.size();
+  }
 
  private:
   struct Failures {
     absl::Time first;
     int count = 0;
   };
+  using FailuresByKey = std::map<std::string, Failures, std::less<>>;
+  void ForgetPassedLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseLocked(FailuresByKey::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const int max_failures_;
   const absl::Duration window_;
-  Mutex mu_;
-  std::map<std::string, Failures, std::less<>> failures_ ABSL_GUARDED_BY(mu_);
+  mutable Mutex mu_;
+  FailuresByKey failures_ ABSL_GUARDED_BY(mu_);
+  // Every key by its first failure, to forget keys in the order their
+  // windows pass.
+  std::set<std::pair<absl::Time, std::string>> by_first_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace custos::web

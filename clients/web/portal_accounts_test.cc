@@ -110,8 +110,25 @@ TEST(LoginLimiterTest, SuccessClearsFailures) {
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
   limiter.RecordFailure("k", t0);
   limiter.RecordSuccess("k");
+  EXPECT_EQ(limiter.size(), 0u);
   limiter.RecordFailure("k", t0);
   EXPECT_TRUE(limiter.Allowed("k", t0));
+}
+
+// A failed sign-in's address is personal data: it is forgotten once its
+// window has passed, whichever key is checked or fails next.
+TEST(LoginLimiterTest, ForgetsAKeyOnceItsWindowHasPassed) {
+  LoginLimiter limiter(5, absl::Minutes(15));
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  limiter.RecordFailure("address:192.0.2.7", t0);
+  limiter.RecordFailure("login:acme", t0 + absl::Minutes(10));
+  EXPECT_EQ(limiter.size(), 2u);
+  EXPECT_TRUE(limiter.Allowed("login:nordwind", t0 + absl::Minutes(15)));
+  EXPECT_EQ(limiter.size(), 1u);
+  limiter.RecordFailure("login:nordwind", t0 + absl::Minutes(25));
+  EXPECT_EQ(limiter.size(), 1u);
+  EXPECT_TRUE(limiter.Allowed("login:nordwind", t0 + absl::Minutes(40)));
+  EXPECT_EQ(limiter.size(), 0u);
 }
 
 }  // namespace

@@ -106,6 +106,9 @@ void WebServer::State::ServeLogin() {
                        absl::UnauthenticatedError("login or password is wrong"),
                        "Sign in");
     }
+    // The address's failures are left to lapse with their window: cleared
+    // on a success, they would let an address that holds one account try
+    // other logins without end.
     login_limiter.RecordSuccess(login_key);
     WebSession signed_in;
     signed_in.acts_as = account->acts_as;
