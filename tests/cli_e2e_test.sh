@@ -202,6 +202,38 @@ grep -q 'custos_requests_total{category="support",method="StaffAccess.RequestAcc
 grep -q '^custos_log_entries ' <<<"$metrics" || fail "no log size gauge"
 grep -q '^custos_decision_seconds_count ' <<<"$metrics" || fail "no decision histogram"
 
+# From abroad: a call matches an approved trip by its device (--device or
+# CUSTOS_DEVICE), and then waits for the customer alone; without the device
+# it waits for the DPO as well.
+today=$(date -u +%F)
+trip=$("$custos" --as anna.support --output json trip request --country DE --first_day "$today" \
+  --last_day "$(date -u -d tomorrow +%F)" --device laptop-9)
+trip_id=$(sed -n 's/.*"trip_id": "\(t_[0-9a-f]*\)".*/\1/p' <<<"$trip")
+"$custos" --as dirk.dpo trip decide --trip "$trip_id" --approve | grep -q "approved" || fail "trip decide (abroad)"
+cp "$policy" "$TEST_TMPDIR/policy.before-abroad"
+sed -i 's/^home_country: .*/home_country: "NL"/; s|cidr: "127.0.0.0/8" country: "NL"|cidr: "127.0.0.0/8" country: "DE"|' "$policy"
+reloads=$(grep -c "policy reloaded" "$out" || true)
+kill -HUP $pid
+for _ in $(seq 1 50); do [ "$(grep -c "policy reloaded" "$out")" -gt "$reloads" ] && break; sleep 0.1; done
+"$custos" --as anna.support whoami | grep -q "DE" || fail "loopback not placed in DE: $("$custos" --as anna.support whoami)"
+"$custos" --as anna.support access request --customer acme --category support --ref SUP-1042 |
+  grep -q "^pending p_[0-9a-f]*: waiting for approval by dpo and customer" || fail "abroad without a device"
+"$custos" --as anna.support access request --customer acme --category support --ref SUP-1042 --device laptop-9 |
+  grep -q "^pending p_[0-9a-f]*: waiting for approval by customer$" || fail "abroad with the trip's device not pending"
+# identity start sends the device too: its entry's reasons (the newest
+# entry until the listing's own is appended) say whether the trip matched.
+latest_reasons() { "$custos" --as dirk.dpo --output json log list --page_size 1 | grep -o '"ABROAD_[A-Z_]*"' | sort -u; }
+"$custos" --as anna.support identity start --customer acme --user acme.owner --category support --ref SUP-1042 \
+  >/dev/null 2>&1 && fail "identity start from abroad started"
+reasons=$(latest_reasons)
+grep -q '"ABROAD_WITHOUT_TRIP"' <<<"$reasons" || fail "identity start without a device: $reasons"
+CUSTOS_DEVICE=laptop-9 "$custos" --as anna.support identity start --customer acme --user acme.owner \
+  --category support --ref SUP-1042 >/dev/null 2>&1 && fail "identity start from abroad started"
+reasons=$(latest_reasons)
+[ "$reasons" = '"ABROAD_NEEDS_CUSTOMER_APPROVAL"' ] ||
+  fail "identity start with CUSTOS_DEVICE not matched to the trip: $reasons"
+cp "$TEST_TMPDIR/policy.before-abroad" "$policy"
+
 # A revoked certificate is refused (UNAUTHENTICATED) from the next call on.
 openssl x509 -in "$data/pki/clients/noah.noclause.crt" -noout -serial >"$revoked"
 "$custos" --as noah.noclause whoami >/dev/null || fail "noah before revocation"

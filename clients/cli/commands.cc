@@ -149,6 +149,7 @@ int AccessRequest(const CommandOptions& options,
   request.mutable_justification()->set_category(options.category);
   request.mutable_justification()->set_reference(options.reference);
   request.mutable_justification()->set_note(options.note);
+  request.set_device_id(options.device);
   for (absl::string_view name :
        absl::StrSplit(options.kinds, ',', absl::SkipEmpty())) {
     custos::v1::DataKind kind;
@@ -1048,6 +1049,7 @@ int IdentityStart(const CommandOptions& options,
   request.mutable_justification()->set_reference(options.reference);
   request.mutable_justification()->set_note(options.note);
   request.set_grant_id(options.grant);
+  request.set_device_id(options.device);
   if (!options.action.empty()) {
     auto* action = request.add_customer_requested_actions();
     action->set_action(options.action);
@@ -1133,7 +1135,9 @@ const Command kCommands[] = {
     {"access", "request",
      "--customer C --category CAT --ref REF [--note TEXT] [--kinds K1,K2] "
      "[--duration 2h]\n"
-     "      ask for access to one customer's data",
+     "      [--device ID]  ask for access to one customer's data (from abroad: "
+     "the device\n"
+     "      of your approved trip, or CUSTOS_DEVICE)",
      AccessRequest},
     {"access", "read",
      "--grant ID --kind KIND [--record ID] [--page_size N] [--page_token T]\n"
@@ -1152,8 +1156,9 @@ const Command kCommands[] = {
     {"identity", "start",
      "--customer C --user U --category CAT --ref REF | --grant ID [--duration "
      "30m]\n"
-     "      [--action send_test_mail --action_ref REF]  take identity: prints "
-     "a single-use link",
+     "      [--action send_test_mail --action_ref REF] [--device ID]  take "
+     "identity: prints\n"
+     "      a single-use link",
      IdentityStart},
     {"identity", "end",
      "--session ID [--reason TEXT]\n"
@@ -1271,7 +1276,8 @@ std::string Usage() {
       "(CUSTOS_SERVER,\n"
       "  default localhost:7443), --ca/--cert/--key "
       "(CUSTOS_CA/CUSTOS_CERT/CUSTOS_KEY)\n"
-      "  override single files; CUSTOS_AS stands for --as.\n"
+      "  override single files; CUSTOS_AS stands for --as, CUSTOS_DEVICE "
+      "for --device.\n"
       "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid "
       "request,\n"
       "  5 not authenticated, 6 custosd unavailable, 7 not found, 8 not "

@@ -46,9 +46,12 @@ ABSL_FLAG(std::string, country, "", "Country code of a trip, e.g. DE.");
 ABSL_FLAG(std::string, first_day, "", "First day of a trip, YYYY-MM-DD.");
 ABSL_FLAG(std::string, last_day, "", "Last day of a trip, YYYY-MM-DD.");
 ABSL_FLAG(std::string, device, "",
-          "Device id (trip request): the id of the device you will work "
-          "from, such as its host name or asset tag (laptop-7): letters, "
-          "digits and . _ : / # -, never a name or an e-mail address.");
+          "Device id (CUSTOS_DEVICE): the device you work from, such as its "
+          "host name or asset tag (laptop-7): letters, digits and "
+          ". _ : / # -, never a name or an e-mail address. A trip request "
+          "names the device of the trip; from abroad, access request and "
+          "identity start send it, so that the policy can match the call to "
+          "your approved trip.");
 ABSL_FLAG(std::string, trip, "", "Trip id (trip decide).");
 ABSL_FLAG(std::string, request, "", "Pending request id (approval decide).");
 ABSL_FLAG(std::string, partner, "", "Partner organisation (consent set).");
@@ -166,6 +169,9 @@ int main(int argc, char** argv) {
   options.first_day = absl::GetFlag(FLAGS_first_day);
   options.last_day = absl::GetFlag(FLAGS_last_day);
   options.device = absl::GetFlag(FLAGS_device);
+  if (options.device.empty() && std::getenv("CUSTOS_DEVICE") != nullptr) {
+    options.device = std::getenv("CUSTOS_DEVICE");
+  }
   options.trip = absl::GetFlag(FLAGS_trip);
   options.request = absl::GetFlag(FLAGS_request);
   options.partner = absl::GetFlag(FLAGS_partner);
