@@ -22,10 +22,12 @@ namespace custos::audit {
 // A personal value an entry commits to instead of holding it (FORMAT.md §5):
 // the store keeps salt and value beside the entry until they are erased.
 struct PersonalValue {
-  // "note", "source_ip", "actor_name".
+  // What it is: the gateway commits to "note", "source_ip", "actor_name",
+  // "certificate_subject" and "erased_subject" (FORMAT.md §5 lists them).
   std::string field;
   std::string value;
-  // Whose personal data it is (a staff or customer-user id), for erasure.
+  // Whose personal data it is (a staff or customer-user id, or the address
+  // of a caller with neither), for erasure.
   std::string subject;
 };
 
