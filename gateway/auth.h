@@ -28,8 +28,10 @@ struct Caller {
   absl::Status status;
   // The authenticated staff member; null unless status is OK.
   const custos::v1::StaffMember* staff = nullptr;
-  // The subject the certificate claimed, even when it did not verify (for
-  // the log); sanitized to an id or empty.
+  // The subject common name of a certificate that verified, so one the
+  // company's CA issued as a staff id, even when the staff directory does
+  // not know it (for the log); an id or empty. A certificate that did not
+  // verify leaves it empty: its subject is only committed to.
   std::string claimed_id;
   // The serial of the certificate that verified (normalized hex), for what
   // the call opens that outlives it.
