@@ -359,6 +359,9 @@ absl::Status ValidateStartSession(
         !s.ok())
       return s;
   }
+  if (auto s = ValidateDeviceId("device_id", request.device_id(), false);
+      !s.ok())
+    return s;
   for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
     const auto& a = request.customer_requested_actions(i);
     if (auto s = ValidateId(

@@ -221,6 +221,12 @@ TEST(ValidateTest, LogAndIdentityCalls) {
             "grant_id: expected g_ and 32 lowercase hex digits");
   start.set_grant_id("g_0123456789abcdef0123456789abcdef");
   EXPECT_EQ(FirstError(ValidateStartSession, start), "");
+  // Under a grant too, a device is an id, never an address or a name.
+  start.set_device_id("anna@example.nl");
+  EXPECT_EQ(FirstError(ValidateStartSession, start).rfind("device_id: ", 0),
+            0u);
+  start.set_device_id("laptop-7");
+  EXPECT_EQ(FirstError(ValidateStartSession, start), "");
   start.mutable_duration()->set_seconds(31 * 24 * 3600);
   EXPECT_EQ(FirstError(ValidateStartSession, start),
             "duration: more than 0 and at most 30 days");
