@@ -175,11 +175,7 @@ bool ScanLookupFields(absl::string_view bytes, LookupFields& fields) {
             break;
         }
       });
-  // As TimeUtil::TimestampToMicroseconds, which filled the time column; in
-  // unsigned arithmetic, since crafted bytes may hold any seconds.
-  fields.time_us =
-      static_cast<int64_t>(static_cast<uint64_t>(seconds) * 1000000u +
-                           static_cast<uint64_t>(nanos / 1000));
+  fields.time_us = TimeColumnMicros(seconds, nanos);
   return walked && well_formed;
 }
 

@@ -64,6 +64,14 @@ struct LookupFields {
   absl::string_view category;
   int32_t outcome = 0;
 };
+// An entry's time as its row's time_us column holds it: microseconds since
+// the epoch, nanoseconds truncated (as protobuf's TimestampToMicroseconds),
+// in unsigned arithmetic, since crafted bytes may hold any seconds.
+inline int64_t TimeColumnMicros(int64_t seconds, int32_t nanos) {
+  return static_cast<int64_t>(static_cast<uint64_t>(seconds) * 1000000u +
+                              static_cast<uint64_t>(nanos / 1000));
+}
+
 // Finds an entry's LookupFields in its bytes, as ScanLinks finds its links,
 // with what the message parser would make of them (a repeated field: the
 // last wins; a repeated message: merged). False when the bytes, its time or

@@ -17,7 +17,6 @@
 #include "common/mutex.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace custos::audit {
 namespace {
@@ -646,7 +645,7 @@ absl::Status SqliteLogStore::WriteBatch(std::deque<Pending>& batch) {
     HashLeafTo(bytes, leaf_hash);
     const absl::string_view leaf(leaf_hash, kHashSize);
     const int64_t time_us =
-        google::protobuf::util::TimeUtil::TimestampToMicroseconds(entry.time());
+        TimeColumnMicros(entry.time().seconds(), entry.time().nanos());
 
     sqlite3_stmt* insert = insert_entry_.get();
     sqlite3_reset(insert);
