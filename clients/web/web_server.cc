@@ -2,11 +2,15 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -27,6 +31,83 @@ constexpr char kCsp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'";
+
+// cpp-httplib 0.11.4 keeps a request line in memory however long it grows,
+// and reads a body sent chunked or without a length whole, however large
+// (set_payload_max_length binds only a Content-Length). So the bytes a
+// connection may send are counted below it: OpenSSL shows each TLS record's
+// header to a message callback before reading the record, and a connection
+// past this many bytes is cut there. Five requests (cpp-httplib's keep-alive
+// limit) of the largest body and a browser's headers fit well within it.
+constexpr uintptr_t kMaxConnectionBytes = 1 << 20;
+
+int ConnectionBytesIndex() {
+  static const int index =
+      SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// Resets the TCP connection at once, leaving the descriptor to cpp-httplib,
+// whose next read or write on it fails and which then closes it.
+void AbortConnection(const SSL* ssl) {
+  sockaddr unspecified{};
+  unspecified.sa_family = AF_UNSPEC;
+  connect(SSL_get_fd(ssl), &unspecified, sizeof unspecified);
+}
+
+void CountRecordRead(int write_p, int, int content_type, const void* buf,
+                     size_t len, SSL* ssl, void*) {
+  if (write_p || content_type != SSL3_RT_HEADER || len < 5) return;
+  const auto* header = static_cast<const unsigned char*>(buf);
+  // The count lives in the ex_data slot itself: nothing to allocate or free.
+  const uintptr_t read = reinterpret_cast<uintptr_t>(
+                             SSL_get_ex_data(ssl, ConnectionBytesIndex())) +
+                         len + (header[3] << 8 | header[4]);
+  SSL_set_ex_data(ssl, ConnectionBytesIndex(), reinterpret_cast<void*>(read));
+  if (read > kMaxConnectionBytes) AbortConnection(ssl);
+}
+
+// Why a request is refused before its body is read, with the HTTP status to
+// answer: its body is one cpp-httplib would read without a bound, would
+// decompress, or would not read at all (leaving it to be taken for the next
+// request).
+struct FramingRefusal {
+  int http_status;
+  std::string why;
+};
+
+std::optional<FramingRefusal> CheckBodyFraming(const Request& req) {
+  if (req.has_header("Transfer-Encoding")) {
+    return FramingRefusal{411,
+                          "Transfer-Encoding: not accepted; send the body "
+                          "with a Content-Length"};
+  }
+  if (req.has_header("Content-Encoding")) {
+    return FramingRefusal{
+        415, "Content-Encoding: not accepted; send the body uncompressed"};
+  }
+  if (req.method != "GET" && req.method != "HEAD" && req.method != "POST") {
+    return FramingRefusal{
+        405, absl::StrCat("method: ", req.method, " is not served")};
+  }
+  const size_t lengths = req.get_header_value_count("Content-Length");
+  if (lengths == 0) {
+    if (req.method != "POST") return std::nullopt;
+    return FramingRefusal{411, "Content-Length: required for a POST"};
+  }
+  const std::string length = req.get_header_value("Content-Length");
+  if (lengths > 1 || length.empty() ||
+      length.find_first_not_of("0123456789") != std::string::npos) {
+    return FramingRefusal{
+        400, "Content-Length: expected one decimal number of bytes"};
+  }
+  if (req.method != "POST" &&
+      length.find_first_not_of('0') != std::string::npos) {
+    return FramingRefusal{
+        400, absl::StrCat("Content-Length: a ", req.method, " has no body")};
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -160,7 +241,8 @@ void WebServer::State::Install() {
       res.set_header("Cache-Control", "no-store");
   });
   // cpp-httplib keeps a bare CR (or a NUL) inside a header's value; refuse
-  // the request before any handler sees it.
+  // the request before any handler sees it. This runs before cpp-httplib
+  // reads the body, so a body it should not read is refused here, unread.
   http->set_pre_routing_handler([](const Request& req, Response& res) {
     for (const auto& [name, value] : req.headers) {
       if (auto s = ValidateHeaderValue(name, value); !s.ok()) {
@@ -168,8 +250,23 @@ void WebServer::State::Install() {
         return httplib::Server::HandlerResponse::Handled;
       }
     }
+    if (auto refusal = CheckBodyFraming(req)) {
+      SendError(res, absl::InvalidArgumentError(refusal->why));
+      res.status = refusal->http_status;
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
+  // cpp-httplib calls its logger once the response is written: the place to
+  // end a connection whose request body was left unread. The client gets the
+  // answer and the end of the stream; what it still sends is taken for a
+  // next request only until answering that fails.
+  http->set_logger([](const Request& req, const Response& res) {
+    if (req.ssl != nullptr && res.get_header_value("Connection") == "close")
+      shutdown(SSL_get_fd(req.ssl), SHUT_WR);
+  });
+  SSL_CTX_set_msg_callback(http->ssl_context(), CountRecordRead);
   http->set_payload_max_length(64 * 1024);
   ServeStatic();
   ServeLogin();

@@ -6,59 +6,14 @@
 // custos-web refuses itself never reaches custosd). A good request must
 // still succeed afterwards. Started by web_e2e_test.sh (tests/BUILD.bazel's
 // web_hostile_test); writes one JUnit test case per row to $XML_OUTPUT_FILE.
-import https from 'node:https';
-import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { FORM, logins, raw, request, runCase, writeResults } from './client.mjs';
 
-const web = new URL(process.env.WEB_URL);
 const custos = process.env.CUSTOS_CLI;
-const dataDir = process.env.CUSTOS_DATA;
-const logins = Object.fromEntries(readFileSync(`${dataDir}/web/demo_logins`, 'utf8')
-  .split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(' ')));
-const FORM = 'application/x-www-form-urlencoded';
 const COOKIE = '__Host-custos-session';
 
 function cli(...args) {
   return execFileSync(custos, args, { encoding: 'utf8' });
-}
-
-// One request; never follows redirects. `headers` are sent as given.
-function request(method, path, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = https.request({
-      host: web.hostname, port: web.port, method, path, headers,
-      rejectUnauthorized: false, agent: false,
-    }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { data += c; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
-    });
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
-
-// Raw bytes over TLS, for what an HTTP client refuses to send; resolves to
-// the status of the answer (0 when the server just closed).
-function raw(bytes) {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: web.hostname, port: Number(web.port), rejectUnauthorized: false }, () => {
-      socket.write(bytes);
-    });
-    let data = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (c) => { data += c; });
-    const done = () => {
-      const m = data.match(/^HTTP\/1\.[01] (\d{3})/);
-      resolve({ status: m ? Number(m[1]) : 0, body: data });
-    };
-    socket.on('end', done);
-    socket.on('error', done);
-    socket.setTimeout(5000, () => { socket.destroy(); done(); });
-  });
 }
 
 const cookieOf = (res) => {
@@ -214,9 +169,8 @@ const cases = [
 
 const results = [];
 for (const [name, want, logged, send, extra] of cases) {
-  const started = Date.now();
-  let message = '';
-  try {
+  await runCase(results, name, async () => {
+    let message = '';
     const before = logSize();
     const res = await send();
     const delta = logSize() - before;
@@ -225,11 +179,8 @@ for (const [name, want, logged, send, extra] of cases) {
     if (res.status !== want) message += `status ${res.status}, want ${want}: ${String(res.body).slice(0, 300)}\n`;
     if (delta !== (logged ? 2 : 1)) message += `log grew by ${delta}, want ${logged ? 2 : 1}\n`;
     if (extra && !extra(res)) message += `check failed: ${JSON.stringify(res.headers)}\n`;
-  } catch (err) {
-    message += String(err.stack || err);
-  }
-  results.push({ name, ok: !message, message, seconds: (Date.now() - started) / 1000 });
-  console.log(`${message ? 'FAIL' : 'PASS'} ${name} (${want}${logged ? ', logged' : ''})${message ? `\n${message}` : ''}`);
+    return message;
+  }, ` (${want}${logged ? ', logged' : ''})`);
 }
 
 // Still serving: the customer's portal and the engineer's session work.
@@ -238,18 +189,13 @@ const after = [
   ['the engineer session still serves', () => request('GET', '/identity/view?page=dashboard', { headers: withCookie(identity) })],
 ];
 for (const [name, send] of after) {
-  const res = await send();
-  const message = res.status === 200 ? '' : `status ${res.status}: ${res.body.slice(0, 300)}`;
-  results.push({ name, ok: !message, message, seconds: 0 });
-  console.log(`${message ? 'FAIL' : 'PASS'} ${name}${message ? `\n${message}` : ''}`);
+  await runCase(results, name, async () => {
+    const res = await send();
+    return res.status === 200 ? '' : `status ${res.status}: ${res.body.slice(0, 300)}`;
+  });
 }
 
 const failed = results.filter((r) => !r.ok).length;
 console.log(`${cases.length} hostile cases; ${results.length - failed} passed, ${failed} failed`);
-const esc = (s) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' }[c]));
-if (process.env.XML_OUTPUT_FILE) {
-  writeFileSync(process.env.XML_OUTPUT_FILE, `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="web_hostile" tests="${results.length}" failures="${failed}">\n${
-    results.map((r) => `<testcase name="${esc(r.name)}" time="${r.seconds}">${r.ok ? '' : `<failure message="${esc(r.message)}"/>`}</testcase>`).join('\n')
-  }\n</testsuite></testsuites>\n`);
-}
+writeResults('web_hostile', results);
 process.exit(failed ? 1 : 0);
