@@ -268,6 +268,16 @@ void WebServer::State::Install() {
   });
   SSL_CTX_set_msg_callback(http->ssl_context(), CountRecordRead);
   http->set_payload_max_length(64 * 1024);
+  // cpp-httplib gives a connection one worker thread from its first byte to
+  // its last, and its timeout bounds each read, not a request: a client that
+  // sends a byte every few seconds holds a worker as long as it likes. Short
+  // waits and more workers than its max(8, cores - 1) raise what it takes to
+  // hold them all; facing the internet, custos-web belongs behind a proxy
+  // that buffers whole requests (README).
+  http->set_read_timeout(3);
+  http->set_keep_alive_timeout(3);
+  http->set_keep_alive_max_count(5);
+  http->new_task_queue = [] { return new httplib::ThreadPool(32); };
   ServeStatic();
   ServeLogin();
   ServeIdentity();
