@@ -43,6 +43,8 @@ web_port=$(wait_port "$TEST_TMPDIR/web.out" "serving on port")
 export CUSTOS_PKI_DIR=$data/pki CUSTOS_SERVER=localhost:$gateway_port
 export WEB_URL=https://localhost:$web_port CUSTOS_DATA=$data
 export CUSTOS_CLI=$TEST_SRCDIR/custos/clients/cli/custos
+# For the scenario that stops custosd and starts it again on the same port.
+export CUSTOSD=$custosd CUSTOSD_PID=${pids[0]} WEB_LOG=$TEST_TMPDIR/web.out
 export HOME=$TEST_TMPDIR
 rc=0
 node "$script" || rc=$?

@@ -1,6 +1,7 @@
 #include "clients/web/server_state.h"
 
 #include <cctype>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "clients/web/html.h"
@@ -10,8 +11,30 @@ namespace custos::web {
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  // These say nothing the visitor can act on, and gRPC's text names
+  // custosd's address: the page gets a fixed sentence, the log the details.
+  const char* shown = nullptr;
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+      shown = "custosd is unavailable; try again in a moment.";
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      shown = "custosd did not answer in time; try again in a moment.";
+      break;
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+      shown =
+          "custosd could not complete the request; try again in a moment. "
+          "If it persists, custos-web's log has the details.";
+      break;
+    default:
+      return absl::Status(code, status.error_message());
+  }
+  std::fprintf(stderr, "custos-web: custosd answered %s: %s\n",
+               absl::StatusCodeToString(code).c_str(),
+               status.error_message().c_str());
+  return absl::Status(code, shown);
 }
 
 int HttpCode(const absl::Status& status) {
@@ -31,6 +54,8 @@ int HttpCode(const absl::Status& status) {
       return 429;
     case absl::StatusCode::kUnavailable:
       return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
     default:
       return 500;
   }

@@ -4,8 +4,9 @@
 // $XML_OUTPUT_FILE and screenshots of the main pages to
 // $TEST_UNDECLARED_OUTPUTS_DIR (or $CUSTOS_SCREENSHOTS).
 import { chromium } from 'playwright-core';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const web = process.env.WEB_URL;
 const custos = process.env.CUSTOS_CLI;
@@ -44,6 +45,65 @@ async function signIn(context, login) {
   await page.fill('input[name=password]', logins[login]);
   await Promise.all([page.waitForNavigation(), page.click('#login button[type=submit]')]);
   return page;
+}
+
+// custosd, which the outage scenarios stop and start again on its port.
+let custosdPid = Number(process.env.CUSTOSD_PID);
+let restarted = null;
+
+// Dead or a zombie (web_e2e_test.sh, its parent, reaps it only at the end).
+function gone(pid) {
+  const stat = `/proc/${pid}/stat`;
+  return !existsSync(stat) || readFileSync(stat, 'utf8').split(') ')[1].startsWith('Z');
+}
+
+async function stopCustosd() {
+  process.kill(custosdPid, 'SIGTERM');
+  for (let i = 0; i < 100 && !gone(custosdPid); i++) await sleep(100);
+  expect(gone(custosdPid), 'custosd did not stop');
+}
+
+async function startCustosd() {
+  const log = `${process.env.TEST_TMPDIR}/custosd-${Date.now()}.out`;
+  const out = openSync(log, 'w');
+  restarted = spawn(process.env.CUSTOSD, ['--data_dir', dataDir, '--listen', `127.0.0.1:${process.env.CUSTOS_SERVER.split(':')[1]}`,
+                                          '--metrics_listen', ''], { stdio: ['ignore', out, out] });
+  custosdPid = restarted.pid;
+  for (let i = 0; i < 100 && !readFileSync(log, 'utf8').includes('serving on port'); i++) await sleep(100);
+  expect(readFileSync(log, 'utf8').includes('serving on port'), `custosd did not start again: ${readFileSync(log, 'utf8')}`);
+}
+
+// Runs `body` with custosd stopped, then starts it again.
+async function withCustosdStopped(body) {
+  await stopCustosd();
+  try {
+    await body();
+  } finally {
+    await startCustosd();
+  }
+}
+
+// `load` again while custos-web has not reconnected (gRPC waits between
+// attempts to reach a server that was gone).
+async function untilServed(load) {
+  let response = await load();
+  for (let i = 0; i < 60 && response.status() === 503; i++) {
+    await sleep(500);
+    response = await load();
+  }
+  return response;
+}
+
+// What custos-web shows for an error custosd gives no reason for: a fixed
+// sentence, never gRPC's text (which names custosd's address).
+async function expectFixedError(page, response, status, sentence) {
+  expect(response.status() === status, `answered ${response.status()}, want ${status}`);
+  const shown = await text(page, '#error');
+  expect(shown === sentence, `error shown: ${shown}`);
+  const html = await page.content();
+  for (const leak of ['127.0.0.1', 'localhost', 'ipv4', 'failed to connect', 'Deadline']) {
+    expect(!html.includes(leak), `page shows "${leak}": ${shown}`);
+  }
 }
 
 const browser = await chromium.launch({
@@ -245,6 +305,33 @@ await scenario('a forged CSRF token is refused', async () => {
   await context.close();
 });
 
+await scenario('with custosd stopped or stalled, pages say so and the details go to the log', async () => {
+  const context = await newContext();
+  const page = await signIn(context, 'acme');
+  // Stalled: the call waits out its deadline.
+  process.kill(custosdPid, 'SIGSTOP');
+  let response;
+  try {
+    response = await page.goto(`${web}/portal`);
+  } finally {
+    process.kill(custosdPid, 'SIGCONT');
+  }
+  await expectFixedError(page, response, 504, 'custosd did not answer in time; try again in a moment.');
+  await withCustosdStopped(async () => {
+    await expectFixedError(page, await page.goto(`${web}/portal`), 503,
+                           'custosd is unavailable; try again in a moment.');
+    await expectFixedError(page, await page.goto(`${web}/portal/requests`), 503,
+                           'custosd is unavailable; try again in a moment.');
+    await page.screenshot({ path: `${shots}/portal-custosd-unavailable.png`, fullPage: true });
+  });
+  const log = readFileSync(process.env.WEB_LOG, 'utf8');
+  expect(/custosd answered DEADLINE_EXCEEDED: \S/.test(log), `deadline not in custos-web's log: ${log}`);
+  expect(/custosd answered UNAVAILABLE: \S/.test(log), `unavailable not in custos-web's log: ${log}`);
+  expect((await untilServed(() => page.goto(`${web}/portal`))).status() === 200, 'portal not served again');
+  await context.close();
+});
+
+// Last to sign in: its failures lock out this address for 15 minutes.
 await scenario('sign-in is refused after repeated wrong passwords, and cookies are locked down', async () => {
   const context = await newContext();
   const page = await context.newPage();
@@ -265,6 +352,10 @@ await scenario('sign-in is refused after repeated wrong passwords, and cookies a
 });
 
 await browser.close();
+if (restarted) {
+  restarted.kill('SIGTERM');
+  for (let i = 0; i < 100 && !gone(restarted.pid); i++) await sleep(100);
+}
 
 const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
 const failures = results.filter((r) => !r.ok).length;
