@@ -195,6 +195,17 @@ void WebServer::State::ServeIdentity() {
     auto context = Context("", req);
     absl::Status s =
         FromGrpc(identity->EndSession(context.get(), request, &response));
+    // NOT_FOUND and FAILED_PRECONDITION: it had ended, expired or been
+    // revoked already. Any other failure leaves the session live, and
+    // custos-web keeps its token so that it can be ended again.
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound &&
+        s.code() != absl::StatusCode::kFailedPrecondition) {
+      return SendPage(
+          res, HttpCode(s), "Session not ended", Banner(*session),
+          absl::StrCat("<p class=\"error\" id=\"error\">",
+                       HtmlEscape(s.message()),
+                       "</p><p>The session is still live; end it again.</p>"));
+    }
     sessions.Erase(session->id);
     res.set_header("Set-Cookie", ClearedSessionCookie());
     SendPage(res, s.ok() ? 200 : HttpCode(s), "Session ended", "",

@@ -113,6 +113,16 @@ const browser = await chromium.launch({
 });
 const newContext = () => browser.newContext({ ignoreHTTPSErrors: true });
 
+// A session opened in a browser of its own, on its dashboard.
+async function openSession(extra = []) {
+  const { url, session } = startSession(extra);
+  const context = await newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForURL(/page=dashboard$/);
+  return { context, page, session };
+}
+
 const results = [];
 async function scenario(name, body) {
   const started = Date.now();
@@ -249,11 +259,7 @@ await scenario('a customer approves a pending request', async () => {
 });
 
 await scenario('a session the DPO revokes stops at the next click', async () => {
-  const { url, session } = startSession();
-  const engineer = await newContext();
-  const page = await engineer.newPage();
-  await page.goto(url);
-  await page.waitForURL(/page=dashboard$/);
+  const { context: engineer, page, session } = await openSession();
   const dpoContext = await newContext();
   const dpo = await signIn(dpoContext, 'dirk.dpo');
   expect((await text(dpo, '#live-sessions')).includes(session), 'live session not on the DPO page');
@@ -275,11 +281,7 @@ await scenario('a session the DPO revokes stops at the next click', async () => 
 });
 
 await scenario('an expired session stops at the next click', async () => {
-  const { url } = startSession(['--duration', '3s']);
-  const context = await newContext();
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.waitForURL(/page=dashboard$/);
+  const { context, page } = await openSession(['--duration', '3s']);
   await page.waitForTimeout(3500);
   await page.click('nav.app a:text("subscribers")');
   await page.waitForSelector('#ended');
@@ -328,6 +330,20 @@ await scenario('with custosd stopped or stalled, pages say so and the details go
   expect(/custosd answered DEADLINE_EXCEEDED: \S/.test(log), `deadline not in custos-web's log: ${log}`);
   expect(/custosd answered UNAVAILABLE: \S/.test(log), `unavailable not in custos-web's log: ${log}`);
   expect((await untilServed(() => page.goto(`${web}/portal`))).status() === 200, 'portal not served again');
+  await context.close();
+});
+
+await scenario('an End session that fails with custosd stopped keeps the session, ended once custosd is back', async () => {
+  const { context, page, session } = await openSession();
+  await withCustosdStopped(async () => {
+    const [response] = await Promise.all([page.waitForNavigation(), page.click('#identity-banner button')]);
+    await expectFixedError(page, response, 503, 'custosd is unavailable; try again in a moment.');
+    expect((await page.locator('#identity-banner button:text("End session")').count()) === 1, 'no End session to try again');
+  });
+  const view = await untilServed(() => page.goto(`${web}/identity/view?page=dashboard`));
+  expect(view.status() === 200, `session dropped by the failed end: ${view.status()} ${await page.content()}`);
+  await Promise.all([page.waitForNavigation(), page.click('#identity-banner button')]);
+  expect((await text(page, '#ended')).includes(`Session ${session} ended`), 'end not confirmed');
   await context.close();
 });
 
