@@ -53,6 +53,8 @@ struct WebServer::State {
   std::string unknown_login_hash;
   std::string pseudonym_secret;
   WebSessions sessions{absl::Hours(8)};
+  // Made in Create.
+  std::optional<AnonymousFormTokens> form_tokens;
   LoginLimiter login_limiter{5, absl::Minutes(15)};
 
   // A call context for custosd: a deadline, whom custos-web calls for (empty
@@ -70,22 +72,43 @@ struct WebServer::State {
     return context;
   }
 
+  // The browser's session: the one its session cookie names, or else, for a
+  // visitor who has not signed in, an anonymous one (no id) whose CSRF token
+  // is the good form token in their form cookie; nullopt when neither.
   std::optional<WebSession> SessionOf(const Request& req) {
-    const std::string id = SessionIdFromCookies(req.get_header_value("Cookie"));
-    if (id.empty()) return std::nullopt;
-    return sessions.Find(id, absl::Now());
+    const std::string cookies = req.get_header_value("Cookie");
+    const absl::Time now = absl::Now();
+    if (auto s = sessions.Find(SessionIdFromCookies(cookies), now)) return s;
+    const std::string token = CookieValue(cookies, kFormCookie);
+    const std::optional<absl::Time> expiry = form_tokens->Expiry(token, now);
+    if (!expiry) return std::nullopt;
+    WebSession anonymous;
+    anonymous.csrf = token;
+    anonymous.expires = *expiry;
+    return anonymous;
   }
 
-  // The browser's session, or a new anonymous one (for the forms a visitor
-  // sees before signing in: their CSRF token needs a session to belong to).
+  // The browser's session, or an anonymous one (for the forms a visitor
+  // sees before signing in), with a new form token in the form cookie when
+  // theirs is missing or past half its life, so that a form just shown has
+  // time to be filled in. Nothing is kept, and the session cookie is left
+  // alone: a link from another site, which comes without it, signs no one
+  // out.
   absl::StatusOr<WebSession> SessionOrAnonymous(const Request& req,
                                                 Response& res) {
-    if (auto s = SessionOf(req)) return *s;
-    auto created = sessions.Create(WebSession{}, absl::Now());
-    if (!created.ok()) return created.status();
-    res.set_header("Set-Cookie",
-                   SessionCookie(created->id, sessions.lifetime()));
-    return created;
+    const absl::Time now = absl::Now();
+    auto session = SessionOf(req);
+    if (session && (session->kind != WebSession::Kind::kAnonymous ||
+                    session->expires - now >= form_tokens->lifetime() / 2)) {
+      return *session;
+    }
+    auto token = form_tokens->Issue(now);
+    if (!token.ok()) return token.status();
+    res.set_header("Set-Cookie", form_tokens->Cookie(*token, now));
+    WebSession anonymous;
+    anonymous.csrf = *token;
+    anonymous.expires = now + form_tokens->lifetime();
+    return anonymous;
   }
 
   using Form = std::map<std::string, std::string>;

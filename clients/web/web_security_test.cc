@@ -185,33 +185,58 @@ TEST(WebSessionsTest, SignInGetsAFreshIdAndExpiredSessionsAreGone) {
   EXPECT_FALSE(sessions.Find("", now).has_value());
 }
 
-// Anyone can make an anonymous session with a GET: they live shorter and are
-// capped, the oldest forgotten first, and a flood of them forgets no one
-// who signed in.
-TEST(WebSessionsTest, AnonymousSessionsAreBoundedAndForgetNoSignedInOne) {
-  WebSessions sessions(absl::Hours(8), absl::Minutes(30), 100);
+TEST(AnonymousFormTokensTest, HoldUntilTheyLapse) {
+  auto tokens = AnonymousFormTokens::Create(absl::Minutes(30));
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
   const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
-  WebSession customer;
-  customer.kind = WebSession::Kind::kCustomer;
-  auto signed_in = sessions.Create(customer, now);
-  ASSERT_TRUE(signed_in.ok());
-  auto first = sessions.Create(WebSession{}, now);
-  ASSERT_TRUE(first.ok());
-  EXPECT_EQ(first->expires, now + absl::Minutes(30));
-  std::string last;
-  for (int i = 0; i < 1000; ++i) {
-    auto anonymous =
-        sessions.Create(WebSession{}, now + absl::Milliseconds(i + 1));
-    ASSERT_TRUE(anonymous.ok());
-    last = anonymous->id;
+  auto token = tokens->Issue(now);
+  auto other = tokens->Issue(now);
+  ASSERT_TRUE(token.ok() && other.ok());
+  EXPECT_NE(*token, *other);
+  EXPECT_TRUE(absl::StartsWith(*token, "1800001800."));
+  EXPECT_EQ(tokens->Expiry(*token, now), now + absl::Minutes(30));
+  EXPECT_EQ(tokens->Expiry(*token, now + absl::Minutes(29)),
+            now + absl::Minutes(30));
+  EXPECT_EQ(tokens->Expiry(*token, now + absl::Minutes(30)), std::nullopt);
+}
+
+TEST(AnonymousFormTokensTest, RefusesForgedAlteredAndOthersTokens) {
+  auto tokens = AnonymousFormTokens::Create(absl::Minutes(30));
+  auto elsewhere = AnonymousFormTokens::Create(absl::Minutes(30));
+  ASSERT_TRUE(tokens.ok() && elsewhere.ok());
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  auto token = tokens->Issue(now);
+  auto theirs = elsewhere->Issue(now);
+  ASSERT_TRUE(token.ok() && theirs.ok());
+  ASSERT_TRUE(tokens->Expiry(*token, now).has_value());
+  // A later expiry under the same MAC, a changed nonce, a changed MAC.
+  std::string later = *token;
+  later[3] = later[3] == '9' ? '8' : '9';
+  std::string nonce = *token;
+  nonce[12] = nonce[12] == 'a' ? 'b' : 'a';
+  std::string mac = *token;
+  mac.back() = mac.back() == 'a' ? 'b' : 'a';
+  for (const std::string& bad :
+       {later, nonce, mac, token->substr(0, token->size() - 1),
+        token->substr(0, token->rfind('.')), *theirs, std::string(),
+        std::string("."), std::string(".."), std::string(64, 'a'),
+        absl::StrCat("1800001800", token->substr(token->rfind('.')))}) {
+    EXPECT_EQ(tokens->Expiry(bad, now), std::nullopt) << bad;
   }
-  EXPECT_EQ(sessions.size(), 101u);
-  EXPECT_FALSE(sessions.Find(first->id, now).has_value());
-  EXPECT_TRUE(sessions.Find(last, now).has_value());
-  EXPECT_TRUE(sessions.Find(signed_in->id, now + absl::Hours(7)).has_value());
-  // Expired ones are forgotten by the next session made.
-  ASSERT_TRUE(sessions.Create(WebSession{}, now + absl::Hours(1)).ok());
-  EXPECT_EQ(sessions.size(), 2u);
+}
+
+TEST(AnonymousFormTokensTest, CookieIsHostOnlyAndEndsWithTheToken) {
+  auto tokens = AnonymousFormTokens::Create(absl::Minutes(30));
+  ASSERT_TRUE(tokens.ok());
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  auto token = tokens->Issue(now);
+  ASSERT_TRUE(token.ok());
+  EXPECT_EQ(tokens->Cookie(*token, now),
+            absl::StrCat("__Host-custos-form=", *token,
+                         "; Path=/; Secure; HttpOnly; SameSite=Lax; "
+                         "Max-Age=1800"));
+  EXPECT_TRUE(absl::EndsWith(tokens->Cookie(*token, now + absl::Minutes(20)),
+                             "; Max-Age=600"));
 }
 
 }  // namespace

@@ -312,6 +312,9 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
   auto accounts = PortalAccounts::Load(accounts_path);
   if (!accounts.ok()) return accounts.status();
   state->accounts = *std::move(accounts);
+  auto form_tokens = AnonymousFormTokens::Create(absl::Minutes(30));
+  if (!form_tokens.ok()) return form_tokens.status();
+  state->form_tokens = *std::move(form_tokens);
   auto unknown_login_hash = HashPassword("unused");
   if (!unknown_login_hash.ok()) return unknown_login_hash.status();
   state->unknown_login_hash = *std::move(unknown_login_hash);

@@ -1,6 +1,15 @@
 #include "clients/web/web_sessions.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "clients/web/web_security.h"
+#include "common/openssl.h"
 
 namespace custos::web {
 
@@ -12,20 +21,12 @@ absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
   if (!csrf.ok()) return csrf.status();
   session.id = *id;
   session.csrf = *csrf;
-  const bool anonymous = session.kind == WebSession::Kind::kAnonymous;
-  session.expires = now + (anonymous ? anonymous_lifetime_ : lifetime_);
+  session.expires = now + lifetime_;
   MutexLock lock(&mu_);
   // Forget expired sessions while here, so the map stays bounded by the
   // sessions of the last lifetime.
   while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
     EraseLocked(sessions_.find(by_expiry_.begin()->second));
-  }
-  if (anonymous) {
-    while (!anonymous_by_expiry_.empty() &&
-           anonymous_by_expiry_.size() >= max_anonymous_) {
-      EraseLocked(sessions_.find(anonymous_by_expiry_.begin()->second));
-    }
-    anonymous_by_expiry_.emplace(session.expires, session.id);
   }
   by_expiry_.emplace(session.expires, session.id);
   sessions_[session.id] = session;
@@ -34,9 +35,7 @@ absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
 
 void WebSessions::EraseLocked(std::map<std::string, WebSession>::iterator it) {
   if (it == sessions_.end()) return;
-  const std::pair<absl::Time, std::string> key(it->second.expires, it->first);
-  by_expiry_.erase(key);
-  anonymous_by_expiry_.erase(key);
+  by_expiry_.erase({it->second.expires, it->first});
   sessions_.erase(it);
 }
 
@@ -56,6 +55,60 @@ std::optional<WebSession> WebSessions::Find(const std::string& id,
 void WebSessions::Erase(const std::string& id) {
   MutexLock lock(&mu_);
   EraseLocked(sessions_.find(id));
+}
+
+absl::StatusOr<AnonymousFormTokens> AnonymousFormTokens::Create(
+    absl::Duration lifetime) {
+  auto secret = RandomToken();
+  if (!secret.ok()) return secret.status();
+  return AnonymousFormTokens(*std::move(secret), lifetime);
+}
+
+std::string AnonymousFormTokens::Mac(absl::string_view expiry_and_nonce) const {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(expiry_and_nonce.data()),
+       expiry_and_nonce.size(), mac, &mac_len);
+  return HexEncode(absl::string_view(reinterpret_cast<char*>(mac), mac_len));
+}
+
+absl::StatusOr<std::string> AnonymousFormTokens::Issue(absl::Time now) const {
+  auto nonce = RandomToken();
+  if (!nonce.ok()) return nonce.status();
+  const std::string expiry_and_nonce = absl::StrCat(
+      absl::ToUnixSeconds(now + lifetime_), ".", nonce->substr(0, 32));
+  return absl::StrCat(expiry_and_nonce, ".", Mac(expiry_and_nonce));
+}
+
+std::optional<absl::Time> AnonymousFormTokens::Expiry(absl::string_view token,
+                                                      absl::Time now) const {
+  const size_t mac_dot = token.rfind('.');
+  if (mac_dot == absl::string_view::npos) return std::nullopt;
+  const absl::string_view expiry_and_nonce = token.substr(0, mac_dot);
+  if (!TokensEqual(token.substr(mac_dot + 1), Mac(expiry_and_nonce))) {
+    return std::nullopt;
+  }
+  // Only now is the rest known to be ours.
+  const std::vector<absl::string_view> parts =
+      absl::StrSplit(expiry_and_nonce, '.');
+  int64_t seconds = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &seconds)) {
+    return std::nullopt;
+  }
+  const absl::Time expiry = absl::FromUnixSeconds(seconds);
+  if (expiry <= now) return std::nullopt;
+  return expiry;
+}
+
+std::string AnonymousFormTokens::Cookie(absl::string_view token,
+                                        absl::Time now) const {
+  auto expiry = Expiry(token, now);
+  // Lax, unlike the session cookie: a link followed from another site then
+  // keeps the token a pending form holds. No other site's POST carries it.
+  return absl::StrCat(kFormCookie, "=", token,
+                      "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=",
+                      expiry ? absl::ToInt64Seconds(*expiry - now) : 0);
 }
 
 }  // namespace custos::web

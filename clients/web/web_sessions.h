@@ -1,12 +1,13 @@
 // custos-web's browser sessions, in memory: who is signed in (or which
 // take-identity session the browser holds), with the form token that every
 // POST must carry. A restart signs everyone out, which is the safe outcome.
+// A visitor who has not signed in has no session kept here, only a form
+// token of their own (AnonymousFormTokens).
 //
 // Thread-safe.
 #ifndef CUSTOS_CLIENTS_WEB_WEB_SESSIONS_H_
 #define CUSTOS_CLIENTS_WEB_WEB_SESSIONS_H_
 
-#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +16,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
 
@@ -23,9 +25,10 @@ namespace custos::web {
 struct WebSession {
   enum class Kind { kAnonymous, kIdentity, kCustomer, kDpo };
   Kind kind = Kind::kAnonymous;
-  // The cookie value; only its holder has it.
+  // The cookie value; only its holder has it. Empty for kAnonymous.
   std::string id;
-  // The CSRF token every form of this session carries.
+  // The CSRF token every form of this session carries (for kAnonymous, the
+  // one in the browser's form cookie).
   std::string csrf;
   // kCustomer, kDpo: whom custos-web calls custosd for ("customer:acme").
   std::string acts_as;
@@ -39,22 +42,15 @@ struct WebSession {
   std::string category;
   std::string reference;
   absl::Time session_expires;
-  // When custos-web forgets this session.
+  // When custos-web forgets this session (kAnonymous: when its form token
+  // lapses).
   absl::Time expires;
 };
 
 class WebSessions {
  public:
-  // Sessions live `lifetime`; anonymous ones (a visitor who has not signed
-  // in yet, holding only a form token) `anonymous_lifetime`, and at most
-  // `max_anonymous` of them are kept, the oldest forgotten first: anyone
-  // can make one with a GET, so they must not grow without bound.
-  explicit WebSessions(absl::Duration lifetime,
-                       absl::Duration anonymous_lifetime = absl::Minutes(30),
-                       size_t max_anonymous = 10000)
-      : lifetime_(lifetime),
-        anonymous_lifetime_(std::min(lifetime, anonymous_lifetime)),
-        max_anonymous_(max_anonymous) {}
+  // Sessions live `lifetime`.
+  explicit WebSessions(absl::Duration lifetime) : lifetime_(lifetime) {}
 
   // A new session of `session`'s kind and details under fresh id and CSRF
   // token (a sign-in never keeps the id a browser had before it).
@@ -70,19 +66,56 @@ class WebSessions {
   }
 
  private:
-  using ByExpiry = std::set<std::pair<absl::Time, std::string>>;
   void EraseLocked(std::map<std::string, WebSession>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const absl::Duration lifetime_;
-  const absl::Duration anonymous_lifetime_;
-  const size_t max_anonymous_;
   mutable Mutex mu_;
   std::map<std::string, WebSession> sessions_ ABSL_GUARDED_BY(mu_);
   // Every session by expiry, so that expired ones are forgotten without a
-  // walk over all; the anonymous ones again, to forget the oldest first.
-  ByExpiry by_expiry_ ABSL_GUARDED_BY(mu_);
-  ByExpiry anonymous_by_expiry_ ABSL_GUARDED_BY(mu_);
+  // walk over all.
+  std::set<std::pair<absl::Time, std::string>> by_expiry_ ABSL_GUARDED_BY(mu_);
+};
+
+// The cookie that holds the form token of a visitor who has not signed in.
+// "__Host-" makes browsers accept it only when Secure, host-only and Path=/.
+inline constexpr char kFormCookie[] = "__Host-custos-form";
+
+// Form tokens of visitors who have not signed in (the sign-in form, the page
+// a take-identity link opens), kept by nobody but the visitor: a token is
+// "<expiry in Unix seconds>.<random nonce>.<HMAC-SHA256 of both>" under a
+// secret made at start, the browser holds it in kFormCookie, and a form is
+// good when it carries that same token and the token is one of these and
+// unexpired. So page loads by anyone cost custos-web no memory, cannot push
+// out a visitor's pending sign-in, and never set the session cookie. A
+// restart invalidates the tokens, as it signs everyone out.
+//
+// Immutable after Create; thread-safe.
+class AnonymousFormTokens {
+ public:
+  // Tokens that live `lifetime`, under a fresh secret. UNAVAILABLE if the
+  // random source fails.
+  static absl::StatusOr<AnonymousFormTokens> Create(absl::Duration lifetime);
+
+  // A new token, good until `now` + lifetime. UNAVAILABLE if the random
+  // source fails.
+  absl::StatusOr<std::string> Issue(absl::Time now) const;
+  // When `token` lapses, if it is one of these and has not lapsed at `now`;
+  // nullopt otherwise (forged, altered, malformed, from another secret).
+  std::optional<absl::Time> Expiry(absl::string_view token,
+                                   absl::Time now) const;
+  // A Set-Cookie value for kFormCookie holding `token`: HttpOnly, Secure,
+  // SameSite=Lax, Path=/, with a Max-Age that ends when the token lapses.
+  std::string Cookie(absl::string_view token, absl::Time now) const;
+  absl::Duration lifetime() const { return lifetime_; }
+
+ private:
+  AnonymousFormTokens(std::string secret, absl::Duration lifetime)
+      : secret_(std::move(secret)), lifetime_(lifetime) {}
+  std::string Mac(absl::string_view expiry_and_nonce) const;
+
+  std::string secret_;
+  absl::Duration lifetime_;
 };
 
 }  // namespace custos::web

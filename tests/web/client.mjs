@@ -40,6 +40,28 @@ function drainedOrClosed(socket) {
   });
 }
 
+export const SESSION_COOKIE = '__Host-custos-session';
+
+// The Cookie header a browser sends back after `res`: each cookie it set.
+export const cookiesSet = (res) => [].concat(res.headers['set-cookie'] || []).map((c) => c.split(';')[0]).join('; ');
+// The CSRF token of a page's first form.
+export const csrfOf = (html) => html.match(/name="csrf" value="([^"]+)"/)[1];
+
+// A visitor who has not signed in, after a GET of `path`: the Cookie header
+// their browser then sends and the CSRF token of the page's form.
+export async function anonymous(path = '/login') {
+  const res = await request('GET', path);
+  return { cookie: cookiesSet(res), csrf: csrfOf(res.body) };
+}
+
+// `visitor`'s sign-in form, posted for `login` with `password`.
+export function postSignIn(visitor, login, password = logins[login]) {
+  return request('POST', '/login', {
+    headers: { Cookie: visitor.cookie, 'Content-Type': FORM },
+    body: new URLSearchParams({ csrf: visitor.csrf, login, password }).toString(),
+  });
+}
+
 // Raw bytes over TLS, for what an HTTP client refuses to send: `head`, then
 // each string `body` yields while the connection is open. Resolves once the
 // connection has closed (or been quiet for `timeout` ms) to the status of the

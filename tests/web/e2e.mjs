@@ -349,6 +349,11 @@ await scenario('an End session that fails with custosd stopped keeps the session
 
 // Last to sign in: its failures lock out this address for 15 minutes.
 await scenario('sign-in is refused after repeated wrong passwords, and cookies are locked down', async () => {
+  const signedIn = await newContext();
+  await signIn(signedIn, 'acme');
+  const session = (await signedIn.cookies()).find((c) => c.name === '__Host-custos-session');
+  expect(session && session.httpOnly && session.secure && session.sameSite === 'Strict', JSON.stringify(session));
+  await signedIn.close();
   const context = await newContext();
   const page = await context.newPage();
   for (let i = 0; i < 6; i++) {
@@ -358,8 +363,11 @@ await scenario('sign-in is refused after repeated wrong passwords, and cookies a
     await Promise.all([page.waitForNavigation(), page.click('#login button[type=submit]')]);
   }
   expect((await text(page, '#error')).includes('too many failed sign-ins'), await text(page, '#error'));
-  const cookie = (await context.cookies()).find((c) => c.name === '__Host-custos-session');
-  expect(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === 'Strict', JSON.stringify(cookie));
+  // A visitor who has not signed in holds only the form cookie.
+  const cookies = await context.cookies();
+  const form = cookies.find((c) => c.name === '__Host-custos-form');
+  expect(form && form.httpOnly && form.secure && form.sameSite === 'Lax', JSON.stringify(cookies));
+  expect(!cookies.some((c) => c.name === '__Host-custos-session'), JSON.stringify(cookies));
   const response = await page.goto(`${web}/login`);
   const csp = response.headers()['content-security-policy'];
   expect(csp.includes("script-src 'self'") && !csp.includes('unsafe-inline'), csp);

@@ -7,10 +7,11 @@
 // still succeed afterwards. Started by web_e2e_test.sh (tests/BUILD.bazel's
 // web_hostile_test); writes one JUnit test case per row to $XML_OUTPUT_FILE.
 import { execFileSync } from 'node:child_process';
-import { FORM, logins, raw, request, runCase, writeResults } from './client.mjs';
+import {
+  FORM, SESSION_COOKIE as COOKIE, anonymous, cookiesSet, csrfOf, postSignIn, raw, request, runCase, writeResults,
+} from './client.mjs';
 
 const custos = process.env.CUSTOS_CLI;
-const COOKIE = '__Host-custos-session';
 
 function cli(...args) {
   return execFileSync(custos, args, { encoding: 'utf8' });
@@ -24,25 +25,14 @@ const cookieOf = (res) => {
   }
   return null;
 };
-const csrfOf = (html) => html.match(/name="csrf" value="([0-9a-f]{64})"/)[1];
 const withCookie = (id) => ({ Cookie: `${COOKIE}=${id}` });
 
-// An anonymous browser session: its cookie and the CSRF token of its form.
-async function anonymous(path = '/login') {
-  const res = await request('GET', path);
-  return { id: cookieOf(res), csrf: csrfOf(res.body) };
-}
-
 async function signIn(login) {
-  const anon = await anonymous();
-  const res = await request('POST', '/login', {
-    headers: { ...withCookie(anon.id), 'Content-Type': FORM },
-    body: new URLSearchParams({ csrf: anon.csrf, login, password: logins[login] }).toString(),
-  });
+  const res = await postSignIn(await anonymous(), login);
   if (res.status !== 303) throw new Error(`sign-in of ${login}: ${res.status}`);
   const id = cookieOf(res);
   const portal = await request('GET', '/portal', { headers: withCookie(id) });
-  return { id, csrf: csrfOf(portal.body) };
+  return { id, cookie: `${COOKIE}=${id}`, csrf: csrfOf(portal.body) };
 }
 
 function newLinkToken() {
@@ -54,7 +44,7 @@ function newLinkToken() {
 async function exchange(token) {
   const anon = await anonymous('/identity/start');
   return request('POST', '/identity/exchange', {
-    headers: { ...withCookie(anon.id), 'Content-Type': FORM },
+    headers: { Cookie: anon.cookie, 'Content-Type': FORM },
     body: `csrf=${anon.csrf}&link_token=${token}`,
   });
 }
@@ -74,7 +64,7 @@ const customer = await signIn('acme');
 const other = await anonymous();
 const forgedId = 'f'.repeat(64);
 const post = (path, session, body, type = FORM, extra = {}) => request('POST', path, {
-  headers: { ...withCookie(session.id), ...(type ? { 'Content-Type': type } : {}), ...extra }, body,
+  headers: { Cookie: session.cookie, ...(type ? { 'Content-Type': type } : {}), ...extra }, body,
 });
 
 const cases = [
@@ -91,6 +81,12 @@ const cases = [
     () => request('GET', '/identity/view?page=dashboard', { headers: withCookie(customer.id) })],
   ['a customer cookie on the DPO pages', 303, false, () => request('GET', '/dpo', { headers: withCookie(customer.id) }),
     (r) => r.headers.location === '/login'],
+  // A link from another site comes without the SameSite=Strict session
+  // cookie; the page must not replace the one the browser holds.
+  ['a cookieless GET /login sets no session cookie', 200, false, () => request('GET', '/login'),
+    (r) => !cookiesSet(r).includes(`${COOKIE}=`)],
+  ['a cookieless GET /identity/start sets no session cookie', 200, false, () => request('GET', '/identity/start'),
+    (r) => !cookiesSet(r).includes(`${COOKIE}=`)],
   ['oversized Cookie header', 400, false,
     () => request('GET', '/portal', { headers: { Cookie: `${COOKIE}=${'a'.repeat(20000)}` } })],
   // Header injection

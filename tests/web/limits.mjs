@@ -6,11 +6,12 @@
 // and trickling ones do not take every worker. Started by web_e2e_test.sh
 // (tests/BUILD.bazel's web_limits_test); writes one JUnit test case per case
 // to $XML_OUTPUT_FILE.
+import https from 'node:https';
 import tls from 'node:tls';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
-import { raw, request, runCase, web, writeResults } from './client.mjs';
+import { anonymous, postSignIn, raw, request, runCase, web, writeResults } from './client.mjs';
 
 const MiB = 1 << 20;
 
@@ -109,6 +110,23 @@ const cases = [
     for (const s of slow) s.socket.destroy();
     if (page.status !== 200) return `GET /login answered ${page.status}`;
     return stillOpen === slow.length ? '' : `answered only once ${slow.length - stillOpen} slow connections had closed`;
+  }],
+  // custos-web once kept 10,000 anonymous sessions, the oldest forgotten
+  // first: this many page loads pushed out a visitor's sign-in form.
+  ['10,050 anonymous page loads leave a pending sign-in form good', async () => {
+    const pending = await anonymous();
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+    let sent = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (sent < 10050) {
+        sent++;
+        const page = await request('GET', '/login', { agent });
+        if (page.status !== 200) throw new Error(`GET /login answered ${page.status}`);
+      }
+    }));
+    agent.destroy();
+    const res = await postSignIn(pending, 'acme');
+    return res.status === 303 ? '' : `sign-in answered ${res.status}: ${res.body.slice(0, 300)}`;
   }],
 ];
 
