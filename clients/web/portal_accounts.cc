@@ -118,33 +118,43 @@ absl::Status EnsureDemoAccounts(const std::string& accounts_path,
   return WriteFileAtomically(accounts_path, accounts, 0600);
 }
 
-bool LoginLimiter::Allowed(absl::string_view key, absl::Time now) {
-  MutexLock lock(&mu_);
-  ForgetPassedLocked(now);
-  auto it = failures_.find(key);
-  return it == failures_.end() || it->second.count < max_failures_;
-}
-
-void LoginLimiter::RecordFailure(absl::string_view key, absl::Time now) {
+bool LoginLimiter::TryAttempt(std::initializer_list<absl::string_view> keys,
+                              absl::Time now) {
   MutexLock lock(&mu_);
   // A key whose window has passed is gone now, so a key found is counting.
   ForgetPassedLocked(now);
-  auto [it, inserted] = failures_.try_emplace(std::string(key));
-  if (inserted) {
-    it->second.first = now;
-    by_first_.emplace(now, it->first);
+  for (absl::string_view key : keys) {
+    auto it = failures_.find(key);
+    if (it != failures_.end() && it->second.count >= max_failures_) {
+      return false;
+    }
   }
-  ++it->second.count;
+  for (absl::string_view key : keys) {
+    auto [it, inserted] = failures_.try_emplace(std::string(key));
+    if (inserted) {
+      it->second.first = now;
+      by_first_.emplace(now, it->first);
+    }
+    ++it->second.count;
+  }
+  return true;
 }
 
-void LoginLimiter::RecordSuccess(absl::string_view key) {
+void LoginLimiter::Forget(absl::string_view key) {
   MutexLock lock(&mu_);
   EraseLocked(failures_.find(key));
 }
 
+void LoginLimiter::Uncount(absl::string_view key) {
+  MutexLock lock(&mu_);
+  auto it = failures_.find(key);
+  if (it == failures_.end()) return;
+  if (--it->second.count == 0) EraseLocked(it);
+}
+
 void LoginLimiter::ForgetPassedLocked(absl::Time now) {
-  // Each key is erased once, after the failure that added it: the work is
-  // bounded by the failures recorded.
+  // Each key is erased once, after the attempt that added it: the work is
+  // bounded by the attempts counted.
   while (!by_first_.empty() && now - by_first_.begin()->first >= window_) {
     EraseLocked(failures_.find(by_first_.begin()->second));
   }

@@ -9,6 +9,7 @@
 #ifndef CUSTOS_CLIENTS_WEB_PORTAL_ACCOUNTS_H_
 #define CUSTOS_CLIENTS_WEB_PORTAL_ACCOUNTS_H_
 
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <string>
@@ -63,23 +64,30 @@ absl::Status EnsureDemoAccounts(const std::string& accounts_path,
                                 const std::vector<std::string>& acts_as);
 
 // Refuses sign-in for a key (a login, or a client address) after
-// `max_failures` failed attempts within `window`, until the window has passed
-// since the first of them.
+// `max_failures` attempts within `window` that did not sign in, until the
+// window has passed since the first of them.
 //
-// A key is forgotten once its window has passed, at the next check or
-// failure of any key (each forgets every key whose window has passed, in
-// time order, without a walk over the others), so a client's address is not
-// kept longer than that; and at once on RecordSuccess.
+// A key is forgotten once its window has passed, at the next attempt of any
+// key (each forgets every key whose window has passed, in time order,
+// without a walk over the others), so a client's address is not kept longer
+// than that; and at once on Forget.
 class LoginLimiter {
  public:
   LoginLimiter(int max_failures, absl::Duration window)
       : max_failures_(max_failures), window_(window) {}
 
-  // Whether `key` may try to sign in at `now`.
-  bool Allowed(absl::string_view key, absl::Time now);
-  void RecordFailure(absl::string_view key, absl::Time now);
-  // Forgets `key`'s failures.
-  void RecordSuccess(absl::string_view key);
+  // When every key in `keys` may still try at `now`, counts one attempt
+  // against each and returns true; otherwise counts nothing and returns
+  // false. The check and the count are one step under one lock, and an
+  // attempt counts before its password is checked, so parallel attempts
+  // cannot pass the limit together. A good password then takes its attempt
+  // back (Forget or Uncount).
+  bool TryAttempt(std::initializer_list<absl::string_view> keys,
+                  absl::Time now);
+  // Forgets `key`'s attempts.
+  void Forget(absl::string_view key);
+  // Takes back one attempt counted for `key`, keeping the others.
+  void Uncount(absl::string_view key);
   // Keys kept, for tests.
   size_t size() const {
     MutexLock lock(&mu_);

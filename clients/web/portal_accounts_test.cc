@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -93,42 +96,81 @@ TEST(PortalAccountsTest, MalformedLineIsNamed) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(LoginLimiterTest, RefusesAfterFiveFailuresUntilTheWindowPasses) {
+TEST(LoginLimiterTest, RefusesAfterFiveAttemptsUntilTheWindowPasses) {
   LoginLimiter limiter(5, absl::Minutes(15));
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
   for (int i = 0; i < 5; ++i) {
-    EXPECT_TRUE(limiter.Allowed("login:acme", t0)) << i;
-    limiter.RecordFailure("login:acme", t0 + absl::Seconds(i));
+    EXPECT_TRUE(limiter.TryAttempt({"login:acme"}, t0 + absl::Seconds(i))) << i;
   }
-  EXPECT_FALSE(limiter.Allowed("login:acme", t0 + absl::Minutes(14)));
-  EXPECT_TRUE(limiter.Allowed("login:nordwind", t0 + absl::Minutes(14)));
-  EXPECT_TRUE(limiter.Allowed("login:acme", t0 + absl::Minutes(15)));
+  EXPECT_FALSE(limiter.TryAttempt({"login:acme"}, t0 + absl::Minutes(14)));
+  EXPECT_TRUE(limiter.TryAttempt({"login:nordwind"}, t0 + absl::Minutes(14)));
+  EXPECT_TRUE(limiter.TryAttempt({"login:acme"}, t0 + absl::Minutes(15)));
 }
 
-TEST(LoginLimiterTest, SuccessClearsFailures) {
+// A refused attempt counts against none of its keys: an address that is
+// refused does not use up the attempts of the login it tried.
+TEST(LoginLimiterTest, CountsAgainstEveryKeyOrNone) {
   LoginLimiter limiter(2, absl::Minutes(15));
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
-  limiter.RecordFailure("k", t0);
-  limiter.RecordSuccess("k");
+  EXPECT_TRUE(limiter.TryAttempt({"login:acme", "address:192.0.2.7"}, t0));
+  EXPECT_TRUE(limiter.TryAttempt({"login:nordwind", "address:192.0.2.7"}, t0));
+  EXPECT_FALSE(limiter.TryAttempt({"login:globex", "address:192.0.2.7"}, t0));
+  EXPECT_EQ(limiter.size(), 3u);
+  EXPECT_TRUE(limiter.TryAttempt({"login:acme", "address:192.0.2.8"}, t0));
+  EXPECT_FALSE(limiter.TryAttempt({"login:acme", "address:192.0.2.9"}, t0));
+}
+
+TEST(LoginLimiterTest, ForgetAndUncountTakeAttemptsBack) {
+  LoginLimiter limiter(2, absl::Minutes(15));
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(limiter.TryAttempt({"k"}, t0));
+  ASSERT_TRUE(limiter.TryAttempt({"k"}, t0));
+  limiter.Forget("k");
   EXPECT_EQ(limiter.size(), 0u);
-  limiter.RecordFailure("k", t0);
-  EXPECT_TRUE(limiter.Allowed("k", t0));
+  ASSERT_TRUE(limiter.TryAttempt({"k"}, t0));
+  ASSERT_TRUE(limiter.TryAttempt({"k"}, t0));
+  limiter.Uncount("k");
+  EXPECT_TRUE(limiter.TryAttempt({"k"}, t0));
+  EXPECT_FALSE(limiter.TryAttempt({"k"}, t0));
+  // The last attempt taken back forgets the key.
+  limiter.Forget("k");
+  ASSERT_TRUE(limiter.TryAttempt({"k"}, t0));
+  limiter.Uncount("k");
+  EXPECT_EQ(limiter.size(), 0u);
+}
+
+// As many threads as custos-web has workers try at once: no more than the
+// limit get through to a password check.
+TEST(LoginLimiterTest, ParallelAttemptsCannotPassTheLimitTogether) {
+  LoginLimiter limiter(5, absl::Minutes(15));
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  std::atomic<int> allowed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i) {
+    threads.emplace_back([&] {
+      if (limiter.TryAttempt({"login:acme", "address:192.0.2.7"}, t0)) {
+        ++allowed;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(allowed.load(), 5);
 }
 
 // A failed sign-in's address is personal data: it is forgotten once its
-// window has passed, whichever key is checked or fails next.
+// window has passed, whichever key tries next.
 TEST(LoginLimiterTest, ForgetsAKeyOnceItsWindowHasPassed) {
   LoginLimiter limiter(5, absl::Minutes(15));
   const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
-  limiter.RecordFailure("address:192.0.2.7", t0);
-  limiter.RecordFailure("login:acme", t0 + absl::Minutes(10));
+  ASSERT_TRUE(limiter.TryAttempt({"address:192.0.2.7"}, t0));
+  ASSERT_TRUE(limiter.TryAttempt({"login:acme"}, t0 + absl::Minutes(10)));
   EXPECT_EQ(limiter.size(), 2u);
-  EXPECT_TRUE(limiter.Allowed("login:nordwind", t0 + absl::Minutes(15)));
+  EXPECT_TRUE(limiter.TryAttempt({"login:nordwind"}, t0 + absl::Minutes(15)));
+  EXPECT_EQ(limiter.size(), 2u);
+  ASSERT_TRUE(limiter.TryAttempt({"login:nordwind"}, t0 + absl::Minutes(25)));
   EXPECT_EQ(limiter.size(), 1u);
-  limiter.RecordFailure("login:nordwind", t0 + absl::Minutes(25));
+  EXPECT_TRUE(limiter.TryAttempt({"login:globex"}, t0 + absl::Minutes(40)));
   EXPECT_EQ(limiter.size(), 1u);
-  EXPECT_TRUE(limiter.Allowed("login:nordwind", t0 + absl::Minutes(40)));
-  EXPECT_EQ(limiter.size(), 0u);
 }
 
 }  // namespace

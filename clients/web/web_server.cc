@@ -170,8 +170,9 @@ void WebServer::State::ServeLogin() {
     const absl::Time now = absl::Now();
     const std::string login_key = absl::StrCat("login:", login);
     const std::string address_key = absl::StrCat("address:", req.remote_addr);
-    if (!login_limiter.Allowed(login_key, now) ||
-        !login_limiter.Allowed(address_key, now)) {
+    // Counted before the password is checked, so that attempts made in
+    // parallel cannot all pass the check before any of them has failed.
+    if (!login_limiter.TryAttempt({login_key, address_key}, now)) {
       return SendError(res, absl::ResourceExhaustedError(
                                 "too many failed sign-ins; wait 15 minutes"));
     }
@@ -181,16 +182,15 @@ void WebServer::State::ServeLogin() {
         CheckPassword(account ? account->password_hash : unknown_login_hash,
                       Field(*form, "password"));
     if (!ok || account == nullptr) {
-      login_limiter.RecordFailure(login_key, now);
-      login_limiter.RecordFailure(address_key, now);
       return SendError(res,
                        absl::UnauthenticatedError("login or password is wrong"),
                        "Sign in");
     }
-    // The address's failures are left to lapse with their window: cleared
-    // on a success, they would let an address that holds one account try
-    // other logins without end.
-    login_limiter.RecordSuccess(login_key);
+    // The address's earlier failures are left to lapse with their window:
+    // cleared on a success, they would let an address that holds one
+    // account try other logins without end.
+    login_limiter.Forget(login_key);
+    login_limiter.Uncount(address_key);
     WebSession signed_in;
     signed_in.acts_as = account->acts_as;
     signed_in.kind = absl::StartsWith(account->acts_as, "customer:")

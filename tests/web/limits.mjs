@@ -128,6 +128,15 @@ const cases = [
     const res = await postSignIn(pending, 'acme');
     return res.status === 303 ? '' : `sign-in answered ${res.status}: ${res.body.slice(0, 300)}`;
   }],
+  // Last: it uses up this address's sign-ins for 15 minutes.
+  ['of 20 wrong passwords posted at once, at most 5 are checked', async () => {
+    const visitor = await anonymous();
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => postSignIn(visitor, 'acme', `wrong-${i}`)));
+    const statuses = answers.map((r) => r.status);
+    const checked = statuses.filter((s) => s === 401).length;
+    const refused = statuses.filter((s) => s === 429).length;
+    return checked <= 5 && checked + refused === 20 ? '' : `answered ${statuses.join(' ')}`;
+  }],
 ];
 
 const results = [];
