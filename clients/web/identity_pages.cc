@@ -1,6 +1,8 @@
 // Take identity in the browser: the link's exchange, the customer's pages
 // under the banner, the end of the session.
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -18,9 +20,25 @@ namespace custos::web {
 using google::protobuf::util::TimeUtil;
 namespace {
 
+// What the session may do, as custosd described it with the page: read, or
+// also perform the actions the customer asked for.
+std::string SessionMode(const custos::v1::TakeIdentitySession& session) {
+  if (session.read_only()) return "read-only";
+  std::vector<std::string> actions;
+  for (const auto& a : session.customer_requested_actions()) {
+    actions.push_back(absl::StrCat(a.action(), " (customer request ",
+                                   a.customer_request_ref(), ")"));
+  }
+  return absl::StrCat("may perform what the customer asked: ",
+                      absl::StrJoin(actions, ", "), ", not from custos-web");
+}
+
 // The banner of a take-identity session: always first on the page, with no
-// way to close it.
-std::string Banner(const WebSession& s) {
+// way to close it. `shown` is the session as custosd returned it with the
+// page, or null on a page custosd refused (which then says nothing of what
+// the session may do).
+std::string Banner(const WebSession& s,
+                   const custos::v1::TakeIdentitySession* shown = nullptr) {
   const absl::Duration left = s.session_expires - absl::Now();
   return absl::StrCat(
       "<header class=\"identity-banner\" id=\"identity-banner\" "
@@ -32,7 +50,10 @@ std::string Banner(const WebSession& s) {
       HtmlEscape(s.category), " ", HtmlEscape(s.reference),
       "</span> · time left: <span id=\"time-left\" data-expires=\"",
       absl::ToUnixSeconds(s.session_expires), "\">", ShowDuration(left),
-      "</span> · read-only · every page is logged ",
+      "</span> · ",
+      shown == nullptr ? ""
+                       : absl::StrCat(HtmlEscape(SessionMode(*shown)), " · "),
+      "every page is logged ",
       ButtonForm("/identity/end", s.csrf, {}, "End session"), "</header>");
 }
 
@@ -178,7 +199,8 @@ void WebServer::State::ServeIdentity() {
     }
     absl::StrAppend(&body, "<p class=\"logged\">Logged as entry #",
                     response.log_index(), ".</p>");
-    SendPage(res, 200, response.title(), Banner(*session), body);
+    SendPage(res, 200, response.title(), Banner(*session, &response.session()),
+             body);
   });
   http->Post("/identity/end", [this](const Request& req, Response& res) {
     auto session = SessionOf(req);

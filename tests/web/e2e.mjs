@@ -307,6 +307,20 @@ await scenario('a forged CSRF token is refused', async () => {
   await context.close();
 });
 
+await scenario('the banner says read-only only of a session the customer asked no action of', async () => {
+  const plain = await openSession();
+  const readOnly = await text(plain.page, '#identity-banner');
+  expect(readOnly.includes(' · read-only · '), `plain session: ${readOnly}`);
+  await plain.context.close();
+  const asked = await openSession(['--action', 'send_test_mail', '--action_ref', 'SUP-1042']);
+  const banner = await text(asked.page, '#identity-banner');
+  expect(!banner.includes('read-only'), `a session that may act shown as read-only: ${banner}`);
+  expect(banner.includes('may perform what the customer asked: send_test_mail (customer request SUP-1042)'),
+         `asked action not shown: ${banner}`);
+  await asked.page.screenshot({ path: `${shots}/identity-asked-action.png`, fullPage: true });
+  await asked.context.close();
+});
+
 await scenario('with custosd stopped or stalled, pages say so and the details go to the log', async () => {
   const context = await newContext();
   const page = await signIn(context, 'acme');
