@@ -20,6 +20,10 @@ namespace custos::web {
 using google::protobuf::util::TimeUtil;
 namespace {
 
+// The most entries one proofs.json proves, and so the largest page of the
+// access log: every entry a page shows can be verified.
+constexpr int kMaxProvedEntries = 200;
+
 // The access-log filters of the portal's query string, as a ListEntries
 // request. INVALID_ARGUMENT naming the parameter.
 absl::StatusOr<custos::v1::ListEntriesRequest> LogFilters(const Request& req) {
@@ -51,8 +55,10 @@ absl::StatusOr<custos::v1::ListEntriesRequest> LogFilters(const Request& req) {
   int page_size = 50;
   if (const std::string size = Param(req, "page_size"); !size.empty()) {
     if (!absl::SimpleAtoi(size, &page_size) || page_size < 1 ||
-        page_size > 1000) {
-      return absl::InvalidArgumentError("page_size: expected 1 to 1000");
+        page_size > kMaxProvedEntries) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page_size: expected 1 to ", kMaxProvedEntries,
+                       ", the most entries Verify proves at once"));
     }
   }
   request.set_page_size(page_size);
@@ -445,9 +451,11 @@ void WebServer::State::ServePortal() {
     for (absl::string_view part :
          absl::StrSplit(Param(req, "indices"), ',', absl::SkipEmpty())) {
       uint64_t index;
-      if (!absl::SimpleAtoi(part, &index) || indices.size() >= 200) {
-        return SendError(res, absl::InvalidArgumentError(
-                                  "indices: expected up to 200 entry numbers"));
+      if (!absl::SimpleAtoi(part, &index) ||
+          indices.size() >= kMaxProvedEntries) {
+        return SendError(res, absl::InvalidArgumentError(absl::StrCat(
+                                  "indices: expected up to ", kMaxProvedEntries,
+                                  " entry numbers")));
       }
       indices.push_back(index);
     }

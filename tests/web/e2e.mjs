@@ -321,6 +321,23 @@ await scenario('the banner says read-only only of a session the customer asked n
   await asked.context.close();
 });
 
+await scenario('a page of the access log is never larger than Verify proves', async () => {
+  const context = await newContext();
+  const page = await signIn(context, 'acme');
+  const over = await page.goto(`${web}/portal?page_size=201`);
+  expect(over.status() === 400, `page_size=201 answered ${over.status()}`);
+  expect((await text(page, '#error')) === 'page_size: expected 1 to 200, the most entries Verify proves at once',
+         await text(page, '#error'));
+  await page.goto(`${web}/portal?page_size=200`);
+  const rows = await page.locator('#access-log tbody tr').count();
+  await Promise.all([page.waitForNavigation(), page.click('a:text("Verify these entries")')]);
+  await page.waitForSelector('#verify-summary:not([data-verified=pending])');
+  const items = await text(page, '#verify-results');
+  expect((await page.locator('#verify-summary').getAttribute('data-verified')) === 'true', `not verified: ${items}`);
+  expect((items.match(/entry #\d+ is in the log/g) || []).length === rows, `${rows} rows shown, proven: ${items}`);
+  await context.close();
+});
+
 await scenario('with custosd stopped or stalled, pages say so and the details go to the log', async () => {
   const context = await newContext();
   const page = await signIn(context, 'acme');
