@@ -23,6 +23,10 @@ namespace {
 // The most entries one proofs.json proves, and so the largest page of the
 // access log: every entry a page shows can be verified.
 constexpr int kMaxProvedEntries = 200;
+// An export reads custosd's largest page at a time, and holds at most
+// kMaxExportEntries entries: more is refused, never cut short.
+constexpr int kExportReadSize = 1000;
+constexpr size_t kMaxExportEntries = 100000;
 
 // The access-log filters of the portal's query string, as a ListEntries
 // request. INVALID_ARGUMENT naming the parameter.
@@ -285,38 +289,61 @@ void WebServer::State::ServePortal() {
                     "</div>");
     SendPage(res, 200, "Who accessed your account", "", body);
   });
-  http->Get("/portal/export", [this, customer, read_log](const Request& req,
-                                                         Response& res) {
+  http->Get("/portal/export", [this, customer](const Request& req,
+                                               Response& res) {
     auto session = customer(req, res);
     if (!session) return;
-    auto log = read_log(req, *session);
-    if (!log.ok()) return SendError(res, log.status());
-    const std::string& customer_id = log->customer_id;
-    const std::vector<custos::v1::LogEntry>& entries = log->entries;
+    auto request = LogFilters(req);
+    if (!request.ok()) return SendError(res, request.status());
+    // Every entry the filters select, from the newest, whichever page the
+    // link was on; page_size, when the link has one, is the size of each read.
+    request->clear_page_token();
+    if (Param(req, "page_size").empty())
+      request->set_page_size(kExportReadSize);
+    const std::string customer_id(
+        absl::StripPrefix(session->acts_as, "customer:"));
     const bool json = Param(req, "format") == "json";
     std::string out =
         json ? "["
              : "index,when,staff,from,category,reference,action,read,outcome\n";
-    for (size_t i = 0; i < entries.size(); ++i) {
-      LogRow r = ToRow(entries[i], pseudonym_secret, customer_id);
-      if (json) {
-        absl::StrAppend(&out, i ? ",\n" : "\n", "{\"index\":", r.index,
-                        ",\"when\":", JsonString(r.when),
-                        ",\"staff\":", JsonString(r.who),
-                        ",\"from\":", JsonString(r.country),
-                        ",\"category\":", JsonString(r.category),
-                        ",\"reference\":", JsonString(r.reference),
-                        ",\"action\":", JsonString(r.action),
-                        ",\"read\":", JsonString(r.read),
-                        ",\"outcome\":", JsonString(r.outcome), "}");
-      } else {
-        absl::StrAppend(&out, r.index, ",", CsvCell(r.when), ",",
-                        CsvCell(r.who), ",", CsvCell(r.country), ",",
-                        CsvCell(r.category), ",", CsvCell(r.reference), ",",
-                        CsvCell(r.action), ",", CsvCell(r.read), ",",
-                        CsvCell(r.outcome), "\n");
+    size_t written = 0;
+    do {
+      custos::v1::ListEntriesResponse response;
+      auto context = Context(session->acts_as, req);
+      if (auto s =
+              FromGrpc(audit->ListEntries(context.get(), *request, &response));
+          !s.ok())
+        return SendError(res, s);
+      if (written + response.entries_size() > kMaxExportEntries) {
+        return SendError(
+            res, absl::InvalidArgumentError(absl::StrCat(
+                     "from, to: more than ", kMaxExportEntries,
+                     " entries match, the most one export holds; export "
+                     "fewer days at a time")));
       }
-    }
+      for (const auto& e : response.entries()) {
+        LogRow r = ToRow(e, pseudonym_secret, customer_id);
+        if (json) {
+          absl::StrAppend(&out, written ? ",\n" : "\n", "{\"index\":", r.index,
+                          ",\"when\":", JsonString(r.when),
+                          ",\"staff\":", JsonString(r.who),
+                          ",\"from\":", JsonString(r.country),
+                          ",\"category\":", JsonString(r.category),
+                          ",\"reference\":", JsonString(r.reference),
+                          ",\"action\":", JsonString(r.action),
+                          ",\"read\":", JsonString(r.read),
+                          ",\"outcome\":", JsonString(r.outcome), "}");
+        } else {
+          absl::StrAppend(&out, r.index, ",", CsvCell(r.when), ",",
+                          CsvCell(r.who), ",", CsvCell(r.country), ",",
+                          CsvCell(r.category), ",", CsvCell(r.reference), ",",
+                          CsvCell(r.action), ",", CsvCell(r.read), ",",
+                          CsvCell(r.outcome), "\n");
+        }
+        ++written;
+      }
+      request->set_page_token(response.next_page_token());
+    } while (!request->page_token().empty());
     if (json) out += "\n]\n";
     res.set_header("Content-Disposition",
                    absl::StrCat("attachment; filename=\"custos-access-log.",

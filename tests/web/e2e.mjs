@@ -321,6 +321,27 @@ await scenario('the banner says read-only only of a session the customer asked n
   await asked.context.close();
 });
 
+await scenario('an export holds every entry the filters select, not one page', async () => {
+  const context = await newContext();
+  const page = await signIn(context, 'acme');
+  // Each listing the customer makes is an entry about their account.
+  await page.evaluate(async () => {
+    for (let i = 0; i < 60; i++) await fetch('/portal?page_size=1');
+  });
+  const all = await page.evaluate(async () => (await fetch('/portal/export?format=json')).json());
+  const indices = all.map((e) => e.index);
+  expect(indices.length > 60, `export of ${indices.length} entries`);
+  expect(indices.every((x, i) => i === 0 || x < indices[i - 1]), 'export not newest first, or an entry twice');
+  // Read 20 at a time, the same entries (and the few logged since).
+  const paged = await page.evaluate(async () => (await fetch('/portal/export?format=json&page_size=20')).json());
+  const pagedIndices = new Set(paged.map((e) => e.index));
+  expect(paged.length >= all.length && indices.every((x) => pagedIndices.has(x)),
+         `read 20 at a time: ${paged.length} entries, of ${all.length}`);
+  const csv = await page.evaluate(async () => (await fetch('/portal/export?format=csv&page_size=20')).text());
+  expect(csv.trim().split('\n').length - 1 >= paged.length, `csv of ${csv.trim().split('\n').length - 1} rows`);
+  await context.close();
+});
+
 await scenario('a page of the access log is never larger than Verify proves', async () => {
   const context = await newContext();
   const page = await signIn(context, 'acme');
