@@ -103,7 +103,10 @@ void SendPage(Response& res, int code, absl::string_view title,
 
 void SendError(Response& res, const absl::Status& status,
                absl::string_view title) {
-  SendPage(res, HttpCode(status), title, "",
+  const int code = HttpCode(status);
+  // A 5xx is no refusal: nothing was decided.
+  if (code >= 500 && title == "Refused") title = "Not available";
+  SendPage(res, code, title, "",
            absl::StrCat("<p class=\"error\" id=\"error\">",
                         HtmlEscape(status.message()), "</p><p>",
                         Link("/", "Start page"), "</p>"));

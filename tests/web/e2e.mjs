@@ -98,6 +98,8 @@ async function untilServed(load) {
 // sentence, never gRPC's text (which names custosd's address).
 async function expectFixedError(page, response, status, sentence) {
   expect(response.status() === status, `answered ${response.status()}, want ${status}`);
+  const title = await text(page, 'h1');
+  expect(title !== 'Refused', `titled ${title}`);
   const shown = await text(page, '#error');
   expect(shown === sentence, `error shown: ${shown}`);
   const html = await page.content();
