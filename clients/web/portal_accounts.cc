@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -54,9 +56,13 @@ bool CheckPassword(absl::string_view encoded, absl::string_view password) {
   if (!absl::StartsWith(encoded, "$argon2id$") || encoded.size() > 512) {
     return false;
   }
+  static ConcurrencyLimit* const checks = new ConcurrencyLimit(
+      std::max(2, static_cast<int>(std::thread::hardware_concurrency())));
   const std::string hash(encoded);
-  return argon2id_verify(hash.c_str(), password.data(), password.size()) ==
-         ARGON2_OK;
+  return checks->Run([&] {
+    return argon2id_verify(hash.c_str(), password.data(), password.size()) ==
+           ARGON2_OK;
+  });
 }
 
 absl::StatusOr<PortalAccounts> PortalAccounts::Load(const std::string& path) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -44,6 +45,30 @@ TEST(PasswordTest, RefusesOtherHashKinds) {
   EXPECT_FALSE(CheckPassword(argon2i, "pw"));
   EXPECT_FALSE(CheckPassword("plain-text-pw", "plain-text-pw"));
   EXPECT_FALSE(CheckPassword("$argon2id$garbage", "pw"));
+}
+
+TEST(ConcurrencyLimitTest, RunsAtMostItsLimitAtOnce) {
+  ConcurrencyLimit limit(3);
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 12; ++i) {
+    callers.emplace_back([&] {
+      const int value = limit.Run([&] {
+        const int now = ++running;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        --running;
+        return 7;
+      });
+      EXPECT_EQ(value, 7);
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(most.load(), 3);
+  EXPECT_EQ(running.load(), 0);
 }
 
 TEST(PortalAccountsTest, DemoAccountsAreWrittenPrivatelyAndSignIn) {
