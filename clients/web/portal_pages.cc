@@ -23,9 +23,9 @@ namespace {
 // The most entries one proofs.json proves, and so the largest page of the
 // access log: every entry a page shows can be verified.
 constexpr int kMaxProvedEntries = 200;
-// An export reads custosd's largest page at a time, and holds at most
-// kMaxExportEntries entries: more is refused, never cut short.
-constexpr int kExportReadSize = 1000;
+// An export reads the largest page the portal shows at a time, and holds at
+// most kMaxExportEntries entries: more is refused, never cut short.
+constexpr int kExportReadSize = kMaxProvedEntries;
 constexpr size_t kMaxExportEntries = 100000;
 
 // The access-log filters of the portal's query string, as a ListEntries
@@ -296,10 +296,11 @@ void WebServer::State::ServePortal() {
     auto request = LogFilters(req);
     if (!request.ok()) return SendError(res, request.status());
     // Every entry the filters select, from the newest, whichever page the
-    // link was on; page_size, when the link has one, is the size of each read.
+    // link was on, in reads of kExportReadSize whatever page size the link
+    // has: one export is one call to custosd (and one log entry) per read,
+    // and page_size=1 must not make that 100,000 of them.
     request->clear_page_token();
-    if (Param(req, "page_size").empty())
-      request->set_page_size(kExportReadSize);
+    request->set_page_size(kExportReadSize);
     const std::string customer_id(
         absl::StripPrefix(session->acts_as, "customer:"));
     const bool json = Param(req, "format") == "json";
