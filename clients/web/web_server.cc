@@ -253,6 +253,7 @@ void WebServer::State::Install() {
     if (auto refusal = CheckBodyFraming(req)) {
       SendError(res, absl::InvalidArgumentError(refusal->why));
       res.status = refusal->http_status;
+      if (res.status == 405) res.set_header("Allow", "GET, HEAD, POST");
       res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }

@@ -105,6 +105,15 @@ const cases = [
     () => request('POST', '/login', { headers: { 'Content-Type': FORM }, body: 'login=acme&password=x' })],
   ['POST without a CSRF token', 403, false, () => post('/login', other, 'login=acme&password=x')],
   ['forged CSRF token', 403, false, () => post('/login', other, `csrf=${'0'.repeat(64)}&login=acme&password=x`)],
+  // A form cookie is only good with custos-web's own MAC: the same forged
+  // value in the cookie and the form is no token.
+  ['forged form cookie with a matching CSRF field', 403, false, () => {
+    const forged = `${Math.floor(Date.now() / 1000) + 600}.${'ab'.repeat(16)}.${'cd'.repeat(32)}`;
+    return request('POST', '/login', {
+      headers: { Cookie: `__Host-custos-form=${forged}`, 'Content-Type': FORM },
+      body: `csrf=${forged}&login=acme&password=x`,
+    });
+  }],
   ['CSRF token replayed from another session', 403, false,
     () => post('/portal/consent', customer, `csrf=${other.csrf}&partner=mailfix&consent=yes`)],
   ['CSRF token given twice', 400, false,
