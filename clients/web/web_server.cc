@@ -67,6 +67,24 @@ void CountRecordRead(int write_p, int, int content_type, const void* buf,
   if (read > kMaxConnectionBytes) AbortConnection(ssl);
 }
 
+// Marks a connection whose last request's body was left unread: whatever
+// it sends next is that body, and must not be taken for a request of its
+// own (cpp-httplib would parse it as one and run its handler).
+int BodyLeftUnreadIndex() {
+  static const int index =
+      SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+// cpp-httplib hands handlers the connection's SSL as const; the mark is
+// data the connection carries for custos-web, set through OpenSSL's ex_data.
+void MarkBodyLeftUnread(const SSL* ssl) {
+  SSL* connection = const_cast<SSL*>(ssl);
+  SSL_set_ex_data(connection, BodyLeftUnreadIndex(), connection);
+}
+bool BodyLeftUnread(const SSL* ssl) {
+  return SSL_get_ex_data(ssl, BodyLeftUnreadIndex()) != nullptr;
+}
+
 // Why a request is refused before its body is read, with the HTTP status to
 // answer: its body is one cpp-httplib would read without a bound, would
 // decompress, or would not read at all (leaving it to be taken for the next
@@ -244,6 +262,15 @@ void WebServer::State::Install() {
   // the request before any handler sees it. This runs before cpp-httplib
   // reads the body, so a body it should not read is refused here, unread.
   http->set_pre_routing_handler([](const Request& req, Response& res) {
+    if (req.ssl != nullptr && BodyLeftUnread(req.ssl)) {
+      SendError(res, absl::InvalidArgumentError(
+                         "request: sent on a connection whose last request "
+                         "was refused with its body unread; open a new "
+                         "connection"));
+      res.status = 400;
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     for (const auto& [name, value] : req.headers) {
       if (auto s = ValidateHeaderValue(name, value); !s.ok()) {
         SendError(res, s);
@@ -255,16 +282,19 @@ void WebServer::State::Install() {
       res.status = refusal->http_status;
       if (res.status == 405) res.set_header("Allow", "GET, HEAD, POST");
       res.set_header("Connection", "close");
+      if (req.ssl != nullptr) MarkBodyLeftUnread(req.ssl);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // cpp-httplib calls its logger once the response is written: the place to
-  // end a connection whose request body was left unread. The client gets the
-  // answer and the end of the stream; what it still sends is taken for a
-  // next request only until answering that fails.
-  http->set_logger([](const Request& req, const Response& res) {
-    if (req.ssl != nullptr && res.get_header_value("Connection") == "close")
+  // end a connection whose request body was left unread, which cpp-httplib
+  // would otherwise keep reading. The client gets the answer and the end of
+  // the stream; what it still sends is refused above, unread by any handler.
+  // Only such a connection: one that ends normally gets its TLS close_notify
+  // from cpp-httplib, which a shutdown here would leave unsent.
+  http->set_logger([](const Request& req, const Response&) {
+    if (req.ssl != nullptr && BodyLeftUnread(req.ssl))
       shutdown(SSL_get_fd(req.ssl), SHUT_WR);
   });
   SSL_CTX_set_msg_callback(http->ssl_context(), CountRecordRead);

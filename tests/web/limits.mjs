@@ -2,16 +2,21 @@
 // (no browser): bodies cpp-httplib would read without a bound (chunked,
 // without a length, compressed), endless request lines, bodies it would not
 // read at all; each answered while custos-web's peak memory (VmHWM) grows
-// by less than 16 MiB. And slow clients: a connection gone quiet is closed,
-// and trickling ones do not take every worker. Started by web_e2e_test.sh
+// by less than 16 MiB; a request hidden in an unread body is never run, and
+// a connection that ends normally ends with TLS's close_notify. And slow
+// clients: a connection gone quiet is closed, and trickling ones do not take
+// every worker. Started by web_e2e_test.sh
 // (tests/BUILD.bazel's web_limits_test); writes one JUnit test case per case
 // to $XML_OUTPUT_FILE.
+import { spawnSync } from 'node:child_process';
 import https from 'node:https';
 import tls from 'node:tls';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
-import { anonymous, postSignIn, raw, request, runCase, web, writeResults } from './client.mjs';
+import {
+  FORM, anonymous, cookiesSet, csrfOf, postSignIn, raw, request, runCase, web, writeResults,
+} from './client.mjs';
 
 const MiB = 1 << 20;
 
@@ -90,6 +95,39 @@ const cases = [
     if (answers !== 1) res.status = `${answers} answers`;
     return res;
   })],
+  // cpp-httplib took the unread body for a next request and ran its handler
+  // (its answer then failed on a connection closed for writing).
+  ['a request hidden in a refused GET\'s body is not run', async () => {
+    const signedIn = await postSignIn(await anonymous(), 'acme');
+    if (signedIn.status !== 303) return `sign-in answered ${signedIn.status}`;
+    const cookie = cookiesSet(signedIn);
+    const portal = await request('GET', '/portal', { headers: { Cookie: cookie } });
+    const form = new URLSearchParams({ csrf: csrfOf(portal.body) }).toString();
+    const hidden = head(['POST /logout HTTP/1.1', 'Host: localhost', `Cookie: ${cookie}`,
+                         `Content-Type: ${FORM}`, `Content-Length: ${form.length}`]) + form;
+    const res = await raw(head(['GET /portal HTTP/1.1', 'Host: localhost', `Cookie: ${cookie}`,
+                                `Content-Length: ${hidden.length}`]) + hidden);
+    const after = await request('GET', '/portal', { headers: { Cookie: cookie } });
+    let message = '';
+    if (res.status !== 400) message += `the GET with a body answered ${res.status}\n`;
+    if (after.status !== 200) message += `then GET /portal answered ${after.status}: the hidden logout ran\n`;
+    return message;
+  }],
+  // cpp-httplib closes a connection after a response it marks
+  // `Connection: close`; custos-web shut every such connection for writing
+  // first, so its TLS close_notify never went out and a strict client saw
+  // the answer as truncated.
+  ['a connection that asked to close ends with a TLS close_notify', () => {
+    const out = spawnSync('openssl', ['s_client', '-4', '-connect', `${web.hostname}:${web.port}`, '-quiet', '-ign_eof'], {
+      input: head(['GET /login HTTP/1.1', 'Host: localhost', 'Connection: close']), encoding: 'latin1', timeout: 10000,
+    });
+    let message = '';
+    if (!out.stdout.startsWith('HTTP/1.1 200')) message += `answered ${out.stdout.slice(0, 100)}\n`;
+    if (out.status !== 0 || /unexpected eof/.test(out.stderr)) {
+      message += `openssl s_client exited ${out.status}: ${out.stderr.split('\n').filter((l) => /error/.test(l)).join(' ')}\n`;
+    }
+    return message;
+  }],
   ['a PUT is refused unread', () => bounded(405, () => raw(
     head(['PUT /login HTTP/1.1', 'Host: localhost', `Content-Length: ${MiB}`]), { body: ['x'] }))],
   // cpp-httplib answers 400 once a read has waited the read timeout, then
