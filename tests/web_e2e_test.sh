@@ -10,7 +10,8 @@ set -euo pipefail
 custosd=$TEST_SRCDIR/custos/gateway/custosd
 web=$TEST_SRCDIR/custos/clients/web/custos-web
 # The script to run: tests/web/e2e.mjs by default; web_hostile_test passes
-# tests/web/hostile.mjs, which needs no browser.
+# tests/web/hostile.mjs, which needs no browser. Further arguments go to
+# custos-web (web_proxy_test: --trusted_proxies).
 script=$(readlink -f "$TEST_SRCDIR/custos/${1:-tests/web/e2e.mjs}")
 if [ "$(basename "$script")" = e2e.mjs ] &&
    [ ! -d "$(dirname "$script")/node_modules/playwright-core" ]; then
@@ -36,7 +37,7 @@ wait_port() {
 "$custosd" --data_dir "$data" --listen 127.0.0.1:0 --metrics_listen "" >"$TEST_TMPDIR/custosd.out" 2>&1 &
 pids+=($!)
 gateway_port=$(wait_port "$TEST_TMPDIR/custosd.out" "serving on port")
-"$web" --data_dir "$data" --gateway "localhost:$gateway_port" --listen 127.0.0.1:0 >"$TEST_TMPDIR/web.out" 2>&1 &
+"$web" --data_dir "$data" --gateway "localhost:$gateway_port" --listen 127.0.0.1:0 "${@:2}" >"$TEST_TMPDIR/web.out" 2>&1 &
 pids+=($!)
 web_port=$(wait_port "$TEST_TMPDIR/web.out" "serving on port")
 

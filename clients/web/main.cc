@@ -28,6 +28,12 @@ ABSL_FLAG(std::string, demo_accounts,
           "customer:nordwind,staff:dirk.dpo",
           "portal accounts made on first run, with passwords written to "
           "<data_dir>/web/demo_logins");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "reverse proxies whose X-Forwarded-For names the browser's address "
+          "(for the sign-in limit and custosd's placing of calls): "
+          "comma-separated IP addresses and networks, e.g. "
+          "127.0.0.1,10.0.0.0/8,2001:db8::/32; empty trusts none, and the "
+          "header is ignored");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -50,6 +56,7 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir + "/web";
   options.demo_accounts = absl::StrSplit(absl::GetFlag(FLAGS_demo_accounts),
                                          ',', absl::SkipEmpty());
+  options.trusted_proxies = absl::GetFlag(FLAGS_trusted_proxies);
 
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

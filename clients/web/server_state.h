@@ -17,12 +17,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/web/client_address.h"
 #include "clients/web/portal_accounts.h"
 #include "clients/web/web_security.h"
 #include "clients/web/web_server.h"
@@ -56,6 +58,27 @@ struct WebServer::State {
   // Made in Create.
   std::optional<AnonymousFormTokens> form_tokens;
   LoginLimiter login_limiter{5, absl::Minutes(15)};
+  // Parsed from options.trusted_proxies in Create.
+  TrustedProxies trusted_proxies;
+
+  // The browser's address (client_address.h): the TCP peer's, or the one a
+  // trusted proxy names. INVALID_ARGUMENT naming X-Forwarded-For when a
+  // trusted proxy's list does not hold addresses; the pre-routing handler
+  // refuses such a request, so a handler never sees one.
+  absl::StatusOr<std::string> ClientAddressOf(const Request& req) const {
+    std::vector<std::string> forwarded_for;
+    const size_t count = req.get_header_value_count(kForwardedForHeader);
+    for (size_t i = 0; i < count; ++i) {
+      forwarded_for.push_back(req.get_header_value(kForwardedForHeader, i));
+    }
+    return ClientAddress(req.remote_addr, forwarded_for, trusted_proxies);
+  }
+  // ClientAddressOf in a handler: the pre-routing handler lets through only
+  // requests that have an address, so the peer is never taken instead.
+  std::string BrowserAddress(const Request& req) const {
+    absl::StatusOr<std::string> address = ClientAddressOf(req);
+    return address.ok() ? *std::move(address) : req.remote_addr;
+  }
 
   // A call context for custosd: a deadline, whom custos-web calls for (empty
   // for take-identity calls, where the token names the engineer) and the
@@ -68,7 +91,7 @@ struct WebServer::State {
     if (!acts_as.empty()) {
       context->AddMetadata("custos-on-behalf-of", std::string(acts_as));
     }
-    context->AddMetadata("custos-client-address", req.remote_addr);
+    context->AddMetadata("custos-client-address", BrowserAddress(req));
     return context;
   }
 

@@ -187,7 +187,8 @@ void WebServer::State::ServeLogin() {
     const std::string login = Field(*form, "login");
     const absl::Time now = absl::Now();
     const std::string login_key = absl::StrCat("login:", login);
-    const std::string address_key = absl::StrCat("address:", req.remote_addr);
+    const std::string address_key =
+        absl::StrCat("address:", BrowserAddress(req));
     // Counted before the password is checked, so that attempts made in
     // parallel cannot all pass the check before any of them has failed.
     if (!login_limiter.TryAttempt({login_key, address_key}, now)) {
@@ -261,7 +262,7 @@ void WebServer::State::Install() {
   // cpp-httplib keeps a bare CR (or a NUL) inside a header's value; refuse
   // the request before any handler sees it. This runs before cpp-httplib
   // reads the body, so a body it should not read is refused here, unread.
-  http->set_pre_routing_handler([](const Request& req, Response& res) {
+  http->set_pre_routing_handler([this](const Request& req, Response& res) {
     if (req.ssl != nullptr && BodyLeftUnread(req.ssl)) {
       SendError(res, absl::InvalidArgumentError(
                          "request: sent on a connection whose last request "
@@ -281,6 +282,15 @@ void WebServer::State::Install() {
       SendError(res, absl::InvalidArgumentError(refusal->why));
       res.status = refusal->http_status;
       if (res.status == 405) res.set_header("Allow", "GET, HEAD, POST");
+      res.set_header("Connection", "close");
+      if (req.ssl != nullptr) MarkBodyLeftUnread(req.ssl);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // A trusted proxy's X-Forwarded-For that names no address is refused
+    // here, so that every handler has the browser's address; its body, as
+    // above, is left unread.
+    if (auto address = ClientAddressOf(req); !address.ok()) {
+      SendError(res, address.status());
       res.set_header("Connection", "close");
       if (req.ssl != nullptr) MarkBodyLeftUnread(req.ssl);
       return httplib::Server::HandlerResponse::Handled;
@@ -329,6 +339,9 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Create(
     const WebOptions& options) {
   auto state = std::make_unique<State>();
   state->options = options;
+  auto trusted_proxies = TrustedProxies::Parse(options.trusted_proxies);
+  if (!trusted_proxies.ok()) return trusted_proxies.status();
+  state->trusted_proxies = *std::move(trusted_proxies);
   if (mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError(absl::StrCat("data_dir: cannot create ",
                                                     options.data_dir, ": ",

@@ -35,12 +35,17 @@ struct WebOptions {
   std::string data_dir;
   // Whom the demo's first-run accounts act as.
   std::vector<std::string> demo_accounts;
+  // The reverse proxies whose X-Forwarded-For names the browser's address:
+  // comma-separated IP addresses and networks (see client_address.h). Empty
+  // trusts no one, and each request's address is its TCP peer's.
+  std::string trusted_proxies;
 };
 
 class WebServer {
  public:
   // Prepares the data directory and binds the port. Errors name the file or
-  // setting at fault.
+  // setting at fault; a bad trusted_proxies is refused before anything is
+  // made.
   static absl::StatusOr<std::unique_ptr<WebServer>> Create(
       const WebOptions& options);
   ~WebServer();
