@@ -28,7 +28,11 @@ absl::Status ListEntries(const Gateway& gateway, AuditedCall& call,
   if (auto s = StaffOrCustomer(call); !s.ok()) return s;
   if (auto s = ValidateListEntries(request); !s.ok()) return s;
 
-  call.entry().set_customer_id(request.customer_id());
+  // A customer's entry is filed under their own account (AuditedCall set
+  // it): they see their own reads, and a refused look at another account's
+  // entries does not show that account who asked.
+  if (!call.caller().is_customer())
+    call.entry().set_customer_id(request.customer_id());
   call.entry().set_resource("log/entries");
   audit::LogStore::Filter filter;
   filter.customer_id = request.customer_id();

@@ -1,5 +1,7 @@
 #include "gateway/auth.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -20,8 +22,11 @@ Authenticator::Authenticator(const pki::ClientVerifier* verifier,
       web_service_id_(std::move(web_service_id)) {}
 
 bool IsDpo(const custos::v1::StaffMember& staff) {
-  return std::find(staff.roles().begin(), staff.roles().end(), "dpo") !=
-         staff.roles().end();
+  // A DPO whose contract has ended keeps the role in the directory until it
+  // is edited, and a certificate until it is revoked; neither may keep the
+  // DPO's powers (deciding trips and requests, erasing, reading every entry).
+  return staff.active() && std::find(staff.roles().begin(), staff.roles().end(),
+                                     "dpo") != staff.roles().end();
 }
 
 namespace {
@@ -41,9 +46,13 @@ void AuthenticateFrontEnd(const grpc::ServerContextBase& context,
                           const Directory& directory, Caller& caller) {
   const std::string address = Metadata(context, kClientAddressMetadata);
   if (!address.empty()) {
+    // Parsed, not just checked for its characters: the log keeps the
+    // address as a personal value and masks it after 14 days, which needs
+    // an address ("1.2.3" would have no octets to mask).
+    in6_addr parsed;
     if (address.size() > 64 ||
-        address.find_first_not_of("0123456789abcdefABCDEF.:") !=
-            std::string::npos) {
+        (inet_pton(AF_INET, address.c_str(), &parsed) != 1 &&
+         inet_pton(AF_INET6, address.c_str(), &parsed) != 1)) {
       caller.status = absl::InvalidArgumentError(absl::StrCat(
           kClientAddressMetadata, ": expected an IPv4 or IPv6 address"));
       return;

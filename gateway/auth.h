@@ -124,7 +124,8 @@ class Authenticator {
 inline constexpr char kOnBehalfOfMetadata[] = "custos-on-behalf-of";
 inline constexpr char kClientAddressMetadata[] = "custos-client-address";
 
-// Whether `staff` holds the DPO role, which sees the whole log.
+// Whether `staff` is active and holds the DPO role, which sees the whole
+// log.
 bool IsDpo(const custos::v1::StaffMember& staff);
 
 }  // namespace custos::gateway
