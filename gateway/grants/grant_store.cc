@@ -49,10 +49,13 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite3 * db,
       OpenSqliteFile(
-          path,  // The log, not this file, is the durable record of a grant: a
-                 // grant lost to a power cut only makes reads under it
-                 // fail (closed), so commits need not wait for fsync.
-          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+          path,
+          // FULL, not NORMAL: under NORMAL a commit in WAL mode can roll back
+          // on a power cut or OS crash, bringing back as live a grant whose
+          // end or revocation was answered, or under its record limit one
+          // whose reads were served once their count was "stored". Writes
+          // are grouped (WriterLoop), so the fsync is shared.
+          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
           "CREATE TABLE IF NOT EXISTS grants(grant_id TEXT PRIMARY "
           "KEY, staff_id TEXT "
           "NOT NULL, customer_id TEXT NOT NULL, created_us INTEGER "
@@ -102,6 +105,19 @@ void GrantStore::CreateAsync(custos::v1::Grant grant, CreateDone done) {
 void GrantStore::StoreRecordsReadAsync(CreateDone done) {
   MutexLock lock(&queue_mu_);
   queue_.push_back({std::nullopt, std::move(done)});
+}
+
+int GrantStore::synchronous() const {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = nullptr;
+  int level = -1;
+  if (sqlite3_prepare_v2(db_, "PRAGMA synchronous", -1, &stmt, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    level = sqlite3_column_int(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  return level;
 }
 
 absl::Status GrantStore::StoreRecordsRead() {

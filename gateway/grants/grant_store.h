@@ -88,6 +88,10 @@ class GrantStore {
     return transactions_.load(std::memory_order_relaxed);
   }
 
+  // The connection's PRAGMA synchronous (2 is FULL; -1 if it cannot be
+  // read), for tests.
+  int synchronous() const;
+
   // Grants matching the filters (empty matches all), newest first, `limit`
   // to a page, from the page `page_token` names (empty: the first).
   // INVALID_ARGUMENT naming page_token for a token not of this list.

@@ -119,6 +119,13 @@ TEST(GrantStoreTest, RevocationRacingReadsTakesEffectAtOnceAndLosesNoCount) {
   EXPECT_EQ(grant->records_read(), counted.load());
 }
 
+// Commits wait for fsync (synchronous=FULL): an acknowledged end,
+// revocation or stored count must not roll back on a power cut.
+TEST(GrantStoreTest, CommitsAreDurableAgainstAPowerCut) {
+  auto store = OpenStore("synchronous.db");
+  EXPECT_EQ(store->synchronous(), 2);
+}
+
 // Reads are counted only under an active grant, in one step with the check:
 // a read that passed its checks before a revocation or the grant's expiry
 // is refused when it comes to count, and serves nothing.
