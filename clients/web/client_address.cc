@@ -150,4 +150,11 @@ absl::StatusOr<std::string> ClientAddress(
   return address;
 }
 
+std::string SignInLimitKey(absl::string_view address) {
+  const std::optional<Bytes> bytes = ParseIp(address);
+  if (!bytes) return std::string(address);
+  if (IsMappedIpv4(*bytes)) return FormatIp(*bytes);
+  return absl::StrCat(FormatIp(Masked(*bytes, 64)), "/64");
+}
+
 }  // namespace custos::web

@@ -75,6 +75,12 @@ absl::StatusOr<std::string> ClientAddress(
     absl::string_view peer, const std::vector<std::string>& forwarded_for,
     const TrustedProxies& trusted);
 
+// What the sign-in limit counts an address under: an IPv4 address itself,
+// an IPv6 address's /64 ("2001:db8:1:2::/64"). One IPv6 host is commonly
+// given a whole /64, and could otherwise try its 2^64 addresses' worth of
+// passwords. An address that does not parse is returned as given.
+std::string SignInLimitKey(absl::string_view address);
+
 }  // namespace custos::web
 
 #endif  // CUSTOS_CLIENTS_WEB_CLIENT_ADDRESS_H_

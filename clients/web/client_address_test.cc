@@ -208,4 +208,16 @@ TEST(ClientAddressTest, GivesAPeerThatIsNoAddressAsItIs) {
 }
 
 }  // namespace
+TEST(SignInLimitKeyTest, CountsIpv4ByAddressAndIpv6ByItsSlash64) {
+  EXPECT_EQ(SignInLimitKey("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(SignInLimitKey("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(SignInLimitKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            "2001:db8:1:2::/64");
+  EXPECT_EQ(SignInLimitKey("2001:db8:1:2::1"),
+            SignInLimitKey("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(SignInLimitKey("2001:db8:1:2::1"),
+            SignInLimitKey("2001:db8:1:3::1"));
+  EXPECT_EQ(SignInLimitKey("not an address"), "not an address");
+}
+
 }  // namespace custos::web

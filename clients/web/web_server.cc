@@ -188,7 +188,7 @@ void WebServer::State::ServeLogin() {
     const absl::Time now = absl::Now();
     const std::string login_key = absl::StrCat("login:", login);
     const std::string address_key =
-        absl::StrCat("address:", BrowserAddress(req));
+        absl::StrCat("address:", SignInLimitKey(BrowserAddress(req)));
     // Counted before the password is checked, so that attempts made in
     // parallel cannot all pass the check before any of them has failed.
     if (!login_limiter.TryAttempt({login_key, address_key}, now)) {

@@ -77,6 +77,16 @@ await run('a trusted proxy\'s forwarded address is counted in the sign-in limit,
   return message;
 });
 
+// One IPv6 host commonly holds a whole /64: its addresses share one count.
+await run('an IPv6 /64 is counted as one address in the sign-in limit', async () => {
+  let message = await failFiveTimes({ forwardedFor: ['2001:db8:77:1::1'] }, 'v6');
+  const sameBlock = await signIn('acme', logins.acme, { forwardedFor: ['2001:db8:77:1:ffff::9'] });
+  if (sameBlock.status !== 429) message += `a sign-in from elsewhere in the /64 answered ${sameBlock.status}\n`;
+  const nextBlock = await signIn('acme', logins.acme, { forwardedFor: ['2001:db8:77:2::1'] });
+  if (nextBlock.status !== 303) message += `a sign-in from the next /64 answered ${nextBlock.status}\n`;
+  return message;
+});
+
 await run('the right-most address a trusted proxy did not write is the one counted', async () => {
   // What the client put in the header itself is left of the address the
   // proxy appended: it neither locks out nor frees anyone.
