@@ -240,6 +240,7 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
   *session.mutable_customer_requested_actions() =
       request.customer_requested_actions();
   session.set_read_only(request.customer_requested_actions_size() == 0);
+  session.set_grant_issued_for_session(request.grant_id().empty());
   RecordSession(session, entry);
   entry.set_resource(absl::StrCat("session/", *session_id));
   // Stored only once its entry is durable, like a grant: a session must
@@ -250,10 +251,10 @@ absl::Status Start(AuditedCall& call, const Gateway& gateway,
   call.AfterLogged([sessions = gateway.sessions, grants = gateway.grants,
                     session, link_hash = TokenHash(*link_token),
                     link_expires = call.now() + kLinkLifetime,
-                    own_grant = request.grant_id().empty(), now = call.now()] {
+                    now = call.now()] {
     const absl::Status stored =
         sessions->Create(session, link_hash, link_expires);
-    if (!stored.ok() && own_grant) {
+    if (!stored.ok() && session.grant_issued_for_session()) {
       (void)grants->End(session.grant_id(), custos::v1::GRANT_ENDED,
                         "custosd:session-not-stored", now);
     }
@@ -483,10 +484,34 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
         "session ", session->session_id(), " is ",
         custos::v1::SessionState_Name(session->state()), " already"));
   }
+  // The grant goes with the session when it was issued for the session
+  // alone: left active, it would go on serving reads and starting sessions.
+  // A revocation by the DPO or the customer also revokes a grant of the
+  // engineer's own that the session ran under: a revocation takes effect at
+  // once (DESIGN.md, rules 6 and 7), and a session started anew under that
+  // grant would undo it within seconds, unasked. The engineer ending their
+  // own session leaves their own grant alone.
+  const bool revoked = state == custos::v1::SESSION_REVOKED;
+  const bool end_grant = revoked || session->grant_issued_for_session();
   // Ends once its entry is durable (nothing is served while the log cannot
-  // be written anyway); of two ends racing, the store lets one win.
-  call.AfterLogged([sessions = gateway.sessions, id = session->session_id(),
+  // be written anyway); of two ends racing, the store lets one win. The
+  // grant ends first: if the session's end then fails, the session serves
+  // nothing without its grant, and ending it again still works.
+  call.AfterLogged([sessions = gateway.sessions, grants = gateway.grants,
+                    id = session->session_id(), grant_id = session->grant_id(),
+                    end_grant,
+                    grant_state = revoked ? custos::v1::GRANT_REVOKED
+                                          : custos::v1::GRANT_ENDED,
                     state, by, now = call.now(), response = &response] {
+    if (end_grant) {
+      auto grant = grants->End(grant_id, grant_state, by, now);
+      // A grant no longer active (ended, revoked, expired) has nothing left
+      // to take away.
+      if (!grant.ok() &&
+          grant.status().code() != absl::StatusCode::kFailedPrecondition) {
+        return grant.status();
+      }
+    }
     auto ended = sessions->End(id, state, by, now);
     if (!ended.ok()) return ended.status();
     *response->mutable_session() = *std::move(ended);

@@ -2142,6 +2142,84 @@ TEST_F(TakeIdentityTest, RevocationByTheDpoOrCustomerStopsTheNextClick) {
       HasSubstr("GRANT_REVOKED"));
 }
 
+// A session takes the grant `identity start` issued for it along when it
+// ends: that grant then serves no read and starts no session. A revocation
+// by the customer or the DPO also revokes an engineer's own grant the
+// session ran under (a new session under it would undo the revocation at
+// once); the engineer ending their session leaves their own grant alone.
+TEST_F(TakeIdentityTest, EndingASessionEndsTheGrantItRanUnder) {
+  const auto read = [](const std::string& grant_id) {
+    custos::v1::ReadCustomerDataRequest request;
+    request.set_grant_id(grant_id);
+    request.set_kind(custos::v1::ACCOUNT);
+    custos::v1::ReadCustomerDataResponse response;
+    grpc::ClientContext context;
+    return custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"))
+        ->ReadCustomerData(&context, request, &response);
+  };
+  const auto start_under = [](const std::string& grant_id,
+                              custos::v1::StartSessionResponse* started) {
+    custos::v1::StartSessionRequest start;
+    start.set_customer_id("acme");
+    start.set_customer_user_id("acme.owner");
+    start.set_grant_id(grant_id);
+    grpc::ClientContext context;
+    return Stub("anna.support")->StartSession(&context, start, started);
+  };
+  custos::v1::StartSessionResponse started;
+  const auto end_by_customer = [](const std::string& session_id) {
+    custos::v1::EndSessionRequest end;
+    end.set_session_id(session_id);
+    custos::v1::EndSessionResponse ended;
+    grpc::ClientContext context;
+    context.AddMetadata(
+        "authorization",
+        absl::StrCat("Bearer ", CustomerToken(*data_dir_, "acme")));
+    return custos::v1::TakeIdentity::NewStub(Channel("", ""))
+        ->EndSession(&context, end, &ended);
+  };
+  const auto end_by_engineer = [](const std::string& session_id) {
+    custos::v1::EndSessionRequest end;
+    end.set_session_id(session_id);
+    custos::v1::EndSessionResponse ended;
+    grpc::ClientContext context;
+    return Stub("anna.support")->EndSession(&context, end, &ended);
+  };
+
+  const auto revoked = Open();
+  EXPECT_TRUE(revoked.session().grant_issued_for_session());
+  const std::string revoked_grant = revoked.session().grant_id();
+  ASSERT_TRUE(read(revoked_grant).ok());
+  ASSERT_TRUE(end_by_customer(revoked.session().session_id()).ok());
+  grpc::Status refused = read(revoked_grant);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("GRANT_REVOKED"));
+  refused = start_under(revoked_grant, &started);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("GRANT_REVOKED"));
+
+  const auto ended = Open();
+  ASSERT_TRUE(end_by_engineer(ended.session().session_id()).ok());
+  refused = read(ended.session().grant_id());
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("GRANT_ENDED"));
+
+  const Answer own = RequestAccess(StaffChannel("anna.support"), "acme",
+                                   "support", "SUP-1042");
+  ASSERT_TRUE(own.status.ok()) << own.status.error_message();
+  const std::string own_grant = own.response.grant().grant_id();
+  for (const bool by_customer : {false, true}) {
+    ASSERT_TRUE(start_under(own_grant, &started).ok());
+    EXPECT_FALSE(started.session().grant_issued_for_session());
+    const std::string id = started.session().session_id();
+    ASSERT_TRUE(by_customer ? end_by_customer(id).ok()
+                            : end_by_engineer(id).ok());
+    EXPECT_EQ(read(own_grant).ok(), !by_customer) << by_customer;
+  }
+  EXPECT_EQ(start_under(own_grant, &started).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
   custos::v1::StartSessionRequest start;
   start.set_customer_id("acme");
