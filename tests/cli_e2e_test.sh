@@ -303,5 +303,18 @@ if command -v sqlite3 >/dev/null; then
   set -e
   [ $rc -eq 8 ] || fail "unlisted entry: exit $rc, want 8: $out"
   grep -q "missing from the listing of its actor" <<<"$out" || fail "unlisted entry not named: $out"
+  # Entries after the newest checkpoint are signed by nothing: refused, or
+  # counted as unsigned with --allow_unsigned_tail (a copy of a live log).
+  cp "$data/audit.db" "$TEST_TMPDIR/unsigned.db"
+  sqlite3 "$TEST_TMPDIR/unsigned.db" "DELETE FROM checkpoints WHERE size = (SELECT max(size) FROM checkpoints)"
+  set +e
+  out=$("$custos" verify --db "$TEST_TMPDIR/unsigned.db" --verifier_key "$key" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -eq 8 ] || fail "unsigned tail: exit $rc, want 8: $out"
+  grep -q "are not covered by any signature" <<<"$out" || fail "unsigned tail not named: $out"
+  out=$("$custos" --output json verify --db "$TEST_TMPDIR/unsigned.db" --verifier_key "$key" \
+    --allow_unsigned_tail 2>/dev/null) || fail "--allow_unsigned_tail: $out"
+  grep -Eq '"unsigned_entries": [1-9]' <<<"$out" || fail "--allow_unsigned_tail json: $out"
 fi
 echo PASS

@@ -660,6 +660,20 @@ class LogChecker {
           absl::StrCat("the log has ", position_,
                        " entries but no checkpoint to check them by"));
     }
+    // Checkpoints past the end were refused above, so the newest one is
+    // within the log.
+    const uint64_t signed_size = report_.latest_checkpoint_size;
+    report_.unsigned_entries = position_ - signed_size;
+    if (verifier_.has_value() && report_.unsigned_entries > 0 &&
+        !options_.unsigned_tail_ok) {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", signed_size, ": entries ", signed_size, "..", position_ - 1,
+          " are not covered by any signature: the newest checkpoint is of "
+          "size ",
+          signed_size,
+          " (entries after it were changed or added without the key, or the "
+          "log was copied while it was being written)"));
+    }
     report_.entries = position_;
     report_.root_hash = rebuilt_.RootHash();
     if (options_.progress) options_.progress(position_, total_);

@@ -34,6 +34,13 @@ struct VerifyOptions {
   // on a connection of its own, and checked in order on the calling thread.
   // Any size gives the same report.
   size_t batch_size = 8192;
+  // Only entries up to the newest checkpoint are signed: whoever can write
+  // the file can rewrite those after it, chain, leaf hashes and tree
+  // included. With a verifier key such a tail fails verification, unless
+  // this is set: for a copy of a live log, whose newest entries wait for
+  // the next checkpoint (at most the store's checkpoint_interval). The
+  // report then counts them in unsigned_entries.
+  bool unsigned_tail_ok = false;
 };
 
 struct VerifyReport {
@@ -47,6 +54,9 @@ struct VerifyReport {
   // The root over all entries, and the size of the newest checkpoint.
   std::string root_hash;
   uint64_t latest_checkpoint_size = 0;
+  // Entries past the newest checkpoint: covered by no signature (see
+  // VerifyOptions.unsigned_tail_ok).
+  uint64_t unsigned_entries = 0;
   // The newest stored checkpoint's signed note, as checked.
   std::string latest_checkpoint_note;
   // See VerifyOptions.root_at_size; empty when the log is shorter.
@@ -55,7 +65,8 @@ struct VerifyReport {
 
 // OK with a report, or DATA_LOSS naming the first entry, node, checkpoint or
 // value that is wrong and how: changed, missing, reordered, inserted, bad
-// signature, truncated. UNAVAILABLE when the file cannot be read.
+// signature, truncated, or (with a verifier key) not covered by any
+// checkpoint. UNAVAILABLE when the file cannot be read.
 absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
                                              const VerifyOptions& options = {});
 

@@ -271,6 +271,13 @@ absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(
     const std::string& path, Options options) {
   std::unique_ptr<SqliteLogStore> store(new SqliteLogStore(std::move(options)));
   CUSTOS_RETURN_IF_ERROR(store->Init(path));
+  // A log left by a crash may end past its newest checkpoint: signed now,
+  // it verifies from the moment it is open, not only after the writer's
+  // first interval. A signer failure is retried there.
+  if (store->options_.signer &&
+      store->next_index_ > store->checkpointed_size_) {
+    store->CommitCheckpoint().IgnoreError();
+  }
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
   store->completer_ = std::thread([s = store.get()] { s->CompleterLoop(); });
   // Named, so that top, perf and gdb show where the appends are written.

@@ -53,9 +53,11 @@ class SqliteLogStore final : public LogStore {
     size_t listing_batch = 4096;
   };
 
-  // Opens or creates the log at `path` and recovers its tail. Errors:
-  // UNAVAILABLE when the file cannot be opened or is locked, DATA_LOSS when
-  // it is corrupt.
+  // Opens or creates the log at `path` and recovers its tail; with a
+  // signer, entries past the newest checkpoint (a crash's) are signed
+  // before it returns (if the signer fails, the writer tries again each
+  // checkpoint_interval). Errors: UNAVAILABLE when the file cannot be
+  // opened or is locked, DATA_LOSS when it is corrupt.
   static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(
       const std::string& path, Options options);
   // Open without checkpoints.
@@ -64,7 +66,8 @@ class SqliteLogStore final : public LogStore {
     return Open(path, Options());
   }
 
-  // Finishes every queued append, then closes.
+  // Finishes every queued append, signs a last checkpoint (with a signer),
+  // then closes.
   ~SqliteLogStore() override;
 
   void AppendAsync(custos::v1::LogEntry entry,

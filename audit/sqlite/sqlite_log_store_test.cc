@@ -638,6 +638,8 @@ TEST(OfflineVerifierTest, VerifiesALogWhileItGrows) {
   });
   VerifyOptions options;
   options.verifier_key = signer.verifier_key();
+  // Entries appended since the last CheckpointNow wait for the next one.
+  options.unsigned_tail_ok = true;
   uint64_t seen = 0;
   for (size_t batch_size : {size_t{8192}, size_t{7}, size_t{1}, size_t{64}}) {
     options.batch_size = batch_size;
@@ -726,6 +728,75 @@ TEST_F(SignedLogTest, DetectsAChangedCheckpoint) {
          "size = 6");
   EXPECT_THAT(Verify().message(),
               HasSubstr("checkpoint of size 6: bad signature"));
+}
+
+// Whoever can write the file rewrites the log from entry `from` on without
+// the key: a changed reference, and every later prev_hash and leaf hash
+// recomputed (12 entries store no tree node).
+void RewriteFrom(const std::string& path, int from) {
+  auto db = *sqlite::Open(path, SQLITE_OPEN_READWRITE);
+  std::string prev;
+  for (int idx = from - 1; idx < 12; ++idx) {
+    auto read = *sqlite::Prepare(
+        db.get(),
+        absl::StrCat("SELECT entry, leaf_hash FROM entries WHERE idx = ", idx));
+    ASSERT_EQ(sqlite3_step(read.get()), SQLITE_ROW);
+    if (idx < from) {
+      prev = sqlite::ColumnBytes(read.get(), 1);
+      continue;
+    }
+    custos::v1::LogEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(sqlite::ColumnBytes(read.get(), 0)));
+    read.reset();
+    if (idx == from) entry.set_reference("rewritten");
+    entry.set_prev_hash(prev);
+    const std::string bytes = SerializeEntry(entry);
+    prev = HashLeaf(bytes);
+    auto write = *sqlite::Prepare(
+        db.get(),
+        absl::StrCat("UPDATE entries SET entry = ?1, leaf_hash = ?2 WHERE "
+                     "idx = ",
+                     idx));
+    sqlite::BindBlob(write.get(), 1, bytes);
+    sqlite::BindBlob(write.get(), 2, prev);
+    ASSERT_EQ(sqlite3_step(write.get()), SQLITE_DONE);
+  }
+}
+
+TEST_F(SignedLogTest, DetectsATailRewrittenPastTheNewestCheckpoint) {
+  RewriteFrom(path_, 8);
+  RawSql(path_, "DELETE FROM checkpoints WHERE size = 12");
+  EXPECT_TRUE(VerifySqliteLogFile(path_).ok());  // consistent in itself
+  EXPECT_EQ(Verify().message(),
+            "entry 6: entries 6..11 are not covered by any signature: the "
+            "newest checkpoint is of size 6 (entries after it were changed "
+            "or added without the key, or the log was copied while it was "
+            "being written)");
+}
+
+TEST_F(SignedLogTest, CountsAnUnsignedTailOnlyWhenAskedToAcceptIt) {
+  RawSql(path_, "DELETE FROM checkpoints WHERE size = 12");
+  VerifyOptions options = options_;
+  options.unsigned_tail_ok = true;
+  auto report = VerifySqliteLog(path_, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, 12u);
+  EXPECT_EQ(report->latest_checkpoint_size, 6u);
+  EXPECT_EQ(report->unsigned_entries, 6u);
+  auto signed_in_full = VerifySqliteLog(path_, options_);
+  EXPECT_EQ(signed_in_full.status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A log left by a crash ends past its newest checkpoint; opened again, it
+// is signed to its end before anything else.
+TEST_F(SignedLogTest, OpeningSignsWhatACrashLeftUnsigned) {
+  RawSql(path_, "DELETE FROM checkpoints WHERE size = 12");
+  auto store = SqliteLogStore::Open(path_, SignedBy(signer_));
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto report = VerifySqliteLog(path_, options_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->latest_checkpoint_size, 12u);
+  EXPECT_EQ(report->unsigned_entries, 0u);
 }
 
 // Replaces the note held in entry `idx`'s row with another.

@@ -560,6 +560,7 @@ int Verify(const CommandOptions& options,
   if (!options.db.empty()) {
     audit::VerifyOptions verify;
     verify.verifier_key = options.verifier_key;
+    verify.unsigned_tail_ok = options.allow_unsigned_tail;
     verify.progress = [&err](uint64_t done, uint64_t total) {
       err << "\rverifying: " << done << " / " << total << " entries"
           << std::flush;
@@ -580,6 +581,9 @@ int Verify(const CommandOptions& options,
     f["personal_values_checked"].set_number_value(report->values_checked);
     f["listed_entries_checked"].set_number_value(report->listed_entries);
     f["root_hash_hex"].set_string_value(Hex(report->root_hash));
+    f["latest_checkpoint_size"].set_number_value(
+        report->latest_checkpoint_size);
+    f["unsigned_entries"].set_number_value(report->unsigned_entries);
     outcome.Say(absl::StrCat(
         "verified ", report->entries, " entries, ", report->checkpoints,
         " checkpoints (",
@@ -588,6 +592,14 @@ int Verify(const CommandOptions& options,
             : "signatures NOT checked: no --verifier_key",
         "), ", report->values_checked, " personal values, the listing rows of ",
         report->listed_entries, " entries; root ", Hex(report->root_hash)));
+    if (report->signatures_checked && report->unsigned_entries > 0) {
+      // Only with --allow_unsigned_tail: without it they fail verification.
+      outcome.Say(absl::StrCat(
+          report->unsigned_entries,
+          " entries after the newest checkpoint (of size ",
+          report->latest_checkpoint_size,
+          ") are NOT signed: accepted with --allow_unsigned_tail"));
+    }
     // Without a pinned key the chain and tree verify, but not who signed.
     return outcome.Print(report->signatures_checked, report->signatures_checked
                                                          ? kExitOk
@@ -1228,10 +1240,15 @@ const Command kCommands[] = {
      "      the address of a caller with no identity (masked after 14 days)",
      LogErase},
     {"verify", nullptr,
-     "--db FILE --verifier_key KEY | --verifier_key KEY [--state FILE]\n"
+     "--db FILE --verifier_key KEY [--allow_unsigned_tail] | --verifier_key "
+     "KEY [--state FILE]\n"
      "      check a log file offline, or the live log against a pinned key and "
      "the\n"
-     "      checkpoint seen last time; exits 0 only when everything verifies",
+     "      checkpoint seen last time; exits 0 only when everything verifies "
+     "and,\n"
+     "      offline, the newest checkpoint signs every entry "
+     "(--allow_unsigned_tail\n"
+     "      accepts, and counts, newer ones: a copy of a live log)",
      Verify},
     {"report", nullptr,
      "--from YYYY-MM-DD --to YYYY-MM-DD [--customer C] --format "

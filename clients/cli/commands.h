@@ -64,6 +64,9 @@ struct CommandOptions {
   std::string db;
   std::string verifier_key;
   std::string state_file;
+  // verify --db: accept entries past the newest checkpoint (a copy of a
+  // live log), counting them as unsigned, instead of failing.
+  bool allow_unsigned_tail = false;
   // report: the period (days, both included), format, output file, the
   // policy and directory custosd runs with, and how to judge the hours.
   std::string from;

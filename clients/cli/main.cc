@@ -82,6 +82,9 @@ ABSL_FLAG(uint32_t, older_than_days, 0,
 ABSL_FLAG(std::string, db, "", "The log's SQLite file, to verify offline.");
 ABSL_FLAG(std::string, verifier_key, "",
           "Pinned checkpoint verifier key NAME+ID+KEY (CUSTOS_VERIFIER_KEY).");
+ABSL_FLAG(bool, allow_unsigned_tail, false,
+          "verify --db: accept entries after the newest checkpoint (a copy of "
+          "a live log), reported as unsigned.");
 ABSL_FLAG(std::string, state, "",
           "File keeping the last verified checkpoint (verify; report: default "
           "report-checkpoint beside --db).");
@@ -198,6 +201,7 @@ int main(int argc, char** argv) {
     options.verifier_key = std::getenv("CUSTOS_VERIFIER_KEY");
   }
   options.state_file = absl::GetFlag(FLAGS_state);
+  options.allow_unsigned_tail = absl::GetFlag(FLAGS_allow_unsigned_tail);
   options.from = absl::GetFlag(FLAGS_from);
   options.to = absl::GetFlag(FLAGS_to);
   options.format = absl::GetFlag(FLAGS_format);

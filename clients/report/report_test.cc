@@ -9,7 +9,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "audit/checkpoint.h"
 #include "audit/note.h"
+#include "audit/sqlite/sqlite_log_store.h"
 #include "clients/report/known_log.h"
 #include "clients/report/report_command.h"
 #include "gateway/demo_directory.h"
@@ -433,6 +435,15 @@ TEST_F(ReportCommandTest, TheNextReportChecksTheLogExtendsThisOne) {
   Exec("DELETE FROM entries WHERE idx = 54");
   Exec("DELETE FROM listing WHERE idx = 54");
   Exec("DELETE FROM checkpoints WHERE size = 55");
+  {
+    // Opened with the key, the store signs its new end.
+    audit::SqliteLogStore::Options options;
+    options.signer = [this](uint64_t size, absl::string_view root) {
+      return signer_.Sign(audit::FormatCheckpointBody(
+          {signer_.name(), size, std::string(root)}));
+    };
+    ASSERT_TRUE(audit::SqliteLogStore::Open(command_.db, options).ok());
+  }
   EXPECT_EQ(Run("html"), 8);
   EXPECT_THAT(err_.str(), HasSubstr("NOT CONSISTENT"));
   EXPECT_THAT(Output(), HasSubstr("entries were removed"));
