@@ -95,21 +95,34 @@ void RecordSession(const custos::v1::TakeIdentitySession& s,
 // A session may act only for what the customer asked: each action names
 // the customer's own request, which must be an open support ticket of this
 // customer in the ticket system (not merely a reference the engineer
-// typed). PERMISSION_DENIED naming the field otherwise; UNAVAILABLE when
-// the ticket system cannot be asked.
+// typed). `actions` are the request's or the session's; PERMISSION_DENIED
+// naming the field of the `index`th otherwise; UNAVAILABLE when the ticket
+// system cannot be asked.
+absl::Status CheckCustomerRequest(
+    const Gateway& gateway, absl::string_view customer_id,
+    const google::protobuf::RepeatedPtrField<
+        custos::v1::CustomerRequestedAction>& actions,
+    int index) {
+  const std::string& ref = actions.Get(index).customer_request_ref();
+  auto found = gateway.references->Find(ref);
+  if (!found.ok()) return found.status();
+  if (!found->has_value() || (*found)->kind != custos::v1::SUPPORT_TICKET ||
+      (*found)->customer_id != customer_id || !(*found)->open) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "customer_requested_actions[", index, "].customer_request_ref: ", ref,
+        " is not an open support ticket of ", customer_id,
+        "; a session acts only on the customer's own request"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckCustomerRequests(
     const Gateway& gateway, const custos::v1::StartSessionRequest& request) {
   for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
-    const std::string& ref =
-        request.customer_requested_actions(i).customer_request_ref();
-    auto found = gateway.references->Find(ref);
-    if (!found.ok()) return found.status();
-    if (!found->has_value() || (*found)->kind != custos::v1::SUPPORT_TICKET ||
-        (*found)->customer_id != request.customer_id() || !(*found)->open) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "customer_requested_actions[", i, "].customer_request_ref: ", ref,
-          " is not an open support ticket of ", request.customer_id(),
-          "; a session acts only on the customer's own request"));
+    if (auto s = CheckCustomerRequest(gateway, request.customer_id(),
+                                      request.customer_requested_actions(), i);
+        !s.ok()) {
+      return s;
     }
   }
   return absl::OkStatus();
@@ -418,6 +431,14 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
   }
   call.entry().set_resource(absl::StrCat("action/", request.action(), "/",
                                          it->customer_request_ref()));
+  // Checked again at each action, as the session and its grant are: a
+  // ticket closed or moved to another customer since the session started
+  // no longer asks for anything.
+  if (auto s = CheckCustomerRequest(gateway, session.customer_id(), asked,
+                                    static_cast<int>(it - asked.begin()));
+      !s.ok()) {
+    return s;
+  }
   if (auto s = gateway.sessions->Count(session.session_id(), /*page_views=*/0,
                                        /*actions=*/1, call.now());
       !s.ok()) {

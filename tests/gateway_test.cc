@@ -2220,6 +2220,57 @@ TEST_F(TakeIdentityTest, EndingASessionEndsTheGrantItRanUnder) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// The ticket an action rests on is looked up again at every action, as
+// everything else a session relies on: once it is closed, or is no longer
+// the customer's, the action is refused and the refusal logged.
+TEST_F(TakeIdentityTest, AnActionIsRefusedOnceItsTicketIsClosedOrMoved) {
+  // A ticket of this test's own, changed as the ticket system would.
+  const auto set_ticket = [](const std::string& customer, bool open) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(
+        sqlite3_open(absl::StrCat(*data_dir_, "/references.db").c_str(), &db),
+        SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    const std::string sql = absl::StrCat(
+        "INSERT OR REPLACE INTO refs(id, kind, customer_id, open, title) "
+        "VALUES('SUP-5101', ",
+        custos::v1::SUPPORT_TICKET, ", '", customer, "', ", open ? 1 : 0,
+        ", 'Test mail does not arrive')");
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  };
+  set_ticket("acme", true);
+  custos::v1::CustomerRequestedAction asked;
+  asked.set_action("send_test_mail");
+  asked.set_customer_request_ref("SUP-5101");
+  const auto opened = Open({asked});
+  custos::v1::PerformActionRequest action;
+  action.set_session_token(opened.session_token());
+  action.set_action("send_test_mail");
+  custos::v1::PerformActionResponse done;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        Stub("anna.support")->PerformAction(&context, action, &done).ok());
+  }
+  for (const auto& [customer, open] : std::vector<std::pair<std::string, bool>>{
+           {"acme", false}, {"bakkerij-jansen", true}}) {
+    set_ticket(customer, open);
+    grpc::ClientContext context;
+    const grpc::Status refused =
+        Stub("anna.support")->PerformAction(&context, action, &done);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << customer;
+    EXPECT_THAT(refused.error_message(),
+                HasSubstr("customer_requested_actions[0].customer_request_ref: "
+                          "SUP-5101 is not an open support ticket of acme"));
+    const custos::v1::LogEntry entry = RefusalEntry(context);
+    EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+    EXPECT_EQ(entry.resource(), "action/send_test_mail/SUP-5101");
+  }
+}
+
 TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
   custos::v1::StartSessionRequest start;
   start.set_customer_id("acme");
