@@ -157,13 +157,52 @@ absl::StatusOr<uint64_t> CheckRowValues(
   return checked;
 }
 
+// SQLite's name for a storage class, as typeof() gives it.
+absl::string_view TypeName(int type) {
+  switch (type) {
+    case SQLITE_INTEGER:
+      return "integer";
+    case SQLITE_FLOAT:
+      return "real";
+    case SQLITE_TEXT:
+      return "text";
+    case SQLITE_BLOB:
+      return "blob";
+    default:
+      return "null";
+  }
+}
+
 // DATA_LOSS unless the lookup columns of entry `position`'s row (columns 4
-// to 8 of `row`, see EntryReader) say what its bytes say (`fields`). Listings
-// filter on the columns: a changed one would hide the entry from the
-// customer's or the DPO's list, or show it in another's, while its bytes,
-// the chain and the tree stay intact.
+// to 8 of `row`, see EntryReader) say what its bytes say (`fields`), each
+// stored as the type the writer binds. Listings filter on the columns: a
+// changed one would hide the entry from the customer's or the DPO's list,
+// or show it in another's, while its bytes, the chain and the tree stay
+// intact. The types are checked first, and apart: the listings' SQL never
+// finds a blob equal to text or a number, while reading a column as text or
+// a number converts it (and leaves sqlite3_column_type undefined).
 absl::Status CheckLookupColumns(uint64_t position, const LookupFields& fields,
                                 sqlite3_stmt* row) {
+  constexpr struct {
+    int column;
+    const char* name;
+    int type;
+  } kTypes[] = {{4, "time_us", SQLITE_INTEGER},
+                {5, "customer_id", SQLITE_TEXT},
+                {6, "actor_id", SQLITE_TEXT},
+                {7, "category", SQLITE_TEXT},
+                {8, "outcome", SQLITE_INTEGER}};
+  for (const auto& expected : kTypes) {
+    const int type = sqlite3_column_type(row, expected.column);
+    if (type != expected.type) {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", position, ": its row's ", expected.name,
+          " column is stored as ", TypeName(type), ", not ",
+          TypeName(expected.type),
+          " (the row was changed: listings filtered on it do not find the "
+          "entry)"));
+    }
+  }
   auto column = [row](int i) {
     return absl::string_view(
         reinterpret_cast<const char*>(sqlite3_column_text(row, i)),
@@ -752,6 +791,26 @@ absl::StatusOr<uint64_t> ListedBelow(sqlite3* db) {
   return sqlite::ReadListedBelow(db);
 }
 
+// For a listing row that `key` and `idx` do not find as text and integer:
+// how it is stored instead ("blob key, integer idx"), if it is there at
+// all, else "". Scans the table, so it runs once, on a mismatch.
+absl::StatusOr<std::string> ListingRowType(sqlite3* db, absl::string_view key,
+                                           int64_t idx) {
+  CUSTOS_ASSIGN_OR_RETURN(
+      sqlite::Statement stmt,
+      sqlite::Prepare(db,
+                      "SELECT typeof(key), typeof(idx) FROM listing WHERE "
+                      "CAST(key AS TEXT) = ?1 AND CAST(idx AS INTEGER) = ?2 "
+                      "LIMIT 1"));
+  sqlite::BindText(stmt.get(), 1, key);
+  sqlite3_bind_int64(stmt.get(), 2, idx);
+  const int rc = sqlite3_step(stmt.get());
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return sqlite::Error(db, rc, "reading listing");
+  return absl::StrCat(sqlite::ColumnBytes(stmt.get(), 0), " key, ",
+                      sqlite::ColumnBytes(stmt.get(), 1), " idx");
+}
+
 // Names the first entry below `listed_below` that lacks a listing row, or
 // else the listing row of the lowest index that no entry accounts for.
 // Called once the listing is known not to match: it looks rows up one by
@@ -782,6 +841,15 @@ absl::Status NameListingMismatch(sqlite3* db, uint64_t listed_below) {
       sqlite3_bind_int64(listed.get(), 2, idx);
       const int found = sqlite3_step(listed.get());
       if (found == SQLITE_DONE) {
+        CUSTOS_ASSIGN_OR_RETURN(const std::string stored_as,
+                                ListingRowType(db, key, idx));
+        if (!stored_as.empty()) {
+          return absl::DataLossError(absl::StrCat(
+              "entry ", idx, ": its listing row under its ", whose, " \"", id,
+              "\" is stored as ", stored_as,
+              " (a listing row's type was changed: lists filtered by that ",
+              whose, " do not show the entry)"));
+        }
         return absl::DataLossError(absl::StrCat(
             "entry ", idx, ": missing from the listing of its ", whose, " \"",
             id, "\" (a listing row was deleted: lists filtered by that ", whose,
@@ -850,6 +918,13 @@ absl::StatusOr<ListedSums> SumListing(sqlite3* db, uint64_t listed_below,
   uint64_t read = 0;
   int rc;
   while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+    // Listings look rows up by a text key and an integer index, and SQLite
+    // never finds a blob equal to either: such a row lists nothing, so it
+    // is left out of the sums, and NameListingMismatch names it.
+    if (sqlite3_column_type(rows.get(), 0) != SQLITE_TEXT ||
+        sqlite3_column_type(rows.get(), 1) != SQLITE_INTEGER) {
+      continue;
+    }
     const absl::string_view row_key(
         reinterpret_cast<const char*>(sqlite3_column_text(rows.get(), 0)),
         sqlite3_column_bytes(rows.get(), 0));

@@ -457,6 +457,55 @@ TEST_F(TamperTest, DetectsAChangedLookupColumn) {
   EXPECT_TRUE(VerifySqliteLog(path_).ok());
 }
 
+// A value of another type is never equal to the text or number listings
+// look for, though reading it as text or a number gives the same value:
+// each column stored as another type is named.
+TEST_F(TamperTest, DetectsALookupColumnStoredAsAnotherType) {
+  const struct {
+    const char* change;
+    const char* restore;
+    const char* problem;
+  } cases[] = {
+      {"UPDATE entries SET customer_id = CAST(customer_id AS BLOB) WHERE idx "
+       "= 2",
+       "UPDATE entries SET customer_id = CAST(customer_id AS TEXT) WHERE idx "
+       "= 2",
+       "entry 2: its row's customer_id column is stored as blob, not text"},
+      {"UPDATE entries SET actor_id = CAST(actor_id AS BLOB) WHERE idx = 4",
+       "UPDATE entries SET actor_id = CAST(actor_id AS TEXT) WHERE idx = 4",
+       "entry 4: its row's actor_id column is stored as blob, not text"},
+      {"UPDATE entries SET category = CAST(category AS BLOB) WHERE idx = 6",
+       "UPDATE entries SET category = CAST(category AS TEXT) WHERE idx = 6",
+       "entry 6: its row's category column is stored as blob, not text"},
+      {"UPDATE entries SET outcome = CAST(outcome AS BLOB) WHERE idx = 5",
+       "UPDATE entries SET outcome = CAST(outcome AS INTEGER) WHERE idx = 5",
+       "entry 5: its row's outcome column is stored as blob, not integer"},
+      {"UPDATE entries SET time_us = CAST(time_us AS BLOB) WHERE idx = 7",
+       "UPDATE entries SET time_us = CAST(time_us AS INTEGER) WHERE idx = 7",
+       "entry 7: its row's time_us column is stored as blob, not integer"},
+      {"UPDATE entries SET time_us = time_us + 0.5 WHERE idx = 7",
+       "UPDATE entries SET time_us = time_us - 0.5 WHERE idx = 7",
+       "entry 7: its row's time_us column is stored as real, not integer"},
+      {"UPDATE listing SET key = CAST(key AS BLOB) WHERE idx = 3",
+       "UPDATE listing SET key = CAST(key AS TEXT) WHERE idx = 3",
+       "entry 3: its listing row under its customer \"globex\" is stored as "
+       "blob key, integer idx"},
+      {"UPDATE listing SET idx = CAST(idx AS BLOB) WHERE idx = 8 AND key = "
+       "'a:anna'",
+       "UPDATE listing SET idx = CAST(idx AS INTEGER) WHERE typeof(idx) = "
+       "'blob'",
+       "entry 8: its listing row under its actor \"anna\" is stored as text "
+       "key, blob idx"},
+  };
+  ASSERT_TRUE(VerifySqliteLog(path_).ok());
+  for (const auto& c : cases) {
+    RawSql(path_, c.change);
+    EXPECT_THAT(FirstProblem(path_), HasSubstr(c.problem)) << c.change;
+    RawSql(path_, c.restore);
+    EXPECT_TRUE(VerifySqliteLog(path_).ok()) << c.restore;
+  }
+}
+
 TEST_F(TamperTest, DetectsADeletedListingRow) {
   RawSql(path_, "DELETE FROM listing WHERE key = 'c:acme' AND idx = 8");
   EXPECT_EQ(FirstProblem(path_),
