@@ -109,6 +109,13 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
       !s.ok()) {
     return s;
   }
+  // An end started (GrantStore::StartEnd) after the count above may have its
+  // entry before this read's: then this read is logged after the end, and
+  // must serve nothing.
+  call.AfterLogged(
+      [grants = gateway.grants, id = grant.grant_id(), now = call.now()] {
+        return grants->StillServing(id, now);
+      });
   call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
     grants->StoreRecordsReadAsync(std::move(done));
   });

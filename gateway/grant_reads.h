@@ -56,7 +56,9 @@ struct ServedRecords {
 // the grant's obligations say and counted against the grant (the check and
 // the count one step, so that neither a concurrent read nor a revocation
 // slips between them), and the call is answered only once the count is in
-// the grants file. Sets the entry's data kind, and its record count.
+// the grants file and the grant is still serving then: a read whose entry
+// follows that of the grant's end serves nothing (it is recorded as not
+// applied). Sets the entry's data kind, and its record count.
 absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
                                               AuditedCall& call,
                                               const custos::v1::Grant& grant,

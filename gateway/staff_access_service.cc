@@ -238,13 +238,22 @@ absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
         absl::StrCat("grant ", grant_id, " is ",
                      custos::v1::GrantState_Name(grant->state()), " already"));
   }
-  // Ends once its entry is durable (nothing is served under the grant while
-  // the log cannot be written anyway); of two ends racing, the store lets
-  // one win.
+  const custos::v1::GrantState state =
+      revoke ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED;
+  // Out of use before the entry is appended: applied only once the entry is
+  // durable, a revocation would otherwise let reads through (and into the
+  // log after it) for the length of a group commit. Should the entry or the
+  // end not be written, the caller is told nothing was done and the grant
+  // is usable again: kept refused, it would be refused by no record, and a
+  // retry of the end would be refused as one already made. (While the log
+  // cannot be written, reads are refused anyway.)
+  auto pending = gateway.grants->StartEnd(grant_id, state, call.now());
+  if (!pending.ok()) return pending.status();
+  // Of two ends racing, the store lets one win.
   call.AfterLogged(
-      [grants = gateway.grants, id = std::string(grant_id),
-       state = revoke ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED, by,
-       now = call.now(), out = &out] {
+      [grants = gateway.grants, id = std::string(grant_id), state, by,
+       now = call.now(), out = &out,
+       pending = std::shared_ptr<GrantStore::PendingEnd>(*std::move(pending))] {
         auto ended = grants->End(id, state, by, now);
         if (!ended.ok()) return ended.status();
         *out = *std::move(ended);

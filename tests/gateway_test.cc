@@ -956,6 +956,89 @@ TEST_F(DataBrokerTest, OnlyTheHolderReadsAndEndedOrRevokedGrantsServeNothing) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// Reads racing a revocation: none is served once the revocation's entry is
+// in the log. The revocation refuses reads from before its entry is
+// appended, so a read logged as allowed after it can only be one that had
+// counted its records first, and that one is recorded as not applied and
+// answered with nothing. A revocation that could not be logged takes
+// nothing away.
+TEST_F(DataBrokerTest, NoReadIsServedAfterTheRevocationsEntry) {
+  const auto grant = Grant("anna.support", "acme", "support", "SUP-1042");
+  auto dpo = custos::v1::StaffAccess::NewStub(StaffChannel("dirk.dpo"));
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(grant.grant_id());
+  revoke.set_reason("ticket was closed");
+  {
+    DatabaseLock lock;
+    grpc::ClientContext context;
+    custos::v1::RevokeGrantResponse refused;
+    EXPECT_EQ(dpo->RevokeGrant(&context, revoke, &refused).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  custos::v1::ReadCustomerDataResponse page;
+  ASSERT_TRUE(
+      Read("anna.support", grant.grant_id(), custos::v1::ACCOUNT, &page).ok());
+
+  constexpr int kReaders = 8;
+  std::atomic<int> reads{0};
+  std::atomic<bool> revocation_answered{false};
+  // The entry indexes of the reads answered with records, by reader.
+  std::vector<std::vector<uint64_t>> served(kReaders);
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      auto stub =
+          custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
+      custos::v1::ReadCustomerDataRequest request;
+      request.set_grant_id(grant.grant_id());
+      request.set_kind(custos::v1::ACCOUNT);
+      request.set_page_size(1);
+      // Until a read that started after the revocation was answered.
+      for (int i = 0; i < 500; ++i) {
+        const bool last = revocation_answered.load();
+        grpc::ClientContext context;
+        custos::v1::ReadCustomerDataResponse response;
+        if (stub->ReadCustomerData(&context, request, &response).ok()) {
+          served[r].push_back(response.log_index());
+        }
+        ++reads;
+        if (last) break;
+      }
+    });
+  }
+  while (reads.load() < 2 * kReaders) absl::SleepFor(absl::Milliseconds(1));
+  custos::v1::RevokeGrantResponse revoked;
+  grpc::ClientContext context;
+  const grpc::Status revocation = dpo->RevokeGrant(&context, revoke, &revoked);
+  revocation_answered.store(true);
+  for (std::thread& reader : readers) reader.join();
+  ASSERT_TRUE(revocation.ok()) << revocation.error_message();
+  const uint64_t revoked_at = revoked.log_index();
+  for (const auto& indexes : served) {
+    for (uint64_t index : indexes) EXPECT_LT(index, revoked_at);
+  }
+  std::set<std::string> not_applied;
+  const std::vector<custos::v1::LogEntry> entries = AllEntries();
+  for (const auto& e : entries) {
+    if (e.action() == "Custos.NotApplied") not_applied.insert(e.resource());
+  }
+  int refused_after = 0;
+  for (const auto& e : entries) {
+    if (e.action() != "StaffAccess.ReadCustomerData" ||
+        e.grant_id() != grant.grant_id() || e.index() <= revoked_at) {
+      continue;
+    }
+    if (e.outcome() == custos::v1::OUTCOME_ALLOWED) {
+      EXPECT_EQ(not_applied.count(absl::StrCat("entry/", e.index())), 1u)
+          << "read #" << e.index() << " is logged as allowed after revocation #"
+          << revoked_at;
+    } else {
+      ++refused_after;
+    }
+  }
+  EXPECT_GT(refused_after, 0);
+}
+
 TEST_F(DataBrokerTest, ListsOwnGrantsAndTheDpoAll) {
   Grant("lars.deliverability", "fietsen-devries", "abuse", "SIG-88");
   custos::v1::ListGrantsRequest request;

@@ -310,12 +310,63 @@ absl::StatusOr<custos::v1::Grant> GrantStore::Load(
   return grant;
 }
 
+custos::v1::GrantState GrantStore::UsableStateAt(const custos::v1::Grant& grant,
+                                                 absl::Time now) const {
+  const custos::v1::GrantState state = StateAt(grant, now);
+  if (state != custos::v1::GRANT_ACTIVE) return state;
+  const auto ending = ending_.find(grant.grant_id());
+  return ending == ending_.end() ? state : ending->second;
+}
+
+absl::Status GrantStore::Serving(const custos::v1::Grant& grant,
+                                 absl::Time now) const {
+  if (const custos::v1::GrantState state = UsableStateAt(grant, now);
+      state != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "grant ", grant.grant_id(), " is ", custos::v1::GrantState_Name(state),
+        "; nothing is served under it"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<custos::v1::Grant> GrantStore::Get(absl::string_view grant_id,
                                                   absl::Time now) const {
   MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
-  return WithStateAt(*std::move(grant), now);
+  grant->set_state(UsableStateAt(*grant, now));
+  return grant;
+}
+
+absl::StatusOr<std::unique_ptr<GrantStore::PendingEnd>> GrantStore::StartEnd(
+    absl::string_view grant_id, custos::v1::GrantState state, absl::Time now) {
+  MutexLock lock(&mu_);
+  auto grant = Load(grant_id);
+  if (!grant.ok()) return grant.status();
+  if (const custos::v1::GrantState current = UsableStateAt(*grant, now);
+      current != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("grant ", grant_id, " is ",
+                     custos::v1::GrantState_Name(current), " already"));
+  }
+  ending_[grant_id] = state;
+  return std::unique_ptr<PendingEnd>(
+      new PendingEnd(this, std::string(grant_id)));
+}
+
+GrantStore::PendingEnd::~PendingEnd() { store_->CancelEnd(grant_id_); }
+
+void GrantStore::CancelEnd(const std::string& grant_id) {
+  MutexLock lock(&mu_);
+  ending_.erase(grant_id);
+}
+
+absl::Status GrantStore::StillServing(absl::string_view grant_id,
+                                      absl::Time now) const {
+  MutexLock lock(&mu_);
+  auto grant = LoadStored(grant_id);
+  if (!grant.ok()) return grant.status();
+  return Serving(*grant, now);
 }
 
 absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
@@ -336,8 +387,9 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
   *grant->mutable_ended_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   if (auto s = Put(*grant, /*create=*/false); !s.ok()) return s;
-  // The file now has the grant's whole count.
+  // The file now has the grant's whole count, and its end.
   unstored_reads_.erase(grant_id);
+  ending_.erase(grant_id);
   return *grant;
 }
 
@@ -347,12 +399,7 @@ absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
   MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
-  if (const custos::v1::GrantState state = StateAt(*grant, now);
-      state != custos::v1::GRANT_ACTIVE) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "grant ", grant_id, " is ", custos::v1::GrantState_Name(state),
-        "; nothing is served under it"));
-  }
+  if (auto s = Serving(*grant, now); !s.ok()) return s;
   const uint64_t read = grant->records_read();
   if (read > limit || count > limit - read) {
     return absl::ResourceExhaustedError(absl::StrCat(

@@ -49,16 +49,52 @@ class GrantStore {
   // CreateAsync, waiting for the outcome. Not from a `done`.
   absl::Status Create(const custos::v1::Grant& grant);
 
-  // The grant as of `now` (ACTIVE past its expiry reads EXPIRED).
+  // The grant as of `now` (ACTIVE past its expiry reads EXPIRED; an
+  // ACTIVE grant being ended, see StartEnd, reads as the state it is
+  // ending to, so that every use that checks its state refuses it).
   // NOT_FOUND naming grant_id.
   absl::StatusOr<custos::v1::Grant> Get(absl::string_view grant_id,
                                         absl::Time now) const;
 
-  // Moves an active grant to `state` (ENDED or REVOKED) at `now`, by `by`.
+  // A grant being ended or revoked, from StartEnd until End applies the
+  // end or this is destroyed, whichever comes first. Destroying it first
+  // (the end's entry could not be written, or End failed) makes the grant
+  // usable again. Must not outlive the store.
+  class PendingEnd {
+   public:
+    PendingEnd(const PendingEnd&) = delete;
+    PendingEnd& operator=(const PendingEnd&) = delete;
+    ~PendingEnd();
+
+   private:
+    friend class GrantStore;
+    PendingEnd(GrantStore* store, std::string grant_id)
+        : store_(store), grant_id_(std::move(grant_id)) {}
+    GrantStore* store_;
+    std::string grant_id_;
+  };
+
+  // Takes an ACTIVE grant out of use at once, ahead of End: from now on Get
+  // reads it as `state` (ENDED or REVOKED), AddRecordsRead and StillServing
+  // refuse it, and StartEnd refuses a second end. For an end whose entry is
+  // appended after this returns: no read may be allowed behind it in the
+  // log. NOT_FOUND naming grant_id; FAILED_PRECONDITION when the grant is
+  // not ACTIVE at `now` or is being ended already.
+  absl::StatusOr<std::unique_ptr<PendingEnd>> StartEnd(
+      absl::string_view grant_id, custos::v1::GrantState state, absl::Time now);
+
+  // Moves an active grant to `state` (ENDED or REVOKED) at `now`, by `by`,
+  // whether or not it is being ended (StartEnd), and lifts that mark.
   // FAILED_PRECONDITION when it is no longer active.
   absl::StatusOr<custos::v1::Grant> End(absl::string_view grant_id,
                                         custos::v1::GrantState state,
                                         absl::string_view by, absl::Time now);
+
+  // OK while the grant is ACTIVE at `now` and not being ended: a read's
+  // last check once its entry is in the log, for a read that counted its
+  // records just before an end was started (and so may be logged after
+  // it). FAILED_PRECONDITION saying its state otherwise; NOT_FOUND.
+  absl::Status StillServing(absl::string_view grant_id, absl::Time now) const;
 
   // Counts `count` records served under a grant, unless that would take it
   // past `limit` records in all (RESOURCE_EXHAUSTED, saying how many are
@@ -133,12 +169,27 @@ class GrantStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t UnstoredReads(absl::string_view grant_id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The grant's state at `now` for its use: StateAt, or the state an end
+  // started (StartEnd) is taking an ACTIVE grant to.
+  custos::v1::GrantState UsableStateAt(const custos::v1::Grant& grant,
+                                       absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when the grant is usable at `now` (UsableStateAt is ACTIVE);
+  // FAILED_PRECONDITION saying its state otherwise.
+  absl::Status Serving(const custos::v1::Grant& grant, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lifts StartEnd's mark, unless End lifted it already (then the grant is
+  // no longer ACTIVE, and no later StartEnd can have marked it again).
+  void CancelEnd(const std::string& grant_id);
 
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
   // Records counted by AddRecordsRead and not yet in the file, by grant.
   absl::flat_hash_map<std::string, uint64_t> unstored_reads_
+      ABSL_GUARDED_BY(mu_);
+  // Grants being ended (StartEnd), and the state each is ending to.
+  absl::flat_hash_map<std::string, custos::v1::GrantState> ending_
       ABSL_GUARDED_BY(mu_);
 
   Mutex queue_mu_;

@@ -153,6 +153,46 @@ TEST(GrantStoreTest, CountsNothingUnderAGrantNoLongerActive) {
   EXPECT_EQ(store->Get("g_short", kNow)->records_read(), 2u);
 }
 
+// An end started ahead of its entry takes the grant out of use at once:
+// reads are refused and Get reads it as the state it is ending to. End
+// applies it; an end given up (its entry not written) gives the grant back.
+TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
+  auto store = OpenStore("ending.db");
+  ASSERT_TRUE(store->Create(NewGrant("g_1", absl::Hours(1))).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_1", 2, 1000, kNow).ok());
+
+  auto pending = store->StartEnd("g_1", custos::v1::GRANT_REVOKED, kNow);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  const absl::Status refused = store->AddRecordsRead("g_1", 1, 1000, kNow);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("g_1 is GRANT_REVOKED"));
+  EXPECT_EQ(store->StillServing("g_1", kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_REVOKED);
+  EXPECT_EQ(store->Get("g_1", kNow)->records_read(), 2u);
+  EXPECT_EQ(
+      store->StartEnd("g_1", custos::v1::GRANT_ENDED, kNow).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+
+  pending->reset();
+  EXPECT_TRUE(store->StillServing("g_1", kNow).ok());
+  EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_ACTIVE);
+  ASSERT_TRUE(store->AddRecordsRead("g_1", 1, 1000, kNow).ok());
+
+  auto ending = store->StartEnd("g_1", custos::v1::GRANT_ENDED, kNow);
+  ASSERT_TRUE(ending.ok()) << ending.status();
+  auto ended = store->End("g_1", custos::v1::GRANT_ENDED, "staff:anna", kNow);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->records_read(), 3u);
+  ending->reset();
+  EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_ENDED);
+  EXPECT_EQ(store->AddRecordsRead("g_1", 1, 1000, kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      store->StartEnd("g_2", custos::v1::GRANT_ENDED, kNow).status().code(),
+      absl::StatusCode::kNotFound);
+}
+
 TEST(GrantStoreTest, ConcurrentReadsNeverCountPastTheLimit) {
   auto store = OpenStore("limit.db");
   ASSERT_TRUE(store->Create(NewGrant("g_limit", absl::Hours(1))).ok());
