@@ -20,11 +20,13 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "audit/checkpoint.h"
+#include "audit/entry.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/sqlite/offline_verifier.h"
 #include "clients/cli/table.h"
 #include "clients/report/report_command.h"
+#include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/custos/v1/access.grpc.pb.h"
@@ -297,13 +299,21 @@ std::string Hex(const std::string& bytes) {
 }
 
 // Checks a signed checkpoint against the pinned key; returns its body.
+// The origin must be the key's name: a key signs checkpoints of one log.
 absl::StatusOr<audit::CheckpointBody> OpenCheckpoint(
     const std::string& note, const std::string& verifier_key) {
   auto verifier = audit::NoteVerifier::FromVerifierKey(verifier_key);
   if (!verifier.ok()) return verifier.status();
   auto text = verifier->Open(note);
   if (!text.ok()) return text.status();
-  return audit::ParseCheckpointBody(*text);
+  auto body = audit::ParseCheckpointBody(*text);
+  if (!body.ok()) return body.status();
+  if (body->origin != verifier->name()) {
+    return absl::DataLossError(absl::StrCat(
+        "the checkpoint's origin \"", body->origin,
+        "\" is not the verifier key's name \"", verifier->name(), "\""));
+  }
+  return body;
 }
 
 int LogCheckpoint(const CommandOptions& options,
@@ -344,21 +354,8 @@ int LogProve(const CommandOptions& options,
                               ? proof.checkpoint().verifier_key()
                               : options.verifier_key;
   std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
-  absl::Status verified =
-      audit::HashLeaf(proof.entry_bytes()) == proof.leaf_hash()
-          ? absl::OkStatus()
-          : absl::DataLossError("leaf hash does not match the entry bytes");
-  auto body = OpenCheckpoint(proof.checkpoint().note(), key);
-  if (verified.ok()) verified = body.status();
-  if (verified.ok() && body->size != proof.tree_size()) {
-    verified =
-        absl::DataLossError("the checkpoint is not of the proof's tree size");
-  }
-  if (verified.ok()) {
-    verified =
-        audit::VerifyInclusion(proof.leaf_hash(), proof.index(),
-                               proof.tree_size(), hashes, body->root_hash);
-  }
+  const auto body = VerifyInclusionAnswer(request, proof, key);
+  const absl::Status verified = body.status();
   // What is shown comes from what was verified: the entry from its bytes
   // (the response's parsed copy is the server's word only), the root from
   // the signed note.
@@ -1275,6 +1272,45 @@ const Command* FindCommand(const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
+absl::StatusOr<audit::CheckpointBody> VerifyInclusionAnswer(
+    const custos::v1::GetInclusionProofRequest& request,
+    const custos::v1::InclusionProof& proof, const std::string& verifier_key) {
+  // A proof that verifies, but of another entry or size than asked for,
+  // would have the caller take one entry's presence for another's.
+  if (proof.index() != request.index()) {
+    return absl::DataLossError(absl::StrCat("the proof is of entry ",
+                                            proof.index(), ", not of entry ",
+                                            request.index(), " as asked"));
+  }
+  if (request.tree_size() != 0 && proof.tree_size() != request.tree_size()) {
+    return absl::DataLossError(absl::StrCat("the proof is in the tree of size ",
+                                            proof.tree_size(), ", not of size ",
+                                            request.tree_size(), " as asked"));
+  }
+  if (audit::HashLeaf(proof.entry_bytes()) != proof.leaf_hash())
+    return absl::DataLossError("leaf hash does not match the entry bytes");
+  uint64_t index = 0;
+  absl::string_view prev_hash;
+  if (!audit::ScanLinks(proof.entry_bytes(), index, prev_hash))
+    return absl::DataLossError("the entry bytes do not parse as an entry");
+  if (index != request.index()) {
+    return absl::DataLossError(absl::StrCat("the entry bytes are of entry ",
+                                            index, ", not of entry ",
+                                            request.index(), " as asked"));
+  }
+  CUSTOS_ASSIGN_OR_RETURN(
+      audit::CheckpointBody body,
+      OpenCheckpoint(proof.checkpoint().note(), verifier_key));
+  if (body.size != proof.tree_size())
+    return absl::DataLossError(
+        "the checkpoint is not of the proof's tree size");
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  CUSTOS_RETURN_IF_ERROR(
+      audit::VerifyInclusion(proof.leaf_hash(), proof.index(),
+                             proof.tree_size(), hashes, body.root_hash));
+  return body;
+}
 
 std::string Usage() {
   std::string usage =

@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "audit/checkpoint.h"
+#include "proto/custos/v1/audit.pb.h"
+
 namespace custos::cli {
 
 // Values of the command-line flags a subcommand may use.
@@ -93,6 +97,17 @@ enum ExitCode : int {
   kExitNotFound = 7,
   kExitNotVerified = 8,  // the log or a proof failed verification
 };
+
+// What `log prove` checks of custosd's answer `proof` to `request`, from
+// the entry's bytes up: that it proves the entry asked for, in the tree
+// size asked for (any size when the request's is 0); that the entry's bytes
+// hash to the leaf and carry that index; that the checkpoint is signed by
+// `verifier_key`, names the key as its origin and is of the proof's size;
+// and that the audit path leads to its root. Returns the checkpoint's body;
+// DATA_LOSS naming what does not hold, or an error for a malformed key.
+absl::StatusOr<audit::CheckpointBody> VerifyInclusionAnswer(
+    const custos::v1::GetInclusionProofRequest& request,
+    const custos::v1::InclusionProof& proof, const std::string& verifier_key);
 
 // The usage text listing every subcommand.
 std::string Usage();

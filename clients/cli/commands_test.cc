@@ -1,0 +1,131 @@
+#include "clients/cli/commands.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "gtest/gtest.h"
+#include "proto/custos/v1/audit.pb.h"
+
+namespace custos::cli {
+namespace {
+
+// A log of five entries held in memory, signed by `signer_`, and custosd's
+// honest answers about it.
+class InclusionAnswerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (uint64_t i = 0; i < 5; ++i) {
+      custos::v1::LogEntry entry;
+      entry.set_index(i);
+      entry.set_reference(absl::StrCat("T-", i));
+      bytes_.push_back(audit::SerializeEntry(entry));
+      leaves_.push_back(audit::HashLeaf(bytes_.back()));
+    }
+  }
+
+  // The subtree at `level` and `index`, hashed from the leaves.
+  absl::StatusOr<std::string> Node(int level, uint64_t index) const {
+    if (level == 0) return leaves_[index];
+    return audit::HashChildren(*Node(level - 1, 2 * index),
+                               *Node(level - 1, 2 * index + 1));
+  }
+
+  // The answer to a request for entry `index` in the tree of `size`, with
+  // a checkpoint that `signer` signs as `origin`.
+  custos::v1::InclusionProof Answer(uint64_t index, uint64_t size,
+                                    const audit::NoteSigner& signer,
+                                    const std::string& origin) const {
+    auto read = [this](int level, uint64_t i) { return Node(level, i); };
+    custos::v1::InclusionProof proof;
+    proof.set_index(index);
+    proof.set_tree_size(size);
+    proof.set_entry_bytes(bytes_[index]);
+    proof.set_leaf_hash(leaves_[index]);
+    const std::vector<std::string> path =
+        *audit::InclusionProof(index, size, read);
+    for (const std::string& h : path) proof.add_hashes(h);
+    const std::string root = *audit::RootHash(size, read);
+    proof.mutable_checkpoint()->set_note(
+        *signer.Sign(audit::FormatCheckpointBody({origin, size, root})));
+    return proof;
+  }
+  custos::v1::InclusionProof Answer(uint64_t index, uint64_t size) const {
+    return Answer(index, size, signer_, signer_.name());
+  }
+
+  static custos::v1::GetInclusionProofRequest Request(uint64_t index,
+                                                      uint64_t size) {
+    custos::v1::GetInclusionProofRequest request;
+    request.set_index(index);
+    request.set_tree_size(size);
+    return request;
+  }
+
+  const audit::NoteSigner signer_ =
+      *audit::NoteSigner::Generate("custos.test/log");
+  std::vector<std::string> bytes_;
+  std::vector<std::string> leaves_;
+};
+
+TEST_F(InclusionAnswerTest, VerifiesAnHonestAnswer) {
+  auto body = VerifyInclusionAnswer(Request(2, 5), Answer(2, 5),
+                                    signer_.verifier_key());
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->size, 5u);
+  // Size 0 asks for the latest, whatever its size.
+  EXPECT_TRUE(
+      VerifyInclusionAnswer(Request(2, 0), Answer(2, 4), signer_.verifier_key())
+          .ok());
+}
+
+TEST_F(InclusionAnswerTest, RefusesAProofOfAnotherEntry) {
+  const absl::Status status =
+      VerifyInclusionAnswer(Request(2, 5), Answer(3, 5), signer_.verifier_key())
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(status.message(),
+            "the proof is of entry 3, not of entry 2 as asked");
+}
+
+TEST_F(InclusionAnswerTest, RefusesAProofInAnotherTreeSize) {
+  const absl::Status status =
+      VerifyInclusionAnswer(Request(2, 4), Answer(2, 5), signer_.verifier_key())
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(status.message(),
+            "the proof is in the tree of size 5, not of size 4 as asked");
+}
+
+TEST_F(InclusionAnswerTest, RefusesEntryBytesOfAnotherIndex) {
+  // Entry 3's bytes and leaf, claimed to be entry 2.
+  custos::v1::InclusionProof answer = Answer(2, 5);
+  answer.set_entry_bytes(bytes_[3]);
+  answer.set_leaf_hash(leaves_[3]);
+  const absl::Status status =
+      VerifyInclusionAnswer(Request(2, 5), answer, signer_.verifier_key())
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(status.message(),
+            "the entry bytes are of entry 3, not of entry 2 as asked");
+}
+
+TEST_F(InclusionAnswerTest, RefusesACheckpointOfAnotherOrigin) {
+  // The pinned key signed it, but as another log's checkpoint.
+  const absl::Status status =
+      VerifyInclusionAnswer(Request(2, 5),
+                            Answer(2, 5, signer_, "custos.test/other"),
+                            signer_.verifier_key())
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(status.message(),
+            "the checkpoint's origin \"custos.test/other\" is not the "
+            "verifier key's name \"custos.test/log\"");
+}
+
+}  // namespace
+}  // namespace custos::cli
