@@ -514,13 +514,20 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
   // own session leaves their own grant alone.
   const bool revoked = state == custos::v1::SESSION_REVOKED;
   const bool end_grant = revoked || session->grant_issued_for_session();
+  // Uses of the session are refused from here on, not only once the end
+  // is stored: the end waits for its entry, and a page served in between
+  // would follow the revocation in the log. The step holds the mark and
+  // drops it when done: the end is stored, or it or its entry could not be
+  // written and the caller is told so.
+  std::shared_ptr<const void> ending =
+      gateway.sessions->MarkEnding(session->session_id());
   // Ends once its entry is durable (nothing is served while the log cannot
   // be written anyway); of two ends racing, the store lets one win. The
   // grant ends first: if the session's end then fails, the session serves
   // nothing without its grant, and ending it again still works.
   call.AfterLogged([sessions = gateway.sessions, grants = gateway.grants,
-                    id = session->session_id(), grant_id = session->grant_id(),
-                    end_grant,
+                    ending = std::move(ending), id = session->session_id(),
+                    grant_id = session->grant_id(), end_grant,
                     grant_state = revoked ? custos::v1::GRANT_REVOKED
                                           : custos::v1::GRANT_ENDED,
                     state, by, now = call.now(), response = &response] {

@@ -2354,6 +2354,28 @@ TEST_F(TakeIdentityTest, AnActionIsRefusedOnceItsTicketIsClosedOrMoved) {
   }
 }
 
+// An end refuses the session's pages from before its entry is written; an
+// end that cannot be logged changed nothing, and the session serves again.
+TEST_F(TakeIdentityTest, AnEndThatCannotBeLoggedLeavesTheSessionServing) {
+  const auto opened = Open();
+  custos::v1::EndSessionRequest end;
+  end.set_session_id(opened.session().session_id());
+  custos::v1::EndSessionResponse ended;
+  {
+    DatabaseLock lock;
+    grpc::ClientContext context;
+    EXPECT_EQ(Stub("dirk.dpo")->EndSession(&context, end, &ended).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  custos::v1::ViewPageResponse page;
+  const grpc::Status served = View(opened.session_token(), "dashboard", &page);
+  EXPECT_TRUE(served.ok()) << served.error_message();
+  grpc::ClientContext context;
+  ASSERT_TRUE(Stub("dirk.dpo")->EndSession(&context, end, &ended).ok());
+  EXPECT_EQ(View(opened.session_token(), "dashboard", &page).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
   custos::v1::StartSessionRequest start;
   start.set_customer_id("acme");

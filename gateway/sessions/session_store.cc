@@ -137,6 +137,26 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
     absl::string_view link_hash, absl::string_view staff_id,
     absl::string_view token_hash, absl::Time now) {
   MutexLock lock(&mu_);
+  if (!ending_.empty()) {
+    sqlite3_stmt* find = statements_->Get(
+        "SELECT session_id FROM sessions WHERE link_hash = ?1");
+    BindBlob(find, 1, link_hash);
+    const int rc = sqlite3_step(find);
+    std::string session_id;
+    if (rc == SQLITE_ROW) {
+      session_id.assign(
+          reinterpret_cast<const char*>(sqlite3_column_text(find, 0)),
+          sqlite3_column_bytes(find, 0));
+    }
+    sqlite3_reset(find);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return SqlError(db_, "finding a link's session");
+    }
+    // Left unspent: the end may yet fail to be recorded.
+    if (auto s = NotEnding(session_id, "its link opens nothing"); !s.ok()) {
+      return s;
+    }
+  }
   // One statement claims the link, so two exchanges can never both win.
   sqlite3_stmt* claim = statements_->Get(
       "UPDATE sessions SET link_used = 1, token_hash = ?2 WHERE link_hash = ?1 "
@@ -226,9 +246,38 @@ absl::Status SessionStore::Count(absl::string_view session_id,
                          : absl::StrCat(" (by ", session->ended_by(), ")"),
                      "; nothing more is shown"));
   }
+  if (auto s = NotEnding(session_id, "nothing more is shown"); !s.ok()) {
+    return s;
+  }
   session->set_page_views(session->page_views() + page_views);
   session->set_actions(session->actions() + actions);
   return Store(*session, "counting a session's views");
+}
+
+std::shared_ptr<const void> SessionStore::MarkEnding(
+    absl::string_view session_id) {
+  std::string id(session_id);
+  {
+    MutexLock lock(&mu_);
+    ++ending_[id];
+  }
+  // Nothing is pointed to: the mark is its deleter.
+  return std::shared_ptr<const void>(
+      nullptr, [this, id = std::move(id)](const void*) { DropEndingMark(id); });
+}
+
+void SessionStore::DropEndingMark(const std::string& session_id) {
+  MutexLock lock(&mu_);
+  auto it = ending_.find(session_id);
+  if (it != ending_.end() && --it->second == 0) ending_.erase(it);
+}
+
+absl::Status SessionStore::NotEnding(absl::string_view session_id,
+                                     absl::string_view what) const {
+  if (!ending_.contains(session_id)) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("session ", session_id,
+                   " is ending (its end is being recorded); ", what));
 }
 
 absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::End(

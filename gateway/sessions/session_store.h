@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
@@ -59,6 +60,17 @@ class SessionStore {
   absl::Status Count(absl::string_view session_id, int64_t page_views,
                      int64_t actions, absl::Time now);
 
+  // Refuses every use of the session while the returned mark is held:
+  // Count, and ExchangeLink (without spending the link), answer
+  // FAILED_PRECONDITION saying it is ending. For an end that is stored
+  // only once its log entry is durable: nothing may be served in between,
+  // or the log would show pages after the revocation. Kept in memory only,
+  // and it only takes access away; End makes the end lasting. Dropping the
+  // mark (the end is stored, or its entry or the end could not be written)
+  // lifts it; a session marked by several ends is usable again once all
+  // are dropped. The store must outlive the mark.
+  std::shared_ptr<const void> MarkEnding(absl::string_view session_id);
+
   // Ends an open session (LIVE or LINK_ISSUED, not past its expiry) as
   // `state` (ENDED or REVOKED) by `by` at `now`, in one step: of two ends,
   // one wins and the other gets FAILED_PRECONDITION.
@@ -81,6 +93,12 @@ class SessionStore {
   absl::StatusOr<custos::v1::TakeIdentitySession> LoadById(
       absl::string_view session_id, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED_PRECONDITION when the session is marked ending (MarkEnding),
+  // saying `what` is refused.
+  absl::Status NotEnding(absl::string_view session_id,
+                         absl::string_view what) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropEndingMark(const std::string& session_id);
   // Replaces the stored session.
   absl::Status Store(const custos::v1::TakeIdentitySession& session,
                      absl::string_view context)
@@ -89,6 +107,8 @@ class SessionStore {
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
+  // Sessions marked ending, with how many marks each holds.
+  absl::flat_hash_map<std::string, int> ending_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace internal {

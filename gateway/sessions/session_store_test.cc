@@ -204,6 +204,52 @@ TEST(SessionStoreTest, RevocationIsSeenByEveryLaterLookup) {
   EXPECT_EQ(session->page_views(), views.load());
 }
 
+// An end marked before its entry is written refuses every use at once: a
+// view or action is not counted and the link does not open (nor is it
+// spent). The mark only lasts while held: once dropped (the end could not
+// be logged), the session serves again; once the end is stored, it stays
+// ended.
+TEST(SessionStoreTest, ASessionMarkedEndingServesNothingUntilTheMarkIsDropped) {
+  auto store = OpenStore("ending.db");
+  ASSERT_TRUE(
+      store->Create(NewSession("s_live"), "h1", kNow + absl::Minutes(5)).ok());
+  ASSERT_TRUE(
+      store->Create(NewSession("s_link"), "h2", kNow + absl::Minutes(5)).ok());
+  ASSERT_TRUE(store->ExchangeLink("h1", "", "t1", kNow).ok());
+
+  auto live_mark = store->MarkEnding("s_live");
+  auto second_mark = store->MarkEnding("s_live");
+  auto link_mark = store->MarkEnding("s_link");
+  absl::Status counted = store->Count("s_live", 1, 0, kNow);
+  EXPECT_EQ(counted.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(counted.message(), ::testing::HasSubstr("s_live is ending"));
+  const auto opened = store->ExchangeLink("h2", "", "t2", kNow);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(opened.status().message(),
+              ::testing::HasSubstr("s_link is ending"));
+
+  // Dropped: the ends were not logged, and the sessions serve again (the
+  // link was not spent), once every end that marked them is done.
+  live_mark.reset();
+  EXPECT_EQ(store->Count("s_live", 1, 0, kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
+  second_mark.reset();
+  link_mark.reset();
+  EXPECT_TRUE(store->Count("s_live", 1, 0, kNow).ok());
+  EXPECT_TRUE(store->ExchangeLink("h2", "", "t2", kNow).ok());
+  EXPECT_EQ(store->ById("s_live", kNow)->page_views(), 1u);
+
+  // Stored while marked, the end outlasts the mark.
+  live_mark = store->MarkEnding("s_live");
+  ASSERT_TRUE(
+      store->End("s_live", custos::v1::SESSION_REVOKED, "customer:acme", kNow)
+          .ok());
+  live_mark.reset();
+  EXPECT_EQ(store->Count("s_live", 1, 0, kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->ById("s_live", kNow)->state(), custos::v1::SESSION_REVOKED);
+}
+
 // The engineer ending and the DPO revoking at once: one wins, the other is
 // told the session is over, and the stored end is the winner's.
 TEST(SessionStoreTest, OfTwoEndsOneWins) {
