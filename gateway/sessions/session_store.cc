@@ -60,7 +60,10 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
       sqlite3 * db,
       OpenSqliteFile(
           path,
-          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+          // FULL, not NORMAL: under NORMAL a commit in WAL mode can roll
+          // back on a power cut or OS crash, bringing back as LIVE a session
+          // whose end or revocation was answered (and logged).
+          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
           "CREATE TABLE IF NOT EXISTS sessions(session_id TEXT PRIMARY KEY, "
           "staff_id "
           "TEXT NOT NULL, customer_id TEXT NOT NULL, created_us INTEGER NOT "
@@ -298,6 +301,15 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::End(
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   if (auto s = Store(*session, "ending a session"); !s.ok()) return s;
   return session;
+}
+
+int SessionStore::synchronous() const {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* stmt = statements_->Get("PRAGMA synchronous");
+  const int level =
+      sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+  sqlite3_reset(stmt);
+  return level;
 }
 
 absl::StatusOr<Page<custos::v1::TakeIdentitySession>> SessionStore::List(

@@ -78,6 +78,10 @@ class SessionStore {
       absl::string_view session_id, custos::v1::SessionState state,
       absl::string_view by, absl::Time now);
 
+  // The connection's PRAGMA synchronous (2 is FULL; -1 if it cannot be
+  // read), for tests.
+  int synchronous() const;
+
   // Sessions matching the filters (empty matches all), newest first, as
   // GrantStore::List.
   absl::StatusOr<Page<custos::v1::TakeIdentitySession>> List(

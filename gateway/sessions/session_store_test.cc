@@ -250,6 +250,13 @@ TEST(SessionStoreTest, ASessionMarkedEndingServesNothingUntilTheMarkIsDropped) {
   EXPECT_EQ(store->ById("s_live", kNow)->state(), custos::v1::SESSION_REVOKED);
 }
 
+// Commits wait for fsync (synchronous=FULL): an acknowledged end or
+// revocation must not roll back on a power cut and bring the session back.
+TEST(SessionStoreTest, CommitsAreDurableAgainstAPowerCut) {
+  auto store = OpenStore("synchronous.db");
+  EXPECT_EQ(store->synchronous(), 2);
+}
+
 // The engineer ending and the DPO revoking at once: one wins, the other is
 // told the session is over, and the stored end is the winner's.
 TEST(SessionStoreTest, OfTwoEndsOneWins) {
