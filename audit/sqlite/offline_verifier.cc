@@ -113,19 +113,27 @@ absl::Status CheckCommitment(uint64_t position,
 }
 
 // OK for a value kept without a salt, which only masking leaves: a
-// source_ip in masked form (masking it again changes nothing). Anything
-// else without a salt is a value the entry's commitment no longer checks,
-// put there by hand.
-absl::Status CheckUnsalted(uint64_t position, absl::string_view field,
-                           absl::string_view value) {
-  if (MaskedWithAge(field, value) && !value.empty() &&
-      MaskAddress(value) == value) {
-    return absl::OkStatus();
+// source_ip in masked form (masking it again changes nothing), of an entry
+// whose `commitments` include the field (masking only replaces a value
+// the entry committed to). Anything else without a salt is a value the
+// entry's commitment no longer checks, put there by hand.
+absl::Status CheckUnsalted(uint64_t position,
+                           const std::vector<CommitmentView>& commitments,
+                           absl::string_view field, absl::string_view value) {
+  if (!MaskedWithAge(field, value) || value.empty() ||
+      MaskAddress(value) != value) {
+    return absl::DataLossError(absl::StrCat(
+        "entry ", position, ": the stored ", field,
+        " has no salt (only a masked source_ip or erased address is kept "
+        "without one)"));
   }
-  return absl::DataLossError(absl::StrCat(
-      "entry ", position, ": the stored ", field,
-      " has no salt (only a masked source_ip or erased address is kept "
-      "without one)"));
+  for (const CommitmentView& commitment : commitments) {
+    if (commitment.field == field) return absl::OkStatus();
+  }
+  return absl::DataLossError(
+      absl::StrCat("entry ", position, ": a masked ", field,
+                   " is stored, but the entry commits to no ", field,
+                   " (a value was added by hand)"));
 }
 
 // Checks the values in entry `position`'s row against its commitments and
@@ -147,7 +155,8 @@ absl::StatusOr<uint64_t> CheckRowValues(
   uint64_t checked = 0;
   for (const sqlite::RowValueView& value : values) {
     if (value.salt.empty()) {
-      CUSTOS_RETURN_IF_ERROR(CheckUnsalted(position, value.field, value.value));
+      CUSTOS_RETURN_IF_ERROR(
+          CheckUnsalted(position, commitments, value.field, value.value));
       continue;
     }
     CUSTOS_RETURN_IF_ERROR(CheckCommitment(position, commitments, value.field,
@@ -1105,16 +1114,16 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   int rc;
   std::vector<CommitmentView> commitments;
   while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
+    std::optional<custos::v1::LogEntry> parsed;
+    const std::string entry_bytes = sqlite::ColumnBytes(values.get(), 4);
+    FindCommitments(entry_bytes, commitments, parsed);
     if (sqlite3_column_bytes(values.get(), 2) == 0) {
       CUSTOS_RETURN_IF_ERROR(
-          CheckUnsalted(sqlite3_column_int64(values.get(), 0),
+          CheckUnsalted(sqlite3_column_int64(values.get(), 0), commitments,
                         sqlite::ColumnBytes(values.get(), 1),
                         sqlite::ColumnBytes(values.get(), 3)));
       continue;
     }
-    std::optional<custos::v1::LogEntry> parsed;
-    const std::string entry_bytes = sqlite::ColumnBytes(values.get(), 4);
-    FindCommitments(entry_bytes, commitments, parsed);
     CUSTOS_RETURN_IF_ERROR(
         CheckCommitment(sqlite3_column_int64(values.get(), 0), commitments,
                         sqlite::ColumnBytes(values.get(), 1),

@@ -1037,6 +1037,55 @@ TEST(SqliteLogStoreTest, OnlyAMaskedAddressGoesWithoutASaltBesideTheEntry) {
             "source_ip or erased address is kept without one)");
 }
 
+// A masked address needs no salt, but only in place of a value the entry
+// committed to: one planted on an entry without such a commitment, beside
+// it or in its row, is reported.
+TEST(SqliteLogStoreTest, AMaskedAddressNeedsTheEntrysCommitment) {
+  const std::string path = TempPath("planted-mask");
+  {
+    auto store = *SqliteLogStore::Open(path);
+    ASSERT_TRUE(store
+                    ->Append(Entry("acme", "anna", "P-0"),
+                             {{"source_ip", "192.0.2.10", "anna"}})
+                    .ok());
+    AppendNoteAboutBob(*store);
+    ASSERT_TRUE(store->MaskSourceAddresses(absl::Now() + absl::Hours(1)).ok());
+  }
+  ASSERT_TRUE(VerifySqliteLog(path, {}).ok());
+
+  RawSql(path,
+         "INSERT INTO personal_values VALUES(1, 'source_ip', 'x', x'', "
+         "'10.9.0.0', 0)");
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 1: a masked source_ip is stored, but the entry commits to "
+            "no source_ip (a value was added by hand)");
+  RawSql(path, "DELETE FROM personal_values WHERE field = 'source_ip'");
+  ASSERT_TRUE(VerifySqliteLog(path, {}).ok());
+
+  // In the row of an entry with a note only.
+  {
+    auto store = *SqliteLogStore::Open(path);
+    ASSERT_TRUE(
+        store->Append(Entry("acme", "anna", "P-2"), {{"note", "n", "anna"}})
+            .ok());
+  }
+  auto db = *sqlite::Open(path, SQLITE_OPEN_READWRITE);
+  auto select =
+      *sqlite::Prepare(db.get(), "SELECT personal FROM entries WHERE idx = 2");
+  ASSERT_EQ(sqlite3_step(select.get()), SQLITE_ROW);
+  auto values = *sqlite::DecodeRowValues(sqlite::ColumnBytes(select.get(), 0));
+  select.reset();
+  values.push_back({"source_ip", "anna", "", "10.9.0.0"});
+  const std::string planted = sqlite::EncodeRowValues(values);
+  auto update = *sqlite::Prepare(
+      db.get(), "UPDATE entries SET personal = ?1 WHERE idx = 2");
+  sqlite::BindBlob(update.get(), 1, planted);
+  ASSERT_EQ(sqlite3_step(update.get()), SQLITE_DONE);
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 2: a masked source_ip is stored, but the entry commits to "
+            "no source_ip (a value was added by hand)");
+}
+
 // A log written before values moved into the entries' rows has no such
 // column: it is added on open, and the old values still verify and erase.
 TEST(SqliteLogStoreTest, OpensALogWithoutThePersonalColumn) {
