@@ -133,7 +133,9 @@ class LogStore {
                           EraseDone done) = 0;
 
   // Replaces full source addresses older than `before` by their masked form
-  // (IPv4: last two octets, IPv6: last five hextets) and drops their salts.
+  // (IPv4: last two octets, IPv6: last five hextets) and drops their salts;
+  // erases one that does not parse as an address (it has no masked form).
+  // Returns how many values it masked or erased.
   virtual absl::StatusOr<uint64_t> MaskSourceAddresses(absl::Time before) = 0;
 
   // The personal values of entry `index` still held (erased ones are gone).

@@ -120,8 +120,13 @@ absl::Status CheckCommitment(uint64_t position,
 absl::Status CheckUnsalted(uint64_t position,
                            const std::vector<CommitmentView>& commitments,
                            absl::string_view field, absl::string_view value) {
-  if (!MaskedWithAge(field, value) || value.empty() ||
-      MaskAddress(value) != value) {
+  // An empty source_ip is what earlier versions' masking kept of an address
+  // that did not parse (it now erases it): it holds nothing, as an erased
+  // value does.
+  const bool left_by_masking = value.empty() ? field == "source_ip"
+                                             : MaskedWithAge(field, value) &&
+                                                   MaskAddress(value) == value;
+  if (!left_by_masking) {
     return absl::DataLossError(absl::StrCat(
         "entry ", position, ": the stored ", field,
         " has no salt (only a masked source_ip or erased address is kept "

@@ -1023,17 +1023,28 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
           std::vector<sqlite::RowValue> values,
           sqlite::DecodeRowValues(sqlite::ColumnBytes(rows.get(), 1)));
       bool changed = false;
-      for (sqlite::RowValue& value : values) {
-        if (value.salt.empty() || !MaskedWithAge(value.field, value.value))
+      for (auto value = values.begin(); value != values.end();) {
+        if (value->salt.empty() || !MaskedWithAge(value->field, value->value)) {
+          ++value;
           continue;
-        value.value = MaskAddress(value.value);
-        value.salt.clear();
+        }
         changed = true;
         ++count;
+        std::string masked = MaskAddress(value->value);
+        // An address that does not parse has no masked form: it is erased
+        // (kept as "" without a salt, it would fail verification).
+        if (masked.empty()) {
+          value = values.erase(value);
+          continue;
+        }
+        value->value = std::move(masked);
+        value->salt.clear();
+        ++value;
       }
       if (changed) {
-        rewrites.emplace_back(sqlite3_column_int64(rows.get(), 0),
-                              sqlite::EncodeRowValues(values));
+        rewrites.emplace_back(
+            sqlite3_column_int64(rows.get(), 0),
+            values.empty() ? std::string() : sqlite::EncodeRowValues(values));
       }
     }
     if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
@@ -1051,6 +1062,12 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
         sqlite::Prepare(db,
                         "UPDATE personal_values SET value = ?2, salt = x'' "
                         "WHERE idx = ?1 AND field = ?3"));
+    // As in the entries' rows, an address that does not parse is erased.
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement erase,
+        sqlite::Prepare(db,
+                        "DELETE FROM personal_values WHERE idx = ?1 AND field "
+                        "= ?2"));
     // A caller known only by its address (no identity) has it as the
     // subject of the entry's values too, which must not keep what the
     // masked value no longer does.
@@ -1079,6 +1096,15 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
     if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading values");
     select.reset();
     for (const Masked& m : beside) {
+      ++count;
+      if (m.masked.empty()) {
+        sqlite3_reset(erase.get());
+        sqlite3_bind_int64(erase.get(), 1, m.idx);
+        sqlite::BindText(erase.get(), 2, m.field);
+        rc = sqlite3_step(erase.get());
+        if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "erasing values");
+        continue;
+      }
       sqlite3_reset(mask.get());
       sqlite3_bind_int64(mask.get(), 1, m.idx);
       sqlite::BindText(mask.get(), 2, m.masked);
@@ -1091,7 +1117,6 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
       sqlite::BindText(mask_subject.get(), 3, m.full);
       rc = sqlite3_step(mask_subject.get());
       if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking subjects");
-      ++count;
     }
     return absl::OkStatus();
   }();

@@ -1150,6 +1150,45 @@ TEST_F(SignedLogTest, MasksOldSourceAddresses) {
   EXPECT_TRUE(VerifySqliteLog(path_, options_).ok());
 }
 
+// An address that does not parse has no masked form: masking erases it,
+// in the entry's row and beside it, and the log still verifies.
+TEST_F(SignedLogTest, MaskingErasesAnAddressThatDoesNotParse) {
+  auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+  ASSERT_TRUE(store
+                  ->Append(Entry("acme", "anna", "M-12"),
+                           {{"source_ip", "1.2.3", "anna"},
+                            {"note", "in the row", "anna"}})
+                  .ok());
+  ASSERT_TRUE(
+      store
+          ->Append(Entry("acme", "anna", "M-13"),
+                   {{"source_ip", "1.2.3", "bob"}, {"note", "beside", "anna"}})
+          .ok());
+  auto masked = store->MaskSourceAddresses(absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(masked.ok()) << masked.status();
+  EXPECT_EQ(*masked, 14u);
+  for (uint64_t index : {12, 13}) {
+    const auto values = *store->PersonalValues(index);
+    ASSERT_EQ(values.size(), 1u) << index;
+    EXPECT_EQ(values[0].field, "note") << index;
+  }
+  store.reset();
+  EXPECT_TRUE(VerifySqliteLog(path_, options_).ok())
+      << VerifySqliteLog(path_, options_).status();
+}
+
+// Earlier versions' masking kept such an address as "" without a salt,
+// which holds nothing: a log they masked still verifies.
+TEST_F(SignedLogTest, AcceptsTheEmptyAddressEarlierMaskingLeft) {
+  RawSql(path_,
+         "INSERT INTO personal_values VALUES(3, 'source_ip', 'x', x'', '', 0)");
+  ASSERT_TRUE(Verify().ok()) << Verify();
+  // Only for the address: an empty note without a salt is reported.
+  RawSql(path_, "UPDATE personal_values SET field = 'note2' WHERE idx = 3");
+  EXPECT_THAT(Verify().message(),
+              HasSubstr("entry 3: the stored note2 has no salt"));
+}
+
 // A caller without an identity (an unknown certificate) is known only by
 // its address, which is then also the subject its values are kept under:
 // masking masks that too, so no full address outlives the 14 days.
