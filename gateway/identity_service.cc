@@ -319,10 +319,9 @@ absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
   if (auto s = ValidateExchangeLink(request); !s.ok()) return s;
   auto token = NewId("st_");
   if (!token.ok()) return token.status();
-  auto session = gateway.sessions->ExchangeLink(
-      TokenHash(request.link_token()),
-      front_end ? "" : call.caller().staff->staff_id(), TokenHash(*token),
-      call.now());
+  const std::string link_hash = TokenHash(request.link_token());
+  const std::string staff_id = front_end ? "" : call.caller().staff->staff_id();
+  auto session = gateway.sessions->FindLink(link_hash, staff_id, call.now());
   if (!session.ok()) return session.status();
   RecordSession(*session, call.entry());
   if (auto s = ActForSessionStaff(call, gateway, *session); !s.ok()) return s;
@@ -339,8 +338,19 @@ absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
       }
     }
   }
+  // Spent only once its entry is durable, like a session started: a link
+  // the log could not record stays good, and no LIVE session exists
+  // without the record of its opening. Of two exchanges racing, the store
+  // lets one win; the other is told it was logged but not served.
+  call.AfterLogged([sessions = gateway.sessions, link_hash, staff_id,
+                    token_hash = TokenHash(*token), now = call.now(),
+                    response = &response] {
+    auto opened = sessions->ExchangeLink(link_hash, staff_id, token_hash, now);
+    if (!opened.ok()) return opened.status();
+    *response->mutable_session() = *std::move(opened);
+    return absl::OkStatus();
+  });
   response.set_session_token(*token);
-  *response.mutable_session() = *std::move(session);
   return absl::OkStatus();
 }
 

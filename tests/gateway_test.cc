@@ -2376,6 +2376,30 @@ TEST_F(TakeIdentityTest, AnEndThatCannotBeLoggedLeavesTheSessionServing) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// A link is spent only once the exchange is on record: an exchange the log
+// cannot take opens nothing and leaves the link good for the next try.
+TEST_F(TakeIdentityTest, AnExchangeThatCannotBeLoggedLeavesTheLinkUnspent) {
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(StartLinkToken());
+  custos::v1::ExchangeLinkResponse opened;
+  {
+    DatabaseLock lock;
+    grpc::ClientContext context;
+    const grpc::Status refused =
+        Stub("anna.support")->ExchangeLink(&context, exchange, &opened);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_THAT(refused.error_message(),
+                HasSubstr("the audit log cannot be written"));
+  }
+  grpc::ClientContext context;
+  const grpc::Status exchanged =
+      Stub("anna.support")->ExchangeLink(&context, exchange, &opened);
+  ASSERT_TRUE(exchanged.ok()) << exchanged.error_message();
+  EXPECT_EQ(opened.session().state(), custos::v1::SESSION_LIVE);
+  custos::v1::ViewPageResponse page;
+  EXPECT_TRUE(View(opened.session_token(), "dashboard", &page).ok());
+}
+
 TEST_F(TakeIdentityTest, RefusedWhereTheCategoryDoesNotAllowIt) {
   custos::v1::StartSessionRequest start;
   start.set_customer_id("acme");

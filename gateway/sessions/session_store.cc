@@ -136,54 +136,22 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::LoadOne(
   return WithStateAt(std::move(session), now);
 }
 
-absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::Claimable(
     absl::string_view link_hash, absl::string_view staff_id,
-    absl::string_view token_hash, absl::Time now) {
-  MutexLock lock(&mu_);
-  if (!ending_.empty()) {
-    sqlite3_stmt* find = statements_->Get(
-        "SELECT session_id FROM sessions WHERE link_hash = ?1");
-    BindBlob(find, 1, link_hash);
-    const int rc = sqlite3_step(find);
-    std::string session_id;
-    if (rc == SQLITE_ROW) {
-      session_id.assign(
-          reinterpret_cast<const char*>(sqlite3_column_text(find, 0)),
-          sqlite3_column_bytes(find, 0));
-    }
-    sqlite3_reset(find);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      return SqlError(db_, "finding a link's session");
-    }
-    // Left unspent: the end may yet fail to be recorded.
-    if (auto s = NotEnding(session_id, "its link opens nothing"); !s.ok()) {
-      return s;
-    }
-  }
-  // One statement claims the link, so two exchanges can never both win.
-  sqlite3_stmt* claim = statements_->Get(
-      "UPDATE sessions SET link_used = 1, token_hash = ?2 WHERE link_hash = ?1 "
-      "AND link_used = 0 AND link_expires_us > ?3 AND (?4 = '' OR staff_id = "
-      "?4)");
-  BindBlob(claim, 1, link_hash);
-  BindBlob(claim, 2, token_hash);
-  sqlite3_bind_int64(claim, 3, absl::ToUnixMicros(now));
-  BindText(claim, 4, staff_id);
-  const int rc = sqlite3_step(claim);
-  sqlite3_reset(claim);
-  if (rc != SQLITE_DONE) return SqlError(db_, "exchanging a link");
-  if (sqlite3_changes(db_) != 1) {
+    absl::Time now) const {
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT session FROM sessions WHERE link_hash = ?1 AND link_used = 0 "
+      "AND link_expires_us > ?2 AND (?3 = '' OR staff_id = ?3)");
+  BindBlob(stmt, 1, link_hash);
+  sqlite3_bind_int64(stmt, 2, absl::ToUnixMicros(now));
+  BindText(stmt, 3, staff_id);
+  auto session = LoadOne(stmt, now, "link_token");
+  if (absl::IsNotFound(session.status())) {
     return absl::PermissionDeniedError(
         "link_token: this link is unknown, already used, expired or not yours; "
         "start a new session");
   }
-  sqlite3_stmt* stmt =
-      statements_->Get("SELECT session FROM sessions WHERE link_hash = ?1");
-  BindBlob(stmt, 1, link_hash);
-  auto session = LoadOne(stmt, now, "link_token");
   if (!session.ok()) return session.status();
-  // Revoked, ended or expired before its link was used: the link is spent
-  // and opens nothing.
   if (session->state() != custos::v1::SESSION_LINK_ISSUED) {
     return absl::FailedPreconditionError(
         absl::StrCat("session ", session->session_id(), " is ",
@@ -193,8 +161,42 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
                          : absl::StrCat(" (by ", session->ended_by(), ")"),
                      "; its link opens nothing"));
   }
+  if (auto s = NotEnding(session->session_id(), "its link opens nothing");
+      !s.ok()) {
+    return s;
+  }
+  return session;
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::FindLink(
+    absl::string_view link_hash, absl::string_view staff_id,
+    absl::Time now) const {
+  MutexLock lock(&mu_);
+  return Claimable(link_hash, staff_id, now);
+}
+
+absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
+    absl::string_view link_hash, absl::string_view staff_id,
+    absl::string_view token_hash, absl::Time now) {
+  MutexLock lock(&mu_);
+  auto session = Claimable(link_hash, staff_id, now);
+  if (!session.ok()) return session.status();
+  // The check above and the claim are one step under the lock; the claim
+  // also checks the link unused, for a writer outside this store.
+  sqlite3_stmt* claim = statements_->Get(
+      "UPDATE sessions SET link_used = 1, token_hash = ?2, session = ?3 "
+      "WHERE link_hash = ?1 AND link_used = 0");
   session->set_state(custos::v1::SESSION_LIVE);
-  if (auto s = Store(*session, "opening a session"); !s.ok()) return s;
+  BindBlob(claim, 1, link_hash);
+  BindBlob(claim, 2, token_hash);
+  BindBlob(claim, 3, session->SerializeAsString());
+  const int rc = sqlite3_step(claim);
+  sqlite3_reset(claim);
+  if (rc != SQLITE_DONE) return SqlError(db_, "exchanging a link");
+  if (sqlite3_changes(db_) != 1) {
+    return absl::PermissionDeniedError(
+        "link_token: this link is already used; start a new session");
+  }
   return session;
 }
 

@@ -34,13 +34,21 @@ class SessionStore {
   absl::Status Create(const custos::v1::TakeIdentitySession& session,
                       absl::string_view link_hash, absl::Time link_expires);
 
-  // Exchanges a link once, for the staff member it was made for:
-  // PERMISSION_DENIED for an unknown, used or expired link or another
-  // staff member's (which leaves the link unused). An empty `staff_id`
-  // exchanges for whoever holds the link: custos-web presents it on the
-  // engineer's behalf. On success the session is LIVE and its token hashes
-  // to `token_hash`. FAILED_PRECONDITION, spending the link, for a session
-  // revoked, ended or expired before its link was used.
+  // The session a link would open now, changing nothing: so that an
+  // exchange is checked before its entry is written and only then claimed
+  // (ExchangeLink). The link must be made for `staff_id` (empty: whoever
+  // holds it; custos-web presents it on the engineer's behalf).
+  // PERMISSION_DENIED for an unknown, used or expired link or another staff
+  // member's; FAILED_PRECONDITION for a session revoked, ended or expired
+  // before its link was used, or marked ending (MarkEnding).
+  absl::StatusOr<custos::v1::TakeIdentitySession> FindLink(
+      absl::string_view link_hash, absl::string_view staff_id,
+      absl::Time now) const;
+
+  // Exchanges a link once: as FindLink, and in one step with that check
+  // the link is spent, the session is LIVE and its token hashes to
+  // `token_hash`. Of two exchanges, one wins; the other, like every
+  // refusal, leaves the link as it was.
   absl::StatusOr<custos::v1::TakeIdentitySession> ExchangeLink(
       absl::string_view link_hash, absl::string_view staff_id,
       absl::string_view token_hash, absl::Time now);
@@ -94,6 +102,9 @@ class SessionStore {
   absl::StatusOr<custos::v1::TakeIdentitySession> LoadOne(
       sqlite3_stmt* stmt, absl::Time now, absl::string_view what) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<custos::v1::TakeIdentitySession> Claimable(
+      absl::string_view link_hash, absl::string_view staff_id,
+      absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<custos::v1::TakeIdentitySession> LoadById(
       absl::string_view session_id, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

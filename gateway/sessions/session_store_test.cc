@@ -133,6 +133,29 @@ TEST(SessionStoreTest, ALinkToARevokedSessionOpensNothing) {
               ::testing::HasSubstr("SESSION_REVOKED (by dpo:dirk.dpo)"));
   EXPECT_EQ(store->ById("s_1", kNow)->state(), custos::v1::SESSION_REVOKED);
   EXPECT_EQ(store->ExchangeLink("h1", "", "t2", kNow).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->FindLink("h1", "", kNow).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// FindLink answers as ExchangeLink would and changes nothing: the link
+// still exchanges once, after which FindLink refuses it too.
+TEST(SessionStoreTest, FindingALinkLeavesItUnspent) {
+  auto store = OpenStore("find-link.db");
+  ASSERT_TRUE(
+      store->Create(NewSession("s_1"), "h1", kNow + absl::Minutes(1)).ok());
+  EXPECT_EQ(store->FindLink("h1", "bob.engineer", kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store->FindLink("h1", "", kNow + absl::Minutes(1)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  const auto found = store->FindLink("h1", "anna.support", kNow);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->session_id(), "s_1");
+  EXPECT_EQ(found->state(), custos::v1::SESSION_LINK_ISSUED);
+  EXPECT_EQ(store->ById("s_1", kNow)->state(), custos::v1::SESSION_LINK_ISSUED);
+  ASSERT_TRUE(store->ExchangeLink("h1", "anna.support", "t1", kNow).ok());
+  EXPECT_EQ(store->ByToken("t1", kNow)->state(), custos::v1::SESSION_LIVE);
+  EXPECT_EQ(store->FindLink("h1", "", kNow).status().code(),
             absl::StatusCode::kPermissionDenied);
 }
 
