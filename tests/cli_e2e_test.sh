@@ -154,7 +154,17 @@ set -e
 
 # Online verification twice: the second run checks consistency with the first.
 state=$TEST_TMPDIR/seen-checkpoint
-"$custos" --as dirk.dpo verify --verifier_key "$key" --state "$state" || fail "verify online"
+first=$("$custos" --as dirk.dpo verify --verifier_key "$key" --state "$state") || fail "verify online"
+grep -q "first use of $state" <<<"$first" || fail "verify online, first use not said: $first"
+# A state file that exists but holds no checkpoint is no first use.
+for bad in "" "not a checkpoint"; do
+  printf '%s' "$bad" >"$TEST_TMPDIR/bad-state"
+  set +e
+  bad_out=$("$custos" --as dirk.dpo verify --verifier_key "$key" --state "$TEST_TMPDIR/bad-state" 2>&1)
+  rc=$?
+  set -e
+  [ $rc -eq 8 ] || fail "verify with a state file holding \"$bad\": exit $rc, want 8: $bad_out"
+done
 "$custos" --as anna.support access request --customer acme --category support --ref SUP-1042 >/dev/null
 second=$("$custos" --as dirk.dpo verify --verifier_key "$key" --state "$state")
 echo "$second"

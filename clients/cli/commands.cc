@@ -3,9 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +24,7 @@
 #include "audit/sqlite/offline_verifier.h"
 #include "clients/cli/table.h"
 #include "clients/report/report_command.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -619,12 +618,26 @@ int Verify(const CommandOptions& options,
   }
   auto body = OpenCheckpoint(latest.note(), options.verifier_key);
   if (!body.ok()) return outcome.Fail(body.status().message());
+  // Only a state file that does not exist is a first use: one that cannot
+  // be read, or is empty, would otherwise skip the consistency check.
   std::string previous_note;
   if (!options.state_file.empty()) {
-    std::ifstream in(options.state_file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    previous_note = text.str();
+    auto read = ReadFile(options.state_file);
+    if (absl::IsNotFound(read.status())) {
+      outcome.fields()["first_use"].set_bool_value(true);
+      outcome.Say(absl::StrCat(
+          "first use of ", options.state_file,
+          ": no checkpoint seen before to check consistency with"));
+    } else if (!read.ok()) {
+      return outcome.Fail(read.status().message(), kExitError);
+    } else if (read->empty()) {
+      return outcome.Fail(absl::StrCat(
+          options.state_file,
+          " is empty, but should hold the checkpoint seen last time (remove "
+          "it to start over)"));
+    } else {
+      previous_note = *std::move(read);
+    }
   }
   if (!previous_note.empty()) {
     auto previous = OpenCheckpoint(previous_note, options.verifier_key);
@@ -658,8 +671,13 @@ int Verify(const CommandOptions& options,
                      previous->size, ")"));
   }
   if (!options.state_file.empty()) {
-    std::ofstream state(options.state_file, std::ios::binary | std::ios::trunc);
-    state << latest.note();
+    // Whole or not at all: a torn file would fail the next run.
+    if (absl::Status kept =
+            WriteFileAtomically(options.state_file, latest.note(), 0644);
+        !kept.ok()) {
+      return outcome.Fail(
+          absl::StrCat("keeping the checkpoint: ", kept.message()), kExitError);
+    }
   }
   auto& f = outcome.fields();
   f["size"].set_number_value(body->size);
