@@ -103,15 +103,20 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
   // the gateway stop in between, the grant has counted records it did not
   // serve, never the other way round. The count also checks, under the
   // grant store's lock, that the grant is still active: a revocation that
-  // came after the check above serves nothing more.
-  if (auto s = gateway.grants->AddRecordsRead(
-          grant.grant_id(), served.page.records.size(), limit, call.now());
+  // came after the check above serves nothing more. And an end started
+  // after the count (GrantStore::StartEnd) waits until this read's entry is
+  // logged (`in_flight`), so that its own entry follows.
+  std::unique_ptr<GrantStore::ReadInFlight> in_flight;
+  if (auto s = gateway.grants->AddRecordsRead(grant.grant_id(),
+                                              served.page.records.size(), limit,
+                                              call.now(), &in_flight);
       !s.ok()) {
     return s;
   }
-  // An end started (GrantStore::StartEnd) after the count above may have its
-  // entry before this read's: then this read is logged after the end, and
-  // must serve nothing.
+  call.KeepUntilLogged(std::shared_ptr<const void>(std::move(in_flight)));
+  // An end that waits for no read (GrantStore::End alone, as when a
+  // session's revocation revokes its grant) may have its entry before this
+  // read's: then this read is logged after it, and must serve nothing.
   call.AfterLogged(
       [grants = gateway.grants, id = grant.grant_id(), now = call.now()] {
         return grants->StillServing(id, now);

@@ -319,9 +319,8 @@ custos::v1::GrantState GrantStore::UsableStateAt(const custos::v1::Grant& grant,
 }
 
 absl::Status GrantStore::Serving(const custos::v1::Grant& grant,
-                                 absl::Time now) const {
-  if (const custos::v1::GrantState state = UsableStateAt(grant, now);
-      state != custos::v1::GRANT_ACTIVE) {
+                                 custos::v1::GrantState state) {
+  if (state != custos::v1::GRANT_ACTIVE) {
     return absl::FailedPreconditionError(absl::StrCat(
         "grant ", grant.grant_id(), " is ", custos::v1::GrantState_Name(state),
         "; nothing is served under it"));
@@ -350,8 +349,26 @@ absl::StatusOr<std::unique_ptr<GrantStore::PendingEnd>> GrantStore::StartEnd(
                      custos::v1::GrantState_Name(current), " already"));
   }
   ending_[grant_id] = state;
-  return std::unique_ptr<PendingEnd>(
-      new PendingEnd(this, std::string(grant_id)));
+  // No read is counted from here on; those counted before are logged before
+  // the end's entry is appended, or a read allowed in the log could follow
+  // the end. Bounded, as a stuck read must not hold a revocation back for
+  // ever: a read logged after an applied end still serves nothing
+  // (StillServing).
+  const std::string id(grant_id);
+  (void)mu_.AwaitWithTimeout(
+      [this, &id]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !reads_in_flight_.contains(id);
+      },
+      absl::Seconds(5));
+  return std::unique_ptr<PendingEnd>(new PendingEnd(this, id));
+}
+
+GrantStore::ReadInFlight::~ReadInFlight() {
+  MutexLock lock(&store_->mu_);
+  auto it = store_->reads_in_flight_.find(grant_id_);
+  if (it != store_->reads_in_flight_.end() && --it->second == 0) {
+    store_->reads_in_flight_.erase(it);
+  }
 }
 
 GrantStore::PendingEnd::~PendingEnd() { store_->CancelEnd(grant_id_); }
@@ -366,7 +383,7 @@ absl::Status GrantStore::StillServing(absl::string_view grant_id,
   MutexLock lock(&mu_);
   auto grant = LoadStored(grant_id);
   if (!grant.ok()) return grant.status();
-  return Serving(*grant, now);
+  return Serving(*grant, StateAt(*grant, now));
 }
 
 absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
@@ -393,13 +410,13 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
   return *grant;
 }
 
-absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
-                                        uint64_t count, uint64_t limit,
-                                        absl::Time now) {
+absl::Status GrantStore::AddRecordsRead(
+    absl::string_view grant_id, uint64_t count, uint64_t limit, absl::Time now,
+    std::unique_ptr<ReadInFlight>* in_flight) {
   MutexLock lock(&mu_);
   auto grant = Load(grant_id);
   if (!grant.ok()) return grant.status();
-  if (auto s = Serving(*grant, now); !s.ok()) return s;
+  if (auto s = Serving(*grant, UsableStateAt(*grant, now)); !s.ok()) return s;
   const uint64_t read = grant->records_read();
   if (read > limit || count > limit - read) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -408,6 +425,10 @@ absl::Status GrantStore::AddRecordsRead(absl::string_view grant_id,
         " read (other reads under it took them)"));
   }
   unstored_reads_[grant_id] += count;
+  if (in_flight != nullptr) {
+    ++reads_in_flight_[grant_id];
+    in_flight->reset(new ReadInFlight(this, std::string(grant_id)));
+  }
   return absl::OkStatus();
 }
 

@@ -74,12 +74,31 @@ class GrantStore {
     std::string grant_id_;
   };
 
+  // A read counted under a grant (AddRecordsRead) whose entry is not yet
+  // logged: held until it is, or could not be. Must not outlive the store.
+  class ReadInFlight {
+   public:
+    ReadInFlight(const ReadInFlight&) = delete;
+    ReadInFlight& operator=(const ReadInFlight&) = delete;
+    ~ReadInFlight();
+
+   private:
+    friend class GrantStore;
+    ReadInFlight(GrantStore* store, std::string grant_id)
+        : store_(store), grant_id_(std::move(grant_id)) {}
+    GrantStore* store_;
+    std::string grant_id_;
+  };
+
   // Takes an ACTIVE grant out of use at once, ahead of End: from now on Get
-  // reads it as `state` (ENDED or REVOKED), AddRecordsRead and StillServing
-  // refuse it, and StartEnd refuses a second end. For an end whose entry is
-  // appended after this returns: no read may be allowed behind it in the
-  // log. NOT_FOUND naming grant_id; FAILED_PRECONDITION when the grant is
-  // not ACTIVE at `now` or is being ended already.
+  // reads it as `state` (ENDED or REVOKED), AddRecordsRead refuses it, and
+  // StartEnd refuses a second end. Then waits, without the lock, until the
+  // reads counted under it before (their ReadInFlight) are logged, for at
+  // most a few seconds: so that an end whose entry is appended after this
+  // returns follows in the log every read allowed under the grant. Not
+  // while holding a ReadInFlight. NOT_FOUND naming grant_id;
+  // FAILED_PRECONDITION when the grant is not ACTIVE at `now` or is being
+  // ended already.
   absl::StatusOr<std::unique_ptr<PendingEnd>> StartEnd(
       absl::string_view grant_id, custos::v1::GrantState state, absl::Time now);
 
@@ -90,10 +109,11 @@ class GrantStore {
                                         custos::v1::GrantState state,
                                         absl::string_view by, absl::Time now);
 
-  // OK while the grant is ACTIVE at `now` and not being ended: a read's
-  // last check once its entry is in the log, for a read that counted its
-  // records just before an end was started (and so may be logged after
-  // it). FAILED_PRECONDITION saying its state otherwise; NOT_FOUND.
+  // OK unless the grant had expired at `now` or an end was applied to it
+  // (End; one only started, StartEnd, does not count): a read's last check
+  // once its entry is in the log, so that a read logged after an end
+  // applied before it serves nothing. FAILED_PRECONDITION saying its state
+  // otherwise; NOT_FOUND.
   absl::Status StillServing(absl::string_view grant_id, absl::Time now) const;
 
   // Counts `count` records served under a grant, unless that would take it
@@ -105,9 +125,13 @@ class GrantStore {
   // see room for their page, or a read checked before a revocation could
   // serve after it. The count holds at once (Get, List and later checks see
   // it) but reaches the file with the writer's next transaction; see
-  // StoreRecordsReadAsync.
-  absl::Status AddRecordsRead(absl::string_view grant_id, uint64_t count,
-                              uint64_t limit, absl::Time now);
+  // StoreRecordsReadAsync. A grant being ended (StartEnd) is not ACTIVE
+  // here. For a read whose entry is yet to be appended, `in_flight` gets,
+  // when it is counted, what to hold until the entry is logged (StartEnd
+  // waits for it).
+  absl::Status AddRecordsRead(
+      absl::string_view grant_id, uint64_t count, uint64_t limit,
+      absl::Time now, std::unique_ptr<ReadInFlight>* in_flight = nullptr);
   // Tells `done`, on the writer's thread, once every count AddRecordsRead
   // took before the call is in the file, stored in one transaction with
   // the grants and counts queued meanwhile: so a read is answered only once
@@ -174,10 +198,10 @@ class GrantStore {
   custos::v1::GrantState UsableStateAt(const custos::v1::Grant& grant,
                                        absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // OK when the grant is usable at `now` (UsableStateAt is ACTIVE);
-  // FAILED_PRECONDITION saying its state otherwise.
-  absl::Status Serving(const custos::v1::Grant& grant, absl::Time now) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK when `state`, the grant's, is ACTIVE; FAILED_PRECONDITION saying
+  // it otherwise.
+  static absl::Status Serving(const custos::v1::Grant& grant,
+                              custos::v1::GrantState state);
   // Lifts StartEnd's mark, unless End lifted it already (then the grant is
   // no longer ACTIVE, and no later StartEnd can have marked it again).
   void CancelEnd(const std::string& grant_id);
@@ -191,6 +215,8 @@ class GrantStore {
   // Grants being ended (StartEnd), and the state each is ending to.
   absl::flat_hash_map<std::string, custos::v1::GrantState> ending_
       ABSL_GUARDED_BY(mu_);
+  // Reads counted and not yet logged (ReadInFlight), by grant.
+  absl::flat_hash_map<std::string, int> reads_in_flight_ ABSL_GUARDED_BY(mu_);
 
   Mutex queue_mu_;
   std::vector<Queued> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -166,8 +166,8 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   const absl::Status refused = store->AddRecordsRead("g_1", 1, 1000, kNow);
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("g_1 is GRANT_REVOKED"));
-  EXPECT_EQ(store->StillServing("g_1", kNow).code(),
-            absl::StatusCode::kFailedPrecondition);
+  // Reads logged before the end's entry are served.
+  EXPECT_TRUE(store->StillServing("g_1", kNow).ok());
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_REVOKED);
   EXPECT_EQ(store->Get("g_1", kNow)->records_read(), 2u);
   EXPECT_EQ(
@@ -186,11 +186,40 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   EXPECT_EQ(ended->records_read(), 3u);
   ending->reset();
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_ENDED);
+  EXPECT_EQ(store->StillServing("g_1", kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store->AddRecordsRead("g_1", 1, 1000, kNow).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(
       store->StartEnd("g_2", custos::v1::GRANT_ENDED, kNow).status().code(),
       absl::StatusCode::kNotFound);
+}
+
+// An end started waits for the reads counted before it to be logged, so
+// that its entry follows theirs; reads after it are refused meanwhile.
+TEST(GrantStoreTest, AnEndStartedWaitsForTheReadsCountedBefore) {
+  auto store = OpenStore("ending-waits.db");
+  ASSERT_TRUE(store->Create(NewGrant("g_1", absl::Hours(1))).ok());
+  std::unique_ptr<GrantStore::ReadInFlight> read;
+  ASSERT_TRUE(store->AddRecordsRead("g_1", 1, 1000, kNow, &read).ok());
+  ASSERT_NE(read, nullptr);
+  std::atomic<bool> started{false};
+  absl::StatusOr<std::unique_ptr<GrantStore::PendingEnd>> pending;
+  std::thread ender([&] {
+    pending = store->StartEnd("g_1", custos::v1::GRANT_REVOKED, kNow);
+    started.store(true);
+  });
+  while (store->Get("g_1", kNow)->state() == custos::v1::GRANT_ACTIVE) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(store->AddRecordsRead("g_1", 1, 1000, kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(started.load());
+  read.reset();
+  ender.join();
+  EXPECT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ(store->Get("g_1", kNow)->records_read(), 1u);
 }
 
 TEST(GrantStoreTest, ConcurrentReadsNeverCountPastTheLimit) {
