@@ -356,9 +356,19 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
   consent.set_consented(request.consent());
   *consent.mutable_changed_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
-  // Takes effect only once its entry is durable: consent given lets a
-  // partner in, so it must never apply without its record.
-  call.AfterLogged([approvals = gateway.approvals, consent] {
+  // Consent given takes effect only once its entry is durable: it lets a
+  // partner in, so it must never apply without its record. A withdrawal
+  // takes effect before its entry is appended, as a grant's revocation does
+  // (GrantStore::StartEnd): applied only once stored, it would let the
+  // partner's reads through, and into the log after it, for a group commit.
+  // It lapses with the step, so a withdrawal not logged or not stored (the
+  // customer is told so) leaves the consent as it was.
+  std::shared_ptr<ApprovalStore::PendingWithdrawal> withdrawing;
+  if (!consent.consented()) {
+    withdrawing = gateway.approvals->StartWithdrawal(
+        consent.customer_id(), consent.partner_organisation());
+  }
+  call.AfterLogged([approvals = gateway.approvals, consent, withdrawing] {
     return approvals->PutConsent(consent);
   });
   return absl::OkStatus();

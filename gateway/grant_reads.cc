@@ -7,6 +7,50 @@
 
 namespace custos::gateway {
 
+namespace {
+
+// The partner organisation whose consent from the customer `grant` rests
+// on; empty when it rests on none (a grant of staff, or a partner's grant
+// on the company's own data, which it reaches by the category's contracts)
+// or its holder is not in the directory.
+std::string ConsentNeeded(const Gateway& gateway, const policy::Policy& policy,
+                          const custos::v1::Grant& grant) {
+  const custos::v1::StaffMember* holder =
+      gateway.directory->FindStaff(grant.staff_id());
+  if (holder == nullptr || holder->contract() != custos::v1::PARTNER) {
+    return "";
+  }
+  const policy::CategoryRule* rule =
+      policy.FindCategory(grant.justification().category());
+  if (rule != nullptr && rule->proto->company_data()) return "";
+  return holder->partner_organisation();
+}
+
+// OK while `grant`'s customer has its consent to access by `partner`.
+absl::Status ConsentHolds(const Gateway& gateway,
+                          const custos::v1::Grant& grant,
+                          const std::string& partner) {
+  const custos::v1::Customer* customer =
+      gateway.directory->FindCustomer(grant.customer_id());
+  if (customer == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("grant ", grant.grant_id(), ": customer ",
+                     grant.customer_id(), " is no longer in the directory"));
+  }
+  auto effective = EffectiveCustomer(gateway, *customer);
+  if (!effective.ok()) return effective.status();
+  const auto& partners = effective->consented_partners();
+  if (std::find(partners.begin(), partners.end(), partner) == partners.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("PARTNER_WITHOUT_CONSENT: ", grant.customer_id(),
+                     " has withdrawn its consent to access by ", partner,
+                     "; grant ", grant.grant_id(), " serves nothing more"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
                               const custos::v1::Grant& grant) {
   const std::string& here = call.caller().placement.country;
@@ -32,31 +76,9 @@ absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
         absl::StrCat("grant ", grant.grant_id(), ": its holder ",
                      grant.staff_id(), " is no longer active"));
   }
-  if (holder->contract() != custos::v1::PARTNER) return absl::OkStatus();
-  const policy::CategoryRule* rule =
-      call.policy().FindCategory(grant.justification().category());
-  // A partner reaches the company's own data by the category's contracts,
-  // not by a customer's consent.
-  if (rule != nullptr && rule->proto->company_data()) return absl::OkStatus();
-  const custos::v1::Customer* customer =
-      gateway.directory->FindCustomer(grant.customer_id());
-  if (customer == nullptr) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("grant ", grant.grant_id(), ": customer ",
-                     grant.customer_id(), " is no longer in the directory"));
-  }
-  auto effective = EffectiveCustomer(gateway, *customer);
-  if (!effective.ok()) return effective.status();
-  const auto& partners = effective->consented_partners();
-  if (std::find(partners.begin(), partners.end(),
-                holder->partner_organisation()) == partners.end()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("PARTNER_WITHOUT_CONSENT: ", grant.customer_id(),
-                     " has withdrawn its consent to access by ",
-                     holder->partner_organisation(), "; grant ",
-                     grant.grant_id(), " serves nothing more"));
-  }
-  return absl::OkStatus();
+  const std::string partner = ConsentNeeded(gateway, call.policy(), grant);
+  return partner.empty() ? absl::OkStatus()
+                         : ConsentHolds(gateway, grant, partner);
 }
 
 absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
@@ -115,12 +137,20 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
   }
   call.KeepUntilLogged(std::shared_ptr<const void>(std::move(in_flight)));
   // An end that waits for no read (GrantStore::End alone, as when a
-  // session's revocation revokes its grant) may have its entry before this
+  // session's revocation revokes its grant), or a withdrawal of the consent
+  // the grant rests on started after the checks above
+  // (ApprovalStore::StartWithdrawal), may have its entry before this
   // read's: then this read is logged after it, and must serve nothing.
   call.AfterLogged(
       [grants = gateway.grants, id = grant.grant_id(), now = call.now()] {
         return grants->StillServing(id, now);
       });
+  if (std::string partner = ConsentNeeded(gateway, call.policy(), grant);
+      !partner.empty()) {
+    call.AfterLogged([gateway = &gateway, grant, partner = std::move(partner)] {
+      return ConsentHolds(*gateway, grant, partner);
+    });
+  }
   call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
     grants->StoreRecordsReadAsync(std::move(done));
   });

@@ -956,6 +956,48 @@ TEST_F(DataBrokerTest, OnlyTheHolderReadsAndEndedOrRevokedGrantsServeNothing) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// Reads `grant_id`'s ACCOUNT records a record at a time on 8 threads over
+// `channel`, and runs `change` once a few reads are done; each thread stops
+// after a read that started once `change` returned. Returns the entry
+// indexes of the reads answered with records.
+std::vector<uint64_t> ReadWhile(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& grant_id,
+                                const std::function<void()>& change) {
+  constexpr int kReaders = 8;
+  std::atomic<int> reads{0};
+  std::atomic<bool> changed{false};
+  std::vector<std::vector<uint64_t>> served(kReaders);
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      auto stub = custos::v1::StaffAccess::NewStub(channel);
+      custos::v1::ReadCustomerDataRequest request;
+      request.set_grant_id(grant_id);
+      request.set_kind(custos::v1::ACCOUNT);
+      request.set_page_size(1);
+      for (int i = 0; i < 500; ++i) {
+        const bool last = changed.load();
+        grpc::ClientContext context;
+        custos::v1::ReadCustomerDataResponse response;
+        if (stub->ReadCustomerData(&context, request, &response).ok()) {
+          served[r].push_back(response.log_index());
+        }
+        ++reads;
+        if (last) break;
+      }
+    });
+  }
+  while (reads.load() < 2 * kReaders) absl::SleepFor(absl::Milliseconds(1));
+  change();
+  changed.store(true);
+  for (std::thread& reader : readers) reader.join();
+  std::vector<uint64_t> all;
+  for (const auto& indexes : served) {
+    all.insert(all.end(), indexes.begin(), indexes.end());
+  }
+  return all;
+}
+
 // Reads racing a revocation: none is logged as allowed, or served, after
 // the revocation's entry. The revocation refuses reads from before its
 // entry is appended, and waits for those counted before to be logged. A
@@ -977,44 +1019,16 @@ TEST_F(DataBrokerTest, NoReadIsServedAfterTheRevocationsEntry) {
   ASSERT_TRUE(
       Read("anna.support", grant.grant_id(), custos::v1::ACCOUNT, &page).ok());
 
-  constexpr int kReaders = 8;
-  std::atomic<int> reads{0};
-  std::atomic<bool> revocation_answered{false};
-  // The entry indexes of the reads answered with records, by reader.
-  std::vector<std::vector<uint64_t>> served(kReaders);
-  std::vector<std::thread> readers;
-  for (int r = 0; r < kReaders; ++r) {
-    readers.emplace_back([&, r] {
-      auto stub =
-          custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
-      custos::v1::ReadCustomerDataRequest request;
-      request.set_grant_id(grant.grant_id());
-      request.set_kind(custos::v1::ACCOUNT);
-      request.set_page_size(1);
-      // Until a read that started after the revocation was answered.
-      for (int i = 0; i < 500; ++i) {
-        const bool last = revocation_answered.load();
-        grpc::ClientContext context;
-        custos::v1::ReadCustomerDataResponse response;
-        if (stub->ReadCustomerData(&context, request, &response).ok()) {
-          served[r].push_back(response.log_index());
-        }
-        ++reads;
-        if (last) break;
-      }
-    });
-  }
-  while (reads.load() < 2 * kReaders) absl::SleepFor(absl::Milliseconds(1));
   custos::v1::RevokeGrantResponse revoked;
-  grpc::ClientContext context;
-  const grpc::Status revocation = dpo->RevokeGrant(&context, revoke, &revoked);
-  revocation_answered.store(true);
-  for (std::thread& reader : readers) reader.join();
+  grpc::Status revocation;
+  const std::vector<uint64_t> served =
+      ReadWhile(StaffChannel("anna.support"), grant.grant_id(), [&] {
+        grpc::ClientContext context;
+        revocation = dpo->RevokeGrant(&context, revoke, &revoked);
+      });
   ASSERT_TRUE(revocation.ok()) << revocation.error_message();
   const uint64_t revoked_at = revoked.log_index();
-  for (const auto& indexes : served) {
-    for (uint64_t index : indexes) EXPECT_LT(index, revoked_at);
-  }
+  for (uint64_t index : served) EXPECT_LT(index, revoked_at);
   int refused_after = 0;
   for (const auto& e : AllEntries()) {
     if (e.action() != "StaffAccess.ReadCustomerData" ||
@@ -1509,6 +1523,55 @@ TEST_F(ApprovalsTest, WithdrawnConsentShutsThePartnerOut) {
   EXPECT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
           .status.ok());
+}
+
+// A partner's reads racing the customer's withdrawal of consent: none is
+// served once the withdrawal's entry is in the log (as with a revocation,
+// NoReadIsServedAfterTheRevocationsEntry).
+TEST_F(ApprovalsTest, NoPartnerReadIsServedAfterTheWithdrawalsEntry) {
+  const Answer granted =
+      RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042");
+  ASSERT_TRUE(granted.status.ok()) << granted.status.error_message();
+  const std::string grant_id = granted.response.grant().grant_id();
+  custos::v1::SetPartnerConsentRequest withdraw;
+  withdraw.set_partner_organisation("mailfix");
+  withdraw.set_consent(false);
+  custos::v1::SetPartnerConsentResponse withdrawn;
+  grpc::Status withdrawal;
+  const std::vector<uint64_t> served =
+      ReadWhile(StaffChannel("pia.partner"), grant_id, [&] {
+        grpc::ClientContext context;
+        AsCustomer(context, "acme");
+        withdrawal =
+            CustomerStub()->SetPartnerConsent(&context, withdraw, &withdrawn);
+      });
+  {
+    grpc::ClientContext again;
+    ASSERT_TRUE(SetConsent("acme", "mailfix", true, again).ok());
+  }
+  ASSERT_TRUE(withdrawal.ok()) << withdrawal.error_message();
+  const uint64_t withdrawn_at = withdrawn.log_index();
+  for (uint64_t index : served) EXPECT_LT(index, withdrawn_at);
+  std::set<std::string> not_applied;
+  const std::vector<custos::v1::LogEntry> entries = AllEntries();
+  for (const auto& e : entries) {
+    if (e.action() == "Custos.NotApplied") not_applied.insert(e.resource());
+  }
+  int refused_after = 0;
+  for (const auto& e : entries) {
+    if (e.action() != "StaffAccess.ReadCustomerData" ||
+        e.grant_id() != grant_id || e.index() <= withdrawn_at) {
+      continue;
+    }
+    if (e.outcome() == custos::v1::OUTCOME_ALLOWED) {
+      EXPECT_EQ(not_applied.count(absl::StrCat("entry/", e.index())), 1u)
+          << "read #" << e.index() << " is logged as allowed after withdrawal #"
+          << withdrawn_at;
+    } else {
+      ++refused_after;
+    }
+  }
+  EXPECT_GT(refused_after, 0);
 }
 
 // A partner's name mistyped is refused, naming the field and the partners

@@ -431,15 +431,54 @@ absl::Status ApprovalStore::PutConsent(
 absl::StatusOr<std::vector<custos::v1::PartnerConsent>>
 ApprovalStore::ListConsents(absl::string_view customer_id) const {
   MutexLock lock(&mu_);
+  std::vector<custos::v1::PartnerConsent> consents;
   if (auto known = consents_.find(customer_id); known != consents_.end()) {
-    return known->second;
+    consents = known->second;
+  } else {
+    sqlite3_stmt* stmt = statements_->Get(
+        "SELECT consent FROM consents WHERE customer_id = ?1 ORDER BY "
+        "partner");
+    Bind(stmt, 1, std::string(customer_id));
+    auto stored = Collect<custos::v1::PartnerConsent>(db_, stmt);
+    if (!stored.ok()) return stored.status();
+    consents_.emplace(customer_id, *stored);
+    consents = *std::move(stored);
   }
-  sqlite3_stmt* stmt = statements_->Get(
-      "SELECT consent FROM consents WHERE customer_id = ?1 ORDER BY partner");
-  Bind(stmt, 1, std::string(customer_id));
-  auto consents = Collect<custos::v1::PartnerConsent>(db_, stmt);
-  if (consents.ok()) consents_.emplace(customer_id, *consents);
+  const auto withdrawing = withdrawing_.find(customer_id);
+  if (withdrawing == withdrawing_.end()) return consents;
+  for (const auto& [partner, count] : withdrawing->second) {
+    auto it = std::find_if(consents.begin(), consents.end(),
+                           [&](const custos::v1::PartnerConsent& c) {
+                             return c.partner_organisation() == partner;
+                           });
+    if (it == consents.end()) {
+      // A consent the directory gave, withdrawn for the first time.
+      it = consents.insert(consents.end(), custos::v1::PartnerConsent());
+      it->set_customer_id(std::string(customer_id));
+      it->set_partner_organisation(partner);
+    }
+    it->set_consented(false);
+  }
   return consents;
+}
+
+std::unique_ptr<ApprovalStore::PendingWithdrawal>
+ApprovalStore::StartWithdrawal(absl::string_view customer_id,
+                               absl::string_view partner) {
+  MutexLock lock(&mu_);
+  ++withdrawing_[customer_id][partner];
+  return std::unique_ptr<PendingWithdrawal>(new PendingWithdrawal(
+      this, std::string(customer_id), std::string(partner)));
+}
+
+ApprovalStore::PendingWithdrawal::~PendingWithdrawal() {
+  MutexLock lock(&store_->mu_);
+  auto customer = store_->withdrawing_.find(customer_id_);
+  if (customer == store_->withdrawing_.end()) return;
+  auto partner = customer->second.find(partner_);
+  if (partner == customer->second.end()) return;
+  if (--partner->second == 0) customer->second.erase(partner);
+  if (customer->second.empty()) store_->withdrawing_.erase(customer);
 }
 
 absl::Status ApprovalStore::PutTokenHash(absl::string_view customer_id,

@@ -89,8 +89,39 @@ class ApprovalStore {
   absl::StatusOr<uint64_t> DropLapsedNotes(absl::Time made_before);
 
   absl::Status PutConsent(const custos::v1::PartnerConsent& consent);
+  // The customer's consents as stored, with those being withdrawn
+  // (StartWithdrawal) as withdrawn.
   absl::StatusOr<std::vector<custos::v1::PartnerConsent>> ListConsents(
       absl::string_view customer_id) const;
+
+  // A withdrawal of consent from StartWithdrawal until it is destroyed
+  // (once the withdrawal is stored, or could not be). Must not outlive the
+  // store.
+  class PendingWithdrawal {
+   public:
+    PendingWithdrawal(const PendingWithdrawal&) = delete;
+    PendingWithdrawal& operator=(const PendingWithdrawal&) = delete;
+    ~PendingWithdrawal();
+
+   private:
+    friend class ApprovalStore;
+    PendingWithdrawal(ApprovalStore* store, std::string customer_id,
+                      std::string partner)
+        : store_(store),
+          customer_id_(std::move(customer_id)),
+          partner_(std::move(partner)) {}
+    ApprovalStore* store_;
+    std::string customer_id_;
+    std::string partner_;
+  };
+  // Withdraws `partner`'s consent from `customer_id` in ListConsents at
+  // once, ahead of PutConsent: for a withdrawal whose entry is appended
+  // after this returns, so that nothing under the consent is allowed behind
+  // it in the log. Lifted when the result is destroyed, by when PutConsent
+  // has stored the withdrawal or its entry or store failed (the consent
+  // then holds as before).
+  std::unique_ptr<PendingWithdrawal> StartWithdrawal(
+      absl::string_view customer_id, absl::string_view partner);
 
   // Stores SHA-256(token) for a customer.
   absl::Status PutTokenHash(absl::string_view customer_id,
@@ -132,6 +163,10 @@ class ApprovalStore {
   mutable absl::flat_hash_map<std::string,
                               std::vector<custos::v1::PartnerConsent>>
       consents_ ABSL_GUARDED_BY(mu_);
+  // Withdrawals started and not yet done (StartWithdrawal), as how many
+  // of each partner's by customer.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int>>
+      withdrawing_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace internal {

@@ -282,5 +282,38 @@ TEST(ApprovalStoreTest, ListsByEachFilterWalkAnIndex) {
   sqlite3_close(db);
 }
 
+// A withdrawal started reads as withdrawn at once, for consents stored and
+// for those the directory gave, until it is done; then the file decides.
+TEST(ApprovalStoreTest, AWithdrawalStartedReadsAsWithdrawnUntilItIsDone) {
+  auto store = ApprovalStore::Open(Path("withdrawing.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  custos::v1::PartnerConsent given;
+  given.set_customer_id("acme");
+  given.set_partner_organisation("mailfix");
+  given.set_consented(true);
+  ASSERT_TRUE((*store)->PutConsent(given).ok());
+  const auto consented = [&](const std::string& partner) {
+    auto consents = (*store)->ListConsents("acme");
+    EXPECT_TRUE(consents.ok()) << consents.status();
+    std::vector<bool> found;
+    for (const auto& c : *consents) {
+      if (c.partner_organisation() == partner) found.push_back(c.consented());
+    }
+    return found;
+  };
+
+  auto first = (*store)->StartWithdrawal("acme", "mailfix");
+  auto second = (*store)->StartWithdrawal("acme", "mailfix");
+  auto from_directory = (*store)->StartWithdrawal("acme", "inboxpro");
+  EXPECT_THAT(consented("mailfix"), ElementsAre(false));
+  EXPECT_THAT(consented("inboxpro"), ElementsAre(false));
+  first.reset();
+  EXPECT_THAT(consented("mailfix"), ElementsAre(false));
+  second.reset();
+  from_directory.reset();
+  EXPECT_THAT(consented("mailfix"), ElementsAre(true));
+  EXPECT_THAT(consented("inboxpro"), ElementsAre());
+}
+
 }  // namespace
 }  // namespace custos::gateway
