@@ -534,9 +534,8 @@ void SqliteLogStore::WriterLoop() {
       // Entries not yet under a checkpoint get one when the interval is up,
       // even if nothing else arrives.
       if (options_.signer && next_index_ > checkpointed_size_) {
-        const absl::Duration wait = std::max(
-            absl::ZeroDuration(),
-            last_checkpoint_ + options_.checkpoint_interval - absl::Now());
+        const absl::Duration wait =
+            std::max(absl::ZeroDuration(), NextCheckpointTime() - absl::Now());
         mu_.AwaitWithTimeout(
             [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return HasWork(); },
             wait);
@@ -559,25 +558,34 @@ void SqliteLogStore::WriterLoop() {
     }
     for (Task& task : tasks) task();
     const bool checkpoint_due =
-        options_.signer &&
-        (stopping ||
-         absl::Now() - last_checkpoint_ >= options_.checkpoint_interval) &&
+        options_.signer && (stopping || absl::Now() >= NextCheckpointTime()) &&
         next_index_ + batch.size() > checkpointed_size_;
     if (!batch.empty()) {
       CommitBatch(batch, checkpoint_due);
     } else if (checkpoint_due) {
-      // A failure here is retried at the next interval; appends are not
-      // affected.
+      // A failure here is retried an interval later (NextCheckpointTime);
+      // appends are not affected.
       CommitCheckpoint().IgnoreError();
     }
     if (stopping) return;
   }
 }
 
+absl::Time SqliteLogStore::NextCheckpointTime() const {
+  return std::max(last_checkpoint_ + options_.checkpoint_interval,
+                  checkpoint_retry_);
+}
+
 absl::Status SqliteLogStore::WriteCheckpoint() {
   const uint64_t size = next_index_;
   const std::string root = range_.RootHash();
-  CUSTOS_ASSIGN_OR_RETURN(std::string note, options_.signer(size, root));
+  CUSTOS_ASSIGN_OR_RETURN(const std::string note, options_.signer(size, root));
+  return StoreCheckpoint(size, root, note);
+}
+
+absl::Status SqliteLogStore::StoreCheckpoint(uint64_t size,
+                                             const std::string& root,
+                                             const std::string& note) {
   const absl::Time now = absl::Now();
   sqlite3_stmt* insert = insert_checkpoint_.get();
   sqlite3_reset(insert);
@@ -605,7 +613,21 @@ void SqliteLogStore::CommitBatch(std::deque<Pending>& batch,
   const absl::Time first_checkpoint_time = last_checkpoint_;
   const size_t first_unlisted = unlisted_.size();
   if (status.ok()) status = WriteBatch(batch);
-  if (status.ok() && checkpoint_due) status = WriteCheckpoint();
+  if (status.ok() && checkpoint_due) {
+    // A signer that fails leaves the batch unsigned, not refused: refusing
+    // every append while it is broken would refuse every call custosd logs.
+    // The entries wait for the next checkpoint (tried again an interval
+    // later), and custos verify reports them as unsigned until then.
+    // Failing to store a signed checkpoint spoils the transaction, as any
+    // failure to write does.
+    absl::StatusOr<std::string> note =
+        options_.signer(next_index_, range_.RootHash());
+    if (note.ok()) {
+      status = StoreCheckpoint(next_index_, range_.RootHash(), *note);
+    } else {
+      checkpoint_retry_ = absl::Now() + options_.checkpoint_interval;
+    }
+  }
   const bool list_now =
       checkpoint_due || unlisted_.size() >= options_.listing_batch;
   if (status.ok() && list_now) status = WriteListing(next_index_);
@@ -831,6 +853,8 @@ absl::Status SqliteLogStore::CommitCheckpoint() {
     sqlite3_exec(write_db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     checkpointed_size_ = checkpointed;
     last_checkpoint_ = checkpoint_time;
+    // Not at once again: the writer would spin on a lasting failure.
+    checkpoint_retry_ = absl::Now() + options_.checkpoint_interval;
     return status;
   }
   unlisted_.clear();

@@ -40,7 +40,9 @@ namespace custos::audit {
 class SqliteLogStore final : public LogStore {
  public:
   struct Options {
-    // Signs checkpoints; without one the store makes none.
+    // Signs checkpoints; without one the store makes none. While it fails,
+    // appends go on unsigned, and a checkpoint is tried again each
+    // checkpoint_interval.
     CheckpointSigner signer;
     // A new checkpoint at least this often while entries arrive.
     absl::Duration checkpoint_interval = absl::Seconds(1);
@@ -139,7 +141,15 @@ class SqliteLogStore final : public LogStore {
   // Signs and stores a checkpoint of everything appended, inside the
   // caller's transaction.
   absl::Status WriteCheckpoint();
-  // WriteCheckpoint in a transaction of its own.
+  // Stores a checkpoint of `size` entries, signed as `note`, inside the
+  // caller's transaction.
+  absl::Status StoreCheckpoint(uint64_t size, const std::string& root,
+                               const std::string& note);
+  // When the writer next makes a checkpoint, if entries are unsigned: an
+  // interval after the last one, and after a failed attempt's retry time.
+  absl::Time NextCheckpointTime() const;
+  // WriteCheckpoint in a transaction of its own; a failure puts the next
+  // attempt an interval off (checkpoint_retry_).
   absl::Status CommitCheckpoint();
   // Runs `work` on the writer thread between batches and waits for it.
   // UNAVAILABLE when the store is closing.
@@ -192,6 +202,8 @@ class SqliteLogStore final : public LogStore {
   // theirs in the listing table.
   std::vector<std::pair<std::string, uint64_t>> unlisted_;
   absl::Time last_checkpoint_ = absl::InfinitePast();
+  // No checkpoint is tried before this, after one failed.
+  absl::Time checkpoint_retry_ = absl::InfinitePast();
 
   mutable Mutex read_mu_;
   sqlite::Database read_db_ ABSL_GUARDED_BY(read_mu_);

@@ -654,6 +654,52 @@ TEST(CheckpointTest, MakesCheckpointsWhileEntriesArrive) {
   EXPECT_EQ(latest->size, 3u);
 }
 
+// A signer that fails leaves appends unsigned, not refused; the store
+// tries again an interval later (not at once, over and over) and signs
+// everything once the signer works.
+TEST(CheckpointTest, AppendsWhileTheSignerFailsAndSignsOnceItRecovers) {
+  const std::string path = TempPath("checkpoint_signer_down");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  std::atomic<bool> failing{false};
+  std::atomic<int> attempts{0};
+  SqliteLogStore::Options options;
+  options.signer = [&](uint64_t size,
+                       absl::string_view root) -> absl::StatusOr<std::string> {
+    ++attempts;
+    if (failing) return absl::UnavailableError("the signer is down");
+    return signer.Sign(
+        FormatCheckpointBody({signer.name(), size, std::string(root)}));
+  };
+  options.checkpoint_interval = absl::Milliseconds(20);
+  auto store = *SqliteLogStore::Open(path, options);
+  ASSERT_TRUE(store->Append(Entry("acme", "a", "0")).ok());
+  ASSERT_EQ(store->LatestCheckpoint()->size, 1u);
+
+  failing = true;
+  for (int i = 1; i < 4; ++i) {
+    absl::SleepFor(absl::Milliseconds(30));  // a checkpoint is due
+    auto appended = store->Append(Entry("acme", "a", absl::StrCat(i)));
+    ASSERT_TRUE(appended.ok()) << appended.status();
+  }
+  EXPECT_EQ(store->LatestCheckpoint()->size, 1u);
+  attempts = 0;
+  absl::SleepFor(absl::Milliseconds(200));
+  // About one attempt per interval; a writer retrying at once makes
+  // thousands.
+  EXPECT_LT(attempts.load(), 100);
+
+  failing = false;
+  auto checkpoint = store->CheckpointNow();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(checkpoint->size, 4u);
+  store.reset();
+  VerifyOptions verify;
+  verify.verifier_key = signer.verifier_key();
+  auto report = VerifySqliteLog(path, verify);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, 4u);
+}
+
 TEST(CheckpointTest, ClosingCheckpointsEverything) {
   const std::string path = TempPath("checkpoint_close");
   const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
