@@ -446,7 +446,8 @@ ApprovalStore::ListConsents(absl::string_view customer_id) const {
   }
   const auto withdrawing = withdrawing_.find(customer_id);
   if (withdrawing == withdrawing_.end()) return consents;
-  for (const auto& [partner, count] : withdrawing->second) {
+  for (const auto& withdrawn : withdrawing->second) {
+    const std::string& partner = withdrawn.first;
     auto it = std::find_if(consents.begin(), consents.end(),
                            [&](const custos::v1::PartnerConsent& c) {
                              return c.partner_organisation() == partner;
