@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -546,6 +547,54 @@ class VerifyOutcome {
   std::vector<std::string> lines_;
 };
 
+// The checkpoint an earlier verify kept in `file`, checked against
+// `verifier_key`; nullopt when the file does not exist, a first use, which
+// `outcome` is told. Any other file that holds no such checkpoint (empty,
+// torn, unreadable) is an error: taken for a first use, it would skip the
+// check against what was seen before. DATA_LOSS for a file that does not
+// hold a checkpoint of the key, another code when it cannot be read.
+absl::StatusOr<std::optional<audit::CheckpointBody>> ReadSeenCheckpoint(
+    const std::string& file, const std::string& verifier_key,
+    VerifyOutcome& outcome) {
+  auto read = ReadFile(file);
+  if (absl::IsNotFound(read.status())) {
+    outcome.fields()["first_use"].set_bool_value(true);
+    outcome.Say(
+        absl::StrCat("first use of ", file,
+                     ": no checkpoint seen before to check consistency with"));
+    return std::nullopt;
+  }
+  if (!read.ok()) return read.status();
+  if (read->empty()) {
+    return absl::DataLossError(absl::StrCat(
+        file,
+        " is empty, but should hold the checkpoint seen last time (remove it "
+        "to start over)"));
+  }
+  auto previous = OpenCheckpoint(*read, verifier_key);
+  if (!previous.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the checkpoint in ", file,
+                     " does not verify: ", previous.status().message()));
+  }
+  return *std::move(previous);
+}
+
+// Replaces `file` with `note`, whole or not at all: a torn file would fail
+// the next run.
+absl::Status KeepSeenCheckpoint(const std::string& file,
+                                const std::string& note) {
+  absl::Status kept = WriteFileAtomically(file, note, 0644);
+  if (kept.ok()) return kept;
+  return absl::Status(kept.code(),
+                      absl::StrCat("keeping the checkpoint: ", kept.message()));
+}
+
+int ExitCodeForVerification(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kDataLoss ? kExitNotVerified
+                                                      : kExitError;
+}
+
 // Offline: the log's SQLite file. Online: the latest checkpoint, checked
 // against the pinned key and, through a consistency proof, against the
 // checkpoint seen last time (kept in --state).
@@ -561,14 +610,51 @@ int Verify(const CommandOptions& options,
       err << "\rverifying: " << done << " / " << total << " entries"
           << std::flush;
     };
+    // As online: the log must extend the checkpoint seen last time, here
+    // checked by the root of as many entries as it covered.
+    std::optional<audit::CheckpointBody> seen;
+    if (!options.state_file.empty()) {
+      if (options.verifier_key.empty())
+        return UsageError(err, "verify --state needs --verifier_key");
+      auto read =
+          ReadSeenCheckpoint(options.state_file, options.verifier_key, outcome);
+      if (!read.ok()) {
+        return outcome.Fail(read.status().message(),
+                            ExitCodeForVerification(read.status()));
+      }
+      seen = *std::move(read);
+      if (seen.has_value()) verify.root_at_size = seen->size;
+    }
     auto report = audit::VerifySqliteLog(options.db, verify);
     err << "\n";
     outcome.fields()["file"].set_string_value(options.db);
     if (!report.ok()) {
       return outcome.Fail(report.status().message(),
-                          report.status().code() == absl::StatusCode::kDataLoss
-                              ? kExitNotVerified
-                              : kExitError);
+                          ExitCodeForVerification(report.status()));
+    }
+    if (seen.has_value() && seen->size > 0) {
+      if (seen->size > report->entries) {
+        return outcome.Fail(absl::StrCat("the log shrank from ", seen->size,
+                                         " to ", report->entries, " entries"));
+      }
+      if (report->root_at_size != seen->root_hash) {
+        return outcome.Fail(absl::StrCat(
+            "the log's first ", seen->size,
+            " entries are not those of the checkpoint seen before: the log "
+            "was rewritten, not only extended"));
+      }
+      outcome.fields()["consistent_with_size"].set_number_value(seen->size);
+      outcome.Say(
+          absl::StrCat("consistent with the checkpoint seen before (size ",
+                       seen->size, ")"));
+    }
+    if (!options.state_file.empty() &&
+        !report->latest_checkpoint_note.empty()) {
+      if (absl::Status kept = KeepSeenCheckpoint(
+              options.state_file, report->latest_checkpoint_note);
+          !kept.ok()) {
+        return outcome.Fail(kept.message(), kExitError);
+      }
     }
     auto& f = outcome.fields();
     f["entries"].set_number_value(report->entries);
@@ -618,34 +704,17 @@ int Verify(const CommandOptions& options,
   }
   auto body = OpenCheckpoint(latest.note(), options.verifier_key);
   if (!body.ok()) return outcome.Fail(body.status().message());
-  // Only a state file that does not exist is a first use: one that cannot
-  // be read, or is empty, would otherwise skip the consistency check.
-  std::string previous_note;
+  std::optional<audit::CheckpointBody> previous;
   if (!options.state_file.empty()) {
-    auto read = ReadFile(options.state_file);
-    if (absl::IsNotFound(read.status())) {
-      outcome.fields()["first_use"].set_bool_value(true);
-      outcome.Say(absl::StrCat(
-          "first use of ", options.state_file,
-          ": no checkpoint seen before to check consistency with"));
-    } else if (!read.ok()) {
-      return outcome.Fail(read.status().message(), kExitError);
-    } else if (read->empty()) {
-      return outcome.Fail(absl::StrCat(
-          options.state_file,
-          " is empty, but should hold the checkpoint seen last time (remove "
-          "it to start over)"));
-    } else {
-      previous_note = *std::move(read);
+    auto read =
+        ReadSeenCheckpoint(options.state_file, options.verifier_key, outcome);
+    if (!read.ok()) {
+      return outcome.Fail(read.status().message(),
+                          ExitCodeForVerification(read.status()));
     }
+    previous = *std::move(read);
   }
-  if (!previous_note.empty()) {
-    auto previous = OpenCheckpoint(previous_note, options.verifier_key);
-    if (!previous.ok()) {
-      return outcome.Fail(
-          absl::StrCat("the checkpoint in ", options.state_file,
-                       " does not verify: ", previous.status().message()));
-    }
+  if (previous.has_value()) {
     if (previous->size > body->size) {
       return outcome.Fail(absl::StrCat("the log shrank from ", previous->size,
                                        " to ", body->size, " entries"));
@@ -671,12 +740,10 @@ int Verify(const CommandOptions& options,
                      previous->size, ")"));
   }
   if (!options.state_file.empty()) {
-    // Whole or not at all: a torn file would fail the next run.
     if (absl::Status kept =
-            WriteFileAtomically(options.state_file, latest.note(), 0644);
+            KeepSeenCheckpoint(options.state_file, latest.note());
         !kept.ok()) {
-      return outcome.Fail(
-          absl::StrCat("keeping the checkpoint: ", kept.message()), kExitError);
+      return outcome.Fail(kept.message(), kExitError);
     }
   }
   auto& f = outcome.fields();
@@ -1255,15 +1322,16 @@ const Command kCommands[] = {
      "      the address of a caller with no identity (masked after 14 days)",
      LogErase},
     {"verify", nullptr,
-     "--db FILE --verifier_key KEY [--allow_unsigned_tail] | --verifier_key "
-     "KEY [--state FILE]\n"
-     "      check a log file offline, or the live log against a pinned key and "
-     "the\n"
-     "      checkpoint seen last time; exits 0 only when everything verifies "
-     "and,\n"
-     "      offline, the newest checkpoint signs every entry "
-     "(--allow_unsigned_tail\n"
-     "      accepts, and counts, newer ones: a copy of a live log)",
+     "[--db FILE [--allow_unsigned_tail]] --verifier_key KEY [--state "
+     "FILE]\n"
+     "      check a log file offline, or the live log, against a pinned key "
+     "and the\n"
+     "      checkpoint seen last time (kept in --state); exits 0 only when "
+     "everything\n"
+     "      verifies and, offline, the newest checkpoint signs every entry\n"
+     "      (--allow_unsigned_tail accepts, and counts, newer ones: a copy of "
+     "a "
+     "live log)",
      Verify},
     {"report", nullptr,
      "--from YYYY-MM-DD --to YYYY-MM-DD [--customer C] --format "

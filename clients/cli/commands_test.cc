@@ -1,5 +1,8 @@
 #include "clients/cli/commands.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -8,11 +11,15 @@
 #include "audit/entry.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
+#include "audit/sqlite/sqlite_log_store.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/custos/v1/audit.pb.h"
 
 namespace custos::cli {
 namespace {
+
+using ::testing::HasSubstr;
 
 // A log of five entries held in memory, signed by `signer_`, and custosd's
 // honest answers about it.
@@ -125,6 +132,89 @@ TEST_F(InclusionAnswerTest, RefusesACheckpointOfAnotherOrigin) {
   EXPECT_EQ(status.message(),
             "the checkpoint's origin \"custos.test/other\" is not the "
             "verifier key's name \"custos.test/log\"");
+}
+
+// verify --db --state: the log must extend the checkpoint seen last time.
+class OfflineVerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir =
+        ::testing::TempDir() + "/offline_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    options_.db = dir + "/audit.db";
+    options_.state_file = dir + "/seen";
+    options_.verifier_key = signer_.verifier_key();
+  }
+
+  // Appends entries `first` to `end` - 1, whose references start with
+  // `prefix`, to the log (closing it signs them).
+  void Append(const std::string& prefix, int first, int end) {
+    audit::SqliteLogStore::Options options;
+    options.signer = [this](uint64_t size, absl::string_view root) {
+      return signer_.Sign(audit::FormatCheckpointBody(
+          {signer_.name(), size, std::string(root)}));
+    };
+    auto store = audit::SqliteLogStore::Open(options_.db, options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = first; i < end; ++i) {
+      custos::v1::LogEntry entry;
+      entry.set_reference(absl::StrCat(prefix, i));
+      ASSERT_TRUE((*store)->Append(entry).ok());
+    }
+  }
+  // The same key's log started over.
+  void Remove() {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(options_.db + suffix);
+  }
+
+  int Verify() {
+    out_.str("");
+    err_.str("");
+    return RunCommand({"verify"}, options_, nullptr, out_, err_);
+  }
+
+  const audit::NoteSigner signer_ =
+      *audit::NoteSigner::Generate("custos.test/log");
+  CommandOptions options_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(OfflineVerifyTest, StateChecksTheLogExtendsTheCheckpointSeenBefore) {
+  Append("T-", 0, 3);
+  ASSERT_EQ(Verify(), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("first use of " + options_.state_file));
+  Append("T-", 3, 5);
+  ASSERT_EQ(Verify(), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(),
+              HasSubstr("consistent with the checkpoint seen before (size 3)"));
+
+  // Started over with the same key: it verifies on its own, but is not the
+  // log seen before.
+  Remove();
+  Append("forged-", 0, 6);
+  EXPECT_EQ(Verify(), kExitNotVerified);
+  EXPECT_THAT(err_.str(),
+              HasSubstr("the log's first 5 entries are not those of the "
+                        "checkpoint seen before"));
+  Remove();
+  Append("T-", 0, 4);
+  EXPECT_EQ(Verify(), kExitNotVerified);
+  EXPECT_THAT(err_.str(), HasSubstr("the log shrank from 5 to 4 entries"));
+}
+
+TEST_F(OfflineVerifyTest, StateThatHoldsNoCheckpointIsNoFirstUse) {
+  Append("T-", 0, 3);
+  for (const std::string contents : {"", "not a checkpoint"}) {
+    {
+      std::ofstream state(options_.state_file, std::ios::trunc);
+      state << contents;
+    }
+    EXPECT_EQ(Verify(), kExitNotVerified) << "\"" << contents << "\"";
+  }
 }
 
 }  // namespace
