@@ -360,10 +360,11 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
   // partner in, so it must never apply without its record. A withdrawal
   // takes effect before its entry is appended, as a grant's revocation does
   // (GrantStore::StartEnd): applied only once stored, it would let the
-  // partner's reads through, and into the log after it, for a group commit.
+  // partner's reads through, and into the log after it, for a group commit
+  // (and it waits for the reads already past their check to be logged).
   // It lapses with the step, so a withdrawal not logged or not stored (the
   // customer is told so) leaves the consent as it was.
-  std::shared_ptr<ApprovalStore::PendingWithdrawal> withdrawing;
+  std::shared_ptr<ApprovalStore::ConsentHold> withdrawing;
   if (!consent.consented()) {
     withdrawing = gateway.approvals->StartWithdrawal(
         consent.customer_id(), consent.partner_organisation());

@@ -98,6 +98,15 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
         wanted.kind_field, ": grant ", grant.grant_id(), " does not reach ",
         custos::v1::DataKind_Name(wanted.kind)));
   }
+  // Taken before the consent is checked (in GrantStillBacked) and held until
+  // this read's entry is logged: a withdrawal started after the check waits
+  // for the entry, one started before fails the check, so that no read
+  // under the consent is logged as allowed after a withdrawal.
+  if (std::string partner = ConsentNeeded(gateway, call.policy(), grant);
+      !partner.empty()) {
+    call.KeepUntilLogged(std::shared_ptr<const void>(
+        gateway.approvals->UseConsent(grant.customer_id(), partner)));
+  }
   if (auto s = GrantStillBacked(gateway, call, grant); !s.ok()) {
     return s;
   }
@@ -137,20 +146,12 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
   }
   call.KeepUntilLogged(std::shared_ptr<const void>(std::move(in_flight)));
   // An end that waits for no read (GrantStore::End alone, as when a
-  // session's revocation revokes its grant), or a withdrawal of the consent
-  // the grant rests on started after the checks above
-  // (ApprovalStore::StartWithdrawal), may have its entry before this
+  // session's revocation revokes its grant) may have its entry before this
   // read's: then this read is logged after it, and must serve nothing.
   call.AfterLogged(
       [grants = gateway.grants, id = grant.grant_id(), now = call.now()] {
         return grants->StillServing(id, now);
       });
-  if (std::string partner = ConsentNeeded(gateway, call.policy(), grant);
-      !partner.empty()) {
-    call.AfterLogged([gateway = &gateway, grant, partner = std::move(partner)] {
-      return ConsentHolds(*gateway, grant, partner);
-    });
-  }
   call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
     grants->StoreRecordsReadAsync(std::move(done));
   });

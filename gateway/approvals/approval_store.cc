@@ -463,23 +463,40 @@ ApprovalStore::ListConsents(absl::string_view customer_id) const {
   return consents;
 }
 
-std::unique_ptr<ApprovalStore::PendingWithdrawal>
-ApprovalStore::StartWithdrawal(absl::string_view customer_id,
-                               absl::string_view partner) {
+std::unique_ptr<ApprovalStore::ConsentHold> ApprovalStore::StartWithdrawal(
+    absl::string_view customer_id, absl::string_view partner) {
   MutexLock lock(&mu_);
   ++withdrawing_[customer_id][partner];
-  return std::unique_ptr<PendingWithdrawal>(new PendingWithdrawal(
-      this, std::string(customer_id), std::string(partner)));
+  // Reads that took their hold before see no withdrawal in their check, so
+  // they are logged before this one's entry is appended. Bounded, as a
+  // stuck read must not hold a withdrawal back for ever.
+  (void)mu_.AwaitWithTimeout(
+      [this, customer = std::string(customer_id),
+       partner = std::string(partner)]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        const auto readers = reading_.find(customer);
+        return readers == reading_.end() || !readers->second.contains(partner);
+      },
+      absl::Seconds(5));
+  return std::unique_ptr<ConsentHold>(new ConsentHold(
+      this, &withdrawing_, std::string(customer_id), std::string(partner)));
 }
 
-ApprovalStore::PendingWithdrawal::~PendingWithdrawal() {
+std::unique_ptr<ApprovalStore::ConsentHold> ApprovalStore::UseConsent(
+    absl::string_view customer_id, absl::string_view partner) {
+  MutexLock lock(&mu_);
+  ++reading_[customer_id][partner];
+  return std::unique_ptr<ConsentHold>(new ConsentHold(
+      this, &reading_, std::string(customer_id), std::string(partner)));
+}
+
+ApprovalStore::ConsentHold::~ConsentHold() {
   MutexLock lock(&store_->mu_);
-  auto customer = store_->withdrawing_.find(customer_id_);
-  if (customer == store_->withdrawing_.end()) return;
+  auto customer = counts_->find(customer_id_);
+  if (customer == counts_->end()) return;
   auto partner = customer->second.find(partner_);
   if (partner == customer->second.end()) return;
   if (--partner->second == 0) customer->second.erase(partner);
-  if (customer->second.empty()) store_->withdrawing_.erase(customer);
+  if (customer->second.empty()) counts_->erase(customer);
 }
 
 absl::Status ApprovalStore::PutTokenHash(absl::string_view customer_id,

@@ -94,34 +94,50 @@ class ApprovalStore {
   absl::StatusOr<std::vector<custos::v1::PartnerConsent>> ListConsents(
       absl::string_view customer_id) const;
 
-  // A withdrawal of consent from StartWithdrawal until it is destroyed
-  // (once the withdrawal is stored, or could not be). Must not outlive the
-  // store.
-  class PendingWithdrawal {
+  // How many withdrawals started (StartWithdrawal), or reads under a
+  // consent (UseConsent), are under way: by customer, then partner.
+  using PartnerCounts =
+      absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int>>;
+
+  // A withdrawal of consent under way (StartWithdrawal), or a read under a
+  // consent (UseConsent), until destroyed. Must not outlive the store.
+  class ConsentHold {
    public:
-    PendingWithdrawal(const PendingWithdrawal&) = delete;
-    PendingWithdrawal& operator=(const PendingWithdrawal&) = delete;
-    ~PendingWithdrawal();
+    ConsentHold(const ConsentHold&) = delete;
+    ConsentHold& operator=(const ConsentHold&) = delete;
+    ~ConsentHold();
 
    private:
     friend class ApprovalStore;
-    PendingWithdrawal(ApprovalStore* store, std::string customer_id,
-                      std::string partner)
+    ConsentHold(ApprovalStore* store, PartnerCounts* counts,
+                std::string customer_id, std::string partner)
         : store_(store),
+          counts_(counts),
           customer_id_(std::move(customer_id)),
           partner_(std::move(partner)) {}
     ApprovalStore* store_;
+    PartnerCounts* counts_;
     std::string customer_id_;
     std::string partner_;
   };
+
   // Withdraws `partner`'s consent from `customer_id` in ListConsents at
-  // once, ahead of PutConsent: for a withdrawal whose entry is appended
-  // after this returns, so that nothing under the consent is allowed behind
-  // it in the log. Lifted when the result is destroyed, by when PutConsent
-  // has stored the withdrawal or its entry or store failed (the consent
-  // then holds as before).
-  std::unique_ptr<PendingWithdrawal> StartWithdrawal(
-      absl::string_view customer_id, absl::string_view partner);
+  // once, ahead of PutConsent, then waits, without the lock, until the
+  // reads under it that began before (UseConsent) are logged, for at most
+  // a few seconds: so that a withdrawal whose entry is appended after this
+  // returns follows in the log every read allowed under the consent.
+  // Lifted when the result is destroyed, by when PutConsent has stored the
+  // withdrawal or its entry or store failed (the consent then holds as
+  // before). Not while holding a UseConsent.
+  std::unique_ptr<ConsentHold> StartWithdrawal(absl::string_view customer_id,
+                                               absl::string_view partner);
+
+  // For a read resting on `partner`'s consent from `customer_id`, taken
+  // before the consent is checked and held until the read's entry is
+  // logged: a withdrawal started meanwhile waits for it, and one started
+  // before shows in the check.
+  std::unique_ptr<ConsentHold> UseConsent(absl::string_view customer_id,
+                                          absl::string_view partner);
 
   // Stores SHA-256(token) for a customer.
   absl::Status PutTokenHash(absl::string_view customer_id,
@@ -163,10 +179,8 @@ class ApprovalStore {
   mutable absl::flat_hash_map<std::string,
                               std::vector<custos::v1::PartnerConsent>>
       consents_ ABSL_GUARDED_BY(mu_);
-  // Withdrawals started and not yet done (StartWithdrawal), as how many
-  // of each partner's by customer.
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int>>
-      withdrawing_ ABSL_GUARDED_BY(mu_);
+  PartnerCounts withdrawing_ ABSL_GUARDED_BY(mu_);
+  PartnerCounts reading_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace internal {

@@ -2,11 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/query_plan.h"
 #include "common/sqlite_file_testing.h"
 #include "gmock/gmock.h"
@@ -313,6 +316,33 @@ TEST(ApprovalStoreTest, AWithdrawalStartedReadsAsWithdrawnUntilItIsDone) {
   from_directory.reset();
   EXPECT_THAT(consented("mailfix"), ElementsAre(true));
   EXPECT_THAT(consented("inboxpro"), ElementsAre());
+}
+
+// A withdrawal started waits for the reads under the consent that took
+// their hold before it to be logged, so that its entry follows theirs; a
+// read taking its hold after it sees the consent withdrawn.
+TEST(ApprovalStoreTest, AWithdrawalWaitsForTheReadsUnderTheConsent) {
+  auto store = ApprovalStore::Open(Path("withdrawal-waits.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto read = (*store)->UseConsent("acme", "mailfix");
+  auto other_partner = (*store)->UseConsent("acme", "inboxpro");
+  std::atomic<bool> started{false};
+  std::unique_ptr<ApprovalStore::ConsentHold> withdrawal;
+  std::thread withdrawer([&] {
+    withdrawal = (*store)->StartWithdrawal("acme", "mailfix");
+    started.store(true);
+  });
+  const auto withdrawn = [&] {
+    auto consents = (*store)->ListConsents("acme");
+    return consents.ok() && !consents->empty() && !(*consents)[0].consented();
+  };
+  while (!withdrawn()) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(started.load());
+  read.reset();
+  withdrawer.join();
+  EXPECT_TRUE(started.load());
+  EXPECT_NE(withdrawal, nullptr);
 }
 
 }  // namespace
