@@ -1,11 +1,12 @@
 // Checks a log file offline, trusting nothing stored but what the checks
 // need: it walks the chain from entry 0, checks each stored leaf hash,
 // rebuilds the Merkle tree and compares every stored subtree, checks every
-// stored checkpoint's root and (given a pinned verifier key) its signature,
-// checks each personal value still held against its entry's commitment,
-// and checks that each entry's row and the listing table file the entry
-// where its bytes say (customer, actor, category, outcome, time), so that
-// filtered listings miss nothing.
+// stored checkpoint's root and (given a pinned verifier key) its signature
+// and that the newest one covers every entry, checks each personal value
+// still held against its entry's commitment, and checks that each entry's
+// row and the listing table file the entry where its bytes say (customer,
+// actor, category, outcome, time, each as the SQLite type listings look
+// for), so that filtered listings miss nothing.
 //
 // Reads through read-only connections of its own; thread-compatible.
 #ifndef CUSTOS_AUDIT_SQLITE_OFFLINE_VERIFIER_H_
