@@ -64,14 +64,19 @@ absl::StatusOr<Report> BuildReport(const SourceOptions& options,
       audit::sqlite::Database db,
       audit::sqlite::Open(options.db, SQLITE_OPEN_READONLY));
   sqlite3_busy_timeout(db.get(), 1000);
-  // Entries appended after this point are left to the next report, so the
-  // scan and the verification cover the same entries.
+  // The report covers the entries that the newest checkpoint signs when it
+  // starts. A log being written ends up to a second's worth of entries past
+  // it, which no signature covers yet (verification would refuse them as a
+  // tail anyone with the file could have written); those, and entries
+  // appended after this point, are left to the next report.
   uint64_t total = 0;
   {
     CUSTOS_ASSIGN_OR_RETURN(
         audit::sqlite::Statement count,
         audit::sqlite::Prepare(
-            db.get(), "SELECT coalesce(max(idx) + 1, 0) FROM entries"));
+            db.get(),
+            "SELECT min(coalesce((SELECT max(idx) + 1 FROM entries), 0), "
+            "coalesce((SELECT max(size) FROM checkpoints), 0))"));
     if (sqlite3_step(count.get()) == SQLITE_ROW)
       total = sqlite3_column_int64(count.get(), 0);
   }
@@ -98,6 +103,8 @@ absl::StatusOr<Report> BuildReport(const SourceOptions& options,
       verified_count.store(done, std::memory_order_relaxed);
     };
     if (previous.has_value()) verify.root_at_size = previous->size;
+    // Checked all the same; counted below as left to the next report.
+    verify.unsigned_tail_ok = true;
     verified = audit::VerifySqliteLog(options.db, verify);
   });
 
@@ -149,6 +156,7 @@ absl::StatusOr<Report> BuildReport(const SourceOptions& options,
   }
   log.verified = true;
   log.entries = verified->entries;
+  log.covered_entries = total;
   log.checkpoint_size = verified->latest_checkpoint_size;
   log.checkpoint_note = verified->latest_checkpoint_note;
   if (auto body = audit::ParseCheckpointBody(

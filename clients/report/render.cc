@@ -271,6 +271,12 @@ void RenderLogState(const Report& r, std::ostream& out) {
                 "given)")
       << "</td></tr>\n";
   out << "<tr><th>entries in the log</th><td>" << log.entries << "</td></tr>\n";
+  if (log.verified && log.entries > log.covered_entries) {
+    out << "<tr><th>left to the next report</th><td>"
+        << log.entries - log.covered_entries
+        << " entries past the checkpoint this report started from (not yet "
+           "signed then, or appended since)</td></tr>\n";
+  }
   if (!log.checkpoint_note.empty()) {
     out << "<tr><th>checkpoint</th><td>size " << log.checkpoint_size
         << ", root <code>" << log.checkpoint_root_hex << "</code><pre>"
@@ -629,6 +635,7 @@ void WriteJsonHead(const Report& r, absl::Time generated_at,
       << ",\"problem\":" << Json(log.problem) << ",\"signatures_checked\":"
       << (log.signatures_checked ? "true" : "false")
       << ",\"entries\":" << log.entries
+      << ",\"covered_entries\":" << log.covered_entries
       << ",\"checkpoint_size\":" << log.checkpoint_size
       << ",\"checkpoint_root\":" << Json(log.checkpoint_root_hex)
       << ",\"checkpoint_note\":" << Json(log.checkpoint_note)

@@ -114,6 +114,9 @@ struct LogState {
   std::string problem;
   bool signatures_checked = false;
   uint64_t entries = 0;
+  // The entries this report reads: those the newest checkpoint signed when
+  // it started. The rest of `entries` are left to the next report.
+  uint64_t covered_entries = 0;
   uint64_t checkpoint_size = 0;
   std::string checkpoint_root_hex;
   // The newest signed checkpoint, byte for byte.

@@ -449,6 +449,40 @@ TEST_F(ReportCommandTest, TheNextReportChecksTheLogExtendsThisOne) {
   EXPECT_THAT(Output(), HasSubstr("entries were removed"));
 }
 
+// A log still being written ends past its newest checkpoint, where no
+// signature covers the entries yet: the report reads the entries that
+// checkpoint signs, verifies the whole log, and leaves the rest to the next
+// report, saying how many.
+TEST_F(ReportCommandTest, ALogBeingWrittenIsReportedUpToItsNewestCheckpoint) {
+  {
+    // Without a signer, nothing signs what is appended now.
+    auto store = audit::SqliteLogStore::Open(command_.db,
+                                             audit::SqliteLogStore::Options());
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::vector<custos::v1::LogEntry> more = testing::KnownEntries();
+    more.resize(3);
+    for (custos::v1::LogEntry& entry : more)
+      ASSERT_TRUE((*store)->Append(std::move(entry)).ok());
+  }
+  ASSERT_EQ(Run("json"), 0) << err_.str();
+  google::protobuf::Struct doc;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Output(), &doc).ok());
+  const auto& log = doc.fields()
+                        .at("report")
+                        .struct_value()
+                        .fields()
+                        .at("log")
+                        .struct_value()
+                        .fields();
+  EXPECT_TRUE(log.at("verified").bool_value());
+  EXPECT_EQ(log.at("entries").number_value(), 58);
+  EXPECT_EQ(log.at("covered_entries").number_value(), 55);
+  // The period's rows are the known log's, not the three appended since.
+  EXPECT_EQ(doc.fields().at("entries").list_value().values_size(), 53);
+  ASSERT_EQ(Run("html"), 0) << err_.str();
+  EXPECT_THAT(Output(), HasSubstr("left to the next report</th><td>3 entries"));
+}
+
 TEST_F(ReportCommandTest, BadOptionsNameTheFlag) {
   command_.to = "2026-13-01";
   EXPECT_EQ(Run("html"), 2);
