@@ -531,30 +531,48 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
   // written and the caller is told so.
   std::shared_ptr<const void> ending =
       gateway.sessions->MarkEnding(session->session_id());
+  // So is the grant the session ends with, as RevokeGrant takes a grant out
+  // of use: reads under it are refused from here on, and those counted
+  // before are logged ahead of this entry. A grant no longer active (ended,
+  // revoked, expired, or being ended) has nothing left to take away.
+  std::shared_ptr<GrantStore::PendingEnd> grant_ending;
+  if (end_grant) {
+    auto pending = gateway.grants->StartEnd(
+        session->grant_id(),
+        revoked ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED,
+        call.now());
+    if (pending.ok()) {
+      grant_ending = *std::move(pending);
+    } else if (pending.status().code() !=
+               absl::StatusCode::kFailedPrecondition) {
+      return pending.status();
+    }
+  }
   // Ends once its entry is durable (nothing is served while the log cannot
   // be written anyway); of two ends racing, the store lets one win. The
   // grant ends first: if the session's end then fails, the session serves
   // nothing without its grant, and ending it again still works.
-  call.AfterLogged([sessions = gateway.sessions, grants = gateway.grants,
-                    ending = std::move(ending), id = session->session_id(),
-                    grant_id = session->grant_id(), end_grant,
-                    grant_state = revoked ? custos::v1::GRANT_REVOKED
-                                          : custos::v1::GRANT_ENDED,
-                    state, by, now = call.now(), response = &response] {
-    if (end_grant) {
-      auto grant = grants->End(grant_id, grant_state, by, now);
-      // A grant no longer active (ended, revoked, expired) has nothing left
-      // to take away.
-      if (!grant.ok() &&
-          grant.status().code() != absl::StatusCode::kFailedPrecondition) {
-        return grant.status();
-      }
-    }
-    auto ended = sessions->End(id, state, by, now);
-    if (!ended.ok()) return ended.status();
-    *response->mutable_session() = *std::move(ended);
-    return absl::OkStatus();
-  });
+  call.AfterLogged(
+      [sessions = gateway.sessions, grants = gateway.grants,
+       ending = std::move(ending), grant_ending = std::move(grant_ending),
+       id = session->session_id(), grant_id = session->grant_id(), end_grant,
+       grant_state =
+           revoked ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED,
+       state, by, now = call.now(), response = &response] {
+        if (end_grant) {
+          auto grant = grants->End(grant_id, grant_state, by, now);
+          // A grant no longer active (ended, revoked, expired) has nothing left
+          // to take away.
+          if (!grant.ok() &&
+              grant.status().code() != absl::StatusCode::kFailedPrecondition) {
+            return grant.status();
+          }
+        }
+        auto ended = sessions->End(id, state, by, now);
+        if (!ended.ok()) return ended.status();
+        *response->mutable_session() = *std::move(ended);
+        return absl::OkStatus();
+      });
   return absl::OkStatus();
 }
 

@@ -2273,6 +2273,45 @@ TEST_F(TakeIdentityTest, RevocationByTheDpoOrCustomerStopsTheNextClick) {
 // by the customer or the DPO also revokes an engineer's own grant the
 // session ran under (a new session under it would undo the revocation at
 // once); the engineer ending their session leaves their own grant alone.
+// Reads under a session's grant racing the customer's revocation of the
+// session: the grant is taken out of use with the session, before the
+// revocation's entry is appended, so no read under it is logged as allowed,
+// or served, after that entry.
+TEST_F(TakeIdentityTest,
+       NoReadUnderTheSessionsGrantIsServedAfterItsRevocation) {
+  const auto opened = Open();
+  const std::string grant_id = opened.session().grant_id();
+  ASSERT_FALSE(grant_id.empty());
+  custos::v1::EndSessionRequest end;
+  end.set_session_id(opened.session().session_id());
+  custos::v1::EndSessionResponse ended;
+  grpc::Status revocation;
+  const std::vector<uint64_t> served =
+      ReadWhile(StaffChannel("anna.support"), grant_id, [&] {
+        grpc::ClientContext context;
+        context.AddMetadata(
+            "authorization",
+            absl::StrCat("Bearer ", CustomerToken(*data_dir_, "acme")));
+        revocation = custos::v1::TakeIdentity::NewStub(Channel("", ""))
+                         ->EndSession(&context, end, &ended);
+      });
+  ASSERT_TRUE(revocation.ok()) << revocation.error_message();
+  const uint64_t revoked_at = ended.log_index();
+  ASSERT_FALSE(served.empty());
+  for (uint64_t index : served) EXPECT_LT(index, revoked_at);
+  int after = 0;
+  for (const auto& e : AllEntries()) {
+    if (e.action() != "StaffAccess.ReadCustomerData" ||
+        e.grant_id() != grant_id || e.index() <= revoked_at) {
+      continue;
+    }
+    EXPECT_EQ(e.outcome(), custos::v1::OUTCOME_REFUSED)
+        << "read #" << e.index() << " after revocation #" << revoked_at;
+    ++after;
+  }
+  EXPECT_GT(after, 0);
+}
+
 TEST_F(TakeIdentityTest, EndingASessionEndsTheGrantItRanUnder) {
   const auto read = [](const std::string& grant_id) {
     custos::v1::ReadCustomerDataRequest request;
