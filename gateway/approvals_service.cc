@@ -33,6 +33,13 @@ absl::Status RequestTrip(AuditedCall& call, const Gateway& gateway,
                          const custos::v1::RequestTripRequest& request,
                          custos::v1::RequestTripResponse& response) {
   if (auto s = RequireStaff(call); !s.ok()) return s;
+  // A trip is asked for in order to work from abroad: someone whose
+  // contract has ended has no work to do there.
+  if (!call.caller().staff->active()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(call.caller().staff->staff_id(),
+                     " is not active (contract ended); no trip to ask for"));
+  }
   if (auto s = ValidateRequestTrip(request); !s.ok()) return s;
   auto trip_id = NewId("t_");
   if (!trip_id.ok()) return trip_id.status();

@@ -2714,6 +2714,22 @@ TEST(InactiveStaffTest, AnInactiveDpoHasNoDpoPowers) {
                 ->ListEntries(&context, others, &response)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+
+  // Nor does anyone inactive ask for a trip.
+  custos::v1::RequestTripRequest trip;
+  trip.set_country("DE");
+  trip.set_first_day("2026-12-07");
+  trip.set_last_day("2026-12-09");
+  trip.set_device_id("laptop-otto");
+  trip.set_purpose("customer visit");
+  custos::v1::RequestTripResponse asked;
+  grpc::ClientContext trip_context;
+  const grpc::Status refused =
+      custos::v1::Approvals::NewStub(
+          OwnGatewayChannel(options, **server, "otto.dpo"))
+          ->RequestTrip(&trip_context, trip, &asked);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("otto.dpo is not active"));
 }
 
 // A staff member over their request rate is refused with
