@@ -100,10 +100,9 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
   }
   // Taken before the consent is checked (in GrantStillBacked) and held until
   // this read's entry is logged: a withdrawal started after the check waits
-  // for the entry, one started before fails the check, so that no read
-  // under the consent is logged as allowed after a withdrawal.
-  if (std::string partner = ConsentNeeded(gateway, call.policy(), grant);
-      !partner.empty()) {
+  // for the entry, one started before fails the check.
+  const std::string partner = ConsentNeeded(gateway, call.policy(), grant);
+  if (!partner.empty()) {
     call.KeepUntilLogged(std::shared_ptr<const void>(
         gateway.approvals->UseConsent(grant.customer_id(), partner)));
   }
@@ -152,6 +151,14 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
       [grants = gateway.grants, id = grant.grant_id(), now = call.now()] {
         return grants->StillServing(id, now);
       });
+  // A withdrawal waits for this read only a few seconds: one that gave up
+  // and was stored before this read was logged leaves it nothing to serve.
+  if (!partner.empty()) {
+    call.AfterLogged([approvals = gateway.approvals,
+                      customer = grant.customer_id(), partner] {
+      return approvals->ConsentNotWithdrawn(customer, partner);
+    });
+  }
   call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
     grants->StoreRecordsReadAsync(std::move(done));
   });

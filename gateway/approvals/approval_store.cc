@@ -429,21 +429,41 @@ absl::Status ApprovalStore::PutConsent(
 }
 
 absl::StatusOr<std::vector<custos::v1::PartnerConsent>>
+ApprovalStore::StoredConsents(absl::string_view customer_id) const {
+  if (auto known = consents_.find(customer_id); known != consents_.end()) {
+    return known->second;
+  }
+  sqlite3_stmt* stmt = statements_->Get(
+      "SELECT consent FROM consents WHERE customer_id = ?1 ORDER BY "
+      "partner");
+  Bind(stmt, 1, std::string(customer_id));
+  auto stored = Collect<custos::v1::PartnerConsent>(db_, stmt);
+  if (!stored.ok()) return stored.status();
+  consents_.emplace(customer_id, *stored);
+  return stored;
+}
+
+absl::Status ApprovalStore::ConsentNotWithdrawn(
+    absl::string_view customer_id, absl::string_view partner) const {
+  MutexLock lock(&mu_);
+  auto consents = StoredConsents(customer_id);
+  if (!consents.ok()) return consents.status();
+  for (const auto& consent : *consents) {
+    if (consent.partner_organisation() == partner && !consent.consented()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("PARTNER_WITHOUT_CONSENT: ", customer_id,
+                       " has withdrawn its consent to access by ", partner));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<custos::v1::PartnerConsent>>
 ApprovalStore::ListConsents(absl::string_view customer_id) const {
   MutexLock lock(&mu_);
-  std::vector<custos::v1::PartnerConsent> consents;
-  if (auto known = consents_.find(customer_id); known != consents_.end()) {
-    consents = known->second;
-  } else {
-    sqlite3_stmt* stmt = statements_->Get(
-        "SELECT consent FROM consents WHERE customer_id = ?1 ORDER BY "
-        "partner");
-    Bind(stmt, 1, std::string(customer_id));
-    auto stored = Collect<custos::v1::PartnerConsent>(db_, stmt);
-    if (!stored.ok()) return stored.status();
-    consents_.emplace(customer_id, *stored);
-    consents = *std::move(stored);
-  }
+  auto stored = StoredConsents(customer_id);
+  if (!stored.ok()) return stored.status();
+  std::vector<custos::v1::PartnerConsent> consents = *std::move(stored);
   const auto withdrawing = withdrawing_.find(customer_id);
   if (withdrawing == withdrawing_.end()) return consents;
   for (const auto& withdrawn : withdrawing->second) {
@@ -469,7 +489,8 @@ std::unique_ptr<ApprovalStore::ConsentHold> ApprovalStore::StartWithdrawal(
   ++withdrawing_[customer_id][partner];
   // Reads that took their hold before see no withdrawal in their check, so
   // they are logged before this one's entry is appended. Bounded, as a
-  // stuck read must not hold a withdrawal back for ever.
+  // stuck read must not hold a withdrawal back for ever: a read logged after
+  // a withdrawal stored still serves nothing (ConsentNotWithdrawn).
   (void)mu_.AwaitWithTimeout(
       [this, customer = std::string(customer_id),
        partner = std::string(partner)]() ABSL_NO_THREAD_SAFETY_ANALYSIS {

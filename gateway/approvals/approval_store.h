@@ -94,6 +94,14 @@ class ApprovalStore {
   absl::StatusOr<std::vector<custos::v1::PartnerConsent>> ListConsents(
       absl::string_view customer_id) const;
 
+  // OK unless the file has `partner`'s consent from `customer_id` as
+  // withdrawn (a withdrawal only started, StartWithdrawal, does not count):
+  // a partner read's last check once its entry is in the log, so that a
+  // read logged after a withdrawal stored before it serves nothing.
+  // PERMISSION_DENIED saying so; UNAVAILABLE when the file cannot be read.
+  absl::Status ConsentNotWithdrawn(absl::string_view customer_id,
+                                   absl::string_view partner) const;
+
   // How many withdrawals started (StartWithdrawal), or reads under a
   // consent (UseConsent), are under way: by customer, then partner.
   using PartnerCounts =
@@ -125,7 +133,8 @@ class ApprovalStore {
   // once, ahead of PutConsent, then waits, without the lock, until the
   // reads under it that began before (UseConsent) are logged, for at most
   // a few seconds: so that a withdrawal whose entry is appended after this
-  // returns follows in the log every read allowed under the consent.
+  // returns follows in the log the reads allowed under the consent (one it
+  // gave up on serves nothing if logged after, see ConsentNotWithdrawn).
   // Lifted when the result is destroyed, by when PutConsent has stored the
   // withdrawal or its entry or store failed (the consent then holds as
   // before). Not while holding a UseConsent.
@@ -170,6 +179,9 @@ class ApprovalStore {
                        const std::string& now, const std::string& was,
                        absl::string_view what,
                        const std::string* also = nullptr);
+  // The customer's consents as the file has them, cached in consents_.
+  absl::StatusOr<std::vector<custos::v1::PartnerConsent>> StoredConsents(
+      absl::string_view customer_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   // DropLapsedNotes has read the requests made before this.

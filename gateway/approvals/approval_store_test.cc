@@ -345,5 +345,30 @@ TEST(ApprovalStoreTest, AWithdrawalWaitsForTheReadsUnderTheConsent) {
   EXPECT_NE(withdrawal, nullptr);
 }
 
+// A read's check once logged goes by the file alone: a withdrawal only
+// started leaves it OK (the read may be logged ahead of the withdrawal),
+// one stored fails it.
+TEST(ApprovalStoreTest, ConsentNotWithdrawnFailsOnceAWithdrawalIsStored) {
+  auto store = ApprovalStore::Open(Path("withdrawn-check.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  custos::v1::PartnerConsent consent;
+  consent.set_customer_id("acme");
+  consent.set_partner_organisation("mailfix");
+  consent.set_consented(true);
+  ASSERT_TRUE((*store)->PutConsent(consent).ok());
+  EXPECT_TRUE((*store)->ConsentNotWithdrawn("acme", "mailfix").ok());
+  // A consent the directory gave, with nothing in the file.
+  EXPECT_TRUE((*store)->ConsentNotWithdrawn("acme", "inboxpro").ok());
+
+  auto withdrawal = (*store)->StartWithdrawal("acme", "mailfix");
+  EXPECT_TRUE((*store)->ConsentNotWithdrawn("acme", "mailfix").ok());
+  consent.set_consented(false);
+  ASSERT_TRUE((*store)->PutConsent(consent).ok());
+  withdrawal.reset();
+  EXPECT_EQ((*store)->ConsentNotWithdrawn("acme", "mailfix").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE((*store)->ConsentNotWithdrawn("acme", "inboxpro").ok());
+}
+
 }  // namespace
 }  // namespace custos::gateway
