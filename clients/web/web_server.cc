@@ -85,6 +85,15 @@ bool BodyLeftUnread(const SSL* ssl) {
   return SSL_get_ex_data(ssl, BodyLeftUnreadIndex()) != nullptr;
 }
 
+// Ends the connection once `res`, a refusal of `req` before its body was
+// read, is written: whatever the connection sends next is that body.
+httplib::Server::HandlerResponse RefusedUnread(const Request& req,
+                                               Response& res) {
+  res.set_header("Connection", "close");
+  if (req.ssl != nullptr) MarkBodyLeftUnread(req.ssl);
+  return httplib::Server::HandlerResponse::Handled;
+}
+
 // Why a request is refused before its body is read, with the HTTP status to
 // answer: its body is one cpp-httplib would read without a bound, would
 // decompress, or would not read at all (leaving it to be taken for the next
@@ -275,25 +284,21 @@ void WebServer::State::Install() {
     for (const auto& [name, value] : req.headers) {
       if (auto s = ValidateHeaderValue(name, value); !s.ok()) {
         SendError(res, s);
-        return httplib::Server::HandlerResponse::Handled;
+        return RefusedUnread(req, res);
       }
     }
     if (auto refusal = CheckBodyFraming(req)) {
       SendError(res, absl::InvalidArgumentError(refusal->why));
       res.status = refusal->http_status;
       if (res.status == 405) res.set_header("Allow", "GET, HEAD, POST");
-      res.set_header("Connection", "close");
-      if (req.ssl != nullptr) MarkBodyLeftUnread(req.ssl);
-      return httplib::Server::HandlerResponse::Handled;
+      return RefusedUnread(req, res);
     }
     // A trusted proxy's X-Forwarded-For that names no address is refused
     // here, so that every handler has the browser's address; its body, as
     // above, is left unread.
     if (auto address = ClientAddressOf(req); !address.ok()) {
       SendError(res, address.status());
-      res.set_header("Connection", "close");
-      if (req.ssl != nullptr) MarkBodyLeftUnread(req.ssl);
-      return httplib::Server::HandlerResponse::Handled;
+      return RefusedUnread(req, res);
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
