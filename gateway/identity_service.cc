@@ -66,15 +66,7 @@ std::string TokenHash(absl::string_view token) { return Sha256(token); }
 
 absl::Status SessionUsable(const custos::v1::TakeIdentitySession& session,
                            const custos::v1::Grant& grant) {
-  if (session.state() != custos::v1::SESSION_LIVE) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("session ", session.session_id(), " is ",
-                     custos::v1::SessionState_Name(session.state()),
-                     session.ended_by().empty()
-                         ? ""
-                         : absl::StrCat(" (by ", session.ended_by(), ")"),
-                     "; nothing more is shown"));
-  }
+  if (auto s = SessionLive(session); !s.ok()) return s;
   if (grant.state() != custos::v1::GRANT_ACTIVE) {
     return absl::FailedPreconditionError(
         absl::StrCat("session ", session.session_id(), " ended: its grant is ",
@@ -380,6 +372,15 @@ absl::Status OpenSession(AuditedCall& call, const Gateway& gateway,
   return GrantStillBacked(gateway, call, grant);
 }
 
+// MarkEnding refuses later counts but does not wait for a view or action
+// counted before it: one whose entry lands after the end's, once the end is
+// applied, serves nothing (recorded as not applied).
+void StillLiveOnceLogged(AuditedCall& call, const Gateway& gateway,
+                         const custos::v1::TakeIdentitySession& session) {
+  call.AfterLogged([sessions = gateway.sessions, id = session.session_id(),
+                    now = call.now()] { return sessions->StillLive(id, now); });
+}
+
 absl::Status View(AuditedCall& call, const Gateway& gateway,
                   const custos::v1::ViewPageRequest& request,
                   custos::v1::ViewPageResponse& response) {
@@ -410,6 +411,7 @@ absl::Status View(AuditedCall& call, const Gateway& gateway,
     return s;
   }
   session.set_page_views(session.page_views() + 1);
+  StillLiveOnceLogged(call, gateway, session);
   response.set_title(page->title);
   response.set_kind(page->kind);
   for (auto& r : served->page.records) *response.add_records() = std::move(r);
@@ -455,6 +457,7 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
     return s;
   }
   session.set_actions(session.actions() + 1);
+  StillLiveOnceLogged(call, gateway, session);
   // The demo application has no mail server; the action is recorded and
   // acknowledged.
   response.set_result(absl::StrCat(request.action(), " done for ",

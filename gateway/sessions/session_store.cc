@@ -234,6 +234,25 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ById(
   return LoadById(session_id, now);
 }
 
+absl::Status SessionLive(const custos::v1::TakeIdentitySession& session) {
+  if (session.state() == custos::v1::SESSION_LIVE) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("session ", session.session_id(), " is ",
+                   custos::v1::SessionState_Name(session.state()),
+                   session.ended_by().empty()
+                       ? ""
+                       : absl::StrCat(" (by ", session.ended_by(), ")"),
+                   "; nothing more is shown"));
+}
+
+absl::Status SessionStore::StillLive(absl::string_view session_id,
+                                     absl::Time now) const {
+  MutexLock lock(&mu_);
+  auto session = LoadById(session_id, now);
+  if (!session.ok()) return session.status();
+  return SessionLive(*session);
+}
+
 absl::Status SessionStore::Count(absl::string_view session_id,
                                  int64_t page_views, int64_t actions,
                                  absl::Time now) {
@@ -242,15 +261,7 @@ absl::Status SessionStore::Count(absl::string_view session_id,
   if (!session.ok()) return session.status();
   // Only a live session is written back, so the state stored is the one
   // read: only the counters change.
-  if (session->state() != custos::v1::SESSION_LIVE) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("session ", session_id, " is ",
-                     custos::v1::SessionState_Name(session->state()),
-                     session->ended_by().empty()
-                         ? ""
-                         : absl::StrCat(" (by ", session->ended_by(), ")"),
-                     "; nothing more is shown"));
-  }
+  if (auto s = SessionLive(*session); !s.ok()) return s;
   if (auto s = NotEnding(session_id, "nothing more is shown"); !s.ok()) {
     return s;
   }

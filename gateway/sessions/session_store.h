@@ -68,6 +68,13 @@ class SessionStore {
   absl::Status Count(absl::string_view session_id, int64_t page_views,
                      int64_t actions, absl::Time now);
 
+  // OK while the session, as stored, is LIVE at `now` (an end only marked,
+  // MarkEnding, does not count): a view's or action's last check once its
+  // entry is in the log, since MarkEnding does not wait for those counted
+  // before it, so that one logged after an end applied serves nothing.
+  // FAILED_PRECONDITION saying its state otherwise; NOT_FOUND.
+  absl::Status StillLive(absl::string_view session_id, absl::Time now) const;
+
   // Refuses every use of the session while the returned mark is held:
   // Count, and ExchangeLink (without spending the link), answer
   // FAILED_PRECONDITION saying it is ending. For an end that is stored
@@ -135,6 +142,10 @@ extern const FilteredListSql kSessionListSql;
 // The session's state at `now`: LIVE or LINK_ISSUED past expiry is EXPIRED.
 custos::v1::SessionState SessionStateAt(
     const custos::v1::TakeIdentitySession& session, absl::Time now);
+
+// OK when the session is LIVE; FAILED_PRECONDITION saying its state (and
+// who ended it) otherwise.
+absl::Status SessionLive(const custos::v1::TakeIdentitySession& session);
 
 }  // namespace custos::gateway
 

@@ -273,6 +273,30 @@ TEST(SessionStoreTest, ASessionMarkedEndingServesNothingUntilTheMarkIsDropped) {
   EXPECT_EQ(store->ById("s_live", kNow)->state(), custos::v1::SESSION_REVOKED);
 }
 
+// A view's or action's check once logged goes by the file alone: an end
+// only marked leaves it OK (the view may be logged ahead of the end), one
+// stored fails it.
+TEST(SessionStoreTest, StillLiveFailsOnceAnEndIsStored) {
+  auto store = OpenStore("still-live.db");
+  ASSERT_TRUE(
+      store->Create(NewSession("s_live"), "h1", kNow + absl::Minutes(5)).ok());
+  EXPECT_EQ(store->StillLive("s_live", kNow).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store->ExchangeLink("h1", "", "t1", kNow).ok());
+  EXPECT_TRUE(store->StillLive("s_live", kNow).ok());
+
+  auto mark = store->MarkEnding("s_live");
+  EXPECT_TRUE(store->StillLive("s_live", kNow).ok());
+  ASSERT_TRUE(
+      store->End("s_live", custos::v1::SESSION_REVOKED, "dpo.eva", kNow).ok());
+  mark.reset();
+  const absl::Status live = store->StillLive("s_live", kNow);
+  EXPECT_EQ(live.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(live.message(), ::testing::HasSubstr("SESSION_REVOKED"));
+  EXPECT_EQ(store->StillLive("s_none", kNow).code(),
+            absl::StatusCode::kNotFound);
+}
+
 // Commits wait for fsync (synchronous=FULL): an acknowledged end or
 // revocation must not roll back on a power cut and bring the session back.
 TEST(SessionStoreTest, CommitsAreDurableAgainstAPowerCut) {
