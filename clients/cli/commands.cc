@@ -637,6 +637,16 @@ int Verify(const CommandOptions& options,
         return outcome.Fail(absl::StrCat("the log shrank from ", seen->size,
                                          " to ", report->entries, " entries"));
       }
+      // Checkpoints are never removed: a newest one older than the one seen
+      // leaves the entries between them unsigned, for anyone to rewrite
+      // before the next verify (--allow_unsigned_tail would let them pass,
+      // and the state would move back with them).
+      if (report->latest_checkpoint_size < seen->size) {
+        return outcome.Fail(absl::StrCat(
+            "the newest checkpoint is of size ", report->latest_checkpoint_size,
+            ", older than the one seen before (size ", seen->size,
+            "): signed checkpoints were removed"));
+      }
       if (report->root_at_size != seen->root_hash) {
         return outcome.Fail(absl::StrCat(
             "the log's first ", seen->size,

@@ -11,6 +11,7 @@
 #include "audit/entry.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
+#include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/sqlite_log_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -204,6 +205,26 @@ TEST_F(OfflineVerifyTest, StateChecksTheLogExtendsTheCheckpointSeenBefore) {
   Append("T-", 0, 4);
   EXPECT_EQ(Verify(), kExitNotVerified);
   EXPECT_THAT(err_.str(), HasSubstr("the log shrank from 5 to 4 entries"));
+}
+
+// Checkpoints removed back past the one seen: the entries between would
+// pass as an unsigned tail, and the state would move back with them.
+TEST_F(OfflineVerifyTest, StateRefusesANewestCheckpointOlderThanTheOneSeen) {
+  Append("T-", 0, 3);
+  Append("T-", 3, 6);
+  options_.allow_unsigned_tail = true;
+  ASSERT_EQ(Verify(), kExitOk) << err_.str();
+  {
+    auto db = audit::sqlite::Open(options_.db, SQLITE_OPEN_READWRITE);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_EQ(sqlite3_exec(db->get(), "DELETE FROM checkpoints WHERE size > 3",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  EXPECT_EQ(Verify(), kExitNotVerified);
+  EXPECT_THAT(err_.str(),
+              HasSubstr("the newest checkpoint is of size 3, older than the "
+                        "one seen before (size 6)"));
 }
 
 TEST_F(OfflineVerifyTest, StateThatHoldsNoCheckpointIsNoFirstUse) {
