@@ -182,7 +182,7 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
        after_logged = after_logged_.empty() ? nullptr
                                             : std::make_shared<const Steps>(
                                                   std::move(after_logged_))](
-          absl::StatusOr<custos::v1::LogEntry> entry) {
+          absl::StatusOr<custos::v1::LogEntry> entry) mutable {
         if (metrics != nullptr) {
           metrics->ObserveAppend(absl::Now() - queued);
           metrics->CountRequest(action,
@@ -192,6 +192,9 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
                                 category);
         }
         if (!entry.ok()) {
+          // What the steps hold (an end's mark on a grant) is let go before
+          // the caller hears, who may try again at once.
+          after_logged.reset();
           LogEvent("error", "log_unwritable",
                    absl::StrCat("refused ", action,
                                 ": the audit log cannot be written: ",
@@ -204,6 +207,7 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
         }
         const uint64_t index = entry->index();
         if (!answer.ok() || after_logged == nullptr) {
+          after_logged.reset();
           logged(answer, index);
           return;
         }
