@@ -109,12 +109,14 @@ class GatewayServer {
   std::string revoked_serials_file_;
   std::unique_ptr<policy::PolicyHolder> policies_;
   std::unique_ptr<policy::ReferenceDirectory> references_;
-  // Outlives the grant store: a draw's hold is released on the store's
-  // writer thread, after the grant is stored, until the store is closed.
+  // Declared before the grant store, so destroyed after it: a call's
+  // steps run on to the end, and release what they hold (a random check's
+  // draw, a consent hold, a session's ending mark) or check the sessions,
+  // on the store's writer thread, until the store is closed.
   RandomCheckDraws random_check_draws_;
-  std::unique_ptr<GrantStore> grants_;
   std::unique_ptr<ApprovalStore> approvals_;
   std::unique_ptr<SessionStore> sessions_;
+  std::unique_ptr<GrantStore> grants_;
   std::unique_ptr<CustomerData> customer_data_;
   std::unique_ptr<pki::ClientVerifier> verifier_;
   std::unique_ptr<Authenticator> authenticator_;
