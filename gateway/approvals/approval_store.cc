@@ -100,7 +100,7 @@ const FilteredListSql kPendingListSql = {
 }  // namespace internal
 
 absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
-    const std::string& path) {
+    const std::string& path, absl::Duration read_wait) {
   CUSTOS_ASSIGN_OR_RETURN(sqlite3 * db,
                           OpenSqliteFile(path, kSchema, "approvals"));
   // Files written before secure_delete was on keep what was deleted or
@@ -109,7 +109,7 @@ absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
     sqlite3_close_v2(db);
     return rebuilt;
   }
-  std::unique_ptr<ApprovalStore> store(new ApprovalStore(db));
+  std::unique_ptr<ApprovalStore> store(new ApprovalStore(db, read_wait));
   return store;
 }
 
@@ -488,16 +488,16 @@ std::unique_ptr<ApprovalStore::ConsentHold> ApprovalStore::StartWithdrawal(
   MutexLock lock(&mu_);
   ++withdrawing_[customer_id][partner];
   // Reads that took their hold before see no withdrawal in their check, so
-  // they are logged before this one's entry is appended. Bounded, as a
-  // stuck read must not hold a withdrawal back for ever: a read logged after
-  // a withdrawal stored still serves nothing (ConsentNotWithdrawn).
+  // they are logged before this one's entry is appended. Bounded (Open): a
+  // read logged after a withdrawal stored still serves nothing
+  // (ConsentNotWithdrawn).
   (void)mu_.AwaitWithTimeout(
       [this, customer = std::string(customer_id),
        partner = std::string(partner)]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         const auto readers = reading_.find(customer);
         return readers == reading_.end() || !readers->second.contains(partner);
       },
-      absl::Seconds(5));
+      read_wait_);
   return std::unique_ptr<ConsentHold>(new ConsentHold(
       this, &withdrawing_, std::string(customer_id), std::string(partner)));
 }

@@ -40,8 +40,10 @@ struct StoredPendingRequest {
 
 class ApprovalStore {
  public:
+  // `read_wait` bounds how long StartWithdrawal waits for the reads under
+  // a consent: a stuck read must not hold a withdrawal back for ever.
   static absl::StatusOr<std::unique_ptr<ApprovalStore>> Open(
-      const std::string& path);
+      const std::string& path, absl::Duration read_wait = absl::Seconds(5));
   ~ApprovalStore();
 
   absl::Status PutTrip(const custos::v1::Trip& trip);
@@ -132,12 +134,12 @@ class ApprovalStore {
   // Withdraws `partner`'s consent from `customer_id` in ListConsents at
   // once, ahead of PutConsent, then waits, without the lock, until the
   // reads under it that began before (UseConsent) are logged, for at most
-  // a few seconds: so that a withdrawal whose entry is appended after this
-  // returns follows in the log the reads allowed under the consent (one it
-  // gave up on serves nothing if logged after, see ConsentNotWithdrawn).
-  // Lifted when the result is destroyed, by when PutConsent has stored the
-  // withdrawal or its entry or store failed (the consent then holds as
-  // before). Not while holding a UseConsent.
+  // the store's `read_wait` (Open): so that a withdrawal whose entry is
+  // appended after this returns follows in the log the reads allowed under
+  // the consent (one it gave up on serves nothing if logged after, see
+  // ConsentNotWithdrawn). Lifted when the result is destroyed, by when
+  // PutConsent has stored the withdrawal or its entry or store failed (the
+  // consent then holds as before). Not while holding a UseConsent.
   std::unique_ptr<ConsentHold> StartWithdrawal(absl::string_view customer_id,
                                                absl::string_view partner);
 
@@ -157,8 +159,10 @@ class ApprovalStore {
   bool HasTokens() const;
 
  private:
-  explicit ApprovalStore(sqlite3* db)
-      : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
+  ApprovalStore(sqlite3* db, absl::Duration read_wait)
+      : read_wait_(read_wait),
+        db_(db),
+        statements_(std::make_unique<SqliteStatements>(db)) {}
   // Passes every request made in [made_from, made_before) to `request`
   // and, when given, every trip to `trip_notes`, which clear free text in
   // place and return true when they did; stores those and truncates the
@@ -182,6 +186,7 @@ class ApprovalStore {
   // The customer's consents as the file has them, cached in consents_.
   absl::StatusOr<std::vector<custos::v1::PartnerConsent>> StoredConsents(
       absl::string_view customer_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const absl::Duration read_wait_;
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   // DropLapsedNotes has read the requests made before this.

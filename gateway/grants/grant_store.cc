@@ -45,7 +45,7 @@ custos::v1::GrantState StateAt(const custos::v1::Grant& grant, absl::Time now) {
 }
 
 absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
-    const std::string& path) {
+    const std::string& path, absl::Duration read_wait) {
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite3 * db,
       OpenSqliteFile(
@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
     sqlite3_close_v2(db);
     return cleared;
   }
-  std::unique_ptr<GrantStore> store(new GrantStore(db));
+  std::unique_ptr<GrantStore> store(new GrantStore(db, read_wait));
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
   return store;
 }
@@ -351,15 +351,14 @@ absl::StatusOr<std::unique_ptr<GrantStore::PendingEnd>> GrantStore::StartEnd(
   ending_[grant_id] = state;
   // No read is counted from here on; those counted before are logged before
   // the end's entry is appended, or a read allowed in the log could follow
-  // the end. Bounded, as a stuck read must not hold a revocation back for
-  // ever: a read logged after an applied end still serves nothing
-  // (StillServing).
+  // the end. Bounded (Open): a read logged after an applied end still
+  // serves nothing (StillServing).
   const std::string id(grant_id);
   (void)mu_.AwaitWithTimeout(
       [this, &id]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return !reads_in_flight_.contains(id);
       },
-      absl::Seconds(5));
+      read_wait_);
   return std::unique_ptr<PendingEnd>(new PendingEnd(this, id));
 }
 

@@ -35,8 +35,10 @@ namespace custos::gateway {
 
 class GrantStore {
  public:
+  // `read_wait` bounds how long StartEnd waits for the reads under a grant:
+  // a stuck read must not hold an end back for ever.
   static absl::StatusOr<std::unique_ptr<GrantStore>> Open(
-      const std::string& path);
+      const std::string& path, absl::Duration read_wait = absl::Seconds(5));
   ~GrantStore();
 
   // Queues a new grant for the store's writer thread, which stores it in one
@@ -94,11 +96,12 @@ class GrantStore {
   // reads it as `state` (ENDED or REVOKED), AddRecordsRead refuses it, and
   // StartEnd refuses a second end. Then waits, without the lock, until the
   // reads counted under it before (their ReadInFlight) are logged, for at
-  // most a few seconds: so that an end whose entry is appended after this
-  // returns follows in the log every read allowed under the grant. Not
-  // while holding a ReadInFlight. NOT_FOUND naming grant_id;
-  // FAILED_PRECONDITION when the grant is not ACTIVE at `now` or is being
-  // ended already.
+  // most the store's `read_wait` (Open): so that an end whose entry is
+  // appended after this returns follows in the log the reads allowed under
+  // the grant (one it gave up on serves nothing if logged after the end
+  // applied, see StillServing). Not while holding a ReadInFlight. NOT_FOUND
+  // naming grant_id; FAILED_PRECONDITION when the grant is not ACTIVE at `now`
+  // or is being ended already.
   absl::StatusOr<std::unique_ptr<PendingEnd>> StartEnd(
       absl::string_view grant_id, custos::v1::GrantState state, absl::Time now);
 
@@ -172,8 +175,10 @@ class GrantStore {
     CreateDone done;
   };
 
-  explicit GrantStore(sqlite3* db)
-      : db_(db), statements_(std::make_unique<SqliteStatements>(db)) {}
+  GrantStore(sqlite3* db, absl::Duration read_wait)
+      : read_wait_(read_wait),
+        db_(db),
+        statements_(std::make_unique<SqliteStatements>(db)) {}
   void WriterLoop();
   // Stores `batch` and the counts not yet in the file in one transaction;
   // the outcome of each queued item, in order.
@@ -206,6 +211,7 @@ class GrantStore {
   // no longer ACTIVE, and no later StartEnd can have marked it again).
   void CancelEnd(const std::string& grant_id);
 
+  const absl::Duration read_wait_;
   mutable Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);

@@ -37,8 +37,10 @@ custos::v1::Grant NewGrant(const std::string& id, absl::Duration lifetime) {
   return grant;
 }
 
+// Ends wait for reads without a bound, so that no test races the store's.
 std::unique_ptr<GrantStore> OpenStore(const std::string& name) {
-  auto store = GrantStore::Open(absl::StrCat(getenv("TEST_TMPDIR"), "/", name));
+  auto store = GrantStore::Open(absl::StrCat(getenv("TEST_TMPDIR"), "/", name),
+                                absl::InfiniteDuration());
   EXPECT_TRUE(store.ok()) << store.status();
   return *std::move(store);
 }
