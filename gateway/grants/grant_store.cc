@@ -17,11 +17,6 @@ absl::Status SqlError(sqlite3* db, absl::string_view context) {
   return SqliteUnavailable(db, "grants", context);
 }
 
-custos::v1::Grant WithStateAt(custos::v1::Grant grant, absl::Time now) {
-  grant.set_state(StateAt(grant, now));
-  return grant;
-}
-
 }  // namespace
 
 namespace internal {
@@ -446,7 +441,7 @@ absl::StatusOr<Page<custos::v1::Grant>> GrantStore::List(
       [&](custos::v1::Grant& grant) ABSL_NO_THREAD_SAFETY_ANALYSIS {
         grant.set_records_read(grant.records_read() +
                                UnstoredReads(grant.grant_id()));
-        grant = WithStateAt(std::move(grant), now);
+        grant.set_state(UsableStateAt(grant, now));
         return !active_only || grant.state() == custos::v1::GRANT_ACTIVE;
       });
 }

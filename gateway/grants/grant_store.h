@@ -155,7 +155,8 @@ class GrantStore {
   // read), for tests.
   int synchronous() const;
 
-  // Grants matching the filters (empty matches all), newest first, `limit`
+  // Grants matching the filters (empty matches all), in their state as Get
+  // reads it (a grant being ended is not ACTIVE), newest first, `limit`
   // to a page, from the page `page_token` names (empty: the first).
   // INVALID_ARGUMENT naming page_token for a token not of this list.
   absl::StatusOr<Page<custos::v1::Grant>> List(

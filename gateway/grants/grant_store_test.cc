@@ -156,7 +156,7 @@ TEST(GrantStoreTest, CountsNothingUnderAGrantNoLongerActive) {
 }
 
 // An end started ahead of its entry takes the grant out of use at once:
-// reads are refused and Get reads it as the state it is ending to. End
+// reads are refused and Get and List read it as the state it is ending to. End
 // applies it; an end given up (its entry not written) gives the grant back.
 TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   auto store = OpenStore("ending.db");
@@ -172,6 +172,11 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   EXPECT_TRUE(store->StillServing("g_1", kNow).ok());
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_REVOKED);
   EXPECT_EQ(store->Get("g_1", kNow)->records_read(), 2u);
+  const auto listed = store->List("", "acme", false, kNow, 10, "");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].state(), custos::v1::GRANT_REVOKED);
+  EXPECT_TRUE(store->List("", "acme", true, kNow, 10, "")->items.empty());
   EXPECT_EQ(
       store->StartEnd("g_1", custos::v1::GRANT_ENDED, kNow).status().code(),
       absl::StatusCode::kFailedPrecondition);
@@ -179,6 +184,7 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   pending->reset();
   EXPECT_TRUE(store->StillServing("g_1", kNow).ok());
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_ACTIVE);
+  EXPECT_EQ(store->List("", "acme", true, kNow, 10, "")->items.size(), 1u);
   ASSERT_TRUE(store->AddRecordsRead("g_1", 1, 1000, kNow).ok());
 
   auto ending = store->StartEnd("g_1", custos::v1::GRANT_ENDED, kNow);
