@@ -363,14 +363,9 @@ absl::Status SetConsent(AuditedCall& call, const Gateway& gateway,
   consent.set_consented(request.consent());
   *consent.mutable_changed_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(call.now()));
-  // Consent given takes effect only once its entry is durable: it lets a
-  // partner in, so it must never apply without its record. A withdrawal
-  // takes effect before its entry is appended, as a grant's revocation does
-  // (GrantStore::StartEnd): applied only once stored, it would let the
-  // partner's reads through, and into the log after it, for a group commit
-  // (and it waits for the reads already past their check to be logged).
-  // It lapses with the step, so a withdrawal not logged or not stored (the
-  // customer is told so) leaves the consent as it was.
+  // Consent given applies only once its entry is durable, as it lets a
+  // partner in. A withdrawal applies before, as RevokeGrant does, or reads
+  // would follow it into the log; it lapses with the step if not stored.
   std::shared_ptr<ApprovalStore::ConsentHold> withdrawing;
   if (!consent.consented()) {
     withdrawing = gateway.approvals->StartWithdrawal(

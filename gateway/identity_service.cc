@@ -518,26 +518,18 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
         "session ", session->session_id(), " is ",
         custos::v1::SessionState_Name(session->state()), " already"));
   }
-  // The grant goes with the session when it was issued for the session
-  // alone: left active, it would go on serving reads and starting sessions.
-  // A revocation by the DPO or the customer also revokes a grant of the
-  // engineer's own that the session ran under: a revocation takes effect at
-  // once (DESIGN.md, rules 6 and 7), and a session started anew under that
-  // grant would undo it within seconds, unasked. The engineer ending their
-  // own session leaves their own grant alone.
+  // The grant goes with the session when issued for it alone, or when the
+  // DPO or customer revokes: a new session under the engineer's own grant
+  // would undo the revocation (DESIGN.md, rules 6 and 7).
   const bool revoked = state == custos::v1::SESSION_REVOKED;
   const bool end_grant = revoked || session->grant_issued_for_session();
-  // Uses of the session are refused from here on, not only once the end
-  // is stored: the end waits for its entry, and a page served in between
-  // would follow the revocation in the log. The step holds the mark and
-  // drops it when done: the end is stored, or it or its entry could not be
-  // written and the caller is told so.
+  // The session's uses are refused from here on, not only once the end is
+  // stored, or a page served in between would follow the end in the log;
+  // the step drops the mark when done.
   std::shared_ptr<const void> ending =
       gateway.sessions->MarkEnding(session->session_id());
-  // So is the grant the session ends with, as RevokeGrant takes a grant out
-  // of use: reads under it are refused from here on, and those counted
-  // before are logged ahead of this entry. A grant no longer active (ended,
-  // revoked, expired, or being ended) has nothing left to take away.
+  // So is its grant, as RevokeGrant does; one no longer active (or being
+  // ended) has nothing left to take away.
   std::shared_ptr<GrantStore::PendingEnd> grant_ending;
   if (end_grant) {
     auto pending = gateway.grants->StartEnd(

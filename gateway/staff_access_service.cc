@@ -240,13 +240,9 @@ absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
   }
   const custos::v1::GrantState state =
       revoke ? custos::v1::GRANT_REVOKED : custos::v1::GRANT_ENDED;
-  // Out of use before the entry is appended: applied only once the entry is
-  // durable, a revocation would otherwise let reads through (and into the
-  // log after it) for the length of a group commit. Should the entry or the
-  // end not be written, the caller is told nothing was done and the grant
-  // is usable again: kept refused, it would be refused by no record, and a
-  // retry of the end would be refused as one already made. (While the log
-  // cannot be written, reads are refused anyway.)
+  // Out of use before the entry is appended, or reads would follow the
+  // revocation into the log for a group commit. An end not logged or not
+  // stored gives the grant back, which no record would otherwise refuse.
   auto pending = gateway.grants->StartEnd(grant_id, state, call.now());
   if (!pending.ok()) return pending.status();
   // Of two ends racing, the store lets one win.

@@ -104,14 +104,10 @@ void GrantStore::StoreRecordsReadAsync(CreateDone done) {
 
 int GrantStore::synchronous() const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = nullptr;
-  int level = -1;
-  if (sqlite3_prepare_v2(db_, "PRAGMA synchronous", -1, &stmt, nullptr) ==
-          SQLITE_OK &&
-      sqlite3_step(stmt) == SQLITE_ROW) {
-    level = sqlite3_column_int(stmt, 0);
-  }
-  sqlite3_finalize(stmt);
+  sqlite3_stmt* stmt = statements_->Get("PRAGMA synchronous");
+  const int level =
+      sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+  sqlite3_reset(stmt);
   return level;
 }
 
