@@ -144,13 +144,12 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
     return s;
   }
   call.KeepUntilLogged(std::shared_ptr<const void>(std::move(in_flight)));
-  // An end that waits for no read (GrantStore::End alone, as when a
-  // session's revocation revokes its grant) may have its entry before this
-  // read's: then this read is logged after it, and must serve nothing.
-  call.AfterLogged(
-      [grants = gateway.grants, id = grant.grant_id(), now = call.now()] {
-        return grants->StillServing(id, now);
-      });
+  // An end that stopped waiting for this read (StartEnd waits a few
+  // seconds) may have its entry before this read's: then this read is
+  // logged after it, and must serve nothing.
+  call.AfterLogged([grants = gateway.grants, id = grant.grant_id()] {
+    return grants->StillServing(id);
+  });
   // A withdrawal waits for this read only a few seconds: one that gave up
   // and was stored before this read was logged leaves it nothing to serve.
   if (!partner.empty()) {

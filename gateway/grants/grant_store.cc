@@ -368,12 +368,12 @@ void GrantStore::CancelEnd(const std::string& grant_id) {
   ending_.erase(grant_id);
 }
 
-absl::Status GrantStore::StillServing(absl::string_view grant_id,
-                                      absl::Time now) const {
-  MutexLock lock(&mu_);
-  auto grant = LoadStored(grant_id);
-  if (!grant.ok()) return grant.status();
-  return Serving(*grant, StateAt(*grant, now));
+absl::Status GrantStore::StillServing(absl::string_view grant_id) const {
+  MutexLock lock(&ended_mu_);
+  auto it = ended_.find(grant_id);
+  if (it == ended_.end()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "grant ", grant_id, " is ", custos::v1::GrantState_Name(it->second)));
 }
 
 absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
@@ -397,6 +397,10 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
   // The file now has the grant's whole count, and its end.
   unstored_reads_.erase(grant_id);
   ending_.erase(grant_id);
+  {
+    MutexLock ended(&ended_mu_);
+    ended_[grant_id] = state;
+  }
   return *grant;
 }
 

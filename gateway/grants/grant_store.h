@@ -112,12 +112,14 @@ class GrantStore {
                                         custos::v1::GrantState state,
                                         absl::string_view by, absl::Time now);
 
-  // OK unless the grant had expired at `now` or an end was applied to it
-  // (End; one only started, StartEnd, does not count): a read's last check
-  // once its entry is in the log, so that a read logged after an end
-  // applied before it serves nothing. FAILED_PRECONDITION saying its state
-  // otherwise; NOT_FOUND.
-  absl::Status StillServing(absl::string_view grant_id, absl::Time now) const;
+  // OK unless an end was applied to the grant since the store opened (End;
+  // one only started, StartEnd, does not count): a read's last check once
+  // its entry is in the log, so that a read logged after an end applied
+  // before it serves nothing. (Its expiry was checked when it was counted,
+  // at the same time.) FAILED_PRECONDITION saying its state otherwise.
+  // Takes neither the store's lock nor the file: it runs on the log's
+  // completion thread, which must not wait out the writer's commits.
+  absl::Status StillServing(absl::string_view grant_id) const;
 
   // Counts `count` records served under a grant, unless that would take it
   // past `limit` records in all (RESOURCE_EXHAUSTED, saying how many are
@@ -225,6 +227,11 @@ class GrantStore {
   // Reads counted and not yet logged (ReadInFlight), by grant.
   absl::flat_hash_map<std::string, int> reads_in_flight_ ABSL_GUARDED_BY(mu_);
 
+  // The grants End applied since the store opened, and their state, for
+  // StillServing. Taken after mu_ when both are.
+  mutable Mutex ended_mu_;
+  absl::flat_hash_map<std::string, custos::v1::GrantState> ended_
+      ABSL_GUARDED_BY(ended_mu_);
   Mutex queue_mu_;
   std::vector<Queued> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;

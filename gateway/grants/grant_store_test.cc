@@ -169,7 +169,7 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.message(), ::testing::HasSubstr("g_1 is GRANT_REVOKED"));
   // Reads logged before the end's entry are served.
-  EXPECT_TRUE(store->StillServing("g_1", kNow).ok());
+  EXPECT_TRUE(store->StillServing("g_1").ok());
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_REVOKED);
   EXPECT_EQ(store->Get("g_1", kNow)->records_read(), 2u);
   const auto listed = store->List("", "acme", false, kNow, 10, "");
@@ -182,7 +182,7 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
       absl::StatusCode::kFailedPrecondition);
 
   pending->reset();
-  EXPECT_TRUE(store->StillServing("g_1", kNow).ok());
+  EXPECT_TRUE(store->StillServing("g_1").ok());
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_ACTIVE);
   EXPECT_EQ(store->List("", "acme", true, kNow, 10, "")->items.size(), 1u);
   ASSERT_TRUE(store->AddRecordsRead("g_1", 1, 1000, kNow).ok());
@@ -194,7 +194,7 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   EXPECT_EQ(ended->records_read(), 3u);
   ending->reset();
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_ENDED);
-  EXPECT_EQ(store->StillServing("g_1", kNow).code(),
+  EXPECT_EQ(store->StillServing("g_1").code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store->AddRecordsRead("g_1", 1, 1000, kNow).code(),
             absl::StatusCode::kFailedPrecondition);
