@@ -2518,6 +2518,27 @@ gateway::GatewayOptions OwnGatewayOptions(const std::string& name) {
   return options;
 }
 
+// OwnGatewayOptions with a staff directory of its own: an active DPO
+// (dora.dpo) and `entries` (textproto of more staff and customers).
+gateway::GatewayOptions OwnGatewayOptionsWithDirectory(
+    const std::string& name, const std::string& entries) {
+  gateway::GatewayOptions options = OwnGatewayOptions(name);
+  options.directory_file = options.data_dir + "-directory.textproto";
+  std::ofstream directory(options.directory_file);
+  directory << R"pb(
+        staff {
+          staff_id: "dora.dpo"
+          display_name: "Dora de Jong"
+          roles: "dpo"
+          contract: DUTCH_EMPLOYMENT
+          confidentiality_clause: true
+          contract_start: "2020-01-01"
+          active: true
+        }
+      )pb" << entries;
+  return options;
+}
+
 // Authorizes `context` as `customer` of a gateway of a test's own.
 void AsCustomerOf(const gateway::GatewayOptions& options,
                   grpc::ClientContext& context, const std::string& customer) {
@@ -2563,28 +2584,15 @@ grpc::Status DecideAsCustomer(const gateway::GatewayOptions& options,
 // A partner that has left the staff directory keeps the consents customers
 // gave it: the customer can still withdraw one, but no one can give it anew.
 TEST(PartnerConsentTest, ADepartedPartnersConsentCanStillBeWithdrawn) {
-  gateway::GatewayOptions options = OwnGatewayOptions("departed");
-  options.directory_file = options.data_dir + "-directory.textproto";
-  {
-    std::ofstream directory(options.directory_file);
-    directory << R"pb(
-      staff {
-        staff_id: "dora.dpo"
-        display_name: "Dora de Jong"
-        roles: "dpo"
-        contract: DUTCH_EMPLOYMENT
-        confidentiality_clause: true
-        contract_start: "2020-01-01"
-        active: true
-      }
-      customers {
-        customer_id: "acme"
-        name: "Acme Webshop B.V."
-        consented_partners: "oldpartner"
-        users { user_id: "acme.owner" display_name: "Sanne Koster" }
-      }
-    )pb";
-  }
+  gateway::GatewayOptions options =
+      OwnGatewayOptionsWithDirectory("departed", R"pb(
+        customers {
+          customer_id: "acme"
+          name: "Acme Webshop B.V."
+          consented_partners: "oldpartner"
+          users { user_id: "acme.owner" display_name: "Sanne Koster" }
+        }
+      )pb");
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   auto approvals =
@@ -2658,37 +2666,24 @@ TEST(CustomerLogTest, FilesACustomersReadsUnderTheirOwnAccount) {
 // A DPO whose contract has ended has no DPO powers left, though the role
 // is still in the directory and the certificate not yet revoked.
 TEST(InactiveStaffTest, AnInactiveDpoHasNoDpoPowers) {
-  gateway::GatewayOptions options = OwnGatewayOptions("inactive-dpo");
-  options.directory_file = options.data_dir + "-directory.textproto";
-  {
-    std::ofstream directory(options.directory_file);
-    directory << R"pb(
-      staff {
-        staff_id: "dora.dpo"
-        display_name: "Dora de Jong"
-        roles: "dpo"
-        contract: DUTCH_EMPLOYMENT
-        confidentiality_clause: true
-        contract_start: "2020-01-01"
-        active: true
-      }
-      staff {
-        staff_id: "otto.dpo"
-        display_name: "Otto Visser"
-        roles: "dpo"
-        contract: DUTCH_EMPLOYMENT
-        confidentiality_clause: true
-        contract_start: "2019-01-01"
-        contract_end: "2025-12-31"
-        active: false
-      }
-      customers {
-        customer_id: "acme"
-        name: "Acme Webshop B.V."
-        users { user_id: "acme.owner" display_name: "Sanne Koster" }
-      }
-    )pb";
-  }
+  gateway::GatewayOptions options =
+      OwnGatewayOptionsWithDirectory("inactive-dpo", R"pb(
+        staff {
+          staff_id: "otto.dpo"
+          display_name: "Otto Visser"
+          roles: "dpo"
+          contract: DUTCH_EMPLOYMENT
+          confidentiality_clause: true
+          contract_start: "2019-01-01"
+          contract_end: "2025-12-31"
+          active: false
+        }
+        customers {
+          customer_id: "acme"
+          name: "Acme Webshop B.V."
+          users { user_id: "acme.owner" display_name: "Sanne Koster" }
+        }
+      )pb");
   auto server = gateway::GatewayServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   const auto erase = [&](const std::string& dpo) {
