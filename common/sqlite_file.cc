@@ -183,4 +183,16 @@ absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
   return Rebuild(db, version, what);
 }
 
+int SynchronousLevel(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  int level = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &stmt, nullptr) ==
+          SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    level = sqlite3_column_int(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  return level;
+}
+
 }  // namespace custos

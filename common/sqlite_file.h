@@ -46,6 +46,10 @@ absl::Status RebuildOnce(sqlite3* db, int version, absl::string_view what);
 // file kept the checkpoint from finishing (the log then keeps its frames).
 absl::StatusOr<bool> TruncateWal(sqlite3* db, absl::string_view what);
 
+// `db`'s PRAGMA synchronous level (2 is FULL), or -1 when it cannot be
+// read: for tests of how durably a store commits.
+int SynchronousLevel(sqlite3* db);
+
 // UNAVAILABLE "<what>: <context>: <SQLite's message>".
 absl::Status SqliteUnavailable(sqlite3* db, absl::string_view what,
                                absl::string_view context);

@@ -104,11 +104,7 @@ void GrantStore::StoreRecordsReadAsync(CreateDone done) {
 
 int GrantStore::synchronous() const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get("PRAGMA synchronous");
-  const int level =
-      sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
-  sqlite3_reset(stmt);
-  return level;
+  return SynchronousLevel(db_);
 }
 
 absl::Status GrantStore::StoreRecordsRead() {

@@ -318,11 +318,7 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::End(
 
 int SessionStore::synchronous() const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get("PRAGMA synchronous");
-  const int level =
-      sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
-  sqlite3_reset(stmt);
-  return level;
+  return SynchronousLevel(db_);
 }
 
 absl::StatusOr<Page<custos::v1::TakeIdentitySession>> SessionStore::List(
