@@ -5,7 +5,7 @@
 // $TEST_UNDECLARED_OUTPUTS_DIR (or $CUSTOS_SCREENSHOTS).
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const web = process.env.WEB_URL;
@@ -57,6 +57,20 @@ function gone(pid) {
   return !existsSync(stat) || readFileSync(stat, 'utf8').split(') ')[1].startsWith('Z');
 }
 
+// Until every thread of `pid` is stopped (state T in /proc/<pid>/task/*/stat).
+async function untilStopped(pid) {
+  const stopped = () => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).every(
+          (task) => readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].startsWith('T'));
+    } catch {
+      return false;  // A thread ended while being read: look again.
+    }
+  };
+  for (let i = 0; i < 100 && !stopped(); i++) await sleep(50);
+  expect(stopped(), `custosd (${pid}) did not stop on SIGSTOP`);
+}
+
 async function stopCustosd() {
   process.kill(custosdPid, 'SIGTERM');
   for (let i = 0; i < 100 && !gone(custosdPid); i++) await sleep(100);
@@ -97,7 +111,8 @@ async function untilServed(load) {
 // What custos-web shows for an error custosd gives no reason for: a fixed
 // sentence, never gRPC's text (which names custosd's address).
 async function expectFixedError(page, response, status, sentence) {
-  expect(response.status() === status, `answered ${response.status()}, want ${status}`);
+  expect(response.status() === status,
+         `answered ${response.status()}, want ${status}: ${response.url()} ${(await page.content()).slice(0, 600)}`);
   const title = await text(page, 'h1');
   expect(title !== 'Refused', `titled ${title}`);
   const shown = await text(page, '#error');
@@ -365,6 +380,10 @@ await scenario('with custosd stopped or stalled, pages say so and the details go
   process.kill(custosdPid, 'SIGSTOP');
   let response;
   try {
+    // kill() only queues the stop; on a loaded machine custosd's threads can
+    // still answer a call for a moment, so the page waits until all of them
+    // are stopped.
+    await untilStopped(custosdPid);
     response = await page.goto(`${web}/portal`);
   } finally {
     process.kill(custosdPid, 'SIGCONT');
