@@ -9,15 +9,33 @@
 namespace custos::gateway {
 namespace {
 
+// The bytes of `value`'s first character: a whole UTF-8 sequence, never
+// part of one (a record's fields are proto3 strings, which a client refuses
+// to parse when they are not UTF-8); none when it does not start with one.
+absl::string_view FirstCharacter(absl::string_view value) {
+  if (value.empty()) return value;
+  const auto lead = static_cast<unsigned char>(value[0]);
+  const size_t length = lead < 0x80             ? 1
+                        : (lead & 0xE0) == 0xC0 ? 2
+                        : (lead & 0xF0) == 0xE0 ? 3
+                        : (lead & 0xF8) == 0xF0 ? 4
+                                                : 0;
+  if (length == 0 || length > value.size()) return {};
+  for (size_t i = 1; i < length; ++i) {
+    if ((static_cast<unsigned char>(value[i]) & 0xC0) != 0x80) return {};
+  }
+  return value.substr(0, length);
+}
+
 // Keeps the shape and little else: the first character, and for an e-mail
 // address its domain.
 std::string Mask(const std::string& value) {
   if (value.empty()) return value;
   const size_t at = value.find('@');
   if (at != std::string::npos && at > 0) {
-    return absl::StrCat(value.substr(0, 1), "***", value.substr(at));
+    return absl::StrCat(FirstCharacter(value), "***", value.substr(at));
   }
-  return absl::StrCat(value.substr(0, 1), "***");
+  return absl::StrCat(FirstCharacter(value), "***");
 }
 
 }  // namespace

@@ -24,6 +24,30 @@ std::unique_ptr<DemoCustomerData> OpenDemo(const std::string& name) {
   return *std::move(data);
 }
 
+// A mask keeps a whole first character, never the first byte of one: a
+// record's fields are proto3 strings, and a client refuses a response
+// holding one that is not UTF-8, after the read was logged and counted.
+TEST(MaskRecordsTest, KeepsAWholeFirstCharacter) {
+  std::vector<custos::v1::Record> records(4);
+  (*records[0].mutable_fields())["name"] = "\xC3\x89mile";            // Émile
+  (*records[1].mutable_fields())["name"] = "\xF0\x9F\x98\x80 Smile";  // U+1F600
+  (*records[2].mutable_fields())["name"] = "\xC3";  // A lead byte alone.
+  (*records[3].mutable_fields())["name"] = "Anna";
+  (*records[0].mutable_fields())["email"] = "\xC3\x98yvind@example.no";
+  (*records[1].mutable_fields())["email"] = "\x80x@example.no";
+  const std::vector<std::string> applied =
+      MaskRecords(custos::v1::SUBSCRIBERS,
+                  {"SUBSCRIBERS.name", "SUBSCRIBERS.email"}, records);
+  EXPECT_THAT(applied,
+              ::testing::ElementsAre("SUBSCRIBERS.name", "SUBSCRIBERS.email"));
+  EXPECT_EQ(records[0].fields().at("name"), "\xC3\x89***");
+  EXPECT_EQ(records[1].fields().at("name"), "\xF0\x9F\x98\x80***");
+  EXPECT_EQ(records[2].fields().at("name"), "***");
+  EXPECT_EQ(records[3].fields().at("name"), "A***");
+  EXPECT_EQ(records[0].fields().at("email"), "\xC3\x98***@example.no");
+  EXPECT_EQ(records[1].fields().at("email"), "***@example.no");
+}
+
 // The fields the demo says its records have are the ones they have: the
 // policy's masks are checked against them.
 TEST(DemoCustomerDataTest, SaysTheFieldsItsRecordsHave) {
