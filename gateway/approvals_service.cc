@@ -416,7 +416,7 @@ grpc::ServerUnaryReactor* ApprovalsService::RequestTrip(
     grpc::CallbackServerContext* context,
     const custos::v1::RequestTripRequest* request,
     custos::v1::RequestTripResponse* response) {
-  return Serve(gateway_, context, "Approvals.RequestTrip", response,
+  return Serve(gateway_, context, "Approvals.RequestTrip", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::RequestTrip(call, *gateway_, *request,
                                                      *response);
@@ -427,7 +427,7 @@ grpc::ServerUnaryReactor* ApprovalsService::DecideTrip(
     grpc::CallbackServerContext* context,
     const custos::v1::DecideTripRequest* request,
     custos::v1::DecideTripResponse* response) {
-  return Serve(gateway_, context, "Approvals.DecideTrip", response,
+  return Serve(gateway_, context, "Approvals.DecideTrip", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::DecideTrip(call, *gateway_, *request,
                                                     *response);
@@ -438,7 +438,7 @@ grpc::ServerUnaryReactor* ApprovalsService::ListTrips(
     grpc::CallbackServerContext* context,
     const custos::v1::ListTripsRequest* request,
     custos::v1::ListTripsResponse* response) {
-  return Serve(gateway_, context, "Approvals.ListTrips", response,
+  return Serve(gateway_, context, "Approvals.ListTrips", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::ListTrips(call, *gateway_, *request,
                                                    *response);
@@ -449,8 +449,8 @@ grpc::ServerUnaryReactor* ApprovalsService::ListPendingRequests(
     grpc::CallbackServerContext* context,
     const custos::v1::ListPendingRequestsRequest* request,
     custos::v1::ListPendingRequestsResponse* response) {
-  return Serve(gateway_, context, "Approvals.ListPendingRequests", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "Approvals.ListPendingRequests", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::ListPending(call, *gateway_, *request,
                                                      *response);
                });
@@ -460,8 +460,8 @@ grpc::ServerUnaryReactor* ApprovalsService::DecidePendingRequest(
     grpc::CallbackServerContext* context,
     const custos::v1::DecidePendingRequestRequest* request,
     custos::v1::DecidePendingRequestResponse* response) {
-  return Serve(gateway_, context, "Approvals.DecidePendingRequest", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "Approvals.DecidePendingRequest", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::DecidePending(call, *gateway_,
                                                        *request, *response);
                });
@@ -471,8 +471,8 @@ grpc::ServerUnaryReactor* ApprovalsService::SetPartnerConsent(
     grpc::CallbackServerContext* context,
     const custos::v1::SetPartnerConsentRequest* request,
     custos::v1::SetPartnerConsentResponse* response) {
-  return Serve(gateway_, context, "Approvals.SetPartnerConsent", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "Approvals.SetPartnerConsent", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::SetConsent(call, *gateway_, *request,
                                                     *response);
                });
@@ -482,8 +482,8 @@ grpc::ServerUnaryReactor* ApprovalsService::ListPartnerConsents(
     grpc::CallbackServerContext* context,
     const custos::v1::ListPartnerConsentsRequest* request,
     custos::v1::ListPartnerConsentsResponse* response) {
-  return Serve(gateway_, context, "Approvals.ListPartnerConsents", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "Approvals.ListPartnerConsents", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::ListConsents(call, *gateway_, *request,
                                                       *response);
                });

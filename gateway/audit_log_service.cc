@@ -248,7 +248,7 @@ grpc::ServerUnaryReactor* AuditLogService::ListEntries(
     grpc::CallbackServerContext* context,
     const custos::v1::ListEntriesRequest* request,
     custos::v1::ListEntriesResponse* response) {
-  return Serve(gateway_, context, "AuditLog.ListEntries", response,
+  return Serve(gateway_, context, "AuditLog.ListEntries", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::ListEntries(*gateway_, call, *request,
                                                      *response);
@@ -263,7 +263,7 @@ grpc::ServerUnaryReactor* AuditLogService::GetCheckpoint(
     grpc::CallbackServerContext* context,
     const custos::v1::GetCheckpointRequest* request,
     custos::v1::Checkpoint* response) {
-  return Serve(gateway_, context, "AuditLog.GetCheckpoint", response,
+  return Serve(gateway_, context, "AuditLog.GetCheckpoint", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::GetCheckpoint(*gateway_, call,
                                                        *request, *response);
@@ -274,8 +274,8 @@ grpc::ServerUnaryReactor* AuditLogService::GetInclusionProof(
     grpc::CallbackServerContext* context,
     const custos::v1::GetInclusionProofRequest* request,
     custos::v1::InclusionProof* response) {
-  return Serve(gateway_, context, "AuditLog.GetInclusionProof", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "AuditLog.GetInclusionProof", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::GetInclusionProof(*gateway_, call,
                                                            *request, *response);
                });
@@ -285,8 +285,8 @@ grpc::ServerUnaryReactor* AuditLogService::GetConsistencyProof(
     grpc::CallbackServerContext* context,
     const custos::v1::GetConsistencyProofRequest* request,
     custos::v1::ConsistencyProof* response) {
-  return Serve(gateway_, context, "AuditLog.GetConsistencyProof", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "AuditLog.GetConsistencyProof", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::GetConsistencyProof(
                      *gateway_, call, *request, *response);
                });
@@ -296,10 +296,11 @@ grpc::ServerUnaryReactor* AuditLogService::Erase(
     grpc::CallbackServerContext* context,
     const custos::v1::EraseRequest* request,
     custos::v1::EraseResponse* response) {
-  return Serve(
-      gateway_, context, "AuditLog.Erase", response, [&](AuditedCall& call) {
-        return custos::gateway::Erase(*gateway_, call, *request, *response);
-      });
+  return Serve(gateway_, context, "AuditLog.Erase", *request, response,
+               [&](AuditedCall& call) {
+                 return custos::gateway::Erase(*gateway_, call, *request,
+                                               *response);
+               });
 }
 
 }  // namespace custos::gateway

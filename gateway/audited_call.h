@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "gateway/auth.h"
 #include "gateway/gateway.h"
+#include "gateway/validate.h"
 #include "proto/custos/v1/audit.pb.h"
 
 namespace custos::gateway {
@@ -128,14 +129,18 @@ struct HasLogIndex<
 
 // Serves one RPC: `body(call)` decides the answer and fills `response`,
 // then the call is logged and finished; a response with a log_index field
-// gets the entry's index. Every handler of every service is one Serve.
-template <typename Response, typename Body>
+// gets the entry's index. A request carrying fields this build does not
+// know is refused before `body` sees it (ValidateKnownFields). Every
+// handler of every service is one Serve.
+template <typename Request, typename Response, typename Body>
 grpc::ServerUnaryReactor* Serve(const Gateway* gateway,
                                 grpc::CallbackServerContext* context,
-                                absl::string_view action, Response* response,
+                                absl::string_view action,
+                                const Request& request, Response* response,
                                 Body body) {
   AuditedCall call(gateway, context, action);
-  absl::Status answer = body(call);
+  absl::Status answer = ValidateKnownFields(request);
+  if (answer.ok()) answer = body(call);
   if constexpr (internal::HasLogIndex<Response>::value) {
     return call.Finish(std::move(answer), [response](uint64_t index) {
       response->set_log_index(index);

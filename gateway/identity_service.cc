@@ -610,8 +610,8 @@ grpc::ServerUnaryReactor* TakeIdentityService::StartSession(
     grpc::CallbackServerContext* context,
     const custos::v1::StartSessionRequest* request,
     custos::v1::StartSessionResponse* response) {
-  return Serve(gateway_, context, "TakeIdentity.StartSession", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "TakeIdentity.StartSession", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::Start(call, *gateway_, *request,
                                                *response);
                });
@@ -621,8 +621,8 @@ grpc::ServerUnaryReactor* TakeIdentityService::ExchangeLink(
     grpc::CallbackServerContext* context,
     const custos::v1::ExchangeLinkRequest* request,
     custos::v1::ExchangeLinkResponse* response) {
-  return Serve(gateway_, context, "TakeIdentity.ExchangeLink", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "TakeIdentity.ExchangeLink", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::Exchange(call, *gateway_, *request,
                                                   *response);
                });
@@ -632,7 +632,7 @@ grpc::ServerUnaryReactor* TakeIdentityService::ViewPage(
     grpc::CallbackServerContext* context,
     const custos::v1::ViewPageRequest* request,
     custos::v1::ViewPageResponse* response) {
-  return Serve(gateway_, context, "TakeIdentity.ViewPage", response,
+  return Serve(gateway_, context, "TakeIdentity.ViewPage", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::View(call, *gateway_, *request,
                                               *response);
@@ -643,8 +643,8 @@ grpc::ServerUnaryReactor* TakeIdentityService::PerformAction(
     grpc::CallbackServerContext* context,
     const custos::v1::PerformActionRequest* request,
     custos::v1::PerformActionResponse* response) {
-  return Serve(gateway_, context, "TakeIdentity.PerformAction", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "TakeIdentity.PerformAction", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::Perform(call, *gateway_, *request,
                                                  *response);
                });
@@ -654,7 +654,7 @@ grpc::ServerUnaryReactor* TakeIdentityService::EndSession(
     grpc::CallbackServerContext* context,
     const custos::v1::EndSessionRequest* request,
     custos::v1::EndSessionResponse* response) {
-  return Serve(gateway_, context, "TakeIdentity.EndSession", response,
+  return Serve(gateway_, context, "TakeIdentity.EndSession", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::End(call, *gateway_, *request,
                                              *response);
@@ -665,8 +665,8 @@ grpc::ServerUnaryReactor* TakeIdentityService::ListSessions(
     grpc::CallbackServerContext* context,
     const custos::v1::ListSessionsRequest* request,
     custos::v1::ListSessionsResponse* response) {
-  return Serve(gateway_, context, "TakeIdentity.ListSessions", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "TakeIdentity.ListSessions", *request,
+               response, [&](AuditedCall& call) {
                  return custos::gateway::ListAll(call, *gateway_, *request,
                                                  *response);
                });

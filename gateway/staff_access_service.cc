@@ -264,8 +264,8 @@ grpc::ServerUnaryReactor* StaffAccessService::RequestAccess(
     grpc::CallbackServerContext* context,
     const custos::v1::RequestAccessRequest* request,
     custos::v1::RequestAccessResponse* response) {
-  return Serve(gateway_, context, "StaffAccess.RequestAccess", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "StaffAccess.RequestAccess", *request,
+               response, [&](AuditedCall& call) {
                  return DecideRequestAccess(*gateway_, call, *request,
                                             *response);
                });
@@ -302,8 +302,8 @@ grpc::ServerUnaryReactor* StaffAccessService::ReadCustomerData(
     grpc::CallbackServerContext* context,
     const custos::v1::ReadCustomerDataRequest* request,
     custos::v1::ReadCustomerDataResponse* response) {
-  return Serve(gateway_, context, "StaffAccess.ReadCustomerData", response,
-               [&](AuditedCall& call) {
+  return Serve(gateway_, context, "StaffAccess.ReadCustomerData", *request,
+               response, [&](AuditedCall& call) {
                  return ReadData(*gateway_, call, *request, *response);
                });
 }
@@ -312,7 +312,7 @@ grpc::ServerUnaryReactor* StaffAccessService::ListGrants(
     grpc::CallbackServerContext* context,
     const custos::v1::ListGrantsRequest* request,
     custos::v1::ListGrantsResponse* response) {
-  return Serve(gateway_, context, "StaffAccess.ListGrants", response,
+  return Serve(gateway_, context, "StaffAccess.ListGrants", *request, response,
                [&](AuditedCall& call) {
                  return custos::gateway::ListGrants(*gateway_, call, *request,
                                                     *response);
@@ -323,7 +323,7 @@ grpc::ServerUnaryReactor* StaffAccessService::EndGrant(
     grpc::CallbackServerContext* context,
     const custos::v1::EndGrantRequest* request,
     custos::v1::EndGrantResponse* response) {
-  return Serve(gateway_, context, "StaffAccess.EndGrant", response,
+  return Serve(gateway_, context, "StaffAccess.EndGrant", *request, response,
                [&](AuditedCall& call) {
                  return EndOrRevoke(*gateway_, call, request->grant_id(),
                                     /*revoke=*/false, "",
@@ -336,7 +336,7 @@ grpc::ServerUnaryReactor* StaffAccessService::RevokeGrant(
     grpc::CallbackServerContext* context,
     const custos::v1::RevokeGrantRequest* request,
     custos::v1::RevokeGrantResponse* response) {
-  return Serve(gateway_, context, "StaffAccess.RevokeGrant", response,
+  return Serve(gateway_, context, "StaffAccess.RevokeGrant", *request, response,
                [&](AuditedCall& call) {
                  return EndOrRevoke(*gateway_, call, request->grant_id(),
                                     /*revoke=*/true, request->reason(),

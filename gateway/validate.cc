@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -10,6 +13,8 @@
 #include "absl/time/civil_time.h"
 #include "common/page_token.h"
 #include "gateway/directory.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace custos::gateway {
 namespace {
@@ -138,6 +143,53 @@ absl::Status ValidateMintedId(absl::string_view field, absl::string_view value,
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status KnownFieldsIn(const google::protobuf::Message& message,
+                           const std::string& path) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  if (const google::protobuf::UnknownFieldSet& unknown =
+          reflection->GetUnknownFields(message);
+      !unknown.empty()) {
+    return Invalid(path.empty() ? "request" : path,
+                   absl::StrCat("no field numbered ", unknown.field(0).number(),
+                                " in ", message.GetDescriptor()->full_name(),
+                                "; expected only its known fields"));
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() !=
+        google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    const std::string name =
+        path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    if (!field->is_repeated()) {
+      if (auto s = KnownFieldsIn(reflection->GetMessage(message, field), name);
+          !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+      if (auto s =
+              KnownFieldsIn(reflection->GetRepeatedMessage(message, field, i),
+                            absl::StrCat(name, "[", i, "]"));
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateKnownFields(const google::protobuf::Message& request) {
+  return KnownFieldsIn(request, "");
+}
+
 absl::Status ValidateRequestAccess(
     const custos::v1::RequestAccessRequest& request,
     const policy::Policy& policy) {
@@ -161,12 +213,20 @@ absl::Status ValidateRequestAccess(
       !s.ok()) {
     return s;
   }
+  // Each kind once: the grant, and a refusal's reasons (one per kind the
+  // category does not reach), list them, so repeats would only swell them.
+  absl::flat_hash_set<int> kinds;
   for (int i = 0; i < request.data_kinds_size(); ++i) {
     const int kind = request.data_kinds(i);
     if (kind == custos::v1::DATA_KIND_UNSPECIFIED ||
         !custos::v1::DataKind_IsValid(kind)) {
       return Invalid(absl::StrCat("data_kinds[", i, "]"),
                      absl::StrCat("a known DataKind, got ", kind));
+    }
+    if (!kinds.insert(kind).second) {
+      return Invalid(absl::StrCat("data_kinds[", i, "]"),
+                     absl::StrCat("each DataKind once, got ",
+                                  custos::v1::DataKind_Name(kind), " again"));
     }
   }
   if (request.has_duration()) {
@@ -362,6 +422,11 @@ absl::Status ValidateStartSession(
   if (auto s = ValidateDeviceId("device_id", request.device_id(), false);
       !s.ok())
     return s;
+  if (request.customer_requested_actions_size() > kMostRequestedActions) {
+    return Invalid("customer_requested_actions",
+                   absl::StrCat("at most ", kMostRequestedActions, ", got ",
+                                request.customer_requested_actions_size()));
+  }
   for (int i = 0; i < request.customer_requested_actions_size(); ++i) {
     const auto& a = request.customer_requested_actions(i);
     if (auto s = ValidateId(

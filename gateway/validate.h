@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
 #include "policy/policy.h"
 #include "proto/custos/v1/access.pb.h"
 #include "proto/custos/v1/approvals.pb.h"
@@ -15,6 +16,17 @@
 #include "proto/custos/v1/identity.pb.h"
 
 namespace custos::gateway {
+
+// OK unless `request`, or a message within it, carries a field this build
+// does not know (a newer client's, or bytes meant to ride along): stores
+// keep whole parts of requests (a justification, a pending request), and
+// what no one validated must not reach them. INVALID_ARGUMENT naming where
+// and the field's number. Every RPC's request is checked (Serve).
+absl::Status ValidateKnownFields(const google::protobuf::Message& request);
+
+// At most this many customer-requested actions in one take-identity
+// session: each is looked up in the ticket system as the session starts.
+inline constexpr int kMostRequestedActions = 16;
 
 absl::Status ValidateRequestAccess(
     const custos::v1::RequestAccessRequest& request,

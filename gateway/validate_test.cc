@@ -1,5 +1,7 @@
 #include "gateway/validate.h"
 
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "policy/default_policy.h"
 
@@ -68,6 +70,12 @@ TEST(ValidateRequestAccessTest, NamesTheFieldAndWhatWasExpected) {
        "data_kinds[0]: a known DataKind, got 0"},
       {[](auto& r) { r.add_data_kinds(static_cast<custos::v1::DataKind>(99)); },
        "data_kinds[0]: a known DataKind, got 99"},
+      {[](auto& r) {
+         r.add_data_kinds(custos::v1::ACCOUNT);
+         r.add_data_kinds(custos::v1::CAMPAIGNS);
+         r.add_data_kinds(custos::v1::ACCOUNT);
+       },
+       "data_kinds[2]: each DataKind once, got ACCOUNT again"},
       {[](auto& r) { r.mutable_duration()->set_seconds(-5); },
        "duration: more than 0 and at most 30 days"},
       {[](auto& r) { r.set_device_id("anna@example.nl"); }, kNotADeviceId},
@@ -214,6 +222,17 @@ TEST(ValidateTest, LogAndIdentityCalls) {
   EXPECT_EQ(FirstError(ValidateStartSession, start),
             "customer_requested_actions[0].customer_request_ref: required");
   start.clear_customer_requested_actions();
+  // Each is a lookup in the ticket system as the session starts.
+  for (int i = 0; i <= kMostRequestedActions; ++i) {
+    auto* action = start.add_customer_requested_actions();
+    action->set_action("send_test_mail");
+    action->set_customer_request_ref(absl::StrCat("REQ-", i));
+  }
+  EXPECT_EQ(FirstError(ValidateStartSession, start),
+            "customer_requested_actions: at most 16, got 17");
+  start.mutable_customer_requested_actions()->RemoveLast();
+  EXPECT_EQ(FirstError(ValidateStartSession, start), "");
+  start.clear_customer_requested_actions();
   // A grant id is only ever one the gateway minted: anything else would
   // reach the log in the refusal's reason.
   start.set_grant_id(std::string(5000, 'g') + "\n\x1b[2J");
@@ -256,6 +275,32 @@ TEST(ValidateTest, LogAndIdentityCalls) {
   custos::v1::ListTripsRequest trips;
   trips.set_page_token("t7");
   EXPECT_EQ(FirstError(ValidateListTrips, trips), "");
+}
+
+TEST(ValidateKnownFieldsTest, NamesWhereAFieldOfNoKnownNumberSits) {
+  custos::v1::StartSessionRequest start;
+  start.set_customer_id("acme");
+  start.mutable_justification()->set_category("support");
+  start.add_customer_requested_actions()->set_action("send_test_mail");
+  start.add_customer_requested_actions()->set_action("resend");
+  EXPECT_TRUE(ValidateKnownFields(start).ok());
+
+  custos::v1::CustomerRequestedAction* second =
+      start.mutable_customer_requested_actions(1);
+  second->GetReflection()->MutableUnknownFields(second)->AddLengthDelimited(
+      77, "a note no one checked");
+  const absl::Status nested = ValidateKnownFields(start);
+  EXPECT_EQ(nested.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(nested.message(),
+            "customer_requested_actions[1]: no field numbered 77 in "
+            "custos.v1.CustomerRequestedAction; expected only its known "
+            "fields");
+
+  custos::v1::EndGrantRequest end;
+  end.GetReflection()->MutableUnknownFields(&end)->AddFixed32(5, 1);
+  EXPECT_EQ(ValidateKnownFields(end).message(),
+            "request: no field numbered 5 in custos.v1.EndGrantRequest; "
+            "expected only its known fields");
 }
 
 }  // namespace

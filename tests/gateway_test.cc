@@ -1336,6 +1336,23 @@ TEST_F(GatewayTest, RefusesMalformedRequestsNamingTheField) {
        },
        "justification.reference"},
       {[](auto& r) { r.set_customer_id("%00"); }, "customer_id"},
+      // Repeats would swell the grant and a refusal's reasons, one a kind.
+      {[](auto& r) {
+         for (int k = 0; k < 3; ++k) r.add_data_kinds(custos::v1::ACCOUNT);
+       },
+       "data_kinds[1]"},
+      // Fields this build does not know would ride along into grants.db and
+      // approvals.db (a justification, a pending request) unchecked.
+      {[](auto& r) {
+         r.GetReflection()
+             ->MutableUnknownFields(r.mutable_justification())
+             ->AddLengthDelimited(99, std::string(4096, 'x'));
+       },
+       "justification"},
+      {[](auto& r) {
+         r.GetReflection()->MutableUnknownFields(&r)->AddVarint(1000, 7);
+       },
+       "request"},
   };
   auto stub = custos::v1::StaffAccess::NewStub(StaffChannel("anna.support"));
   for (size_t i = 0; i < cases.size(); ++i) {
