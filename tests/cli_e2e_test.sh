@@ -13,8 +13,10 @@ cp "$TEST_SRCDIR/custos/policy/default_policy.textproto" "$policy"
 chmod u+w "$policy"
 revoked=$TEST_TMPDIR/revoked-serials
 : >"$revoked"
+# Five records a grant: the first read takes them all, and the next one
+# reaches the limit.
 "$custosd" --data_dir "$data" --listen 127.0.0.1:0 --policy "$policy" --metrics_listen 127.0.0.1:0 \
-  --revoked_serials "$revoked" >"$out" 2>&1 &
+  --revoked_serials "$revoked" --max_records_per_grant 5 >"$out" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -45,13 +47,22 @@ read_out=$("$custos" --as anna.support access read --grant "$grant" --kind SUBSC
 echo "$read_out"
 grep -q "^5 records; log entry #" <<<"$read_out" || fail "access read"
 grep -q "EMAIL" <<<"$read_out" || fail "no subscriber columns"
+# A limit reached has its own exit code, so that a script can tell it.
+set +e
+"$custos" --as anna.support access read --grant "$grant" --kind SUBSCRIBERS >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc -eq 10 ] || fail "read past the grant's records: exit $rc, want 10 (RESOURCE_EXHAUSTED)"
 "$custos" --as anna.support access list | grep -q "$grant" || fail "access list"
 "$custos" --as anna.support access end --grant "$grant" | grep -q "^ended $grant" || fail "access end"
 set +e
-"$custos" --as anna.support access read --grant "$grant" --kind ACCOUNT >/dev/null 2>&1
+ended_json=$("$custos" --as anna.support --output json access read --grant "$grant" --kind ACCOUNT 2>/dev/null)
 rc=$?
 set -e
-[ $rc -eq 1 ] || fail "read under an ended grant: exit $rc, want 1 (FAILED_PRECONDITION)"
+[ $rc -eq 9 ] || fail "read under an ended grant: exit $rc, want 9 (FAILED_PRECONDITION)"
+# The refusal's log index is a string, as in every answer.
+grep -q '"code": "FAILED_PRECONDITION"' <<<"$ended_json" || fail "no error object: $ended_json"
+grep -Eq '"log_index": "[0-9]+"' <<<"$ended_json" || fail "error's log_index not a string: $ended_json"
 
 json=$("$custos" --as anna.support --output json access request --customer acme --category support --ref SUP-1043)
 grep -q '"verdict": "ALLOW"' <<<"$json" || fail "json output lacks the verdict: $json"
@@ -79,6 +90,8 @@ grep -q "carl.contractor" <<<"$listing" && fail "anna sees carl's entry"
 
 all=$("$custos" --as dirk.dpo --output json log list)
 grep -q '"id": "carl.contractor"' <<<"$all" || fail "the DPO does not see carl's refusal"
+# Fields at their defaults are printed too: entry #0 has its index.
+grep -q '"index": "0"' <<<"$all" || fail "entry #0 without its index in JSON"
 
 "$custos" access request --customer acme --help | grep -q "^usage: .* access request --customer C" || fail "per-command help"
 # Flags before the command, with their values, as the usage line puts them.
@@ -183,6 +196,8 @@ rc=$?
 set -e
 [ $rc -eq 3 ] || fail "anna erased: exit $rc, want 3"
 "$custos" --as dirk.dpo log erase --subject anna.support | grep -q "^erased " || fail "DPO erase"
+nothing=$("$custos" --as dirk.dpo --output json log erase --subject nobody.at.all)
+grep -q '"values_erased": "0"' <<<"$nothing" || fail "an erase of nothing without values_erased: $nothing"
 
 # SIGHUP reloads the policy; a broken file keeps the old one running.
 version() { "$custos" --as anna.support --output json whoami | sed -n 's/.*"policy_version": "\(.*\)".*/\1/p'; }

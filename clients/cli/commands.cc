@@ -57,13 +57,51 @@ void Prepare(grpc::ClientContext& context, const CommandOptions& options) {
   }
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
+// Primitive fields are printed at their default values too: a script reads
+// entry #0's "index" or an erase's "values_erased": 0 like any other.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  const auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot write the answer as JSON: ",
+                                            status.message().as_string()));
+  }
   return json;
+}
+
+// Writes `message` to `out` as JSON and returns `exit_code`, or tells `err`
+// why it cannot and returns kExitError.
+int PrintJson(const google::protobuf::Message& message, std::ostream& out,
+              std::ostream& err, int exit_code = kExitOk) {
+  const absl::StatusOr<std::string> json = ToJson(message);
+  if (!json.ok()) {
+    err << "custos: " << json.status().message() << "\n";
+    return kExitError;
+  }
+  out << *json << "\n";
+  return exit_code;
+}
+
+// The object a failure is told with on stdout in JSON mode:
+// {"error": {"code": ..., "message": ..., "log_index": "17"}}. The log
+// index is a string, as in every answer (JSON's numbers lose uint64s).
+void PrintJsonError(absl::string_view code, absl::string_view message,
+                    absl::string_view log_index, std::ostream& out,
+                    std::ostream& err) {
+  google::protobuf::Struct root;
+  auto& error = *(*root.mutable_fields())["error"]
+                     .mutable_struct_value()
+                     ->mutable_fields();
+  error["code"].set_string_value(std::string(code));
+  error["message"].set_string_value(std::string(message));
+  if (!log_index.empty())
+    error["log_index"].set_string_value(std::string(log_index));
+  PrintJson(root, out, err);
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {
@@ -78,6 +116,8 @@ std::string StateName(absl::string_view name, absl::string_view prefix) {
   absl::ConsumePrefix(&name, prefix);
   return absl::AsciiStrToLower(name);
 }
+
+}  // namespace
 
 int ExitCodeFor(grpc::StatusCode code) {
   switch (code) {
@@ -94,10 +134,16 @@ int ExitCodeFor(grpc::StatusCode code) {
       return kExitUnavailable;
     case grpc::StatusCode::NOT_FOUND:
       return kExitNotFound;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return kExitNotInState;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return kExitLimitReached;
     default:
       return kExitError;
   }
 }
+
+namespace {
 
 std::string CodeName(grpc::StatusCode code) {
   // gRPC and absl share the codes and their names.
@@ -120,32 +166,38 @@ int ReportFailure(const grpc::Status& status,
   if (!log_index.empty()) err << " (log entry #" << log_index << ")";
   err << "\n";
   if (options.output == "json") {
-    google::protobuf::Struct root;
-    auto& error = *(*root.mutable_fields())["error"]
-                       .mutable_struct_value()
-                       ->mutable_fields();
-    error["code"].set_string_value(CodeName(status.error_code()));
-    error["message"].set_string_value(status.error_message());
     uint64_t index = 0;
-    if (absl::SimpleAtoi(log_index, &index))
-      error["log_index"].set_number_value(index);
-    out << ToJson(root) << "\n";
+    PrintJsonError(
+        CodeName(status.error_code()), status.error_message(),
+        absl::SimpleAtoi(log_index, &index) ? absl::StrCat(index) : "", out,
+        err);
   }
   return ExitCodeFor(status.error_code());
 }
 
-int UsageError(std::ostream& err, absl::string_view message) {
+}  // namespace
+
+int ReportUsageError(absl::string_view output, absl::string_view message,
+                     std::ostream& out, std::ostream& err) {
   err << "custos: " << message << "\n";
+  if (output == "json") PrintJsonError("USAGE", message, "", out, err);
   return kExitUsage;
+}
+
+namespace {
+
+int UsageError(const CommandOptions& options, std::ostream& out,
+               std::ostream& err, absl::string_view message) {
+  return ReportUsageError(options.output, message, out, err);
 }
 
 int AccessRequest(const CommandOptions& options,
                   const std::shared_ptr<grpc::Channel>& channel,
                   std::ostream& out, std::ostream& err) {
   if (options.customer.empty())
-    return UsageError(err, "access request needs --customer");
+    return UsageError(options, out, err, "access request needs --customer");
   if (options.category.empty())
-    return UsageError(err, "access request needs --category");
+    return UsageError(options, out, err, "access request needs --category");
   custos::v1::RequestAccessRequest request;
   request.set_customer_id(options.customer);
   request.mutable_justification()->set_category(options.category);
@@ -157,8 +209,9 @@ int AccessRequest(const CommandOptions& options,
     custos::v1::DataKind kind;
     if (!custos::v1::DataKind_Parse(std::string(name), &kind)) {
       return UsageError(
-          err, absl::StrCat("--kinds: unknown data kind \"", name,
-                            "\" (e.g. ACCOUNT, SUBSCRIBERS, CAMPAIGNS)"));
+          options, out, err,
+          absl::StrCat("--kinds: unknown data kind \"", name,
+                       "\" (e.g. ACCOUNT, SUBSCRIBERS, CAMPAIGNS)"));
     }
     request.add_data_kinds(kind);
   }
@@ -167,7 +220,8 @@ int AccessRequest(const CommandOptions& options,
     if (!absl::ParseDuration(options.duration, &duration) ||
         duration <= absl::ZeroDuration()) {
       return UsageError(
-          err, "--duration: expected a positive duration such as 2h or 30m");
+          options, out, err,
+          "--duration: expected a positive duration such as 2h or 30m");
     }
     request.mutable_duration()->set_seconds(absl::ToInt64Seconds(duration));
   }
@@ -179,8 +233,7 @@ int AccessRequest(const CommandOptions& options,
   const grpc::Status status = stub->RequestAccess(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   if (response.has_pending()) {
     const custos::v1::PendingRequest& pending = response.pending();
@@ -236,8 +289,7 @@ int LogList(const CommandOptions& options,
   const grpc::Status status = stub->ListEntries(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   Table table({"#", "TIME", "ACTOR", "FROM", "ACTION", "CUSTOMER", "CATEGORY",
                "REFERENCE", "OUTCOME", "WHY"});
@@ -280,8 +332,7 @@ int WhoAmI(const CommandOptions& options,
   const grpc::Status status = stub->WhoAmI(&context, {}, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   out << response.staff().staff_id() << " (" << response.staff().display_name()
       << "), " << absl::StrJoin(response.staff().roles(), ", ") << ", "
@@ -326,8 +377,7 @@ int LogCheckpoint(const CommandOptions& options,
   const grpc::Status status = stub->GetCheckpoint(&context, {}, &checkpoint);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(checkpoint) << "\n";
-    return kExitOk;
+    return PrintJson(checkpoint, out, err);
   }
   out << checkpoint.note() << "\nverifier key: " << checkpoint.verifier_key()
       << "\n";
@@ -376,7 +426,8 @@ int LogProve(const CommandOptions& options,
     f["root_hash_hex"].set_string_value(Hex(signed_root));
     f["verifier_key"].set_string_value(key);
     f["verified"].set_bool_value(verified.ok());
-    out << ToJson(root) << "\n";
+    if (const int printed = PrintJson(root, out, err); printed != kExitOk)
+      return printed;
   } else {
     out << "entry #" << proof.index() << ": ";
     if (parsed) {
@@ -410,7 +461,8 @@ int LogConsistency(const CommandOptions& options,
                    const std::shared_ptr<grpc::Channel>& channel,
                    std::ostream& out, std::ostream& err) {
   if (options.old_size == 0)
-    return UsageError(err, "log consistency needs --old N (N > 0)");
+    return UsageError(options, out, err,
+                      "log consistency needs --old N (N > 0)");
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::GetConsistencyProofRequest request;
   request.set_old_size(options.old_size);
@@ -433,8 +485,7 @@ int LogConsistency(const CommandOptions& options,
     f["new_root_hash_hex"].set_string_value(
         Hex(proof.checkpoint().root_hash()));
     f["verifier_key"].set_string_value(proof.checkpoint().verifier_key());
-    out << ToJson(root) << "\n";
-    return kExitOk;
+    return PrintJson(root, out, err);
   }
   out << "consistency " << proof.old_size() << " -> " << proof.new_size()
       << "\n";
@@ -461,10 +512,7 @@ int LogErase(const CommandOptions& options,
   // Erased from the database, but a reader of the live file kept old page
   // images in its write-ahead log: not done until erased again.
   const int code = response.old_copies_remain() ? kExitNotVerified : kExitOk;
-  if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return code;
-  }
+  if (options.output == "json") return PrintJson(response, out, err, code);
   if (response.old_copies_remain()) {
     err << "custos: old copies of the erased values remain in the log's "
            "write-ahead file, kept by a reader of the live log (a verify or "
@@ -531,11 +579,8 @@ class VerifyOutcome {
   }
   int Print(bool verified, int exit_code) {
     fields()["verified"].set_bool_value(verified);
-    if (json_) {
-      out_ << ToJson(root_) << "\n";
-    } else {
-      for (const std::string& line : lines_) out_ << line << "\n";
-    }
+    if (json_) return PrintJson(root_, out_, err_, exit_code);
+    for (const std::string& line : lines_) out_ << line << "\n";
     return exit_code;
   }
 
@@ -615,7 +660,8 @@ int Verify(const CommandOptions& options,
     std::optional<audit::CheckpointBody> seen;
     if (!options.state_file.empty()) {
       if (options.verifier_key.empty())
-        return UsageError(err, "verify --state needs --verifier_key");
+        return UsageError(options, out, err,
+                          "verify --state needs --verifier_key");
       auto read =
           ReadSeenCheckpoint(options.state_file, options.verifier_key, outcome);
       if (!read.ok()) {
@@ -699,11 +745,11 @@ int Verify(const CommandOptions& options,
   }
   if (options.verifier_key.empty()) {
     return UsageError(
-        err,
+        options, out, err,
         "verify needs --verifier_key (and --db FILE to check a file offline)");
   }
   if (channel == nullptr)
-    return UsageError(err, "verify online needs a connection");
+    return UsageError(options, out, err, "verify online needs a connection");
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::Checkpoint latest;
   {
@@ -770,11 +816,11 @@ int AccessRead(const CommandOptions& options,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err) {
   if (options.grant.empty())
-    return UsageError(err, "access read needs --grant ID");
+    return UsageError(options, out, err, "access read needs --grant ID");
   custos::v1::DataKind kind;
   if (!custos::v1::DataKind_Parse(options.kind, &kind)) {
     return UsageError(
-        err,
+        options, out, err,
         "--kind: expected a data kind such as ACCOUNT, SUBSCRIBERS, CAMPAIGNS");
   }
   custos::v1::ReadCustomerDataRequest request;
@@ -791,8 +837,7 @@ int AccessRead(const CommandOptions& options,
       stub->ReadCustomerData(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   std::vector<std::string> columns = {"ID"};
   if (response.records_size() > 0) {
@@ -847,8 +892,7 @@ int AccessList(const CommandOptions& options,
   const grpc::Status status = stub->ListGrants(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   Table table({"GRANT", "STAFF", "CUSTOMER", "CATEGORY", "REFERENCE", "STATE",
                "EXPIRES", "READ"});
@@ -868,7 +912,7 @@ int AccessEnd(const CommandOptions& options,
               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
               std::ostream& err) {
   if (options.grant.empty())
-    return UsageError(err, "access end needs --grant ID");
+    return UsageError(options, out, err, "access end needs --grant ID");
   custos::v1::EndGrantRequest request;
   request.set_grant_id(options.grant);
   auto stub = custos::v1::StaffAccess::NewStub(channel);
@@ -877,12 +921,9 @@ int AccessEnd(const CommandOptions& options,
   custos::v1::EndGrantResponse response;
   const grpc::Status status = stub->EndGrant(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  if (options.output == "json") {
-    out << ToJson(response) << "\n";
-  } else {
-    out << "ended " << response.grant().grant_id() << " (log entry #"
-        << response.log_index() << ")\n";
-  }
+  if (options.output == "json") return PrintJson(response, out, err);
+  out << "ended " << response.grant().grant_id() << " (log entry #"
+      << response.log_index() << ")\n";
   return kExitOk;
 }
 
@@ -890,7 +931,7 @@ int AccessRevoke(const CommandOptions& options,
                  const std::shared_ptr<grpc::Channel>& channel,
                  std::ostream& out, std::ostream& err) {
   if (options.grant.empty())
-    return UsageError(err, "access revoke needs --grant ID");
+    return UsageError(options, out, err, "access revoke needs --grant ID");
   custos::v1::RevokeGrantRequest request;
   request.set_grant_id(options.grant);
   request.set_reason(options.reason);
@@ -900,23 +941,17 @@ int AccessRevoke(const CommandOptions& options,
   custos::v1::RevokeGrantResponse response;
   const grpc::Status status = stub->RevokeGrant(&context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  if (options.output == "json") {
-    out << ToJson(response) << "\n";
-  } else {
-    out << "revoked " << response.grant().grant_id() << " (log entry #"
-        << response.log_index() << ")\n";
-  }
+  if (options.output == "json") return PrintJson(response, out, err);
+  out << "revoked " << response.grant().grant_id() << " (log entry #"
+      << response.log_index() << ")\n";
   return kExitOk;
 }
 
 int PrintOrJson(const google::protobuf::Message& message,
                 const CommandOptions& options, std::ostream& out,
-                const std::string& text) {
-  if (options.output == "json") {
-    out << ToJson(message) << "\n";
-  } else {
-    out << text;
-  }
+                std::ostream& err, const std::string& text) {
+  if (options.output == "json") return PrintJson(message, out, err);
+  out << text;
   return kExitOk;
 }
 
@@ -943,7 +978,7 @@ int TripRequest(const CommandOptions& options,
       custos::v1::Approvals::NewStub(channel)->RequestTrip(&context, request,
                                                            &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  return PrintOrJson(response, options, out,
+  return PrintOrJson(response, options, out, err,
                      absl::StrCat("requested ", TripLine(response.trip())));
 }
 
@@ -952,7 +987,8 @@ int TripDecide(const CommandOptions& options,
                std::ostream& err) {
   if (options.trip.empty() || (options.approve == options.refuse)) {
     return UsageError(
-        err, "trip decide needs --trip ID and one of --approve or --refuse");
+        options, out, err,
+        "trip decide needs --trip ID and one of --approve or --refuse");
   }
   custos::v1::DecideTripRequest request;
   request.set_trip_id(options.trip);
@@ -965,7 +1001,7 @@ int TripDecide(const CommandOptions& options,
       custos::v1::Approvals::NewStub(channel)->DecideTrip(&context, request,
                                                           &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  return PrintOrJson(response, options, out, TripLine(response.trip()));
+  return PrintOrJson(response, options, out, err, TripLine(response.trip()));
 }
 
 int TripList(const CommandOptions& options,
@@ -984,8 +1020,7 @@ int TripList(const CommandOptions& options,
                                                          &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   Table table(
       {"TRIP", "STAFF", "COUNTRY", "DAYS", "DEVICE", "STATE", "DECIDED BY"});
@@ -1016,7 +1051,7 @@ int ApprovalList(const CommandOptions& options,
       custos::v1::Approvals::NewStub(channel)->ListPendingRequests(
           &context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  if (options.output == "json") return PrintOrJson(response, options, out, "");
+  if (options.output == "json") return PrintJson(response, out, err);
   Table table({"REQUEST", "STAFF", "CUSTOMER", "CATEGORY", "REFERENCE", "FROM",
                "WAITING FOR", "STATE"});
   for (const auto& p : response.requests()) {
@@ -1046,7 +1081,7 @@ int ApprovalDecide(const CommandOptions& options,
                    std::ostream& out, std::ostream& err) {
   if (options.request.empty() || (options.approve == options.refuse)) {
     return UsageError(
-        err,
+        options, out, err,
         "approval decide needs --request ID and one of --approve or --refuse");
   }
   custos::v1::DecidePendingRequestRequest request;
@@ -1067,7 +1102,7 @@ int ApprovalDecide(const CommandOptions& options,
   if (response.has_grant())
     absl::StrAppend(&text, "; granted ", response.grant().grant_id());
   absl::StrAppend(&text, " (log entry #", response.log_index(), ")\n");
-  return PrintOrJson(response, options, out, text);
+  return PrintOrJson(response, options, out, err, text);
 }
 
 int ConsentSet(const CommandOptions& options,
@@ -1075,7 +1110,7 @@ int ConsentSet(const CommandOptions& options,
                std::ostream& err) {
   if (options.partner.empty() || (options.approve == options.refuse)) {
     return UsageError(
-        err,
+        options, out, err,
         "consent set needs --partner ORG and one of --approve or --refuse");
   }
   custos::v1::SetPartnerConsentRequest request;
@@ -1089,7 +1124,7 @@ int ConsentSet(const CommandOptions& options,
           &context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   return PrintOrJson(
-      response, options, out,
+      response, options, out, err,
       absl::StrCat(
           options.approve ? "consent given to " : "consent withdrawn from ",
           options.partner, " (log entry #", response.log_index(), ")\n"));
@@ -1108,8 +1143,7 @@ int ConsentList(const CommandOptions& options,
           &context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   // Every partner staff work for, and any other the customer consented to
   // (one since gone from the directory), with the consent.
@@ -1142,7 +1176,7 @@ int IdentityStart(const CommandOptions& options,
                   std::ostream& out, std::ostream& err) {
   if (options.customer.empty() || options.user.empty()) {
     return UsageError(
-        err,
+        options, out, err,
         "identity start needs --customer C --user U (and --category, --ref "
         "or --grant)");
   }
@@ -1163,7 +1197,7 @@ int IdentityStart(const CommandOptions& options,
     absl::Duration duration;
     if (!absl::ParseDuration(options.duration, &duration) ||
         duration <= absl::ZeroDuration()) {
-      return UsageError(err,
+      return UsageError(options, out, err,
                         "--duration: expected a positive duration such as 30m");
     }
     request.mutable_duration()->set_seconds(absl::ToInt64Seconds(duration));
@@ -1176,7 +1210,7 @@ int IdentityStart(const CommandOptions& options,
           &context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   return PrintOrJson(
-      response, options, out,
+      response, options, out, err,
       absl::StrCat(SessionLine(response.session()),
                    "open within a minute, once: ", response.link(), "\n"));
 }
@@ -1185,7 +1219,7 @@ int IdentityEnd(const CommandOptions& options,
                 const std::shared_ptr<grpc::Channel>& channel,
                 std::ostream& out, std::ostream& err) {
   if (options.session.empty())
-    return UsageError(err, "identity end needs --session ID");
+    return UsageError(options, out, err, "identity end needs --session ID");
   custos::v1::EndSessionRequest request;
   request.set_session_id(options.session);
   request.set_reason(options.reason);
@@ -1196,7 +1230,8 @@ int IdentityEnd(const CommandOptions& options,
       custos::v1::TakeIdentity::NewStub(channel)->EndSession(&context, request,
                                                              &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
-  return PrintOrJson(response, options, out, SessionLine(response.session()));
+  return PrintOrJson(response, options, out, err,
+                     SessionLine(response.session()));
 }
 
 int IdentityList(const CommandOptions& options,
@@ -1216,8 +1251,7 @@ int IdentityList(const CommandOptions& options,
           &context, request, &response);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
   if (options.output == "json") {
-    out << ToJson(response) << "\n";
-    return kExitOk;
+    return PrintJson(response, out, err);
   }
   Table table({"SESSION", "STAFF", "AS", "CATEGORY", "REFERENCE", "STATE",
                "PAGES", "UNTIL"});
@@ -1430,7 +1464,10 @@ std::string Usage() {
       "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid "
       "request,\n"
       "  5 not authenticated, 6 custosd unavailable, 7 not found, 8 not "
-      "verified\n");
+      "verified,\n"
+      "  9 not in a state for it (a grant ended, expired or revoked),\n"
+      "  10 a limit reached (the rate limit: try again shortly; a grant's "
+      "records)\n");
   return usage;
 }
 
@@ -1452,7 +1489,7 @@ int RunCommand(const std::vector<std::string>& args,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err) {
   if (options.output != "table" && options.output != "json") {
-    return UsageError(err, "--output: expected table or json");
+    return UsageError(options, out, err, "--output: expected table or json");
   }
   const Command* command = FindCommand(args);
   if (command == nullptr) {

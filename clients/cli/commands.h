@@ -6,6 +6,7 @@
 #define CUSTOS_CLIENTS_CLI_COMMANDS_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/support/status.h>
 
 #include <memory>
 #include <ostream>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "audit/checkpoint.h"
 #include "proto/custos/v1/audit.pb.h"
 
@@ -85,18 +87,34 @@ struct CommandOptions {
   bool progress = false;
 };
 
-// Process exit codes, for scripts.
+// Process exit codes, for scripts; README.md's table says the same.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitError = 1,    // anything not below
-  kExitUsage = 2,    // bad command line
+  kExitError = 1,  // anything not below
+  // A bad command line, flags or config file, or no identity to call with.
+  kExitUsage = 2,
   kExitRefused = 3,  // PERMISSION_DENIED: the policy said no
   kExitInvalid = 4,  // INVALID_ARGUMENT: custosd rejected the request
   kExitUnauthenticated = 5,
   kExitUnavailable = 6,  // custosd unreachable, or its log not writable
   kExitNotFound = 7,
   kExitNotVerified = 8,  // the log or a proof failed verification
+  // FAILED_PRECONDITION: what the call acts on is not in a state for it (a
+  // grant ended, expired or revoked, a session no longer live); asking
+  // again will not help, a new grant or session may.
+  kExitNotInState = 9,
+  // RESOURCE_EXHAUSTED: a limit was reached: the rate limit (try again
+  // shortly) or a grant's records (ask for a new grant).
+  kExitLimitReached = 10,
 };
+
+// The exit code for a call that ended with `code`.
+int ExitCodeFor(grpc::StatusCode code);
+
+// Tells a usage error: `message` on `err` and, when `output` is "json", as
+// {"error": {"code": "USAGE", "message": ...}} on `out`. Returns kExitUsage.
+int ReportUsageError(absl::string_view output, absl::string_view message,
+                     std::ostream& out, std::ostream& err);
 
 // What `log prove` checks of custosd's answer `proof` to `request`, from
 // the entry's bytes up: that it proves the entry asked for, in the tree

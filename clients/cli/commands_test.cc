@@ -238,5 +238,28 @@ TEST_F(OfflineVerifyTest, StateThatHoldsNoCheckpointIsNoFirstUse) {
   }
 }
 
+// Scripts tell "try again later" and "not in a state for it" from other
+// failures by the exit code alone.
+TEST(ExitCodeTest, LimitsAndStatesHaveTheirOwnCodes) {
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::RESOURCE_EXHAUSTED),
+            kExitLimitReached);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::FAILED_PRECONDITION),
+            kExitNotInState);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::PERMISSION_DENIED), kExitRefused);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::ABORTED), kExitError);
+}
+
+TEST(RunCommandTest, UsageErrorInJsonModeIsAnErrorObjectOnStdout) {
+  CommandOptions options;
+  options.output = "json";
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCommand({"access", "request"}, options, nullptr, out, err),
+            kExitUsage);
+  EXPECT_EQ(err.str(), "custos: access request needs --customer\n");
+  EXPECT_THAT(out.str(), HasSubstr(R"("code": "USAGE")"));
+  EXPECT_THAT(out.str(),
+              HasSubstr(R"("message": "access request needs --customer")"));
+}
+
 }  // namespace
 }  // namespace custos::cli
