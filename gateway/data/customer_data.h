@@ -29,7 +29,8 @@ class CustomerData {
   // One page of `kind` records of `customer_id`, in a stable order. With
   // `record_id` set, at most that one record. AGGREGATES returns one record
   // of counts and rates. INVALID_ARGUMENT for a page token this backend did
-  // not issue; NOT_FOUND for an unknown customer.
+  // not issue for `kind`'s list (a token of another kind's list must not
+  // start this one somewhere); NOT_FOUND for an unknown customer.
   virtual absl::StatusOr<RecordPage> Read(
       absl::string_view customer_id, custos::v1::DataKind kind, int page_size,
       absl::string_view page_token, absl::string_view record_id) const = 0;
@@ -51,8 +52,9 @@ absl::Status CheckMaskedFields(const custos::v1::PolicyFile& policy,
 
 // Replaces the value of every field named in `masked_fields` ("KIND.field",
 // for records of `kind`) with a masked form that keeps its shape: e-mail
-// addresses keep their first letter and domain ("j***@example.nl"), other
-// text its first letter ("J***"). Returns the masked field names present.
+// addresses keep their first character and domain ("j***@example.nl"),
+// other text its first character ("J***"), a whole UTF-8 sequence ("É***").
+// Returns the masked field names present.
 std::vector<std::string> MaskRecords(
     custos::v1::DataKind kind, const std::vector<std::string>& masked_fields,
     std::vector<custos::v1::Record>& records);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/sqlite_file.h"
 #include "common/status_macros.h"
 
@@ -226,14 +227,26 @@ absl::StatusOr<RecordPage> DemoCustomerData::Read(
     absl::string_view customer_id, DataKind kind, int page_size,
     absl::string_view page_token, absl::string_view record_id) const {
   MutexLock lock(&mu_);
-  if (kind == custos::v1::AGGREGATES) return Aggregates(customer_id);
+  // A token names the kind it pages ("r<kind>:<last record id>"): one of
+  // another kind's pages would otherwise start this kind's list at a
+  // record id of that other kind, skipping records without a word.
+  const std::string prefix = absl::StrCat("r", static_cast<int>(kind), ":");
+  if (kind == custos::v1::AGGREGATES) {
+    if (!page_token.empty()) {
+      return absl::InvalidArgumentError(
+          "page_token: none expected; AGGREGATES is one page");
+    }
+    return Aggregates(customer_id);
+  }
   std::string after;
   if (!page_token.empty()) {
-    if (page_token.size() < 2 || page_token[0] != 'r') {
+    absl::string_view rest = page_token;
+    if (!absl::ConsumePrefix(&rest, prefix) || rest.empty()) {
       return absl::InvalidArgumentError(
-          "page_token: expected a token from a previous page");
+          absl::StrCat("page_token: expected a token from a previous page of ",
+                       custos::v1::DataKind_Name(kind)));
     }
-    after = std::string(page_token.substr(1));
+    after = std::string(rest);
   }
   sqlite3_stmt* stmt = nullptr;
   if (record_id.empty()) {
@@ -256,7 +269,7 @@ absl::StatusOr<RecordPage> DemoCustomerData::Read(
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     if (static_cast<int>(page.records.size()) == page_size) {
-      page.next_page_token = absl::StrCat("r", page.records.back().id());
+      page.next_page_token = absl::StrCat(prefix, page.records.back().id());
       break;
     }
     custos::v1::Record record;

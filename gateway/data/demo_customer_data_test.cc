@@ -74,6 +74,46 @@ TEST(DemoCustomerDataTest, SaysTheFieldsItsRecordsHave) {
   }
 }
 
+// Following a kind's pages reaches each of its records once; a token of
+// another kind's pages, or any for AGGREGATES, is refused, naming
+// page_token, instead of starting the list somewhere in the middle.
+TEST(DemoCustomerDataTest, PageTokensBelongToTheirKindsList) {
+  const auto data = OpenDemo("pages.db");
+  auto all = data->Read("acme", custos::v1::SUBSCRIBERS, 500, "", "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_GT(all->records.size(), 3u);
+  std::vector<std::string> paged;
+  std::string token;
+  do {
+    auto page = data->Read("acme", custos::v1::SUBSCRIBERS, 2, token, "");
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& record : page->records) paged.push_back(record.id());
+    token = page->next_page_token;
+  } while (!token.empty());
+  std::vector<std::string> ids;
+  for (const auto& record : all->records) ids.push_back(record.id());
+  EXPECT_EQ(paged, ids);
+
+  auto first = data->Read("acme", custos::v1::SUBSCRIBERS, 1, "", "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->next_page_token.empty());
+  for (const custos::v1::DataKind other :
+       {custos::v1::CAMPAIGNS, custos::v1::AGGREGATES}) {
+    const auto refused =
+        data->Read("acme", other, 10, first->next_page_token, "");
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << custos::v1::DataKind_Name(other);
+    EXPECT_THAT(std::string(refused.status().message()),
+                ::testing::StartsWith("page_token: "));
+  }
+  // One made up from a record id, as the tokens before kinds were.
+  EXPECT_EQ(data->Read("acme", custos::v1::CAMPAIGNS, 10,
+                       "r" + all->records[0].id(), "")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // A policy masking a field no record has would serve the data in clear:
 // refused, naming the category, the field and the fields there are.
 TEST(DemoCustomerDataTest, RefusesAMaskOfAFieldNoRecordHas) {
