@@ -102,6 +102,25 @@ set +e
 rc=$?
 set -e
 [ $rc -eq 2 ] || fail "unknown command: exit $rc, want 2"
+# Help asked for is no error; every usage error exits 2, naming the flag.
+help=$("$custos" --help) || fail "custos --help: exit $?"
+grep -q "^usage: custos" <<<"$help" || fail "custos --help: $help"
+grep -q "^  --as  " <<<"$help" || fail "custos --help lists no flags: $help"
+usage_error() { # want_in_stderr args...
+  local want=$1 rc
+  shift
+  set +e
+  "$custos" "$@" >"$TEST_TMPDIR/usage.out" 2>"$TEST_TMPDIR/usage.err"
+  rc=$?
+  set -e
+  [ $rc -eq 2 ] || fail "custos $*: exit $rc, want 2: $(cat "$TEST_TMPDIR/usage.err")"
+  grep -qF -- "$want" "$TEST_TMPDIR/usage.err" || fail "custos $*: $(cat "$TEST_TMPDIR/usage.err"), want $want"
+}
+usage_error "unknown flag --bogus" --as anna.support --bogus whoami
+usage_error "--page_size: " --as anna.support access list --page_size many
+usage_error "--as needs a value" access list --as
+usage_error "unknown flag --bogus" --output json --as anna.support whoami --bogus
+grep -q '"code": "USAGE"' "$TEST_TMPDIR/usage.out" || fail "usage error in JSON mode: $(cat "$TEST_TMPDIR/usage.out")"
 
 "$custos" --as anna.support access request --customer bakkerij-jansen --category support --ref SUP-2001 \
   | grep -q "^pending p_[0-9a-f]*: waiting for approval by customer" || fail "pending not shown as pending"

@@ -7,12 +7,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
-#include "absl/strings/strip.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "clients/cli/command_line.h"
 #include "clients/cli/commands.h"
 #include "clients/cli/connection.h"
 
@@ -102,54 +99,47 @@ ABSL_FLAG(std::string, working_hours, "08:00-18:00",
           "Working hours, Monday to Friday (report).");
 ABSL_FLAG(int, top, 10, "Staff members shown by name in the report.");
 
+namespace {
+
+// `custos --help` and `custos help`: every command, then every flag.
+std::string FullHelp() {
+  return absl::StrCat(custos::cli::Usage(), "\nflags:\n",
+                      custos::cli::FlagsHelp());
+}
+
+// The help `custos WORDS --help` asks for: a command's (the first one or two
+// words), else all of it.
+std::string HelpFor(std::vector<std::string> words) {
+  if (words.size() > 2) words.resize(2);
+  std::string text = custos::cli::CommandHelp(words);
+  if (text.empty() && words.size() == 2)
+    text = custos::cli::CommandHelp({words[0]});
+  return text.empty() ? FullHelp() : text;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig usage_config;
-  // --help lists this program's flags, not the libraries'.
-  usage_config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "clients/cli/");
-  };
-  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(custos::cli::Usage());
-  // `custos access request --help` explains that command; a bare --help is
-  // left to the flags library.
-  {
-    std::vector<std::string> words;
-    bool help = false;
-    for (int i = 1; i < argc; ++i) {
-      absl::string_view arg = argv[i];
-      if (arg == "--help" || arg == "-h") {
-        help = true;
-      } else if (absl::ConsumePrefix(&arg, "-")) {
-        // `--as alice`: a flag that takes a value and was not given one
-        // with '=' takes the next argument, which is no command word.
-        absl::ConsumePrefix(&arg, "-");
-        const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg);
-        if (flag != nullptr && !flag->IsOfType<bool>()) ++i;
-      } else {
-        words.emplace_back(arg);
-      }
-    }
-    if (help && !words.empty()) {
-      // The command is the first one or two words.
-      if (words.size() > 2) words.resize(2);
-      std::string text = custos::cli::CommandHelp(words);
-      if (text.empty() && words.size() == 2)
-        text = custos::cli::CommandHelp({words[0]});
-      if (!text.empty()) {
-        std::cout << text;
-        return custos::cli::kExitOk;
-      }
-    }
+  const absl::StatusOr<custos::cli::CommandLine> line =
+      custos::cli::ParseCommandLine({argv + 1, argv + argc});
+  if (!line.ok()) {
+    return custos::cli::ReportUsageError(absl::GetFlag(FLAGS_output),
+                                         line.status().message(), std::cout,
+                                         std::cerr);
   }
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  const std::vector<std::string> args(positional.begin() + 1, positional.end());
-  if (args.empty() || args[0] == "help") {
-    std::cout << custos::cli::Usage();
-    return args.empty() ? custos::cli::kExitUsage : custos::cli::kExitOk;
+  const std::vector<std::string>& args = line->words;
+  if (line->help || (!args.empty() && args[0] == "help")) {
+    std::cout << HelpFor(line->help ? args : std::vector<std::string>());
+    return custos::cli::kExitOk;
+  }
+  if (args.empty()) {
+    std::cerr << custos::cli::Usage() << "\n";
+    return custos::cli::ReportUsageError(
+        absl::GetFlag(FLAGS_output), "no command given", std::cout, std::cerr);
   }
   if (!custos::cli::IsKnownCommand(args)) {
     custos::cli::CommandOptions none;
+    none.output = absl::GetFlag(FLAGS_output);
     return custos::cli::RunCommand(args, none, nullptr, std::cout, std::cerr);
   }
 
