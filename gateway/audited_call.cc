@@ -174,6 +174,17 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
   const absl::Time queued = absl::Now();
   const std::string action = entry_.action();
   const std::string category = entry_.category();
+  if (metrics != nullptr) {
+    // Counted by the answer the caller gets: a step that fails after the
+    // entry was written turns an OK into UNAVAILABLE.
+    logged = [metrics, action, category, logged = std::move(logged)](
+                 const absl::Status& final_answer,
+                 std::optional<uint64_t> index) {
+      metrics->CountRequest(
+          action, absl::StatusCodeToString(final_answer.code()), category);
+      logged(final_answer, index);
+    };
+  }
   gateway_->log->AppendAsync(
       std::move(entry_), std::move(personal_),
       [gateway, metrics, queued, action, category, answer = std::move(answer),
@@ -183,14 +194,7 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
                                             : std::make_shared<const Steps>(
                                                   std::move(after_logged_))](
           absl::StatusOr<custos::v1::LogEntry> entry) mutable {
-        if (metrics != nullptr) {
-          metrics->ObserveAppend(absl::Now() - queued);
-          metrics->CountRequest(action,
-                                entry.ok()
-                                    ? absl::StatusCodeToString(answer.code())
-                                    : "UNAVAILABLE",
-                                category);
-        }
+        if (metrics != nullptr) metrics->ObserveAppend(absl::Now() - queued);
         if (!entry.ok()) {
           // What the steps hold (an end's mark on a grant) is let go before
           // the caller hears, who may try again at once.
@@ -237,9 +241,13 @@ void AuditedCall::RecordNotApplied(const Gateway& gateway,
   // be written (often so when the first store failed for a full disk): the
   // first entry then still says allowed, and the caller's answer says it
   // was not served.
+  GatewayMetrics* metrics = gateway.metrics;
+  const absl::Time queued = absl::Now();
   gateway.log->AppendAsync(
       NotAppliedEntry(logged_entry, gateway.clock(), why), {},
-      [index, why, logged](absl::StatusOr<custos::v1::LogEntry> recorded) {
+      [index, why, logged, metrics,
+       queued](absl::StatusOr<custos::v1::LogEntry> recorded) {
+        if (metrics != nullptr) metrics->ObserveAppend(absl::Now() - queued);
         logged(absl::UnavailableError(absl::StrCat(
                    "logged as entry #", index,
                    ", but nothing was served: ", why.message(),

@@ -80,6 +80,10 @@ void GatewayMetrics::ObserveAppend(absl::Duration d) {
 
 void GatewayMetrics::ObserveCommit(size_t entries, uint64_t log_size) {
   commit_->Observe(static_cast<double>(entries));
+  SetLogSize(log_size);
+}
+
+void GatewayMetrics::SetLogSize(uint64_t log_size) {
   log_size_->Set(static_cast<double>(log_size));
 }
 

@@ -37,6 +37,8 @@ class GatewayMetrics {
   void ObserveDecision(absl::Duration d);
   void ObserveAppend(absl::Duration d);
   void ObserveCommit(size_t entries, uint64_t log_size);
+  // The log's size as found when it opens.
+  void SetLogSize(uint64_t log_size);
 
   // The port actually bound.
   int port() const { return port_; }

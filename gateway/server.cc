@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -147,6 +149,31 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     return absl::InvalidArgumentError(
         "pending_request_lifetime: expected a positive duration");
   }
+  // NaN compares false both ways: `!(x >= 0)` refuses it with the negatives,
+  // where `x < 0` would let it turn limiting off.
+  if (!(options.staff_requests_per_second >= 0) ||
+      std::isinf(options.staff_requests_per_second)) {
+    return absl::InvalidArgumentError(
+        "staff_requests_per_second: expected 0 (no limit) or a positive "
+        "number");
+  }
+  if (options.staff_requests_per_second > 0 &&
+      !(options.staff_request_burst >= 1 &&
+        std::isfinite(options.staff_request_burst))) {
+    return absl::InvalidArgumentError(
+        "staff_request_burst: expected at least 1 (below it every staff "
+        "request is refused)");
+  }
+  // The take-identity link is this followed by a fragment; anything but an
+  // https address would hand the link's token to another scheme or host.
+  if (!absl::StartsWith(options.web_base_url, "https://") ||
+      options.web_base_url.size() == std::string("https://").size() ||
+      options.web_base_url.find_first_of("#?\x20\t\r\n") != std::string::npos ||
+      absl::EndsWith(options.web_base_url, "/")) {
+    return absl::InvalidArgumentError(
+        "web_base_url: expected https://host[:port][/path] without a query, "
+        "fragment or trailing slash");
+  }
   if (options.max_records_per_grant == 0) {
     return absl::InvalidArgumentError(
         "max_records_per_grant: expected at least 1 (no grant could serve a "
@@ -251,6 +278,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       server->log_,
       audit::SqliteLogStore::Open(absl::StrCat(options.data_dir, "/audit.db"),
                                   log_options));
+  // The log's size from the start, not from its first commit after it.
+  if (server->metrics_ != nullptr)
+    server->metrics_->SetLogSize(server->log_->Size());
   server->retention_ =
       std::thread([s = server.get(), lapse = options.pending_request_lifetime] {
         do {

@@ -4,9 +4,11 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <httplib.h>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -23,6 +25,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
@@ -2641,6 +2645,126 @@ TEST(GatewayOptionsTest, RefusesARecordLimitOfZero) {
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(server.status().message(),
               HasSubstr("max_records_per_grant: expected at least 1"));
+}
+
+// Settings that would quietly turn the rate limit off, refuse every staff
+// request, or hand a take-identity link to another scheme: custosd does
+// not start, and says which setting.
+TEST(GatewayOptionsTest, RefusesRateLimitsAndLinkBasesThatCannotWork) {
+  struct Case {
+    std::function<void(gateway::GatewayOptions&)> change;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& o) { o.staff_requests_per_second = -1; },
+       "staff_requests_per_second: expected 0"},
+      {[](auto& o) { o.staff_requests_per_second = std::nan(""); },
+       "staff_requests_per_second: expected 0"},
+      {[](auto& o) {
+         o.staff_requests_per_second = 50;
+         o.staff_request_burst = 0.5;
+       },
+       "staff_request_burst: expected at least 1"},
+      {[](auto& o) {
+         o.staff_requests_per_second = 50;
+         o.staff_request_burst = std::nan("");
+       },
+       "staff_request_burst: expected at least 1"},
+      {[](auto& o) { o.web_base_url = "http://localhost:8443"; },
+       "web_base_url: expected https://"},
+      {[](auto& o) { o.web_base_url = "https://"; },
+       "web_base_url: expected https://"},
+      {[](auto& o) { o.web_base_url = "https://portal.example/?x="; },
+       "web_base_url: expected https://"},
+      {[](auto& o) { o.web_base_url = "https://portal.example/"; },
+       "web_base_url: expected https://"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    gateway::GatewayOptions options =
+        OwnGatewayOptions(absl::StrCat("bad-options-", i));
+    cases[i].change(options);
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_FALSE(server.ok()) << "case " << i;
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
+        << "case " << i;
+    EXPECT_THAT(server.status().message(), HasSubstr(cases[i].message))
+        << "case " << i;
+  }
+  gateway::GatewayOptions fine = OwnGatewayOptions("good-options");
+  fine.staff_requests_per_second = 50;
+  fine.staff_request_burst = 1;
+  fine.web_base_url = "https://portal.example:8443/custos";
+  EXPECT_TRUE(gateway::GatewayServer::Start(fine).ok());
+}
+
+// The metric text of a gateway of a test's own.
+std::string ScrapeMetrics(const gateway::GatewayServer& server) {
+  httplib::Client client("127.0.0.1", server.metrics_port());
+  const auto response = client.Get("/metrics");
+  EXPECT_TRUE(response) << "no answer from /metrics";
+  return response ? response->body : "";
+}
+
+// The value of the sample `series` (name and labels, as printed), or -1.
+double MetricValue(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, series + " ")) continue;
+    double value;
+    return absl::SimpleAtod(line, &value) ? value : -1;
+  }
+  return -1;
+}
+
+// Requests are counted by the answer their callers got: an allowed call
+// whose grant could not be stored was answered UNAVAILABLE, not OK. The
+// log's size shows from the start, not from the first commit after it.
+TEST(GatewayMetricsTest, CountAnswersGivenAndTheLogSizeFromTheStart) {
+  gateway::GatewayOptions options = OwnGatewayOptions("metrics");
+  options.metrics_listen = "127.0.0.1:0";
+  const std::string series =
+      "custos_requests_total{category=\"support\",method=\"StaffAccess."
+      "RequestAccess\",outcome=\"";
+  double log_size = 0;
+  {
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto staff = custos::v1::StaffAccess::NewStub(
+        OwnGatewayChannel(options, **server, "anna.support"));
+    const auto request_access = [&] {
+      custos::v1::RequestAccessRequest request;
+      request.set_customer_id("acme");
+      request.mutable_justification()->set_category("support");
+      request.mutable_justification()->set_reference("SUP-1042");
+      custos::v1::RequestAccessResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(10));
+      return staff->RequestAccess(&context, request, &response);
+    };
+    ASSERT_TRUE(request_access().ok());
+    {
+      // Holds grants.db's write lock: the grant cannot be stored.
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open((options.data_dir + "/grants.db").c_str(), &db),
+                SQLITE_OK);
+      sqlite3_busy_timeout(db, 10000);
+      ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr),
+                SQLITE_OK);
+      EXPECT_EQ(request_access().error_code(), grpc::StatusCode::UNAVAILABLE);
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+    }
+    const std::string text = ScrapeMetrics(**server);
+    EXPECT_EQ(MetricValue(text, series + "OK\"}"), 1) << text;
+    EXPECT_EQ(MetricValue(text, series + "UNAVAILABLE\"}"), 1) << text;
+    log_size = MetricValue(text, "custos_log_entries");
+    // Two RequestAccess entries and the entry saying one was not applied.
+    EXPECT_GE(log_size, 3) << text;
+  }
+  auto restarted = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  EXPECT_EQ(MetricValue(ScrapeMetrics(**restarted), "custos_log_entries"),
+            log_size);
 }
 
 // A customer's reading of the log is filed under their own account, where
