@@ -28,6 +28,18 @@ port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$out")
 export CUSTOS_PKI_DIR=$data/pki CUSTOS_SERVER=localhost:$port
 
 fail() { echo "FAIL: $*"; exit 1; }
+# Runs custos with the arguments after the first, wanting a usage error
+# (exit 2) whose message holds the first.
+usage_error() { # want_in_stderr args...
+  local want=$1 rc
+  shift
+  set +e
+  "$custos" "$@" >"$TEST_TMPDIR/usage.out" 2>"$TEST_TMPDIR/usage.err"
+  rc=$?
+  set -e
+  [ $rc -eq 2 ] || fail "custos $*: exit $rc, want 2: $(cat "$TEST_TMPDIR/usage.err")"
+  grep -qF -- "$want" "$TEST_TMPDIR/usage.err" || fail "custos $*: $(cat "$TEST_TMPDIR/usage.err"), want $want"
+}
 
 # custosd's own logs are JSON lines.
 grep -q '^{.*"event":"serving".*"port":"'"$port"'"' "$out" || fail "no structured serving event: $(head -3 "$out")"
@@ -88,6 +100,21 @@ echo "$listing"
 grep -q "StaffAccess.ReadCustomerData" <<<"$listing" || fail "the read is not in the log"
 grep -q "carl.contractor" <<<"$listing" && fail "anna sees carl's entry"
 
+# --from and --to: a day (UTC) listed whole, or an RFC 3339 time.
+today=$(date -u +%F)
+"$custos" --as anna.support log list --from "$today" --to "$today" | grep -q "StaffAccess.RequestAccess" ||
+  fail "log list --from/--to today lists nothing"
+"$custos" --as anna.support log list --from "$(date -u -d '1 hour ago' +%FT%TZ)" | grep -q "StaffAccess.RequestAccess" ||
+  fail "log list --from an RFC 3339 time lists nothing"
+"$custos" --as anna.support log list --from "$(date -u -d tomorrow +%F)" | grep -q "^0 entries shown" ||
+  fail "log list --from tomorrow lists entries"
+"$custos" --as anna.support log list --to "$(date -u -d yesterday +%F)" | grep -q "^0 entries shown" ||
+  fail "log list --to yesterday lists entries"
+usage_error "--to: expected a day" --as anna.support log list --to soon
+# A flag the command would ignore is refused, naming it and the command.
+usage_error "access list does not take --category" --as anna.support access list --category support
+usage_error "log prove needs --index N" --as anna.support log prove
+
 all=$("$custos" --as dirk.dpo --output json log list)
 grep -q '"id": "carl.contractor"' <<<"$all" || fail "the DPO does not see carl's refusal"
 # Fields at their defaults are printed too: entry #0 has its index.
@@ -106,16 +133,6 @@ set -e
 help=$("$custos" --help) || fail "custos --help: exit $?"
 grep -q "^usage: custos" <<<"$help" || fail "custos --help: $help"
 grep -q "^  --as  " <<<"$help" || fail "custos --help lists no flags: $help"
-usage_error() { # want_in_stderr args...
-  local want=$1 rc
-  shift
-  set +e
-  "$custos" "$@" >"$TEST_TMPDIR/usage.out" 2>"$TEST_TMPDIR/usage.err"
-  rc=$?
-  set -e
-  [ $rc -eq 2 ] || fail "custos $*: exit $rc, want 2: $(cat "$TEST_TMPDIR/usage.err")"
-  grep -qF -- "$want" "$TEST_TMPDIR/usage.err" || fail "custos $*: $(cat "$TEST_TMPDIR/usage.err"), want $want"
-}
 usage_error "unknown flag --bogus" --as anna.support --bogus whoami
 usage_error "--page_size: " --as anna.support access list --page_size many
 usage_error "--as needs a value" access list --as
@@ -249,7 +266,6 @@ grep -q '^custos_decision_seconds_count ' <<<"$metrics" || fail "no decision his
 # From abroad: a call matches an approved trip by its device (--device or
 # CUSTOS_DEVICE), and then waits for the customer alone; without the device
 # it waits for the DPO as well.
-today=$(date -u +%F)
 trip=$("$custos" --as anna.support --output json trip request --country DE --first_day "$today" \
   --last_day "$(date -u -d tomorrow +%F)" --device laptop-9)
 trip_id=$(sed -n 's/.*"trip_id": "\(t_[0-9a-f]*\)".*/\1/p' <<<"$trip")

@@ -273,6 +273,34 @@ int AccessRequest(const CommandOptions& options,
   return kExitOk;
 }
 
+// A time `flag` takes: an RFC 3339 time, or a day (UTC) that starts at
+// midnight, or, with `day_end`, ends at the next (a bound that excludes
+// it). INVALID_ARGUMENT naming the flag.
+absl::StatusOr<absl::Time> ParseTimeFlag(absl::string_view flag,
+                                         const std::string& value,
+                                         bool day_end) {
+  absl::Time time;
+  std::string ignored;
+  if (absl::ParseTime(absl::RFC3339_full, value, &time, &ignored)) return time;
+  if (absl::ParseTime("%Y-%m-%d", value, absl::UTCTimeZone(), &time,
+                      &ignored)) {
+    return day_end ? time + absl::Hours(24) : time;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag,
+                   ": expected a day such as 2026-05-01 or an RFC 3339 time "
+                   "such as 2026-05-01T09:30:00Z, not \"",
+                   value, "\""));
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  google::protobuf::Timestamp timestamp;
+  timestamp.set_seconds(absl::ToUnixSeconds(time));
+  timestamp.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
+      time - absl::FromUnixSeconds(timestamp.seconds()))));
+  return timestamp;
+}
+
 int LogList(const CommandOptions& options,
             const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
             std::ostream& err) {
@@ -280,6 +308,28 @@ int LogList(const CommandOptions& options,
   request.set_customer_id(options.customer);
   request.set_staff_id(options.staff);
   request.set_category(options.category);
+  // A day given as --to is the last one listed: the request's `to` is the
+  // first moment not listed.
+  absl::Time from = absl::InfinitePast();
+  absl::Time to = absl::InfiniteFuture();
+  if (!options.from.empty()) {
+    auto parsed = ParseTimeFlag("from", options.from, /*day_end=*/false);
+    if (!parsed.ok())
+      return UsageError(options, out, err, parsed.status().message());
+    from = *parsed;
+    *request.mutable_from() = ToTimestamp(from);
+  }
+  if (!options.to.empty()) {
+    auto parsed = ParseTimeFlag("to", options.to, /*day_end=*/true);
+    if (!parsed.ok())
+      return UsageError(options, out, err, parsed.status().message());
+    to = *parsed;
+    *request.mutable_to() = ToTimestamp(to);
+  }
+  if (from >= to) {
+    return UsageError(options, out, err,
+                      "log list: --from is not before --to: no time between");
+  }
   request.set_page_size(options.page_size);
   request.set_page_token(options.page_token);
   auto stub = custos::v1::AuditLog::NewStub(channel);
@@ -387,9 +437,11 @@ int LogCheckpoint(const CommandOptions& options,
 int LogProve(const CommandOptions& options,
              const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
              std::ostream& err) {
+  if (!options.index.has_value())
+    return UsageError(options, out, err, "log prove needs --index N");
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::GetInclusionProofRequest request;
-  request.set_index(options.index);
+  request.set_index(*options.index);
   request.set_tree_size(options.size);
   grpc::ClientContext context;
   Prepare(context, options);
@@ -1292,11 +1344,11 @@ const Command kCommands[] = {
      "--grant ID [--reason TEXT]\n      revoke a grant (DPO only)",
      AccessRevoke},
     {"identity", "start",
-     "--customer C --user U --category CAT --ref REF | --grant ID [--duration "
-     "30m]\n"
-     "      [--action send_test_mail --action_ref REF] [--device ID]  take "
-     "identity: prints\n"
-     "      a single-use link",
+     "--customer C --user U --category CAT --ref REF [--note TEXT] | --grant "
+     "ID\n"
+     "      [--duration 30m] [--action send_test_mail --action_ref REF] "
+     "[--device ID]\n"
+     "      take identity: prints a single-use link",
      IdentityStart},
     {"identity", "end",
      "--session ID [--reason TEXT]\n"
@@ -1308,7 +1360,8 @@ const Command kCommands[] = {
      "      take-identity sessions, newest first",
      IdentityList},
     {"trip", "request",
-     "--country CC --first_day YYYY-MM-DD --last_day YYYY-MM-DD --device ID\n"
+     "--country CC --first_day YYYY-MM-DD --last_day YYYY-MM-DD --device ID "
+     "[--note PURPOSE]\n"
      "      ask the DPO to approve working from abroad on the device ID (its "
      "host name or asset tag, such as laptop-7)",
      TripRequest},
@@ -1339,10 +1392,13 @@ const Command kCommands[] = {
      "(the customer with --token, or the DPO for --customer)",
      ConsentList},
     {"log", "list",
-     "[--customer C] [--staff S] [--category CAT] [--page_size N] "
-     "[--page_token T]\n"
-     "      list audit log entries, newest first (staff see their own, the DPO "
-     "all)",
+     "[--customer C] [--staff S] [--category CAT] [--from DAY|TIME] "
+     "[--to DAY|TIME]\n"
+     "      [--page_size N] [--page_token T]  list audit log entries, newest "
+     "first (staff see\n"
+     "      their own, the DPO all); a DAY (YYYY-MM-DD, UTC) is listed whole, "
+     "an RFC 3339\n"
+     "      TIME (2026-05-01T09:30:00Z) starts --from, or ends --to (excluded)",
      LogList},
     {"log", "checkpoint",
      "\n      the latest signed checkpoint and the verifier key",
@@ -1391,6 +1447,38 @@ const Command kCommands[] = {
     {"whoami", nullptr,
      "\n      who custosd takes you to be, and where it places you", WhoAmI},
 };
+
+// Flags every command takes: how to reach custosd, as whom, and how to
+// print the answer.
+constexpr absl::string_view kConnectionFlags[] = {
+    "as", "pki_dir", "server", "ca", "cert", "key", "token", "output"};
+
+// A command takes the flags its synopsis names: what its help shows is what
+// it reads, and a flag it would ignore is refused instead.
+bool TakesFlag(const Command& command, absl::string_view flag) {
+  if (std::find(std::begin(kConnectionFlags), std::end(kConnectionFlags),
+                flag) != std::end(kConnectionFlags)) {
+    return true;
+  }
+  absl::string_view synopsis = command.synopsis;
+  for (size_t at = synopsis.find("--"); at != absl::string_view::npos;
+       at = synopsis.find("--", at)) {
+    at += 2;
+    size_t end = at;
+    while (end < synopsis.size() &&
+           (absl::ascii_islower(synopsis[end]) || synopsis[end] == '_')) {
+      ++end;
+    }
+    if (synopsis.substr(at, end - at) == flag) return true;
+  }
+  return false;
+}
+
+std::string CommandName(const Command& command) {
+  return command.verb == nullptr
+             ? command.group
+             : absl::StrCat(command.group, " ", command.verb);
+}
 
 const Command* FindCommand(const std::vector<std::string>& args) {
   for (const Command& c : kCommands) {
@@ -1496,6 +1584,14 @@ int RunCommand(const std::vector<std::string>& args,
     err << "custos: unknown command \"" << absl::StrJoin(args, " ") << "\"\n\n"
         << Usage();
     return kExitUsage;
+  }
+  for (const std::string& flag : options.flags_given) {
+    if (!TakesFlag(*command, flag)) {
+      return UsageError(options, out, err,
+                        absl::StrCat(CommandName(*command), " does not take --",
+                                     flag, " (custos ", CommandName(*command),
+                                     " --help lists what it does)"));
+    }
   }
   return command->run(options, channel, out, err);
 }

@@ -9,6 +9,7 @@
 #include <grpcpp/support/status.h>
 
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ namespace custos::cli {
 
 // Values of the command-line flags a subcommand may use.
 struct CommandOptions {
+  // The names of the flags given on the command line (without dashes): a
+  // command refuses one it does not take, which would otherwise be ignored.
+  std::vector<std::string> flags_given;
   // "table" or "json".
   std::string output = "table";
   std::string customer;
@@ -58,8 +62,9 @@ struct CommandOptions {
   std::string record;
   std::string reason;
   bool active_only = false;
-  // log prove / consistency.
-  uint64_t index = 0;
+  // log prove / consistency; log prove needs an index (entry 0 is no
+  // default).
+  std::optional<uint64_t> index;
   uint64_t size = 0;
   uint64_t old_size = 0;
   // log erase.
@@ -75,6 +80,8 @@ struct CommandOptions {
   bool allow_unsigned_tail = false;
   // report: the period (days, both included), format, output file, the
   // policy and directory custosd runs with, and how to judge the hours.
+  // log list: the period, days (UTC, both included) or RFC 3339 times
+  // (`to` excluded).
   std::string from;
   std::string to;
   std::string format = "html";
@@ -131,7 +138,9 @@ absl::StatusOr<audit::CheckpointBody> VerifyInclusionAnswer(
 std::string Usage();
 
 // Runs `args` (e.g. {"access", "request"}) over `channel`; results go to
-// `out`, errors to `err`. Returns an ExitCode.
+// `out`, errors to `err`. Returns an ExitCode: kExitUsage, before any call,
+// for a flag given that the command does not take (those its synopsis in
+// Usage() names, and the connection's), or one it needs and lacks.
 int RunCommand(const std::vector<std::string>& args,
                const CommandOptions& options,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,

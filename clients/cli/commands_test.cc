@@ -261,5 +261,56 @@ TEST(RunCommandTest, UsageErrorInJsonModeIsAnErrorObjectOnStdout) {
               HasSubstr(R"("message": "access request needs --customer")"));
 }
 
+// The checks below all come before any call: no channel is needed.
+int RunOffline(const std::vector<std::string>& args,
+               const CommandOptions& options, std::string& err_text) {
+  std::ostringstream out, err;
+  const int code = RunCommand(args, options, nullptr, out, err);
+  err_text = err.str();
+  return code;
+}
+
+TEST(RunCommandTest, RefusesAFlagTheCommandDoesNotTake) {
+  CommandOptions options;
+  options.flags_given = {"as", "category"};
+  std::string err;
+  EXPECT_EQ(RunOffline({"access", "list"}, options, err), kExitUsage);
+  EXPECT_EQ(err,
+            "custos: access list does not take --category (custos access list "
+            "--help lists what it does)\n");
+}
+
+TEST(RunCommandTest, TakesTheFlagsItsSynopsisNamesAndTheConnections) {
+  CommandOptions options;
+  options.flags_given = {"as",     "server", "token", "output",
+                         "device", "kinds",  "note",  "duration"};
+  std::string err;
+  // Past the flags, to the first one it needs.
+  EXPECT_EQ(RunOffline({"access", "request"}, options, err), kExitUsage);
+  EXPECT_EQ(err, "custos: access request needs --customer\n");
+}
+
+TEST(RunCommandTest, LogProveNeedsAnIndex) {
+  CommandOptions options;
+  std::string err;
+  EXPECT_EQ(RunOffline({"log", "prove"}, options, err), kExitUsage);
+  EXPECT_EQ(err, "custos: log prove needs --index N\n");
+}
+
+TEST(RunCommandTest, LogListRefusesATimeItCannotRead) {
+  CommandOptions options;
+  options.from = "yesterday";
+  std::string err;
+  EXPECT_EQ(RunOffline({"log", "list"}, options, err), kExitUsage);
+  EXPECT_EQ(err,
+            "custos: --from: expected a day such as 2026-05-01 or an RFC 3339 "
+            "time such as 2026-05-01T09:30:00Z, not \"yesterday\"\n");
+  options.from = "2026-05-02";
+  options.to = "2026-05-01T23:00:00+02:00";
+  EXPECT_EQ(RunOffline({"log", "list"}, options, err), kExitUsage);
+  EXPECT_EQ(err,
+            "custos: log list: --from is not before --to: no time between\n");
+}
+
 }  // namespace
 }  // namespace custos::cli

@@ -1,6 +1,7 @@
 // custos: the command line of support engineers and the DPO.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -85,8 +86,12 @@ ABSL_FLAG(bool, allow_unsigned_tail, false,
 ABSL_FLAG(std::string, state, "",
           "File keeping the last verified checkpoint (verify; report: default "
           "report-checkpoint beside --db).");
-ABSL_FLAG(std::string, from, "", "First day of the report, YYYY-MM-DD.");
-ABSL_FLAG(std::string, to, "", "Last day of the report, YYYY-MM-DD.");
+ABSL_FLAG(std::string, from, "",
+          "First day of the report, YYYY-MM-DD; log list: the first day "
+          "(UTC) or an RFC 3339 time.");
+ABSL_FLAG(std::string, to, "",
+          "Last day of the report, YYYY-MM-DD; log list: the last day (UTC) "
+          "or an RFC 3339 time, excluded.");
 ABSL_FLAG(std::string, format, "html", "Report format: html, csv or json.");
 ABSL_FLAG(std::string, out, "", "The report's file.");
 ABSL_FLAG(std::string, policy, "",
@@ -144,6 +149,7 @@ int main(int argc, char** argv) {
   }
 
   custos::cli::CommandOptions options;
+  options.flags_given = line->flags_given;
   options.output = absl::GetFlag(FLAGS_output);
   options.customer = absl::GetFlag(FLAGS_customer);
   options.category = absl::GetFlag(FLAGS_category);
@@ -179,7 +185,10 @@ int main(int argc, char** argv) {
   options.record = absl::GetFlag(FLAGS_record);
   options.reason = absl::GetFlag(FLAGS_reason);
   options.active_only = absl::GetFlag(FLAGS_active_only);
-  options.index = absl::GetFlag(FLAGS_index);
+  if (std::find(line->flags_given.begin(), line->flags_given.end(), "index") !=
+      line->flags_given.end()) {
+    options.index = absl::GetFlag(FLAGS_index);
+  }
   options.size = absl::GetFlag(FLAGS_size);
   options.old_size = absl::GetFlag(FLAGS_old);
   options.subject = absl::GetFlag(FLAGS_subject);
