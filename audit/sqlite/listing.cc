@@ -15,9 +15,14 @@ std::string ActorKey(absl::string_view actor_id) {
 }
 
 absl::StatusOr<uint64_t> ReadListedBelow(sqlite3* db) {
+  return ReadLogState(db, "listed_below");
+}
+
+absl::StatusOr<uint64_t> ReadLogState(sqlite3* db, absl::string_view name) {
   CUSTOS_ASSIGN_OR_RETURN(
       Statement state,
-      Prepare(db, "SELECT value FROM log_state WHERE name = 'listed_below'"));
+      Prepare(db, "SELECT value FROM log_state WHERE name = ?1"));
+  BindText(state.get(), 1, name);
   const int rc = sqlite3_step(state.get());
   if (rc == SQLITE_ROW) {
     const int64_t below = sqlite3_column_int64(state.get(), 0);

@@ -26,6 +26,9 @@ inline constexpr absl::string_view kActorKeyPrefix = "a:";
 std::string CustomerKey(absl::string_view customer_id);
 std::string ActorKey(absl::string_view actor_id);
 
+// The log_state value `name` (an entry index); 0 when it is not there yet.
+absl::StatusOr<uint64_t> ReadLogState(sqlite3* db, absl::string_view name);
+
 // log_state's listed_below: 0 before the first keys are written.
 absl::StatusOr<uint64_t> ReadListedBelow(sqlite3* db);
 

@@ -300,6 +300,10 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(write_db_.get(), kSchema));
   CUSTOS_RETURN_IF_ERROR(AddPersonalColumn(write_db_.get()));
   CUSTOS_RETURN_IF_ERROR(MaskAddressSubjects(write_db_.get()));
+  // Masking resumes where it stopped: read again on each start, the old
+  // entries of a large log would hold every append back while it ran.
+  CUSTOS_ASSIGN_OR_RETURN(
+      masked_below_, sqlite::ReadLogState(write_db_.get(), "masked_below"));
   CUSTOS_ASSIGN_OR_RETURN(
       insert_entry_,
       sqlite::Prepare(
@@ -1142,6 +1146,15 @@ absl::Status SqliteLogStore::MaskOnWriter(absl::Time before, uint64_t& masked) {
       rc = sqlite3_step(mask_subject.get());
       if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking subjects");
     }
+    if (bound <= masked_below_) return absl::OkStatus();
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement state,
+        sqlite::Prepare(db,
+                        "INSERT OR REPLACE INTO log_state(name, value) "
+                        "VALUES('masked_below', ?1)"));
+    sqlite3_bind_int64(state.get(), 1, static_cast<int64_t>(bound));
+    rc = sqlite3_step(state.get());
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "storing the mark");
     return absl::OkStatus();
   }();
   if (status.ok()) status = sqlite::Exec(db, "COMMIT");
