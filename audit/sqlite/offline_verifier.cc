@@ -1113,12 +1113,24 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement values,
       sqlite::Prepare(db.get(),
-                      "SELECT p.idx, p.field, p.salt, p.value, e.entry FROM "
-                      "personal_values p "
+                      "SELECT p.idx, p.field, p.salt, p.value, e.entry, "
+                      "typeof(p.subject) FROM personal_values p "
                       "LEFT JOIN entries e ON e.idx = p.idx ORDER BY p.idx"));
   int rc;
   std::vector<CommitmentView> commitments;
   while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
+    // Erasure finds a subject's values by `subject = ?` on text: one stored
+    // as another type would outlive the erasure of that subject. (Its
+    // text is no part of what the entry commits to.)
+    if (const std::string subject_type = sqlite::ColumnBytes(values.get(), 5);
+        subject_type != "text") {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", sqlite3_column_int64(values.get(), 0), ": the stored ",
+          sqlite::ColumnBytes(values.get(), 1),
+          "'s subject column is stored as ", subject_type,
+          ", not text (the row was changed: erasing that subject would not "
+          "find the value)"));
+    }
     std::optional<custos::v1::LogEntry> parsed;
     const std::string entry_bytes = sqlite::ColumnBytes(values.get(), 4);
     FindCommitments(entry_bytes, commitments, parsed);

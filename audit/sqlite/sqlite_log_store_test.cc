@@ -995,6 +995,24 @@ TEST(SqliteLogStoreTest, ChecksValuesKeptBesideTheEntry) {
             "commitment");
 }
 
+// A value's subject stored as a blob is never equal to the text erasure
+// looks for: that value would outlive the erasure of its subject.
+TEST(SqliteLogStoreTest, DetectsASubjectStoredAsAnotherType) {
+  const std::string path = TempPath("subject-blob");
+  AppendNoteAboutBob(**SqliteLogStore::Open(path));
+  RawSql(path,
+         "UPDATE personal_values SET subject = CAST(subject AS BLOB) WHERE "
+         "field = 'customer_user'");
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 0: the stored customer_user's subject column is stored as "
+            "blob, not text (the row was changed: erasing that subject would "
+            "not find the value)");
+  auto store = *SqliteLogStore::Open(path);
+  auto erased = store->Erase("bob", absl::InfinitePast());
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->values_erased, 0u);  // Indeed hidden from it.
+}
+
 // An erasure folds the WAL into the file and truncates it, since old page
 // images there hold the values; a reader holding an old snapshot (a verify
 // on the live file) blocks that, and the erasure (committed all the same)
