@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gateway/access_decision.h"
+#include "policy/decide.h"
 
 namespace custos::gateway {
 
@@ -49,6 +51,38 @@ absl::Status ConsentHolds(const Gateway& gateway,
   return absl::OkStatus();
 }
 
+// OK while `holder` still meets the staff side of the policy in force for
+// the grant's category (DecideStaff): the directory can change under a
+// live grant (a contract ended early or changed, a clause or role gone).
+absl::Status HolderStillQualifies(const Gateway& gateway,
+                                  const AuditedCall& call,
+                                  const custos::v1::Grant& grant,
+                                  const custos::v1::StaffMember& holder) {
+  const custos::v1::Customer* customer =
+      gateway.directory->FindCustomer(grant.customer_id());
+  if (customer == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("grant ", grant.grant_id(), ": customer ",
+                     grant.customer_id(), " is no longer in the directory"));
+  }
+  auto effective = EffectiveCustomer(gateway, *customer);
+  if (!effective.ok()) return effective.status();
+  policy::AccessFacts facts;
+  facts.staff = &holder;
+  facts.customer = &*effective;
+  facts.category = grant.justification().category();
+  facts.now = call.now();
+  const custos::v1::Decision staff = policy::DecideStaff(call.policy(), facts);
+  if (staff.verdict() == custos::v1::ALLOW) return absl::OkStatus();
+  std::vector<std::string> reasons;
+  for (const custos::v1::Reason& reason : staff.reasons()) {
+    reasons.push_back(absl::StrCat(reason.code(), ": ", reason.message()));
+  }
+  return absl::PermissionDeniedError(absl::StrCat(absl::StrJoin(reasons, "; "),
+                                                  "; grant ", grant.grant_id(),
+                                                  " serves nothing more"));
+}
+
 }  // namespace
 
 absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
@@ -77,8 +111,10 @@ absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
                      grant.staff_id(), " is no longer active"));
   }
   const std::string partner = ConsentNeeded(gateway, call.policy(), grant);
-  return partner.empty() ? absl::OkStatus()
-                         : ConsentHolds(gateway, grant, partner);
+  if (!partner.empty()) {
+    if (auto s = ConsentHolds(gateway, grant, partner); !s.ok()) return s;
+  }
+  return HolderStillQualifies(gateway, call, grant, *holder);
 }
 
 absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,

@@ -89,6 +89,25 @@ void CheckContract(const Policy& policy, const custos::v1::Category& category,
   }
 }
 
+// CheckContract, then the staff member's role: the staff side of a
+// decision. Returns the grantee entry of their role, or null.
+const custos::v1::Grantee* CheckStaff(const Policy& policy,
+                                      const custos::v1::Category& category,
+                                      const AccessFacts& facts,
+                                      absl::CivilDay today, Decision& d) {
+  CheckContract(policy, category, facts, today, d);
+  const custos::v1::Grantee* grantee = FindGrantee(category, *facts.staff);
+  if (grantee == nullptr) {
+    std::vector<std::string> roles;
+    for (const auto& g : category.grantees()) roles.push_back(g.role());
+    Add(d, reason::kCategoryNotForRole,
+        absl::StrCat("category ", category.name(), " is for ",
+                     absl::StrJoin(roles, ", "), "; ", facts.staff->staff_id(),
+                     " is ", absl::StrJoin(facts.staff->roles(), ", ")));
+  }
+  return grantee;
+}
+
 // Returns whether the request is a random check that passed.
 bool CheckReference(const Policy& policy, const custos::v1::Category& category,
                     const custos::v1::Grantee* grantee,
@@ -156,8 +175,12 @@ bool TripCovers(const Trip& trip, const AccessFacts& facts,
 
 }  // namespace
 
-custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
-  Decision d;
+namespace {
+
+// The category rule `facts` name; null, with the reason added to `d` and
+// its verdict DENY, when the policy has no such category.
+const CategoryRule* FindCategoryOrDeny(const Policy& policy,
+                                       const AccessFacts& facts, Decision& d) {
   d.set_policy_version(policy.version());
   const CategoryRule* rule = policy.FindCategory(facts.category);
   if (rule == nullptr) {
@@ -166,22 +189,33 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
                      "\" is not a category; expected one of ",
                      absl::StrJoin(policy.category_names(), ", ")));
     d.set_verdict(custos::v1::DENY);
-    return d;
   }
+  return rule;
+}
+
+}  // namespace
+
+custos::v1::Decision DecideStaff(const Policy& policy,
+                                 const AccessFacts& facts) {
+  Decision d;
+  const CategoryRule* rule = FindCategoryOrDeny(policy, facts, d);
+  if (rule == nullptr) return d;
+  CheckStaff(policy, *rule->proto, facts,
+             absl::ToCivilDay(facts.now, policy.time_zone()), d);
+  d.set_verdict(d.reasons().empty() ? custos::v1::ALLOW : custos::v1::DENY);
+  return d;
+}
+
+custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts) {
+  Decision d;
+  const CategoryRule* rule = FindCategoryOrDeny(policy, facts, d);
+  if (rule == nullptr) return d;
   const custos::v1::Category& category = *rule->proto;
   // Days as the company counts them, in its time zone.
   const absl::CivilDay today = absl::ToCivilDay(facts.now, policy.time_zone());
 
-  CheckContract(policy, category, facts, today, d);
-  const custos::v1::Grantee* grantee = FindGrantee(category, *facts.staff);
-  if (grantee == nullptr) {
-    std::vector<std::string> roles;
-    for (const auto& g : category.grantees()) roles.push_back(g.role());
-    Add(d, reason::kCategoryNotForRole,
-        absl::StrCat("category ", category.name(), " is for ",
-                     absl::StrJoin(roles, ", "), "; ", facts.staff->staff_id(),
-                     " is ", absl::StrJoin(facts.staff->roles(), ", ")));
-  }
+  const custos::v1::Grantee* grantee =
+      CheckStaff(policy, category, facts, today, d);
   const bool random_check = CheckReference(policy, category, grantee, facts, d);
   for (custos::v1::DataKind kind : facts.data_kinds) {
     if (!Contains(category.data_kinds(), kind)) {

@@ -44,6 +44,15 @@ inline constexpr char kRandomCheckDrawn[] = "RANDOM_CHECK_DRAWN";
 
 custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts);
 
+// The staff side of Decide alone, for each use of a grant, whose holder's
+// directory entry can change while it runs: `facts.category` known, and
+// `facts.staff`'s contract (type, dates, confidentiality clause, a
+// partner's consent from `facts.customer`), whether they are active, and
+// their role. ALLOW with no reasons when all still hold; DENY with each
+// reason otherwise. Reads only category, staff, customer and now.
+custos::v1::Decision DecideStaff(const Policy& policy,
+                                 const AccessFacts& facts);
+
 }  // namespace custos::policy
 
 #endif  // CUSTOS_POLICY_DECIDE_H_

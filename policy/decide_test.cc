@@ -430,5 +430,35 @@ TEST(DecidePropertyTest, NoPathAroundContractAndAbroadRules) {
   EXPECT_GT(allowed, 100);  // the generator does reach ALLOW
 }
 
+// The staff side alone, as a grant's every use checks it: only what is
+// about the holder counts, not the reference, place or data kinds.
+TEST(DecideStaffTest, JudgesTheHolderAlone) {
+  Request allowed(Staff("support"), "support",
+                  custos::v1::REFERENCE_KIND_UNSPECIFIED);
+  allowed.facts.found_reference.reset();  // No reference: no matter here.
+  allowed.facts.placement = {"", ""};
+  allowed.facts.staff = &allowed.staff;
+  allowed.facts.customer = &allowed.customer;
+  const custos::v1::Decision fine = DecideStaff(DefaultPolicy(), allowed.facts);
+  EXPECT_EQ(fine.verdict(), custos::v1::ALLOW);
+  EXPECT_TRUE(fine.reasons().empty());
+
+  Request changed(Staff("marketing", custos::v1::CONTRACTOR), "support",
+                  custos::v1::SUPPORT_TICKET);
+  changed.staff.set_confidentiality_clause(false);
+  changed.facts.staff = &changed.staff;
+  changed.facts.customer = &changed.customer;
+  const custos::v1::Decision refused =
+      DecideStaff(DefaultPolicy(), changed.facts);
+  EXPECT_EQ(refused.verdict(), custos::v1::DENY);
+  EXPECT_THAT(Codes(refused), ElementsAre(reason::kContractNotDutchEmployment,
+                                          reason::kNoConfidentialityClause,
+                                          reason::kCategoryNotForRole));
+
+  changed.facts.category = "gone";
+  EXPECT_THAT(Codes(DecideStaff(DefaultPolicy(), changed.facts)),
+              ElementsAre(reason::kUnknownCategory));
+}
+
 }  // namespace
 }  // namespace custos::policy

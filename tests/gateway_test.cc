@@ -2806,6 +2806,91 @@ TEST(CustomerLogTest, FilesACustomersReadsUnderTheirOwnAccount) {
 
 // A DPO whose contract has ended has no DPO powers left, though the role
 // is still in the directory and the certificate not yet revoked.
+// A grant serves only while its holder still meets the policy's staff
+// side: the directory can change under a live grant (a contract changed,
+// a role gone), and each read checks again.
+TEST(GrantHolderTest, AGrantStopsServingWhenItsHolderNoLongerQualifies) {
+  const auto staff_entry = [](const std::string& contract,
+                              const std::string& role) {
+    return absl::StrCat(R"pb(
+                          staff { staff_id: "cas.support"
+                                  display_name: "Cas Smit"
+                                  roles: ")pb",
+                        role, R"pb("
+                                   contract:)pb",
+                        contract, R"pb(
+                            confidentiality_clause: true
+                            contract_start: "2021-03-01"
+                            active: true
+                          }
+                                  customers {
+                            customer_id: "acme"
+                            name: "Acme Webshop B.V."
+                            users {
+                              user_id: "acme.owner"
+                              display_name: "Sanne Koster"
+                            }
+                          }
+                        )pb");
+  };
+  const auto read = [](const gateway::GatewayOptions& options,
+                       const gateway::GatewayServer& server,
+                       const std::string& grant_id) {
+    custos::v1::ReadCustomerDataRequest request;
+    request.set_grant_id(grant_id);
+    request.set_kind(custos::v1::ACCOUNT);
+    custos::v1::ReadCustomerDataResponse response;
+    grpc::ClientContext context;
+    return custos::v1::StaffAccess::NewStub(
+               OwnGatewayChannel(options, server, "cas.support"))
+        ->ReadCustomerData(&context, request, &response);
+  };
+  gateway::GatewayOptions options = OwnGatewayOptionsWithDirectory(
+      "holder-changes", staff_entry("DUTCH_EMPLOYMENT", "support"));
+  std::string grant_id;
+  {
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    custos::v1::RequestAccessRequest request;
+    request.set_customer_id("acme");
+    request.mutable_justification()->set_category("support");
+    request.mutable_justification()->set_reference("SUP-1042");
+    custos::v1::RequestAccessResponse response;
+    grpc::ClientContext context;
+    const grpc::Status granted =
+        custos::v1::StaffAccess::NewStub(
+            OwnGatewayChannel(options, **server, "cas.support"))
+            ->RequestAccess(&context, request, &response);
+    ASSERT_TRUE(granted.ok()) << granted.error_message();
+    grant_id = response.grant().grant_id();
+    const grpc::Status served = read(options, **server, grant_id);
+    EXPECT_TRUE(served.ok()) << served.error_message();
+  }
+  const struct {
+    std::string contract, role, reason;
+  } changes[] = {
+      {"CONTRACTOR", "support", "CONTRACT_NOT_DUTCH_EMPLOYMENT: "},
+      {"DUTCH_EMPLOYMENT", "marketing", "CATEGORY_NOT_FOR_ROLE: "},
+      {"DUTCH_EMPLOYMENT", "support", ""},
+  };
+  for (const auto& change : changes) {
+    // The same data, under a directory changed since the grant.
+    gateway::GatewayOptions changed = OwnGatewayOptionsWithDirectory(
+        "holder-changes", staff_entry(change.contract, change.role));
+    auto server = gateway::GatewayServer::Start(changed);
+    ASSERT_TRUE(server.ok()) << server.status();
+    const grpc::Status status = read(changed, **server, grant_id);
+    if (change.reason.empty()) {
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      continue;
+    }
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << change.contract << " " << change.role;
+    EXPECT_THAT(status.error_message(), HasSubstr(change.reason))
+        << status.error_message();
+  }
+}
+
 TEST(InactiveStaffTest, AnInactiveDpoHasNoDpoPowers) {
   gateway::GatewayOptions options =
       OwnGatewayOptionsWithDirectory("inactive-dpo", R"pb(
