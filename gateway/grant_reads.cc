@@ -28,10 +28,10 @@ std::string ConsentNeeded(const Gateway& gateway, const policy::Policy& policy,
   return holder->partner_organisation();
 }
 
-// OK while `grant`'s customer has its consent to access by `partner`.
-absl::Status ConsentHolds(const Gateway& gateway,
-                          const custos::v1::Grant& grant,
-                          const std::string& partner) {
+// `grant`'s customer as it stands now (EffectiveCustomer: its consents
+// included); PERMISSION_DENIED when it has left the directory.
+absl::StatusOr<custos::v1::Customer> CustomerNow(
+    const Gateway& gateway, const custos::v1::Grant& grant) {
   const custos::v1::Customer* customer =
       gateway.directory->FindCustomer(grant.customer_id());
   if (customer == nullptr) {
@@ -39,7 +39,14 @@ absl::Status ConsentHolds(const Gateway& gateway,
         absl::StrCat("grant ", grant.grant_id(), ": customer ",
                      grant.customer_id(), " is no longer in the directory"));
   }
-  auto effective = EffectiveCustomer(gateway, *customer);
+  return EffectiveCustomer(gateway, *customer);
+}
+
+// OK while `grant`'s customer has its consent to access by `partner`.
+absl::Status ConsentHolds(const Gateway& gateway,
+                          const custos::v1::Grant& grant,
+                          const std::string& partner) {
+  auto effective = CustomerNow(gateway, grant);
   if (!effective.ok()) return effective.status();
   const auto& partners = effective->consented_partners();
   if (std::find(partners.begin(), partners.end(), partner) == partners.end()) {
@@ -58,14 +65,7 @@ absl::Status HolderStillQualifies(const Gateway& gateway,
                                   const AuditedCall& call,
                                   const custos::v1::Grant& grant,
                                   const custos::v1::StaffMember& holder) {
-  const custos::v1::Customer* customer =
-      gateway.directory->FindCustomer(grant.customer_id());
-  if (customer == nullptr) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("grant ", grant.grant_id(), ": customer ",
-                     grant.customer_id(), " is no longer in the directory"));
-  }
-  auto effective = EffectiveCustomer(gateway, *customer);
+  auto effective = CustomerNow(gateway, grant);
   if (!effective.ok()) return effective.status();
   policy::AccessFacts facts;
   facts.staff = &holder;
