@@ -156,6 +156,16 @@ customer_log=$("$custos" --token "$token" log list)
 grep -q "Approvals.DecidePendingRequest  bakkerij-jansen" <<<"$customer_log" || fail "customer log: $customer_log"
 grep -q "acme" <<<"$customer_log" && fail "the customer sees another customer's entries"
 
+# Settings: the command line beats the environment; a certificate derived
+# from --as counts as given on the command line.
+staff_id() { sed -n 's/.*"staff_id": "\([^"]*\)".*/\1/p' | head -1; }
+who=$(CUSTOS_CERT=$data/pki/clients/dirk.dpo.crt CUSTOS_KEY=$data/pki/clients/dirk.dpo.key \
+  "$custos" --as anna.support --output json whoami | staff_id)
+[ "$who" = anna.support ] || fail "--as anna.support with the DPO's CUSTOS_CERT ran as $who"
+# A customer's token and a staff identity, from any source, are refused.
+CUSTOS_AS=dirk.dpo CUSTOS_TOKEN=$token usage_error "token (CUSTOS_TOKEN) and a staff identity (CUSTOS_AS)" log list
+usage_error "token (--token) and a staff identity (--as)" --token "$token" --as dirk.dpo log list
+
 # Partner consent: the customer lists, gives and sees it; a mistyped partner is refused.
 consents=$("$custos" --token "$token" consent list)
 grep -Eq "^mailfix +not given$" <<<"$consents" || fail "consent list: $consents"

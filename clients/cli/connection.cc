@@ -9,17 +9,41 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace custos::cli {
 namespace {
 
-std::string FirstOf(const std::string& value, const char* env_name,
-                    const std::string& fallback) {
-  if (!value.empty()) return value;
-  const char* env = std::getenv(env_name);
-  if (env != nullptr && *env != '\0') return env;
-  return fallback;
+// A setting as the strongest layer that sets it gives it.
+struct Given {
+  // The layer's place in `layers`, strongest first; layers.size() when no
+  // layer sets it.
+  size_t rank = 0;
+  // The layer that sets it, or null.
+  const SettingsLayer* layer = nullptr;
+  std::string value;
+  // The field's name, e.g. "cert".
+  absl::string_view field;
+
+  bool given() const { return layer != nullptr; }
+  // How the user set it, e.g. "CUSTOS_CERT"; only when given().
+  std::string name() const { return SettingName(*layer, field); }
+};
+
+Given Strongest(const std::vector<SettingsLayer>& layers,
+                std::string SettingsLayer::*member, absl::string_view field) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (!(layers[i].*member).empty())
+      return {i, &layers[i], layers[i].*member, field};
+  }
+  return {layers.size(), nullptr, "", field};
+}
+
+std::string FromEnvironment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
 }
 
 absl::StatusOr<std::string> ReadPem(const std::string& what,
@@ -36,22 +60,82 @@ absl::StatusOr<std::string> ReadPem(const std::string& what,
 
 }  // namespace
 
-ConnectionSettings ResolveSettings(const ConnectionSettings& explicit_settings,
-                                   const std::string& staff_id,
-                                   const std::string& pki_dir) {
-  const std::string dir = FirstOf(pki_dir, "CUSTOS_PKI_DIR", ".custos/pki");
-  const std::string who = FirstOf(staff_id, "CUSTOS_AS", "");
-  ConnectionSettings s;
-  s.server =
-      FirstOf(explicit_settings.server, "CUSTOS_SERVER", "localhost:7443");
-  s.ca_file = FirstOf(explicit_settings.ca_file, "CUSTOS_CA", dir + "/ca.crt");
-  s.cert_file =
-      FirstOf(explicit_settings.cert_file, "CUSTOS_CERT",
-              who.empty() ? "" : absl::StrCat(dir, "/clients/", who, ".crt"));
-  s.key_file =
-      FirstOf(explicit_settings.key_file, "CUSTOS_KEY",
-              who.empty() ? "" : absl::StrCat(dir, "/clients/", who, ".key"));
-  return s;
+std::string SettingName(const SettingsLayer& layer, absl::string_view field) {
+  switch (layer.source) {
+    case SettingsLayer::Source::kCommandLine:
+      return absl::StrCat("--", field);
+    case SettingsLayer::Source::kEnvironment:
+      return absl::StrCat("CUSTOS_", absl::AsciiStrToUpper(field));
+    case SettingsLayer::Source::kConfigFile:
+      return absl::StrCat(field, " in ", layer.file);
+  }
+  return std::string(field);
+}
+
+SettingsLayer SettingsFromEnvironment() {
+  SettingsLayer layer;
+  layer.source = SettingsLayer::Source::kEnvironment;
+  layer.server = FromEnvironment("CUSTOS_SERVER");
+  layer.as = FromEnvironment("CUSTOS_AS");
+  layer.pki_dir = FromEnvironment("CUSTOS_PKI_DIR");
+  layer.ca = FromEnvironment("CUSTOS_CA");
+  layer.cert = FromEnvironment("CUSTOS_CERT");
+  layer.key = FromEnvironment("CUSTOS_KEY");
+  layer.token = FromEnvironment("CUSTOS_TOKEN");
+  return layer;
+}
+
+absl::StatusOr<ConnectionSettings> ResolveSettings(
+    const std::vector<SettingsLayer>& layers) {
+  const Given server = Strongest(layers, &SettingsLayer::server, "server");
+  const Given pki_dir = Strongest(layers, &SettingsLayer::pki_dir, "pki_dir");
+  const Given ca = Strongest(layers, &SettingsLayer::ca, "ca");
+  const Given as = Strongest(layers, &SettingsLayer::as, "as");
+  const Given cert = Strongest(layers, &SettingsLayer::cert, "cert");
+  const Given key = Strongest(layers, &SettingsLayer::key, "key");
+  const Given token = Strongest(layers, &SettingsLayer::token, "token");
+
+  const std::string dir = pki_dir.given() ? pki_dir.value : ".custos/pki";
+  ConnectionSettings settings;
+  settings.server = server.given() ? server.value : "localhost:7443";
+  // A file named in a layer at least as strong as the one a path derives
+  // from wins: `--pki_dir` beats CUSTOS_CA, CUSTOS_CERT loses to `--as`.
+  settings.ca_file = ca.given() && ca.rank <= pki_dir.rank
+                         ? ca.value
+                         : absl::StrCat(dir, "/ca.crt");
+  auto staff_file = [&](const Given& file, absl::string_view extension,
+                        const Given** decided_by) -> std::string {
+    if (file.given() && file.rank <= as.rank) {
+      *decided_by = &file;
+      return file.value;
+    }
+    if (!as.given()) return "";
+    *decided_by = &as;
+    return absl::StrCat(dir, "/clients/", as.value, extension);
+  };
+  const Given* cert_from = nullptr;
+  const Given* key_from = nullptr;
+  settings.cert_file = staff_file(cert, ".crt", &cert_from);
+  settings.key_file = staff_file(key, ".key", &key_from);
+  if (cert_from == nullptr && key_from != nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_from->name(),
+                     " gives a key without its certificate: give cert too"));
+  }
+  if (cert_from != nullptr && key_from == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cert_from->name(),
+                     " gives a certificate without its key: give key too"));
+  }
+  if (token.given() && cert_from != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a customer's token (", token.name(), ") and a staff identity (",
+        cert_from->name(),
+        ") are both given, and a call is made as one or the other: drop one"));
+  }
+  settings.without_certificate = token.given();
+  settings.bearer_token = token.value;
+  return settings;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(

@@ -122,35 +122,11 @@ std::string HelpFor(std::vector<std::string> words) {
   return text.empty() ? FullHelp() : text;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const absl::StatusOr<custos::cli::CommandLine> line =
-      custos::cli::ParseCommandLine({argv + 1, argv + argc});
-  if (!line.ok()) {
-    return custos::cli::ReportUsageError(absl::GetFlag(FLAGS_output),
-                                         line.status().message(), std::cout,
-                                         std::cerr);
-  }
-  const std::vector<std::string>& args = line->words;
-  if (line->help || (!args.empty() && args[0] == "help")) {
-    std::cout << HelpFor(line->help ? args : std::vector<std::string>());
-    return custos::cli::kExitOk;
-  }
-  if (args.empty()) {
-    std::cerr << custos::cli::Usage() << "\n";
-    return custos::cli::ReportUsageError(
-        absl::GetFlag(FLAGS_output), "no command given", std::cout, std::cerr);
-  }
-  if (!custos::cli::IsKnownCommand(args)) {
-    custos::cli::CommandOptions none;
-    none.output = absl::GetFlag(FLAGS_output);
-    return custos::cli::RunCommand(args, none, nullptr, std::cout, std::cerr);
-  }
-
+// The values of the command's flags; the connection's are resolved apart.
+custos::cli::CommandOptions OptionsFromFlags(
+    const custos::cli::CommandLine& line) {
   custos::cli::CommandOptions options;
-  options.flags_given = line->flags_given;
-  options.output = absl::GetFlag(FLAGS_output);
+  options.flags_given = line.flags_given;
   options.customer = absl::GetFlag(FLAGS_customer);
   options.category = absl::GetFlag(FLAGS_category);
   options.reference = absl::GetFlag(FLAGS_ref);
@@ -160,10 +136,6 @@ int main(int argc, char** argv) {
   options.staff = absl::GetFlag(FLAGS_staff);
   options.page_size = absl::GetFlag(FLAGS_page_size);
   options.page_token = absl::GetFlag(FLAGS_page_token);
-  options.token = absl::GetFlag(FLAGS_token);
-  if (options.token.empty() && std::getenv("CUSTOS_TOKEN") != nullptr) {
-    options.token = std::getenv("CUSTOS_TOKEN");
-  }
   options.country = absl::GetFlag(FLAGS_country);
   options.first_day = absl::GetFlag(FLAGS_first_day);
   options.last_day = absl::GetFlag(FLAGS_last_day);
@@ -185,8 +157,8 @@ int main(int argc, char** argv) {
   options.record = absl::GetFlag(FLAGS_record);
   options.reason = absl::GetFlag(FLAGS_reason);
   options.active_only = absl::GetFlag(FLAGS_active_only);
-  if (std::find(line->flags_given.begin(), line->flags_given.end(), "index") !=
-      line->flags_given.end()) {
+  if (std::find(line.flags_given.begin(), line.flags_given.end(), "index") !=
+      line.flags_given.end()) {
     options.index = absl::GetFlag(FLAGS_index);
   }
   options.size = absl::GetFlag(FLAGS_size);
@@ -211,24 +183,63 @@ int main(int argc, char** argv) {
   options.working_hours = absl::GetFlag(FLAGS_working_hours);
   options.top = absl::GetFlag(FLAGS_top);
   options.progress = isatty(STDERR_FILENO) == 1;
-  // Checking a file offline, and the report, need no connection to custosd.
-  if ((!options.db.empty() && args[0] == "verify") || args[0] == "report") {
+  return options;
+}
+
+custos::cli::SettingsLayer SettingsFromFlags() {
+  custos::cli::SettingsLayer flags;
+  flags.source = custos::cli::SettingsLayer::Source::kCommandLine;
+  flags.server = absl::GetFlag(FLAGS_server);
+  flags.as = absl::GetFlag(FLAGS_as);
+  flags.pki_dir = absl::GetFlag(FLAGS_pki_dir);
+  flags.ca = absl::GetFlag(FLAGS_ca);
+  flags.cert = absl::GetFlag(FLAGS_cert);
+  flags.key = absl::GetFlag(FLAGS_key);
+  flags.token = absl::GetFlag(FLAGS_token);
+  return flags;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using custos::cli::ReportUsageError;
+  const absl::StatusOr<custos::cli::CommandLine> line =
+      custos::cli::ParseCommandLine({argv + 1, argv + argc});
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (!line.ok()) {
+    return ReportUsageError(output, line.status().message(), std::cout,
+                            std::cerr);
+  }
+  const std::vector<std::string>& args = line->words;
+  if (line->help || (!args.empty() && args[0] == "help")) {
+    std::cout << HelpFor(line->help ? args : std::vector<std::string>());
+    return custos::cli::kExitOk;
+  }
+  if (args.empty()) {
+    std::cerr << custos::cli::Usage() << "\n";
+    return ReportUsageError(output, "no command given", std::cout, std::cerr);
+  }
+  custos::cli::CommandOptions options = OptionsFromFlags(*line);
+  options.output = output;
+  // Checking a file offline, and the report, need no connection to custosd;
+  // an unknown command is told without one.
+  if (!custos::cli::IsKnownCommand(args) ||
+      (!options.db.empty() && args[0] == "verify") || args[0] == "report") {
     return custos::cli::RunCommand(args, options, nullptr, std::cout,
                                    std::cerr);
   }
-  custos::cli::ConnectionSettings explicit_settings{
-      absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_ca),
-      absl::GetFlag(FLAGS_cert), absl::GetFlag(FLAGS_key)};
-  custos::cli::ConnectionSettings settings = custos::cli::ResolveSettings(
-      explicit_settings, absl::GetFlag(FLAGS_as), absl::GetFlag(FLAGS_pki_dir));
-  // A customer with a token connects without a staff certificate.
-  settings.without_certificate = !options.token.empty() &&
-                                 absl::GetFlag(FLAGS_as).empty() &&
-                                 absl::GetFlag(FLAGS_cert).empty();
-  auto channel = custos::cli::Connect(settings);
+  const absl::StatusOr<custos::cli::ConnectionSettings> settings =
+      custos::cli::ResolveSettings(
+          {SettingsFromFlags(), custos::cli::SettingsFromEnvironment()});
+  if (!settings.ok()) {
+    return ReportUsageError(output, settings.status().message(), std::cout,
+                            std::cerr);
+  }
+  options.token = settings->bearer_token;
+  auto channel = custos::cli::Connect(*settings);
   if (!channel.ok()) {
-    std::cerr << "custos: " << channel.status().message() << "\n";
-    return custos::cli::kExitUsage;
+    return ReportUsageError(output, channel.status().message(), std::cout,
+                            std::cerr);
   }
   return custos::cli::RunCommand(args, options, *channel, std::cout, std::cerr);
 }
