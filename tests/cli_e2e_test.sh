@@ -26,6 +26,8 @@ done
 port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$out")
 [ -n "$port" ] || { cat "$out"; echo "custosd did not start"; exit 1; }
 export CUSTOS_PKI_DIR=$data/pki CUSTOS_SERVER=localhost:$port
+# No config file but those a step writes.
+export XDG_CONFIG_HOME=$TEST_TMPDIR/xdg
 
 fail() { echo "FAIL: $*"; exit 1; }
 # Runs custos with the arguments after the first, wanting a usage error
@@ -133,6 +135,7 @@ set -e
 help=$("$custos" --help) || fail "custos --help: exit $?"
 grep -q "^usage: custos" <<<"$help" || fail "custos --help: $help"
 grep -q "^  --as  " <<<"$help" || fail "custos --help lists no flags: $help"
+grep -q "^config file: --config FILE, else CUSTOS_CONFIG" <<<"$help" || fail "custos --help: no config file: $help"
 usage_error "unknown flag --bogus" --as anna.support --bogus whoami
 usage_error "--page_size: " --as anna.support access list --page_size many
 usage_error "--as needs a value" access list --as
@@ -156,15 +159,36 @@ customer_log=$("$custos" --token "$token" log list)
 grep -q "Approvals.DecidePendingRequest  bakkerij-jansen" <<<"$customer_log" || fail "customer log: $customer_log"
 grep -q "acme" <<<"$customer_log" && fail "the customer sees another customer's entries"
 
-# Settings: the command line beats the environment; a certificate derived
-# from --as counts as given on the command line.
+# Settings: the command line beats the environment, which beats a config
+# file; a certificate derived from --as counts as given on the command line.
 staff_id() { sed -n 's/.*"staff_id": "\([^"]*\)".*/\1/p' | head -1; }
 who=$(CUSTOS_CERT=$data/pki/clients/dirk.dpo.crt CUSTOS_KEY=$data/pki/clients/dirk.dpo.key \
   "$custos" --as anna.support --output json whoami | staff_id)
 [ "$who" = anna.support ] || fail "--as anna.support with the DPO's CUSTOS_CERT ran as $who"
+conf=$TEST_TMPDIR/conf/cli.conf
+mkdir -p "$(dirname "$conf")" "$XDG_CONFIG_HOME/custos"
+printf '# the DPO, in JSON\nas = dirk.dpo\n\noutput = json\n' >"$conf"
+who=$("$custos" --config "$conf" whoami | staff_id)
+[ "$who" = dirk.dpo ] || fail "--config: ran as $who, or not in JSON"
+who=$(CUSTOS_CONFIG=$conf CUSTOS_AS=anna.support "$custos" whoami | staff_id)
+[ "$who" = anna.support ] || fail "CUSTOS_AS did not beat the config file: $who"
+who=$(CUSTOS_CONFIG=$conf CUSTOS_AS=anna.support "$custos" --as carl.contractor whoami | staff_id)
+[ "$who" = carl.contractor ] || fail "--as did not beat CUSTOS_AS: $who"
+cp "$conf" "$XDG_CONFIG_HOME/custos/cli.conf"
+who=$("$custos" whoami | staff_id)
+rm "$XDG_CONFIG_HOME/custos/cli.conf"
+[ "$who" = dirk.dpo ] || fail "\$XDG_CONFIG_HOME/custos/cli.conf not read: $who"
+# A relative path in the file is from the file's folder.
+printf 'pki_dir = ../data/pki\nas = anna.support\n' >"$conf"
+who=$(cd / && env -u CUSTOS_PKI_DIR "$custos" --config "$conf" --output json whoami | staff_id)
+[ "$who" = anna.support ] || fail "relative pki_dir in the config file: $who"
+printf 'as = anna.support\nsever = localhost:1\n' >"$TEST_TMPDIR/bad.conf"
+usage_error "$TEST_TMPDIR/bad.conf:2: unknown key \"sever\"" --config "$TEST_TMPDIR/bad.conf" whoami
+usage_error "$TEST_TMPDIR/missing.conf" --config "$TEST_TMPDIR/missing.conf" whoami
 # A customer's token and a staff identity, from any source, are refused.
 CUSTOS_AS=dirk.dpo CUSTOS_TOKEN=$token usage_error "token (CUSTOS_TOKEN) and a staff identity (CUSTOS_AS)" log list
 usage_error "token (--token) and a staff identity (--as)" --token "$token" --as dirk.dpo log list
+CUSTOS_CONFIG=$conf usage_error "token (--token) and a staff identity (as in $conf)" --token "$token" log list
 
 # Partner consent: the customer lists, gives and sees it; a mistyped partner is refused.
 consents=$("$custos" --token "$token" consent list)

@@ -1450,8 +1450,9 @@ const Command kCommands[] = {
 
 // Flags every command takes: how to reach custosd, as whom, and how to
 // print the answer.
-constexpr absl::string_view kConnectionFlags[] = {
-    "as", "pki_dir", "server", "ca", "cert", "key", "token", "output"};
+constexpr absl::string_view kConnectionFlags[] = {"as",    "pki_dir", "server",
+                                                  "ca",    "cert",    "key",
+                                                  "token", "output",  "config"};
 
 // A command takes the flags its synopsis names: what its help shows is what
 // it reads, and a flag it would ignore is refused instead.
@@ -1549,11 +1550,16 @@ std::string Usage() {
       "setting comes from\n"
       "  its flag, else CUSTOS_AS, CUSTOS_TOKEN, CUSTOS_PKI_DIR, "
       "CUSTOS_SERVER, CUSTOS_CA,\n"
-      "  CUSTOS_CERT, CUSTOS_KEY, else the default; "
+      "  CUSTOS_CERT, CUSTOS_KEY, else the config file, else the default; "
       "a path derived from\n"
       "  --as or --pki_dir counts as given where they are. CUSTOS_DEVICE "
       "stands for --device.\n"
-
+      "\nconfig file: --config FILE, else CUSTOS_CONFIG, else "
+      "$XDG_CONFIG_HOME/custos/cli.conf\n"
+      "  (~/.config/custos/cli.conf) if it exists: `key = value` lines, "
+      "`#` comments; keys\n"
+      "  server, as, pki_dir, ca, cert, key, output; relative paths are "
+      "from the file's folder.\n"
       "\nexit codes: 0 ok, 1 error, 2 usage, 3 refused by policy, 4 invalid "
       "request,\n"
       "  5 not authenticated, 6 custosd unavailable, 7 not found, 8 not "

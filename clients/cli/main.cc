@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/cli/command_line.h"
 #include "clients/cli/commands.h"
+#include "clients/cli/config_file.h"
 #include "clients/cli/connection.h"
 
 ABSL_FLAG(std::string, as, "",
@@ -23,7 +24,13 @@ ABSL_FLAG(std::string, server, "",
 ABSL_FLAG(std::string, ca, "", "CA certificate PEM file (CUSTOS_CA).");
 ABSL_FLAG(std::string, cert, "", "Client certificate PEM file (CUSTOS_CERT).");
 ABSL_FLAG(std::string, key, "", "Client key PEM file (CUSTOS_KEY).");
-ABSL_FLAG(std::string, output, "table", "Output format: table or json.");
+ABSL_FLAG(std::string, output, "",
+          "Output format: table or json (default: the config file's, else "
+          "table).");
+ABSL_FLAG(std::string, config, "",
+          "Config file (CUSTOS_CONFIG; default: "
+          "$XDG_CONFIG_HOME/custos/cli.conf, else ~/.config/custos/cli.conf, "
+          "when it exists).");
 ABSL_FLAG(std::string, customer, "", "Customer id.");
 ABSL_FLAG(std::string, category, "",
           "Justification category: support, bug, feature, abuse, prep.");
@@ -205,7 +212,14 @@ int main(int argc, char** argv) {
   using custos::cli::ReportUsageError;
   const absl::StatusOr<custos::cli::CommandLine> line =
       custos::cli::ParseCommandLine({argv + 1, argv + argc});
-  const std::string output = absl::GetFlag(FLAGS_output);
+  // Read even after a bad command line, which is then told in the output
+  // the config file asks for.
+  const absl::StatusOr<custos::cli::ConfigFile> config =
+      custos::cli::ReadConfigFile(
+          custos::cli::LocateConfigFile(absl::GetFlag(FLAGS_config)));
+  std::string output = absl::GetFlag(FLAGS_output);
+  if (output.empty()) output = config.ok() ? config->output : "";
+  if (output.empty()) output = "table";
   if (!line.ok()) {
     return ReportUsageError(output, line.status().message(), std::cout,
                             std::cerr);
@@ -214,6 +228,10 @@ int main(int argc, char** argv) {
   if (line->help || (!args.empty() && args[0] == "help")) {
     std::cout << HelpFor(line->help ? args : std::vector<std::string>());
     return custos::cli::kExitOk;
+  }
+  if (!config.ok()) {
+    return ReportUsageError(output, config.status().message(), std::cout,
+                            std::cerr);
   }
   if (args.empty()) {
     std::cerr << custos::cli::Usage() << "\n";
@@ -229,8 +247,9 @@ int main(int argc, char** argv) {
                                    std::cerr);
   }
   const absl::StatusOr<custos::cli::ConnectionSettings> settings =
-      custos::cli::ResolveSettings(
-          {SettingsFromFlags(), custos::cli::SettingsFromEnvironment()});
+      custos::cli::ResolveSettings({SettingsFromFlags(),
+                                    custos::cli::SettingsFromEnvironment(),
+                                    config->settings});
   if (!settings.ok()) {
     return ReportUsageError(output, settings.status().message(), std::cout,
                             std::cerr);
