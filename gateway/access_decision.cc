@@ -219,6 +219,12 @@ absl::StatusOr<custos::v1::Grant> NewGrant(
   *grant.mutable_created_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   grant.set_issued_for_country(std::string(country));
+  const policy::CategoryRule* rule =
+      call.policy().FindCategory(request.justification().category());
+  if (staff.contract() == custos::v1::PARTNER &&
+      (rule == nullptr || !rule->proto->company_data())) {
+    grant.set_consent_of(staff.partner_organisation());
+  }
   return grant;
 }
 

@@ -14,9 +14,12 @@ namespace {
 // The partner organisation whose consent from the customer `grant` rests
 // on; empty when it rests on none (a grant of staff, or a partner's grant
 // on the company's own data, which it reaches by the category's contracts)
-// or its holder is not in the directory.
+// or its holder is not in the directory. The one the grant was issued on
+// holds whatever the policy now says of its category: a reload must not
+// free a grant from the consent it was given under.
 std::string ConsentNeeded(const Gateway& gateway, const policy::Policy& policy,
                           const custos::v1::Grant& grant) {
+  if (!grant.consent_of().empty()) return grant.consent_of();
   const custos::v1::StaffMember* holder =
       gateway.directory->FindStaff(grant.staff_id());
   if (holder == nullptr || holder->contract() != custos::v1::PARTNER) {

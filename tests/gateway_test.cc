@@ -2539,6 +2539,15 @@ gateway::GatewayOptions OwnGatewayOptions(const std::string& name) {
   return options;
 }
 
+// A support request for acme under its demo ticket SUP-1042.
+custos::v1::RequestAccessRequest AcmeSupportRequest() {
+  custos::v1::RequestAccessRequest request;
+  request.set_customer_id("acme");
+  request.mutable_justification()->set_category("support");
+  request.mutable_justification()->set_reference("SUP-1042");
+  return request;
+}
+
 // OwnGatewayOptions with a staff directory of its own: an active DPO
 // (dora.dpo) and `entries` (textproto of more staff and customers).
 gateway::GatewayOptions OwnGatewayOptionsWithDirectory(
@@ -2731,10 +2740,7 @@ TEST(GatewayMetricsTest, CountAnswersGivenAndTheLogSizeFromTheStart) {
     auto staff = custos::v1::StaffAccess::NewStub(
         OwnGatewayChannel(options, **server, "anna.support"));
     const auto request_access = [&] {
-      custos::v1::RequestAccessRequest request;
-      request.set_customer_id("acme");
-      request.mutable_justification()->set_category("support");
-      request.mutable_justification()->set_reference("SUP-1042");
+      const custos::v1::RequestAccessRequest request = AcmeSupportRequest();
       custos::v1::RequestAccessResponse response;
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() +
@@ -2851,10 +2857,7 @@ TEST(GrantHolderTest, AGrantStopsServingWhenItsHolderNoLongerQualifies) {
   {
     auto server = gateway::GatewayServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
-    custos::v1::RequestAccessRequest request;
-    request.set_customer_id("acme");
-    request.mutable_justification()->set_category("support");
-    request.mutable_justification()->set_reference("SUP-1042");
+    const custos::v1::RequestAccessRequest request = AcmeSupportRequest();
     custos::v1::RequestAccessResponse response;
     grpc::ClientContext context;
     const grpc::Status granted =
@@ -2963,10 +2966,7 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   ASSERT_TRUE(server.ok()) << server.status();
   auto stub = custos::v1::StaffAccess::NewStub(
       OwnGatewayChannel(options, **server, "anna.support"));
-  custos::v1::RequestAccessRequest request;
-  request.set_customer_id("acme");
-  request.mutable_justification()->set_category("support");
-  request.mutable_justification()->set_reference("SUP-1042");
+  const custos::v1::RequestAccessRequest request = AcmeSupportRequest();
   std::vector<grpc::StatusCode> codes;
   std::string limited_index;
   for (int i = 0; i < 5; ++i) {
@@ -3197,6 +3197,65 @@ TEST(GatewayPolicyFileTest, RefusesAMaskOfAFieldTheDataHasNot) {
   { std::ofstream(good) << std::ifstream(typo).rdbuf(); }
   EXPECT_EQ((*server)->ReloadPolicy().code(),
             absl::StatusCode::kInvalidArgument);
+  (*server)->Shutdown();
+}
+
+// A partner's grant rests on the customer's consent it was issued under: a
+// policy reloaded since, whose category of that name is now one of the
+// company's own data, does not free it from that consent (the grant keeps
+// the customer data kinds it was issued for).
+TEST(GatewayPolicyFileTest, APartnersGrantKeepsNeedingTheConsentItWasIssuedOn) {
+  gateway::GatewayOptions options = OwnGatewayOptions("consent-reload");
+  options.policy_file = options.data_dir + "-policy.textproto";
+  { std::ofstream(options.policy_file) << kDefaultPolicy; }
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto staff = custos::v1::StaffAccess::NewStub(
+      OwnGatewayChannel(options, **server, "pia.partner"));
+  const custos::v1::RequestAccessRequest ask = AcmeSupportRequest();
+  custos::v1::RequestAccessResponse granted;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status = staff->RequestAccess(&context, ask, &granted);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(granted.grant().consent_of(), "mailfix");
+
+  const std::string support_block =
+      R"(  data_kinds: [ACCOUNT, CUSTOMER_USERS, SUBSCRIBERS, CAMPAIGNS]
+  default_duration: "4h")";
+  ASSERT_THAT(std::string(kDefaultPolicy), HasSubstr(support_block));
+  {
+    std::ofstream(options.policy_file) << absl::StrReplaceAll(
+        kDefaultPolicy,
+        {{support_block,
+          "  data_kinds: [INVOICES]\n  company_data: true\n  contracts: "
+          "[PARTNER, DUTCH_EMPLOYMENT]\n  default_duration: \"4h\""}});
+  }
+  {
+    const absl::Status reloaded = (*server)->ReloadPolicy();
+    ASSERT_TRUE(reloaded.ok()) << reloaded;
+  }
+
+  custos::v1::SetPartnerConsentRequest withdraw;
+  withdraw.set_partner_organisation("mailfix");
+  withdraw.set_consent(false);
+  custos::v1::SetPartnerConsentResponse withdrawn;
+  grpc::ClientContext by_customer;
+  AsCustomerOf(options, by_customer, "acme");
+  ASSERT_TRUE(
+      custos::v1::Approvals::NewStub(OwnGatewayChannel(options, **server))
+          ->SetPartnerConsent(&by_customer, withdraw, &withdrawn)
+          .ok());
+
+  custos::v1::ReadCustomerDataRequest read;
+  read.set_grant_id(granted.grant().grant_id());
+  read.set_kind(custos::v1::ACCOUNT);
+  custos::v1::ReadCustomerDataResponse page;
+  grpc::ClientContext context;
+  const grpc::Status refused = staff->ReadCustomerData(&context, read, &page);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("PARTNER_WITHOUT_CONSENT"));
   (*server)->Shutdown();
 }
 
