@@ -120,34 +120,94 @@ absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
   return HolderStillQualifies(gateway, call, grant, *holder);
 }
 
-absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
-                                              AuditedCall& call,
-                                              const custos::v1::Grant& grant,
-                                              const RecordsWanted& wanted) {
-  call.entry().set_data_kind(wanted.kind);
+namespace {
+
+// The start of a use of `grant` by `call`: the grant ACTIVE, the partner's
+// consent it rests on (returned; empty for none) held until the call's
+// entry is logged, and GrantStillBacked. The mark is taken before the
+// check: a withdrawal started after the check waits for the entry, one
+// started before fails the check.
+absl::StatusOr<std::string> BeginUse(const Gateway& gateway, AuditedCall& call,
+                                     const custos::v1::Grant& grant) {
   if (grant.state() != custos::v1::GRANT_ACTIVE) {
     return absl::FailedPreconditionError(
         absl::StrCat("grant ", grant.grant_id(), " is ",
                      custos::v1::GrantState_Name(grant.state()),
                      "; nothing is served under it"));
   }
-  const auto& kinds = grant.obligations().data_kinds();
-  if (std::find(kinds.begin(), kinds.end(), wanted.kind) == kinds.end()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        wanted.kind_field, ": grant ", grant.grant_id(), " does not reach ",
-        custos::v1::DataKind_Name(wanted.kind)));
-  }
-  // Taken before the consent is checked (in GrantStillBacked) and held until
-  // this read's entry is logged: a withdrawal started after the check waits
-  // for the entry, one started before fails the check.
-  const std::string partner = ConsentNeeded(gateway, call.policy(), grant);
+  std::string partner = ConsentNeeded(gateway, call.policy(), grant);
   if (!partner.empty()) {
     call.KeepUntilLogged(std::shared_ptr<const void>(
         gateway.approvals->UseConsent(grant.customer_id(), partner)));
   }
-  if (auto s = GrantStillBacked(gateway, call, grant); !s.ok()) {
+  if (auto s = GrantStillBacked(gateway, call, grant); !s.ok()) return s;
+  return partner;
+}
+
+// The end of a use: counts `records` against the grant's `limit` in one
+// step with a check that it is still active, holds the grant's end (if one
+// starts after this) until the call's entry is logged, and answers the call
+// only if, once logged, neither an end of the grant nor a withdrawal of
+// `partner`'s consent was applied before it, and the count is in the file.
+absl::Status CountUse(const Gateway& gateway, AuditedCall& call,
+                      const custos::v1::Grant& grant,
+                      const std::string& partner, uint64_t records,
+                      uint64_t limit) {
+  std::unique_ptr<GrantStore::ReadInFlight> in_flight;
+  if (auto s = gateway.grants->AddRecordsRead(grant.grant_id(), records, limit,
+                                              call.now(), &in_flight);
+      !s.ok()) {
     return s;
   }
+  call.KeepUntilLogged(std::shared_ptr<const void>(std::move(in_flight)));
+  // An end that stopped waiting for this use (StartEnd waits a few seconds)
+  // may have its entry before this one's: then this use is logged after
+  // it, and must serve nothing.
+  call.AfterLogged([grants = gateway.grants, id = grant.grant_id()] {
+    return grants->StillServing(id);
+  });
+  // A withdrawal waits for this use only a few seconds: one that gave up
+  // and was stored before this use was logged leaves it nothing to serve.
+  if (!partner.empty()) {
+    call.AfterLogged([approvals = gateway.approvals,
+                      customer = grant.customer_id(), partner] {
+      return approvals->ConsentNotWithdrawn(customer, partner);
+    });
+  }
+  if (records > 0) {
+    call.AfterLoggedAsync(
+        [grants = gateway.grants](AuditedCall::StepDone done) {
+          grants->StoreRecordsReadAsync(std::move(done));
+        });
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ActUnderGrant(const Gateway& gateway, AuditedCall& call,
+                           const custos::v1::Grant& grant) {
+  auto partner = BeginUse(gateway, call, grant);
+  if (!partner.ok()) return partner.status();
+  return CountUse(gateway, call, grant, *partner, /*records=*/0,
+                  gateway.max_records_per_grant);
+}
+
+absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
+                                              AuditedCall& call,
+                                              const custos::v1::Grant& grant,
+                                              const RecordsWanted& wanted) {
+  call.entry().set_data_kind(wanted.kind);
+  if (grant.state() == custos::v1::GRANT_ACTIVE) {
+    const auto& kinds = grant.obligations().data_kinds();
+    if (std::find(kinds.begin(), kinds.end(), wanted.kind) == kinds.end()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          wanted.kind_field, ": grant ", grant.grant_id(), " does not reach ",
+          custos::v1::DataKind_Name(wanted.kind)));
+    }
+  }
+  auto partner = BeginUse(gateway, call, grant);
+  if (!partner.ok()) return partner.status();
   const uint64_t limit = gateway.max_records_per_grant;
   if (grant.records_read() >= limit) {
     return absl::ResourceExhaustedError(
@@ -175,31 +235,11 @@ absl::StatusOr<ServedRecords> ServeUnderGrant(const Gateway& gateway,
   // came after the check above serves nothing more. And an end started
   // after the count (GrantStore::StartEnd) waits until this read's entry is
   // logged (`in_flight`), so that its own entry follows.
-  std::unique_ptr<GrantStore::ReadInFlight> in_flight;
-  if (auto s = gateway.grants->AddRecordsRead(grant.grant_id(),
-                                              served.page.records.size(), limit,
-                                              call.now(), &in_flight);
+  if (auto s = CountUse(gateway, call, grant, *partner,
+                        served.page.records.size(), limit);
       !s.ok()) {
     return s;
   }
-  call.KeepUntilLogged(std::shared_ptr<const void>(std::move(in_flight)));
-  // An end that stopped waiting for this read (StartEnd waits a few
-  // seconds) may have its entry before this read's: then this read is
-  // logged after it, and must serve nothing.
-  call.AfterLogged([grants = gateway.grants, id = grant.grant_id()] {
-    return grants->StillServing(id);
-  });
-  // A withdrawal waits for this read only a few seconds: one that gave up
-  // and was stored before this read was logged leaves it nothing to serve.
-  if (!partner.empty()) {
-    call.AfterLogged([approvals = gateway.approvals,
-                      customer = grant.customer_id(), partner] {
-      return approvals->ConsentNotWithdrawn(customer, partner);
-    });
-  }
-  call.AfterLoggedAsync([grants = gateway.grants](AuditedCall::StepDone done) {
-    grants->StoreRecordsReadAsync(std::move(done));
-  });
   call.entry().set_record_count(served.page.records.size());
   return served;
 }

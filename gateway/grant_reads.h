@@ -33,6 +33,14 @@ namespace custos::gateway {
 absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
                               const custos::v1::Grant& grant);
 
+// For a call under `grant` that serves no records (a take-identity action):
+// what ServeUnderGrant checks and holds short of reading. The grant must be
+// ACTIVE and still backed; an end or consent withdrawal started after the
+// check waits for the call's entry, and one applied before the entry makes
+// the call serve nothing (it is recorded as not applied).
+absl::Status ActUnderGrant(const Gateway& gateway, AuditedCall& call,
+                           const custos::v1::Grant& grant);
+
 struct RecordsWanted {
   custos::v1::DataKind kind = custos::v1::DATA_KIND_UNSPECIFIED;
   // At most this many; the last page before the grant's limit is shorter.

@@ -318,6 +318,18 @@ absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
   RecordSession(*session, call.entry());
   if (auto s = ActForSessionStaff(call, gateway, *session); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("session/", session->session_id()));
+  // A session opens only while its grant serves: one revoked or ended since
+  // the link was made would show nothing, and its opening must not be
+  // logged as allowed after that revocation.
+  auto grant = gateway.grants->Get(session->grant_id(), call.now());
+  if (!grant.ok()) return grant.status();
+  if (grant->state() != custos::v1::GRANT_ACTIVE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "session ", session->session_id(), ": its grant ", grant->grant_id(),
+        " is ", custos::v1::GrantState_Name(grant->state()),
+        "; start a new session"));
+  }
+  if (auto s = GrantStillBacked(gateway, call, *grant); !s.ok()) return s;
   const custos::v1::StaffMember* staff =
       gateway.directory->FindStaff(session->staff_id());
   const custos::v1::Customer* customer =
@@ -408,6 +420,9 @@ absl::Status View(AuditedCall& call, const Gateway& gateway,
   if (auto s = gateway.sessions->Count(session.session_id(), /*page_views=*/1,
                                        /*actions=*/0, call.now());
       !s.ok()) {
+    // Refused: its entry says no records were shown (the grant has counted
+    // them all the same, never fewer than it served).
+    call.entry().clear_record_count();
     return s;
   }
   session.set_page_views(session.page_views() + 1);
@@ -451,6 +466,11 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
       !s.ok()) {
     return s;
   }
+  // As a page is: the grant still active and backed, a revocation of it or
+  // a withdrawal of the consent it rests on started from here on waiting
+  // for this action's entry, and one applied before that entry leaving the
+  // action undone.
+  if (auto s = ActUnderGrant(gateway, call, grant); !s.ok()) return s;
   if (auto s = gateway.sessions->Count(session.session_id(), /*page_views=*/0,
                                        /*actions=*/1, call.now());
       !s.ok()) {
@@ -511,6 +531,17 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
     return absl::PermissionDeniedError(
         "only the engineer, the DPO or the customer ends a session");
   }
+  // The session's uses are refused from here on, not only once the end is
+  // stored, or a page served in between would follow the end in the log;
+  // the step drops the mark when done. Another end under way is refused
+  // here, and one applied before the mark shows in the state read again
+  // under it: so no end goes past this point that would find the session
+  // ended already once logged, with its grant's end applied.
+  auto marked = gateway.sessions->MarkEnding(session->session_id());
+  if (!marked.ok()) return marked.status();
+  std::shared_ptr<const void> ending = *std::move(marked);
+  session = gateway.sessions->ById(session->session_id(), call.now());
+  if (!session.ok()) return session.status();
   const bool open = session->state() == custos::v1::SESSION_LIVE ||
                     session->state() == custos::v1::SESSION_LINK_ISSUED;
   if (!open) {
@@ -523,11 +554,6 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
   // would undo the revocation (DESIGN.md, rules 6 and 7).
   const bool revoked = state == custos::v1::SESSION_REVOKED;
   const bool end_grant = revoked || session->grant_issued_for_session();
-  // The session's uses are refused from here on, not only once the end is
-  // stored, or a page served in between would follow the end in the log;
-  // the step drops the mark when done.
-  std::shared_ptr<const void> ending =
-      gateway.sessions->MarkEnding(session->session_id());
   // So is its grant, as RevokeGrant does; one no longer active (or being
   // ended) has nothing left to take away.
   std::shared_ptr<GrantStore::PendingEnd> grant_ending;

@@ -135,6 +135,22 @@ class GatewayTest : public ::testing::Test {
     return {response.entries().begin(), response.entries().end()};
   }
 
+  // Expects every entry of `action` after entry `change` (a revocation, a
+  // withdrawal) that `about` selects to be a refusal; returns how many
+  // there are.
+  static int RefusedAfter(
+      uint64_t change, const std::string& action,
+      const std::function<bool(const custos::v1::LogEntry&)>& about) {
+    int refused = 0;
+    for (const auto& e : AllEntries()) {
+      if (e.action() != action || e.index() <= change || !about(e)) continue;
+      EXPECT_EQ(e.outcome(), custos::v1::OUTCOME_REFUSED)
+          << action << " #" << e.index() << " after #" << change;
+      ++refused;
+    }
+    return refused;
+  }
+
   static custos::v1::LogEntry EntryAt(const std::string& index) {
     for (const auto& e : AllEntries()) {
       if (absl::StrCat(e.index()) == index) return e;
@@ -960,46 +976,59 @@ TEST_F(DataBrokerTest, OnlyTheHolderReadsAndEndedOrRevokedGrantsServeNothing) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
-// Reads `grant_id`'s ACCOUNT records a record at a time on 8 threads over
-// `channel`, and runs `change` once a few reads are done; each thread stops
-// after a read that started once `change` returned. Returns the entry
-// indexes of the reads answered with records.
-std::vector<uint64_t> ReadWhile(const std::shared_ptr<grpc::Channel>& channel,
-                                const std::string& grant_id,
-                                const std::function<void()>& change) {
-  constexpr int kReaders = 8;
-  std::atomic<int> reads{0};
+// Runs `attempt` on 8 threads (each its own calls, `attempt(thread)`
+// giving the entry index of a call that was served, nullopt otherwise), and
+// `change` once a few calls are done; each thread stops after a call that
+// started once `change` returned. Returns the indexes of the calls served.
+std::vector<uint64_t> ServedWhile(
+    const std::function<std::optional<uint64_t>(int)>& attempt,
+    const std::function<void()>& change) {
+  constexpr int kThreads = 8;
+  std::atomic<int> calls{0};
   std::atomic<bool> changed{false};
-  std::vector<std::vector<uint64_t>> served(kReaders);
-  std::vector<std::thread> readers;
-  for (int r = 0; r < kReaders; ++r) {
-    readers.emplace_back([&, r] {
-      auto stub = custos::v1::StaffAccess::NewStub(channel);
-      custos::v1::ReadCustomerDataRequest request;
-      request.set_grant_id(grant_id);
-      request.set_kind(custos::v1::ACCOUNT);
-      request.set_page_size(1);
+  std::vector<std::vector<uint64_t>> served(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
         const bool last = changed.load();
-        grpc::ClientContext context;
-        custos::v1::ReadCustomerDataResponse response;
-        if (stub->ReadCustomerData(&context, request, &response).ok()) {
-          served[r].push_back(response.log_index());
-        }
-        ++reads;
+        if (const auto index = attempt(t)) served[t].push_back(*index);
+        ++calls;
         if (last) break;
       }
     });
   }
-  while (reads.load() < 2 * kReaders) absl::SleepFor(absl::Milliseconds(1));
+  while (calls.load() < 2 * kThreads) absl::SleepFor(absl::Milliseconds(1));
   change();
   changed.store(true);
-  for (std::thread& reader : readers) reader.join();
+  for (std::thread& thread : threads) thread.join();
   std::vector<uint64_t> all;
   for (const auto& indexes : served) {
     all.insert(all.end(), indexes.begin(), indexes.end());
   }
   return all;
+}
+
+// ServedWhile reading `grant_id`'s ACCOUNT records a record at a time over
+// `channel`.
+std::vector<uint64_t> ReadWhile(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& grant_id,
+                                const std::function<void()>& change) {
+  auto stub = custos::v1::StaffAccess::NewStub(channel);
+  custos::v1::ReadCustomerDataRequest request;
+  request.set_grant_id(grant_id);
+  request.set_kind(custos::v1::ACCOUNT);
+  request.set_page_size(1);
+  return ServedWhile(
+      [&](int) -> std::optional<uint64_t> {
+        grpc::ClientContext context;
+        custos::v1::ReadCustomerDataResponse response;
+        if (!stub->ReadCustomerData(&context, request, &response).ok()) {
+          return std::nullopt;
+        }
+        return response.log_index();
+      },
+      change);
 }
 
 // Reads racing a revocation: none is logged as allowed, or served, after
@@ -1033,17 +1062,11 @@ TEST_F(DataBrokerTest, NoReadIsServedAfterTheRevocationsEntry) {
   ASSERT_TRUE(revocation.ok()) << revocation.error_message();
   const uint64_t revoked_at = revoked.log_index();
   for (uint64_t index : served) EXPECT_LT(index, revoked_at);
-  int refused_after = 0;
-  for (const auto& e : AllEntries()) {
-    if (e.action() != "StaffAccess.ReadCustomerData" ||
-        e.grant_id() != grant.grant_id() || e.index() <= revoked_at) {
-      continue;
-    }
-    EXPECT_EQ(e.outcome(), custos::v1::OUTCOME_REFUSED)
-        << "read #" << e.index() << " after revocation #" << revoked_at;
-    ++refused_after;
-  }
-  EXPECT_GT(refused_after, 0);
+  EXPECT_GT(RefusedAfter(revoked_at, "StaffAccess.ReadCustomerData",
+                         [&](const custos::v1::LogEntry& e) {
+                           return e.grant_id() == grant.grant_id();
+                         }),
+            0);
 }
 
 TEST_F(DataBrokerTest, ListsOwnGrantsAndTheDpoAll) {
@@ -1573,17 +1596,11 @@ TEST_F(ApprovalsTest, NoPartnerReadIsServedAfterTheWithdrawalsEntry) {
   ASSERT_TRUE(withdrawal.ok()) << withdrawal.error_message();
   const uint64_t withdrawn_at = withdrawn.log_index();
   for (uint64_t index : served) EXPECT_LT(index, withdrawn_at);
-  int refused_after = 0;
-  for (const auto& e : AllEntries()) {
-    if (e.action() != "StaffAccess.ReadCustomerData" ||
-        e.grant_id() != grant_id || e.index() <= withdrawn_at) {
-      continue;
-    }
-    EXPECT_EQ(e.outcome(), custos::v1::OUTCOME_REFUSED)
-        << "read #" << e.index() << " after withdrawal #" << withdrawn_at;
-    ++refused_after;
-  }
-  EXPECT_GT(refused_after, 0);
+  EXPECT_GT(RefusedAfter(withdrawn_at, "StaffAccess.ReadCustomerData",
+                         [&](const custos::v1::LogEntry& e) {
+                           return e.grant_id() == grant_id;
+                         }),
+            0);
 }
 
 // A partner's name mistyped is refused, naming the field and the partners
@@ -1884,6 +1901,19 @@ class TakeIdentityTest : public GatewayTest {
   // Starts a session for anna.support as acme.owner; returns its link token.
   static std::string StartLinkToken(
       std::vector<custos::v1::CustomerRequestedAction> actions = {}) {
+    return LinkToken(Start(std::move(actions)));
+  }
+
+  // The token of the link a session was started with.
+  static std::string LinkToken(
+      const custos::v1::StartSessionResponse& started) {
+    EXPECT_THAT(started.link(), HasSubstr("/identity/start#lt_"));
+    return started.link().substr(started.link().find('#') + 1);
+  }
+
+  // Starts a session for anna.support as acme.owner.
+  static custos::v1::StartSessionResponse Start(
+      std::vector<custos::v1::CustomerRequestedAction> actions = {}) {
     custos::v1::StartSessionRequest start;
     start.set_customer_id("acme");
     start.set_customer_user_id("acme.owner");
@@ -1897,8 +1927,7 @@ class TakeIdentityTest : public GatewayTest {
           Stub("anna.support")->StartSession(&context, start, &started);
       EXPECT_TRUE(status.ok()) << status.error_message();
     }
-    EXPECT_THAT(started.link(), HasSubstr("/identity/start#lt_"));
-    return started.link().substr(started.link().find('#') + 1);
+    return started;
   }
 
   // Starts a session for anna.support as acme.owner and exchanges its link.
@@ -2320,17 +2349,82 @@ TEST_F(TakeIdentityTest,
   const uint64_t revoked_at = ended.log_index();
   ASSERT_FALSE(served.empty());
   for (uint64_t index : served) EXPECT_LT(index, revoked_at);
-  int after = 0;
-  for (const auto& e : AllEntries()) {
-    if (e.action() != "StaffAccess.ReadCustomerData" ||
-        e.grant_id() != grant_id || e.index() <= revoked_at) {
-      continue;
-    }
-    EXPECT_EQ(e.outcome(), custos::v1::OUTCOME_REFUSED)
-        << "read #" << e.index() << " after revocation #" << revoked_at;
-    ++after;
+  EXPECT_GT(RefusedAfter(revoked_at, "StaffAccess.ReadCustomerData",
+                         [&](const custos::v1::LogEntry& e) {
+                           return e.grant_id() == grant_id;
+                         }),
+            0);
+}
+
+// Actions racing a revocation of their session's grant: none is logged as
+// allowed, or done, after the revocation's entry (the session itself is
+// not ended by it, only its grant).
+TEST_F(TakeIdentityTest, NoActionIsDoneAfterItsGrantsRevocation) {
+  custos::v1::CustomerRequestedAction asked;
+  asked.set_action("send_test_mail");
+  asked.set_customer_request_ref("SUP-1042");
+  const auto opened = Open({asked});
+  const std::string grant_id = opened.session().grant_id();
+  ASSERT_FALSE(grant_id.empty());
+  auto stub = Stub("anna.support");
+  custos::v1::PerformActionRequest action;
+  action.set_session_token(opened.session_token());
+  action.set_action("send_test_mail");
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(grant_id);
+  revoke.set_reason("the customer called it off");
+  custos::v1::RevokeGrantResponse revoked;
+  grpc::Status revocation;
+  const std::vector<uint64_t> done = ServedWhile(
+      [&](int) -> std::optional<uint64_t> {
+        grpc::ClientContext context;
+        custos::v1::PerformActionResponse response;
+        if (!stub->PerformAction(&context, action, &response).ok()) {
+          return std::nullopt;
+        }
+        return response.log_index();
+      },
+      [&] {
+        grpc::ClientContext context;
+        revocation = custos::v1::StaffAccess::NewStub(StaffChannel("dirk.dpo"))
+                         ->RevokeGrant(&context, revoke, &revoked);
+      });
+  ASSERT_TRUE(revocation.ok()) << revocation.error_message();
+  const uint64_t revoked_at = revoked.log_index();
+  ASSERT_FALSE(done.empty());
+  for (uint64_t index : done) EXPECT_LT(index, revoked_at);
+  EXPECT_GT(RefusedAfter(revoked_at, "TakeIdentity.PerformAction",
+                         [&](const custos::v1::LogEntry& e) {
+                           return e.session_id() ==
+                                  opened.session().session_id();
+                         }),
+            0);
+}
+
+// A link opens no session once the grant it was made under is revoked:
+// the opening is refused and logged so, not logged as allowed after the
+// revocation.
+TEST_F(TakeIdentityTest, ALinkOpensNothingOnceItsGrantIsRevoked) {
+  const custos::v1::StartSessionResponse started = Start();
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(started.session().grant_id());
+  revoke.set_reason("opened by mistake");
+  custos::v1::RevokeGrantResponse revoked;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(custos::v1::StaffAccess::NewStub(StaffChannel("dirk.dpo"))
+                    ->RevokeGrant(&context, revoke, &revoked)
+                    .ok());
   }
-  EXPECT_GT(after, 0);
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token(started.link().substr(started.link().find('#') + 1));
+  custos::v1::ExchangeLinkResponse opened;
+  grpc::ClientContext context;
+  const grpc::Status refused =
+      Stub("anna.support")->ExchangeLink(&context, exchange, &opened);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("GRANT_REVOKED"));
+  EXPECT_EQ(RefusalEntry(context).outcome(), custos::v1::OUTCOME_REFUSED);
 }
 
 TEST_F(TakeIdentityTest, EndingASessionEndsTheGrantItRanUnder) {

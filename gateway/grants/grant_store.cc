@@ -414,7 +414,7 @@ absl::Status GrantStore::AddRecordsRead(
         " of its ", limit, " records left, fewer than the ", count,
         " read (other reads under it took them)"));
   }
-  unstored_reads_[grant_id] += count;
+  if (count > 0) unstored_reads_[grant_id] += count;
   if (in_flight != nullptr) {
     ++reads_in_flight_[grant_id];
     in_flight->reset(new ReadInFlight(this, std::string(grant_id)));

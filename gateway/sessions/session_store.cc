@@ -270,12 +270,16 @@ absl::Status SessionStore::Count(absl::string_view session_id,
   return Store(*session, "counting a session's views");
 }
 
-std::shared_ptr<const void> SessionStore::MarkEnding(
+absl::StatusOr<std::shared_ptr<const void>> SessionStore::MarkEnding(
     absl::string_view session_id) {
   std::string id(session_id);
   {
     MutexLock lock(&mu_);
-    ++ending_[id];
+    if (!ending_.insert(id).second) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("session ", session_id,
+                       " is being ended already; try again in a moment"));
+    }
   }
   // Nothing is pointed to: the mark is its deleter.
   return std::shared_ptr<const void>(
@@ -284,8 +288,7 @@ std::shared_ptr<const void> SessionStore::MarkEnding(
 
 void SessionStore::DropEndingMark(const std::string& session_id) {
   MutexLock lock(&mu_);
-  auto it = ending_.find(session_id);
-  if (it != ending_.end() && --it->second == 0) ending_.erase(it);
+  ending_.erase(session_id);
 }
 
 absl::Status SessionStore::NotEnding(absl::string_view session_id,

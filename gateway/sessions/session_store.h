@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
@@ -82,9 +83,13 @@ class SessionStore {
   // or the log would show pages after the revocation. Kept in memory only,
   // and it only takes access away; End makes the end lasting. Dropping the
   // mark (the end is stored, or its entry or the end could not be written)
-  // lifts it; a session marked by several ends is usable again once all
-  // are dropped. The store must outlive the mark.
-  std::shared_ptr<const void> MarkEnding(absl::string_view session_id);
+  // lifts it. One end at a time: FAILED_PRECONDITION while another holds a
+  // mark, so that of two ends racing the second is refused before its
+  // entry, not after it with part of it applied (a grant revoked beside a
+  // session that could no longer be ended). The store must outlive the
+  // mark.
+  absl::StatusOr<std::shared_ptr<const void>> MarkEnding(
+      absl::string_view session_id);
 
   // Ends an open session (LIVE or LINK_ISSUED, not past its expiry) as
   // `state` (ENDED or REVOKED) by `by` at `now`, in one step: of two ends,
@@ -130,7 +135,7 @@ class SessionStore {
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
   // Sessions marked ending, with how many marks each holds.
-  absl::flat_hash_map<std::string, int> ending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> ending_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace internal {
