@@ -3063,11 +3063,15 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
   const custos::v1::RequestAccessRequest request = AcmeSupportRequest();
   std::vector<grpc::StatusCode> codes;
   std::string limited_index;
+  std::string grant_id;
   for (int i = 0; i < 5; ++i) {
     grpc::ClientContext context;
     custos::v1::RequestAccessResponse response;
     codes.push_back(
         stub->RequestAccess(&context, request, &response).error_code());
+    if (codes.back() == grpc::StatusCode::OK) {
+      grant_id = response.grant().grant_id();
+    }
     if (codes.back() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
         limited_index.empty()) {
       auto it = context.GetServerTrailingMetadata().find("custos-log-index");
@@ -3080,6 +3084,30 @@ TEST(GatewayRateLimitTest, RefusesAndLogsRequestsOverTheRate) {
                                      grpc::StatusCode::OK,
                                      grpc::StatusCode::RESOURCE_EXHAUSTED,
                                      grpc::StatusCode::RESOURCE_EXHAUSTED));
+  // Over the rate, access can still be taken away: by the engineer, and by
+  // the DPO (whose own rate is used up too).
+  custos::v1::EndGrantRequest end;
+  end.set_grant_id(grant_id);
+  custos::v1::EndGrantResponse ended;
+  grpc::ClientContext end_context;
+  const grpc::Status end_status = stub->EndGrant(&end_context, end, &ended);
+  EXPECT_TRUE(end_status.ok()) << end_status.error_message();
+  auto dpo = custos::v1::StaffAccess::NewStub(
+      OwnGatewayChannel(options, **server, "dirk.dpo"));
+  for (int i = 0; i < 4; ++i) {
+    custos::v1::ListGrantsResponse listed;
+    grpc::ClientContext context;
+    dpo->ListGrants(&context, custos::v1::ListGrantsRequest(), &listed)
+        .IgnoreError();
+  }
+  custos::v1::RevokeGrantRequest revoke;
+  revoke.set_grant_id(grant_id);
+  revoke.set_reason("over the rate, still revoked");
+  custos::v1::RevokeGrantResponse revoked;
+  grpc::ClientContext revoke_context;
+  // Ended already: refused for that, not for the rate.
+  EXPECT_EQ(dpo->RevokeGrant(&revoke_context, revoke, &revoked).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   (*server)->Shutdown();
   auto store = audit::SqliteLogStore::Open(options.data_dir + "/audit.db");
   ASSERT_TRUE(store.ok());
