@@ -272,19 +272,21 @@ grpc::ServerUnaryReactor* StaffAccessService::RequestAccess(
 }
 
 grpc::ServerUnaryReactor* StaffAccessService::WhoAmI(
-    grpc::CallbackServerContext* context, const custos::v1::WhoAmIRequest*,
+    grpc::CallbackServerContext* context,
+    const custos::v1::WhoAmIRequest* request,
     custos::v1::WhoAmIResponse* response) {
-  // Reaches no customer data, so it is answered without a log entry; it is
-  // also the no-op baseline for the gateway's benchmarks.
+  // Reaches no customer data, so a staff member's is answered without a log
+  // entry; it is also the no-op baseline for the gateway's benchmarks. A
+  // refusal is logged, as every refusal is.
   const auto policy = gateway_->policies->current();
   Caller caller =
       gateway_->authenticator->Authenticate(*context, gateway_->clock());
   caller.placement = policy->networks().Place(caller.source_address);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!caller.authenticated()) {
-    reactor->Finish(ToGrpcStatus(caller.StaffStatus()));
-    return reactor;
+    return Serve(gateway_, context, "StaffAccess.WhoAmI", *request, response,
+                 [](AuditedCall& call) { return call.caller().StaffStatus(); });
   }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   *response->mutable_staff() = *caller.staff;
   response->set_source_address(caller.source_address);
   response->set_country(caller.placement.country);

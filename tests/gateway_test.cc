@@ -3558,6 +3558,11 @@ TEST_F(ApprovalsTest, ACustomerTokenDoesNotOpenStaffCalls) {
                 ->WhoAmI(&who, {}, &me)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+  // Refused, it is logged, under the customer who asked.
+  const custos::v1::LogEntry refused = RefusalEntry(who);
+  EXPECT_EQ(refused.action(), "StaffAccess.WhoAmI");
+  EXPECT_EQ(refused.actor().id(), "acme");
+  EXPECT_EQ(refused.status_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 }  // namespace
