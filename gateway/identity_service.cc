@@ -458,6 +458,19 @@ absl::Status Perform(AuditedCall& call, const Gateway& gateway,
   }
   call.entry().set_resource(absl::StrCat("action/", request.action(), "/",
                                          it->customer_request_ref()));
+  // What the action was given (a test mail's recipient, say) says what it
+  // did, and is personal data: the entry commits to it, erasable as a note
+  // is. In key order, one "key=value" a line.
+  if (!request.parameters().empty()) {
+    std::vector<std::pair<std::string, std::string>> given(
+        request.parameters().begin(), request.parameters().end());
+    std::sort(given.begin(), given.end());
+    std::vector<std::string> lines;
+    for (const auto& [key, value] : given) {
+      lines.push_back(absl::StrCat(key, "=", value));
+    }
+    call.AddPersonalValue("action_parameters", absl::StrJoin(lines, "\n"));
+  }
   // Checked again at each action, as the session and its grant are: a
   // ticket closed or moved to another customer since the session started
   // no longer asks for anything.

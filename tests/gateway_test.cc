@@ -2244,8 +2244,17 @@ TEST_F(TakeIdentityTest, ActionsOnlyWhenTheCustomerAsked) {
   grpc::ClientContext context;
   ASSERT_TRUE(
       Stub("anna.support")->PerformAction(&context, action, &done).ok());
-  EXPECT_EQ(EntryAt(absl::StrCat(done.log_index())).resource(),
-            "action/send_test_mail/SUP-1042");
+  const custos::v1::LogEntry performed =
+      EntryAt(absl::StrCat(done.log_index()));
+  EXPECT_EQ(performed.resource(), "action/send_test_mail/SUP-1042");
+  // What it was given is committed to, held beside the log, never in it.
+  std::vector<std::string> committed;
+  for (const auto& c : performed.commitments()) committed.push_back(c.field());
+  EXPECT_THAT(committed, ::testing::Contains("action_parameters"));
+  EXPECT_THAT(performed.SerializeAsString(),
+              ::testing::Not(HasSubstr("sanne@acme-webshop.example")));
+  EXPECT_TRUE(SqliteFilesHold(absl::StrCat(*data_dir_, "/audit.db"),
+                              "to=sanne@acme-webshop.example"));
   action.set_action("delete_account");
   grpc::ClientContext other;
   EXPECT_EQ(
