@@ -759,14 +759,17 @@ absl::StatusOr<StoredCheckpoint> SqliteLogStore::CheckpointNow() {
     return absl::FailedPreconditionError("this log has no checkpoint signer");
   }
   absl::StatusOr<StoredCheckpoint> result;
+  // On the writer's own connection: the readers' lock can be held through
+  // a long listing, and the writer, and every append behind it, must not
+  // wait for one.
   CUSTOS_RETURN_IF_ERROR(RunOnWriter([&] {
-    if (checkpointed_size_ < next_index_ || !LatestCheckpoint().ok()) {
+    if (checkpointed_size_ < next_index_ || !LatestCheckpointOnWriter().ok()) {
       if (absl::Status status = CommitCheckpoint(); !status.ok()) {
         result = status;
         return;
       }
     }
-    result = LatestCheckpoint();
+    result = LatestCheckpointOnWriter();
   }));
   return result;
 }
@@ -1214,13 +1217,16 @@ absl::StatusOr<std::vector<LogStore::HeldValue>> SqliteLogStore::PersonalValues(
 absl::StatusOr<StoredCheckpoint> SqliteLogStore::ReadCheckpoint(
     const char* sql, uint64_t size) const {
   MutexLock lock(&read_mu_);
-  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt,
-                          sqlite::Prepare(read_db_.get(), sql));
+  return ReadCheckpointFrom(read_db_.get(), sql, size);
+}
+
+absl::StatusOr<StoredCheckpoint> SqliteLogStore::ReadCheckpointFrom(
+    sqlite3* db, const char* sql, uint64_t size) {
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt, sqlite::Prepare(db, sql));
   sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(size));
   const int rc = sqlite3_step(stmt.get());
   if (rc == SQLITE_DONE) return absl::NotFoundError("no such checkpoint");
-  if (rc != SQLITE_ROW)
-    return sqlite::Error(read_db_.get(), rc, "reading a checkpoint");
+  if (rc != SQLITE_ROW) return sqlite::Error(db, rc, "reading a checkpoint");
   StoredCheckpoint checkpoint;
   checkpoint.size = static_cast<uint64_t>(sqlite3_column_int64(stmt.get(), 0));
   checkpoint.root_hash = sqlite::ColumnBytes(stmt.get(), 1);
@@ -1229,15 +1235,28 @@ absl::StatusOr<StoredCheckpoint> SqliteLogStore::ReadCheckpoint(
   return checkpoint;
 }
 
-absl::StatusOr<StoredCheckpoint> SqliteLogStore::LatestCheckpoint() const {
-  auto checkpoint = ReadCheckpoint(
-      "SELECT size, root, note, time_us FROM checkpoints WHERE size >= ?1 "
-      "ORDER BY size DESC LIMIT 1",
-      0);
+namespace {
+constexpr char kLatestCheckpointSql[] =
+    "SELECT size, root, note, time_us FROM checkpoints WHERE size >= ?1 "
+    "ORDER BY size DESC LIMIT 1";
+
+absl::StatusOr<StoredCheckpoint> NoCheckpointYet(
+    absl::StatusOr<StoredCheckpoint> checkpoint) {
   if (checkpoint.status().code() == absl::StatusCode::kNotFound) {
     return absl::NotFoundError("the log has no checkpoint yet");
   }
   return checkpoint;
+}
+}  // namespace
+
+absl::StatusOr<StoredCheckpoint> SqliteLogStore::LatestCheckpoint() const {
+  return NoCheckpointYet(ReadCheckpoint(kLatestCheckpointSql, 0));
+}
+
+absl::StatusOr<StoredCheckpoint> SqliteLogStore::LatestCheckpointOnWriter()
+    const {
+  return NoCheckpointYet(
+      ReadCheckpointFrom(write_db_.get(), kLatestCheckpointSql, 0));
 }
 
 absl::StatusOr<StoredCheckpoint> SqliteLogStore::CheckpointAt(

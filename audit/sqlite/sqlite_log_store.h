@@ -174,6 +174,11 @@ class SqliteLogStore final : public LogStore {
   absl::Status MaskOnWriter(absl::Time before, uint64_t& masked);
   // The first entry index whose time is at or after `t` (writer thread).
   uint64_t FirstIndexAtOrAfter(absl::Time t);
+  // LatestCheckpoint through the writer's connection, on its thread.
+  absl::StatusOr<StoredCheckpoint> LatestCheckpointOnWriter() const;
+  static absl::StatusOr<StoredCheckpoint> ReadCheckpointFrom(sqlite3* db,
+                                                             const char* sql,
+                                                             uint64_t size);
   absl::StatusOr<StoredCheckpoint> ReadCheckpoint(const char* sql,
                                                   uint64_t size) const;
 
