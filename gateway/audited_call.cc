@@ -151,10 +151,15 @@ absl::Status AuditedCall::ActFor(const custos::v1::StaffMember& staff) {
 void AuditedCall::AddPersonalValue(absl::string_view field,
                                    absl::string_view value) {
   if (value.empty()) return;
-  const std::string& subject = entry_.actor().id().empty()
-                                   ? caller_.source_address
-                                   : entry_.actor().id();
-  personal_.push_back({std::string(field), std::string(value), subject});
+  // A caller with no identity (an unknown certificate's claimed name,
+  // custos-web before it names the engineer) is known by its address,
+  // which is what an erasure of its values names (README).
+  const custos::v1::Actor& actor = entry_.actor();
+  const bool identified =
+      !actor.id().empty() && (actor.kind() == custos::v1::ACTOR_STAFF ||
+                              actor.kind() == custos::v1::ACTOR_CUSTOMER);
+  personal_.push_back({std::string(field), std::string(value),
+                       identified ? actor.id() : caller_.source_address});
 }
 
 void AuditedCall::AfterLogged(std::function<absl::Status()> step) {

@@ -1973,6 +1973,30 @@ class FrontEndTest : public TakeIdentityTest {
   }
 };
 
+// A browser whose call names no one (a link that opens nothing) is known by
+// its address: its values are erased by that address, as README says of a
+// caller with no identity, and not filed under custos-web.
+TEST_F(FrontEndTest, AnUnnamedBrowsersValuesAreErasedByItsAddress) {
+  custos::v1::ExchangeLinkRequest exchange;
+  exchange.set_link_token("lt_00000000000000000000000000000000");
+  custos::v1::ExchangeLinkResponse opened;
+  auto context = WebContext("", "203.0.113.99");
+  EXPECT_EQ(custos::v1::TakeIdentity::NewStub(Web())
+                ->ExchangeLink(context.get(), exchange, &opened)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  custos::v1::EraseRequest erase;
+  erase.set_subject("203.0.113.99");
+  custos::v1::EraseResponse erased;
+  grpc::ClientContext by_dpo;
+  ASSERT_TRUE(custos::v1::AuditLog::NewStub(StaffChannel("dirk.dpo"))
+                  ->Erase(&by_dpo, erase, &erased)
+                  .ok());
+  // The refused exchange's source_ip (the erasure's own entry keeps the
+  // address it erased until masking, audit/FORMAT.md §5).
+  EXPECT_GE(erased.values_erased(), 1u);
+}
+
 TEST_F(FrontEndTest, ExchangesAnEngineersLinkOnceWithTheEngineerAsActor) {
   auto identity = custos::v1::TakeIdentity::NewStub(Web());
   custos::v1::ExchangeLinkRequest exchange;
