@@ -87,8 +87,11 @@ class LogStore {
   };
 
   // Entries matching every set field of `filter`, newest first, at most
-  // `page_size`, continuing after `page_token` (from a previous Page).
-  // INVALID_ARGUMENT naming page_token when it is not one this store issued.
+  // `page_size`, continuing after `page_token` (from a previous Page). A
+  // page may hold fewer, even none, and still name a next page: a store may
+  // bound the entries it looks at for one page, so that a filter few
+  // entries match cannot make one call read the whole log. INVALID_ARGUMENT
+  // naming page_token when it is not one this store issued.
   virtual absl::StatusOr<Page> List(const Filter& filter, int page_size,
                                     absl::string_view page_token) const = 0;
 

@@ -1283,25 +1283,39 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(
   } else if (!filter.actor_id.empty()) {
     key = ActorKey(filter.actor_id);
   }
-  // Only the conditions in use go into the SQL; ?1 and ?9 bound the index.
+  // The index bounds (?1, ?9), customer and actor go into the SQL; the
+  // other filters are checked here, on the entries' lookup columns, so that
+  // every entry looked at counts against the page's budget (a filter
+  // matching few entries would otherwise have SQLite walk the whole log, or
+  // a customer's part of it, in one call, under the readers' lock).
   std::vector<std::string> where = {"e.idx < ?1", "e.idx >= ?9"};
   if (!filter.customer_id.empty()) where.push_back("e.customer_id = ?2");
   if (!filter.actor_id.empty()) where.push_back("e.actor_id = ?3");
-  if (!filter.category.empty()) where.push_back("e.category = ?4");
-  if (filter.outcome != custos::v1::OUTCOME_UNSPECIFIED)
-    where.push_back("e.outcome = ?5");
-  if (filter.from != absl::InfinitePast()) where.push_back("e.time_us >= ?6");
-  if (filter.to != absl::InfiniteFuture()) where.push_back("e.time_us < ?7");
   const std::string conditions = absl::StrJoin(where, " AND ");
+  const auto matches = [&filter](sqlite3_stmt* row) {
+    if (!filter.category.empty() &&
+        sqlite::ColumnBytes(row, 2) != filter.category) {
+      return false;
+    }
+    if (filter.outcome != custos::v1::OUTCOME_UNSPECIFIED &&
+        sqlite3_column_int(row, 3) != filter.outcome) {
+      return false;
+    }
+    const int64_t time_us = sqlite3_column_int64(row, 4);
+    return time_us >= ToMicros(filter.from) && time_us < ToMicros(filter.to);
+  };
   // Entries not yet keyed (at or past listed_below) are scanned; the rest
   // are found through their key.
+  constexpr char kColumns[] =
+      "e.idx, e.entry, e.category, e.outcome, e.time_us";
   const std::string scan =
-      absl::StrCat("SELECT e.idx, e.entry FROM entries e WHERE ", conditions,
-                   " ORDER BY e.idx DESC LIMIT ?8");
-  const std::string keyed = absl::StrCat(
-      "SELECT e.idx, e.entry FROM listing l JOIN entries e ON e.idx = l.idx "
-      "WHERE l.key = ?10 AND l.idx < ?1 AND ",
-      conditions, " ORDER BY l.idx DESC LIMIT ?8");
+      absl::StrCat("SELECT ", kColumns, " FROM entries e WHERE ", conditions,
+                   " ORDER BY e.idx DESC");
+  const std::string keyed =
+      absl::StrCat("SELECT ", kColumns,
+                   " FROM listing l JOIN entries e ON e.idx = l.idx "
+                   "WHERE l.key = ?10 AND l.idx < ?1 AND ",
+                   conditions, " ORDER BY l.idx DESC");
 
   Page page;
   page.log_size = Size();
@@ -1315,26 +1329,30 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(
       CUSTOS_ASSIGN_OR_RETURN(listed_below, ReadListedBelow(db));
     }
     uint64_t last_index = 0;
+    size_t looked_at = 0;
     // Runs `sql` over [from, below) and adds what it finds to the page.
     auto run = [&](const std::string& sql, uint64_t from) -> absl::Status {
       CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement stmt, sqlite::Prepare(db, sql));
       sqlite3_bind_int64(stmt.get(), 1, static_cast<int64_t>(below));
       sqlite::BindText(stmt.get(), 2, filter.customer_id);
       sqlite::BindText(stmt.get(), 3, filter.actor_id);
-      sqlite::BindText(stmt.get(), 4, filter.category);
-      sqlite3_bind_int(stmt.get(), 5, filter.outcome);
-      sqlite3_bind_int64(stmt.get(), 6, ToMicros(filter.from));
-      sqlite3_bind_int64(stmt.get(), 7, ToMicros(filter.to));
-      sqlite3_bind_int(stmt.get(), 8, page_size + 1 - page.entries.size());
       sqlite3_bind_int64(stmt.get(), 9, static_cast<int64_t>(from));
       sqlite::BindText(stmt.get(), 10, key);
       int rc;
       while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+        const uint64_t index =
+            static_cast<uint64_t>(sqlite3_column_int64(stmt.get(), 0));
         if (page.entries.size() == static_cast<size_t>(page_size)) {
           page.next_page_token = PageToken(last_index);
           return absl::OkStatus();
         }
-        last_index = static_cast<uint64_t>(sqlite3_column_int64(stmt.get(), 0));
+        if (++looked_at > options_.list_scan_budget) {
+          // The next page goes on from the entry not looked at yet.
+          page.next_page_token = PageToken(index + 1);
+          return absl::OkStatus();
+        }
+        last_index = index;
+        if (!matches(stmt.get())) continue;
         custos::v1::LogEntry entry;
         if (!entry.ParseFromString(sqlite::ColumnBytes(stmt.get(), 1))) {
           return absl::DataLossError(

@@ -53,6 +53,9 @@ class SqliteLogStore final : public LogStore {
     // transaction of the next checkpoint, or once this many are waiting;
     // listings scan the entries not yet keyed. See List.
     size_t listing_batch = 4096;
+    // The most entries one List call looks at (under the readers' lock)
+    // before it ends its page, with a token to go on from there.
+    size_t list_scan_budget = 10000;
   };
 
   // Opens or creates the log at `path` and recovers its tail; with a

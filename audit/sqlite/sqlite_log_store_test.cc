@@ -215,6 +215,53 @@ TEST(SqliteLogStoreTest, ListsTheSameWhereverTheKeyedPartEnds) {
   }
 }
 
+// A filter few entries match is answered a bounded stretch of the log at a
+// time: a page may come back short, even empty, with a token to go on, and
+// following the tokens still gives exactly the matching entries, newest
+// first, keyed or scanned.
+TEST(SqliteLogStoreTest, ListsInStretchesOfAtMostTheScanBudget) {
+  for (size_t batch : {size_t{1}, size_t{7}, size_t{4096}}) {
+    const std::string path = TempPath(absl::StrCat("budget-", batch));
+    SqliteLogStore::Options options;
+    options.listing_batch = batch;
+    options.list_scan_budget = 4;
+    auto store = *SqliteLogStore::Open(path, options);
+    for (int i = 0; i < 23; ++i) {
+      custos::v1::LogEntry entry =
+          Entry(i % 3 ? "acme" : "nordwind", "anna", absl::StrCat("r", i));
+      if (i % 5 == 0) entry.set_outcome(custos::v1::OUTCOME_REFUSED);
+      ASSERT_TRUE(store->Append(entry).ok());
+    }
+    for (const bool by_customer : {true, false}) {
+      LogStore::Filter filter;
+      filter.outcome = custos::v1::OUTCOME_REFUSED;
+      if (by_customer) filter.customer_id = "acme";
+      std::vector<std::string> seen;
+      std::string token;
+      int pages = 0, short_pages = 0;
+      do {
+        auto page = store->List(filter, 3, token);
+        ASSERT_TRUE(page.ok()) << page.status();
+        ++pages;
+        if (page->entries.size() < 3 && !page->next_page_token.empty()) {
+          ++short_pages;
+        }
+        for (const auto& e : page->entries) seen.push_back(e.reference());
+        token = page->next_page_token;
+        ASSERT_LT(pages, 100) << "the tokens do not end";
+      } while (!token.empty());
+      std::vector<std::string> want;
+      for (int i = 22; i >= 0; --i) {
+        if (i % 5 == 0 && (!by_customer || i % 3 != 0)) {
+          want.push_back(absl::StrCat("r", i));
+        }
+      }
+      EXPECT_EQ(seen, want) << "listing_batch " << batch;
+      EXPECT_GT(short_pages, 0) << "listing_batch " << batch;
+    }
+  }
+}
+
 // Keys of entries appended but not yet keyed when the store closed are
 // written when it opens again; so are those of a log from before the
 // listing table, whose per-append indexes are dropped.
