@@ -8,103 +8,155 @@
 #include "policy/decide.h"
 
 namespace custos::report::testing {
-namespace {
 
 using custos::v1::LogEntry;
 
-// Entries read as a story; each helper sets what the gateway would.
-class Story {
- public:
-  // `utc` as "2026-11-02 09:00" (UTC; Amsterdam is an hour later).
-  LogEntry& Add(absl::string_view utc, absl::string_view staff,
-                absl::string_view role, absl::string_view action,
-                custos::v1::Outcome outcome) {
-    absl::Time t;
-    std::string error;
-    absl::ParseTime("%Y-%m-%d %H:%M", std::string(utc), absl::UTCTimeZone(), &t,
-                    &error);
-    LogEntry& e = entries_.emplace_back();
-    e.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
-    e.mutable_actor()->set_kind(custos::v1::ACTOR_STAFF);
-    e.mutable_actor()->set_id(std::string(staff));
-    if (!role.empty()) e.mutable_actor()->add_roles(std::string(role));
-    e.mutable_actor()->set_contract(custos::v1::DUTCH_EMPLOYMENT);
-    e.mutable_actor()->set_country("NL");
-    e.mutable_actor()->set_network("office-amsterdam");
-    e.set_action(std::string(action));
-    e.set_outcome(outcome);
-    if (outcome == custos::v1::OUTCOME_REFUSED) e.set_status_code(7);
-    e.set_policy_version("sha256:0123456789abcdef");
-    return e;
-  }
+LogEntry& Story::Add(absl::string_view utc, absl::string_view staff,
+                     absl::string_view role, absl::string_view action,
+                     custos::v1::Outcome outcome) {
+  absl::Time t;
+  std::string error;
+  absl::ParseTime("%Y-%m-%d %H:%M", std::string(utc), absl::UTCTimeZone(), &t,
+                  &error);
+  LogEntry& e = entries_.emplace_back();
+  e.mutable_time()->set_seconds(absl::ToUnixSeconds(t));
+  e.mutable_actor()->set_kind(custos::v1::ACTOR_STAFF);
+  e.mutable_actor()->set_id(std::string(staff));
+  if (!role.empty()) e.mutable_actor()->add_roles(std::string(role));
+  e.mutable_actor()->set_contract(custos::v1::DUTCH_EMPLOYMENT);
+  e.mutable_actor()->set_country("NL");
+  e.mutable_actor()->set_network("office-amsterdam");
+  e.set_action(std::string(action));
+  e.set_outcome(outcome);
+  if (outcome == custos::v1::OUTCOME_REFUSED) e.set_status_code(7);
+  e.set_policy_version("sha256:0123456789abcdef");
+  return e;
+}
 
-  LogEntry& Grant(absl::string_view utc, absl::string_view staff,
-                  absl::string_view role, absl::string_view customer,
-                  absl::string_view category, absl::string_view reference,
-                  absl::string_view grant) {
-    LogEntry& e = Add(utc, staff, role, "StaffAccess.RequestAccess",
-                      custos::v1::OUTCOME_ALLOWED);
-    Justify(e, customer, category, reference);
-    e.set_grant_id(std::string(grant));
-    e.set_resource(absl::StrCat("grant/", grant));
-    Reason(e, policy::reason::kAllowedForCategory, "allowed");
-    return e;
-  }
+LogEntry& Story::Request(absl::string_view utc, absl::string_view staff,
+                         absl::string_view role, absl::string_view customer,
+                         absl::string_view category,
+                         absl::string_view reference,
+                         custos::v1::Outcome outcome) {
+  LogEntry& e = Add(utc, staff, role, "StaffAccess.RequestAccess", outcome);
+  Justify(e, customer, category, reference);
+  return e;
+}
 
-  LogEntry& Read(absl::string_view utc, absl::string_view staff,
-                 absl::string_view role, absl::string_view customer,
-                 absl::string_view category, absl::string_view reference,
-                 absl::string_view grant, custos::v1::DataKind kind,
-                 uint64_t records) {
-    LogEntry& e = Add(utc, staff, role, "StaffAccess.ReadCustomerData",
-                      custos::v1::OUTCOME_ALLOWED);
-    Justify(e, customer, category, reference);
-    e.set_grant_id(std::string(grant));
-    e.set_data_kind(kind);
-    e.set_record_count(records);
-    return e;
-  }
+LogEntry& Story::Grant(absl::string_view utc, absl::string_view staff,
+                       absl::string_view role, absl::string_view customer,
+                       absl::string_view category, absl::string_view reference,
+                       absl::string_view grant) {
+  LogEntry& e = Request(utc, staff, role, customer, category, reference,
+                        custos::v1::OUTCOME_ALLOWED);
+  e.set_grant_id(std::string(grant));
+  e.set_resource(absl::StrCat("grant/", grant));
+  Reason(e, policy::reason::kAllowedForCategory, "allowed");
+  return e;
+}
 
-  LogEntry& Refused(absl::string_view utc, absl::string_view staff,
-                    absl::string_view role, absl::string_view customer,
-                    absl::string_view category, absl::string_view reference,
-                    absl::string_view reason) {
-    LogEntry& e = Add(utc, staff, role, "StaffAccess.RequestAccess",
-                      custos::v1::OUTCOME_REFUSED);
-    Justify(e, customer, category, reference);
-    Reason(e, reason, "refused");
-    return e;
-  }
+LogEntry& Story::Read(absl::string_view utc, absl::string_view staff,
+                      absl::string_view role, absl::string_view customer,
+                      absl::string_view category, absl::string_view reference,
+                      absl::string_view grant, custos::v1::DataKind kind,
+                      uint64_t records) {
+  LogEntry& e = Add(utc, staff, role, "StaffAccess.ReadCustomerData",
+                    custos::v1::OUTCOME_ALLOWED);
+  Justify(e, customer, category, reference);
+  e.set_grant_id(std::string(grant));
+  e.set_data_kind(kind);
+  e.set_record_count(records);
+  return e;
+}
 
-  LogEntry& Session(absl::string_view utc, absl::string_view staff,
-                    absl::string_view role, absl::string_view action,
-                    absl::string_view customer, absl::string_view category,
-                    absl::string_view reference, absl::string_view grant,
-                    absl::string_view session) {
-    LogEntry& e = Add(utc, staff, role, action, custos::v1::OUTCOME_ALLOWED);
-    Justify(e, customer, category, reference);
-    e.set_grant_id(std::string(grant));
-    e.set_session_id(std::string(session));
-    return e;
-  }
+LogEntry& Story::Refused(absl::string_view utc, absl::string_view staff,
+                         absl::string_view role, absl::string_view customer,
+                         absl::string_view category,
+                         absl::string_view reference,
+                         absl::string_view reason) {
+  LogEntry& e = Request(utc, staff, role, customer, category, reference,
+                        custos::v1::OUTCOME_REFUSED);
+  Reason(e, reason, "refused");
+  return e;
+}
 
-  static void Justify(LogEntry& e, absl::string_view customer,
-                      absl::string_view category, absl::string_view reference) {
-    e.set_customer_id(std::string(customer));
-    e.set_category(std::string(category));
-    e.set_reference(std::string(reference));
-  }
-  static void Reason(LogEntry& e, absl::string_view code,
-                     absl::string_view message) {
-    auto* r = e.add_reasons();
-    r->set_code(std::string(code));
-    r->set_message(std::string(message));
-  }
+LogEntry& Story::Session(absl::string_view utc, absl::string_view staff,
+                         absl::string_view role, absl::string_view action,
+                         absl::string_view customer, absl::string_view category,
+                         absl::string_view reference, absl::string_view grant,
+                         absl::string_view session) {
+  LogEntry& e = Add(utc, staff, role, action, custos::v1::OUTCOME_ALLOWED);
+  Justify(e, customer, category, reference);
+  e.set_grant_id(std::string(grant));
+  e.set_session_id(std::string(session));
+  return e;
+}
 
-  std::vector<LogEntry> entries_;
-};
+LogEntry& Story::Pending(absl::string_view utc, absl::string_view staff,
+                         absl::string_view role, absl::string_view customer,
+                         absl::string_view category,
+                         absl::string_view reference, absl::string_view pending,
+                         absl::string_view reason) {
+  LogEntry& e = Request(utc, staff, role, customer, category, reference,
+                        custos::v1::OUTCOME_PENDING);
+  e.set_pending_request_id(std::string(pending));
+  e.set_resource(absl::StrCat("pending/", pending));
+  Reason(e, reason, "waits for approval");
+  return e;
+}
 
-}  // namespace
+LogEntry& Story::Decide(absl::string_view utc, size_t request,
+                        custos::v1::ActorKind kind, absl::string_view approver,
+                        custos::v1::Outcome outcome) {
+  // Copied first: adding the decision may move the request.
+  const LogEntry asked = entries_.at(request);
+  const bool customer = kind == custos::v1::ACTOR_CUSTOMER;
+  LogEntry& e = Add(utc, approver, customer ? "" : "dpo",
+                    "Approvals.DecidePendingRequest", outcome);
+  if (customer) {
+    e.mutable_actor()->set_kind(custos::v1::ACTOR_CUSTOMER);
+    e.mutable_actor()->clear_contract();
+    e.mutable_actor()->set_country("");
+    e.mutable_actor()->set_network("");
+  }
+  e.set_status_code(0);
+  Justify(e, asked.customer_id(), asked.category(), asked.reference());
+  e.set_pending_request_id(asked.pending_request_id());
+  e.set_resource(absl::StrCat("pending/", asked.pending_request_id()));
+  return e;
+}
+
+LogEntry& Story::NotApplied(absl::string_view utc, size_t logged,
+                            absl::string_view why) {
+  const LogEntry was = entries_.at(logged);
+  LogEntry& e = Add(utc, was.actor().id(), "", "Custos.NotApplied",
+                    custos::v1::OUTCOME_NOT_APPLIED);
+  *e.mutable_actor() = was.actor();
+  Justify(e, was.customer_id(), was.category(), was.reference());
+  e.set_grant_id(was.grant_id());
+  e.set_session_id(was.session_id());
+  e.set_pending_request_id(was.pending_request_id());
+  e.set_resource(absl::StrCat("entry/", logged));
+  e.set_status_code(14);
+  Reason(e, "NOT_APPLIED",
+         absl::StrCat(was.action(), " entry #", logged,
+                      " is logged as allowed, but was not applied: ", why));
+  return e;
+}
+
+void Story::Justify(LogEntry& e, absl::string_view customer,
+                    absl::string_view category, absl::string_view reference) {
+  e.set_customer_id(std::string(customer));
+  e.set_category(std::string(category));
+  e.set_reference(std::string(reference));
+}
+
+void Story::Reason(LogEntry& e, absl::string_view code,
+                   absl::string_view message) {
+  auto* r = e.add_reasons();
+  r->set_code(std::string(code));
+  r->set_message(std::string(message));
+}
 
 std::vector<LogEntry> KnownEntries() {
   using custos::v1::ABUSE_COMPLAINTS;
@@ -220,27 +272,19 @@ std::vector<LogEntry> KnownEntries() {
 
   // From Germany: pending, approved by the customer, then read.
   {
-    LogEntry& e =
-        s.Add("2026-11-12 09:00", "anna.support", "support",
-              "StaffAccess.RequestAccess", custos::v1::OUTCOME_PENDING);
-    Story::Justify(e, "acme", "support", "SUP-1042");
+    const size_t request = s.size();
+    LogEntry& e = s.Pending("2026-11-12 09:00", "anna.support", "support",
+                            "acme", "support", "SUP-1042", "p_1",
+                            policy::reason::kAbroadNeedsCustomerApproval);
+    e.mutable_reasons(0)->set_message("access from DE needs acme's approval");
     e.mutable_actor()->set_country("DE");
     e.mutable_actor()->set_network("");
-    e.set_pending_request_id("p_1");
-    Story::Reason(e, policy::reason::kAbroadNeedsCustomerApproval,
-                  "access from DE needs acme's approval");
-  }
-  {
-    LogEntry& e =
-        s.Add("2026-11-12 09:10", "acme", "", "Approvals.DecidePendingRequest",
-              custos::v1::OUTCOME_ALLOWED);
-    e.mutable_actor()->set_kind(custos::v1::ACTOR_CUSTOMER);
-    e.mutable_actor()->set_country("");
-    Story::Justify(e, "acme", "support", "SUP-1042");
-    e.set_pending_request_id("p_1");
-    e.set_grant_id("g_11");
-    Story::Reason(e, policy::reason::kAllowedForCategory, "allowed");
-    Story::Reason(e, policy::reason::kAbroadApproved,
+    LogEntry& approved =
+        s.Decide("2026-11-12 09:10", request, custos::v1::ACTOR_CUSTOMER,
+                 "acme", custos::v1::OUTCOME_ALLOWED);
+    approved.set_grant_id("g_11");
+    Story::Reason(approved, policy::reason::kAllowedForCategory, "allowed");
+    Story::Reason(approved, policy::reason::kAbroadApproved,
                   "access from DE on trip t_1, which the DPO approved, with "
                   "the customer's approval");
   }
@@ -260,26 +304,18 @@ std::vector<LogEntry> KnownEntries() {
   // An end of a grant that was logged, but could not be stored after its
   // entry; a second entry records that.
   {
-    const uint64_t ended = s.entries_.size();
+    const size_t ended = s.size();
     LogEntry& end = s.Add("2026-11-14 10:00", "tess.tester", "tester",
                           "StaffAccess.EndGrant", custos::v1::OUTCOME_ALLOWED);
     Story::Justify(end, "nordwind", "feature", "random-check");
     end.set_grant_id("g_rc0");
-    LogEntry& e = s.Add("2026-11-14 10:00", "tess.tester", "tester",
-                        "Custos.NotApplied", custos::v1::OUTCOME_NOT_APPLIED);
-    Story::Justify(e, "nordwind", "feature", "random-check");
-    e.set_grant_id("g_rc0");
-    e.set_resource(absl::StrCat("entry/", ended));
-    e.set_status_code(14);
-    Story::Reason(e, "NOT_APPLIED",
-                  absl::StrCat("StaffAccess.EndGrant entry #", ended,
-                               " is logged as allowed, but was not applied: "
-                               "grants: storing grants: database is locked"));
+    s.NotApplied("2026-11-14 10:00", ended,
+                 "grants: storing grants: database is locked");
   }
   // After the period: not reported.
   s.Grant("2026-11-16 09:00", "anna.support", "support", "acme", "support",
           "SUP-1042", "g_after");
-  return std::move(s.entries_);
+  return std::move(s).Take();
 }
 
 absl::StatusOr<uint64_t> WriteKnownLog(const std::string& path,
