@@ -44,6 +44,18 @@ const char* ActorKindWord(custos::v1::ActorKind kind) {
   }
 }
 
+// Who a refusal is filed under for REPEATED_REFUSALS.
+std::string CallerLabel(custos::v1::ActorKind kind, absl::string_view id) {
+  return absl::StrCat(ActorKindWord(kind), " ", id.empty() ? "(unnamed)" : id);
+}
+
+// An approver's decision on a pending request. Answered other than OK, the
+// call was the approver's own attempt, refused like any other.
+bool IsDecision(const LogEntry& entry) {
+  return entry.action() == "Approvals.DecidePendingRequest" &&
+         entry.status_code() == 0;
+}
+
 absl::Time EntryTime(const LogEntry& entry) {
   return absl::FromUnixSeconds(entry.time().seconds()) +
          absl::Nanoseconds(entry.time().nanos());
@@ -157,6 +169,12 @@ struct ReportBuilder::State {
   absl::flat_hash_map<std::string, std::pair<std::vector<uint64_t>, uint64_t>>
       contract_ended;
   absl::flat_hash_map<std::string, std::vector<uint64_t>> bad_references;
+  // The staff member who made each pending request (by its id), whatever
+  // the period: the approvers' decisions on it are about their request.
+  struct Requester {
+    std::string staff_id;
+  };
+  absl::flat_hash_map<std::string, Requester> requesters;
   // Entries recording that an earlier entry was not applied, in log order.
   std::vector<LogEntry> not_applied;
   // The latest reads counted, by entry, so that a read logged but not
@@ -191,6 +209,10 @@ struct ReportBuilder::State {
       : options(std::move(o)), policy(p) {}
 
   void Add(const LogEntry& entry);
+  void AddDecision(const LogEntry& entry, absl::Time time);
+  void CountRefused(const LogEntry& entry, absl::string_view without_reasons);
+  void NoteReasonsOfStaff(const LogEntry& entry, const std::string& staff_id,
+                          custos::v1::ActorKind kind);
   void AddSessionEvent(const LogEntry& entry, absl::Time time);
   void NoteApprovalsAndGrants(const LogEntry& entry, absl::Time time);
   bool OutsideWorkingHours(absl::Time time) const;
@@ -243,16 +265,14 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
   ++r.entries_in_period;
   const std::string& actor = entry.actor().id();
 
+  if (IsDecision(entry)) {
+    AddDecision(entry, time);
+    return;
+  }
   if (entry.outcome() == custos::v1::OUTCOME_REFUSED) {
-    ++r.refused;
-    if (entry.reasons().empty()) {
-      ++refused_by_reason[StatusCodeName(entry.status_code())];
-    }
-    for (const auto& reason : entry.reasons())
-      ++refused_by_reason[reason.code()];
-    refusals[absl::StrCat(ActorKindWord(entry.actor().kind()), " ",
-                          actor.empty() ? "(unnamed)" : actor)]
-        .emplace_back(time, entry.index());
+    CountRefused(entry, StatusCodeName(entry.status_code()));
+    refusals[CallerLabel(entry.actor().kind(), actor)].emplace_back(
+        time, entry.index());
   } else if (entry.outcome() == custos::v1::OUTCOME_PENDING) {
     ++r.pending;
   } else if (entry.outcome() == custos::v1::OUTCOME_NOT_APPLIED) {
@@ -263,22 +283,7 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
       UncountRead(logged);
     }
   }
-
-  // Refusals for a reference or a contract name the staff member whatever
-  // the action was.
-  if (HasReason(entry, policy::reason::kReferenceClosed) ||
-      HasReason(entry, policy::reason::kReferenceOtherCustomer) ||
-      HasReason(entry, policy::reason::kReferenceNotFound) ||
-      HasReason(entry, policy::reason::kReferenceWrongKind)) {
-    bad_references[actor].push_back(entry.index());
-  }
-  if (entry.actor().kind() == custos::v1::ACTOR_STAFF &&
-      (HasReason(entry, policy::reason::kContractNotCurrent) ||
-       HasReason(entry, policy::reason::kStaffInactive))) {
-    auto& [entries, attempts] = contract_ended[actor];
-    ++attempts;
-    entries.push_back(entry.index());
-  }
+  NoteReasonsOfStaff(entry, actor, entry.actor().kind());
 
   if (!entry.session_id().empty() ||
       entry.action() == "StaffAccess.RevokeGrant" ||
@@ -356,6 +361,52 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
   }
 }
 
+// An approver's decision answered OK is no attempt of the approver's: it
+// decides a staff member's request, so a refusal is filed under the staff
+// member who asked, with the reasons of the decision taken again once every
+// approval was in (or, without reasons, the approver's no).
+void ReportBuilder::State::AddDecision(const LogEntry& entry, absl::Time time) {
+  // One approval of several leaves the request waiting: it was counted as
+  // pending when it was made.
+  if (entry.outcome() != custos::v1::OUTCOME_REFUSED) return;
+  CountRefused(entry, entry.actor().kind() == custos::v1::ACTOR_CUSTOMER
+                          ? kRefusedByCustomer
+                          : kRefusedByDpo);
+  const auto requester = requesters.find(entry.pending_request_id());
+  if (requester == requesters.end()) return;
+  const std::string& staff_id = requester->second.staff_id;
+  refusals[CallerLabel(custos::v1::ACTOR_STAFF, staff_id)].emplace_back(
+      time, entry.index());
+  NoteReasonsOfStaff(entry, staff_id, custos::v1::ACTOR_STAFF);
+}
+
+void ReportBuilder::State::CountRefused(const LogEntry& entry,
+                                        absl::string_view without_reasons) {
+  ++report.refused;
+  if (entry.reasons().empty()) ++refused_by_reason[without_reasons];
+  for (const auto& reason : entry.reasons()) ++refused_by_reason[reason.code()];
+}
+
+// Refusals for a reference or a contract name the staff member whatever the
+// action was.
+void ReportBuilder::State::NoteReasonsOfStaff(const LogEntry& entry,
+                                              const std::string& staff_id,
+                                              custos::v1::ActorKind kind) {
+  if (HasReason(entry, policy::reason::kReferenceClosed) ||
+      HasReason(entry, policy::reason::kReferenceOtherCustomer) ||
+      HasReason(entry, policy::reason::kReferenceNotFound) ||
+      HasReason(entry, policy::reason::kReferenceWrongKind)) {
+    bad_references[staff_id].push_back(entry.index());
+  }
+  if (kind == custos::v1::ACTOR_STAFF &&
+      (HasReason(entry, policy::reason::kContractNotCurrent) ||
+       HasReason(entry, policy::reason::kStaffInactive))) {
+    auto& [entries, attempts] = contract_ended[staff_id];
+    ++attempts;
+    entries.push_back(entry.index());
+  }
+}
+
 // The read logged as entry `index` served nothing: its records leave the
 // counts by kind and by grant (the access itself stays counted: it was
 // allowed).
@@ -377,15 +428,31 @@ void ReportBuilder::State::UncountRead(uint64_t index) {
 
 void ReportBuilder::State::NoteApprovalsAndGrants(const LogEntry& entry,
                                                   absl::Time time) {
-  if (entry.action() == "Approvals.DecidePendingRequest" &&
-      !entry.pending_request_id().empty() && entry.status_code() == 0) {
+  if (entry.action() == "StaffAccess.RequestAccess" &&
+      entry.outcome() == custos::v1::OUTCOME_PENDING &&
+      !entry.pending_request_id().empty()) {
+    requesters[entry.pending_request_id()] = {entry.actor().id()};
+  }
+  if (IsDecision(entry) && !entry.pending_request_id().empty()) {
     const bool customer = entry.actor().kind() == custos::v1::ACTOR_CUSTOMER;
-    approvals[entry.pending_request_id()].push_back(absl::StrCat(
-        customer ? "customer " : "DPO ", entry.actor().id(),
-        entry.outcome() == custos::v1::OUTCOME_REFUSED ? " refused"
-                                                       : " approved",
-        " at ", absl::FormatTime("%Y-%m-%d %H:%M", time, options.zone),
-        " (entry ", entry.index(), ")"));
+    // Refused with reasons, the approver approved, and the decision taken
+    // again on every approval refused.
+    const bool refused_by_approver =
+        entry.outcome() == custos::v1::OUTCOME_REFUSED &&
+        entry.reasons().empty();
+    std::string decision =
+        absl::StrCat(customer ? "customer " : "DPO ", entry.actor().id(),
+                     refused_by_approver ? " refused" : " approved", " at ",
+                     absl::FormatTime("%Y-%m-%d %H:%M", time, options.zone),
+                     " (entry ", entry.index(), ")");
+    if (entry.outcome() == custos::v1::OUTCOME_REFUSED &&
+        !refused_by_approver) {
+      std::vector<std::string> codes;
+      for (const auto& reason : entry.reasons()) codes.push_back(reason.code());
+      absl::StrAppend(
+          &decision, "; the policy then refused: ", absl::StrJoin(codes, ", "));
+    }
+    approvals[entry.pending_request_id()].push_back(std::move(decision));
   }
   if (!entry.grant_id().empty() &&
       entry.outcome() == custos::v1::OUTCOME_ALLOWED &&

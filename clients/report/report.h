@@ -188,6 +188,11 @@ inline constexpr char kContractEnded[] = "CONTRACT_ENDED";
 inline constexpr char kReferenceNotValid[] = "REFERENCE_NOT_VALID";
 inline constexpr char kLoggedNotApplied[] = "LOGGED_NOT_APPLIED";
 
+// Reasons in refused_by_reason for a pending request an approver refused
+// (the policy's reasons are those of policy/decide.h), stable.
+inline constexpr char kRefusedByCustomer[] = "REFUSED_BY_CUSTOMER";
+inline constexpr char kRefusedByDpo[] = "REFUSED_BY_DPO";
+
 // What a finding code means, for the report's legend.
 const char* FindingTitle(absl::string_view code);
 

@@ -20,11 +20,13 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "policy/decide.h"
 #include "policy/default_policy.h"
 
 namespace custos::report {
 namespace {
 
+using custos::v1::LogEntry;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -44,14 +46,24 @@ class ReportBuilderTest : public ::testing::Test {
   }
 
   // The known log's report, entries numbered as the store would.
-  Report Build() {
+  Report Build() { return BuildFrom(testing::KnownEntries()); }
+
+  // The report of a log of `entries`, numbered from 0.
+  Report BuildFrom(std::vector<LogEntry> entries) {
     ReportBuilder builder(options_, *policy_, directory_->proto());
     uint64_t index = 0;
-    for (auto& entry : testing::KnownEntries()) {
+    for (auto& entry : entries) {
       entry.set_index(index++);
       builder.Add(entry);
     }
     return builder.Finish();
+  }
+
+  static std::vector<std::pair<std::string, uint64_t>> Pairs(
+      const std::vector<Count>& counts) {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (const Count& c : counts) out.emplace_back(c.label, c.value);
+    return out;
   }
 
   std::vector<const Finding*> Findings(const Report& r,
@@ -88,22 +100,17 @@ TEST_F(ReportBuilderTest, CountsTheKnownAccessesExactly) {
   EXPECT_EQ(week2.at("feature"), 11u);
   EXPECT_EQ(week2.count("bug"), 0u);
 
-  auto pairs = [](const std::vector<Count>& counts) {
-    std::vector<std::pair<std::string, uint64_t>> out;
-    for (const Count& c : counts) out.emplace_back(c.label, c.value);
-    return out;
-  };
   using P = std::pair<std::string, uint64_t>;
   EXPECT_THAT(
-      pairs(r.by_role),
+      Pairs(r.by_role),
       ElementsAre(P{"support", 21}, P{"tester", 11}, P{"account_manager", 3},
                   P{"developer", 3}, P{"deliverability", 2}));
-  EXPECT_THAT(pairs(r.by_staff),
+  EXPECT_THAT(Pairs(r.by_staff),
               ElementsAre(P{"anna.support", 15}, P{"tess.tester", 11},
                           P{"cora.consultant", 5}, P{"daan.developer", 3},
                           P{"mila.accounts", 3}, P{"lars.deliverability", 2},
                           P{"eva.former", 1}));
-  EXPECT_THAT(pairs(r.refused_by_reason),
+  EXPECT_THAT(Pairs(r.refused_by_reason),
               ElementsAre(P{"CONTRACT_NOT_CURRENT", 3},
                           P{"NO_CONFIDENTIALITY_CLAUSE", 2},
                           P{"REFERENCE_CLOSED", 1}, P{"UNAUTHENTICATED", 1}));
@@ -251,6 +258,89 @@ TEST_F(ReportBuilderTest, AReadLoggedButNotServedCountsNoRecords) {
               std::vector<uint64_t>{unserved.index(), not_applied.index()};
   }
   EXPECT_TRUE(listed);
+}
+
+// An approver who says no decides the staff member's request: the refusal
+// says who refused, and is the staff member's, not a refused attempt of the
+// customer's or the DPO's. A request waiting for two approvers is pending
+// once, whatever approvals come in between.
+TEST_F(ReportBuilderTest, AnApproversNoRefusesTheRequestNotTheApprover) {
+  using custos::v1::ACTOR_CUSTOMER;
+  using custos::v1::ACTOR_STAFF;
+  testing::Story s;
+  for (const char* hour : {"08", "09", "10"}) {
+    const size_t request = s.size();
+    s.Pending(absl::StrCat("2026-11-10 ", hour, ":00"), "anna.support",
+              "support", "acme", "support", "SUP-1042",
+              absl::StrCat("p_", hour),
+              policy::reason::kCustomerApprovalRequired);
+    s.Decide(absl::StrCat("2026-11-10 ", hour, ":30"), request, ACTOR_CUSTOMER,
+             "acme", custos::v1::OUTCOME_REFUSED);
+  }
+  const size_t request = s.size();
+  s.Pending("2026-11-11 09:00", "daan.developer", "developer", "acme", "bug",
+            "BUG-7", "p_dpo", policy::reason::kAbroadNeedsCustomerApproval);
+  s.Decide("2026-11-11 09:10", request, ACTOR_CUSTOMER, "acme",
+           custos::v1::OUTCOME_PENDING);
+  s.Decide("2026-11-11 09:20", request, ACTOR_STAFF, "dirk.dpo",
+           custos::v1::OUTCOME_REFUSED);
+
+  const Report r = BuildFrom(std::move(s).Take());
+  EXPECT_EQ(r.refused, 4u);
+  EXPECT_EQ(r.pending, 4u);
+  using P = std::pair<std::string, uint64_t>;
+  EXPECT_THAT(Pairs(r.refused_by_reason),
+              ElementsAre(P{kRefusedByCustomer, 3}, P{kRefusedByDpo, 1}));
+  ASSERT_THAT(Findings(r, kRepeatedRefusals), SizeIs(1));
+  EXPECT_THAT(Findings(r, kRepeatedRefusals)[0]->summary,
+              HasSubstr("staff anna.support: 3 refusals"));
+  EXPECT_THAT(Findings(r, kRepeatedRefusals)[0]->entries, ElementsAre(1, 3, 5));
+}
+
+// When the last approval is in and the decision taken again refuses, its
+// reasons are about the staff member who asked: an ended contract and a
+// closed ticket are theirs, not the approver's.
+TEST_F(ReportBuilderTest, ADecisionTakenAgainChargesItsReasonsToTheRequester) {
+  testing::Story s;
+  {
+    LogEntry& e = s.Pending("2026-11-10 09:00", "eva.former", "support", "acme",
+                            "support", "SUP-0917", "p_1",
+                            policy::reason::kAbroadNeedsCustomerApproval);
+    e.mutable_actor()->set_country("DE");
+  }
+  s.Decide("2026-11-10 09:10", 0, custos::v1::ACTOR_STAFF, "dirk.dpo",
+           custos::v1::OUTCOME_PENDING);
+  {
+    LogEntry& e = s.Decide("2026-11-10 09:20", 0, custos::v1::ACTOR_CUSTOMER,
+                           "acme", custos::v1::OUTCOME_REFUSED);
+    testing::Story::Reason(e, policy::reason::kContractNotCurrent, "ended");
+    testing::Story::Reason(e, policy::reason::kReferenceClosed, "closed");
+  }
+
+  const Report r = BuildFrom(std::move(s).Take());
+  EXPECT_EQ(r.refused, 1u);
+  EXPECT_EQ(r.pending, 1u);
+  using P = std::pair<std::string, uint64_t>;
+  EXPECT_THAT(
+      Pairs(r.refused_by_reason),
+      ElementsAre(P{"CONTRACT_NOT_CURRENT", 1}, P{"REFERENCE_CLOSED", 1}));
+  std::vector<std::string> codes;
+  for (const Finding& f : r.findings) codes.push_back(f.code);
+  EXPECT_THAT(codes, ElementsAre(kContractEnded, kReferenceNotValid));
+  EXPECT_THAT(Findings(r, kContractEnded)[0]->summary,
+              HasSubstr("eva.former (contract ended 2025-12-31): 0 accesses "
+                        "allowed, 1 attempts refused"));
+  EXPECT_THAT(Findings(r, kContractEnded)[0]->entries, ElementsAre(2));
+  EXPECT_THAT(Findings(r, kReferenceNotValid)[0]->summary,
+              HasSubstr("eva.former: 1 requests"));
+  ASSERT_THAT(r.abroad, SizeIs(1));
+  EXPECT_THAT(r.abroad[0].approvals,
+              ElementsAre(HasSubstr("ABROAD_NEEDS_CUSTOMER_APPROVAL"),
+                          "DPO dirk.dpo approved at 2026-11-10 10:10 "
+                          "(entry 1)",
+                          "customer acme approved at 2026-11-10 10:20 "
+                          "(entry 2); the policy then refused: "
+                          "CONTRACT_NOT_CURRENT, REFERENCE_CLOSED"));
 }
 
 TEST_F(ReportBuilderTest, NearMissesAreNoFindings) {
