@@ -56,6 +56,14 @@ bool IsDecision(const LogEntry& entry) {
          entry.status_code() == 0;
 }
 
+std::string CategoryLabel(const LogEntry& entry) {
+  return entry.category().empty() ? "(none)" : entry.category();
+}
+
+std::string RoleLabel(const custos::v1::Actor& actor) {
+  return actor.roles().empty() ? "(none)" : actor.roles(0);
+}
+
 absl::Time EntryTime(const LogEntry& entry) {
   return absl::FromUnixSeconds(entry.time().seconds()) +
          absl::Nanoseconds(entry.time().nanos());
@@ -173,6 +181,7 @@ struct ReportBuilder::State {
   // the period: the approvers' decisions on it are about their request.
   struct Requester {
     std::string staff_id;
+    std::string role;
   };
   absl::flat_hash_map<std::string, Requester> requesters;
   // Entries recording that an earlier entry was not applied, in log order.
@@ -210,6 +219,8 @@ struct ReportBuilder::State {
 
   void Add(const LogEntry& entry);
   void AddDecision(const LogEntry& entry, absl::Time time);
+  void CountAccess(const LogEntry& entry, absl::Time time,
+                   const std::string& staff_id, const std::string& role);
   void CountRefused(const LogEntry& entry, absl::string_view without_reasons);
   void NoteReasonsOfStaff(const LogEntry& entry, const std::string& staff_id,
                           custos::v1::ActorKind kind);
@@ -314,29 +325,8 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
   }
   if (entry.outcome() != custos::v1::OUTCOME_ALLOWED) return;
 
-  ++r.accesses;
-  const std::string category =
-      entry.category().empty() ? "(none)" : entry.category();
-  categories.insert(category);
-  const absl::CivilDay day = absl::ToCivilDay(time, options.zone);
-  const absl::CivilDay monday =
-      absl::PrevWeekday(day + 1, absl::Weekday::monday);
-  ++r.weekly[monday][category];
-  ++by_role[entry.actor().roles().empty() ? "(none)" : entry.actor().roles(0)];
-  ++by_staff[actor];
+  CountAccess(entry, time, actor, RoleLabel(entry.actor()));
   if (OutsideWorkingHours(time)) outside_hours[actor].push_back(entry.index());
-
-  if (HasReason(entry, policy::reason::kRandomCheckDrawn)) {
-    random_checks[actor].emplace_back(time, entry.index());
-  }
-  auto staff_it = staff.find(actor);
-  absl::CivilDay contract_end;
-  if (staff_it == staff.end() ||
-      (!staff_it->second->contract_end().empty() &&
-       absl::ParseCivilTime(staff_it->second->contract_end(), &contract_end) &&
-       day > contract_end)) {
-    contract_ended[actor].first.push_back(entry.index());
-  }
 
   if (entry.action() == "StaffAccess.ReadCustomerData") {
     KindRow& kind = kinds[entry.data_kind()];
@@ -347,7 +337,7 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
       GrantReads& g = grants[entry.grant_id()];
       g.staff_id = actor;
       g.customer_id = entry.customer_id();
-      g.category = category;
+      g.category = CategoryLabel(entry);
       g.records += entry.record_count();
       g.entries.push_back(entry.index());
     }
@@ -362,22 +352,67 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
 }
 
 // An approver's decision answered OK is no attempt of the approver's: it
-// decides a staff member's request, so a refusal is filed under the staff
-// member who asked, with the reasons of the decision taken again once every
-// approval was in (or, without reasons, the approver's no).
+// decides a staff member's request, so what it grants or refuses is the
+// staff member's who asked.
 void ReportBuilder::State::AddDecision(const LogEntry& entry, absl::Time time) {
-  // One approval of several leaves the request waiting: it was counted as
-  // pending when it was made.
-  if (entry.outcome() != custos::v1::OUTCOME_REFUSED) return;
-  CountRefused(entry, entry.actor().kind() == custos::v1::ACTOR_CUSTOMER
-                          ? kRefusedByCustomer
-                          : kRefusedByDpo);
-  const auto requester = requesters.find(entry.pending_request_id());
-  if (requester == requesters.end()) return;
-  const std::string& staff_id = requester->second.staff_id;
-  refusals[CallerLabel(custos::v1::ACTOR_STAFF, staff_id)].emplace_back(
-      time, entry.index());
-  NoteReasonsOfStaff(entry, staff_id, custos::v1::ACTOR_STAFF);
+  // Every pending request's entry comes before its decisions, and the log is
+  // read whole.
+  const auto found = requesters.find(entry.pending_request_id());
+  const Requester* requester =
+      found == requesters.end() ? nullptr : &found->second;
+  switch (entry.outcome()) {
+    case custos::v1::OUTCOME_ALLOWED:
+      // The grant the last approval issues counts as the access a request
+      // allowed at once would, and a random check it draws is a draw of the
+      // staff member's. Not outside working hours: the approver chose the
+      // time; and not again from abroad: the request's own entry is that.
+      if (requester != nullptr && !entry.grant_id().empty()) {
+        CountAccess(entry, time, requester->staff_id, requester->role);
+      }
+      return;
+    case custos::v1::OUTCOME_REFUSED:
+      // Without reasons it is the approver's no; with them, the decision
+      // taken again once every approval was in refused.
+      CountRefused(entry, entry.actor().kind() == custos::v1::ACTOR_CUSTOMER
+                              ? kRefusedByCustomer
+                              : kRefusedByDpo);
+      if (requester == nullptr) return;
+      refusals[CallerLabel(custos::v1::ACTOR_STAFF, requester->staff_id)]
+          .emplace_back(time, entry.index());
+      NoteReasonsOfStaff(entry, requester->staff_id, custos::v1::ACTOR_STAFF);
+      return;
+    default:
+      // One approval of several leaves the request waiting: it was counted
+      // as pending when it was made.
+      return;
+  }
+}
+
+// An allowed access of `staff_id` in `role`, in the charts and in the
+// findings about draws and contracts.
+void ReportBuilder::State::CountAccess(const LogEntry& entry, absl::Time time,
+                                       const std::string& staff_id,
+                                       const std::string& role) {
+  ++report.accesses;
+  const std::string category = CategoryLabel(entry);
+  categories.insert(category);
+  const absl::CivilDay day = absl::ToCivilDay(time, options.zone);
+  const absl::CivilDay monday =
+      absl::PrevWeekday(day + 1, absl::Weekday::monday);
+  ++report.weekly[monday][category];
+  ++by_role[role];
+  ++by_staff[staff_id];
+  if (HasReason(entry, policy::reason::kRandomCheckDrawn)) {
+    random_checks[staff_id].emplace_back(time, entry.index());
+  }
+  auto staff_it = staff.find(staff_id);
+  absl::CivilDay contract_end;
+  if (staff_it == staff.end() ||
+      (!staff_it->second->contract_end().empty() &&
+       absl::ParseCivilTime(staff_it->second->contract_end(), &contract_end) &&
+       day > contract_end)) {
+    contract_ended[staff_id].first.push_back(entry.index());
+  }
 }
 
 void ReportBuilder::State::CountRefused(const LogEntry& entry,
@@ -431,7 +466,8 @@ void ReportBuilder::State::NoteApprovalsAndGrants(const LogEntry& entry,
   if (entry.action() == "StaffAccess.RequestAccess" &&
       entry.outcome() == custos::v1::OUTCOME_PENDING &&
       !entry.pending_request_id().empty()) {
-    requesters[entry.pending_request_id()] = {entry.actor().id()};
+    requesters[entry.pending_request_id()] = {entry.actor().id(),
+                                              RoleLabel(entry.actor())};
   }
   if (IsDecision(entry) && !entry.pending_request_id().empty()) {
     const bool customer = entry.actor().kind() == custos::v1::ACTOR_CUSTOMER;

@@ -85,7 +85,8 @@ TEST_F(ReportBuilderTest, CountsTheKnownAccessesExactly) {
   EXPECT_EQ(r.entries_in_period, 53u);
   EXPECT_EQ(r.first_index, 1u);
   EXPECT_EQ(r.last_index, 53u);
-  EXPECT_EQ(r.accesses, 40u);
+  // 40 calls allowed, and the grant the customer's approval issued (g_11).
+  EXPECT_EQ(r.accesses, 41u);
   EXPECT_EQ(r.refused, 7u);
   EXPECT_EQ(r.pending, 1u);
 
@@ -95,7 +96,7 @@ TEST_F(ReportBuilderTest, CountsTheKnownAccessesExactly) {
   EXPECT_EQ(week1.at("bug"), 3u);
   EXPECT_EQ(week1.at("abuse"), 2u);
   const auto& week2 = r.weekly.at(absl::CivilDay(2026, 11, 9));
-  EXPECT_EQ(week2.at("support"), 10u);
+  EXPECT_EQ(week2.at("support"), 11u);
   EXPECT_EQ(week2.at("prep"), 3u);
   EXPECT_EQ(week2.at("feature"), 11u);
   EXPECT_EQ(week2.count("bug"), 0u);
@@ -103,10 +104,10 @@ TEST_F(ReportBuilderTest, CountsTheKnownAccessesExactly) {
   using P = std::pair<std::string, uint64_t>;
   EXPECT_THAT(
       Pairs(r.by_role),
-      ElementsAre(P{"support", 21}, P{"tester", 11}, P{"account_manager", 3},
+      ElementsAre(P{"support", 22}, P{"tester", 11}, P{"account_manager", 3},
                   P{"developer", 3}, P{"deliverability", 2}));
   EXPECT_THAT(Pairs(r.by_staff),
-              ElementsAre(P{"anna.support", 15}, P{"tess.tester", 11},
+              ElementsAre(P{"anna.support", 16}, P{"tess.tester", 11},
                           P{"cora.consultant", 5}, P{"daan.developer", 3},
                           P{"mila.accounts", 3}, P{"lars.deliverability", 2},
                           P{"eva.former", 1}));
@@ -132,7 +133,7 @@ TEST_F(ReportBuilderTest, TopStaffFoldsTheRestIntoOthers) {
   const Report r = Build();
   ASSERT_THAT(r.by_staff, SizeIs(3));
   EXPECT_EQ(r.by_staff[2].label, "5 others");
-  EXPECT_EQ(r.by_staff[2].value, 40u - 15 - 11);
+  EXPECT_EQ(r.by_staff[2].value, 41u - 16 - 11);
 }
 
 TEST_F(ReportBuilderTest, SessionsWithTheirLengthAndEnd) {
@@ -343,6 +344,42 @@ TEST_F(ReportBuilderTest, ADecisionTakenAgainChargesItsReasonsToTheRequester) {
                           "CONTRACT_NOT_CURRENT, REFERENCE_CLOSED"));
 }
 
+// The grant that the last approval of a pending request issues is the
+// access of the staff member who asked, in their role, as a grant issued at
+// once is; a random check it draws counts against them. The approver chose
+// its time, so it is no access outside working hours.
+TEST_F(ReportBuilderTest, AGrantAnApprovalIssuesIsTheRequestersAccessAndDraw) {
+  testing::Story s;
+  for (int i = 0; i < 10; ++i) {
+    LogEntry& e = s.Grant(absl::StrCat("2026-11-13 09:", 10 + i * 4),
+                          "tess.tester", "tester", "nordwind", "feature",
+                          "random-check", absl::StrCat("g_rc", i));
+    testing::Story::Reason(e, policy::reason::kRandomCheckDrawn, "drawn");
+  }
+  s.Pending("2026-11-13 11:00", "tess.tester", "tester", "nordwind", "feature",
+            "random-check", "p_rc", policy::reason::kCustomerApprovalRequired);
+  {
+    // 23:00 in Amsterdam.
+    LogEntry& e = s.Decide("2026-11-13 22:00", 10, custos::v1::ACTOR_CUSTOMER,
+                           "nordwind", custos::v1::OUTCOME_ALLOWED);
+    e.set_grant_id("g_rc10");
+    testing::Story::Reason(e, policy::reason::kRandomCheckDrawn, "drawn");
+  }
+
+  const Report r = BuildFrom(std::move(s).Take());
+  EXPECT_EQ(r.accesses, 11u);
+  using P = std::pair<std::string, uint64_t>;
+  EXPECT_THAT(Pairs(r.by_staff), ElementsAre(P{"tess.tester", 11}));
+  EXPECT_THAT(Pairs(r.by_role), ElementsAre(P{"tester", 11}));
+  std::vector<std::string> codes;
+  for (const Finding& f : r.findings) codes.push_back(f.code);
+  EXPECT_THAT(codes, ElementsAre(kRandomChecksOverRate));
+  EXPECT_THAT(Findings(r, kRandomChecksOverRate)[0]->summary,
+              HasSubstr("tess.tester: more than 10 random checks"));
+  EXPECT_THAT(Findings(r, kRandomChecksOverRate)[0]->entries,
+              ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11));
+}
+
 TEST_F(ReportBuilderTest, NearMissesAreNoFindings) {
   // Wider hours, a higher norm and a laxer repeat rule: those findings go.
   options_.work_start_minute = 0;
@@ -365,7 +402,7 @@ TEST_F(ReportBuilderTest, NearMissesAreNoFindings) {
 TEST_F(ReportBuilderTest, OneCustomer) {
   options_.customer_id = "acme";
   const Report r = Build();
-  EXPECT_EQ(r.accesses, 22u);
+  EXPECT_EQ(r.accesses, 23u);
   EXPECT_EQ(r.refused, 6u);
   for (const SessionRow& s : r.sessions) EXPECT_EQ(s.customer_id, "acme");
   for (const Finding& f : r.findings) {
@@ -460,14 +497,14 @@ TEST_F(ReportCommandTest, HtmlReportShowsFindingsChartsAndTheVerifiedLog) {
     EXPECT_THAT(html, HasSubstr(code));
   }
   EXPECT_THAT(html, HasSubstr("aria-label=\"accesses per week by category\""));
-  EXPECT_THAT(html, HasSubstr("<b>40</b>accesses"));
+  EXPECT_THAT(html, HasSubstr("<b>41</b>accesses"));
   // Self-contained: nothing is fetched.
   EXPECT_THAT(html, Not(HasSubstr("src=")));
   EXPECT_THAT(html, Not(HasSubstr("http://")));
   EXPECT_THAT(html, Not(HasSubstr("https://")));
   EXPECT_THAT(html, Not(HasSubstr("<script")));
   EXPECT_THAT(err_.str(),
-              HasSubstr("40 accesses, 10 findings; the log verifies"));
+              HasSubstr("41 accesses, 10 findings; the log verifies"));
 }
 
 TEST_F(ReportCommandTest, CsvHasEveryEntryOfThePeriodWithItsFindings) {
@@ -490,7 +527,7 @@ TEST_F(ReportCommandTest, JsonIsOneDocumentWithTheSameRows) {
   google::protobuf::Struct doc;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(Output(), &doc).ok());
   const auto& report = doc.fields().at("report").struct_value().fields();
-  EXPECT_EQ(report.at("accesses").number_value(), 40);
+  EXPECT_EQ(report.at("accesses").number_value(), 41);
   EXPECT_EQ(report.at("findings").list_value().values_size(), 10);
   EXPECT_TRUE(
       report.at("log").struct_value().fields().at("verified").bool_value());
