@@ -92,6 +92,18 @@ LogEntry& Story::Session(absl::string_view utc, absl::string_view staff,
   return e;
 }
 
+LogEntry& Story::GrantEnd(absl::string_view utc, absl::string_view staff,
+                          absl::string_view role, absl::string_view action,
+                          absl::string_view customer,
+                          absl::string_view category,
+                          absl::string_view reference,
+                          absl::string_view grant) {
+  LogEntry& e = Add(utc, staff, role, action, custos::v1::OUTCOME_ALLOWED);
+  Justify(e, customer, category, reference);
+  e.set_grant_id(std::string(grant));
+  return e;
+}
+
 LogEntry& Story::Pending(absl::string_view utc, absl::string_view staff,
                          absl::string_view role, absl::string_view customer,
                          absl::string_view category,
@@ -254,12 +266,8 @@ std::vector<LogEntry> KnownEntries() {
   s.Session("2026-11-10 15:30", "cora.consultant", "support",
             "TakeIdentity.ViewPage", "bakkerij-jansen", "support", "SUP-2001",
             "g_9", "s_2");
-  {
-    LogEntry& e = s.Add("2026-11-10 15:35", "dirk.dpo", "dpo",
-                        "StaffAccess.RevokeGrant", custos::v1::OUTCOME_ALLOWED);
-    Story::Justify(e, "bakkerij-jansen", "support", "SUP-2001");
-    e.set_grant_id("g_9");
-  }
+  s.GrantEnd("2026-11-10 15:35", "dirk.dpo", "dpo", "StaffAccess.RevokeGrant",
+             "bakkerij-jansen", "support", "SUP-2001", "g_9");
   // Session 3: a page view 4.5 hours into a 4-hour prep session.
   s.Grant("2026-11-11 08:59", "mila.accounts", "account_manager", "acme",
           "prep", "MEET-2026-11-25", "g_10");
@@ -305,10 +313,9 @@ std::vector<LogEntry> KnownEntries() {
   // entry; a second entry records that.
   {
     const size_t ended = s.size();
-    LogEntry& end = s.Add("2026-11-14 10:00", "tess.tester", "tester",
-                          "StaffAccess.EndGrant", custos::v1::OUTCOME_ALLOWED);
-    Story::Justify(end, "nordwind", "feature", "random-check");
-    end.set_grant_id("g_rc0");
+    s.GrantEnd("2026-11-14 10:00", "tess.tester", "tester",
+               "StaffAccess.EndGrant", "nordwind", "feature", "random-check",
+               "g_rc0");
     s.NotApplied("2026-11-14 10:00", ended,
                  "grants: storing grants: database is locked");
   }

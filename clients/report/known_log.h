@@ -59,6 +59,15 @@ class Story {
       absl::string_view action, absl::string_view customer,
       absl::string_view category, absl::string_view reference,
       absl::string_view grant, absl::string_view session);
+  // `action` (StaffAccess.EndGrant or StaffAccess.RevokeGrant) on `grant`,
+  // allowed.
+  custos::v1::LogEntry& GrantEnd(absl::string_view utc, absl::string_view staff,
+                                 absl::string_view role,
+                                 absl::string_view action,
+                                 absl::string_view customer,
+                                 absl::string_view category,
+                                 absl::string_view reference,
+                                 absl::string_view grant);
   // An access request that waits for approvals as pending request `pending`
   // (`reason` says whose).
   custos::v1::LogEntry& Pending(absl::string_view utc, absl::string_view staff,

@@ -199,7 +199,24 @@ struct ReportBuilder::State {
   static constexpr size_t kRecentReads = 1 << 16;
   void UncountRead(uint64_t index);
 
-  absl::flat_hash_map<std::string, SessionRow> sessions;
+  // A session as the log shows it so far. Its ends are kept in log order
+  // until Finish: an end logged but not applied (a Custos.NotApplied entry
+  // follows) left the session going, and the first end applied ended it.
+  struct SessionEnd {
+    uint64_t index;
+    absl::Time time;
+    std::string how;
+  };
+  struct SessionTrack {
+    SessionRow row;
+    // The latest allowed entry, ends included.
+    absl::Time last_seen = absl::InfinitePast();
+    std::vector<SessionEnd> ends;
+  };
+  absl::flat_hash_map<std::string, SessionTrack> sessions;
+  // The entries of the period that were logged but not applied.
+  absl::flat_hash_set<uint64_t> not_applied_entries;
+  const SessionEnd* EndOf(const SessionTrack& s) const;
   // Allowed session activity (views, actions) after this time is past the
   // session's limit; kept per session.
   absl::flat_hash_map<std::string, std::vector<uint64_t>> past_limit;
@@ -292,6 +309,7 @@ void ReportBuilder::State::Add(const LogEntry& entry) {
     if (absl::SimpleAtoi(absl::StripPrefix(entry.resource(), "entry/"),
                          &logged)) {
       UncountRead(logged);
+      not_applied_entries.insert(logged);
     }
   }
   NoteReasonsOfStaff(entry, actor, entry.actor().kind());
@@ -515,19 +533,22 @@ void ReportBuilder::State::AddSessionEvent(const LogEntry& entry,
     auto it = sessions_by_grant.find(entry.grant_id());
     if (it == sessions_by_grant.end()) return;
     for (const std::string& id : it->second) {
-      SessionRow& s = sessions[id];
-      if (!s.how_ended.empty()) continue;
-      s.end = time;
-      s.how_ended = absl::StrCat(entry.action() == "StaffAccess.RevokeGrant"
-                                     ? "grant revoked by "
-                                     : "grant ended by ",
-                                 entry.actor().id());
-      s.entries.push_back(entry.index());
+      SessionTrack& s = sessions[id];
+      // Kept as an end even of a session that seems ended: that end may
+      // turn out not applied.
+      if (EndOf(s) == nullptr) s.row.entries.push_back(entry.index());
+      s.last_seen = std::max(s.last_seen, time);
+      s.ends.push_back({entry.index(), time,
+                        absl::StrCat(entry.action() == "StaffAccess.RevokeGrant"
+                                         ? "grant revoked by "
+                                         : "grant ended by ",
+                                     entry.actor().id())});
     }
     return;
   }
   auto [it, inserted] = sessions.try_emplace(entry.session_id());
-  SessionRow& s = it->second;
+  SessionTrack& track = it->second;
+  SessionRow& s = track.row;
   if (inserted) {
     s.session_id = entry.session_id();
     s.grant_id = entry.grant_id();
@@ -547,27 +568,53 @@ void ReportBuilder::State::AddSessionEvent(const LogEntry& entry,
   }
   s.entries.push_back(entry.index());
   if (!allowed) return;
-  if (s.how_ended.empty()) s.end = std::max(s.end, time);
+  track.last_seen = std::max(track.last_seen, time);
   if (entry.action() == "TakeIdentity.ViewPage" ||
       entry.action() == "TakeIdentity.PerformAction") {
     ++(entry.action() == "TakeIdentity.ViewPage" ? s.page_views : s.actions);
     if (s.limit > absl::ZeroDuration() && time > s.start + s.limit) {
       past_limit[s.session_id].push_back(entry.index());
     }
-  } else if (entry.action() == "TakeIdentity.EndSession" &&
-             s.how_ended.empty()) {
-    s.end = time;
+  } else if (entry.action() == "TakeIdentity.EndSession") {
     const bool own = entry.actor().id() == s.staff_id;
-    s.how_ended = absl::StrCat(
-        own ? "ended by " : "revoked by ",
-        entry.actor().kind() == custos::v1::ACTOR_CUSTOMER ? "customer " : "",
-        entry.actor().id());
+    track.ends.push_back(
+        {entry.index(), time,
+         absl::StrCat(own ? "ended by " : "revoked by ",
+                      entry.actor().kind() == custos::v1::ACTOR_CUSTOMER
+                          ? "customer "
+                          : "",
+                      entry.actor().id())});
   }
 }
 
+// The first end of `s` that was applied, if any. An end whose Custos.NotApplied
+// entry is still to come counts as applied until then.
+const ReportBuilder::State::SessionEnd* ReportBuilder::State::EndOf(
+    const SessionTrack& s) const {
+  for (const SessionEnd& end : s.ends) {
+    if (!not_applied_entries.contains(end.index)) return &end;
+  }
+  return nullptr;
+}
+
 void ReportBuilder::State::FinishSessions() {
-  for (auto& [id, s] : sessions) {
-    if (s.how_ended.empty()) s.how_ended = "not ended in the log";
+  for (auto& [id, track] : sessions) {
+    SessionRow& s = track.row;
+    if (const SessionEnd* end = EndOf(track)) {
+      s.end = end->time;
+      s.how_ended = end->how;
+      // A grant's end reached the session's entries only if no end before
+      // it seemed applied then.
+      if (std::find(s.entries.begin(), s.entries.end(), end->index) ==
+          s.entries.end()) {
+        s.entries.insert(
+            std::upper_bound(s.entries.begin(), s.entries.end(), end->index),
+            end->index);
+      }
+    } else {
+      s.end = track.last_seen;
+      s.how_ended = "not ended in the log";
+    }
     report.sessions.push_back(s);
   }
   std::sort(report.sessions.begin(), report.sessions.end(),

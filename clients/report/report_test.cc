@@ -380,6 +380,51 @@ TEST_F(ReportBuilderTest, AGrantAnApprovalIssuesIsTheRequestersAccessAndDraw) {
               ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11));
 }
 
+// An end of a session, or of its grant, logged but not applied left the
+// session going: it ends at the first end that was applied, or is not
+// ended, and its length runs on to its last entry.
+TEST_F(ReportBuilderTest, AnEndLoggedButNotAppliedDoesNotEndTheSession) {
+  testing::Story s;
+  const auto in_s1 = [&s](absl::string_view utc, absl::string_view action) {
+    s.Session(utc, "anna.support", "support", action, "acme", "support",
+              "SUP-1042", "g_1", "s_1");
+  };
+  s.Grant("2026-11-10 07:59", "anna.support", "support", "acme", "support",
+          "SUP-1042", "g_1");
+  in_s1("2026-11-10 08:00", "TakeIdentity.StartSession");
+  in_s1("2026-11-10 09:00", "TakeIdentity.EndSession");
+  s.NotApplied("2026-11-10 09:00", 2, "database is locked");
+  in_s1("2026-11-10 15:00", "TakeIdentity.ViewPage");
+  in_s1("2026-11-10 15:30", "TakeIdentity.EndSession");
+
+  const auto in_s2 = [&s](absl::string_view utc, absl::string_view action) {
+    s.Session(utc, "cora.consultant", "support", action, "bakkerij-jansen",
+              "support", "SUP-2001", "g_2", "s_2");
+  };
+  s.Grant("2026-11-11 07:59", "cora.consultant", "support", "bakkerij-jansen",
+          "support", "SUP-2001", "g_2");
+  in_s2("2026-11-11 08:00", "TakeIdentity.StartSession");
+  s.GrantEnd("2026-11-11 09:00", "dirk.dpo", "dpo", "StaffAccess.RevokeGrant",
+             "bakkerij-jansen", "support", "SUP-2001", "g_2");
+  s.NotApplied("2026-11-11 09:00", 8, "database is locked");
+  in_s2("2026-11-11 12:00", "TakeIdentity.ViewPage");
+
+  const Report r = BuildFrom(std::move(s).Take());
+  ASSERT_THAT(r.sessions, SizeIs(2));
+  EXPECT_EQ(r.sessions[0].how_ended, "ended by anna.support");
+  EXPECT_EQ(r.sessions[0].length(), absl::Minutes(450));
+  EXPECT_THAT(r.sessions[0].entries, ElementsAre(1, 2, 3, 4, 5));
+  EXPECT_EQ(r.sessions[1].how_ended, "not ended in the log");
+  EXPECT_EQ(r.sessions[1].length(), absl::Minutes(240));
+  EXPECT_THAT(r.sessions[1].entries, ElementsAre(7, 8, 10));
+  // 450 of 480 minutes is near the limit.
+  auto near = Findings(r, kSessionNearLimit);
+  ASSERT_THAT(near, SizeIs(1));
+  EXPECT_THAT(near[0]->summary,
+              HasSubstr("anna.support as acme (support SUP-1042): 450 min of "
+                        "480 min, ended by anna.support"));
+}
+
 TEST_F(ReportBuilderTest, NearMissesAreNoFindings) {
   // Wider hours, a higher norm and a laxer repeat rule: those findings go.
   options_.work_start_minute = 0;
