@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -95,6 +96,36 @@ Placement NetworkMap::Place(absl::string_view address) const {
   return best == nullptr ? Placement{} : best->placement;
 }
 
+namespace {
+
+// `text` with each %XX escape decoded; nullopt for a malformed one.
+std::optional<std::string> PercentDecoded(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    int value = 0;
+    if (i + 2 >= text.size()) return std::nullopt;
+    for (size_t k = i + 1; k <= i + 2; ++k) {
+      const char c = text[k];
+      const int digit = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+      if (digit < 0) return std::nullopt;
+      value = value * 16 + digit;
+    }
+    out.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string AddressFromPeer(absl::string_view peer) {
   if (absl::ConsumePrefix(&peer, "ipv4:")) {
     const size_t colon = peer.rfind(':');
@@ -102,14 +133,17 @@ std::string AddressFromPeer(absl::string_view peer) {
         colon == absl::string_view::npos ? peer : peer.substr(0, colon));
   }
   if (absl::ConsumePrefix(&peer, "ipv6:")) {
-    if (absl::ConsumePrefix(&peer, "[")) {
-      const size_t close = peer.find(']');
-      if (close == absl::string_view::npos) return "";
-      std::string address(peer.substr(0, close));
-      // A zone id (fe80::1%eth0) is not part of the address.
-      return address.substr(0, address.find('%'));
-    }
-    return std::string(peer);
+    // A URI: gRPC percent-encodes the brackets ("ipv6:%5B::1%5D:5000") and
+    // a zone id's '%' ("%25eth0").
+    const std::optional<std::string> decoded = PercentDecoded(peer);
+    if (!decoded.has_value()) return "";
+    absl::string_view rest = *decoded;
+    if (!absl::ConsumePrefix(&rest, "[")) return "";
+    const size_t close = rest.find(']');
+    if (close == absl::string_view::npos) return "";
+    const absl::string_view address = rest.substr(0, close);
+    // A zone id (fe80::1%eth0) is not part of the address.
+    return std::string(address.substr(0, address.find('%')));
   }
   return "";
 }

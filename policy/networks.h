@@ -54,8 +54,9 @@ class NetworkMap {
   std::vector<Prefix> prefixes_;
 };
 
-// Splits a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000") into
-// the bare address; returns "" for anything else (e.g. "unix:...").
+// Splits a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:%5B::1%5D:5000",
+// a URI whose escapes are decoded) into the bare address; returns "" for
+// anything else (e.g. "unix:...", a malformed escape).
 std::string AddressFromPeer(absl::string_view peer);
 
 }  // namespace custos::policy

@@ -38,6 +38,12 @@ TEST(AddressFromPeerTest, StripsSchemeAndPort) {
   EXPECT_EQ(AddressFromPeer("ipv4:127.0.0.1:40000"), "127.0.0.1");
   EXPECT_EQ(AddressFromPeer("ipv6:[::1]:40000"), "::1");
   EXPECT_EQ(AddressFromPeer("ipv6:[fe80::1%25eth0]:1"), "fe80::1");
+  // As gRPC names an IPv6 peer: a URI, brackets percent-encoded.
+  EXPECT_EQ(AddressFromPeer("ipv6:%5B2001:db8:31::5%5D:40000"),
+            "2001:db8:31::5");
+  EXPECT_EQ(AddressFromPeer("ipv6:%5Bfe80::1%25eth0%5D:1"), "fe80::1");
+  EXPECT_EQ(AddressFromPeer("ipv6:%5B::1%5D:1%"), "");
+  EXPECT_EQ(AddressFromPeer("ipv6:%5B::1%zz"), "");
   EXPECT_EQ(AddressFromPeer("unix:/tmp/sock"), "");
 }
 

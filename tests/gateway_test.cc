@@ -2900,6 +2900,36 @@ TEST(GatewayMetricsTest, CountAnswersGivenAndTheLogSizeFromTheStart) {
             log_size);
 }
 
+// A staff member connecting over IPv6 is placed by their address: gRPC
+// names such a peer "ipv6:%5B::1%5D:port", percent-encoded, and an address
+// read wrongly from it would place every IPv6 caller abroad.
+TEST(GatewayPlacementTest, PlacesAnIpv6Caller) {
+  gateway::GatewayOptions options = OwnGatewayOptions("ipv6");
+  options.listen_address = "[::1]:0";
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(options.data_dir + "/pki/ca.crt");
+  tls.pem_cert_chain =
+      ReadFile(options.data_dir + "/pki/clients/anna.support.crt");
+  tls.pem_private_key =
+      ReadFile(options.data_dir + "/pki/clients/anna.support.key");
+  grpc::ChannelArguments args;
+  // The server's certificate names localhost.
+  args.SetSslTargetNameOverride("localhost");
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("ipv6:[::1]:", (*server)->port()),
+                                grpc::SslCredentials(tls), args);
+  custos::v1::WhoAmIResponse me;
+  grpc::ClientContext context;
+  const grpc::Status status = custos::v1::StaffAccess::NewStub(channel)->WhoAmI(
+      &context, custos::v1::WhoAmIRequest(), &me);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(me.source_address(), "::1");
+  EXPECT_EQ(me.country(), "NL");
+  EXPECT_EQ(me.network(), "loopback");
+}
+
 // A customer's reading of the log is filed under their own account, where
 // they see it: a look at another account's entries, refused, is not filed
 // under that account (which would show it who asked).
