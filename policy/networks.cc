@@ -45,6 +45,14 @@ bool PrefixMatches(const std::array<uint8_t, 16>& address,
   return (address[full_bytes] & mask) == (prefix[full_bytes] & mask);
 }
 
+// Whether every bit of `prefix` past its first `length` is zero.
+bool NoBitsPast(const std::array<uint8_t, 16>& prefix, int length) {
+  for (int bit = length; bit < 128; ++bit) {
+    if (prefix[bit / 8] & (0x80 >> (bit % 8))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<NetworkMap> NetworkMap::Create(
@@ -71,6 +79,22 @@ absl::StatusOr<NetworkMap> NetworkMap::Create(
           absl::StrCat("expected a prefix length from 0 to ", max_length));
     }
     prefix.length = is_v4 ? length + 96 : length;
+    // A typo (192.0.2.0/2) would otherwise mean a far larger network than
+    // the one written.
+    if (!NoBitsPast(prefix.bytes, prefix.length)) {
+      return bad(absl::StrCat("has bits set past its /", length,
+                              "; expected the network's first address"));
+    }
+    // IPv4 addresses are placed as ::ffff:a.b.c.d: an IPv6 network holding
+    // that range would place every IPv4 address, listed or not.
+    static const std::array<uint8_t, 16> kMappedIpv4 = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+    if (!is_v4 && prefix.length < 96 &&
+        PrefixMatches(kMappedIpv4, prefix.bytes, prefix.length)) {
+      return bad(
+          "holds ::ffff:0:0/96, so every IPv4 address; write IPv4 networks "
+          "as a.b.c.d/n");
+    }
     prefix.placement = {rule.country, rule.label};
     map.prefixes_.push_back(std::move(prefix));
   }

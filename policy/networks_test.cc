@@ -1,5 +1,6 @@
 #include "policy/networks.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace custos::policy {
@@ -32,6 +33,34 @@ TEST(NetworkMapTest, RejectsMalformedCidrNamingTheRule) {
             "to 32");
   EXPECT_EQ(NetworkMap::Create({{"nonsense", "NL", "a"}}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A network written with bits past its length (a typo) would mean a far
+// larger one; an IPv6 network holding ::ffff:0:0/96 would place every IPv4
+// address. Both are refused, naming the rule.
+TEST(NetworkMapTest, RejectsNetworksWiderThanWritten) {
+  const auto refused = [](const std::string& cidr) {
+    auto map = NetworkMap::Create({{cidr, "NL", "office"}});
+    EXPECT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument) << cidr;
+    return std::string(map.status().message());
+  };
+  EXPECT_EQ(refused("192.0.2.0/2"),
+            "networks[0].cidr \"192.0.2.0/2\": has bits set past its /2; "
+            "expected the network's first address");
+  EXPECT_THAT(refused("2001:db8:31::5/48"),
+              ::testing::HasSubstr("has bits set past its /48"));
+  EXPECT_THAT(refused("::ffff:198.51.100.0/24"),
+              ::testing::HasSubstr("has bits set past its /24"));
+  EXPECT_THAT(refused("::/64"), ::testing::HasSubstr("holds ::ffff:0:0/96"));
+  EXPECT_THAT(refused("::/0"), ::testing::HasSubstr("holds ::ffff:0:0/96"));
+  // Written as meant, they load; an IPv4-mapped network of the right
+  // length places its IPv4 addresses.
+  auto map = NetworkMap::Create({{"192.0.0.0/2", "NL", "a"},
+                                 {"::ffff:198.51.100.0/120", "NL", "b"},
+                                 {"2001:db8:31::/48", "NL", "c"}});
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(map->Place("198.51.100.7").label, "b");
+  EXPECT_EQ(map->Place("10.1.2.3").country, "");
 }
 
 TEST(AddressFromPeerTest, StripsSchemeAndPort) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/openssl.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -276,10 +277,13 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
   if (!network_map.ok()) {
     // NetworkMap names the rule's index; find its line.
     for (int i = 0; i < file.networks_size(); ++i) {
-      if (!NetworkMap::Create({{file.networks(i).cidr(), "NL", ""}}).ok()) {
+      const auto alone =
+          NetworkMap::Create({{file.networks(i).cidr(), "NL", ""}});
+      if (!alone.ok()) {
+        // Its message less the index it has alone: `"CIDR": what is wrong`.
         return at.Error("networks", i, "cidr",
-                        absl::StrCat("\"", file.networks(i).cidr(),
-                                     "\": expected ADDRESS/LENGTH"));
+                        std::string(absl::StripPrefix(alone.status().message(),
+                                                      "networks[0].cidr ")));
       }
     }
     return network_map.status();

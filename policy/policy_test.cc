@@ -82,7 +82,10 @@ INSTANTIATE_TEST_SUITE_P(
         Broken{"name: \"prep\"", "name: \"support\"",
                "categories[4].name: duplicate category \"support\""},
         Broken{"cidr: \"192.0.2.0/24\"", "cidr: \"192.0.2.0/33\"",
-               "networks[2].cidr: \"192.0.2.0/33\""},
+               "networks[2].cidr: \"192.0.2.0/33\": expected a prefix length "
+               "from 0 to 32"},
+        Broken{"cidr: \"192.0.2.0/24\"", "cidr: \"192.0.2.0/2\"",
+               "networks[2].cidr: \"192.0.2.0/2\": has bits set past its /2"},
         Broken{
             "data_kinds: [INVOICES, BILLING_ADDRESSES, PAYMENT_METHODS]",
             "data_kinds: [INVOICES, SUBSCRIBERS]",
