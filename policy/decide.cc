@@ -32,14 +32,28 @@ bool ContractIsCurrent(const custos::v1::StaffMember& staff,
          (absl::ParseCivilTime(staff.contract_end(), &end) && today <= end);
 }
 
-// The grantee entry for the first of the staff member's roles the category
-// names, or null.
+// The grantee entry, of those for the staff member's roles, under which
+// the request's reference counts: the first naming its kind (a random
+// check's draw, or the kind of the reference found), else the first of
+// their roles the category names, else null. One with several roles asks
+// under whichever of them allows what they ask.
 const custos::v1::Grantee* FindGrantee(const custos::v1::Category& category,
-                                       const custos::v1::StaffMember& staff) {
-  for (const auto& grantee : category.grantees()) {
-    if (Contains(staff.roles(), grantee.role())) return &grantee;
+                                       const AccessFacts& facts) {
+  std::optional<int> wanted;
+  if (facts.reference == kRandomCheckReference) {
+    wanted = custos::v1::RANDOM_CHECK_DRAW;
+  } else if (facts.found_reference.has_value()) {
+    wanted = facts.found_reference->kind;
   }
-  return nullptr;
+  const custos::v1::Grantee* first = nullptr;
+  for (const auto& grantee : category.grantees()) {
+    if (!Contains(facts.staff->roles(), grantee.role())) continue;
+    if (wanted.has_value() && Contains(grantee.references(), *wanted)) {
+      return &grantee;
+    }
+    if (first == nullptr) first = &grantee;
+  }
+  return first;
 }
 
 std::string KindName(int kind) {
@@ -96,7 +110,7 @@ const custos::v1::Grantee* CheckStaff(const Policy& policy,
                                       const AccessFacts& facts,
                                       absl::CivilDay today, Decision& d) {
   CheckContract(policy, category, facts, today, d);
-  const custos::v1::Grantee* grantee = FindGrantee(category, *facts.staff);
+  const custos::v1::Grantee* grantee = FindGrantee(category, facts);
   if (grantee == nullptr) {
     std::vector<std::string> roles;
     for (const auto& g : category.grantees()) roles.push_back(g.role());

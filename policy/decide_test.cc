@@ -430,6 +430,25 @@ TEST(DecidePropertyTest, NoPathAroundContractAndAbroadRules) {
   EXPECT_GT(allowed, 100);  // the generator does reach ALLOW
 }
 
+// A staff member with several roles asks under whichever of them allows
+// the request: a developer who also tests may draw a random check of a new
+// feature, and still work on a feature request as a developer.
+TEST(DecideTest, SeveralRolesAskUnderTheOneThatAllows) {
+  custos::v1::StaffMember both = Staff("developer");
+  both.add_roles("tester");
+  Request draw(both, "feature", custos::v1::RANDOM_CHECK_DRAW);
+  draw.facts.reference = kRandomCheckReference;
+  draw.facts.found_reference.reset();
+  const custos::v1::Decision drawn = draw.Decide();
+  EXPECT_EQ(drawn.verdict(), custos::v1::ALLOW)
+      << ::testing::PrintToString(Codes(drawn));
+  Request asked(both, "feature", custos::v1::FEATURE_REQUEST);
+  EXPECT_EQ(asked.Decide().verdict(), custos::v1::ALLOW);
+  Request bug(both, "feature", custos::v1::BUG_REPORT);
+  EXPECT_THAT(Codes(bug.Decide()),
+              ::testing::Contains(reason::kReferenceWrongKind));
+}
+
 // The staff side alone, as a grant's every use checks it: only what is
 // about the holder counts, not the reference, place or data kinds.
 TEST(DecideStaffTest, JudgesTheHolderAlone) {
