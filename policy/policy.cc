@@ -105,9 +105,11 @@ class Locator {
 
 absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text) {
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+  // "inf" parses too: kept for ever, a full address would never be masked.
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(
-        "expected a positive duration such as 30m or 8h");
+        "expected a positive, finite duration such as 30m or 8h");
   }
   return d;
 }

@@ -68,7 +68,11 @@ INSTANTIATE_TEST_SUITE_P(
                "true\n}\n\ncategories {\n  name: "
                "\"abuse\"",
                "p.textproto:31: categories[0].max_duration: expected a "
-               "positive duration"},
+               "positive, finite duration"},
+        // Kept for ever, a full source address would never be masked.
+        Broken{"retention { full_source_address: \"336h\" }",
+               "retention { full_source_address: \"inf\" }",
+               "retention: expected a positive, finite duration"},
         Broken{"grantees { role: \"developer\" references: BUG_REPORT }",
                "grantees { role: \"developers\" references: BUG_REPORT }",
                "categories[2].grantees: unknown role \"developers\""},
