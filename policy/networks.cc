@@ -86,10 +86,10 @@ absl::StatusOr<NetworkMap> NetworkMap::Create(
                               "; expected the network's first address"));
     }
     // IPv4 addresses are placed as ::ffff:a.b.c.d: an IPv6 network holding
-    // that range would place every IPv4 address, listed or not.
+    // that whole range would place every IPv4 address, listed or not.
     static const std::array<uint8_t, 16> kMappedIpv4 = {
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
-    if (!is_v4 && prefix.length < 96 &&
+    if (!is_v4 && prefix.length <= 96 &&
         PrefixMatches(kMappedIpv4, prefix.bytes, prefix.length)) {
       return bad(
           "holds ::ffff:0:0/96, so every IPv4 address; write IPv4 networks "

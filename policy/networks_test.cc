@@ -52,6 +52,8 @@ TEST(NetworkMapTest, RejectsNetworksWiderThanWritten) {
   EXPECT_THAT(refused("::ffff:198.51.100.0/24"),
               ::testing::HasSubstr("has bits set past its /24"));
   EXPECT_THAT(refused("::/64"), ::testing::HasSubstr("holds ::ffff:0:0/96"));
+  EXPECT_THAT(refused("::ffff:0:0/96"),
+              ::testing::HasSubstr("holds ::ffff:0:0/96"));
   EXPECT_THAT(refused("::/0"), ::testing::HasSubstr("holds ::ffff:0:0/96"));
   // Written as meant, they load; an IPv4-mapped network of the right
   // length places its IPv4 addresses.
