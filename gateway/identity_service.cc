@@ -318,18 +318,12 @@ absl::Status Exchange(AuditedCall& call, const Gateway& gateway,
   RecordSession(*session, call.entry());
   if (auto s = ActForSessionStaff(call, gateway, *session); !s.ok()) return s;
   call.entry().set_resource(absl::StrCat("session/", session->session_id()));
-  // A session opens only while its grant serves: one revoked or ended since
-  // the link was made would show nothing, and its opening must not be
-  // logged as allowed after that revocation.
+  // A session opens only while its grant serves, held as a page's use is:
+  // one revoked or ended since the link was made would show nothing, and
+  // its opening must not be logged as allowed after that revocation.
   auto grant = gateway.grants->Get(session->grant_id(), call.now());
   if (!grant.ok()) return grant.status();
-  if (grant->state() != custos::v1::GRANT_ACTIVE) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "session ", session->session_id(), ": its grant ", grant->grant_id(),
-        " is ", custos::v1::GrantState_Name(grant->state()),
-        "; start a new session"));
-  }
-  if (auto s = GrantStillBacked(gateway, call, *grant); !s.ok()) return s;
+  if (auto s = ActUnderGrant(gateway, call, *grant); !s.ok()) return s;
   const custos::v1::StaffMember* staff =
       gateway.directory->FindStaff(session->staff_id());
   const custos::v1::Customer* customer =

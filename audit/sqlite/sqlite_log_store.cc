@@ -1346,7 +1346,9 @@ absl::StatusOr<LogStore::Page> SqliteLogStore::List(
           page.next_page_token = PageToken(last_index);
           return absl::OkStatus();
         }
-        if (++looked_at > options_.list_scan_budget) {
+        // At least one entry a page, or a budget of 0 would name the
+        // same page for ever.
+        if (++looked_at > std::max<size_t>(options_.list_scan_budget, 1)) {
           // The next page goes on from the entry not looked at yet.
           page.next_page_token = PageToken(index + 1);
           return absl::OkStatus();

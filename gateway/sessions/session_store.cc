@@ -276,7 +276,8 @@ absl::StatusOr<std::shared_ptr<const void>> SessionStore::MarkEnding(
   {
     MutexLock lock(&mu_);
     if (!ending_.insert(id).second) {
-      return absl::FailedPreconditionError(
+      // ABORTED: a conflict that passes, unlike an end already applied.
+      return absl::AbortedError(
           absl::StrCat("session ", session_id,
                        " is being ended already; try again in a moment"));
     }

@@ -83,7 +83,7 @@ class SessionStore {
   // or the log would show pages after the revocation. Kept in memory only,
   // and it only takes access away; End makes the end lasting. Dropping the
   // mark (the end is stored, or its entry or the end could not be written)
-  // lifts it. One end at a time: FAILED_PRECONDITION while another holds a
+  // lifts it. One end at a time: ABORTED while another holds a
   // mark, so that of two ends racing the second is refused before its
   // entry, not after it with part of it applied (a grant revoked beside a
   // session that could no longer be ended). The store must outlive the

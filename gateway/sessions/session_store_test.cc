@@ -243,7 +243,7 @@ TEST(SessionStoreTest, ASessionMarkedEndingServesNothingUntilTheMarkIsDropped) {
   auto live_mark = *store->MarkEnding("s_live");
   // One end at a time: a second is refused while the first is recorded.
   const auto second_mark = store->MarkEnding("s_live");
-  EXPECT_EQ(second_mark.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second_mark.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(second_mark.status().message(),
               ::testing::HasSubstr("s_live is being ended already"));
   auto link_mark = *store->MarkEnding("s_link");
