@@ -127,6 +127,23 @@ absl::StatusOr<ConnectionSettings> ResolveSettings(
         absl::StrCat(cert_from->name(),
                      " gives a certificate without its key: give key too"));
   }
+  // One identity: a certificate named outright with the key derived from
+  // an `as` given elsewhere (or the other way round) would pair two
+  // people's files. Given together, in one place, the file is meant to
+  // replace the derived one.
+  const Given* named = nullptr;
+  if (cert_from != nullptr && key_from != nullptr &&
+      (cert_from == &as) != (key_from == &as)) {
+    named = cert_from == &as ? key_from : cert_from;
+  }
+  if (named != nullptr && named->rank != as.rank) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        named->name(), " names a ", named == cert_from ? "certificate" : "key",
+        " but its ", named == cert_from ? "key" : "certificate",
+        " would come from ", as.name(),
+        ": give cert and key together, or "
+        "neither"));
+  }
   if (token.given() && cert_from != nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "a customer's token (", token.name(), ") and a staff identity (",

@@ -122,5 +122,16 @@ TEST_F(ResolveSettingsTest, RefusesACertificateWithoutItsKey) {
                                        "without its key: give key too"));
 }
 
+// A certificate named outright, with the key derived from an identity
+// given elsewhere, would pair two people's files.
+TEST_F(ResolveSettingsTest, RefusesACertificateAndAKeyFromDifferentPlaces) {
+  flags_.cert = "/c/mine.crt";
+  environment_.as = "anna.support";
+  EXPECT_EQ(Resolve().status(),
+            absl::InvalidArgumentError(
+                "--cert names a certificate but its key would come from "
+                "CUSTOS_AS: give cert and key together, or neither"));
+}
+
 }  // namespace
 }  // namespace custos::cli
