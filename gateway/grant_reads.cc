@@ -81,6 +81,7 @@ absl::Status HolderStillQualifies(const Gateway& gateway,
   facts.staff = &holder;
   facts.customer = &customer;
   facts.category = grant.justification().category();
+  facts.reference = grant.justification().reference();
   facts.now = call.now();
   const custos::v1::Decision staff = policy::DecideStaff(call.policy(), facts);
   if (staff.verdict() == custos::v1::ALLOW) return absl::OkStatus();

@@ -214,8 +214,17 @@ custos::v1::Decision DecideStaff(const Policy& policy,
   Decision d;
   const CategoryRule* rule = FindCategoryOrDeny(policy, facts, d);
   if (rule == nullptr) return d;
-  CheckStaff(policy, *rule->proto, facts,
-             absl::ToCivilDay(facts.now, policy.time_zone()), d);
+  const custos::v1::Grantee* grantee =
+      CheckStaff(policy, *rule->proto, facts,
+                 absl::ToCivilDay(facts.now, policy.time_zone()), d);
+  // A random check is drawn under a role that may draw one: with that role
+  // gone, another role of the same category does not carry the draw on.
+  if (grantee != nullptr && facts.reference == kRandomCheckReference &&
+      !Contains(grantee->references(), custos::v1::RANDOM_CHECK_DRAW)) {
+    Add(d, reason::kRandomCheckNotForRole,
+        absl::StrCat("random checks under ", rule->proto->name(),
+                     " are not for ", grantee->role()));
+  }
   d.set_verdict(d.reasons().empty() ? custos::v1::ALLOW : custos::v1::DENY);
   return d;
 }

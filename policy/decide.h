@@ -48,8 +48,9 @@ custos::v1::Decision Decide(const Policy& policy, const AccessFacts& facts);
 // directory entry can change while it runs: `facts.category` known, and
 // `facts.staff`'s contract (type, dates, confidentiality clause, a
 // partner's consent from `facts.customer`), whether they are active, and
-// their role. ALLOW with no reasons when all still hold; DENY with each
-// reason otherwise. Reads only category, staff, customer and now.
+// their role, one that may draw a random check when `facts.reference` is
+// one. ALLOW with no reasons when all still hold; DENY with each reason
+// otherwise. Reads only category, reference, staff, customer and now.
 custos::v1::Decision DecideStaff(const Policy& policy,
                                  const AccessFacts& facts);
 

@@ -474,6 +474,21 @@ TEST(DecideStaffTest, JudgesTheHolderAlone) {
                                           reason::kNoConfidentialityClause,
                                           reason::kCategoryNotForRole));
 
+  // A random check's grant needs a role that may draw one: a tester's,
+  // not the developer role the same staff member also has.
+  custos::v1::StaffMember both = Staff("developer");
+  both.add_roles("tester");
+  Request drawn(both, "feature", custos::v1::RANDOM_CHECK_DRAW);
+  drawn.facts.reference = kRandomCheckReference;
+  drawn.facts.staff = &drawn.staff;
+  drawn.facts.customer = &drawn.customer;
+  EXPECT_EQ(DecideStaff(DefaultPolicy(), drawn.facts).verdict(),
+            custos::v1::ALLOW);
+  drawn.staff.clear_roles();
+  drawn.staff.add_roles("developer");
+  EXPECT_THAT(Codes(DecideStaff(DefaultPolicy(), drawn.facts)),
+              ElementsAre(reason::kRandomCheckNotForRole));
+
   changed.facts.category = "gone";
   EXPECT_THAT(Codes(DecideStaff(DefaultPolicy(), changed.facts)),
               ElementsAre(reason::kUnknownCategory));
