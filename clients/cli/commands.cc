@@ -1592,8 +1592,11 @@ int RunCommand(const std::vector<std::string>& args,
   }
   const Command* command = FindCommand(args);
   if (command == nullptr) {
-    err << "custos: unknown command \"" << absl::StrJoin(args, " ") << "\"\n\n"
-        << Usage();
+    const std::string unknown =
+        absl::StrCat("unknown command \"", absl::StrJoin(args, " "), "\"");
+    // A script reading JSON gets its error object, as for any usage error.
+    if (options.output == "json") return UsageError(options, out, err, unknown);
+    err << "custos: " << unknown << "\n\n" << Usage();
     return kExitUsage;
   }
   for (const std::string& flag : options.flags_given) {

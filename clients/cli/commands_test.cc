@@ -257,6 +257,13 @@ TEST(RunCommandTest, UsageErrorInJsonModeIsAnErrorObjectOnStdout) {
             kExitUsage);
   EXPECT_EQ(err.str(), "custos: access request needs --customer\n");
   EXPECT_THAT(out.str(), HasSubstr(R"("code": "USAGE")"));
+  // So does an unknown command.
+  std::ostringstream unknown_out, unknown_err;
+  EXPECT_EQ(
+      RunCommand({"acces", "list"}, options, nullptr, unknown_out, unknown_err),
+      kExitUsage);
+  EXPECT_THAT(unknown_out.str(), HasSubstr(R"("code": "USAGE")"));
+  EXPECT_THAT(unknown_out.str(), HasSubstr("unknown command"));
   EXPECT_THAT(out.str(),
               HasSubstr(R"("message": "access request needs --customer")"));
 }
