@@ -45,13 +45,12 @@ absl::StatusOr<custos::v1::Customer> CustomerNow(
   return EffectiveCustomer(gateway, *customer);
 }
 
-// OK while `grant`'s customer has its consent to access by `partner`.
-absl::Status ConsentHolds(const Gateway& gateway,
+// OK while `customer` (the grant's, now) has its consent to access by
+// `partner`.
+absl::Status ConsentHolds(const custos::v1::Customer& customer,
                           const custos::v1::Grant& grant,
                           const std::string& partner) {
-  auto effective = CustomerNow(gateway, grant);
-  if (!effective.ok()) return effective.status();
-  const auto& partners = effective->consented_partners();
+  const auto& partners = customer.consented_partners();
   if (std::find(partners.begin(), partners.end(), partner) == partners.end()) {
     return absl::PermissionDeniedError(
         absl::StrCat("PARTNER_WITHOUT_CONSENT: ", grant.customer_id(),
@@ -64,19 +63,12 @@ absl::Status ConsentHolds(const Gateway& gateway,
 // OK while `holder` still meets the staff side of the policy in force for
 // the grant's category (DecideStaff): the directory can change under a
 // live grant (a contract ended early or changed, a clause or role gone).
-absl::Status HolderStillQualifies(const Gateway& gateway,
-                                  const AuditedCall& call,
+// `customer` is the grant's as it stands now; only a partner's consent
+// reads it.
+absl::Status HolderStillQualifies(const AuditedCall& call,
                                   const custos::v1::Grant& grant,
-                                  const custos::v1::StaffMember& holder) {
-  // The customer counts only for a partner's consent, which its consents
-  // as given since (EffectiveCustomer) decide; a copy of them on every
-  // read of staff would be for nothing.
-  custos::v1::Customer customer;
-  if (holder.contract() == custos::v1::PARTNER) {
-    auto effective = CustomerNow(gateway, grant);
-    if (!effective.ok()) return effective.status();
-    customer = *std::move(effective);
-  }
+                                  const custos::v1::StaffMember& holder,
+                                  const custos::v1::Customer& customer) {
   policy::AccessFacts facts;
   facts.staff = &holder;
   facts.customer = &customer;
@@ -121,11 +113,20 @@ absl::Status GrantStillBacked(const Gateway& gateway, const AuditedCall& call,
         absl::StrCat("grant ", grant.grant_id(), ": its holder ",
                      grant.staff_id(), " is no longer active"));
   }
+  // The customer counts only for a partner's consent, which its consents
+  // as given since (EffectiveCustomer) decide: looked up once, and only
+  // then; a copy on every read of staff would be for nothing.
   const std::string partner = ConsentNeeded(gateway, call.policy(), grant);
-  if (!partner.empty()) {
-    if (auto s = ConsentHolds(gateway, grant, partner); !s.ok()) return s;
+  custos::v1::Customer customer;
+  if (!partner.empty() || holder->contract() == custos::v1::PARTNER) {
+    auto effective = CustomerNow(gateway, grant);
+    if (!effective.ok()) return effective.status();
+    customer = *std::move(effective);
   }
-  return HolderStillQualifies(gateway, call, grant, *holder);
+  if (!partner.empty()) {
+    if (auto s = ConsentHolds(customer, grant, partner); !s.ok()) return s;
+  }
+  return HolderStillQualifies(call, grant, *holder, customer);
 }
 
 namespace {
