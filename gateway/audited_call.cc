@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "gateway/event_log.h"
 #include "gateway/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
@@ -187,7 +188,9 @@ void AuditedCall::Append(absl::Status answer, Logged logged) {
   if (!answer.ok() && entry_.reasons_size() == 0) {
     custos::v1::Reason* reason = entry_.add_reasons();
     reason->set_code(absl::StatusCodeToString(answer.code()));
-    reason->set_message(std::string(answer.message()));
+    // An answer may quote what a peer sent outside its request message (a
+    // certificate's names), which gRPC has not checked for UTF-8.
+    reason->set_message(ToValidUtf8(answer.message()));
   }
   const Gateway* gateway = gateway_;
   GatewayMetrics* metrics = gateway_->metrics;

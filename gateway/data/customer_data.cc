@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/utf8.h"
 
 namespace custos::gateway {
 namespace {
@@ -12,19 +13,10 @@ namespace {
 // The bytes of `value`'s first character: a whole UTF-8 sequence, never
 // part of one (a record's fields are proto3 strings, which a client refuses
 // to parse when they are not UTF-8); none when it does not start with one.
+// The first character whole, or nothing if `value` does not start with a
+// valid one.
 absl::string_view FirstCharacter(absl::string_view value) {
-  if (value.empty()) return value;
-  const auto lead = static_cast<unsigned char>(value[0]);
-  const size_t length = lead < 0x80             ? 1
-                        : (lead & 0xE0) == 0xC0 ? 2
-                        : (lead & 0xF0) == 0xE0 ? 3
-                        : (lead & 0xF8) == 0xF0 ? 4
-                                                : 0;
-  if (length == 0 || length > value.size()) return {};
-  for (size_t i = 1; i < length; ++i) {
-    if ((static_cast<unsigned char>(value[i]) & 0xC0) != 0x80) return {};
-  }
-  return value.substr(0, length);
+  return value.empty() ? value : value.substr(0, Utf8SequenceLength(value, 0));
 }
 
 // Keeps the shape and little else: the first character, and for an e-mail

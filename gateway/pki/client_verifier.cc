@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/openssl.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 
 namespace custos::pki {
 namespace {
@@ -21,7 +22,9 @@ namespace {
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
 
 // Distinguished names come from the peer: bounded, control characters
-// escaped, UTF-8 kept readable.
+// escaped, UTF-8 kept readable. Valid UTF-8 whatever the peer sent and
+// wherever the bound falls: refusals quote the name, and a log entry whose
+// text is not UTF-8 would never parse again.
 std::string NameOf(const X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr ||
@@ -33,9 +36,10 @@ std::string NameOf(const X509_NAME* name) {
   char* data = nullptr;
   const long length = BIO_get_mem_data(bio.get(), &data);
   if (length <= 0) return "an empty name";
-  constexpr long kMaxLength = 200;
-  std::string out(data, std::min(length, kMaxLength));
-  if (length > kMaxLength) out += "...";
+  constexpr size_t kMaxLength = 200;
+  const std::string text = ToValidUtf8(absl::string_view(data, length));
+  std::string out(Utf8Prefix(text, kMaxLength));
+  if (out.size() < text.size()) out += "...";
   return out;
 }
 

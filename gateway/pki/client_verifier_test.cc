@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/openssl.h"
+#include "common/utf8.h"
 #include "gateway/pki/dev_ca.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -164,6 +165,41 @@ TEST_F(ClientVerifierTest, RefusesACertificateFromAnotherCa) {
   ExpectRefused(other->cert_pem,
                 "client certificate is not signed by the trusted CA (it is "
                 "self-signed)");
+}
+
+TEST_F(ClientVerifierTest, QuotesAnyIssuerAsValidUtf8) {
+  // An issuer name longer than the quote's bound, of two-byte characters
+  // after an ASCII run of every length, so that the bound falls inside a
+  // character for half of them: the refusal goes into a log entry, which
+  // would never parse again if its text were not UTF-8.
+  // (Each attribute has a bound of its own: O at most 64 characters, L 128.)
+  for (int ascii = 90; ascii < 110; ++ascii) {
+    const std::string locality(ascii, 'a');
+    std::string organization;
+    for (int i = 0; i < 60; ++i) organization += "\xC3\xA9";  // é
+    const std::string pem =
+        IssueShaped(ca_, now_, [&](X509* cert, X509* /*issuer*/) {
+          X509_NAME* name = X509_NAME_new();
+          for (const auto& [field, value] :
+               {std::pair(std::string("O"), organization),
+                std::pair(std::string("L"), locality)}) {
+            ASSERT_EQ(X509_NAME_add_entry_by_txt(
+                          name, field.c_str(), MBSTRING_UTF8,
+                          reinterpret_cast<const unsigned char*>(value.data()),
+                          static_cast<int>(value.size()), -1, 0),
+                      1)
+                << field;
+          }
+          X509_set_issuer_name(cert, name);
+          X509_NAME_free(name);
+          AddName(cert, "CN", "anna.support");
+        });
+    const absl::Status refused = verifier_->Verify(pem, now_).status();
+    ASSERT_EQ(refused.code(), absl::StatusCode::kUnauthenticated) << refused;
+    EXPECT_THAT(std::string(refused.message()), HasSubstr("(issuer L=aaa"));
+    EXPECT_THAT(std::string(refused.message()), HasSubstr("...)"));
+    EXPECT_TRUE(IsValidUtf8(refused.message())) << ascii;
+  }
 }
 
 TEST_F(ClientVerifierTest, RefusesACertificateFromAnotherCaOfTheSameName) {
