@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -31,6 +32,11 @@ constexpr absl::Duration kServerLifetime = absl::Hours(24 * 730);
 constexpr absl::Duration kClientLifetime = absl::Hours(24 * 365);
 // Certificates start an hour back so that clocks a few minutes apart agree.
 constexpr absl::Duration kBackdate = absl::Hours(1);
+// A leaf that expires sooner than this is issued again at start: custosd
+// runs for weeks between starts, and a staff certificate that lapsed while
+// it ran would lock its holder out until the next one. Far below the
+// leaves' lifetimes, so a fresh one is never renewed.
+constexpr absl::Duration kRenewBefore = absl::Hours(24 * 30);
 
 enum class Kind { kCa, kServer, kClient };
 
@@ -65,7 +71,9 @@ absl::Status MakeDirectories(const std::string& path) {
   }
 }
 
-// The key first: a certificate on disk always has its key beside it.
+// The key first: a certificate on disk always has a key beside it. A crash
+// between the two leaves a new key beside an old certificate, which
+// EnsureDevPki does not keep: the next start issues the pair again.
 absl::Status WritePair(const std::string& cert_path,
                        const std::string& key_path, const IssuedCert& pair) {
   CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(key_path, pair.key_pem, 0600));
@@ -261,6 +269,43 @@ struct Leaf {
   absl::Duration lifetime;
 };
 
+// Whether the pair on disk for `leaf` may be kept: both files exist, the CA
+// signed the certificate, the key is its key, and it is valid at `now` and
+// for kRenewBefore after. A key that does not parse or is not the
+// certificate's is what a crash between writing a new key and its
+// certificate leaves (or damage): the pair is issued again, as for a
+// missing key. A certificate that does not parse, or that another CA
+// signed, is an error: replacing it would hide a replaced CA or damage the
+// operator should see.
+absl::StatusOr<bool> KeepLeaf(const Leaf& leaf, X509* ca,
+                              const std::string& ca_path, absl::Time now) {
+  if (!Exists(leaf.cert_path) || !Exists(leaf.key_path)) return false;
+  CUSTOS_ASSIGN_OR_RETURN(const std::string cert_pem, ReadFile(leaf.cert_path));
+  CUSTOS_ASSIGN_OR_RETURN(X509Ptr cert, ParseCert(cert_pem, leaf.cert_path));
+  if (X509_verify(cert.get(), X509_get0_pubkey(ca)) != 1) {
+    return OpenSslError(
+        absl::StrCat(leaf.cert_path, ": not signed by the CA in ", ca_path,
+                     " (was the CA replaced?); delete it, and its key, to "
+                     "have a new one issued"),
+        absl::StatusCode::kFailedPrecondition);
+  }
+  // A key that cannot be read (unlike one read that is no key) is the file
+  // system's error to name, not a reason to write over it.
+  CUSTOS_ASSIGN_OR_RETURN(const std::string key_pem, ReadFile(leaf.key_path));
+  absl::StatusOr<EvpPkeyPtr> key = ParseKey(key_pem, leaf.key_path);
+  if (!key.ok()) return false;
+  if (X509_check_private_key(cert.get(), key->get()) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  // -2 is a time OpenSSL cannot compare: not valid either.
+  const int started =
+      ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert.get()), absl::ToTimeT(now));
+  const int lasts = ASN1_TIME_cmp_time_t(X509_get0_notAfter(cert.get()),
+                                         absl::ToTimeT(now + kRenewBefore));
+  return started != -2 && started <= 0 && lasts == 1;
+}
+
 }  // namespace
 
 absl::StatusOr<IssuedCert> MakeCa(absl::string_view common_name) {
@@ -335,19 +380,9 @@ absl::Status EnsureDevPki(const DevPkiPaths& paths,
   }
   const absl::Time now = absl::Now();
   for (const Leaf& leaf : leaves) {
-    if (Exists(leaf.cert_path) && Exists(leaf.key_path)) {
-      CUSTOS_ASSIGN_OR_RETURN(const std::string pem, ReadFile(leaf.cert_path));
-      CUSTOS_ASSIGN_OR_RETURN(X509Ptr cert, ParseCert(pem, leaf.cert_path));
-      if (X509_verify(cert.get(), X509_get0_pubkey(ca.get())) != 1) {
-        return OpenSslError(
-            absl::StrCat(leaf.cert_path, ": not signed by the CA in ",
-                         paths.ca_cert(),
-                         " (was the CA replaced?); delete it, and its key, to "
-                         "have a new one issued"),
-            absl::StatusCode::kFailedPrecondition);
-      }
-      continue;
-    }
+    CUSTOS_ASSIGN_OR_RETURN(const bool keep,
+                            KeepLeaf(leaf, ca.get(), paths.ca_cert(), now));
+    if (keep) continue;
     CUSTOS_RETURN_IF_ERROR(load_ca_key());
     absl::StatusOr<IssuedCert> issued =
         IssueWith(leaf.kind, ca.get(), ca_key.get(), leaf.common_name,

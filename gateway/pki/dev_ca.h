@@ -46,18 +46,24 @@ struct DevPkiPaths {
 //   - for each of `client_ids`, a client certificate: CN = the id,
 //     extendedKeyUsage clientAuth, 1 year.
 // Serials are random 128-bit numbers. Keys are written 0600, certificates
-// 0644. A certificate whose key file is missing is issued again.
+// 0644, the key first.
 //
-// Existing files are kept: a second call with the same ids changes nothing,
-// and a new id gets a certificate signed by the existing CA. An existing
-// server or client certificate that the CA in ca.crt did not sign (the CA
-// was replaced) is FAILED_PRECONDITION rather than kept silently.
+// Existing files are kept while they can be used: a second call with the
+// same ids changes nothing, and a new id gets a certificate signed by the
+// existing CA. A server or client certificate is issued again, with a new
+// key, when its key file is missing, does not parse (truncated) or is not
+// the certificate's key (what a crash between writing a new key and its
+// certificate leaves), or when the certificate is not yet valid or expires
+// within 30 days (a start renews it a month ahead). One that the CA in
+// ca.crt did not sign (the CA was replaced) is FAILED_PRECONDITION rather
+// than kept silently or replaced.
 //
 // Errors (the first one met, its message naming the file): INVALID_ARGUMENT
 // for an id that is not 1 to 64 of [a-z0-9._-] not starting with '.' (ids
-// become file names); INVALID_ARGUMENT for a file that does not parse;
-// FAILED_PRECONDITION as above, or for a directory path that is a file;
-// PERMISSION_DENIED, NOT_FOUND or UNAVAILABLE from the file system.
+// become file names); INVALID_ARGUMENT for a certificate, or the CA key,
+// that does not parse; FAILED_PRECONDITION as above, or for a directory
+// path that is a file; PERMISSION_DENIED, NOT_FOUND or UNAVAILABLE from the
+// file system (a key file that exists but cannot be read is not replaced).
 absl::Status EnsureDevPki(const DevPkiPaths& paths,
                           const std::vector<std::string>& client_ids);
 

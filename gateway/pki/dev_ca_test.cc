@@ -93,6 +93,17 @@ bool IsCritical(X509* cert, int nid) {
          X509_EXTENSION_get_critical(X509_get_ext(cert, index)) == 1;
 }
 
+// Whether the key in `key_path` is the key of the certificate in
+// `cert_path`: what a TLS server or client needs of the two files.
+bool PairMatches(const std::string& cert_path, const std::string& key_path) {
+  X509Ptr cert = ParseCert(ReadFile(cert_path));
+  const std::string pem = ReadFile(key_path);
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  return cert != nullptr && key != nullptr &&
+         X509_check_private_key(cert.get(), key.get()) == 1;
+}
+
 DevPkiPaths FreshPaths(const std::string& name) {
   return DevPkiPaths{
       absl::StrCat(std::getenv("TEST_TMPDIR"), "/dev_ca/", name)};
@@ -273,6 +284,115 @@ TEST(EnsureDevPkiTest, ReissuesACertificateWhoseKeyIsMissing) {
   EXPECT_EQ(Who((*verifier)->Verify(ReadFile(paths.client_cert("anna.support")),
                                     absl::Now())),
             "anna.support");
+}
+
+// What a crash leaves between writing a new key and its certificate (the
+// key goes first): the old certificate beside a key that is not its own,
+// with which custosd, or the staff member, could not make a connection.
+TEST(EnsureDevPkiTest, ReissuesAPairWhoseKeyIsNotTheCertificates) {
+  const DevPkiPaths paths = FreshPaths("other_key");
+  ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus());
+  const std::string ca = ReadFile(paths.ca_cert());
+  const std::string old_server = ReadFile(paths.server_cert());
+  const std::string old_anna = ReadFile(paths.client_cert("anna.support"));
+  for (const std::string& key :
+       {paths.server_key(), paths.client_key("anna.support")}) {
+    auto other = MakeCa("Any key");  // a fresh P-256 key, PKCS#8
+    ASSERT_TRUE(other.ok()) << other.status();
+    WriteFile(key, other->key_pem);
+  }
+  ASSERT_FALSE(PairMatches(paths.server_cert(), paths.server_key()));
+
+  ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus());
+  EXPECT_EQ(ReadFile(paths.ca_cert()), ca);
+  EXPECT_NE(ReadFile(paths.server_cert()), old_server);
+  EXPECT_NE(ReadFile(paths.client_cert("anna.support")), old_anna);
+  EXPECT_TRUE(PairMatches(paths.server_cert(), paths.server_key()));
+  EXPECT_TRUE(PairMatches(paths.client_cert("anna.support"),
+                          paths.client_key("anna.support")));
+  EXPECT_EQ(Mode(paths.server_key()), 0600);
+  auto verifier = ClientVerifier::Create(ca);
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  EXPECT_EQ(Who((*verifier)->Verify(ReadFile(paths.client_cert("anna.support")),
+                                    absl::Now())),
+            "anna.support");
+}
+
+TEST(EnsureDevPkiTest, ReissuesAPairWhoseKeyIsTruncatedOrEmpty) {
+  const DevPkiPaths paths = FreshPaths("truncated_key");
+  ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus());
+  const std::string cert = paths.client_cert("anna.support");
+  const std::string key = paths.client_key("anna.support");
+  const std::string whole = ReadFile(key);
+  for (const std::string& damaged :
+       {whole.substr(0, whole.size() / 2), std::string()}) {
+    const std::string old_cert = ReadFile(cert);
+    WriteFile(key, damaged);
+    ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus())
+        << damaged.size() << " bytes";
+    EXPECT_NE(ReadFile(cert), old_cert) << damaged.size() << " bytes";
+    EXPECT_TRUE(PairMatches(cert, key)) << damaged.size() << " bytes";
+  }
+}
+
+// A key that is there but cannot be read is not written over: the file
+// system says why, naming it.
+TEST(EnsureDevPkiTest, NamesAKeyThatCannotBeRead) {
+  const DevPkiPaths paths = FreshPaths("unreadable_key");
+  ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus());
+  const std::string key = paths.client_key("anna.support");
+  ASSERT_EQ(unlink(key.c_str()), 0);
+  ASSERT_EQ(mkdir(key.c_str(), 0700), 0);  // opens, but read() fails
+  const absl::Status status = EnsureDevPki(paths, {"anna.support"});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(), HasSubstr(key + ": cannot read"));
+}
+
+// Staff certificates last a year and the server's two; custosd is started
+// again, not reinstalled, so a start renews what has lapsed or soon will.
+TEST(EnsureDevPkiTest, ReissuesACertificateThatIsNotValidForAMonthMore) {
+  const DevPkiPaths paths = FreshPaths("lapsed");
+  ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus());
+  const std::string ca = ReadFile(paths.ca_cert());
+  const std::string cert = paths.client_cert("anna.support");
+  const std::string key = paths.client_key("anna.support");
+  const absl::Time now = absl::Now();
+  const absl::Duration day = absl::Hours(24);
+  struct Window {
+    absl::Time from, to;
+    const char* what;
+  };
+  for (const Window& window :
+       {Window{now - 400 * day, now - 35 * day, "expired"},
+        Window{now - 350 * day, now + 10 * day, "expires in 10 days"},
+        Window{now + day, now + 365 * day, "not valid yet"}}) {
+    auto planted = IssueClientCert(ca, ReadFile(paths.ca_key()), "anna.support",
+                                   window.from, window.to);
+    ASSERT_TRUE(planted.ok()) << planted.status();
+    WriteFile(key, planted->key_pem);
+    WriteFile(cert, planted->cert_pem);
+    ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus())
+        << window.what;
+    EXPECT_NE(ReadFile(cert), planted->cert_pem) << window.what;
+    EXPECT_TRUE(PairMatches(cert, key)) << window.what;
+    X509Ptr renewed = ParseCert(ReadFile(cert));
+    ASSERT_NE(renewed, nullptr) << window.what;
+    EXPECT_GE(Lifetime(renewed.get()), absl::Hours(24 * 365)) << window.what;
+    auto verifier = ClientVerifier::Create(ca);
+    ASSERT_TRUE(verifier.ok()) << verifier.status();
+    EXPECT_EQ(Who((*verifier)->Verify(ReadFile(cert), now)), "anna.support")
+        << window.what;
+  }
+
+  // Valid for two months more: kept as it is.
+  auto lasting = IssueClientCert(ca, ReadFile(paths.ca_key()), "anna.support",
+                                 now - 300 * day, now + 60 * day);
+  ASSERT_TRUE(lasting.ok()) << lasting.status();
+  WriteFile(key, lasting->key_pem);
+  WriteFile(cert, lasting->cert_pem);
+  ASSERT_EQ(EnsureDevPki(paths, {"anna.support"}), absl::OkStatus());
+  EXPECT_EQ(ReadFile(cert), lasting->cert_pem);
+  EXPECT_EQ(ReadFile(key), lasting->key_pem);
 }
 
 TEST(EnsureDevPkiTest, ReplacesAKeyLeftWithoutItsCertificate) {
