@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clients/web/web_sessions.h"
@@ -165,7 +168,7 @@ TEST(RandomTokenTest, IsSixtyFourHexDigitsAndFresh) {
 }
 
 TEST(WebSessionsTest, SignInGetsAFreshIdAndExpiredSessionsAreGone) {
-  WebSessions sessions(absl::Hours(1));
+  WebSessions sessions(absl::Hours(1), 16, 1000);
   const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   auto anonymous = sessions.Create(WebSession{}, now);
   ASSERT_TRUE(anonymous.ok());
@@ -183,6 +186,92 @@ TEST(WebSessionsTest, SignInGetsAFreshIdAndExpiredSessionsAreGone) {
   sessions.Erase(anonymous->id);
   EXPECT_FALSE(sessions.Find(anonymous->id, now).has_value());
   EXPECT_FALSE(sessions.Find("", now).has_value());
+}
+
+WebSession Customer(const std::string& id) {
+  WebSession session;
+  session.kind = WebSession::Kind::kCustomer;
+  session.acts_as = absl::StrCat("customer:", id);
+  return session;
+}
+
+TEST(WebSessionsTest, AnAccountSigningInWithoutEndKeepsItsCapAndItsNewest) {
+  // The server's caps: a loop of good sign-ins that never sends the cookie
+  // back must not grow custos-web's memory.
+  WebSessions sessions(absl::Hours(8), 16, 10000);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  auto other = sessions.Create(Customer("nordwind"), now);
+  ASSERT_TRUE(other.ok()) << other.status();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10000; ++i) {
+    auto created = sessions.Create(Customer("acme"), now);
+    ASSERT_TRUE(created.ok()) << i << ": " << created.status();
+    ids.push_back(created->id);
+  }
+  EXPECT_EQ(sessions.size(), 16u + 1u);
+  // The newest 16 are live, the older ones gone, and no other account's.
+  size_t live = 0;
+  for (const std::string& id : ids) live += sessions.Find(id, now).has_value();
+  EXPECT_EQ(live, 16u);
+  EXPECT_TRUE(sessions.Find(ids[ids.size() - 16], now).has_value());
+  EXPECT_FALSE(sessions.Find(ids[ids.size() - 17], now).has_value());
+  EXPECT_FALSE(sessions.Find(ids.front(), now).has_value());
+  auto newest = sessions.Find(ids.back(), now);
+  ASSERT_TRUE(newest.has_value());
+  EXPECT_EQ(newest->acts_as, "customer:acme");
+  EXPECT_TRUE(sessions.Find(other->id, now).has_value());
+}
+
+TEST(WebSessionsTest, AFullServerRefusesANewAccountAndSignsNoOneOut) {
+  WebSessions sessions(absl::Hours(1), 1, 3);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  std::vector<std::string> ids;
+  for (const char* id : {"acme", "nordwind", "fietsen-devries"}) {
+    auto created = sessions.Create(Customer(id), now);
+    ASSERT_TRUE(created.ok()) << created.status();
+    ids.push_back(created->id);
+  }
+  auto refused = sessions.Create(Customer("bakkerij-jansen"), now);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().message(),
+            "custos-web holds 3 sessions, the most it may; try again later");
+  for (const std::string& id : ids) {
+    EXPECT_TRUE(sessions.Find(id, now).has_value());
+  }
+  // An account at its cap replaces its own oldest, full or not.
+  auto again = sessions.Create(Customer("acme"), now);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(sessions.Find(ids[0], now).has_value());
+  EXPECT_TRUE(sessions.Find(again->id, now).has_value());
+  EXPECT_EQ(sessions.size(), 3u);
+  // Expired sessions make room.
+  EXPECT_TRUE(
+      sessions.Create(Customer("bakkerij-jansen"), now + absl::Hours(1)).ok());
+  EXPECT_EQ(sessions.size(), 1u);
+}
+
+TEST(WebSessionsTest, EachTakeIdentitySessionIsAnAccountOfItsOwn) {
+  WebSessions sessions(absl::Hours(1), 1, 10);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  WebSession first;
+  first.kind = WebSession::Kind::kIdentity;
+  first.session_id = "s_1";
+  first.staff_name = "Anna de Vries";
+  WebSession second = first;
+  second.session_id = "s_2";
+  auto a = sessions.Create(first, now);
+  auto b = sessions.Create(second, now);
+  ASSERT_TRUE(a.ok() && b.ok());
+  // The second link of the same engineer leaves the first session's token
+  // held: only its own browser lets it go.
+  EXPECT_TRUE(sessions.Find(a->id, now).has_value());
+  EXPECT_TRUE(sessions.Find(b->id, now).has_value());
+  EXPECT_EQ(WebSessions::AccountOf(first), "identity:s_1");
+  WebSession dpo;
+  dpo.kind = WebSession::Kind::kDpo;
+  dpo.acts_as = "staff:dirk.dpo";
+  EXPECT_EQ(WebSessions::AccountOf(dpo), "staff:dirk.dpo");
+  EXPECT_EQ(WebSessions::AccountOf(Customer("acme")), "customer:acme");
 }
 
 TEST(AnonymousFormTokensTest, HoldUntilTheyLapse) {

@@ -13,6 +13,19 @@
 
 namespace custos::web {
 
+std::string WebSessions::AccountOf(const WebSession& session) {
+  switch (session.kind) {
+    case WebSession::Kind::kCustomer:
+    case WebSession::Kind::kDpo:
+      return session.acts_as;
+    case WebSession::Kind::kIdentity:
+      return absl::StrCat("identity:", session.session_id);
+    case WebSession::Kind::kAnonymous:
+      break;
+  }
+  return "";
+}
+
 absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
                                                absl::Time now) {
   auto id = RandomToken();
@@ -22,20 +35,44 @@ absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
   session.id = *id;
   session.csrf = *csrf;
   session.expires = now + lifetime_;
+  std::string account = AccountOf(session);
   MutexLock lock(&mu_);
   // Forget expired sessions while here, so the map stays bounded by the
   // sessions of the last lifetime.
   while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
     EraseLocked(sessions_.find(by_expiry_.begin()->second));
   }
+  // The account's oldest makes room, so the new one never pushes out
+  // another account's. Only where the account has none to give does the
+  // total refuse: dropping someone else's session instead would sign them
+  // out, or leave a take-identity session live with no one holding its token.
+  auto held = by_account_.find(account);
+  const bool account_full =
+      held != by_account_.end() && held->second.size() >= max_per_account_;
+  if (!account_full && sessions_.size() >= max_total_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("custos-web holds ", max_total_,
+                     " sessions, the most it may; try again later"));
+  }
+  while (held != by_account_.end() && held->second.size() >= max_per_account_) {
+    EraseLocked(sessions_.find(held->second.begin()->second));
+    held = by_account_.find(account);
+  }
+  const uint64_t serial = next_serial_++;
   by_expiry_.emplace(session.expires, session.id);
-  sessions_[session.id] = session;
+  by_account_[account].emplace(serial, session.id);
+  sessions_[session.id] = Held{session, std::move(account), serial};
   return session;
 }
 
-void WebSessions::EraseLocked(std::map<std::string, WebSession>::iterator it) {
+void WebSessions::EraseLocked(std::map<std::string, Held>::iterator it) {
   if (it == sessions_.end()) return;
-  by_expiry_.erase({it->second.expires, it->first});
+  by_expiry_.erase({it->second.session.expires, it->first});
+  auto held = by_account_.find(it->second.account);
+  if (held != by_account_.end()) {
+    held->second.erase(it->second.serial);
+    if (held->second.empty()) by_account_.erase(held);
+  }
   sessions_.erase(it);
 }
 
@@ -45,11 +82,11 @@ std::optional<WebSession> WebSessions::Find(const std::string& id,
   MutexLock lock(&mu_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return std::nullopt;
-  if (it->second.expires <= now) {
+  if (it->second.session.expires <= now) {
     EraseLocked(it);
     return std::nullopt;
   }
-  return it->second;
+  return it->second.session;
 }
 
 void WebSessions::Erase(const std::string& id) {

@@ -8,6 +8,7 @@
 #ifndef CUSTOS_CLIENTS_WEB_WEB_SESSIONS_H_
 #define CUSTOS_CLIENTS_WEB_WEB_SESSIONS_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -49,11 +50,24 @@ struct WebSession {
 
 class WebSessions {
  public:
-  // Sessions live `lifetime`.
-  explicit WebSessions(absl::Duration lifetime) : lifetime_(lifetime) {}
+  // Sessions live `lifetime`. An account (WebSessions::AccountOf) holds at
+  // most `max_per_account` sessions, and all together at most `max_total`:
+  // so that no one who can sign in, however often, makes custos-web hold
+  // more (each sign-in makes a session, and the browser that posts it need
+  // not keep the cookie).
+  WebSessions(absl::Duration lifetime, size_t max_per_account, size_t max_total)
+      : lifetime_(lifetime),
+        max_per_account_(max_per_account),
+        max_total_(max_total) {}
 
   // A new session of `session`'s kind and details under fresh id and CSRF
-  // token (a sign-in never keeps the id a browser had before it).
+  // token (a sign-in never keeps the id a browser had before it). When its
+  // account holds max_per_account sessions already, the oldest of them is
+  // dropped: a sign-in always succeeds, and signs out no other account.
+  // Otherwise, with max_total sessions held, RESOURCE_EXHAUSTED and nothing
+  // is dropped: a browser signed in, or holding the token of a live
+  // take-identity session, stays so until its session expires or ends.
+  // INTERNAL if the random source fails.
   absl::StatusOr<WebSession> Create(WebSession session, absl::Time now);
   // The live session with cookie value `id`, or nullopt.
   std::optional<WebSession> Find(const std::string& id, absl::Time now);
@@ -65,16 +79,33 @@ class WebSessions {
     return sessions_.size();
   }
 
+  // Whose sessions count together toward max_per_account: a signed-in
+  // customer's or DPO's by whom custos-web calls for, a take-identity
+  // session's by that session alone (its link opens it once).
+  static std::string AccountOf(const WebSession& session);
+
  private:
-  void EraseLocked(std::map<std::string, WebSession>::iterator it)
+  struct Held {
+    WebSession session;
+    std::string account;
+    // Counts up with each Create: the account's oldest has the lowest.
+    uint64_t serial = 0;
+  };
+  void EraseLocked(std::map<std::string, Held>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const absl::Duration lifetime_;
+  const size_t max_per_account_;
+  const size_t max_total_;
   mutable Mutex mu_;
-  std::map<std::string, WebSession> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Held> sessions_ ABSL_GUARDED_BY(mu_);
   // Every session by expiry, so that expired ones are forgotten without a
   // walk over all.
   std::set<std::pair<absl::Time, std::string>> by_expiry_ ABSL_GUARDED_BY(mu_);
+  // Each account's session ids by serial, oldest first.
+  std::map<std::string, std::map<uint64_t, std::string>> by_account_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_serial_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The cookie that holds the form token of a visitor who has not signed in.
