@@ -147,7 +147,15 @@ void WebServer::State::ServeIdentity() {
     opened.reference = response.session().justification().reference();
     opened.session_expires = FromTimestamp(response.session().expires_at());
     auto created = sessions.Create(opened, absl::Now());
-    if (!created.ok()) return SendError(res, created.status());
+    if (!created.ok()) {
+      // No one could use or end the session whose token is not kept.
+      EndHeldTakeIdentitySession(opened, req, "custos-web could not keep it");
+      return SendError(res, created.status(), "This link cannot be opened");
+    }
+    // The browser's cookie names the new session from here on: a session it
+    // held before would stay live with no one holding its token.
+    EndHeldTakeIdentitySession(*session, req,
+                               "another link was opened in its browser");
     sessions.Erase(session->id);
     res.set_header("Set-Cookie",
                    SessionCookie(created->id, sessions.lifetime()));
@@ -170,8 +178,7 @@ void WebServer::State::ServeIdentity() {
     auto context = Context("", req);
     absl::Status s =
         FromGrpc(identity->ViewPage(context.get(), request, &response));
-    if (s.code() == absl::StatusCode::kFailedPrecondition ||
-        s.code() == absl::StatusCode::kNotFound) {
+    if (TakeIdentitySessionOver(s)) {
       // Ended, expired or revoked: the browser session goes with it.
       sessions.Erase(session->id);
       res.set_header("Set-Cookie", ClearedSessionCookie());
@@ -185,7 +192,12 @@ void WebServer::State::ServeIdentity() {
     if (!s.ok()) {
       absl::StrAppend(&body, "<p class=\"error\" id=\"error\">",
                       HtmlEscape(s.message()), "</p>");
-      return SendPage(res, HttpCode(s), page, Banner(*session), body);
+      // FAILED_PRECONDITION here is an end under way, which may yet fail
+      // to be recorded: for now, not for good.
+      return SendPage(
+          res,
+          s.code() == absl::StatusCode::kFailedPrecondition ? 503 : HttpCode(s),
+          page, Banner(*session), body);
     }
     absl::StrAppend(&body, RecordTable(response, list_page));
     if (!response.next_page_token().empty()) {
@@ -217,13 +229,14 @@ void WebServer::State::ServeIdentity() {
     auto context = Context("", req);
     absl::Status s =
         FromGrpc(identity->EndSession(context.get(), request, &response));
-    // NOT_FOUND and FAILED_PRECONDITION: it had ended, expired or been
-    // revoked already. Any other failure leaves the session live, and
+    // Over already (ended, expired, revoked): the token goes too. Any other
+    // failure, an end under way included, may leave the session live, and
     // custos-web keeps its token so that it can be ended again.
-    if (!s.ok() && s.code() != absl::StatusCode::kNotFound &&
-        s.code() != absl::StatusCode::kFailedPrecondition) {
+    if (!s.ok() && !TakeIdentitySessionOver(s)) {
       return SendPage(
-          res, HttpCode(s), "Session not ended", Banner(*session),
+          res,
+          s.code() == absl::StatusCode::kFailedPrecondition ? 503 : HttpCode(s),
+          "Session not ended", Banner(*session),
           absl::StrCat("<p class=\"error\" id=\"error\">",
                        HtmlEscape(s.message()),
                        "</p><p>The session is still live; end it again.</p>"));

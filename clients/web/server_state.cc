@@ -131,6 +131,27 @@ std::string Section(absl::string_view title, absl::string_view id,
                       HtmlTable(header, rows), "</div>");
 }
 
+void WebServer::State::EndHeldTakeIdentitySession(const WebSession& held,
+                                                  const Request& req,
+                                                  absl::string_view why) {
+  if (held.kind != WebSession::Kind::kIdentity) return;
+  custos::v1::EndSessionRequest request;
+  request.set_session_token(held.session_token);
+  request.set_reason(absl::StrCat("ended in custos-web: ", why));
+  custos::v1::EndSessionResponse response;
+  auto context = Context("", req);
+  const absl::Status s =
+      FromGrpc(identity->EndSession(context.get(), request, &response));
+  if (s.ok() || TakeIdentitySessionOver(s)) return;
+  std::fprintf(stderr,
+               "custos-web: take-identity session %s (%s) not ended at "
+               "custosd, %s: %s; its browser session is dropped all the same, "
+               "and it stays live until it expires or is revoked\n",
+               held.session_id.c_str(), std::string(why).c_str(),
+               absl::StatusCodeToString(s.code()).c_str(),
+               std::string(s.message()).c_str());
+}
+
 std::string SignOutForm(const WebSession& session) {
   return absl::StrCat(
       "<nav class=\"account\">Signed in as ", HtmlEscape(session.acts_as), " ",

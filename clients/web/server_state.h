@@ -138,6 +138,14 @@ struct WebServer::State {
   }
 
   using Form = std::map<std::string, std::string>;
+  // Ends at custosd the take-identity session that `held` (a browser's
+  // session about to be dropped, for a new one or on sign-out) holds the
+  // token of, which no one could end or use after: as the engineer's End
+  // session does. Nothing for other kinds. When custosd does not end it
+  // (and it was not over already), custos-web's log says so, naming the
+  // session; the caller drops `held` all the same.
+  void EndHeldTakeIdentitySession(const WebSession& held, const Request& req,
+                                  absl::string_view why);
   // A POST for a signed-in `kind`: its CSRF-checked form becomes one RPC
   // (made for the signed-in person), then the browser goes to `back`.
   void PostAction(

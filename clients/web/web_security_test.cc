@@ -274,6 +274,25 @@ TEST(WebSessionsTest, EachTakeIdentitySessionIsAnAccountOfItsOwn) {
   EXPECT_EQ(WebSessions::AccountOf(Customer("acme")), "customer:acme");
 }
 
+TEST(TakeIdentitySessionOverTest, AnEndUnderWayKeepsTheToken) {
+  EXPECT_TRUE(TakeIdentitySessionOver(
+      absl::NotFoundError("session_token: no such session")));
+  EXPECT_TRUE(TakeIdentitySessionOver(
+      absl::FailedPreconditionError("session s_1 is SESSION_ENDED already")));
+  EXPECT_TRUE(TakeIdentitySessionOver(absl::FailedPreconditionError(
+      "session s_1 is SESSION_REVOKED by dpo:dirk.dpo")));
+  // custosd's words while another call's end of the session is written
+  // (gateway/sessions/session_store.cc, NotEnding): that end may fail.
+  EXPECT_FALSE(TakeIdentitySessionOver(absl::FailedPreconditionError(
+      "session s_1 is ending (its end is being recorded); nothing more is "
+      "shown")));
+  EXPECT_FALSE(TakeIdentitySessionOver(absl::OkStatus()));
+  EXPECT_FALSE(TakeIdentitySessionOver(
+      absl::AbortedError("session s_1 is being ended already; try again")));
+  EXPECT_FALSE(TakeIdentitySessionOver(
+      absl::UnavailableError("custosd is unavailable; try again")));
+}
+
 TEST(AnonymousFormTokensTest, HoldUntilTheyLapse) {
   auto tokens = AnonymousFormTokens::Create(absl::Minutes(30));
   ASSERT_TRUE(tokens.ok()) << tokens.status();

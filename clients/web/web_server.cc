@@ -226,6 +226,7 @@ void WebServer::State::ServeLogin() {
                          : WebSession::Kind::kDpo;
     auto created = sessions.Create(signed_in, now);
     if (!created.ok()) return SendError(res, created.status());
+    EndHeldTakeIdentitySession(*session, req, "its browser signed in");
     sessions.Erase(session->id);
     res.set_header("Set-Cookie",
                    SessionCookie(created->id, sessions.lifetime()));
@@ -237,6 +238,7 @@ void WebServer::State::ServeLogin() {
     if (!session) return Redirect(res, "/login");
     auto form = CheckedForm(req, *session);
     if (!form.ok()) return SendError(res, form.status());
+    EndHeldTakeIdentitySession(*session, req, "its browser signed out");
     sessions.Erase(session->id);
     res.set_header("Set-Cookie", ClearedSessionCookie());
     Redirect(res, "/login");

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -107,6 +108,13 @@ class WebSessions {
       ABSL_GUARDED_BY(mu_);
   uint64_t next_serial_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// Whether custosd's refusal of a call made with a take-identity session's
+// token says the session is over for good, so that custos-web may drop the
+// token: NOT_FOUND, or FAILED_PRECONDITION (ended, expired, revoked) except
+// one saying the session "is ending (its end is being recorded)", an end
+// not yet stored that may still fail, after which the session serves again.
+bool TakeIdentitySessionOver(const absl::Status& status);
 
 // The cookie that holds the form token of a visitor who has not signed in.
 // "__Host-" makes browsers accept it only when Secure, host-only and Path=/.

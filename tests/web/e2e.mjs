@@ -97,6 +97,13 @@ async function withCustosdStopped(body) {
   }
 }
 
+// Each of anna.support's take-identity sessions by id, with its state
+// (SESSION_LIVE, SESSION_ENDED...), as custosd has it.
+function sessionStates() {
+  const out = JSON.parse(cli('--as', 'anna.support', '--output', 'json', 'identity', 'list', '--page_size', '500'));
+  return Object.fromEntries((out.sessions || []).map((x) => [x.session_id, x.state]));
+}
+
 // `load` again while custos-web has not reconnected (gRPC waits between
 // attempts to reach a server that was gone).
 async function untilServed(load) {
@@ -414,6 +421,19 @@ await scenario('an End session that fails with custosd stopped keeps the session
   expect(view.status() === 200, `session dropped by the failed end: ${view.status()} ${await page.content()}`);
   await Promise.all([page.waitForNavigation(), page.click('#identity-banner button')]);
   expect((await text(page, '#ended')).includes(`Session ${session} ended`), 'end not confirmed');
+  await context.close();
+});
+
+await scenario('a second link in the same browser ends the session it replaces at custosd', async () => {
+  const { context, page, session: first } = await openSession();
+  const { url, session: second } = startSession();
+  await page.goto(url);
+  await page.waitForURL(/\/identity\/view\?page=dashboard$/);
+  const states = sessionStates();
+  expect(states[second] === 'SESSION_LIVE', `opened session ${second} is ${states[second]}`);
+  expect(states[first] === 'SESSION_ENDED', `replaced session ${first} is ${states[first]}, still live with no one holding its token`);
+  await Promise.all([page.waitForNavigation(), page.click('#identity-banner button')]);
+  expect((await text(page, '#ended')).includes(`Session ${second} ended`), 'end not confirmed');
   await context.close();
 });
 
