@@ -417,6 +417,140 @@ absl::StatusOr<audit::CheckpointBody> OpenCheckpoint(
   return body;
 }
 
+// What --state says on a first use, and when the log extends the checkpoint
+// seen before.
+std::string FirstUseLine(const std::string& file) {
+  return absl::StrCat("first use of ", file,
+                      ": no checkpoint seen before to check consistency with");
+}
+std::string ConsistentLine(uint64_t seen_size) {
+  return absl::StrCat("consistent with the checkpoint seen before (size ",
+                      seen_size, ")");
+}
+
+// The checkpoint an earlier verify or log prove kept in `file`, checked
+// against `verifier_key`; nullopt when the file does not exist, a first use.
+// Any other file that holds no such checkpoint (empty, torn, unreadable) is
+// an error: taken for a first use, it would skip the check against what was
+// seen before. DATA_LOSS for a file that does not hold a checkpoint of the
+// key, another code when it cannot be read.
+absl::StatusOr<std::optional<audit::CheckpointBody>> ReadSeenCheckpoint(
+    const std::string& file, const std::string& verifier_key) {
+  auto read = ReadFile(file);
+  if (absl::IsNotFound(read.status())) return std::nullopt;
+  if (!read.ok()) return read.status();
+  if (read->empty()) {
+    return absl::DataLossError(absl::StrCat(
+        file,
+        " is empty, but should hold the checkpoint seen last time (remove it "
+        "to start over)"));
+  }
+  auto previous = OpenCheckpoint(*read, verifier_key);
+  if (!previous.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the checkpoint in ", file,
+                     " does not verify: ", previous.status().message()));
+  }
+  return *std::move(previous);
+}
+
+// Replaces `file` with `note`, whole or not at all: a torn file would fail
+// the next run.
+absl::Status KeepSeenCheckpoint(const std::string& file,
+                                const std::string& note) {
+  absl::Status kept = WriteFileAtomically(file, note, 0644);
+  if (kept.ok()) return kept;
+  return absl::Status(kept.code(),
+                      absl::StrCat("keeping the checkpoint: ", kept.message()));
+}
+
+int ExitCodeForVerification(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kDataLoss ? kExitNotVerified
+                                                      : kExitError;
+}
+
+// What comparing a checkpoint custosd showed with the one kept in --state
+// found.
+struct StateCheck {
+  // kExitOk, or the exit code of the failure: told in `error` or, when
+  // `error` is empty, a failed call already reported.
+  int exit_code = kExitOk;
+  std::string error;
+  // No checkpoint was seen before (the file does not exist).
+  bool first_use = false;
+  // The size of the checkpoint seen before, which the one shown is
+  // consistent with.
+  std::optional<uint64_t> seen_size;
+};
+
+// For verify online and log prove: reads the checkpoint seen last time from
+// `options.state_file`, checks that it and `shown` (custosd's checkpoint
+// `shown_note`, already opened against `options.verifier_key`) are of one
+// log, by a consistency proof asked of custosd on `stub` from the smaller to
+// the larger, and keeps the larger in the file: the state never moves back.
+// With `latest`, `shown` is what custosd says is its latest checkpoint, and
+// one smaller than the one seen is a log that shrank. A failed call is
+// reported on `out` and `err` as every failed call is.
+StateCheck CheckAgainstState(custos::v1::AuditLog::Stub& stub,
+                             const CommandOptions& options,
+                             const std::string& shown_note,
+                             const audit::CheckpointBody& shown, bool latest,
+                             std::ostream& out, std::ostream& err) {
+  StateCheck check;
+  auto read = ReadSeenCheckpoint(options.state_file, options.verifier_key);
+  if (!read.ok()) {
+    check.exit_code = ExitCodeForVerification(read.status());
+    check.error = std::string(read.status().message());
+    return check;
+  }
+  const std::optional<audit::CheckpointBody>& seen = *read;
+  check.first_use = !seen.has_value();
+  if (seen.has_value()) {
+    if (latest && seen->size > shown.size) {
+      check.exit_code = kExitNotVerified;
+      check.error = absl::StrCat("the log shrank from ", seen->size, " to ",
+                                 shown.size, " entries");
+      return check;
+    }
+    const bool grew = shown.size >= seen->size;
+    const audit::CheckpointBody& older = grew ? *seen : shown;
+    const audit::CheckpointBody& newer = grew ? shown : *seen;
+    custos::v1::GetConsistencyProofRequest request;
+    request.set_old_size(older.size);
+    request.set_new_size(newer.size);
+    custos::v1::ConsistencyProof proof;
+    grpc::ClientContext context;
+    Prepare(context, options);
+    const grpc::Status status =
+        stub.GetConsistencyProof(&context, request, &proof);
+    if (!status.ok()) {
+      check.exit_code = ReportFailure(status, context, options, out, err);
+      return check;
+    }
+    // Checked against the two roots held, not the proof's own checkpoint.
+    std::vector<std::string> hashes(proof.hashes().begin(),
+                                    proof.hashes().end());
+    const absl::Status consistent = audit::VerifyConsistency(
+        older.size, newer.size, older.root_hash, newer.root_hash, hashes);
+    if (!consistent.ok()) {
+      check.exit_code = kExitNotVerified;
+      check.error = absl::StrCat(
+          "the checkpoint of size ", shown.size,
+          " is not consistent with the checkpoint seen before (size ",
+          seen->size, "): ", consistent.message());
+      return check;
+    }
+    check.seen_size = seen->size;
+    if (!grew) return check;
+  }
+  if (absl::Status kept = KeepSeenCheckpoint(options.state_file, shown_note);
+      !kept.ok()) {
+    check.exit_code = kExitError;
+    check.error = std::string(kept.message());
+  }
+  return check;
+}
+
 int LogCheckpoint(const CommandOptions& options,
                   const std::shared_ptr<grpc::Channel>& channel,
                   std::ostream& out, std::ostream& err) {
@@ -439,6 +573,9 @@ int LogProve(const CommandOptions& options,
              std::ostream& err) {
   if (!options.index.has_value())
     return UsageError(options, out, err, "log prove needs --index N");
+  if (!options.state_file.empty() && options.verifier_key.empty())
+    return UsageError(options, out, err,
+                      "log prove --state needs --verifier_key");
   auto stub = custos::v1::AuditLog::NewStub(channel);
   custos::v1::GetInclusionProofRequest request;
   request.set_index(*options.index);
@@ -450,14 +587,39 @@ int LogProve(const CommandOptions& options,
       stub->GetInclusionProof(&context, request, &proof);
   if (!status.ok()) return ReportFailure(status, context, options, out, err);
 
-  // Verified here, from the entry's bytes up, against the pinned key (or the
-  // key the server names, which proves less, and says so).
-  const std::string key = options.verifier_key.empty()
-                              ? proof.checkpoint().verifier_key()
-                              : options.verifier_key;
+  // Verified here, from the entry's bytes up, against the pinned key. Without
+  // one, against the key the server names, so that a broken proof is still
+  // told as such; but whoever runs the server could have made that key and
+  // all it signed, so that is no verification, as `verify` without a key is
+  // none.
+  const bool pinned = !options.verifier_key.empty();
+  const std::string key =
+      pinned ? options.verifier_key : proof.checkpoint().verifier_key();
   std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
   const auto body = VerifyInclusionAnswer(request, proof, key);
-  const absl::Status verified = body.status();
+  int exit_code = kExitOk;
+  std::string not_verified;  // why, when exit_code is not kExitOk
+  StateCheck state;
+  if (!body.ok()) {
+    exit_code = kExitNotVerified;
+    not_verified = std::string(body.status().message());
+  } else if (!pinned) {
+    exit_code = kExitNotVerified;
+    not_verified = absl::StrCat(
+        "no --verifier_key: the proof holds against the key the server names (",
+        key.substr(0, key.find('+')),
+        "), which proves nothing of who signed it; pin the log's key with "
+        "--verifier_key");
+  } else if (!options.state_file.empty()) {
+    // The tree the entry is proven in must be the log seen before, or the
+    // proof holds only in a log shown to this caller alone.
+    state = CheckAgainstState(*stub, options, proof.checkpoint().note(), *body,
+                              /*latest=*/request.tree_size() == 0, out, err);
+    if (state.exit_code != kExitOk && state.error.empty())
+      return state.exit_code;  // a failed call, already reported
+    exit_code = state.exit_code;
+    not_verified = state.error;
+  }
   // What is shown comes from what was verified: the entry from its bytes
   // (the response's parsed copy is the server's word only), the root from
   // the signed note.
@@ -477,7 +639,11 @@ int LogProve(const CommandOptions& options,
     f["checkpoint"].set_string_value(proof.checkpoint().note());
     f["root_hash_hex"].set_string_value(Hex(signed_root));
     f["verifier_key"].set_string_value(key);
-    f["verified"].set_bool_value(verified.ok());
+    f["verified"].set_bool_value(exit_code == kExitOk);
+    if (exit_code != kExitOk) f["error"].set_string_value(not_verified);
+    if (state.first_use) f["first_use"].set_bool_value(true);
+    if (state.seen_size.has_value())
+      f["consistent_with_size"].set_number_value(*state.seen_size);
     if (const int printed = PrintJson(root, out, err); printed != kExitOk)
       return printed;
   } else {
@@ -495,16 +661,15 @@ int LogProve(const CommandOptions& options,
     for (const auto& h : hashes) out << "  " << Hex(h) << "\n";
     out << "checkpoint:\n" << proof.checkpoint().note();
   }
-  if (!verified.ok()) {
-    err << "custos: NOT VERIFIED: " << verified.message() << "\n";
-    return kExitNotVerified;
+  if (state.first_use) err << FirstUseLine(options.state_file) << "\n";
+  if (state.seen_size.has_value())
+    err << ConsistentLine(*state.seen_size) << "\n";
+  if (exit_code != kExitOk) {
+    err << "custos: NOT VERIFIED: " << not_verified << "\n";
+    return exit_code;
   }
   err << "verified: entry #" << proof.index() << " is in the tree of size "
       << proof.tree_size() << " signed by " << key.substr(0, key.find('+'))
-      << (options.verifier_key.empty()
-              ? " (key as named by the server; pin it with "
-                "--verifier_key)"
-              : "")
       << "\n";
   return kExitOk;
 }
@@ -644,54 +809,6 @@ class VerifyOutcome {
   std::vector<std::string> lines_;
 };
 
-// The checkpoint an earlier verify kept in `file`, checked against
-// `verifier_key`; nullopt when the file does not exist, a first use, which
-// `outcome` is told. Any other file that holds no such checkpoint (empty,
-// torn, unreadable) is an error: taken for a first use, it would skip the
-// check against what was seen before. DATA_LOSS for a file that does not
-// hold a checkpoint of the key, another code when it cannot be read.
-absl::StatusOr<std::optional<audit::CheckpointBody>> ReadSeenCheckpoint(
-    const std::string& file, const std::string& verifier_key,
-    VerifyOutcome& outcome) {
-  auto read = ReadFile(file);
-  if (absl::IsNotFound(read.status())) {
-    outcome.fields()["first_use"].set_bool_value(true);
-    outcome.Say(
-        absl::StrCat("first use of ", file,
-                     ": no checkpoint seen before to check consistency with"));
-    return std::nullopt;
-  }
-  if (!read.ok()) return read.status();
-  if (read->empty()) {
-    return absl::DataLossError(absl::StrCat(
-        file,
-        " is empty, but should hold the checkpoint seen last time (remove it "
-        "to start over)"));
-  }
-  auto previous = OpenCheckpoint(*read, verifier_key);
-  if (!previous.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("the checkpoint in ", file,
-                     " does not verify: ", previous.status().message()));
-  }
-  return *std::move(previous);
-}
-
-// Replaces `file` with `note`, whole or not at all: a torn file would fail
-// the next run.
-absl::Status KeepSeenCheckpoint(const std::string& file,
-                                const std::string& note) {
-  absl::Status kept = WriteFileAtomically(file, note, 0644);
-  if (kept.ok()) return kept;
-  return absl::Status(kept.code(),
-                      absl::StrCat("keeping the checkpoint: ", kept.message()));
-}
-
-int ExitCodeForVerification(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kDataLoss ? kExitNotVerified
-                                                      : kExitError;
-}
-
 // Offline: the log's SQLite file. Online: the latest checkpoint, checked
 // against the pinned key and, through a consistency proof, against the
 // checkpoint seen last time (kept in --state).
@@ -714,14 +831,18 @@ int Verify(const CommandOptions& options,
       if (options.verifier_key.empty())
         return UsageError(options, out, err,
                           "verify --state needs --verifier_key");
-      auto read =
-          ReadSeenCheckpoint(options.state_file, options.verifier_key, outcome);
+      auto read = ReadSeenCheckpoint(options.state_file, options.verifier_key);
       if (!read.ok()) {
         return outcome.Fail(read.status().message(),
                             ExitCodeForVerification(read.status()));
       }
       seen = *std::move(read);
-      if (seen.has_value()) verify.root_at_size = seen->size;
+      if (seen.has_value()) {
+        verify.root_at_size = seen->size;
+      } else {
+        outcome.fields()["first_use"].set_bool_value(true);
+        outcome.Say(FirstUseLine(options.state_file));
+      }
     }
     auto report = audit::VerifySqliteLog(options.db, verify);
     err << "\n";
@@ -752,9 +873,7 @@ int Verify(const CommandOptions& options,
             "was rewritten, not only extended"));
       }
       outcome.fields()["consistent_with_size"].set_number_value(seen->size);
-      outcome.Say(
-          absl::StrCat("consistent with the checkpoint seen before (size ",
-                       seen->size, ")"));
+      outcome.Say(ConsistentLine(seen->size));
     }
     if (!options.state_file.empty() &&
         !report->latest_checkpoint_note.empty()) {
@@ -812,46 +931,21 @@ int Verify(const CommandOptions& options,
   }
   auto body = OpenCheckpoint(latest.note(), options.verifier_key);
   if (!body.ok()) return outcome.Fail(body.status().message());
-  std::optional<audit::CheckpointBody> previous;
   if (!options.state_file.empty()) {
-    auto read =
-        ReadSeenCheckpoint(options.state_file, options.verifier_key, outcome);
-    if (!read.ok()) {
-      return outcome.Fail(read.status().message(),
-                          ExitCodeForVerification(read.status()));
+    const StateCheck state = CheckAgainstState(
+        *stub, options, latest.note(), *body, /*latest=*/true, out, err);
+    if (state.exit_code != kExitOk) {
+      if (state.error.empty()) return state.exit_code;  // a failed call
+      return outcome.Fail(state.error, state.exit_code);
     }
-    previous = *std::move(read);
-  }
-  if (previous.has_value()) {
-    if (previous->size > body->size) {
-      return outcome.Fail(absl::StrCat("the log shrank from ", previous->size,
-                                       " to ", body->size, " entries"));
+    if (state.first_use) {
+      outcome.fields()["first_use"].set_bool_value(true);
+      outcome.Say(FirstUseLine(options.state_file));
     }
-    custos::v1::GetConsistencyProofRequest request;
-    request.set_old_size(previous->size);
-    request.set_new_size(body->size);
-    custos::v1::ConsistencyProof proof;
-    grpc::ClientContext context;
-    Prepare(context, options);
-    const grpc::Status status =
-        stub->GetConsistencyProof(&context, request, &proof);
-    if (!status.ok()) return ReportFailure(status, context, options, out, err);
-    std::vector<std::string> hashes(proof.hashes().begin(),
-                                    proof.hashes().end());
-    const absl::Status consistent =
-        audit::VerifyConsistency(previous->size, body->size,
-                                 previous->root_hash, body->root_hash, hashes);
-    if (!consistent.ok()) return outcome.Fail(consistent.message());
-    outcome.fields()["consistent_with_size"].set_number_value(previous->size);
-    outcome.Say(
-        absl::StrCat("consistent with the checkpoint seen before (size ",
-                     previous->size, ")"));
-  }
-  if (!options.state_file.empty()) {
-    if (absl::Status kept =
-            KeepSeenCheckpoint(options.state_file, latest.note());
-        !kept.ok()) {
-      return outcome.Fail(kept.message(), kExitError);
+    if (state.seen_size.has_value()) {
+      outcome.fields()["consistent_with_size"].set_number_value(
+          *state.seen_size);
+      outcome.Say(ConsistentLine(*state.seen_size));
     }
   }
   auto& f = outcome.fields();
@@ -1404,9 +1498,14 @@ const Command kCommands[] = {
      "\n      the latest signed checkpoint and the verifier key",
      LogCheckpoint},
     {"log", "prove",
-     "--index N [--size S] [--verifier_key KEY]\n"
-     "      the inclusion proof of entry N, checked here against the signed "
-     "checkpoint",
+     "--index N [--size S] --verifier_key KEY [--state FILE]\n"
+     "      the inclusion proof of entry N, checked here against the "
+     "checkpoint signed\n"
+     "      by the pinned key and, through a consistency proof, the "
+     "checkpoint seen last\n"
+     "      time (kept in --state, as verify keeps it); exits 0 only when "
+     "all verifies\n"
+     "      (without --verifier_key it still shows the proof, and exits 8)",
      LogProve},
     {"log", "consistency",
      "--old N [--size M]\n"

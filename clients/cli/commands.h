@@ -71,7 +71,7 @@ struct CommandOptions {
   std::string subject;
   uint32_t older_than_days = 0;
   // verify: the log file to check offline, the pinned verifier key, and the
-  // file keeping the last checkpoint seen (online).
+  // file keeping the last checkpoint seen. log prove takes the last two.
   std::string db;
   std::string verifier_key;
   std::string state_file;

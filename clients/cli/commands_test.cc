@@ -1,7 +1,13 @@
 #include "clients/cli/commands.h"
 
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/channel_arguments.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,8 +19,10 @@
 #include "audit/note.h"
 #include "audit/sqlite/sqlite.h"
 #include "audit/sqlite/sqlite_log_store.h"
+#include "common/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/custos/v1/audit.grpc.pb.h"
 #include "proto/custos/v1/audit.pb.h"
 
 namespace custos::cli {
@@ -236,6 +244,314 @@ TEST_F(OfflineVerifyTest, StateThatHoldsNoCheckpointIsNoFirstUse) {
     }
     EXPECT_EQ(Verify(), kExitNotVerified) << "\"" << contents << "\"";
   }
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A log server that can fork. custosd cannot be made to show a caller a log
+// other than the one it showed before; this one can: it holds its entries
+// in memory, replaced whole by Hold, and answers GetCheckpoint,
+// GetInclusionProof and GetConsistencyProof as custosd does, with
+// checkpoints of any size signed by `signer`. Thread-safe.
+class ForkableLogServer final : public custos::v1::AuditLog::Service {
+ public:
+  // Borrows `signer`, which must outlive the server.
+  explicit ForkableLogServer(const audit::NoteSigner& signer)
+      : signer_(signer) {}
+
+  // The log becomes one entry for each of `references`, in order.
+  void Hold(const std::vector<std::string>& references) {
+    MutexLock lock(&mu_);
+    bytes_.clear();
+    leaves_.clear();
+    for (size_t i = 0; i < references.size(); ++i) {
+      custos::v1::LogEntry entry;
+      entry.set_index(i);
+      entry.set_reference(references[i]);
+      bytes_.push_back(audit::SerializeEntry(entry));
+      leaves_.push_back(audit::HashLeaf(bytes_.back()));
+    }
+  }
+
+  // The signed note of the checkpoint of the first `size` entries.
+  std::string Note(uint64_t size) {
+    MutexLock lock(&mu_);
+    auto checkpoint = Checkpoint(size);
+    return checkpoint.ok() ? checkpoint->note()
+                           : checkpoint.status().ToString();
+  }
+
+  grpc::Status GetCheckpoint(grpc::ServerContext*,
+                             const custos::v1::GetCheckpointRequest*,
+                             custos::v1::Checkpoint* response) override {
+    MutexLock lock(&mu_);
+    auto checkpoint = Checkpoint(leaves_.size());
+    if (!checkpoint.ok()) return Internal(checkpoint.status());
+    *response = *std::move(checkpoint);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetInclusionProof(
+      grpc::ServerContext*, const custos::v1::GetInclusionProofRequest* request,
+      custos::v1::InclusionProof* response) override {
+    MutexLock lock(&mu_);
+    const uint64_t size =
+        request->tree_size() == 0 ? leaves_.size() : request->tree_size();
+    if (request->index() >= size || size > leaves_.size())
+      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "no such entry");
+    auto path = audit::InclusionProof(request->index(), size, Reader());
+    if (!path.ok()) return Internal(path.status());
+    auto checkpoint = Checkpoint(size);
+    if (!checkpoint.ok()) return Internal(checkpoint.status());
+    response->set_index(request->index());
+    response->set_tree_size(size);
+    response->set_entry_bytes(bytes_[request->index()]);
+    response->set_leaf_hash(leaves_[request->index()]);
+    for (const std::string& h : *path) response->add_hashes(h);
+    *response->mutable_checkpoint() = *std::move(checkpoint);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetConsistencyProof(
+      grpc::ServerContext*,
+      const custos::v1::GetConsistencyProofRequest* request,
+      custos::v1::ConsistencyProof* response) override {
+    MutexLock lock(&mu_);
+    const uint64_t size =
+        request->new_size() == 0 ? leaves_.size() : request->new_size();
+    if (request->old_size() > size || size > leaves_.size())
+      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "no such sizes");
+    auto proof = audit::ConsistencyProof(request->old_size(), size, Reader());
+    if (!proof.ok()) return Internal(proof.status());
+    auto checkpoint = Checkpoint(size);
+    if (!checkpoint.ok()) return Internal(checkpoint.status());
+    response->set_old_size(request->old_size());
+    response->set_new_size(size);
+    for (const std::string& h : *proof) response->add_hashes(h);
+    *response->mutable_checkpoint() = *std::move(checkpoint);
+    return grpc::Status::OK;
+  }
+
+ private:
+  static grpc::Status Internal(const absl::Status& status) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, status.ToString());
+  }
+
+  // The hash of a full subtree, from the leaves.
+  absl::StatusOr<std::string> Node(int level, uint64_t index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (level == 0) {
+      if (index >= leaves_.size()) return absl::OutOfRangeError("no leaf");
+      return leaves_[index];
+    }
+    auto left = Node(level - 1, 2 * index);
+    if (!left.ok()) return left;
+    auto right = Node(level - 1, 2 * index + 1);
+    if (!right.ok()) return right;
+    return audit::HashChildren(*left, *right);
+  }
+  std::function<absl::StatusOr<std::string>(int, uint64_t)> Reader() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return [this](int level, uint64_t index)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return Node(level, index); };
+  }
+
+  absl::StatusOr<custos::v1::Checkpoint> Checkpoint(uint64_t size) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto root = audit::RootHash(size, Reader());
+    if (!root.ok()) return root.status();
+    auto note = signer_.Sign(
+        audit::FormatCheckpointBody({signer_.name(), size, *root}));
+    if (!note.ok()) return note.status();
+    custos::v1::Checkpoint checkpoint;
+    checkpoint.set_note(*std::move(note));
+    checkpoint.set_origin(signer_.name());
+    checkpoint.set_size(size);
+    checkpoint.set_root_hash(*root);
+    checkpoint.set_verifier_key(signer_.verifier_key());
+    return checkpoint;
+  }
+
+  const audit::NoteSigner& signer_;
+  Mutex mu_;
+  std::vector<std::string> bytes_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> leaves_ ABSL_GUARDED_BY(mu_);
+};
+
+// `prefix`0, `prefix`1, ... : `n` references for ForkableLogServer::Hold.
+std::vector<std::string> References(const std::string& prefix, int n) {
+  std::vector<std::string> references;
+  for (int i = 0; i < n; ++i) references.push_back(absl::StrCat(prefix, i));
+  return references;
+}
+
+// log prove --state and verify --state online, against a log that forks.
+class OnlineStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir =
+        ::testing::TempDir() + "/online_" +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    options_.state_file = dir + "/seen";
+    options_.verifier_key = signer_.verifier_key();
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&log_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  // custos log prove --index `index` [--size `size`].
+  int Prove(uint64_t index, uint64_t size = 0) {
+    CommandOptions options = options_;
+    options.index = index;
+    options.size = size;
+    options.flags_given.push_back("index");
+    if (size != 0) options.flags_given.push_back("size");
+    return Run({"log", "prove"}, options);
+  }
+  int Verify() { return Run({"verify"}, options_); }
+  // Runs `args` with `options`, as the command line gives them.
+  int Run(const std::vector<std::string>& args, CommandOptions options) {
+    if (!options.verifier_key.empty())
+      options.flags_given.push_back("verifier_key");
+    if (!options.state_file.empty()) options.flags_given.push_back("state");
+    std::ostringstream out, err;
+    const int code = RunCommand(args, options, channel_, out, err);
+    out_ = out.str();
+    err_ = err.str();
+    return code;
+  }
+  std::string Seen() const { return ReadText(options_.state_file); }
+
+  const audit::NoteSigner signer_ =
+      *audit::NoteSigner::Generate("custos.test/log");
+  ForkableLogServer log_{signer_};
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  CommandOptions options_;
+  std::string out_;
+  std::string err_;
+};
+
+TEST_F(OnlineStateTest, ProveChecksTheTreeExtendsTheCheckpointSeenBefore) {
+  log_.Hold(References("T-", 3));
+  ASSERT_EQ(Prove(0), kExitOk) << err_;
+  EXPECT_THAT(err_, HasSubstr("first use of " + options_.state_file));
+  EXPECT_EQ(Seen(), log_.Note(3));
+
+  log_.Hold(References("T-", 5));
+  ASSERT_EQ(Prove(4), kExitOk) << err_;
+  EXPECT_THAT(err_,
+              HasSubstr("consistent with the checkpoint seen before (size 3)"));
+  EXPECT_THAT(err_, HasSubstr("verified: entry #4 is in the tree of size 5"));
+  EXPECT_EQ(Seen(), log_.Note(5));
+}
+
+// The same key signs another history for this caller: the entry's proof
+// holds in it, but it is not the log seen before.
+TEST_F(OnlineStateTest, ProveInALogInconsistentWithTheStateIsNotVerified) {
+  log_.Hold(References("T-", 5));
+  ASSERT_EQ(Prove(0), kExitOk) << err_;
+  const std::string seen = Seen();
+
+  log_.Hold(References("forked-", 6));
+  EXPECT_EQ(Prove(0), kExitNotVerified);
+  EXPECT_THAT(err_, HasSubstr("custos: NOT VERIFIED: the checkpoint of size 6 "
+                              "is not consistent with the checkpoint seen "
+                              "before (size 5): "));
+  EXPECT_EQ(Seen(), seen);
+
+  options_.output = "json";
+  EXPECT_EQ(Prove(0), kExitNotVerified);
+  EXPECT_THAT(out_, HasSubstr(R"("verified": false)"));
+  EXPECT_THAT(out_, HasSubstr(R"("error": "the checkpoint of size 6 is not )"));
+
+  // Shrunk back to fewer entries than seen, and the latest by its word.
+  log_.Hold(References("T-", 4));
+  EXPECT_EQ(Prove(0), kExitNotVerified);
+  EXPECT_THAT(err_, HasSubstr("the log shrank from 5 to 4 entries"));
+  EXPECT_EQ(Seen(), seen);
+}
+
+// An older tree, asked for with --size, is checked as a prefix of the one
+// seen, which stays in the state: it never moves back.
+TEST_F(OnlineStateTest, ProveInAnOlderTreeIsCheckedAgainstTheStateAndLeavesIt) {
+  log_.Hold(References("T-", 5));
+  ASSERT_EQ(Prove(0), kExitOk) << err_;
+  const std::string seen = Seen();
+  ASSERT_EQ(Prove(1, 3), kExitOk) << err_;
+  EXPECT_THAT(err_,
+              HasSubstr("consistent with the checkpoint seen before (size 5)"));
+  EXPECT_EQ(Seen(), seen);
+
+  log_.Hold(References("forked-", 5));
+  EXPECT_EQ(Prove(1, 3), kExitNotVerified);
+  EXPECT_THAT(err_, HasSubstr("NOT VERIFIED: the checkpoint of size 3 is not "
+                              "consistent with the checkpoint seen before "
+                              "(size 5)"));
+  EXPECT_EQ(Seen(), seen);
+}
+
+TEST_F(OnlineStateTest, ProveStateNeedsAPinnedKey) {
+  log_.Hold(References("T-", 3));
+  options_.verifier_key.clear();
+  EXPECT_EQ(Prove(0), kExitUsage);
+  EXPECT_EQ(err_, "custos: log prove --state needs --verifier_key\n");
+  EXPECT_FALSE(std::filesystem::exists(options_.state_file));
+}
+
+// Checked against the key the server names, a proof shows what was asked,
+// but whoever runs the server could have made the key: not verified, as
+// verify without a key is not.
+TEST_F(OnlineStateTest, ProveWithoutAPinnedKeyShowsTheProofAndIsNotVerified) {
+  log_.Hold(References("T-", 3));
+  options_.verifier_key.clear();
+  options_.state_file.clear();
+  options_.output = "json";
+  EXPECT_EQ(Prove(1), kExitNotVerified);
+  EXPECT_THAT(err_, HasSubstr("custos: NOT VERIFIED: no --verifier_key: the "
+                              "proof holds against the key the server names "
+                              "(custos.test/log)"));
+  EXPECT_THAT(out_, HasSubstr(R"("verified": false)"));
+  EXPECT_THAT(out_, HasSubstr(R"("hashes_hex": [)"));
+
+  options_.verifier_key = signer_.verifier_key();
+  EXPECT_EQ(Prove(1), kExitOk) << err_;
+  EXPECT_THAT(out_, HasSubstr(R"("verified": true)"));
+}
+
+// verify online shares the check: the same fork fails it.
+TEST_F(OnlineStateTest, VerifyRefusesALogInconsistentWithTheState) {
+  log_.Hold(References("T-", 3));
+  ASSERT_EQ(Verify(), kExitOk) << err_;
+  EXPECT_THAT(out_, HasSubstr("first use of " + options_.state_file));
+  log_.Hold(References("T-", 5));
+  ASSERT_EQ(Verify(), kExitOk) << err_;
+  EXPECT_THAT(out_,
+              HasSubstr("consistent with the checkpoint seen before (size 3)"));
+  EXPECT_EQ(Seen(), log_.Note(5));
+
+  log_.Hold(References("forked-", 6));
+  EXPECT_EQ(Verify(), kExitNotVerified);
+  EXPECT_THAT(err_, HasSubstr("custos: NOT VERIFIED: the checkpoint of size 6 "
+                              "is not consistent with the checkpoint seen "
+                              "before (size 5): "));
+  log_.Hold(References("T-", 4));
+  EXPECT_EQ(Verify(), kExitNotVerified);
+  EXPECT_THAT(err_, HasSubstr("the log shrank from 5 to 4 entries"));
+  log_.Hold(References("T-", 5));
+  EXPECT_EQ(Verify(), kExitOk) << err_;
 }
 
 // Scripts tell "try again later" and "not in a state for it" from other

@@ -91,8 +91,8 @@ ABSL_FLAG(bool, allow_unsigned_tail, false,
           "verify --db: accept entries after the newest checkpoint (a copy of "
           "a live log), reported as unsigned.");
 ABSL_FLAG(std::string, state, "",
-          "File keeping the last verified checkpoint (verify; report: default "
-          "report-checkpoint beside --db).");
+          "File keeping the last verified checkpoint (verify, log prove; "
+          "report: default report-checkpoint beside --db).");
 ABSL_FLAG(std::string, from, "",
           "First day of the report, YYYY-MM-DD; log list: the first day "
           "(UTC) or an RFC 3339 time.");
