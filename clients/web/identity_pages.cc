@@ -122,7 +122,9 @@ void WebServer::State::ServeIdentity() {
       return SendError(res, absl::PermissionDeniedError(
                                 "csrf: no session; open the link again"));
     }
-    auto form = CheckedForm(req, *session);
+    // Opened from another site, the page came without the session cookie
+    // and carries the form token; its POST carries both cookies.
+    auto form = CheckedVisitorForm(req, *session);
     if (!form.ok()) return SendError(res, form.status());
     const std::string link_token = Field(*form, "link_token");
     if (auto s = ValidateLinkToken(link_token); !s.ok())

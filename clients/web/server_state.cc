@@ -131,6 +131,22 @@ std::string Section(absl::string_view title, absl::string_view id,
                       HtmlTable(header, rows), "</div>");
 }
 
+absl::StatusOr<WebServer::State::Form> WebServer::State::CheckedVisitorForm(
+    const Request& req, const WebSession& session) {
+  auto form = CheckedForm(req, session);
+  if (form.ok() ||
+      form.status().code() != absl::StatusCode::kPermissionDenied ||
+      session.kind == WebSession::Kind::kAnonymous) {
+    return form;
+  }
+  const std::string token =
+      CookieValue(req.get_header_value("Cookie"), kFormCookie);
+  if (!form_tokens->Expiry(token, absl::Now())) return form;
+  WebSession visitor;
+  visitor.csrf = token;
+  return CheckedForm(req, visitor);
+}
+
 void WebServer::State::EndHeldTakeIdentitySession(const WebSession& held,
                                                   const Request& req,
                                                   absl::string_view why) {

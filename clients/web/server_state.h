@@ -138,6 +138,18 @@ struct WebServer::State {
   }
 
   using Form = std::map<std::string, std::string>;
+  // The form of a POST from a page served to a visitor who need not have
+  // signed in (the sign-in form, the page a take-identity link opens), with
+  // its CSRF token checked: `session`'s, or else the good form token in the
+  // browser's form cookie. Such a page opened from another site comes
+  // without the SameSite=Strict session cookie and so carries the form
+  // token, while its own POST, same-site, carries both cookies. The form
+  // token proves as much as the session's: custos-web's HMAC binds it, the
+  // form must repeat the very token of the cookie, and no other site reads
+  // the cookie (HttpOnly) or has it sent with its POST (SameSite=Lax).
+  // Errors as CheckedForm.
+  absl::StatusOr<Form> CheckedVisitorForm(const Request& req,
+                                          const WebSession& session);
   // Ends at custosd the take-identity session that `held` (a browser's
   // session about to be dropped, for a new one or on sign-out) holds the
   // token of, which no one could end or use after: as the engineer's End

@@ -191,7 +191,9 @@ void WebServer::State::ServeLogin() {
                                 "csrf: no session; open the sign-in page "
                                 "again"));
     }
-    auto form = CheckedForm(req, *session);
+    // As the page a link opens: a sign-in page opened from another site
+    // carries the form token, its POST the session cookie too.
+    auto form = CheckedVisitorForm(req, *session);
     if (!form.ok()) return SendError(res, form.status());
     const std::string login = Field(*form, "login");
     const absl::Time now = absl::Now();

@@ -424,6 +424,27 @@ await scenario('an End session that fails with custosd stopped keeps the session
   await context.close();
 });
 
+await scenario('a link opened from another site while the browser holds a session opens, and the session it replaces ends', async () => {
+  const { context, page, session: first } = await openSession();
+  // A ticket on another site (an opaque origin): its link comes without the
+  // SameSite=Strict session cookie, while the page's own POST carries it.
+  const { url, session: second } = startSession();
+  const ticket = await context.newPage();
+  await ticket.setContent(`<a id="ticket-link" href="${url}">the link in the ticket</a>`);
+  await Promise.all([ticket.waitForURL(/\/identity\/(view|exchange)/), ticket.click('#ticket-link')]);
+  await ticket.waitForLoadState();
+  expect(/\/identity\/view\?page=dashboard$/.test(ticket.url()),
+         `link from another site: ${ticket.url()} ${(await ticket.content()).slice(0, 600)}`);
+  expect((await text(ticket, '#identity-banner')).includes('Anna de Vries'), 'no banner');
+  const states = sessionStates();
+  expect(states[second] === 'SESSION_LIVE', `opened session ${second} is ${states[second]}`);
+  expect(states[first] === 'SESSION_ENDED', `replaced session ${first} is ${states[first]}`);
+  await page.close();
+  await Promise.all([ticket.waitForNavigation(), ticket.click('#identity-banner button')]);
+  expect((await text(ticket, '#ended')).includes(`Session ${second} ended`), 'end not confirmed');
+  await context.close();
+});
+
 await scenario('a second link in the same browser ends the session it replaces at custosd', async () => {
   const { context, page, session: first } = await openSession();
   const { url, session: second } = startSession();

@@ -8,7 +8,7 @@
 // web_hostile_test); writes one JUnit test case per row to $XML_OUTPUT_FILE.
 import { execFileSync } from 'node:child_process';
 import {
-  FORM, SESSION_COOKIE as COOKIE, anonymous, cookiesSet, csrfOf, postSignIn, raw, request, runCase, writeResults,
+  FORM, SESSION_COOKIE as COOKIE, anonymous, cookiesSet, csrfOf, logins, postSignIn, raw, request, runCase, writeResults,
 } from './client.mjs';
 
 const custos = process.env.CUSTOS_CLI;
@@ -63,6 +63,19 @@ const identity = cookieOf(opened);
 const customer = await signIn('acme');
 const other = await anonymous();
 const forgedId = 'f'.repeat(64);
+// Browsers that hold a session and then open a page from another site,
+// which comes without the SameSite=Strict session cookie and so carries the
+// form token of the form cookie; its own POST carries both cookies.
+const linkHolder = await signIn('fietsen-devries');
+const signInHolder = await signIn('bakkerij-jansen');
+const crossSiteLink = newLinkToken();
+const strayLink = newLinkToken();
+// The POST of a page a browser holding `holder`'s session cookie loaded
+// without it: `formCookie` (or none), the form's `csrf` and `fields`.
+const postHolding = (path, holder, formCookie, csrf, fields) => request('POST', path, {
+  headers: { Cookie: [holder.cookie, ...(formCookie ? [formCookie] : [])].join('; '), 'Content-Type': FORM },
+  body: new URLSearchParams({ csrf, ...fields }).toString(),
+});
 const post = (path, session, body, type = FORM, extra = {}) => request('POST', path, {
   headers: { Cookie: session.cookie, ...(type ? { 'Content-Type': type } : {}), ...extra }, body,
 });
@@ -113,6 +126,25 @@ const cases = [
       headers: { Cookie: `__Host-custos-form=${forged}`, 'Content-Type': FORM },
       body: `csrf=${forged}&login=acme&password=x`,
     });
+  }],
+  // ... which is the token of that page, bound to the cookie: another
+  // visitor's good form token, or one without its cookie, opens nothing.
+  ['a link from another site, with the session and form cookies and the form token', 303, true, async () => {
+    const page = await anonymous('/identity/start');
+    return postHolding('/identity/exchange', linkHolder, page.cookie, page.csrf, { link_token: crossSiteLink });
+  }, (r) => r.headers.location === '/identity/view?page=dashboard' && cookieOf(r) !== null],
+  ['the sign-in page from another site, with the session and form cookies and the form token', 303, false, async () => {
+    const page = await anonymous('/login');
+    return postHolding('/login', signInHolder, page.cookie, page.csrf, { login: 'acme', password: logins.acme });
+  }, (r) => r.headers.location === '/portal' && cookieOf(r) !== null],
+  ['the session cookie and a form cookie with another visitor\'s form token', 403, false, async () => {
+    const page = await anonymous('/identity/start');
+    const theirs = await anonymous('/identity/start');
+    return postHolding('/identity/exchange', customer, page.cookie, theirs.csrf, { link_token: strayLink });
+  }],
+  ['the session cookie and a good form token without its cookie', 403, false, async () => {
+    const theirs = await anonymous('/identity/start');
+    return postHolding('/identity/exchange', customer, null, theirs.csrf, { link_token: strayLink });
   }],
   ['CSRF token replayed from another session', 403, false,
     () => post('/portal/consent', customer, `csrf=${other.csrf}&partner=mailfix&consent=yes`)],
