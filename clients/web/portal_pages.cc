@@ -112,6 +112,17 @@ LogRow ToRow(const custos::v1::LogEntry& e, absl::string_view secret,
   return row;
 }
 
+// Whether `p` waits for the customer's decision: the customer is one of
+// those it waits for and has not approved it yet. A request pending only
+// for the DPO (abroad, once the customer approved) is not theirs to decide.
+bool WaitsForCustomer(const custos::v1::PendingRequest& p) {
+  auto has_customer = [](const auto& approvers) {
+    return std::find(approvers.begin(), approvers.end(),
+                     custos::v1::APPROVER_CUSTOMER) != approvers.end();
+  };
+  return has_customer(p.waiting_for()) && !has_customer(p.approved_by());
+}
+
 std::string CsvCell(absl::string_view text) {
   // A leading =, +, - or @ would be a formula in a spreadsheet.
   std::string value(text);
@@ -359,6 +370,9 @@ void WebServer::State::ServePortal() {
         absl::StripPrefix(session->acts_as, "customer:"));
     custos::v1::ListPendingRequestsRequest pending_request;
     pending_request.set_waiting_only(true);
+    // The most one page holds: those waiting for the DPO alone are left
+    // out below, and should not leave the customer's own out of the page.
+    pending_request.set_page_size(500);
     custos::v1::ListPendingRequestsResponse pending;
     auto context = Context(session->acts_as, req);
     if (auto s = FromGrpc(approvals->ListPendingRequests(
@@ -368,7 +382,7 @@ void WebServer::State::ServePortal() {
     std::string body = PortalNav(*session);
     std::vector<std::vector<std::string>> rows;
     for (const auto& p : pending.requests()) {
-      std::vector<std::string> roles;
+      if (!WaitsForCustomer(p)) continue;
       rows.push_back(
           {HtmlEscape(p.request_id()),
            HtmlEscape(

@@ -5,7 +5,7 @@
 // $TEST_UNDECLARED_OUTPUTS_DIR (or $CUSTOS_SCREENSHOTS).
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const web = process.env.WEB_URL;
@@ -47,9 +47,13 @@ async function signIn(context, login) {
   return page;
 }
 
-// custosd, which the outage scenarios stop and start again on its port.
+// custosd, which the outage scenarios stop and start again on its port,
+// with custosdArgs (the policy scenario's --policy) and its output in
+// custosdLog.
 let custosdPid = Number(process.env.CUSTOSD_PID);
 let restarted = null;
+let custosdArgs = [];
+let custosdLog = null;
 
 // Dead or a zombie (web_e2e_test.sh, its parent, reaps it only at the end).
 function gone(pid) {
@@ -79,9 +83,10 @@ async function stopCustosd() {
 
 async function startCustosd() {
   const log = `${process.env.TEST_TMPDIR}/custosd-${Date.now()}.out`;
+  custosdLog = log;
   const out = openSync(log, 'w');
   restarted = spawn(process.env.CUSTOSD, ['--data_dir', dataDir, '--listen', `127.0.0.1:${process.env.CUSTOS_SERVER.split(':')[1]}`,
-                                          '--metrics_listen', ''], { stdio: ['ignore', out, out] });
+                                          '--metrics_listen', '', ...custosdArgs], { stdio: ['ignore', out, out] });
   custosdPid = restarted.pid;
   for (let i = 0; i < 100 && !readFileSync(log, 'utf8').includes('serving on port'); i++) await sleep(100);
   expect(readFileSync(log, 'utf8').includes('serving on port'), `custosd did not start again: ${readFileSync(log, 'utf8')}`);
@@ -95,6 +100,21 @@ async function withCustosdStopped(body) {
   } finally {
     await startCustosd();
   }
+}
+
+// custosd's policy, from the file it was started with (custosdArgs), with
+// loopback placed in `country`: "DE" makes every call from this host abroad.
+const policyFile = `${process.env.TEST_TMPDIR}/policy.textproto`;
+async function placeLoopbackIn(country) {
+  const policy = readFileSync(`${process.env.TEST_SRCDIR}/custos/policy/default_policy.textproto`, 'utf8');
+  const placed = policy.replace('cidr: "127.0.0.0/8" country: "NL"', `cidr: "127.0.0.0/8" country: "${country}"`);
+  expect(placed !== policy || country === 'NL', 'no loopback network in the default policy');
+  writeFileSync(policyFile, placed);
+  const reloads = () => (readFileSync(custosdLog, 'utf8').match(/policy reloaded/g) || []).length;
+  const before = reloads();
+  process.kill(custosdPid, 'SIGHUP');
+  for (let i = 0; i < 100 && reloads() === before; i++) await sleep(50);
+  expect(reloads() > before, `policy not reloaded: ${readFileSync(custosdLog, 'utf8').slice(-600)}`);
 }
 
 // Each of anna.support's take-identity sessions by id, with its state
@@ -455,6 +475,35 @@ await scenario('a second link in the same browser ends the session it replaces a
   expect(states[first] === 'SESSION_ENDED', `replaced session ${first} is ${states[first]}, still live with no one holding its token`);
   await Promise.all([page.waitForNavigation(), page.click('#identity-banner button')]);
   expect((await text(page, '#ended')).includes(`Session ${second} ended`), 'end not confirmed');
+  await context.close();
+});
+
+await scenario('the portal lists as waiting for the customer only the requests that wait for them', async () => {
+  // custosd again, from a policy file, so that loopback can be placed abroad.
+  copyFileSync(`${process.env.TEST_SRCDIR}/custos/policy/default_policy.textproto`, policyFile);
+  custosdArgs = ['--policy', policyFile];
+  await withCustosdStopped(async () => {});
+  let abroad;
+  await placeLoopbackIn('DE');
+  try {
+    const out = cli('--as', 'anna.support', 'access', 'request', '--customer', 'acme', '--category', 'support', '--ref', 'SUP-1042');
+    expect(/waiting for approval by dpo and customer/.test(out), `abroad request: ${out}`);
+    abroad = out.match(/(p_[0-9a-f]+)/)[1];
+  } finally {
+    await placeLoopbackIn('NL');
+  }
+  const context = await newContext();
+  const page = await signIn(context, 'acme');
+  expect((await untilServed(() => page.goto(`${web}/portal/requests`))).status() === 200, 'requests page not served');
+  expect((await text(page, '#pending')).includes(abroad), `${abroad}, waiting for the customer, not listed`);
+  await Promise.all([page.waitForNavigation(),
+    page.locator(`#pending tr:has-text("${abroad}") button:text("Approve")`).click()]);
+  expect(page.url().endsWith('/portal/requests'), `approval: ${page.url()} ${(await page.content()).slice(0, 600)}`);
+  // Still pending, for the DPO alone: nothing the customer can decide.
+  const pending = JSON.parse(cli('--as', 'dirk.dpo', '--output', 'json', 'approval', 'list', '--active_only'))
+    .requests.find((r) => r.request_id === abroad);
+  expect(pending && pending.approved_by.join() === 'APPROVER_CUSTOMER', `after the customer's approval: ${JSON.stringify(pending)}`);
+  expect(!(await text(page, '#pending')).includes(abroad), `${abroad}, waiting for the DPO alone, listed for the customer`);
   await context.close();
 });
 
