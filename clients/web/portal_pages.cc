@@ -88,7 +88,9 @@ LogRow ToRow(const custos::v1::LogEntry& e, absl::string_view secret,
                        StaffPseudonym(secret, customer_id, e.actor().id()));
       break;
     case custos::v1::ACTOR_CUSTOMER:
-      row.who = "you";
+      // An entry about this account may be another customer's refused
+      // call (ending a session of this account, say): not "you".
+      row.who = e.actor().id() == customer_id ? "you" : "another customer";
       break;
     case custos::v1::ACTOR_SYSTEM:
       row.who = "custosd";
