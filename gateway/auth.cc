@@ -61,13 +61,15 @@ void AuthenticateFrontEnd(const grpc::ServerContextBase& context,
   }
   const std::string on_behalf = Metadata(context, kOnBehalfOfMetadata);
   if (on_behalf.empty()) return;
+  // One prefix or the other, never both: "customer:staff:<the DPO>" is
+  // neither a customer nor the DPO.
   absl::string_view who = on_behalf;
-  if (absl::ConsumePrefix(&who, "customer:") &&
-      directory.FindCustomer(who) != nullptr) {
-    caller.customer_id = std::string(who);
-    return;
-  }
-  if (absl::ConsumePrefix(&who, "staff:")) {
+  if (absl::ConsumePrefix(&who, "customer:")) {
+    if (directory.FindCustomer(who) != nullptr) {
+      caller.customer_id = std::string(who);
+      return;
+    }
+  } else if (absl::ConsumePrefix(&who, "staff:")) {
     const custos::v1::StaffMember* staff = directory.FindStaff(who);
     if (staff != nullptr && IsDpo(*staff)) {
       caller.staff = staff;

@@ -6,6 +6,8 @@
 #include <grpcpp/security/credentials.h>
 #include <httplib.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -2099,7 +2101,9 @@ TEST_F(FrontEndTest, CallsForACustomerOrTheDpoButNoOtherStaff) {
   for (const auto& e : entries.entries()) EXPECT_EQ(e.customer_id(), "acme");
 
   for (const char* who :
-       {"staff:anna.support", "customer:nobody", "acme", "staff:custos-web"}) {
+       {"staff:anna.support", "customer:nobody", "acme", "staff:custos-web",
+        // Neither a customer nor the DPO, though it ends in the DPO's name.
+        "customer:staff:dirk.dpo"}) {
     EXPECT_EQ(
         audit->ListEntries(WebContext(who).get(), list, &entries).error_code(),
         grpc::StatusCode::UNAUTHENTICATED)
@@ -2840,6 +2844,134 @@ TEST(GatewayOptionsTest, RefusesARecordLimitOfZero) {
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(server.status().message(),
               HasSubstr("max_records_per_grant: expected at least 1"));
+}
+
+// Whether `customer`'s token in the gateway's customer_tokens file opens a
+// customer call.
+bool CustomerTokenWorks(const gateway::GatewayOptions& options,
+                        const gateway::GatewayServer& server,
+                        const std::string& customer) {
+  grpc::ClientContext context;
+  AsCustomerOf(options, context, customer);
+  custos::v1::ListPendingRequestsResponse waiting;
+  return custos::v1::Approvals::NewStub(OwnGatewayChannel(options, server))
+      ->ListPendingRequests(&context, custos::v1::ListPendingRequestsRequest(),
+                            &waiting)
+      .ok();
+}
+
+// Two custosd on one data directory would each make a CA, signing key and
+// tokens on a first start; the second is refused until the first is gone.
+TEST(GatewayDataDirectoryTest, HoldsOneGatewayAtATime) {
+  const gateway::GatewayOptions options = OwnGatewayOptions("one-at-a-time");
+  auto first = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = gateway::GatewayServer::Start(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr("another custosd is using this data directory"));
+  first->reset();
+  auto again = gateway::GatewayServer::Start(options);
+  EXPECT_TRUE(again.ok()) << again.status();
+}
+
+// The stores' files are made with the process's umask; the directory keeps
+// other users out, even one a `mkdir` made open to them before.
+TEST(GatewayDataDirectoryTest, IsPrivate) {
+  const gateway::GatewayOptions options = OwnGatewayOptions("private");
+  ASSERT_EQ(mkdir(options.data_dir.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(options.data_dir.c_str(), 0755), 0);
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  struct stat info;
+  ASSERT_EQ(stat(options.data_dir.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0700u);
+}
+
+// A token's hash is stored only once the file holds the token: a first
+// start that could not write the file leaves no customer locked out, and
+// the next start issues the tokens. Tokens outlive their file.
+TEST(GatewayCustomerTokensTest, AreWrittenBeforeTheirHashesAreStored) {
+  const gateway::GatewayOptions options = OwnGatewayOptions("token-order");
+  const std::string tokens = options.data_dir + "/customer_tokens";
+  ASSERT_EQ(mkdir(options.data_dir.c_str(), 0700), 0);
+  // A directory where the file goes: the file cannot be written.
+  ASSERT_EQ(mkdir(tokens.c_str(), 0700), 0);
+  auto refused = gateway::GatewayServer::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("customer_tokens"));
+  ASSERT_EQ(rmdir(tokens.c_str()), 0);
+  {
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    EXPECT_TRUE(CustomerTokenWorks(options, **server, "acme"));
+    EXPECT_TRUE(CustomerTokenWorks(options, **server, "bakkerij-jansen"));
+  }
+  // Handed out and deleted: the tokens keep working, and none is issued
+  // again.
+  const std::string handed_out = ReadFile(tokens);
+  ASSERT_EQ(unlink(tokens.c_str()), 0);
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_NE(access(tokens.c_str(), F_OK), 0);
+  { std::ofstream(tokens) << handed_out; }
+  EXPECT_TRUE(CustomerTokenWorks(options, **server, "acme"));
+}
+
+// A customer added to the directory later gets a token of its own; the
+// others keep theirs.
+TEST(GatewayCustomerTokensTest, AreIssuedToCustomersAddedLater) {
+  gateway::GatewayOptions options =
+      OwnGatewayOptionsWithDirectory("token-later", R"pb(
+        customers { customer_id: "acme" name: "Acme" }
+      )pb");
+  std::string acme;
+  {
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    acme = CustomerToken(options.data_dir, "acme");
+    ASSERT_FALSE(acme.empty());
+    EXPECT_EQ(CustomerToken(options.data_dir, "zeilmakerij"), "");
+  }
+  {
+    std::ofstream(options.directory_file, std::ios::app) << R"pb(
+      customers { customer_id: "zeilmakerij" name: "Zeilmakerij" }
+    )pb";
+  }
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ(CustomerToken(options.data_dir, "acme"), acme);
+  EXPECT_NE(CustomerToken(options.data_dir, "zeilmakerij"), "");
+  EXPECT_TRUE(CustomerTokenWorks(options, **server, "acme"));
+  EXPECT_TRUE(CustomerTokenWorks(options, **server, "zeilmakerij"));
+}
+
+// A line of the revocations file that is not a serial would revoke nothing
+// while counting as revoked: custosd does not start, naming the line. A
+// comment after a serial is allowed.
+TEST(GatewayRevocationTest, RefusesALineThatIsNotASerial) {
+  gateway::GatewayOptions options = OwnGatewayOptions("revocation-lines");
+  options.revoked_serials_file = options.data_dir + "-revoked";
+  {
+    std::ofstream(options.revoked_serials_file)
+        << "# stolen laptops\n0A1B  # anna's\nserial=0C:2D\n\n"
+        << "Serial Number: 0E3F\n";
+  }
+  auto refused = gateway::GatewayServer::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("-revoked:5: expected a serial number in hex"));
+  {
+    std::ofstream(options.revoked_serials_file)
+        << "# stolen laptops\n0A1B  # anna's\nserial=0C:2D\n";
+  }
+  auto server = gateway::GatewayServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto reloaded = (*server)->ReloadRevocations();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(*reloaded, 2);
 }
 
 // Settings that would quietly turn the rate limit off, refuse every staff
