@@ -5,27 +5,33 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "audit/checkpoint.h"
 #include "audit/sqlite/sqlite_log_store.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "gateway/access_decision.h"
 #include "gateway/data/demo_customer_data.h"
 #include "gateway/demo_directory.h"
+#include "gateway/event_log.h"
 #include "gateway/log_signer.h"
 #include "gateway/malformed_request.h"
 #include "gateway/pki/dev_ca.h"
@@ -47,12 +53,55 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return text.str();
 }
 
-absl::Status MakeDirectory(const std::string& path) {
+// The data directory, private to custosd: the files in it (customer data,
+// the log, grants) are SQLite's, created with the process's umask, so the
+// directory is what keeps other local users out. One made before by
+// someone else's `mkdir` (mode 0755 under the usual umask) is narrowed.
+absl::Status MakeDataDirectory(const std::string& path) {
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError(absl::StrCat(
         path, ": cannot create directory: ", std::strerror(errno)));
   }
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": expected a directory for custosd's data"));
+  }
+  if ((info.st_mode & 077) != 0) {
+    if (chmod(path.c_str(), 0700) != 0) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(path, ": other users can read it, and it cannot be ",
+                       "made private (mode 0700): ", std::strerror(errno)));
+    }
+    LogEvent("warning", "data_dir_made_private",
+             absl::StrCat(path, " was open to other users (mode ",
+                          absl::StrFormat("%04o", info.st_mode & 07777),
+                          "); it is 0700 now"));
+  }
   return absl::OkStatus();
+}
+
+// Holds <data_dir>/custosd.lock for as long as the server runs: two custosd
+// on one data directory would each make a development CA, signing key and
+// tokens on a first start, and interleave them.
+absl::StatusOr<int> LockDataDirectory(const std::string& data_dir) {
+  const std::string path = absl::StrCat(data_dir, "/custosd.lock");
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          data_dir, ": another custosd is using this data directory"));
+    }
+    return absl::UnavailableError(
+        absl::StrCat(path, ": cannot lock: ", std::strerror(error)));
+  }
+  return fd;
 }
 
 absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadPolicy(
@@ -73,30 +122,74 @@ absl::Status CheckPolicyMasks(const policy::Policy& policy,
       file.empty() ? "default policy" : file, ": ", checked.message()));
 }
 
-// Gives every demo customer an API token on first start: the hash goes to
-// the approvals store, the token itself to <data_dir>/customer_tokens
-// (mode 0600), the only place it is ever written.
-absl::Status EnsureDemoCustomerTokens(const Directory& directory,
-                                      ApprovalStore& approvals,
-                                      const std::string& data_dir) {
-  if (approvals.HasTokens()) return absl::OkStatus();
-  std::string lines;
+// Gives each customer of the directory that has no API token one, on the
+// first start and whenever the directory gains a customer. The token goes to
+// <data_dir>/customer_tokens (mode 0600), the only place it is ever written,
+// and then its hash to the approvals store: in that order, and the file
+// whole (written beside and renamed), so that a start stopped in between
+// leaves the customer without a hash, to be issued a token again next time,
+// never with a hash whose token no file holds. Tokens issued before stay
+// valid, and the file may be deleted once they are handed out.
+absl::Status EnsureCustomerTokens(const Directory& directory,
+                                  ApprovalStore& approvals,
+                                  const std::string& data_dir) {
+  CUSTOS_ASSIGN_OR_RETURN(const std::vector<std::string> with_tokens,
+                          approvals.CustomersWithTokens());
+  const absl::flat_hash_set<std::string> have(with_tokens.begin(),
+                                              with_tokens.end());
+  std::vector<std::pair<std::string, std::string>> issued;
+  absl::flat_hash_set<std::string> issuing;
   for (const auto& customer : directory.proto().customers()) {
+    if (have.contains(customer.customer_id())) continue;
     CUSTOS_ASSIGN_OR_RETURN(std::string token, NewId("ct_"));
-    CUSTOS_RETURN_IF_ERROR(
-        approvals.PutTokenHash(customer.customer_id(), Sha256(token)));
-    absl::StrAppend(&lines, customer.customer_id(), " ", token, "\n");
+    issued.emplace_back(customer.customer_id(), std::move(token));
+    issuing.insert(customer.customer_id());
   }
+  if (issued.empty()) return absl::OkStatus();
   const std::string path = absl::StrCat(data_dir, "/customer_tokens");
-  const int fd =
-      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || write(fd, lines.data(), lines.size()) !=
-                    static_cast<ssize_t>(lines.size())) {
-    if (fd >= 0) close(fd);
-    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  // The lines of tokens issued before stay; those of a start stopped before
+  // it stored their hashes give way to the new tokens.
+  std::string lines;
+  if (access(path.c_str(), F_OK) == 0) {
+    CUSTOS_ASSIGN_OR_RETURN(const std::string before, ReadWholeFile(path));
+    for (absl::string_view line : absl::StrSplit(before, '\n')) {
+      const absl::string_view customer = line.substr(0, line.find(' '));
+      if (line.empty() || issuing.contains(customer)) continue;
+      absl::StrAppend(&lines, line, "\n");
+    }
   }
-  close(fd);
+  for (const auto& [customer, token] : issued) {
+    absl::StrAppend(&lines, customer, " ", token, "\n");
+  }
+  CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(path, lines, 0600));
+  for (const auto& [customer, token] : issued) {
+    CUSTOS_RETURN_IF_ERROR(approvals.PutTokenHash(customer, Sha256(token)));
+  }
   return absl::OkStatus();
+}
+
+// A revoked serial as a line of the revocations file may give it: hex, with
+// or without "serial=", "0x" or colons between bytes, and a comment after
+// '#'. Empty for a line with no serial; INVALID_ARGUMENT for anything else,
+// which would otherwise revoke nothing while counting as revoked.
+absl::StatusOr<std::string> RevokedSerialOnLine(absl::string_view line) {
+  line = line.substr(0, line.find('#'));
+  line = absl::StripAsciiWhitespace(line);
+  absl::ConsumePrefix(&line, "serial=");
+  if (line.empty()) return std::string();
+  absl::string_view digits = line;
+  if (!absl::ConsumePrefix(&digits, "0x")) absl::ConsumePrefix(&digits, "0X");
+  const bool hex =
+      !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
+        return absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':';
+      });
+  if (!hex) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a serial number in hex (as `openssl x509 "
+                     "-noout -serial` prints it), got \"",
+                     line, "\""));
+  }
+  return std::string(line);
 }
 
 }  // namespace
@@ -105,16 +198,22 @@ absl::StatusOr<int> GatewayServer::ReloadRevocations() {
   if (revoked_serials_file_.empty()) return 0;
   CUSTOS_ASSIGN_OR_RETURN(std::string text,
                           ReadWholeFile(revoked_serials_file_));
-  int count = 0;
-  for (absl::string_view line :
-       absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
-    line = absl::StripAsciiWhitespace(line);
-    absl::ConsumePrefix(&line, "serial=");
-    if (line.empty() || line[0] == '#') continue;
-    verifier_->Revoke(line);
-    ++count;
+  // All of the file or none of it: a reload refused for one bad line keeps
+  // what was revoked before (revocations are only ever added).
+  std::vector<std::string> serials;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    absl::StatusOr<std::string> serial = RevokedSerialOnLine(line);
+    if (!serial.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(revoked_serials_file_, ":", line_number, ": ",
+                       serial.status().message()));
+    }
+    if (!serial->empty()) serials.push_back(*std::move(serial));
   }
-  return count;
+  for (const std::string& serial : serials) verifier_->Revoke(serial);
+  return static_cast<int>(serials.size());
 }
 
 absl::Status GatewayServer::ReloadPolicy() {
@@ -181,7 +280,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   std::unique_ptr<GatewayServer> server(new GatewayServer());
   server->data_dir_ = options.data_dir;
-  CUSTOS_RETURN_IF_ERROR(MakeDirectory(options.data_dir));
+  CUSTOS_RETURN_IF_ERROR(MakeDataDirectory(options.data_dir));
+  CUSTOS_ASSIGN_OR_RETURN(server->data_dir_lock_,
+                          LockDataDirectory(options.data_dir));
 
   if (options.directory_file.empty()) {
     CUSTOS_ASSIGN_OR_RETURN(server->directory_,
@@ -241,7 +342,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   CUSTOS_ASSIGN_OR_RETURN(
       server->sessions_,
       SessionStore::Open(absl::StrCat(options.data_dir, "/sessions.db")));
-  CUSTOS_RETURN_IF_ERROR(EnsureDemoCustomerTokens(
+  CUSTOS_RETURN_IF_ERROR(EnsureCustomerTokens(
       *server->directory_, *server->approvals_, options.data_dir));
   server->authenticator_ = std::make_unique<Authenticator>(
       server->verifier_.get(), server->directory_.get(),
@@ -364,6 +465,11 @@ GatewayServer::~GatewayServer() {
     retention_.join();
   }
   // log_ is destroyed after the services' last calls: it drains its queue.
+  // The data directory's lock goes last (DataDirectoryLock).
+}
+
+GatewayServer::DataDirectoryLock::~DataDirectoryLock() {
+  if (fd >= 0) close(fd);
 }
 
 }  // namespace custos::gateway

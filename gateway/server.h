@@ -43,8 +43,9 @@ struct GatewayOptions {
   // the built-in default policy.
   std::string policy_file;
   // Revoked staff certificates: a file of serial numbers in hex, one a line
-  // (as `openssl x509 -serial` prints them, with or without "serial=").
-  // Read at start and on ReloadRevocations.
+  // (as `openssl x509 -serial` prints them, with or without "serial="),
+  // '#' starting a comment. Read at start and on ReloadRevocations; a line
+  // that is not a serial refuses the whole file, naming the line.
   std::string revoked_serials_file;
   // Where custos-web serves take-identity sessions (for the links).
   std::string web_base_url = "https://localhost:8443";
@@ -102,6 +103,17 @@ class GatewayServer {
  private:
   GatewayServer() = default;
 
+  // Closes the data directory's lock file; first of the members, so that
+  // it is let go of after every store in the directory is closed.
+  struct DataDirectoryLock {
+    DataDirectoryLock& operator=(int held) {
+      fd = held;
+      return *this;
+    }
+    ~DataDirectoryLock();
+    int fd = -1;
+  };
+  DataDirectoryLock data_dir_lock_;
   std::string data_dir_;
   int port_ = 0;
   std::unique_ptr<Directory> directory_;

@@ -16,19 +16,31 @@ bazel build //gateway:custosd //clients/cli:custos //clients/web:custos-web
 data_dir=${CUSTOS_DATA_DIR:-$root/.custos}
 listen=${CUSTOS_LISTEN:-127.0.0.1:7443}
 web_port=${CUSTOS_WEB_PORT:-8443}
-mkdir -p "$data_dir"
+# Private: it holds customer data, the log and the keys (custosd narrows an
+# existing one to 0700 too).
+mkdir -p -m 700 "$data_dir"
 log=$data_dir/custosd.out
+# custosd refuses a data directory another custosd holds; asked first, so
+# that the running one's output is not cut short below.
+if ! flock -n "$data_dir/custosd.lock" true; then
+  echo "another custosd is using $data_dir; stop it first" >&2
+  exit 1
+fi
 bin=$root/bazel-bin
 
 web_log=$data_dir/custos-web.out
 
-# Waits until the process `$1` writes "serving on port" to `$2`.
+# Waits until the process `$1` writes "serving on port" to `$2`; fails when
+# it exits first or has not after 30 seconds.
 wait_serving() {
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     grep -q "serving on port" "$2" 2>/dev/null && return 0
     if ! kill -0 "$1" 2>/dev/null; then cat "$2" >&2; return 1; fi
     sleep 0.1
   done
+  cat "$2" >&2
+  echo "$2: no \"serving on port\" after 30 seconds" >&2
+  return 1
 }
 
 "$bin/gateway/custosd" --data_dir "$data_dir" --listen "$listen" \
@@ -36,7 +48,7 @@ wait_serving() {
 pid=$!
 trap 'kill -TERM $pid $web_pid 2>/dev/null; wait $pid $web_pid' INT TERM
 web_pid=
-wait_serving $pid "$log" || exit 1
+wait_serving $pid "$log" || { kill -TERM $pid 2>/dev/null; exit 1; }
 port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$log")
 
 "$bin/clients/web/custos-web" --data_dir "$data_dir" --gateway "localhost:$port" \

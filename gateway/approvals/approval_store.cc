@@ -553,13 +553,21 @@ absl::StatusOr<std::optional<std::string>> ApprovalStore::CustomerForTokenHash(
   return customer;
 }
 
-bool ApprovalStore::HasTokens() const {
+absl::StatusOr<std::vector<std::string>> ApprovalStore::CustomersWithTokens()
+    const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get("SELECT count(*) FROM customer_tokens");
-  const bool any =
-      sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) > 0;
+  sqlite3_stmt* stmt =
+      statements_->Get("SELECT DISTINCT customer_id FROM customer_tokens");
+  std::vector<std::string> customers;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    customers.emplace_back(
+        reinterpret_cast<const char*>(sqlite3_column_blob(stmt, 0)),
+        sqlite3_column_bytes(stmt, 0));
+  }
   sqlite3_reset(stmt);
-  return any;
+  if (rc != SQLITE_DONE) return SqlError(db_, "reading tokens");
+  return customers;
 }
 
 }  // namespace custos::gateway

@@ -156,7 +156,8 @@ class ApprovalStore {
   // The customer whose token hashes to `token_hash`, or nullopt.
   absl::StatusOr<std::optional<std::string>> CustomerForTokenHash(
       absl::string_view token_hash) const;
-  bool HasTokens() const;
+  // The customers with at least one token.
+  absl::StatusOr<std::vector<std::string>> CustomersWithTokens() const;
 
  private:
   ApprovalStore(sqlite3* db, absl::Duration read_wait)
