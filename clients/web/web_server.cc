@@ -276,6 +276,13 @@ void WebServer::State::Install() {
   // the request before any handler sees it. This runs before cpp-httplib
   // reads the body, so a body it should not read is refused here, unread.
   http->set_pre_routing_handler([this](const Request& req, Response& res) {
+    // cpp-httplib 0.11.4 answers a Range of many ranges with a copy of the
+    // body for each, all built in memory: one 8 KiB header asks for some
+    // 2,700 (20 MB of a 7.5 KB script, far more of an export). Nothing
+    // custos-web serves is worth fetching in parts, so every answer is
+    // whole, as RFC 9110 lets a server answer any Range. The request is
+    // cpp-httplib's own, not const, and handed to handlers as const only.
+    const_cast<Request&>(req).ranges.clear();
     if (req.ssl != nullptr && BodyLeftUnread(req.ssl)) {
       SendError(res, absl::InvalidArgumentError(
                          "request: sent on a connection whose last request "
