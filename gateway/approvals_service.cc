@@ -211,17 +211,19 @@ absl::Status DecidePending(
     });
   };
   custos::v1::LogEntry& entry = call.entry();
-  entry.set_customer_id(pending.customer_id());
-  entry.set_category(pending.justification().category());
-  entry.set_reference(pending.justification().reference());
-  entry.set_pending_request_id(pending.request_id());
   entry.set_resource(absl::StrCat("pending/", pending.request_id()));
   call.AddPersonalValue("note", request.note());
+  // Another account's request stays out of the entry, which is filed under
+  // the caller's own account (as for grants, EndOrRevoke).
   if (as == custos::v1::APPROVER_CUSTOMER &&
       pending.customer_id() != call.caller().customer_id) {
     return absl::PermissionDeniedError(
         "request_id: this request is not on your account");
   }
+  entry.set_customer_id(pending.customer_id());
+  entry.set_category(pending.justification().category());
+  entry.set_reference(pending.justification().reference());
+  entry.set_pending_request_id(pending.request_id());
   if (pending.state() != custos::v1::PENDING_WAITING) {
     return absl::FailedPreconditionError(absl::StrCat(
         "request ", pending.request_id(), " is ",

@@ -503,9 +503,16 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
           : gateway.sessions->ByToken(TokenHash(request.session_token()),
                                       call.now());
   if (!session.ok()) return session.status();
-  RecordSession(*session, call.entry());
   call.entry().set_resource(absl::StrCat("session/", session->session_id()));
   call.AddPersonalValue("note", request.reason());
+  // Another account's session stays out of the entry, which is filed under
+  // the caller's own account (as for grants, EndOrRevoke).
+  if (call.caller().is_customer() &&
+      call.caller().customer_id != session->customer_id()) {
+    return absl::PermissionDeniedError(
+        "session_id: not a session on your account");
+  }
+  RecordSession(*session, call.entry());
   std::string by;
   custos::v1::SessionState state = custos::v1::SESSION_ENDED;
   if (call.caller().is_front_end()) {
@@ -521,10 +528,6 @@ absl::Status End(AuditedCall& call, const Gateway& gateway,
     (void)ActForSessionStaff(call, gateway, *session);
     by = absl::StrCat("staff:", session->staff_id());
   } else if (call.caller().is_customer()) {
-    if (call.caller().customer_id != session->customer_id()) {
-      return absl::PermissionDeniedError(
-          "session_id: not a session on your account");
-    }
     by = absl::StrCat("customer:", call.caller().customer_id);
     state = custos::v1::SESSION_REVOKED;
   } else if (!call.caller().authenticated()) {

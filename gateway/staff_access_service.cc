@@ -209,15 +209,17 @@ absl::Status EndOrRevoke(const Gateway& gateway, AuditedCall& call,
   if (!validation.ok()) return validation;
   auto grant = gateway.grants->Get(grant_id, call.now());
   if (!grant.ok()) return grant.status();
-  RecordGrant(*grant, call.entry());
   call.entry().set_resource(absl::StrCat("grant/", grant_id));
   call.AddPersonalValue("note", reason);
+  // Another account's grant stays out of the entry, which is filed under
+  // the caller's own account: that customer's log does not learn who
+  // tried, nor the caller's what the grant was for.
+  if (caller.is_customer() && grant->customer_id() != caller.customer_id) {
+    return absl::PermissionDeniedError("grant_id: not a grant on your account");
+  }
+  RecordGrant(*grant, call.entry());
   std::string by;
   if (caller.is_customer()) {
-    if (grant->customer_id() != caller.customer_id) {
-      return absl::PermissionDeniedError(
-          "grant_id: not a grant on your account");
-    }
     by = absl::StrCat("customer:", caller.customer_id);
   } else if (revoke) {
     if (!IsDpo(*caller.staff)) {

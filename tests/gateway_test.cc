@@ -1550,6 +1550,64 @@ TEST_F(ApprovalsTest, CustomerApprovesAPendingRequestAndTheGrantIsMade) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// A customer's call on another account's request, grant or session is
+// refused and filed under the caller's own account, describing nothing of
+// what it named: the other customer's log does not show who tried, and the
+// caller's own does not show what the request or grant was for.
+TEST_F(ApprovalsTest, AProbeOfAnotherAccountIsFiledUnderTheCallersOwn) {
+  const Answer pending = RequestAccess(
+      StaffChannel("anna.support"), "bakkerij-jansen", "support", "SUP-2001");
+  ASSERT_TRUE(pending.status.ok());
+  const Answer granted = RequestAccess(StaffChannel("anna.support"), "acme",
+                                       "support", "SUP-1042");
+  ASSERT_TRUE(granted.status.ok());
+  const auto expect_filed_under_caller = [](const custos::v1::LogEntry& entry,
+                                            const std::string& resource) {
+    EXPECT_EQ(entry.outcome(), custos::v1::OUTCOME_REFUSED);
+    EXPECT_EQ(entry.actor().id(), "nordwind");
+    EXPECT_EQ(entry.customer_id(), "nordwind");
+    EXPECT_EQ(entry.resource(), resource);
+    EXPECT_EQ(entry.category(), "");
+    EXPECT_EQ(entry.reference(), "");
+    EXPECT_EQ(entry.grant_id(), "");
+    EXPECT_EQ(entry.pending_request_id(), "");
+  };
+  {
+    custos::v1::DecidePendingRequestRequest decide;
+    decide.set_request_id(pending.response.pending().request_id());
+    decide.set_approve(true);
+    custos::v1::DecidePendingRequestResponse decided;
+    grpc::ClientContext context;
+    AsCustomer(context, "nordwind");
+    EXPECT_EQ(CustomerStub()
+                  ->DecidePendingRequest(&context, decide, &decided)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    expect_filed_under_caller(
+        RefusalEntry(context),
+        absl::StrCat("pending/", pending.response.pending().request_id()));
+  }
+  {
+    custos::v1::RevokeGrantRequest revoke;
+    revoke.set_grant_id(granted.response.grant().grant_id());
+    custos::v1::RevokeGrantResponse revoked;
+    grpc::ClientContext context;
+    AsCustomer(context, "nordwind");
+    EXPECT_EQ(custos::v1::StaffAccess::NewStub(Channel("", ""))
+                  ->RevokeGrant(&context, revoke, &revoked)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    expect_filed_under_caller(
+        RefusalEntry(context),
+        absl::StrCat("grant/", granted.response.grant().grant_id()));
+  }
+  // Neither account's own log shows the other's name.
+  for (const auto& e : AllEntries()) {
+    if (e.actor().id() != "nordwind") continue;
+    EXPECT_EQ(e.customer_id(), "nordwind") << e.index();
+  }
+}
+
 TEST_F(ApprovalsTest, WithdrawnConsentShutsThePartnerOut) {
   ASSERT_TRUE(
       RequestAccess(StaffChannel("pia.partner"), "acme", "support", "SUP-1042")
@@ -2350,6 +2408,23 @@ TEST_F(TakeIdentityTest, RevocationByTheDpoOrCustomerStopsTheNextClick) {
 
   const auto by_customer = Open();
   end.set_session_id(by_customer.session().session_id());
+  {
+    // Another customer may not, and its attempt is filed under its own
+    // account, naming nothing of the session but its id.
+    grpc::ClientContext other;
+    other.AddMetadata(
+        "authorization",
+        absl::StrCat("Bearer ", CustomerToken(*data_dir_, "nordwind")));
+    EXPECT_EQ(custos::v1::TakeIdentity::NewStub(Channel("", ""))
+                  ->EndSession(&other, end, &ended)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    const custos::v1::LogEntry refused = RefusalEntry(other);
+    EXPECT_EQ(refused.customer_id(), "nordwind");
+    EXPECT_EQ(refused.session_id(), "");
+    EXPECT_EQ(refused.grant_id(), "");
+    EXPECT_EQ(refused.category(), "");
+  }
   grpc::ClientContext context;
   context.AddMetadata(
       "authorization",
