@@ -478,30 +478,6 @@ await scenario('a second link in the same browser ends the session it replaces a
   await context.close();
 });
 
-await scenario('another customer\'s refused call about the account is not shown as "you"', async () => {
-  const { context: engineer, session } = await openSession();
-  const tokens = Object.fromEntries(readFileSync(`${dataDir}/customer_tokens`, 'utf8')
-    .split('\n').filter(Boolean).map((l) => l.split(' ')));
-  let refused = '';
-  try {
-    cli('--token', tokens.nordwind, 'identity', 'end', '--session', session);
-  } catch (err) {
-    refused = String(err.stdout) + String(err.stderr);
-  }
-  expect(refused.includes('not a session on your account'), `nordwind ending acme's session: ${refused}`);
-  const context = await newContext();
-  const page = await signIn(context, 'acme');
-  await page.goto(`${web}/portal?outcome=REFUSED&page_size=200`);
-  const rows = await page.locator('#access-log tbody tr').allInnerTexts();
-  const theirs = rows.find((r) => r.includes('TakeIdentity.EndSession'));
-  expect(theirs, `nordwind's refused end not in acme's log: ${rows.join('\n')}`);
-  expect(theirs.includes('another customer') && !/\byou\b/.test(theirs), `shown as: ${theirs}`);
-  await page.goto(`${web}/portal`);
-  expect((await text(page, '#access-log')).includes('you via custos-web'), 'acme\'s own calls not shown as "you"');
-  await context.close();
-  await engineer.close();
-});
-
 await scenario('the portal lists as waiting for the customer only the requests that wait for them', async () => {
   // custosd again, from a policy file, so that loopback can be placed abroad.
   copyFileSync(`${process.env.TEST_SRCDIR}/custos/policy/default_policy.textproto`, policyFile);
