@@ -134,19 +134,46 @@ absl::Status AddPersonalColumn(sqlite3* db) {
   return sqlite::Exec(db, "ALTER TABLE entries ADD COLUMN personal BLOB");
 }
 
+// Folds the WAL into the database file and truncates it, so that page
+// images from before an erasure or masking (which still hold the values)
+// are gone from the disk. A reader holding an older snapshot (a `custos
+// verify` or `custos report` on the live file) blocks it: SQLite then
+// answers with a "busy" row rather than an error, so the row is read, and
+// the truncation tried again a few times (each waits the connection's busy
+// timeout; it runs on the writer's thread, so not for long). UNAVAILABLE
+// when it stays blocked.
+absl::Status TruncateWal(sqlite3* db) {
+  constexpr int kAttempts = 3;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement checkpoint,
+        sqlite::Prepare(db, "PRAGMA wal_checkpoint(TRUNCATE)"));
+    const int rc = sqlite3_step(checkpoint.get());
+    if (rc != SQLITE_ROW && rc != SQLITE_BUSY) {
+      return sqlite::Error(db, rc, "truncating the WAL");
+    }
+    if (rc == SQLITE_ROW && sqlite3_column_int(checkpoint.get(), 0) == 0) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::UnavailableError(
+      "a reader of the log kept the WAL from being truncated, which still "
+      "holds old copies of changed pages");
+}
+
 // Logs masked before masking reached the subject still hold an unknown
 // caller's full address as the subject of its entry's values: in an entry
 // whose source_ip is masked, a subject that masks to it becomes the masked
-// address. Once per log (log_state's masked_address_subjects).
+// address. Once per log (log_state's masked_address_subjects), marked only
+// once the WAL, whose old page images still hold the full addresses, is
+// truncated (TruncateWal): a reader in the way fails the open, and the next
+// one tries again.
 absl::Status MaskAddressSubjects(sqlite3* db) {
+  CUSTOS_ASSIGN_OR_RETURN(const uint64_t done,
+                          sqlite::ReadLogState(db, "masked_address_subjects"));
+  if (done != 0) return absl::OkStatus();
   CUSTOS_RETURN_IF_ERROR(sqlite::Exec(db, "BEGIN IMMEDIATE"));
   absl::Status status = [&]() -> absl::Status {
-    CUSTOS_ASSIGN_OR_RETURN(
-        sqlite::Statement done,
-        sqlite::Prepare(db,
-                        "SELECT 1 FROM log_state WHERE name = "
-                        "'masked_address_subjects'"));
-    if (sqlite3_step(done.get()) == SQLITE_ROW) return absl::OkStatus();
     CUSTOS_ASSIGN_OR_RETURN(
         sqlite::Statement rows,
         sqlite::Prepare(db,
@@ -183,13 +210,17 @@ absl::Status MaskAddressSubjects(sqlite3* db) {
       rc = sqlite3_step(update.get());
       if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "masking subjects");
     }
-    return sqlite::Exec(db,
-                        "INSERT INTO log_state(name, value) "
-                        "VALUES('masked_address_subjects', 1)");
+    return absl::OkStatus();
   }();
   if (status.ok()) status = sqlite::Exec(db, "COMMIT");
-  if (!status.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  return status;
+  if (!status.ok()) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
+  }
+  CUSTOS_RETURN_IF_ERROR(TruncateWal(db));
+  return sqlite::Exec(db,
+                      "INSERT OR REPLACE INTO log_state(name, value) "
+                      "VALUES('masked_address_subjects', 1)");
 }
 
 // Whether `personal` can live in its entry's row: all of it is the
@@ -236,33 +267,6 @@ absl::StatusOr<std::string> NewSalt() {
         absl::StrCat("drawing a salt: ", s.message()));
   }
   return salt;
-}
-
-// Folds the WAL into the database file and truncates it, so that page
-// images from before an erasure or masking (which still hold the values)
-// are gone from the disk. A reader holding an older snapshot (a `custos
-// verify` or `custos report` on the live file) blocks it: SQLite then
-// answers with a "busy" row rather than an error, so the row is read, and
-// the truncation tried again a few times (each waits the connection's busy
-// timeout; it runs on the writer's thread, so not for long). UNAVAILABLE
-// when it stays blocked.
-absl::Status TruncateWal(sqlite3* db) {
-  constexpr int kAttempts = 3;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    CUSTOS_ASSIGN_OR_RETURN(
-        sqlite::Statement checkpoint,
-        sqlite::Prepare(db, "PRAGMA wal_checkpoint(TRUNCATE)"));
-    const int rc = sqlite3_step(checkpoint.get());
-    if (rc != SQLITE_ROW && rc != SQLITE_BUSY) {
-      return sqlite::Error(db, rc, "truncating the WAL");
-    }
-    if (rc == SQLITE_ROW && sqlite3_column_int(checkpoint.get(), 0) == 0) {
-      return absl::OkStatus();
-    }
-  }
-  return absl::UnavailableError(
-      "a reader of the log kept the WAL from being truncated, which still "
-      "holds old copies of changed pages");
 }
 
 }  // namespace

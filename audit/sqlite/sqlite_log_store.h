@@ -12,8 +12,9 @@
 // an index every append must update; the few entries past the last batch
 // are scanned. Keys a crash lost are written again at open.
 //
-// Erasure: secure_delete is on and the WAL is truncated after an erasure, so
-// erased values leave no copy in the database files.
+// Erasure: secure_delete is on and the WAL is truncated after an erasure or
+// a masking (at open too), so erased values leave no copy in the database
+// files.
 //
 // Thread-safe. Readers use their own connection beside the writer's.
 #ifndef CUSTOS_AUDIT_SQLITE_SQLITE_LOG_STORE_H_
@@ -62,7 +63,9 @@ class SqliteLogStore final : public LogStore {
   // signer, entries past the newest checkpoint (a crash's) are signed
   // before it returns (if the signer fails, the writer tries again each
   // checkpoint_interval). Errors: UNAVAILABLE when the file cannot be
-  // opened or is locked, DATA_LOSS when it is corrupt.
+  // opened or is locked (or, when open masks the subjects of an older log,
+  // a reader keeps the WAL from being truncated), DATA_LOSS when it is
+  // corrupt.
   static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(
       const std::string& path, Options options);
   // Open without checkpoints.

@@ -1368,6 +1368,8 @@ TEST_F(SignedLogTest, MasksTheAddressOfAnUnknownCallerAsItsSubject) {
          "12; DELETE FROM log_state WHERE name = 'masked_address_subjects'");
   ASSERT_TRUE(SqliteFilesHold(path_, "198.51.100.23"));
   store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+  // Nor in the WAL's old page images once it is open.
+  EXPECT_FALSE(SqliteFilesHold(path_, "198.51.100.23"));
   EXPECT_EQ(store->Erase("198.51.0.0", absl::InfinitePast())->values_erased,
             2u);
   store.reset();
