@@ -33,6 +33,22 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateLogSigner(
           signer.status().code(),
           absl::StrCat(key_path, ": ", signer.status().message()));
     }
+    // The file everyone pins must name this key: with another, every
+    // checkpoint from here on would fail every verifier, or a replaced
+    // signing key would go unnoticed. A deleted one is public and made
+    // again.
+    absl::StatusOr<std::string> pinned = ReadFile(verifier_path);
+    if (absl::IsNotFound(pinned.status())) {
+      CUSTOS_RETURN_IF_ERROR(WriteFileAtomically(
+          verifier_path, absl::StrCat(signer->verifier_key(), "\n"), 0644));
+      return signer;
+    }
+    if (!pinned.ok()) return pinned.status();
+    if (absl::StripAsciiWhitespace(*pinned) != signer->verifier_key()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          verifier_path, ": names another key than ", key_path, " (",
+          signer->verifier_key(), "); restore the files that belong together"));
+    }
     return signer;
   }
   // A random suffix keeps two development logs from sharing an origin.

@@ -3022,6 +3022,33 @@ TEST(GatewayCustomerTokensTest, AreIssuedToCustomersAddedLater) {
   EXPECT_TRUE(CustomerTokenWorks(options, **server, "zeilmakerij"));
 }
 
+// The verifier key file is what everyone pins: one that names another key
+// than the signing key's keeps custosd from starting, naming both files.
+TEST(GatewayDataDirectoryTest, RefusesAVerifierKeyOfAnotherSigningKey) {
+  const gateway::GatewayOptions options = OwnGatewayOptions("verifier-key");
+  const std::string verifier = options.data_dir + "/log_verifier_key";
+  {
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+  }
+  const std::string pinned = ReadFile(verifier);
+  {
+    auto other = audit::NoteSigner::Generate("custos.local/log/other");
+    ASSERT_TRUE(other.ok());
+    std::ofstream(verifier) << other->verifier_key() << "\n";
+  }
+  auto refused = gateway::GatewayServer::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("log_verifier_key: names another key than"));
+  // Deleted, it is public, and made again.
+  ASSERT_EQ(unlink(verifier.c_str()), 0);
+  auto restored = gateway::GatewayServer::Start(options);
+  EXPECT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(ReadFile(verifier), pinned);
+}
+
 // A line of the revocations file that is not a serial would revoke nothing
 // while counting as revoked: custosd does not start, naming the line. A
 // comment after a serial is allowed.
