@@ -171,6 +171,32 @@ absl::StatusOr<uint64_t> CheckRowValues(
   return checked;
 }
 
+// Checks one value kept beside entry `position` (a personal_values row:
+// field, salt, value and typeof(subject)) against the entry's
+// `commitments`; true when it counted as checked (it had a salt).
+absl::StatusOr<bool> CheckBesideValue(
+    uint64_t position, const std::vector<CommitmentView>& commitments,
+    absl::string_view field, absl::string_view salt, absl::string_view value,
+    absl::string_view subject_type) {
+  // Erasure finds a subject's values by `subject = ?` on text: one stored
+  // as another type would outlive the erasure of that subject. (Its text
+  // is no part of what the entry commits to.)
+  if (subject_type != "text") {
+    return absl::DataLossError(absl::StrCat(
+        "entry ", position, ": the stored ", field,
+        "'s subject column is stored as ", subject_type,
+        ", not text (the row was changed: erasing that subject would not "
+        "find the value)"));
+  }
+  if (salt.empty()) {
+    CUSTOS_RETURN_IF_ERROR(CheckUnsalted(position, commitments, field, value));
+    return false;
+  }
+  CUSTOS_RETURN_IF_ERROR(
+      CheckCommitment(position, commitments, field, salt, value));
+  return true;
+}
+
 // SQLite's name for a storage class, as typeof() gives it.
 absl::string_view TypeName(int type) {
   switch (type) {
@@ -296,8 +322,8 @@ struct EntryBatch {
     size_t prev_hash_size;
     // Whether the stored leaf hash is the one of the entry's bytes.
     bool leaf_matches;
-    // Whether the entry's row holds personal values, and if so
-    // CheckRowValues's outcome: the values checked, or what is wrong.
+    // Whether the entry has personal values, in its row or beside it, and
+    // if so their check's outcome: the values checked, or what is wrong.
     bool has_values;
     absl::Status values;
     uint64_t values_checked;
@@ -327,14 +353,20 @@ struct EntryBatch {
 // Reads entries by index on a connection of its own, so that two can read
 // side by side. Takes `SELECT idx, leaf_hash, entry, personal, time_us,
 // customer_id, actor_id, category, outcome FROM entries WHERE idx >= ?1
-// ORDER BY idx LIMIT ?2`. Adds the listing keys of the entries below
-// `listed_below` to its own sums (listed()), with `secret`.
+// ORDER BY idx LIMIT ?2`, and kBesideSql for the values kept beside them.
+// Adds the listing keys of the entries below `listed_below` to its own sums
+// (listed()), with `secret`.
 class EntryReader {
  public:
+  static constexpr char kBesideSql[] =
+      "SELECT idx, field, salt, value, typeof(subject) FROM personal_values "
+      "WHERE idx >= ?1 AND idx < ?2 ORDER BY idx, field";
+
   EntryReader(sqlite::Database db, sqlite::Statement range,
-              uint64_t listed_below, uint64_t secret)
+              sqlite::Statement beside, uint64_t listed_below, uint64_t secret)
       : db_(std::move(db)),
         range_(std::move(range)),
+        beside_(std::move(beside)),
         listed_below_(listed_below),
         secret_(secret) {}
 
@@ -362,6 +394,12 @@ class EntryReader {
     sqlite3_reset(range);
     sqlite3_bind_int64(range, 1, static_cast<int64_t>(first));
     sqlite3_bind_int64(range, 2, static_cast<int64_t>(end - first));
+    // Stepped first by the first entry's Scan, while `range` is open: the
+    // two statements then read the same state of the file.
+    sqlite3_reset(beside_.get());
+    sqlite3_bind_int64(beside_.get(), 1, static_cast<int64_t>(first));
+    sqlite3_bind_int64(beside_.get(), 2, static_cast<int64_t>(end));
+    beside_rc_ = kBesideNotStepped;
     for (uint64_t next = first; next < end; ++next) {
       const int rc = sqlite3_step(range);
       if (rc == SQLITE_DONE) {
@@ -383,6 +421,7 @@ class EntryReader {
       Scan(next, batch);
     }
     sqlite3_reset(range);
+    sqlite3_reset(beside_.get());
     if (!batch.end.ok()) batch.last = true;
     HashSubtreesWithin(batch.first, batch.leaves, batch.subtrees);
   }
@@ -426,6 +465,63 @@ class EntryReader {
         row.values = checked.status();
       }
     }
+    // Here rather than in a pass of their own after the entries, so that
+    // what is reported is still the first problem in the log's order.
+    ScanBeside(position, bytes, row);
+  }
+
+  // Checks the values kept beside entry `position` (whose bytes are
+  // `bytes`) into `row`, after those in its row.
+  void ScanBeside(uint64_t position, absl::string_view bytes,
+                  EntryBatch::Row& row) {
+    sqlite3_stmt* const beside = beside_.get();
+    if (beside_rc_ == kBesideNotStepped) beside_rc_ = sqlite3_step(beside);
+    bool found_commitments = false;
+    std::optional<custos::v1::LogEntry> parsed;
+    // Rows in index order: those up to this entry's are its (an index
+    // stored as a real, say 5.5, is truncated to the entry it follows).
+    while (beside_rc_ == SQLITE_ROW) {
+      // The type first: reading the column as a number may convert it.
+      const bool integer = sqlite3_column_type(beside, 0) == SQLITE_INTEGER;
+      if (sqlite3_column_int64(beside, 0) > static_cast<int64_t>(position)) {
+        break;
+      }
+      row.has_values = true;
+      if (row.values.ok()) {
+        if (!integer) {
+          row.values = absl::DataLossError(absl::StrCat(
+              "entry ", position, ": a stored ", ColumnOf(beside, 1),
+              " is kept under index ", ColumnOf(beside, 0),
+              ", which is no entry's (the row was changed)"));
+        } else {
+          if (!found_commitments) {
+            FindCommitments(bytes, commitments_, parsed);
+            found_commitments = true;
+          }
+          auto checked = CheckBesideValue(
+              position, commitments_, ColumnOf(beside, 1), ColumnOf(beside, 2),
+              ColumnOf(beside, 3), ColumnOf(beside, 4));
+          if (checked.ok()) {
+            row.values_checked += *checked ? 1 : 0;
+          } else {
+            row.values = checked.status();
+          }
+        }
+      }
+      beside_rc_ = sqlite3_step(beside);
+    }
+    if (beside_rc_ != SQLITE_ROW && beside_rc_ != SQLITE_DONE &&
+        row.values.ok()) {
+      row.values =
+          sqlite::Error(db_.get(), beside_rc_, "reading personal values");
+    }
+  }
+
+  // Column `i` of `stmt`'s current row as bytes, valid until its next step.
+  static absl::string_view ColumnOf(sqlite3_stmt* stmt, int i) {
+    const void* blob = sqlite3_column_blob(stmt, i);
+    return absl::string_view(static_cast<const char*>(blob),
+                             sqlite3_column_bytes(stmt, i));
   }
 
   // Column `i` of the current row, valid until the next step.
@@ -451,6 +547,10 @@ class EntryReader {
 
   sqlite::Database db_;
   sqlite::Statement range_;
+  sqlite::Statement beside_;
+  // beside_'s last step's result, or kBesideNotStepped.
+  static constexpr int kBesideNotStepped = -1;
+  int beside_rc_ = kBesideNotStepped;
   const uint64_t listed_below_;
   const uint64_t secret_;
   ListedSums listed_;
@@ -779,7 +879,10 @@ absl::StatusOr<EntryReader> OpenEntryReader(const std::string& path,
                                    ", time_us, customer_id, actor_id, "
                                    "category, outcome FROM entries WHERE idx "
                                    ">= ?1 ORDER BY idx LIMIT ?2")));
-  return EntryReader(std::move(db), std::move(range), listed_below, secret);
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement beside,
+                          sqlite::Prepare(db.get(), EntryReader::kBesideSql));
+  return EntryReader(std::move(db), std::move(range), std::move(beside),
+                     listed_below, secret);
 }
 
 absl::StatusOr<bool> HasTable(sqlite3* db, absl::string_view table) {
@@ -1109,47 +1212,28 @@ absl::StatusOr<VerifyReport> VerifySqliteLog(const std::string& path,
   }
   report.listed_entries = std::min(listed_below, report.entries);
 
-  // Values still held must match what their entries committed to.
-  CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement values,
-      sqlite::Prepare(db.get(),
-                      "SELECT p.idx, p.field, p.salt, p.value, e.entry, "
-                      "typeof(p.subject) FROM personal_values p "
-                      "LEFT JOIN entries e ON e.idx = p.idx ORDER BY p.idx"));
-  int rc;
-  std::vector<CommitmentView> commitments;
-  while ((rc = sqlite3_step(values.get())) == SQLITE_ROW) {
-    // Erasure finds a subject's values by `subject = ?` on text: one stored
-    // as another type would outlive the erasure of that subject. (Its
-    // text is no part of what the entry commits to.)
-    if (const std::string subject_type = sqlite::ColumnBytes(values.get(), 5);
-        subject_type != "text") {
-      return absl::DataLossError(absl::StrCat(
-          "entry ", sqlite3_column_int64(values.get(), 0), ": the stored ",
-          sqlite::ColumnBytes(values.get(), 1),
-          "'s subject column is stored as ", subject_type,
-          ", not text (the row was changed: erasing that subject would not "
-          "find the value)"));
-    }
-    std::optional<custos::v1::LogEntry> parsed;
-    const std::string entry_bytes = sqlite::ColumnBytes(values.get(), 4);
-    FindCommitments(entry_bytes, commitments, parsed);
-    if (sqlite3_column_bytes(values.get(), 2) == 0) {
-      CUSTOS_RETURN_IF_ERROR(
-          CheckUnsalted(sqlite3_column_int64(values.get(), 0), commitments,
-                        sqlite::ColumnBytes(values.get(), 1),
-                        sqlite::ColumnBytes(values.get(), 3)));
-      continue;
-    }
+  // Values beside entries were checked with them, by the readers; any
+  // other is kept under an index the log holds no entry at (texts and
+  // blobs sort after every number), which commits to nothing. Two lookups
+  // in the primary key: `idx < 0 OR idx >= ?1` would scan the table.
+  for (const char* sql :
+       {"SELECT idx, field, salt, value, typeof(subject) FROM personal_values "
+        "WHERE idx < 0 ORDER BY idx, field LIMIT 1",
+        "SELECT idx, field, salt, value, typeof(subject) FROM personal_values "
+        "WHERE idx >= ?1 ORDER BY idx, field LIMIT 1"}) {
+    CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement orphan,
+                            sqlite::Prepare(db.get(), sql));
+    sqlite3_bind_int64(orphan.get(), 1, static_cast<int64_t>(total));
+    const int rc = sqlite3_step(orphan.get());
+    if (rc == SQLITE_DONE) continue;
+    if (rc != SQLITE_ROW)
+      return sqlite::Error(db.get(), rc, "reading personal values");
+    auto column = [&](int i) { return sqlite::ColumnBytes(orphan.get(), i); };
     CUSTOS_RETURN_IF_ERROR(
-        CheckCommitment(sqlite3_column_int64(values.get(), 0), commitments,
-                        sqlite::ColumnBytes(values.get(), 1),
-                        sqlite::ColumnBytes(values.get(), 2),
-                        sqlite::ColumnBytes(values.get(), 3)));
-    ++report.values_checked;
+        CheckBesideValue(sqlite3_column_int64(orphan.get(), 0), {}, column(1),
+                         column(2), column(3), column(4))
+            .status());
   }
-  if (rc != SQLITE_DONE)
-    return sqlite::Error(db.get(), rc, "reading personal values");
   return report;
 }
 

@@ -1042,6 +1042,49 @@ TEST(SqliteLogStoreTest, ChecksValuesKeptBesideTheEntry) {
             "commitment");
 }
 
+// A value kept beside its entry is checked with the entry, so a changed
+// one is named before a later changed entry (the log's order), as a value
+// in the entry's row is.
+TEST_F(SignedLogTest, NamesAChangedValueBesideAnEntryBeforeALaterEntry) {
+  {
+    auto store = *SqliteLogStore::Open(path_, SignedBy(signer_));
+    AppendNoteAboutBob(*store);  // entry 12
+    ASSERT_TRUE(store->Append(Entry("acme", "anna", "T-13")).ok());
+  }
+  RawSql(path_,
+         "UPDATE personal_values SET value = 'Eve Forged' WHERE idx = 12 AND "
+         "field = 'customer_user'");
+  RawSql(path_,
+         "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), "
+         "'T-13', 'T-14') AS BLOB) WHERE idx = 13");
+  for (size_t batch_size : {size_t{1}, size_t{3}, size_t{8192}}) {
+    VerifyOptions options = options_;
+    options.batch_size = batch_size;
+    EXPECT_EQ(VerifySqliteLog(path_, options).status().message(),
+              "entry 12: the stored customer_user does not match the entry's "
+              "commitment")
+        << "in batches of " << batch_size;
+  }
+}
+
+// A value kept under an index the log holds no entry at commits to
+// nothing.
+TEST(SqliteLogStoreTest, DetectsAValueKeptPastTheLog) {
+  const std::string path = TempPath("beside-orphan");
+  AppendNoteAboutBob(**SqliteLogStore::Open(path));
+  RawSql(path,
+         "UPDATE personal_values SET idx = 7 WHERE field = 'customer_user'");
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 7: the stored customer_user does not match the entry's "
+            "commitment");
+  // Or under no index at all, which no lookup by entry finds.
+  RawSql(path,
+         "UPDATE personal_values SET idx = 0.5 WHERE field = 'customer_user'");
+  EXPECT_EQ(VerifySqliteLog(path, {}).status().message(),
+            "entry 0: a stored customer_user is kept under index 0.5, which "
+            "is no entry's (the row was changed)");
+}
+
 // A value's subject stored as a blob is never equal to the text erasure
 // looks for: that value would outlive the erasure of its subject.
 TEST(SqliteLogStoreTest, DetectsASubjectStoredAsAnotherType) {
