@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "audit/checkpoint.h"
 #include "audit/entry.h"
 #include "audit/sqlite/held_values.h"
 #include "audit/sqlite/listing.h"
@@ -269,6 +270,36 @@ absl::StatusOr<std::string> NewSalt() {
   return salt;
 }
 
+// What RecoverTail found changed in the file, for Open's caller.
+absl::Status Tampered(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat(
+      "the audit log was changed after it was written: ", what,
+      " (a checkpoint signed over it would contradict those signed before; "
+      "`custos verify --db` names the first change)"));
+}
+
+// The root the checkpoint's signed note states: a changed root column, or
+// a note of another size, would make RecoverTail check the stored tree
+// against something nobody signed. (The signature itself is checked by
+// `custos verify`, which holds the verifier key.)
+absl::StatusOr<std::string> SignedRoot(const StoredCheckpoint& checkpoint) {
+  const std::string where =
+      absl::StrCat("checkpoint of size ", checkpoint.size, ": ");
+  const size_t split = checkpoint.note.find("\n\n");
+  if (split == std::string::npos) {
+    return Tampered(absl::StrCat(where, "the note has no signature"));
+  }
+  auto body = ParseCheckpointBody(checkpoint.note.substr(0, split + 1));
+  if (!body.ok()) return Tampered(absl::StrCat(where, body.status().message()));
+  if (body->size != checkpoint.size) {
+    return Tampered(absl::StrCat(where, "its note says size ", body->size));
+  }
+  if (body->root_hash != checkpoint.root_hash) {
+    return Tampered(absl::StrCat(where, "its note and its root column differ"));
+  }
+  return body->root_hash;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(
@@ -365,42 +396,49 @@ absl::Status SqliteLogStore::Init(const std::string& path) {
 }
 
 absl::Status SqliteLogStore::RecoverTail() {
-  CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement last,
-      sqlite::Prepare(
-          write_db_.get(),
-          "SELECT idx, leaf_hash FROM entries ORDER BY idx DESC LIMIT 1"));
-  const int rc = sqlite3_step(last.get());
-  if (rc == SQLITE_ROW) {
-    next_index_ =
-        static_cast<uint64_t>(sqlite3_column_int64(last.get(), 0)) + 1;
-    last_leaf_hash_ = sqlite::ColumnBytes(last.get(), 1);
-  } else if (rc == SQLITE_DONE) {
-    next_index_ = 0;
-    last_leaf_hash_ = ZeroHash();
-  } else {
-    return sqlite::Error(write_db_.get(), rc, "reading the log's last entry");
+  sqlite3* db = write_db_.get();
+  uint64_t size = 0;
+  {
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement last,
+        sqlite::Prepare(db, "SELECT coalesce(max(idx) + 1, 0) FROM entries"));
+    const int rc = sqlite3_step(last.get());
+    if (rc != SQLITE_ROW)
+      return sqlite::Error(db, rc, "reading the log's last entry");
+    size = static_cast<uint64_t>(sqlite3_column_int64(last.get(), 0));
   }
-  last.reset();
+  // The newest checkpoint bounds what the stored tree may be trusted for:
+  // the next one the signer makes must extend it.
+  uint64_t signed_size = 0;
+  std::string signed_root;
+  if (auto newest = LatestCheckpointOnWriter(); newest.ok()) {
+    signed_size = newest->size;
+    CUSTOS_ASSIGN_OR_RETURN(signed_root, SignedRoot(*newest));
+  } else if (!absl::IsNotFound(newest.status())) {
+    return newest.status();
+  }
+  if (signed_size > size) {
+    return Tampered(absl::StrCat("checkpoint of size ", signed_size,
+                                 " is larger than the log (", size,
+                                 " entries): entries were removed from the "
+                                 "end"));
+  }
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement node,
-      sqlite::Prepare(write_db_.get(),
+      sqlite::Prepare(db,
                       "SELECT hash FROM tree_nodes WHERE last_leaf = ((?2 + 1) "
                       "<< ?1) - 1 AND level = ?1"));
   CUSTOS_ASSIGN_OR_RETURN(
       sqlite::Statement leaf,
-      sqlite::Prepare(write_db_.get(),
-                      "SELECT leaf_hash FROM entries WHERE idx = ?1"));
-  CUSTOS_ASSIGN_OR_RETURN(
-      sqlite::Statement leaf_range,
-      sqlite::Prepare(write_db_.get(), sqlite::kLeafRangeSql));
+      sqlite::Prepare(db, "SELECT leaf_hash FROM entries WHERE idx = ?1"));
+  CUSTOS_ASSIGN_OR_RETURN(sqlite::Statement leaf_range,
+                          sqlite::Prepare(db, sqlite::kLeafRangeSql));
   auto read = [&](int level, uint64_t index) -> absl::StatusOr<std::string> {
     if (level > 0 && level < sqlite::kLowestStoredLevel) {
-      return sqlite::HashSubtreeFromLeaves(write_db_.get(), leaf_range.get(),
-                                           level, index);
+      return sqlite::HashSubtreeFromLeaves(db, leaf_range.get(), level, index);
     }
     sqlite3_stmt* stmt = level == 0 ? leaf.get() : node.get();
-    sqlite3_reset(stmt);
+    ResetOnExit reset(stmt);
     if (level == 0) {
       sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(index));
     } else {
@@ -413,11 +451,84 @@ absl::Status SqliteLogStore::RecoverTail() {
       return absl::DataLossError(
           absl::StrCat("tree node ", level, "/", index, " is missing"));
     }
-    return sqlite::Error(write_db_.get(), step, "reading a tree node");
+    return sqlite::Error(db, step, "reading a tree node");
   };
-  CUSTOS_ASSIGN_OR_RETURN(range_, CompactRange::Load(next_index_, read));
-  sqlite3_reset(node.get());
-  sqlite3_reset(leaf.get());
+  // O(log n) reads: the stored tree at the newest checkpoint must give the
+  // root it signed, or a node or leaf hash under it was changed.
+  CUSTOS_ASSIGN_OR_RETURN(CompactRange range,
+                          CompactRange::Load(signed_size, read));
+  if (signed_size > 0 && range.RootHash() != signed_root) {
+    return Tampered(absl::StrCat(
+        "checkpoint of size ", signed_size,
+        ": the stored tree gives another root than it signs (entries before ",
+        signed_size, ", their leaf hashes or the tree were changed)"));
+  }
+  // With a signer, the entries past the checkpoint are hashed from their
+  // bytes: it will sign them, and must not sign a tree that does not extend
+  // the checkpoint. Without one, only the last entry is (the next one
+  // links to it), and the rest of the tree is taken as stored.
+  const uint64_t rehash_from = options_.signer ? signed_size : size;
+  std::string last_leaf = ZeroHash();
+  if (size > 0) {
+    // From the entry before, whose hash the first one hashed links to.
+    const uint64_t first = rehash_from > 0 ? rehash_from - 1 : 0;
+    CUSTOS_ASSIGN_OR_RETURN(
+        sqlite::Statement rows,
+        sqlite::Prepare(db,
+                        "SELECT idx, leaf_hash, entry FROM entries WHERE idx "
+                        ">= ?1 ORDER BY idx"));
+    sqlite3_bind_int64(rows.get(), 1, static_cast<int64_t>(first));
+    absl::Status node_status;
+    uint64_t position = first;
+    int rc;
+    while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+      const uint64_t idx =
+          static_cast<uint64_t>(sqlite3_column_int64(rows.get(), 0));
+      if (idx != position) {
+        return Tampered(absl::StrCat("entry ", position, " is missing"));
+      }
+      const std::string bytes = sqlite::ColumnBytes(rows.get(), 2);
+      const std::string hash = HashLeaf(bytes);
+      if (sqlite::ColumnBytes(rows.get(), 1) != hash) {
+        return Tampered(absl::StrCat(
+            "entry ", position, ": stored leaf hash does not match its bytes"));
+      }
+      uint64_t index = 0;
+      absl::string_view prev_hash;
+      // The first entry read links to one not read, unless it is entry 0.
+      const bool knows_prev = position > first || first == 0;
+      if (!ScanLinks(bytes, index, prev_hash) || index != position ||
+          (knows_prev && prev_hash != last_leaf)) {
+        return Tampered(absl::StrCat("entry ", position,
+                                     ": its index or prev_hash does not link "
+                                     "it to the entry before"));
+      }
+      if (position >= rehash_from) {
+        range.Append(hash, [&](int level, uint64_t i, absl::string_view h) {
+          if (level < sqlite::kLowestStoredLevel || !node_status.ok()) return;
+          absl::StatusOr<std::string> stored = read(level, i);
+          if (!stored.ok()) {
+            node_status = stored.status();
+          } else if (*stored != h) {
+            node_status = Tampered(
+                absl::StrCat("entry ", position,
+                             ": does not match the stored Merkle tree (node ",
+                             level, "/", i, ")"));
+          }
+        });
+        CUSTOS_RETURN_IF_ERROR(node_status);
+      }
+      last_leaf = hash;
+      ++position;
+    }
+    if (rc != SQLITE_DONE) return sqlite::Error(db, rc, "reading entries");
+  }
+  if (!options_.signer) {
+    CUSTOS_ASSIGN_OR_RETURN(range, CompactRange::Load(size, read));
+  }
+  next_index_ = size;
+  last_leaf_hash_ = std::move(last_leaf);
+  range_ = std::move(range);
   size_.store(next_index_, std::memory_order_release);
   tail_stale_ = false;
   return absl::OkStatus();

@@ -62,10 +62,15 @@ class SqliteLogStore final : public LogStore {
   // Opens or creates the log at `path` and recovers its tail; with a
   // signer, entries past the newest checkpoint (a crash's) are signed
   // before it returns (if the signer fails, the writer tries again each
-  // checkpoint_interval). Errors: UNAVAILABLE when the file cannot be
-  // opened or is locked (or, when open masks the subjects of an older log,
-  // a reader keeps the WAL from being truncated), DATA_LOSS when it is
-  // corrupt.
+  // checkpoint_interval). Before anything is signed, the stored tree at the
+  // newest checkpoint must give the root its note states (O(log n) reads),
+  // and the last entry's leaf hash is taken from its bytes; with a signer,
+  // the entries past that checkpoint are hashed from their bytes and
+  // checked against their rows and the stored tree, so that the next
+  // checkpoint extends the newest one. Errors: UNAVAILABLE when the file
+  // cannot be opened or is locked (or, when open masks the subjects of an
+  // older log, a reader keeps the WAL from being truncated), DATA_LOSS
+  // naming the entry or checkpoint when it is corrupt or was changed.
   static absl::StatusOr<std::unique_ptr<SqliteLogStore>> Open(
       const std::string& path, Options options);
   // Open without checkpoints.

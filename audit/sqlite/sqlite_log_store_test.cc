@@ -941,6 +941,128 @@ TEST_F(SignedLogTest, OpeningSignsWhatACrashLeftUnsigned) {
   EXPECT_EQ(report->unsigned_entries, 0u);
 }
 
+// A signer that counts what it signs, for tests that must see nothing
+// signed.
+SqliteLogStore::Options CountingSigner(const NoteSigner& signer,
+                                       std::atomic<int>& signatures) {
+  SqliteLogStore::Options options = SignedBy(signer);
+  options.signer = [signer, &signatures](uint64_t size,
+                                         absl::string_view root) {
+    ++signatures;
+    return signer.Sign(
+        FormatCheckpointBody({signer.name(), size, std::string(root)}));
+  };
+  return options;
+}
+
+// Whoever can write the file must not get the key to sign a tree that
+// contradicts the checkpoints it signed before: opening checks the stored
+// tree against the newest one, and the last entry's leaf hash against its
+// bytes, before anything is signed.
+TEST_F(SignedLogTest, RefusesToOpenWithALeafHashChangedUnderTheCheckpoint) {
+  RawSql(path_, "UPDATE entries SET leaf_hash = zeroblob(32) WHERE idx = 11");
+  std::atomic<int> signatures{0};
+  auto store = SqliteLogStore::Open(path_, CountingSigner(signer_, signatures));
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("checkpoint of size 12: the stored tree gives another "
+                        "root than it signs"));
+  EXPECT_EQ(signatures.load(), 0);
+}
+
+// Appends `count` entries to a new log at `path` and closes it, which
+// checkpoints them all.
+void WriteSignedLog(const std::string& path, const NoteSigner& signer,
+                    int count) {
+  auto store = *SqliteLogStore::Open(path, SignedBy(signer));
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(store->Append(Entry("acme", "anna", absl::StrCat(i))).ok());
+  }
+}
+
+// 16 entries: the checkpoint's root is the stored node over all of them,
+// which no leaf hash is read for; the last one's is checked all the same,
+// since the next entry would link to it.
+TEST(TamperedLogTest, RefusesToOpenWithTheLastLeafHashChanged) {
+  const std::string path = TempPath("last-leaf");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  WriteSignedLog(path, signer, 16);
+  RawSql(path, "UPDATE entries SET leaf_hash = zeroblob(32) WHERE idx = 15");
+  std::atomic<int> signatures{0};
+  auto store = SqliteLogStore::Open(path, CountingSigner(signer, signatures));
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("entry 15: stored leaf hash does not match its bytes"));
+  EXPECT_EQ(signatures.load(), 0);
+}
+
+TEST(TamperedLogTest, RefusesToOpenWithATreeNodeChangedUnderTheCheckpoint) {
+  const std::string path = TempPath("changed-node");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  WriteSignedLog(path, signer, 40);
+  RawSql(path,
+         "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 5 AND "
+         "last_leaf = 31");
+  std::atomic<int> signatures{0};
+  auto store = SqliteLogStore::Open(path, CountingSigner(signer, signatures));
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("checkpoint of size 40: the stored tree gives another "
+                        "root than it signs"));
+  EXPECT_EQ(signatures.load(), 0);
+}
+
+// Entries past the newest checkpoint (12) are hashed from their bytes before
+// a signer signs them: a changed node over both parts (entries 0..15) is
+// found there, not signed into the checkpoint of 20.
+TEST_F(SignedLogTest, RefusesToSignAChangedTreeOverAnUnsignedTail) {
+  {
+    auto unsigned_store = *SqliteLogStore::Open(path_);
+    for (int i = 12; i < 20; ++i) {
+      ASSERT_TRUE(
+          unsigned_store->Append(Entry("acme", "anna", absl::StrCat("T-", i)))
+              .ok());
+    }
+  }
+  std::string node;
+  {
+    auto db = *sqlite::Open(path_, SQLITE_OPEN_READONLY);
+    auto stmt = *sqlite::Prepare(
+        db.get(),
+        "SELECT hash FROM tree_nodes WHERE level = 4 AND last_leaf = 15");
+    ASSERT_EQ(sqlite3_step(stmt.get()), SQLITE_ROW);
+    node = sqlite::ColumnBytes(stmt.get(), 0);
+  }
+  RawSql(path_,
+         "UPDATE tree_nodes SET hash = zeroblob(32) WHERE level = 4 AND "
+         "last_leaf = 15");
+  std::atomic<int> signatures{0};
+  auto store = SqliteLogStore::Open(path_, CountingSigner(signer_, signatures));
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("entry 15: does not match the stored Merkle tree "
+                        "(node 4/0)"));
+  EXPECT_EQ(signatures.load(), 0);
+
+  // The node as it was: the tail is signed at open, and the log verifies.
+  {
+    auto db = *sqlite::Open(path_, SQLITE_OPEN_READWRITE);
+    auto stmt = *sqlite::Prepare(
+        db.get(),
+        "UPDATE tree_nodes SET hash = ?1 WHERE level = 4 AND last_leaf = 15");
+    sqlite::BindBlob(stmt.get(), 1, node);
+    ASSERT_EQ(sqlite3_step(stmt.get()), SQLITE_DONE);
+  }
+  store = SqliteLogStore::Open(path_, CountingSigner(signer_, signatures));
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(signatures.load(), 1);
+  EXPECT_EQ((*store)->LatestCheckpoint()->size, 20u);
+  store->reset();
+  auto report = VerifySqliteLog(path_, options_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, 20u);
+}
+
 // Replaces the note held in entry `idx`'s row with another.
 void ForgeNote(const std::string& path, int idx) {
   auto db = *sqlite::Open(path, SQLITE_OPEN_READWRITE);
