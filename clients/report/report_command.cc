@@ -125,8 +125,10 @@ class ProgressBar {
 
 absl::Status WriteReport(const ReportCommand& c, const Report& report,
                          absl::Time now) {
+  // Private (0600): the report names staff and customers, and what was
+  // read of whose data. Whoever may read it is the DPO's choice to make.
   CUSTOS_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file,
-                          AtomicFile::Create(c.out, 0644));
+                          AtomicFile::Create(c.out, 0600));
   std::ostream& out = file->stream();
   if (c.format == "html") {
     RenderHtml(report, now, out);

@@ -1,6 +1,7 @@
 #include "clients/report/report.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -550,6 +551,17 @@ TEST_F(ReportCommandTest, HtmlReportShowsFindingsChartsAndTheVerifiedLog) {
   EXPECT_THAT(html, Not(HasSubstr("<script")));
   EXPECT_THAT(err_.str(),
               HasSubstr("41 accesses, 10 findings; the log verifies"));
+}
+
+// The report names staff and customers: only its writer may read it,
+// whatever the umask.
+TEST_F(ReportCommandTest, TheReportFileIsPrivate) {
+  for (const char* format : {"html", "csv", "json"}) {
+    ASSERT_EQ(Run(format), 0) << err_.str();
+    struct stat info;
+    ASSERT_EQ(stat(command_.out.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << format;
+  }
 }
 
 TEST_F(ReportCommandTest, CsvHasEveryEntryOfThePeriodWithItsFindings) {
