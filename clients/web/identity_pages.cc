@@ -148,7 +148,8 @@ void WebServer::State::ServeIdentity() {
     opened.category = response.session().justification().category();
     opened.reference = response.session().justification().reference();
     opened.session_expires = FromTimestamp(response.session().expires_at());
-    auto created = sessions.Create(opened, absl::Now());
+    const absl::Time now = absl::Now();
+    auto created = sessions.Create(opened, now);
     if (!created.ok()) {
       // No one could use or end the session whose token is not kept.
       EndHeldTakeIdentitySession(opened, req, "custos-web could not keep it");
@@ -159,8 +160,10 @@ void WebServer::State::ServeIdentity() {
     EndHeldTakeIdentitySession(*session, req,
                                "another link was opened in its browser");
     sessions.Erase(session->id);
+    // The cookie lasts as long as the session custos-web keeps: the take-
+    // identity session's own time, not a sign-in's 8 hours.
     res.set_header("Set-Cookie",
-                   SessionCookie(created->id, sessions.lifetime()));
+                   SessionCookie(created->id, created->expires - now));
     // A clean address: nothing secret stays in the browser's history.
     Redirect(res, "/identity/view?page=dashboard");
   });

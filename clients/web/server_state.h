@@ -54,9 +54,10 @@ struct WebServer::State {
   // answer's timing does not tell which logins exist. Made at start.
   std::string unknown_login_hash;
   std::string pseudonym_secret;
-  // Sessions for 8 hours; 16 browsers at once for one account, the 17th
-  // signing out its oldest; 10,000 in all (some 10 MB), which takes 625
-  // accounts' passwords to fill.
+  // Sign-ins for 8 hours (a take-identity session for its own time at
+  // custosd, up to 24 h under the default policy, and an hour past it); 16
+  // browsers at once for one account, the 17th signing out its oldest;
+  // 10,000 in all (some 10 MB), which takes 625 accounts' passwords to fill.
   WebSessions sessions{absl::Hours(8), 16, 10000};
   // Made in Create.
   std::optional<AnonymousFormTokens> form_tokens;

@@ -257,6 +257,7 @@ TEST(WebSessionsTest, EachTakeIdentitySessionIsAnAccountOfItsOwn) {
   first.kind = WebSession::Kind::kIdentity;
   first.session_id = "s_1";
   first.staff_name = "Anna de Vries";
+  first.session_expires = now + absl::Hours(4);
   WebSession second = first;
   second.session_id = "s_2";
   auto a = sessions.Create(first, now);
@@ -272,6 +273,58 @@ TEST(WebSessionsTest, EachTakeIdentitySessionIsAnAccountOfItsOwn) {
   dpo.acts_as = "staff:dirk.dpo";
   EXPECT_EQ(WebSessions::AccountOf(dpo), "staff:dirk.dpo");
   EXPECT_EQ(WebSessions::AccountOf(Customer("acme")), "customer:acme");
+}
+
+TEST(WebSessionsTest, ATakeIdentitySessionIsKeptAsLongAsItLivesAtCustosd) {
+  // The server's sign-ins last 8 hours; a bug, feature or abuse session up
+  // to 24 at custosd. Forgotten at 8, its token was gone while it was live.
+  WebSessions sessions(absl::Hours(8), 16, 3);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  WebSession identity;
+  identity.kind = WebSession::Kind::kIdentity;
+  identity.session_id = "s_1";
+  identity.session_token = "st_1";
+  identity.session_expires = now + absl::Hours(24);
+  auto held = sessions.Create(identity, now);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->expires, now + absl::Hours(25));
+  auto signed_in = sessions.Create(Customer("acme"), now);
+  ASSERT_TRUE(signed_in.ok()) << signed_in.status();
+  const absl::Time later = now + absl::Hours(9);
+  EXPECT_FALSE(sessions.Find(signed_in->id, later).has_value());
+  // Nor do the sweep of expired sessions or a full server drop it.
+  ASSERT_TRUE(sessions.Create(Customer("nordwind"), later).ok());
+  ASSERT_TRUE(sessions.Create(Customer("fietsen-devries"), later).ok());
+  EXPECT_EQ(sessions.Create(Customer("bakkerij-jansen"), later).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  auto found = sessions.Find(held->id, now + absl::Hours(24));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->session_token, "st_1");
+  // Past its expiry, for the next click to say it expired; then forgotten.
+  EXPECT_TRUE(sessions.Find(held->id, now + absl::Hours(24) + absl::Minutes(59))
+                  .has_value());
+  EXPECT_FALSE(sessions.Find(held->id, now + absl::Hours(25)).has_value());
+  EXPECT_EQ(sessions.size(), 2u);
+}
+
+TEST(WebSessionsTest, AShortTakeIdentitySessionIsKeptAnHourPastItsExpiry) {
+  WebSessions sessions(absl::Hours(8), 16, 10);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  WebSession identity;
+  identity.kind = WebSession::Kind::kIdentity;
+  identity.session_id = "s_1";
+  identity.session_expires = now + absl::Seconds(3);
+  auto held = sessions.Create(identity, now);
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->expires, now + absl::Seconds(3) + absl::Hours(1));
+  // One that would be forgotten at once is not taken: its token would be
+  // kept by nobody.
+  identity.session_expires = now - absl::Hours(1);
+  auto expired = sessions.Create(identity, now);
+  EXPECT_EQ(expired.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(expired.status().message(),
+            "session s_1 expired at 2027-01-15T07:00:00+00:00");
+  EXPECT_EQ(sessions.size(), 1u);
 }
 
 TEST(TakeIdentitySessionOverTest, AnEndUnderWayKeepsTheToken) {

@@ -35,7 +35,20 @@ absl::StatusOr<WebSession> WebSessions::Create(WebSession session,
   if (!csrf.ok()) return csrf.status();
   session.id = *id;
   session.csrf = *csrf;
-  session.expires = now + lifetime_;
+  if (session.kind == WebSession::Kind::kIdentity) {
+    // Not `lifetime_`: a take-identity session may last longer (24 h for a
+    // bug, a feature, abuse under the default policy), and forgetting its
+    // token would leave it live with no one holding it.
+    session.expires = session.session_expires + kTakeIdentityKeptPastExpiry;
+    if (session.expires <= now) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "session ", session.session_id, " expired at ",
+          absl::FormatTime(absl::RFC3339_sec, session.session_expires,
+                           absl::UTCTimeZone())));
+    }
+  } else {
+    session.expires = now + lifetime_;
+  }
   std::string account = AccountOf(session);
   MutexLock lock(&mu_);
   // Forget expired sessions while here, so the map stays bounded by the

@@ -43,19 +43,32 @@ struct WebSession {
   std::string customer_id;
   std::string category;
   std::string reference;
+  // kIdentity: when the take-identity session expires at custosd (its
+  // expires_at), which WebSessions::Create keeps it until.
   absl::Time session_expires;
   // When custos-web forgets this session (kAnonymous: when its form token
-  // lapses).
+  // lapses); set by WebSessions::Create.
   absl::Time expires;
 };
 
 class WebSessions {
  public:
-  // Sessions live `lifetime`. An account (WebSessions::AccountOf) holds at
-  // most `max_per_account` sessions, and all together at most `max_total`:
-  // so that no one who can sign in, however often, makes custos-web hold
-  // more (each sign-in makes a session, and the browser that posts it need
-  // not keep the cookie).
+  // A signed-in customer's or DPO's session lives `lifetime`. One holding a
+  // take-identity session's token lives as long as that session does at
+  // custosd (session_expires, up to the policy's longest duration, whatever
+  // `lifetime`) and kTakeIdentityKeptPastExpiry more: forgotten earlier, it
+  // would leave the session live with no one able to view or end it. An
+  // account (WebSessions::AccountOf) holds at most `max_per_account`
+  // sessions, and all together at most `max_total`: so that no one who can
+  // sign in, however often, makes custos-web hold more (each sign-in makes a
+  // session, and the browser that posts it need not keep the cookie).
+  //
+  // So WebSessions itself never drops the token of a live take-identity
+  // session: not at expiry (above), not for the caps (a take-identity
+  // session is an account of its own, which its single-use link opens once,
+  // and a full server refuses the new session rather than drop one). Only
+  // Erase does, whose callers first end the session at custosd or learn
+  // that it is over.
   WebSessions(absl::Duration lifetime, size_t max_per_account, size_t max_total)
       : lifetime_(lifetime),
         max_per_account_(max_per_account),
@@ -68,12 +81,20 @@ class WebSessions {
   // Otherwise, with max_total sessions held, RESOURCE_EXHAUSTED and nothing
   // is dropped: a browser signed in, or holding the token of a live
   // take-identity session, stays so until its session expires or ends.
-  // INTERNAL if the random source fails.
+  // FAILED_PRECONDITION for a take-identity session that would be forgotten
+  // at once (its session_expires more than kTakeIdentityKeptPastExpiry before
+  // `now`). INTERNAL if the random source fails.
   absl::StatusOr<WebSession> Create(WebSession session, absl::Time now);
   // The live session with cookie value `id`, or nullopt.
   std::optional<WebSession> Find(const std::string& id, absl::Time now);
   void Erase(const std::string& id);
   absl::Duration lifetime() const { return lifetime_; }
+  // How long a take-identity session's browser session outlives it: the
+  // next click after its expiry then shows custosd's word that it expired,
+  // as the banner's countdown promises, and a custos-web clock ahead of
+  // custosd's does not drop a session custosd still serves. An expired
+  // session's token opens nothing.
+  static constexpr absl::Duration kTakeIdentityKeptPastExpiry = absl::Hours(1);
   // Sessions kept, for tests.
   size_t size() const {
     MutexLock lock(&mu_);
