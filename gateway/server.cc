@@ -370,6 +370,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       metrics->ObserveCommit(entries, size);
     };
   }
+  log_options.verifier_key = server->log_signer_->verifier_key();
   log_options.signer = [signer = server->log_signer_.get()](
                            uint64_t size, absl::string_view root) {
     return signer->Sign(

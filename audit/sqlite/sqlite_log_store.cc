@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "audit/checkpoint.h"
 #include "audit/entry.h"
+#include "audit/note.h"
 #include "audit/sqlite/held_values.h"
 #include "audit/sqlite/listing.h"
 #include "audit/sqlite/tree_nodes.h"
@@ -414,6 +415,16 @@ absl::Status SqliteLogStore::RecoverTail() {
   if (auto newest = LatestCheckpointOnWriter(); newest.ok()) {
     signed_size = newest->size;
     CUSTOS_ASSIGN_OR_RETURN(signed_root, SignedRoot(*newest));
+    if (!options_.verifier_key.empty()) {
+      CUSTOS_ASSIGN_OR_RETURN(
+          const NoteVerifier verifier,
+          NoteVerifier::FromVerifierKey(options_.verifier_key));
+      if (auto opened = verifier.Open(newest->note); !opened.ok()) {
+        return Tampered(absl::StrCat(
+            "checkpoint of size ", signed_size, ": its note is not signed by ",
+            verifier.name(), "'s key (", opened.status().message(), ")"));
+      }
+    }
   } else if (!absl::IsNotFound(newest.status())) {
     return newest.status();
   }

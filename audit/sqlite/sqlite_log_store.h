@@ -45,6 +45,11 @@ class SqliteLogStore final : public LogStore {
     // appends go on unsigned, and a checkpoint is tried again each
     // checkpoint_interval.
     CheckpointSigner signer;
+    // The signer's verifier key ("name+hex8+base64"). When given, the newest
+    // checkpoint's note must carry a valid signature by it at open, or the
+    // file's tree is not trusted to extend: with the stored root alone, a
+    // note rewritten to fit a changed tree would pass.
+    std::string verifier_key;
     // A new checkpoint at least this often while entries arrive.
     absl::Duration checkpoint_interval = absl::Seconds(1);
     // Told, on the writer thread, each commit's entry count and the log's
@@ -67,7 +72,9 @@ class SqliteLogStore final : public LogStore {
   // and the last entry's leaf hash is taken from its bytes; with a signer,
   // the entries past that checkpoint are hashed from their bytes and
   // checked against their rows and the stored tree, so that the next
-  // checkpoint extends the newest one. Errors: UNAVAILABLE when the file
+  // checkpoint extends the newest one. With a verifier key, the newest
+  // checkpoint's signature is checked too. Errors: INVALID_ARGUMENT for a
+  // verifier key that does not parse; UNAVAILABLE when the file
   // cannot be opened or is locked (or, when open masks the subjects of an
   // older log, a reader keeps the WAL from being truncated), DATA_LOSS
   // naming the entry or checkpoint when it is corrupt or was changed.

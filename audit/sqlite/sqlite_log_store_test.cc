@@ -1012,6 +1012,39 @@ TEST(TamperedLogTest, RefusesToOpenWithATreeNodeChangedUnderTheCheckpoint) {
   EXPECT_EQ(signatures.load(), 0);
 }
 
+// With the signer's verifier key, the newest checkpoint's note must be
+// signed by it: a note signed by another key of the same name, as whoever
+// rewrote the tree to fit it could make, keeps the store from opening.
+TEST(TamperedLogTest, RefusesANewestCheckpointSignedByAnotherKey) {
+  const std::string path = TempPath("other-key");
+  const NoteSigner signer = *NoteSigner::Generate("custos.test/log");
+  WriteSignedLog(path, signer, 12);
+  const NoteSigner other = *NoteSigner::Generate("custos.test/log");
+  std::string note;
+  {
+    auto db = *sqlite::Open(path, SQLITE_OPEN_READONLY);
+    auto stmt = *sqlite::Prepare(
+        db.get(), "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1");
+    ASSERT_EQ(sqlite3_step(stmt.get()), SQLITE_ROW);
+    note = sqlite::ColumnBytes(stmt.get(), 0);
+  }
+  const std::string forged = *other.Sign(note.substr(0, note.find("\n\n") + 1));
+  RawSql(path, absl::StrCat("UPDATE checkpoints SET note = '", forged,
+                            "' WHERE size = 12"));
+  std::atomic<int> signatures{0};
+  SqliteLogStore::Options options = CountingSigner(signer, signatures);
+  options.verifier_key = signer.verifier_key();
+  auto store = SqliteLogStore::Open(path, options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("checkpoint of size 12: its note is not signed by "
+                        "custos.test/log's key"));
+  EXPECT_EQ(signatures.load(), 0);
+  // Without the key to check it by, the store takes the note as stored.
+  EXPECT_TRUE(
+      SqliteLogStore::Open(path, CountingSigner(signer, signatures)).ok());
+}
+
 // Entries past the newest checkpoint (12) are hashed from their bytes before
 // a signer signs them: a changed node over both parts (entries 0..15) is
 // found there, not signed into the checkpoint of 20.
