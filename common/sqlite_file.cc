@@ -48,61 +48,119 @@ absl::Status Exec(sqlite3* db, const std::string& sql, absl::string_view what,
              : SqliteUnavailable(db, what, context);
 }
 
-// Rewrites the rows in batches: each batch is read to its end before any
-// of it is written, so that no row changes under a running SELECT.
+using Rows = std::vector<std::pair<int64_t, std::string>>;
+
+// Reads the rowid and the blob in `column` of every row of `table`, in
+// batches, and passes each batch to `batch` once it is read to its end, so
+// that no row changes under a running SELECT.
+absl::Status ForEachBatch(sqlite3* db, absl::string_view table,
+                          absl::string_view column,
+                          absl::FunctionRef<absl::Status(Rows&)> batch,
+                          absl::string_view what) {
+  constexpr int kBatch = 512;
+  const std::string select_sql =
+      absl::StrCat("SELECT rowid, ", column, " FROM ", table,
+                   " WHERE rowid > ?1 ORDER BY rowid LIMIT ", kBatch);
+  sqlite3_stmt* select = nullptr;
+  if (sqlite3_prepare_v2(db, select_sql.c_str(), -1, &select, nullptr) !=
+      SQLITE_OK) {
+    return SqliteUnavailable(db, what, "reading rows written before");
+  }
+  absl::Status status;
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (size_t read = kBatch; status.ok() && read == kBatch;) {
+    Rows rows;
+    sqlite3_bind_int64(select, 1, after);
+    int rc;
+    while ((rc = sqlite3_step(select)) == SQLITE_ROW) {
+      after = sqlite3_column_int64(select, 0);
+      const void* data = sqlite3_column_blob(select, 1);
+      rows.emplace_back(after,
+                        data == nullptr
+                            ? std::string()
+                            : std::string(static_cast<const char*>(data),
+                                          sqlite3_column_bytes(select, 1)));
+    }
+    sqlite3_reset(select);
+    read = rows.size();
+    status = rc == SQLITE_DONE
+                 ? batch(rows)
+                 : SqliteUnavailable(db, what, "reading rows written before");
+  }
+  sqlite3_finalize(select);
+  return status;
+}
+
+// Runs `update_sql`, which sets ?2 on the row whose rowid is ?1, for each
+// (rowid, value) of `rows`, with `bind` binding the value to ?2.
+template <typename T, typename Bind>
+absl::Status UpdateRows(sqlite3* db, const std::string& update_sql,
+                        const std::vector<std::pair<int64_t, T>>& rows,
+                        Bind bind, absl::string_view what) {
+  if (rows.empty()) return absl::OkStatus();
+  sqlite3_stmt* update = nullptr;
+  if (sqlite3_prepare_v2(db, update_sql.c_str(), -1, &update, nullptr) !=
+      SQLITE_OK) {
+    return SqliteUnavailable(db, what, "rewriting a row written before");
+  }
+  absl::Status status;
+  for (const auto& [rowid, value] : rows) {
+    sqlite3_bind_int64(update, 1, rowid);
+    bind(update, value);
+    if (sqlite3_step(update) != SQLITE_DONE) {
+      status = SqliteUnavailable(db, what, "rewriting a row written before");
+      break;
+    }
+    sqlite3_reset(update);
+  }
+  sqlite3_finalize(update);
+  return status;
+}
+
 absl::Status RewriteRows(sqlite3* db, absl::string_view table,
                          absl::string_view column,
                          absl::FunctionRef<bool(std::string&)> rewrite,
                          absl::string_view what) {
-  constexpr int kBatch = 512;
-  sqlite3_stmt* select = nullptr;
-  sqlite3_stmt* update = nullptr;
-  const std::string select_sql =
-      absl::StrCat("SELECT rowid, ", column, " FROM ", table,
-                   " WHERE rowid > ?1 ORDER BY rowid LIMIT ", kBatch);
   const std::string update_sql =
       absl::StrCat("UPDATE ", table, " SET ", column, " = ?2 WHERE rowid = ?1");
-  absl::Status status;
-  if (sqlite3_prepare_v2(db, select_sql.c_str(), -1, &select, nullptr) !=
-          SQLITE_OK ||
-      sqlite3_prepare_v2(db, update_sql.c_str(), -1, &update, nullptr) !=
-          SQLITE_OK) {
-    status = SqliteUnavailable(db, what, "rewriting rows written before");
-  }
-  int64_t after = std::numeric_limits<int64_t>::min();
-  for (int read = kBatch; status.ok() && read == kBatch;) {
-    std::vector<std::pair<int64_t, std::string>> rewritten;
-    sqlite3_bind_int64(select, 1, after);
-    read = 0;
-    int rc;
-    while ((rc = sqlite3_step(select)) == SQLITE_ROW) {
-      ++read;
-      after = sqlite3_column_int64(select, 0);
-      const void* data = sqlite3_column_blob(select, 1);
-      std::string blob = data == nullptr
-                             ? std::string()
-                             : std::string(static_cast<const char*>(data),
-                                           sqlite3_column_bytes(select, 1));
-      if (rewrite(blob)) rewritten.emplace_back(after, std::move(blob));
-    }
-    sqlite3_reset(select);
-    if (rc != SQLITE_DONE) {
-      status = SqliteUnavailable(db, what, "reading rows written before");
-    }
-    for (const auto& [rowid, blob] : rewritten) {
-      if (!status.ok()) break;
-      sqlite3_bind_int64(update, 1, rowid);
-      sqlite3_bind_blob(update, 2, blob.data(), static_cast<int>(blob.size()),
-                        SQLITE_STATIC);
-      if (sqlite3_step(update) != SQLITE_DONE) {
-        status = SqliteUnavailable(db, what, "rewriting a row written before");
-      }
-      sqlite3_reset(update);
+  return ForEachBatch(
+      db, table, column,
+      [&](Rows& rows) {
+        Rows rewritten;
+        for (auto& row : rows) {
+          if (rewrite(row.second)) rewritten.push_back(std::move(row));
+        }
+        return UpdateRows(
+            db, update_sql, rewritten,
+            [](sqlite3_stmt* update, const std::string& blob) {
+              sqlite3_bind_blob(update, 2, blob.data(),
+                                static_cast<int>(blob.size()), SQLITE_STATIC);
+            },
+            what);
+      },
+      what);
+}
+
+// Whether `table` has a column named `column`.
+absl::StatusOr<bool> HasColumn(sqlite3* db, absl::string_view table,
+                               absl::string_view column,
+                               absl::string_view what) {
+  sqlite3_stmt* stmt = nullptr;
+  absl::StatusOr<bool> has =
+      SqliteUnavailable(db, what, "reading the table's columns");
+  if (sqlite3_prepare_v2(
+          db, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", -1,
+          &stmt, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(stmt, 1, table.data(), static_cast<int>(table.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, column.data(), static_cast<int>(column.size()),
+                      SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      has = sqlite3_column_int(stmt, 0) > 0;
     }
   }
-  sqlite3_finalize(select);
-  sqlite3_finalize(update);
-  return status;
+  sqlite3_finalize(stmt);
+  return has;
 }
 
 // The file's user_version.
@@ -181,6 +239,51 @@ absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
     return rewritten;
   }
   return Rebuild(db, version, what);
+}
+
+absl::Status AddIntegerColumnOnce(
+    sqlite3* db, absl::string_view table, absl::string_view column,
+    absl::string_view blob_column,
+    absl::FunctionRef<int64_t(absl::string_view blob)> value,
+    absl::string_view what) {
+  CUSTOS_ASSIGN_OR_RETURN(const bool has, HasColumn(db, table, column, what));
+  if (has) return absl::OkStatus();
+  if (auto begun = Exec(db, "BEGIN IMMEDIATE", what, "adding a column");
+      !begun.ok()) {
+    return begun;
+  }
+  absl::Status added = Exec(db,
+                            absl::StrCat("ALTER TABLE ", table, " ADD COLUMN ",
+                                         column, " INTEGER NOT NULL DEFAULT 0"),
+                            what, absl::StrCat("adding the column ", column));
+  const std::string update_sql =
+      absl::StrCat("UPDATE ", table, " SET ", column, " = ?2 WHERE rowid = ?1");
+  if (added.ok()) {
+    added = ForEachBatch(
+        db, table, blob_column,
+        [&](Rows& rows) {
+          // Rows left at the default need no write.
+          std::vector<std::pair<int64_t, int64_t>> values;
+          for (const auto& [rowid, blob] : rows) {
+            if (const int64_t v = value(blob); v != 0) {
+              values.emplace_back(rowid, v);
+            }
+          }
+          return UpdateRows(
+              db, update_sql, values,
+              [](sqlite3_stmt* update, int64_t v) {
+                sqlite3_bind_int64(update, 2, v);
+              },
+              what);
+        },
+        what);
+  }
+  if (added.ok()) {
+    added =
+        Exec(db, "COMMIT", what, absl::StrCat("adding the column ", column));
+  }
+  if (!added.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return added;
 }
 
 int SynchronousLevel(sqlite3* db) {

@@ -36,6 +36,18 @@ absl::Status RewriteRowsOnce(sqlite3* db, int version, absl::string_view table,
                              absl::FunctionRef<bool(std::string&)> rewrite,
                              absl::string_view what);
 
+// Adds the column `column` ("<name> INTEGER NOT NULL DEFAULT 0") to
+// `table` of a file that does not have it, and sets it on every row to
+// `value` of the row's message blob in `blob_column`, all in one
+// transaction: a file has the column filled in for every row, or not at all
+// (the next open does it again). A table that has the column is left as it
+// is. UNAVAILABLE as SqliteUnavailable.
+absl::Status AddIntegerColumnOnce(
+    sqlite3* db, absl::string_view table, absl::string_view column,
+    absl::string_view blob_column,
+    absl::FunctionRef<int64_t(absl::string_view blob)> value,
+    absl::string_view what);
+
 // As RewriteRowsOnce with no row to rewrite: rebuilds a file written before
 // its user_version reached `version`, so that no free page keeps what was
 // deleted before secure_delete was on.
@@ -54,21 +66,17 @@ int SynchronousLevel(sqlite3* db);
 absl::Status SqliteUnavailable(sqlite3* db, absl::string_view what,
                                absl::string_view context);
 
-// Reads one page of a list (common/page_token.h) from `stmt`, whose
-// parameters are bound but for `start_param`, and which selects (rowid,
-// message) ordered by rowid DESC, with "rowid < ?<start_param>". Each row's
-// message goes through `keep`, which may change it, and is on the page when
-// `keep` returns true; up to `limit` of them. Resets `stmt`. UNAVAILABLE
-// as SqliteUnavailable, INVALID_ARGUMENT for a token not of `list`.
 // The SQL of one list, newest first, for each combination of its two
 // optional equality filters: the first bound to ?1, the second to ?2, then
-// whatever else the list binds, the page cursor last (ReadPage's
-// start_param). Each text names only the
-// filters given: a term like "(?1 = '' OR staff_id = ?1)" keeps SQLite off
-// staff_id's index, so every list walked the whole table, and a staff
-// member with a few rows among millions waited for all of them. An index
-// on the filtered column keeps rowid order within each value, so the page
-// comes from it without sorting. The texts are literals
+// whatever else the list binds, and the page cursor (ReadPage's
+// start_param). Each text names only the filters given: a term like
+// "(?1 = '' OR staff_id = ?1)" keeps SQLite off staff_id's index, so every
+// list walked the whole table, and a staff member with a few rows among
+// millions waited for all of them. An index on the filtered column keeps
+// rowid order within each value, so the page comes from it without
+// sorting. A list filtered by state as well (active grants, live
+// sessions, waiting requests) has texts of its own, on indexes that hold
+// or range over that state, for the same reason. The texts are literals
 // (SqliteStatements's keys); a parameter a text does not name may still be
 // bound.
 struct FilteredListSql {
@@ -84,6 +92,15 @@ struct FilteredListSql {
   }
 };
 
+// Reads one page of a list (common/page_token.h) from `stmt`, whose
+// parameters are bound but for `start_param`, and which selects (rowid,
+// message) ordered by rowid DESC, with "rowid < ?<start_param>". Each row's
+// message goes through `keep`, which may change it, and is on the page when
+// `keep` returns true; up to `limit` of them. Every row `keep` leaves out
+// was read and parsed for nothing, under the caller's lock: a filter that
+// leaves out most rows belongs in the SQL, on an index. Resets `stmt`.
+// UNAVAILABLE as SqliteUnavailable, INVALID_ARGUMENT for a token not of
+// `list`.
 template <typename Message, typename Keep>
 absl::StatusOr<Page<Message>> ReadPage(sqlite3* db, absl::string_view what,
                                        sqlite3_stmt* stmt, int start_param,

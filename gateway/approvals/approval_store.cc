@@ -32,19 +32,37 @@ constexpr char kSchema[] = R"sql(
   CREATE INDEX IF NOT EXISTS trips_by_staff_id ON trips(staff_id);
   CREATE INDEX IF NOT EXISTS pending_by_customer_id ON pending(customer_id);
   CREATE INDEX IF NOT EXISTS pending_by_staff_id ON pending(staff_id);
+  -- For the lists of undecided trips and waiting requests: only those, so
+  -- that the decided ones, however many, cost such a list nothing.
+  CREATE INDEX IF NOT EXISTS trips_undecided ON trips(state) WHERE state = 1;
+  CREATE INDEX IF NOT EXISTS trips_undecided_by_staff_id ON trips(staff_id)
+    WHERE state = 1;
+  CREATE INDEX IF NOT EXISTS pending_waiting ON pending(state)
+    WHERE state = 1;
+  CREATE INDEX IF NOT EXISTS pending_waiting_by_customer_id
+    ON pending(customer_id) WHERE state = 1;
+  CREATE INDEX IF NOT EXISTS pending_waiting_by_staff_id ON pending(staff_id)
+    WHERE state = 1;
   -- Files written before kept seconds in created_us.
   UPDATE pending SET created_us = created_us * 1000000
     WHERE created_us < 100000000000;
 )sql";
 
-// ListTrips's SQL: all, or one staff member's (?1); ?2 keeps the undecided
-// only, ?3 is the page cursor.
+// ListTrips's SQL: all, or one staff member's (?1), every trip or the
+// undecided (TRIP_REQUESTED) only; ?3 is the page cursor. The state is a
+// literal, not "(?2 = 0 OR state = 1)", which kept SQLite off any index
+// of it, so that the undecided come from indexes holding them alone.
 constexpr char kAllTripsSql[] =
-    "SELECT rowid, trip FROM trips WHERE (?2 = 0 OR state = 1) AND rowid < ?3 "
-    "ORDER BY rowid DESC";
+    "SELECT rowid, trip FROM trips WHERE rowid < ?3 ORDER BY rowid DESC";
 constexpr char kStaffTripsSql[] =
-    "SELECT rowid, trip FROM trips WHERE staff_id = ?1 AND (?2 = 0 OR state = "
-    "1) AND rowid < ?3 ORDER BY rowid DESC";
+    "SELECT rowid, trip FROM trips WHERE staff_id = ?1 AND rowid < ?3 "
+    "ORDER BY rowid DESC";
+constexpr char kUndecidedTripsSql[] =
+    "SELECT rowid, trip FROM trips WHERE state = 1 AND rowid < ?3 "
+    "ORDER BY rowid DESC";
+constexpr char kStaffUndecidedTripsSql[] =
+    "SELECT rowid, trip FROM trips WHERE staff_id = ?1 AND state = 1 AND "
+    "rowid < ?3 ORDER BY rowid DESC";
 
 absl::Status SqlError(sqlite3* db, absl::string_view context) {
   return SqliteUnavailable(db, "approvals", context);
@@ -84,19 +102,32 @@ absl::StatusOr<std::vector<Message>> Collect(sqlite3* db, sqlite3_stmt* stmt) {
 }  // namespace
 
 namespace internal {
-const char* TripListSql(absl::string_view staff_id) {
+const char* TripListSql(absl::string_view staff_id, bool undecided_only) {
+  if (undecided_only) {
+    return staff_id.empty() ? kUndecidedTripsSql : kStaffUndecidedTripsSql;
+  }
   return staff_id.empty() ? kAllTripsSql : kStaffTripsSql;
 }
 
 const FilteredListSql kPendingListSql = {
-    "SELECT rowid, pending FROM pending WHERE (?3 = 0 OR state = 1) AND rowid "
-    "< ?4 ORDER BY rowid DESC",
-    "SELECT rowid, pending FROM pending WHERE customer_id = ?1 AND (?3 = 0 OR "
-    "state = 1) AND rowid < ?4 ORDER BY rowid DESC",
-    "SELECT rowid, pending FROM pending WHERE staff_id = ?2 AND (?3 = 0 OR "
-    "state = 1) AND rowid < ?4 ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE rowid < ?4 ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE customer_id = ?1 AND rowid < ?4 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE staff_id = ?2 AND rowid < ?4 "
+    "ORDER BY rowid DESC",
     "SELECT rowid, pending FROM pending WHERE customer_id = ?1 AND staff_id = "
-    "?2 AND (?3 = 0 OR state = 1) AND rowid < ?4 ORDER BY rowid DESC"};
+    "?2 AND rowid < ?4 ORDER BY rowid DESC"};
+
+// PENDING_WAITING as a literal, as for trips.
+const FilteredListSql kWaitingPendingListSql = {
+    "SELECT rowid, pending FROM pending WHERE state = 1 AND rowid < ?4 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE customer_id = ?1 AND state = 1 "
+    "AND rowid < ?4 ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE staff_id = ?2 AND state = 1 AND "
+    "rowid < ?4 ORDER BY rowid DESC",
+    "SELECT rowid, pending FROM pending WHERE customer_id = ?1 AND staff_id = "
+    "?2 AND state = 1 AND rowid < ?4 ORDER BY rowid DESC"};
 }  // namespace internal
 
 absl::StatusOr<std::unique_ptr<ApprovalStore>> ApprovalStore::Open(
@@ -183,12 +214,18 @@ absl::StatusOr<Page<custos::v1::Trip>> ApprovalStore::ListTrips(
     absl::string_view staff_id, bool undecided_only, int limit,
     absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = statements_->Get(internal::TripListSql(staff_id));
+  sqlite3_stmt* stmt =
+      statements_->Get(internal::TripListSql(staff_id, undecided_only));
   Bind(stmt, 1, std::string(staff_id));
-  sqlite3_bind_int(stmt, 2, undecided_only ? 1 : 0);
-  return ReadPage<custos::v1::Trip>(
+  auto page = ReadPage<custos::v1::Trip>(
       db_, "approvals", stmt, 3, kTripsList, page_token, limit,
       [](const custos::v1::Trip&) { return true; });
+  // Null when the SQL did not prepare (ReadPage then failed).
+  if (stmt != nullptr) {
+    last_list_steps_ =
+        sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*resetFlg=*/1);
+  }
+  return page;
 }
 
 absl::Status ApprovalStore::PutPending(const StoredPendingRequest& p) {
@@ -401,14 +438,20 @@ absl::StatusOr<Page<custos::v1::PendingRequest>> ApprovalStore::ListPending(
     absl::string_view customer_id, absl::string_view staff_id,
     bool waiting_only, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt =
-      statements_->Get(internal::kPendingListSql.For(customer_id, staff_id));
+  const FilteredListSql& sql = waiting_only ? internal::kWaitingPendingListSql
+                                            : internal::kPendingListSql;
+  sqlite3_stmt* stmt = statements_->Get(sql.For(customer_id, staff_id));
   Bind(stmt, 1, std::string(customer_id));
   Bind(stmt, 2, std::string(staff_id));
-  sqlite3_bind_int(stmt, 3, waiting_only ? 1 : 0);
-  return ReadPage<custos::v1::PendingRequest>(
+  auto page = ReadPage<custos::v1::PendingRequest>(
       db_, "approvals", stmt, 4, kPendingList, page_token, limit,
       [](const custos::v1::PendingRequest&) { return true; });
+  // Null when the SQL did not prepare (ReadPage then failed).
+  if (stmt != nullptr) {
+    last_list_steps_ =
+        sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*resetFlg=*/1);
+  }
+  return page;
 }
 
 absl::Status ApprovalStore::PutConsent(
@@ -568,6 +611,11 @@ absl::StatusOr<std::vector<std::string>> ApprovalStore::CustomersWithTokens()
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) return SqlError(db_, "reading tokens");
   return customers;
+}
+
+int ApprovalStore::last_list_steps() const {
+  MutexLock lock(&mu_);
+  return last_list_steps_;
 }
 
 }  // namespace custos::gateway

@@ -55,7 +55,8 @@ class ApprovalStore {
   // NOT_FOUND naming trip_id.
   absl::StatusOr<custos::v1::Trip> GetTrip(absl::string_view trip_id) const;
   // A staff member's trips (all staff when empty), newest first, `limit` to
-  // a page, from the page `page_token` names (empty: the first).
+  // a page, from the page `page_token` names (empty: the first);
+  // `undecided_only` reads the undecided ones alone, through an index.
   // INVALID_ARGUMENT naming page_token for a token not of this list.
   absl::StatusOr<Page<custos::v1::Trip>> ListTrips(
       absl::string_view staff_id, bool undecided_only,
@@ -68,8 +69,10 @@ class ApprovalStore {
                               const StoredPendingRequest& now);
   absl::StatusOr<StoredPendingRequest> GetPending(
       absl::string_view request_id) const;
-  // Pending requests on a customer's account (all when empty), newest
-  // first, paged as ListTrips.
+  // Pending requests on a customer's account (all when empty) and of a
+  // staff member (all when empty), newest first, paged as ListTrips;
+  // `waiting_only` reads those still PENDING_WAITING in the file alone
+  // (one past its lifetime stays so: the caller judges lapses).
   absl::StatusOr<Page<custos::v1::PendingRequest>> ListPending(
       absl::string_view customer_id, absl::string_view staff_id,
       bool waiting_only, int limit, absl::string_view page_token) const;
@@ -159,6 +162,10 @@ class ApprovalStore {
   // The customers with at least one token.
   absl::StatusOr<std::vector<std::string>> CustomersWithTokens() const;
 
+  // SQLite's virtual-machine steps in the last ListTrips or ListPending,
+  // for tests: how much of the file it walked under the store's lock.
+  int last_list_steps() const;
+
  private:
   ApprovalStore(sqlite3* db, absl::Duration read_wait)
       : read_wait_(read_wait),
@@ -199,14 +206,17 @@ class ApprovalStore {
       consents_ ABSL_GUARDED_BY(mu_);
   PartnerCounts withdrawing_ ABSL_GUARDED_BY(mu_);
   PartnerCounts reading_ ABSL_GUARDED_BY(mu_);
+  mutable int last_list_steps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 namespace internal {
 // ApprovalStore's list SQL, here for the test that checks each has SQLite
-// walk an index: trips by staff_id, and pending requests by customer_id
-// (first) and staff_id (second).
-const char* TripListSql(absl::string_view staff_id);
+// walk an index: trips by staff_id, every one or the undecided, and pending
+// requests by customer_id (first) and staff_id (second), every one or the
+// waiting.
+const char* TripListSql(absl::string_view staff_id, bool undecided_only);
 extern const FilteredListSql kPendingListSql;
+extern const FilteredListSql kWaitingPendingListSql;
 }  // namespace internal
 
 }  // namespace custos::gateway

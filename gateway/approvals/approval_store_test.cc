@@ -265,7 +265,7 @@ TEST(ApprovalStoreTest, ListsByEachFilterWalkAnIndex) {
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path("lists.db").c_str(), &db), SQLITE_OK);
-  EXPECT_THAT(QueryPlan(db, internal::TripListSql("anna.support")),
+  EXPECT_THAT(QueryPlan(db, internal::TripListSql("anna.support", false)),
               HasSubstr("SEARCH trips USING INDEX trips_by_staff_id "
                         "(staff_id=? AND rowid<?)"));
   EXPECT_THAT(QueryPlan(db, internal::kPendingListSql.first),
@@ -276,13 +276,98 @@ TEST(ApprovalStoreTest, ListsByEachFilterWalkAnIndex) {
                         "(staff_id=? AND rowid<?)"));
   EXPECT_THAT(QueryPlan(db, internal::kPendingListSql.both),
               HasSubstr("SEARCH pending USING INDEX pending_by_"));
+  // The undecided trips and the waiting requests come from indexes of
+  // those alone.
+  EXPECT_EQ(QueryPlan(db, internal::TripListSql("", true)),
+            "SEARCH trips USING INDEX trips_undecided (state=? AND rowid<?)\n");
+  EXPECT_EQ(QueryPlan(db, internal::TripListSql("anna.support", true)),
+            "SEARCH trips USING INDEX trips_undecided_by_staff_id (staff_id=? "
+            "AND rowid<?)\n");
+  const FilteredListSql& waiting = internal::kWaitingPendingListSql;
+  EXPECT_EQ(QueryPlan(db, waiting.all),
+            "SEARCH pending USING INDEX pending_waiting (state=? AND "
+            "rowid<?)\n");
+  EXPECT_EQ(QueryPlan(db, waiting.first),
+            "SEARCH pending USING INDEX pending_waiting_by_customer_id "
+            "(customer_id=? AND rowid<?)\n");
+  EXPECT_EQ(QueryPlan(db, waiting.second),
+            "SEARCH pending USING INDEX pending_waiting_by_staff_id "
+            "(staff_id=? AND rowid<?)\n");
+  EXPECT_THAT(QueryPlan(db, waiting.both),
+              ::testing::MatchesRegex("SEARCH pending USING INDEX "
+                                      "pending_waiting_by_[a-z]+_id \\([a-z_]+"
+                                      "=\\? AND rowid<\\?\\)\n"));
   for (const char* sql :
-       {internal::TripListSql("anna.support"), internal::kPendingListSql.first,
-        internal::kPendingListSql.second, internal::kPendingListSql.both}) {
+       {internal::TripListSql("anna.support", false),
+        internal::TripListSql("", true),
+        internal::TripListSql("anna.support", true),
+        internal::kPendingListSql.first, internal::kPendingListSql.second,
+        internal::kPendingListSql.both, waiting.all, waiting.first,
+        waiting.second, waiting.both}) {
     EXPECT_THAT(QueryPlan(db, sql), ::testing::Not(HasSubstr("TEMP B-TREE")))
         << sql;
   }
   sqlite3_close(db);
+}
+
+// Lists of undecided trips and of waiting requests read those, not the
+// tables, under the store's lock: a thousand more decided ones add nothing
+// to what SQLite does for them.
+TEST(ApprovalStoreTest, UndecidedAndWaitingListsReadOnlyThose) {
+  auto store = ApprovalStore::Open(Path("waiting-only.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto put = [&](const std::string& id, bool decided) {
+    custos::v1::Trip trip;
+    trip.set_trip_id(absl::StrCat("t_", id));
+    trip.set_staff_id("anna.support");
+    trip.set_state(decided ? custos::v1::TRIP_APPROVED
+                           : custos::v1::TRIP_REQUESTED);
+    ASSERT_TRUE((*store)->PutTrip(trip).ok());
+    StoredPendingRequest pending =
+        Pending(absl::StrCat("p_", id), "anna.support", "", 1764633600);
+    pending.pending.set_state(decided ? custos::v1::PENDING_APPROVED
+                                      : custos::v1::PENDING_WAITING);
+    ASSERT_TRUE((*store)->PutPending(pending).ok());
+  };
+  for (int i = 0; i < 10; ++i) put(absl::StrCat("decided_", i), true);
+  for (int i = 0; i < 2; ++i) put(absl::StrCat("waiting_", i), false);
+  const auto trips = [&](const std::string& staff) {
+    std::vector<std::string> ids;
+    auto page = (*store)->ListTrips(staff, true, 100, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& t : page->items) ids.push_back(t.trip_id());
+    }
+    return ids;
+  };
+  const auto pending = [&](const std::string& customer,
+                           const std::string& staff) {
+    std::vector<std::string> ids;
+    auto page = (*store)->ListPending(customer, staff, true, 100, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& p : page->items) ids.push_back(p.request_id());
+    }
+    return ids;
+  };
+  const auto lists = [&] {
+    std::vector<int> steps;
+    for (const std::string staff : {"", "anna.support"}) {
+      EXPECT_THAT(trips(staff), ElementsAre("t_waiting_1", "t_waiting_0"));
+      steps.push_back((*store)->last_list_steps());
+      for (const std::string customer : {"", "acme"}) {
+        EXPECT_THAT(pending(customer, staff),
+                    ElementsAre("p_waiting_1", "p_waiting_0"));
+        steps.push_back((*store)->last_list_steps());
+      }
+    }
+    return steps;
+  };
+  const std::vector<int> before = lists();
+  for (int i = 10; i < 1000; ++i) put(absl::StrCat("decided_", i), true);
+  EXPECT_EQ(lists(), before);
+  EXPECT_EQ((*store)->ListTrips("anna.support", false, 2000, "")->items.size(),
+            1002u);
 }
 
 // A withdrawal started reads as withdrawn at once, for consents stored and

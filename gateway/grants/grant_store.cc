@@ -17,6 +17,15 @@ absl::Status SqlError(sqlite3* db, absl::string_view context) {
   return SqliteUnavailable(db, "grants", context);
 }
 
+// Until when a grant as stored serves, for the lists of active grants: its
+// expiry while ACTIVE, 0 once it is not.
+int64_t ActiveUntilUs(const custos::v1::Grant& grant) {
+  return grant.state() == custos::v1::GRANT_ACTIVE
+             ? TimeUtil::TimestampToMicroseconds(
+                   grant.obligations().expires_at())
+             : 0;
+}
+
 }  // namespace
 
 namespace internal {
@@ -27,6 +36,22 @@ const FilteredListSql kGrantListSql = {
     "SELECT rowid, grant FROM grants WHERE customer_id = ?2 AND rowid < ?3 "
     "ORDER BY rowid DESC",
     "SELECT rowid, grant FROM grants WHERE staff_id = ?1 AND customer_id = ?2 "
+    "AND rowid < ?3 ORDER BY rowid DESC"};
+
+// INDEXED BY: knowing nothing of how few grants are active, SQLite would
+// rather walk a staff member's or customer's grants in rowid order, ended
+// ones and all, than sort the active ones.
+const FilteredListSql kActiveGrantListSql = {
+    "SELECT rowid, grant FROM grants INDEXED BY grants_active "
+    "WHERE active_until_us > ?4 AND rowid < ?3 ORDER BY rowid DESC",
+    "SELECT rowid, grant FROM grants INDEXED BY grants_active_by_staff_id "
+    "WHERE staff_id = ?1 AND active_until_us > ?4 AND rowid < ?3 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, grant FROM grants INDEXED BY grants_active_by_customer_id "
+    "WHERE customer_id = ?2 AND active_until_us > ?4 AND rowid < ?3 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, grant FROM grants INDEXED BY grants_active_by_staff_id "
+    "WHERE staff_id = ?1 AND customer_id = ?2 AND active_until_us > ?4 "
     "AND rowid < ?3 ORDER BY rowid DESC"};
 }  // namespace internal
 
@@ -73,6 +98,32 @@ absl::StatusOr<std::unique_ptr<GrantStore>> GrantStore::Open(
       !cleared.ok()) {
     sqlite3_close_v2(db);
     return cleared;
+  }
+  // A list of active grants reads only those (and what it skips of them in
+  // an index): ended and expired ones, by the million in time, are out of
+  // its range, and out of the way of every read waiting for the lock.
+  absl::Status indexed = AddIntegerColumnOnce(
+      db, "grants", "active_until_us", "grant",
+      [](absl::string_view blob) {
+        custos::v1::Grant grant;
+        grant.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
+        return ActiveUntilUs(grant);
+      },
+      "grants");
+  if (indexed.ok() &&
+      sqlite3_exec(db,
+                   "CREATE INDEX IF NOT EXISTS grants_active ON "
+                   "grants(active_until_us);"
+                   "CREATE INDEX IF NOT EXISTS grants_active_by_staff_id ON "
+                   "grants(staff_id, active_until_us);"
+                   "CREATE INDEX IF NOT EXISTS grants_active_by_customer_id ON "
+                   "grants(customer_id, active_until_us);",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+    indexed = SqlError(db, "indexing the active grants");
+  }
+  if (!indexed.ok()) {
+    sqlite3_close_v2(db);
+    return indexed;
   }
   std::unique_ptr<GrantStore> store(new GrantStore(db, read_wait));
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
@@ -221,9 +272,10 @@ absl::Status GrantStore::WriteUnstoredReads(
 absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
   sqlite3_stmt* stmt = statements_->Get(
       create ? "INSERT INTO grants(grant_id, staff_id, customer_id, "
-               "created_us, grant) "
-               "VALUES(?1, ?2, ?3, ?4, ?5)"
-             : "UPDATE grants SET grant = ?5 WHERE grant_id = ?1");
+               "created_us, grant, active_until_us) "
+               "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+             : "UPDATE grants SET grant = ?5, active_until_us = ?6 WHERE "
+               "grant_id = ?1");
   const std::string bytes = grant.SerializeAsString();
   sqlite3_bind_text(stmt, 1, grant.grant_id().data(), grant.grant_id().size(),
                     SQLITE_STATIC);
@@ -234,6 +286,7 @@ absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
   sqlite3_bind_int64(stmt, 4,
                      TimeUtil::TimestampToMicroseconds(grant.created_at()));
   sqlite3_bind_blob(stmt, 5, bytes.data(), bytes.size(), SQLITE_STATIC);
+  sqlite3_bind_int64(stmt, 6, ActiveUntilUs(grant));
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || (rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -426,20 +479,34 @@ absl::StatusOr<Page<custos::v1::Grant>> GrantStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool active_only,
     absl::Time now, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt =
-      statements_->Get(internal::kGrantListSql.For(staff_id, customer_id));
+  const FilteredListSql& sql =
+      active_only ? internal::kActiveGrantListSql : internal::kGrantListSql;
+  sqlite3_stmt* stmt = statements_->Get(sql.For(staff_id, customer_id));
   sqlite3_bind_text(stmt, 1, staff_id.data(), staff_id.size(), SQLITE_STATIC);
   sqlite3_bind_text(stmt, 2, customer_id.data(), customer_id.size(),
                     SQLITE_STATIC);
-  return ReadPage<custos::v1::Grant>(
+  if (active_only) sqlite3_bind_int64(stmt, 4, absl::ToUnixMicros(now));
+  auto page = ReadPage<custos::v1::Grant>(
       db_, "grants", stmt, 3, kGrantsList, page_token, limit,
       // Under the lock, which List holds throughout.
       [&](custos::v1::Grant& grant) ABSL_NO_THREAD_SAFETY_ANALYSIS {
         grant.set_records_read(grant.records_read() +
                                UnstoredReads(grant.grant_id()));
+        // A grant being ended is still active in the file.
         grant.set_state(UsableStateAt(grant, now));
         return !active_only || grant.state() == custos::v1::GRANT_ACTIVE;
       });
+  // Null when the SQL did not prepare (ReadPage then failed).
+  if (stmt != nullptr) {
+    last_list_steps_ =
+        sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*resetFlg=*/1);
+  }
+  return page;
+}
+
+int GrantStore::last_list_steps() const {
+  MutexLock lock(&mu_);
+  return last_list_steps_;
 }
 
 }  // namespace custos::gateway

@@ -160,11 +160,17 @@ class GrantStore {
   // Grants matching the filters (empty matches all), in their state as Get
   // reads it (a grant being ended is not ACTIVE), newest first, `limit`
   // to a page, from the page `page_token` names (empty: the first).
+  // `active_only` reads the grants active at `now` through an index, and
+  // no other: ended and expired ones cost it nothing, however many.
   // INVALID_ARGUMENT naming page_token for a token not of this list.
   absl::StatusOr<Page<custos::v1::Grant>> List(
       absl::string_view staff_id, absl::string_view customer_id,
       bool active_only, absl::Time now, int limit,
       absl::string_view page_token) const;
+
+  // SQLite's virtual-machine steps in the last List, for tests: how much of
+  // the file it walked under the store's lock.
+  int last_list_steps() const;
 
   // The grants issued to `staff_id` at or after `since`, in no particular
   // order (states as stored; records read not included).
@@ -226,6 +232,7 @@ class GrantStore {
       ABSL_GUARDED_BY(mu_);
   // Reads counted and not yet logged (ReadInFlight), by grant.
   absl::flat_hash_map<std::string, int> reads_in_flight_ ABSL_GUARDED_BY(mu_);
+  mutable int last_list_steps_ ABSL_GUARDED_BY(mu_) = 0;
 
   // The grants End applied since the store opened, and their state, for
   // StillServing. Taken after mu_ when both are.
@@ -240,9 +247,11 @@ class GrantStore {
 };
 
 namespace internal {
-// GrantStore::List's SQL, by staff_id (first) and customer_id (second); here
-// for the test that checks each has SQLite walk an index.
+// GrantStore::List's SQL, by staff_id (first) and customer_id (second), of
+// every grant and of those active at ?4; here for the test that checks each
+// has SQLite walk an index.
 extern const FilteredListSql kGrantListSql;
+extern const FilteredListSql kActiveGrantListSql;
 }  // namespace internal
 
 // The grant's state at `now`: ACTIVE past its expiry is EXPIRED.

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -538,9 +539,9 @@ TEST(GrantStoreTest, PagesGoNewestFirstAndMissNothing) {
     if (i % 3 != 0) expected.push_back(absl::StrCat("g_", i));
   }
   EXPECT_EQ(seen, expected);
-  // Three full pages, and an empty one: g_0, expired, was left after the
-  // third, and a page is known to be the last only once nothing is left.
-  EXPECT_EQ(pages, 4);
+  // Three full pages, the third known to be the last: the expired grants
+  // (g_0 among them) are not read at all.
+  EXPECT_EQ(pages, 3);
 
   auto foreign = store->List("", "", false, kNow, 5, "s12");
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
@@ -599,7 +600,142 @@ TEST(GrantStoreTest, ListsByEachFilterWalkAnIndex) {
       ::testing::MatchesRegex(
           "SEARCH grants USING INDEX grants_by_[a-z]+_id \\([a-z_]+=\\? "
           "AND rowid<\\?\\)\n"));
+  // The active ones range over until when each grant is active, and sort
+  // what they find (only active grants) newest first.
+  const FilteredListSql& active = internal::kActiveGrantListSql;
+  EXPECT_EQ(QueryPlan(db, active.all),
+            "SEARCH grants USING INDEX grants_active (active_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
+  EXPECT_EQ(QueryPlan(db, active.first),
+            "SEARCH grants USING INDEX grants_active_by_staff_id (staff_id=? "
+            "AND active_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
+  EXPECT_EQ(QueryPlan(db, active.second),
+            "SEARCH grants USING INDEX grants_active_by_customer_id "
+            "(customer_id=? AND active_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
+  EXPECT_EQ(QueryPlan(db, active.both),
+            "SEARCH grants USING INDEX grants_active_by_staff_id (staff_id=? "
+            "AND active_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
   sqlite3_close(db);
+}
+
+// Creates `count` grants of anna.support's at acme, `lifetime` from kNow,
+// through the writer's group commit; ids "<prefix><i>".
+void CreateMany(GrantStore& store, const std::string& prefix, int count,
+                absl::Duration lifetime) {
+  std::atomic<int> told{0};
+  Notification all_told;
+  for (int i = 0; i < count; ++i) {
+    store.CreateAsync(NewGrant(absl::StrCat(prefix, i), lifetime),
+                      [&](absl::Status s) {
+                        EXPECT_TRUE(s.ok()) << s;
+                        if (++told == count) all_told.Notify();
+                      });
+  }
+  all_told.WaitForNotification();
+}
+
+// A list of active grants reads the active ones, not the table, under the
+// store's lock (which every read under every grant takes): thousands more
+// ended and expired grants add nothing to what SQLite does for it, with
+// any filter.
+TEST(GrantStoreTest, ActiveListsReadOnlyActiveGrants) {
+  auto store = OpenStore("active-only.db");
+  CreateMany(*store, "g_expired_", 20, -absl::Minutes(1));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        store->Create(NewGrant(absl::StrCat("g_active_", i), absl::Hours(1)))
+            .ok());
+  }
+  custos::v1::Grant other = NewGrant("g_other", absl::Hours(1));
+  other.set_staff_id("lars.deliverability");
+  other.set_customer_id("nordwind");
+  ASSERT_TRUE(store->Create(other).ok());
+  struct Filter {
+    const char* staff;
+    const char* customer;
+  };
+  const Filter filters[] = {
+      {"", ""}, {"anna.support", ""}, {"", "acme"}, {"anna.support", "acme"}};
+  const auto listed = [&](const Filter& filter) {
+    std::vector<std::string> ids;
+    auto page = store->List(filter.staff, filter.customer, true, kNow, 100, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& grant : page->items) ids.push_back(grant.grant_id());
+    }
+    return ids;
+  };
+  std::vector<int> steps;
+  for (const Filter& filter : filters) {
+    EXPECT_THAT(listed(filter), ::testing::IsSupersetOf(
+                                    {"g_active_2", "g_active_1", "g_active_0"}))
+        << filter.staff << "/" << filter.customer;
+    steps.push_back(store->last_list_steps());
+  }
+
+  CreateMany(*store, "g_old_", 2000, -absl::Minutes(1));
+  CreateMany(*store, "g_ended_", 100, absl::Hours(1));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(store
+                    ->End(absl::StrCat("g_ended_", i), custos::v1::GRANT_ENDED,
+                          "anna.support", kNow)
+                    .ok());
+  }
+  for (size_t f = 0; f < std::size(filters); ++f) {
+    const Filter& filter = filters[f];
+    const std::vector<std::string> expected =
+        filter.staff[0] == '\0' && filter.customer[0] == '\0'
+            ? std::vector<std::string>{"g_other", "g_active_2", "g_active_1",
+                                       "g_active_0"}
+            : std::vector<std::string>{"g_active_2", "g_active_1",
+                                       "g_active_0"};
+    EXPECT_EQ(listed(filter), expected)
+        << filter.staff << "/" << filter.customer;
+    EXPECT_EQ(store->last_list_steps(), steps[f])
+        << filter.staff << "/" << filter.customer;
+  }
+  // Every grant is still in the full list, and an expired one is in no
+  // active list once its time has come.
+  EXPECT_EQ(store->List("", "", false, kNow, 10000, "")->items.size(), 2124u);
+  EXPECT_TRUE(
+      store->List("", "", true, kNow + absl::Hours(1), 100, "")->items.empty());
+}
+
+// A file written before grants had a column saying until when each is
+// active gets it filled in at the first open: its active grants are listed.
+TEST(GrantStoreTest, FillsInUntilWhenGrantsOfAFileWrittenBeforeAreActive) {
+  const std::string path =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/active-legacy.db");
+  {
+    auto store = *GrantStore::Open(path);
+    // More grants than one batch of the fill.
+    CreateMany(*store, "g_many_", 600, absl::Hours(2));
+    ASSERT_TRUE(store->Create(NewGrant("g_active", absl::Hours(1))).ok());
+    ASSERT_TRUE(store->Create(NewGrant("g_expired", -absl::Hours(1))).ok());
+    ASSERT_TRUE(store->Create(NewGrant("g_ended", absl::Hours(1))).ok());
+    ASSERT_TRUE(
+        store->End("g_ended", custos::v1::GRANT_ENDED, "anna.support", kNow)
+            .ok());
+  }
+  ASSERT_TRUE(ExecSqlite(path,
+                         "DROP INDEX grants_active;"
+                         "DROP INDEX grants_active_by_staff_id;"
+                         "DROP INDEX grants_active_by_customer_id;"
+                         "ALTER TABLE grants DROP COLUMN active_until_us;"));
+  auto store = *GrantStore::Open(path);
+  const auto page = store->List("anna.support", "", true, kNow, 1000, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->items.size(), 601u);
+  EXPECT_EQ(page->items[0].grant_id(), "g_active");
+  EXPECT_EQ(page->items[600].grant_id(), "g_many_0");
+  EXPECT_EQ(store->List("", "", false, kNow, 1000, "")->items.size(), 603u);
+  // Past the first grant's expiry, only the 600 longer ones.
+  EXPECT_EQ(store->List("", "", true, kNow + absl::Minutes(90), 1000, "")
+                ->items.size(),
+            600u);
 }
 
 }  // namespace

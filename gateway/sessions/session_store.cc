@@ -29,6 +29,14 @@ custos::v1::TakeIdentitySession WithStateAt(
   return session;
 }
 
+// Until when a session as stored is live, for the lists of live sessions:
+// its expiry while LIVE, 0 before its link is used and once it ended.
+int64_t LiveUntilUs(const custos::v1::TakeIdentitySession& session) {
+  return session.state() == custos::v1::SESSION_LIVE
+             ? TimeUtil::TimestampToMicroseconds(session.expires_at())
+             : 0;
+}
+
 }  // namespace
 
 namespace internal {
@@ -41,6 +49,22 @@ const FilteredListSql kSessionListSql = {
     "?3 ORDER BY rowid DESC",
     "SELECT rowid, session FROM sessions WHERE staff_id = ?1 AND customer_id "
     "= ?2 AND rowid < ?3 ORDER BY rowid DESC"};
+
+// INDEXED BY, as GrantStore's active lists: SQLite would rather walk a
+// staff member's or customer's sessions in rowid order than sort the live
+// ones.
+const FilteredListSql kLiveSessionListSql = {
+    "SELECT rowid, session FROM sessions INDEXED BY sessions_live "
+    "WHERE live_until_us > ?4 AND rowid < ?3 ORDER BY rowid DESC",
+    "SELECT rowid, session FROM sessions INDEXED BY sessions_live_by_staff_id "
+    "WHERE staff_id = ?1 AND live_until_us > ?4 AND rowid < ?3 "
+    "ORDER BY rowid DESC",
+    "SELECT rowid, session FROM sessions INDEXED BY "
+    "sessions_live_by_customer_id WHERE customer_id = ?2 AND live_until_us > "
+    "?4 AND rowid < ?3 ORDER BY rowid DESC",
+    "SELECT rowid, session FROM sessions INDEXED BY sessions_live_by_staff_id "
+    "WHERE staff_id = ?1 AND customer_id = ?2 AND live_until_us > ?4 "
+    "AND rowid < ?3 ORDER BY rowid DESC"};
 }  // namespace internal
 
 custos::v1::SessionState SessionStateAt(
@@ -89,6 +113,30 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
     sqlite3_close_v2(db);
     return cleared;
   }
+  // A list of live sessions reads only those, not every session ever held.
+  absl::Status indexed = AddIntegerColumnOnce(
+      db, "sessions", "live_until_us", "session",
+      [](absl::string_view blob) {
+        custos::v1::TakeIdentitySession session;
+        session.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
+        return LiveUntilUs(session);
+      },
+      "sessions");
+  if (indexed.ok() &&
+      sqlite3_exec(db,
+                   "CREATE INDEX IF NOT EXISTS sessions_live ON "
+                   "sessions(live_until_us);"
+                   "CREATE INDEX IF NOT EXISTS sessions_live_by_staff_id ON "
+                   "sessions(staff_id, live_until_us);"
+                   "CREATE INDEX IF NOT EXISTS sessions_live_by_customer_id ON "
+                   "sessions(customer_id, live_until_us);",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+    indexed = SqlError(db, "indexing the live sessions");
+  }
+  if (!indexed.ok()) {
+    sqlite3_close_v2(db);
+    return indexed;
+  }
   std::unique_ptr<SessionStore> store(new SessionStore(db));
   return store;
 }
@@ -105,8 +153,8 @@ absl::Status SessionStore::Create(
   MutexLock lock(&mu_);
   sqlite3_stmt* stmt = statements_->Get(
       "INSERT INTO sessions(session_id, staff_id, customer_id, created_us, "
-      "link_hash, "
-      "link_expires_us, session) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "link_hash, link_expires_us, session, live_until_us) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   BindText(stmt, 1, session.session_id());
   BindText(stmt, 2, session.staff_id());
   BindText(stmt, 3, session.customer_id());
@@ -115,6 +163,7 @@ absl::Status SessionStore::Create(
   BindBlob(stmt, 5, link_hash);
   sqlite3_bind_int64(stmt, 6, absl::ToUnixMicros(link_expires));
   BindBlob(stmt, 7, session.SerializeAsString());
+  sqlite3_bind_int64(stmt, 8, LiveUntilUs(session));
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   return rc == SQLITE_DONE ? absl::OkStatus()
@@ -184,12 +233,13 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
   // The check above and the claim are one step under the lock; the claim
   // also checks the link unused, for a writer outside this store.
   sqlite3_stmt* claim = statements_->Get(
-      "UPDATE sessions SET link_used = 1, token_hash = ?2, session = ?3 "
-      "WHERE link_hash = ?1 AND link_used = 0");
+      "UPDATE sessions SET link_used = 1, token_hash = ?2, session = ?3, "
+      "live_until_us = ?4 WHERE link_hash = ?1 AND link_used = 0");
   session->set_state(custos::v1::SESSION_LIVE);
   BindBlob(claim, 1, link_hash);
   BindBlob(claim, 2, token_hash);
   BindBlob(claim, 3, session->SerializeAsString());
+  sqlite3_bind_int64(claim, 4, LiveUntilUs(*session));
   const int rc = sqlite3_step(claim);
   sqlite3_reset(claim);
   if (rc != SQLITE_DONE) return SqlError(db_, "exchanging a link");
@@ -203,9 +253,11 @@ absl::StatusOr<custos::v1::TakeIdentitySession> SessionStore::ExchangeLink(
 absl::Status SessionStore::Store(const custos::v1::TakeIdentitySession& session,
                                  absl::string_view context) {
   sqlite3_stmt* update = statements_->Get(
-      "UPDATE sessions SET session = ?2 WHERE session_id = ?1");
+      "UPDATE sessions SET session = ?2, live_until_us = ?3 WHERE "
+      "session_id = ?1");
   BindText(update, 1, session.session_id());
   BindBlob(update, 2, session.SerializeAsString());
+  sqlite3_bind_int64(update, 3, LiveUntilUs(session));
   const int rc = sqlite3_step(update);
   sqlite3_reset(update);
   return rc == SQLITE_DONE ? absl::OkStatus() : SqlError(db_, context);
@@ -329,16 +381,29 @@ absl::StatusOr<Page<custos::v1::TakeIdentitySession>> SessionStore::List(
     absl::string_view staff_id, absl::string_view customer_id, bool live_only,
     absl::Time now, int limit, absl::string_view page_token) const {
   MutexLock lock(&mu_);
-  sqlite3_stmt* stmt =
-      statements_->Get(internal::kSessionListSql.For(staff_id, customer_id));
+  const FilteredListSql& sql =
+      live_only ? internal::kLiveSessionListSql : internal::kSessionListSql;
+  sqlite3_stmt* stmt = statements_->Get(sql.For(staff_id, customer_id));
   BindText(stmt, 1, staff_id);
   BindText(stmt, 2, customer_id);
-  return ReadPage<custos::v1::TakeIdentitySession>(
+  if (live_only) sqlite3_bind_int64(stmt, 4, absl::ToUnixMicros(now));
+  auto page = ReadPage<custos::v1::TakeIdentitySession>(
       db_, "sessions", stmt, 3, kSessionsList, page_token, limit,
       [&](custos::v1::TakeIdentitySession& session) {
         session = WithStateAt(std::move(session), now);
         return !live_only || session.state() == custos::v1::SESSION_LIVE;
       });
+  // Null when the SQL did not prepare (ReadPage then failed).
+  if (stmt != nullptr) {
+    last_list_steps_ =
+        sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*resetFlg=*/1);
+  }
+  return page;
+}
+
+int SessionStore::last_list_steps() const {
+  MutexLock lock(&mu_);
+  return last_list_steps_;
 }
 
 }  // namespace custos::gateway

@@ -103,10 +103,14 @@ class SessionStore {
   int synchronous() const;
 
   // Sessions matching the filters (empty matches all), newest first, as
-  // GrantStore::List.
+  // GrantStore::List; `live_only` reads the sessions live at `now` alone.
   absl::StatusOr<Page<custos::v1::TakeIdentitySession>> List(
       absl::string_view staff_id, absl::string_view customer_id, bool live_only,
       absl::Time now, int limit, absl::string_view page_token) const;
+
+  // SQLite's virtual-machine steps in the last List, for tests: how much of
+  // the file it walked under the store's lock.
+  int last_list_steps() const;
 
  private:
   explicit SessionStore(sqlite3* db)
@@ -136,12 +140,15 @@ class SessionStore {
   std::unique_ptr<SqliteStatements> statements_ ABSL_GUARDED_BY(mu_);
   // Sessions marked ending, with how many marks each holds.
   absl::flat_hash_set<std::string> ending_ ABSL_GUARDED_BY(mu_);
+  mutable int last_list_steps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 namespace internal {
-// SessionStore::List's SQL, by staff_id (first) and customer_id (second);
-// here for the test that checks each has SQLite walk an index.
+// SessionStore::List's SQL, by staff_id (first) and customer_id (second),
+// of every session and of those live at ?4; here for the test that checks
+// each has SQLite walk an index.
 extern const FilteredListSql kSessionListSql;
+extern const FilteredListSql kLiveSessionListSql;
 }  // namespace internal
 
 // The session's state at `now`: LIVE or LINK_ISSUED past expiry is EXPIRED.

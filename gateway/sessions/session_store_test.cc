@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -381,7 +382,133 @@ TEST(SessionStoreTest, ListsByEachFilterWalkAnIndex) {
             "(customer_id=? AND rowid<?)\n");
   EXPECT_THAT(QueryPlan(db, sql.both),
               ::testing::HasSubstr("SEARCH sessions USING INDEX sessions_by_"));
+  // The live ones range over until when each session is live, and sort
+  // what they find (only live sessions) newest first.
+  const FilteredListSql& live = internal::kLiveSessionListSql;
+  EXPECT_EQ(QueryPlan(db, live.all),
+            "SEARCH sessions USING INDEX sessions_live (live_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
+  EXPECT_EQ(QueryPlan(db, live.first),
+            "SEARCH sessions USING INDEX sessions_live_by_staff_id (staff_id=? "
+            "AND live_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
+  EXPECT_EQ(QueryPlan(db, live.second),
+            "SEARCH sessions USING INDEX sessions_live_by_customer_id "
+            "(customer_id=? AND live_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
+  EXPECT_EQ(QueryPlan(db, live.both),
+            "SEARCH sessions USING INDEX sessions_live_by_staff_id (staff_id=? "
+            "AND live_until_us>?)\n"
+            "USE TEMP B-TREE FOR ORDER BY\n");
   sqlite3_close(db);
+}
+
+// Stores session `id` of `staff` at `customer` and, when `live`, opens it
+// with token "token-<id>".
+void AddSession(SessionStore& store, const std::string& id,
+                const std::string& staff, const std::string& customer,
+                bool live) {
+  custos::v1::TakeIdentitySession session = NewSession(id);
+  session.set_staff_id(staff);
+  session.set_customer_id(customer);
+  const std::string link = absl::StrCat("link-", id);
+  ASSERT_TRUE(store.Create(session, link, kNow + absl::Minutes(5)).ok());
+  if (live) {
+    ASSERT_TRUE(
+        store.ExchangeLink(link, staff, absl::StrCat("token-", id), kNow).ok());
+  }
+}
+
+// A list of live sessions reads the live ones, not the table, under the
+// store's lock: a thousand more ended sessions, and links never used, add
+// nothing to what SQLite does for it, with any filter.
+TEST(SessionStoreTest, LiveListsReadOnlyLiveSessions) {
+  auto store = OpenStore("live-only.db");
+  for (int i = 0; i < 10; ++i) {
+    AddSession(*store, absl::StrCat("s_unused_", i), "anna.support", "acme",
+               false);
+  }
+  for (int i = 0; i < 3; ++i) {
+    AddSession(*store, absl::StrCat("s_live_", i), "anna.support", "acme",
+               true);
+  }
+  AddSession(*store, "s_other", "lars.deliverability", "nordwind", true);
+  struct Filter {
+    const char* staff;
+    const char* customer;
+  };
+  const Filter filters[] = {
+      {"", ""}, {"anna.support", ""}, {"", "acme"}, {"anna.support", "acme"}};
+  const auto listed = [&](const Filter& filter, absl::Time now) {
+    std::vector<std::string> ids;
+    auto page = store->List(filter.staff, filter.customer, true, now, 100, "");
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& s : page->items) ids.push_back(s.session_id());
+    }
+    return ids;
+  };
+  std::vector<int> steps;
+  for (const Filter& filter : filters) {
+    EXPECT_THAT(listed(filter, kNow),
+                ::testing::IsSupersetOf({"s_live_2", "s_live_1", "s_live_0"}));
+    steps.push_back(store->last_list_steps());
+  }
+
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = absl::StrCat("s_ended_", i);
+    AddSession(*store, id, "anna.support", "acme", i % 2 == 0);
+    ASSERT_TRUE(
+        store->End(id, custos::v1::SESSION_ENDED, "anna.support", kNow).ok());
+  }
+  for (int i = 10; i < 500; ++i) {
+    AddSession(*store, absl::StrCat("s_unused_", i), "anna.support", "acme",
+               false);
+  }
+  for (size_t f = 0; f < std::size(filters); ++f) {
+    const Filter& filter = filters[f];
+    std::vector<std::string> expected = {"s_live_2", "s_live_1", "s_live_0"};
+    if (filter.staff[0] == '\0' && filter.customer[0] == '\0') {
+      expected.insert(expected.begin(), "s_other");
+    }
+    EXPECT_EQ(listed(filter, kNow), expected)
+        << filter.staff << "/" << filter.customer;
+    EXPECT_EQ(store->last_list_steps(), steps[f])
+        << filter.staff << "/" << filter.customer;
+  }
+  EXPECT_EQ(store->List("", "", false, kNow, 10000, "")->items.size(), 1504u);
+  // Live sessions expire.
+  EXPECT_TRUE(listed({"", ""}, kNow + absl::Minutes(30)).empty());
+}
+
+// A file written before sessions had a column saying until when each is
+// live gets it filled in at the first open: its live sessions are listed.
+TEST(SessionStoreTest, FillsInUntilWhenSessionsOfAFileWrittenBeforeAreLive) {
+  const std::string path =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/live-legacy.db");
+  {
+    auto store = SessionStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    AddSession(**store, "s_live", "anna.support", "acme", true);
+    AddSession(**store, "s_unused", "anna.support", "acme", false);
+    AddSession(**store, "s_ended", "anna.support", "acme", true);
+    ASSERT_TRUE(
+        (*store)
+            ->End("s_ended", custos::v1::SESSION_REVOKED, "dirk.dpo", kNow)
+            .ok());
+  }
+  ASSERT_TRUE(ExecSqlite(path,
+                         "DROP INDEX sessions_live;"
+                         "DROP INDEX sessions_live_by_staff_id;"
+                         "DROP INDEX sessions_live_by_customer_id;"
+                         "ALTER TABLE sessions DROP COLUMN live_until_us;"));
+  auto store = SessionStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto page = (*store)->List("", "acme", true, kNow, 10, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].session_id(), "s_live");
+  EXPECT_EQ((*store)->List("", "", false, kNow, 10, "")->items.size(), 3u);
 }
 
 }  // namespace
