@@ -207,7 +207,8 @@ absl::StatusOr<RecordPage> DemoCustomerData::Aggregates(
   custos::v1::Record totals;
   totals.set_id("aggregates");
   bool any = false;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     any = true;
     const auto kind = static_cast<DataKind>(sqlite3_column_int(stmt, 0));
     (*totals.mutable_fields())[absl::StrCat(custos::v1::DataKind_Name(kind),
@@ -215,6 +216,9 @@ absl::StatusOr<RecordPage> DemoCustomerData::Aggregates(
         absl::StrCat(sqlite3_column_int(stmt, 1));
   }
   sqlite3_reset(stmt);
+  // An error ends the rows as their end does: it is no customer without
+  // data, nor are the counts before it all of them.
+  if (rc != SQLITE_DONE) return SqlError(db_, "reading aggregates");
   if (!any)
     return absl::NotFoundError(
         absl::StrCat("customer_id: no data for ", customer_id));

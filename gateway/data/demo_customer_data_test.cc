@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/sqlite_file_testing.h"
 #include "gateway/demo_directory.h"
 #include "gateway/directory.h"
 #include "gmock/gmock.h"
@@ -133,6 +134,27 @@ TEST(DemoCustomerDataTest, RefusesAMaskOfAFieldNoRecordHas) {
               ::testing::HasSubstr("masked_fields: SUBSCRIBERS records have "
                                    "no field \"e_mail\" (they have name, "
                                    "email, status, city)"));
+}
+
+// A file that cannot be read answers UNAVAILABLE, for the aggregates as
+// for records: not NOT_FOUND, as if the customer had no data, nor the
+// counts read before the error as the whole.
+TEST(DemoCustomerDataTest, AggregatesOfAFileThatCannotBeReadAreUnavailable) {
+  const auto data = OpenDemo("aggregates-gone.db");
+  const auto before = data->Read("acme", custos::v1::AGGREGATES, 10, "", "");
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->records.size(), 1u);
+  EXPECT_EQ(before->records[0].fields().at("SUBSCRIBERS_count"), "60");
+  ASSERT_TRUE(ExecSqlite(
+      std::string(std::getenv("TEST_TMPDIR")) + "/aggregates-gone.db",
+      "ALTER TABLE records RENAME TO records_gone"));
+  const auto after = data->Read("acme", custos::v1::AGGREGATES, 10, "", "");
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(after.status().message()),
+              ::testing::StartsWith("customer data: reading aggregates: "));
+  EXPECT_EQ(
+      data->Read("acme", custos::v1::SUBSCRIBERS, 10, "", "").status().code(),
+      absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
