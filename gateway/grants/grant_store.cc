@@ -407,6 +407,10 @@ GrantStore::ReadInFlight::~ReadInFlight() {
   auto it = store_->reads_in_flight_.find(grant_id_);
   if (it != store_->reads_in_flight_.end() && --it->second == 0) {
     store_->reads_in_flight_.erase(it);
+    // The last read counted before an end (none is counted after one) has
+    // had its StillServing: no one is left to ask about the end.
+    MutexLock ended(&store_->ended_mu_);
+    store_->ended_.erase(grant_id_);
   }
 }
 
@@ -446,7 +450,10 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
   // The file now has the grant's whole count, and its end.
   unstored_reads_.erase(grant_id);
   ending_.erase(grant_id);
-  {
+  // Only reads counted before now, and yet to be logged, ask StillServing
+  // about this end (AddRecordsRead counts none from here on): without any,
+  // it need not be remembered; with some, until the last lets go.
+  if (reads_in_flight_.contains(grant_id)) {
     MutexLock ended(&ended_mu_);
     ended_[grant_id] = state;
   }
@@ -502,6 +509,11 @@ absl::StatusOr<Page<custos::v1::Grant>> GrantStore::List(
         sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*resetFlg=*/1);
   }
   return page;
+}
+
+size_t GrantStore::ends_remembered() const {
+  MutexLock lock(&ended_mu_);
+  return ended_.size();
 }
 
 int GrantStore::last_list_steps() const {

@@ -77,7 +77,8 @@ class GrantStore {
   };
 
   // A read counted under a grant (AddRecordsRead) whose entry is not yet
-  // logged: held until it is, or could not be. Must not outlive the store.
+  // logged: held until it is, or could not be, and its StillServing has
+  // answered. Must not outlive the store.
   class ReadInFlight {
    public:
     ReadInFlight(const ReadInFlight&) = delete;
@@ -112,13 +113,16 @@ class GrantStore {
                                         custos::v1::GrantState state,
                                         absl::string_view by, absl::Time now);
 
-  // OK unless an end was applied to the grant since the store opened (End;
-  // one only started, StartEnd, does not count): a read's last check once
-  // its entry is in the log, so that a read logged after an end applied
-  // before it serves nothing. (Its expiry was checked when it was counted,
-  // at the same time.) FAILED_PRECONDITION saying its state otherwise.
-  // Takes neither the store's lock nor the file: it runs on the log's
-  // completion thread, which must not wait out the writer's commits.
+  // OK unless an end was applied to the grant (End; one only started,
+  // StartEnd, does not count): a read's last check once its entry is in the
+  // log, so that a read logged after an end applied before it serves
+  // nothing. (Its expiry was checked when it was counted, at the same
+  // time.) FAILED_PRECONDITION saying its state otherwise. Only for a read
+  // whose ReadInFlight is still held: an end is remembered while reads
+  // counted before it are in flight, and forgotten when the last of them
+  // lets go (no read is counted after it to ask). Takes neither the
+  // store's lock nor the file: it runs on the log's completion thread,
+  // which must not wait out the writer's commits.
   absl::Status StillServing(absl::string_view grant_id) const;
 
   // Counts `count` records served under a grant, unless that would take it
@@ -167,6 +171,9 @@ class GrantStore {
       absl::string_view staff_id, absl::string_view customer_id,
       bool active_only, absl::Time now, int limit,
       absl::string_view page_token) const;
+
+  // How many ends StillServing remembers, for tests.
+  size_t ends_remembered() const;
 
   // SQLite's virtual-machine steps in the last List, for tests: how much of
   // the file it walked under the store's lock.
@@ -234,8 +241,9 @@ class GrantStore {
   absl::flat_hash_map<std::string, int> reads_in_flight_ ABSL_GUARDED_BY(mu_);
   mutable int last_list_steps_ ABSL_GUARDED_BY(mu_) = 0;
 
-  // The grants End applied since the store opened, and their state, for
-  // StillServing. Taken after mu_ when both are.
+  // The grants End applied while reads counted under them were in flight,
+  // and their state, for StillServing; each until the last of those reads
+  // lets go. Taken after mu_ when both are.
   mutable Mutex ended_mu_;
   absl::flat_hash_map<std::string, custos::v1::GrantState> ended_
       ABSL_GUARDED_BY(ended_mu_);

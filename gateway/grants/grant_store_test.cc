@@ -46,6 +46,22 @@ std::unique_ptr<GrantStore> OpenStore(const std::string& name) {
   return *std::move(store);
 }
 
+// Creates `count` grants of anna.support's at acme, `lifetime` from kNow,
+// through the writer's group commit; ids "<prefix><i>".
+void CreateMany(GrantStore& store, const std::string& prefix, int count,
+                absl::Duration lifetime) {
+  std::atomic<int> told{0};
+  Notification all_told;
+  for (int i = 0; i < count; ++i) {
+    store.CreateAsync(NewGrant(absl::StrCat(prefix, i), lifetime),
+                      [&](absl::Status s) {
+                        EXPECT_TRUE(s.ok()) << s;
+                        if (++told == count) all_told.Notify();
+                      });
+  }
+  all_told.WaitForNotification();
+}
+
 TEST(GrantStoreTest, ReadsExpiredAtItsExpiryAndCannotBeEndedThen) {
   auto store = OpenStore("expiry.db");
   ASSERT_TRUE(store->Create(NewGrant("g_1", absl::Minutes(30))).ok());
@@ -195,13 +211,61 @@ TEST(GrantStoreTest, AGrantBeingEndedServesNothingUntilTheEndIsGivenUp) {
   EXPECT_EQ(ended->records_read(), 3u);
   ending->reset();
   EXPECT_EQ(store->Get("g_1", kNow)->state(), custos::v1::GRANT_ENDED);
-  EXPECT_EQ(store->StillServing("g_1").code(),
-            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store->AddRecordsRead("g_1", 1, 1000, kNow).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(
       store->StartEnd("g_2", custos::v1::GRANT_ENDED, kNow).status().code(),
       absl::StatusCode::kNotFound);
+}
+
+// An end applied while reads counted before it are yet to be logged (the
+// end gave up waiting for them) is remembered for those reads: each is
+// refused once logged, until the last lets go. No other read can ask (none
+// is counted after the end), so an end with none in flight, and one whose
+// reads are all logged, is forgotten: ends since the start are not kept.
+TEST(GrantStoreTest, RemembersAnEndOnlyForTheReadsInFlightAcrossIt) {
+  // Ends that do not wait for reads.
+  auto store =
+      *GrantStore::Open(absl::StrCat(getenv("TEST_TMPDIR"), "/remembered.db"),
+                        absl::ZeroDuration());
+  CreateMany(*store, "g_", 50, absl::Hours(1));
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(store
+                    ->End(absl::StrCat("g_", i), custos::v1::GRANT_REVOKED,
+                          "dirk.dpo", kNow)
+                    .ok());
+  }
+  EXPECT_EQ(store->ends_remembered(), 0u);
+
+  std::unique_ptr<GrantStore::ReadInFlight> first;
+  std::unique_ptr<GrantStore::ReadInFlight> second;
+  std::unique_ptr<GrantStore::ReadInFlight> elsewhere;
+  ASSERT_TRUE(store->AddRecordsRead("g_40", 1, 1000, kNow, &first).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_40", 1, 1000, kNow, &second).ok());
+  ASSERT_TRUE(store->AddRecordsRead("g_41", 1, 1000, kNow, &elsewhere).ok());
+  auto pending = store->StartEnd("g_40", custos::v1::GRANT_REVOKED, kNow);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_TRUE(store->StillServing("g_40").ok());
+  ASSERT_TRUE(
+      store->End("g_40", custos::v1::GRANT_REVOKED, "dirk.dpo", kNow).ok());
+  pending->reset();
+  EXPECT_EQ(store->ends_remembered(), 1u);
+  EXPECT_EQ(store->StillServing("g_40").code(),
+            absl::StatusCode::kFailedPrecondition);
+  first.reset();
+  EXPECT_EQ(store->ends_remembered(), 1u);
+  const absl::Status refused = store->StillServing("g_40");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.message(), "grant g_40 is GRANT_REVOKED");
+  // A read under another grant holds nothing of this one's end.
+  ASSERT_TRUE(
+      store->End("g_42", custos::v1::GRANT_ENDED, "anna.support", kNow).ok());
+  EXPECT_EQ(store->ends_remembered(), 1u);
+  second.reset();
+  EXPECT_EQ(store->ends_remembered(), 0u);
+  EXPECT_TRUE(store->StillServing("g_41").ok());
+  elsewhere.reset();
+  EXPECT_EQ(store->ends_remembered(), 0u);
 }
 
 // An end started waits for the reads counted before it to be logged, so
@@ -619,22 +683,6 @@ TEST(GrantStoreTest, ListsByEachFilterWalkAnIndex) {
             "AND active_until_us>?)\n"
             "USE TEMP B-TREE FOR ORDER BY\n");
   sqlite3_close(db);
-}
-
-// Creates `count` grants of anna.support's at acme, `lifetime` from kNow,
-// through the writer's group commit; ids "<prefix><i>".
-void CreateMany(GrantStore& store, const std::string& prefix, int count,
-                absl::Duration lifetime) {
-  std::atomic<int> told{0};
-  Notification all_told;
-  for (int i = 0; i < count; ++i) {
-    store.CreateAsync(NewGrant(absl::StrCat(prefix, i), lifetime),
-                      [&](absl::Status s) {
-                        EXPECT_TRUE(s.ok()) << s;
-                        if (++told == count) all_told.Notify();
-                      });
-  }
-  all_told.WaitForNotification();
 }
 
 // A list of active grants reads the active ones, not the table, under the
