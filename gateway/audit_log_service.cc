@@ -238,7 +238,8 @@ absl::Status Erase(const Gateway& gateway, AuditedCall& call,
        &response]() -> absl::Status {
         auto erased = approvals->EraseNotes(subject, before);
         if (!erased.ok()) return erased.status();
-        response.set_approval_notes_erased(*erased);
+        response.set_approval_notes_erased(erased->changed);
+        if (erased->old_copies_remain) response.set_old_copies_remain(true);
         return absl::OkStatus();
       });
   return absl::OkStatus();

@@ -292,8 +292,8 @@ bool ClearRequestNote(StoredPendingRequest& p) {
 
 }  // namespace
 
-absl::StatusOr<uint64_t> ApprovalStore::EraseNotes(absl::string_view subject,
-                                                   absl::Time before) {
+absl::StatusOr<ApprovalStore::NotesErased> ApprovalStore::EraseNotes(
+    absl::string_view subject, absl::Time before) {
   return RewriteNotes(
       absl::InfinitePast(), absl::InfiniteFuture(),
       [&](StoredPendingRequest& p) {
@@ -325,14 +325,14 @@ absl::StatusOr<uint64_t> ApprovalStore::DropLapsedNotes(
   if (made_before <= from) return 0;
   auto dropped =
       RewriteNotes(from, made_before, ClearRequestNote, std::nullopt);
-  if (dropped.ok()) {
-    MutexLock lock(&mu_);
-    lapsed_dropped_before_ = std::max(lapsed_dropped_before_, made_before);
-  }
-  return dropped;
+  if (!dropped.ok()) return dropped.status();
+  MutexLock lock(&mu_);
+  lapsed_dropped_before_ = std::max(lapsed_dropped_before_, made_before);
+  // Old copies a reader kept in the log go with the next sweep or erasure.
+  return dropped->changed;
 }
 
-absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
+absl::StatusOr<ApprovalStore::NotesErased> ApprovalStore::RewriteNotes(
     absl::Time made_from, absl::Time made_before,
     absl::FunctionRef<bool(StoredPendingRequest&)> request,
     std::optional<absl::FunctionRef<bool(custos::v1::Trip&)>> trip_notes) {
@@ -376,9 +376,13 @@ absl::StatusOr<uint64_t> ApprovalStore::RewriteNotes(
   }
   // The old pages' copies in the write-ahead log go with it, and so do
   // those of notes cleared before (a decision clears its request's). A
-  // reader that holds an older state keeps them until the next sweep.
-  (void)TruncateWal(db_, "approvals");
-  return erased_requests.size() + erased_trips.size();
+  // reader that holds an older state keeps them; so may a checkpoint that
+  // failed, though the notes are out of the file all the same.
+  NotesErased erased;
+  erased.changed = erased_requests.size() + erased_trips.size();
+  const absl::StatusOr<bool> truncated = TruncateWal(db_, "approvals");
+  erased.old_copies_remain = !truncated.ok() || !*truncated;
+  return erased;
 }
 
 absl::Status ApprovalStore::StoreRewritten(

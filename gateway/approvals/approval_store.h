@@ -77,16 +77,29 @@ class ApprovalStore {
       absl::string_view customer_id, absl::string_view staff_id,
       bool waiting_only, int limit, absl::string_view page_token) const;
 
+  // What EraseNotes did.
+  struct NotesErased {
+    // The access requests and trips whose free text was erased.
+    uint64_t changed = 0;
+    // The notes are out of the file, but its write-ahead log could not be
+    // truncated (a reader in another process, such as the sqlite3 shell or
+    // a backup, held an older state of the file, or the checkpoint
+    // failed): old page images there still hold them, those of this
+    // erasure and of notes cleared before (a decision clears its
+    // request's). Erasing again once the reader is done takes them out.
+    bool old_copies_remain = false;
+  };
+
   // Removes the free text kept here that an erasure of the log reaches
   // (the log's entries only commit to it): for `subject`, when not empty,
   // the notes of their access requests, their trips' purposes and the
   // decision notes on them, and the decision notes they wrote; otherwise
   // the notes of requests made, and of trips decided (or, never decided,
-  // over), before `before`. The
-  // file keeps no copy (secure_delete; the write-ahead log is truncated
-  // unless a reader holds it). Returns how many requests and trips changed.
-  absl::StatusOr<uint64_t> EraseNotes(absl::string_view subject,
-                                      absl::Time before);
+  // over), before `before`. The file keeps no copy (secure_delete), nor
+  // does its write-ahead log, which is truncated, unless old_copies_remain
+  // says otherwise. UNAVAILABLE when the notes could not be erased.
+  absl::StatusOr<NotesErased> EraseNotes(absl::string_view subject,
+                                         absl::Time before);
   // Removes, as EraseNotes does, the notes of access requests made before
   // `made_before`: those that lapsed undecided by then (decided ones keep
   // none, but in files written before that). Reads only the requests made
@@ -171,16 +184,16 @@ class ApprovalStore {
       : read_wait_(read_wait),
         db_(db),
         statements_(std::make_unique<SqliteStatements>(db)) {}
-  // Passes every request made in [made_from, made_before) to `request`
-  // and, when given, every trip to `trip_notes`, which clear free text in
-  // place and return true when they did; stores those and truncates the
-  // write-ahead log. Returns how many changed.
   // Stores the requests and trips RewriteNotes changed, in one transaction.
   absl::Status StoreRewritten(
       const std::vector<const StoredPendingRequest*>& erased_requests,
       const std::vector<const custos::v1::Trip*>& erased_trips)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<uint64_t> RewriteNotes(
+  // Passes every request made in [made_from, made_before) to `request`
+  // and, when given, every trip to `trip_notes`, which clear free text in
+  // place and return true when they did; stores those and truncates the
+  // write-ahead log.
+  absl::StatusOr<NotesErased> RewriteNotes(
       absl::Time made_from, absl::Time made_before,
       absl::FunctionRef<bool(StoredPendingRequest&)> request,
       std::optional<absl::FunctionRef<bool(custos::v1::Trip&)>> trip_notes);

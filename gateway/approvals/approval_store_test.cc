@@ -76,7 +76,8 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
 
   auto erased = (*store)->EraseNotes("anna.support", absl::InfinitePast());
   ASSERT_TRUE(erased.ok()) << erased.status();
-  EXPECT_EQ(*erased, 2u);  // p_1, t_1
+  EXPECT_EQ(erased->changed, 2u);  // p_1, t_1
+  EXPECT_FALSE(erased->old_copies_remain);
   EXPECT_TRUE(
       (*store)->GetPending("p_1")->request.justification().note().empty());
   EXPECT_EQ((*store)->GetPending("p_2")->pending.justification().note(),
@@ -90,7 +91,8 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
   EXPECT_TRUE(SqliteFilesHold(path, "daan-note-2"));
 
   // The decision notes a subject wrote.
-  ASSERT_EQ(*(*store)->EraseNotes("dirk.dpo", absl::InfinitePast()), 1u);
+  ASSERT_EQ((*store)->EraseNotes("dirk.dpo", absl::InfinitePast())->changed,
+            1u);
   EXPECT_TRUE((*store)->GetTrip("t_2")->decision_note().empty());
   EXPECT_EQ((*store)->GetTrip("t_2")->purpose(), "daan-purpose");
 
@@ -107,7 +109,7 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
   undecided.set_purpose("coming-purpose");
   undecided.set_last_day("2026-01-10");
   ASSERT_TRUE((*store)->PutTrip(undecided).ok());
-  ASSERT_EQ(*(*store)->EraseNotes("", now - absl::Hours(24 * 30)), 2u);
+  ASSERT_EQ((*store)->EraseNotes("", now - absl::Hours(24 * 30))->changed, 2u);
   EXPECT_TRUE((*store)->GetTrip("t_3")->purpose().empty());
   EXPECT_EQ((*store)->GetTrip("t_4")->purpose(), "coming-purpose");
   EXPECT_TRUE(
@@ -117,7 +119,8 @@ TEST(ApprovalStoreTest, ErasesNotesOfASubjectOrPastAnAge) {
   EXPECT_FALSE(SqliteFilesHold(path, "old-note-3"));
   EXPECT_FALSE(SqliteFilesHold(path, "dirk-on-daan"));
   // Nothing left to erase changes nothing.
-  EXPECT_EQ(*(*store)->EraseNotes("anna.support", absl::InfinitePast()), 0u);
+  EXPECT_EQ((*store)->EraseNotes("anna.support", absl::InfinitePast())->changed,
+            0u);
 }
 
 // A decision clears its request's note from the row, but the page image
@@ -137,8 +140,46 @@ TEST(ApprovalStoreTest, AnErasureTakesNotesClearedBeforeOutOfTheLog) {
   ASSERT_TRUE((*store)->ReplacePending(waiting, decided).ok());
   ASSERT_TRUE(SqliteFilesHold(path, "decided-note-31"));
 
-  EXPECT_EQ(*(*store)->EraseNotes("anna.support", absl::InfinitePast()), 0u);
+  EXPECT_EQ((*store)->EraseNotes("anna.support", absl::InfinitePast())->changed,
+            0u);
   EXPECT_FALSE(SqliteFilesHold(path, "decided-note-31"));
+}
+
+// Erased notes are out of the file at once, but a reader in another
+// process holding an older state of it keeps their old page images in the
+// write-ahead log: the erasure says so, and erasing again once the reader
+// is done takes them out, and those of notes cleared before.
+TEST(ApprovalStoreTest, SaysWhenAReaderKeepsErasedNotesInTheLog) {
+  const std::string path = Path("erase-blocked.db");
+  auto store = ApprovalStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)
+                  ->PutPending(Pending("p_1", "anna.support", "kept-note-42",
+                                       1764633600))
+                  .ok());
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(
+      sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM pending;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  const auto blocked =
+      (*store)->EraseNotes("anna.support", absl::InfinitePast());
+  ASSERT_TRUE(blocked.ok()) << blocked.status();
+  EXPECT_EQ(blocked->changed, 1u);
+  EXPECT_TRUE(blocked->old_copies_remain);
+  EXPECT_TRUE(
+      (*store)->GetPending("p_1")->pending.justification().note().empty());
+  EXPECT_TRUE(SqliteFilesHold(path, "kept-note-42"));
+
+  sqlite3_exec(reader, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(reader);
+  const auto again = (*store)->EraseNotes("anna.support", absl::InfinitePast());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->changed, 0u);
+  EXPECT_FALSE(again->old_copies_remain);
+  EXPECT_FALSE(SqliteFilesHold(path, "kept-note-42"));
 }
 
 // A file written before secure_delete was on keeps what it deleted in its
