@@ -1,12 +1,17 @@
 #include "common/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -56,16 +61,92 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return contents;
 }
 
+namespace {
+
+// Whether `name` is one of the temporary files mkostemp makes from
+// `prefix` + "XXXXXX" (six letters or digits).
+bool IsTemporaryName(absl::string_view name, absl::string_view prefix) {
+  if (name.size() != prefix.size() + 6 || !absl::StartsWith(name, prefix)) {
+    return false;
+  }
+  for (const char c : name.substr(prefix.size())) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// Whether `fd` is the file `name` now names.
+bool StillNamed(int fd, const std::string& name) {
+  struct stat by_fd;
+  struct stat by_name;
+  return fstat(fd, &by_fd) == 0 && lstat(name.c_str(), &by_name) == 0 &&
+         by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino;
+}
+
+// Removes the temporary files of `path` that no AtomicFile holds: left by a
+// crash. Best effort: one that cannot be removed stays, and the new file is
+// written all the same.
+void RemoveStaleTemporaryFiles(const std::string& path) {
+  const std::string dir = DirectoryOf(path);
+  const size_t slash = path.rfind('/');
+  const std::string prefix = absl::StrCat(
+      slash == std::string::npos ? path : path.substr(slash + 1), ".tmp.");
+  std::vector<std::string> stale;
+  if (DIR* d = opendir(dir.c_str()); d != nullptr) {
+    while (const dirent* entry = readdir(d)) {
+      if (IsTemporaryName(entry->d_name, prefix)) {
+        stale.push_back(absl::StrCat(dir, "/", entry->d_name));
+      }
+    }
+    closedir(d);
+  }
+  for (const std::string& name : stale) {
+    const int fd =
+        open(name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    // Unlocked, no AtomicFile holds it; and it is the file the name still
+    // gives, not one committed in between.
+    struct stat st;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+        S_ISREG(st.st_mode) && StillNamed(fd, name)) {
+      unlink(name.c_str());
+    }
+    close(fd);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<AtomicFile>> AtomicFile::Create(
     const std::string& path, mode_t mode) {
-  std::string temp = path + ".tmp.XXXXXX";
-  const int fd = mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return FileError(temp, "cannot create", errno);
-  close(fd);
-  std::unique_ptr<AtomicFile> file(new AtomicFile(path, temp, mode));
-  file->stream_.open(temp, std::ios::binary | std::ios::trunc);
-  if (!file->stream_) return FileError(temp, "cannot open", errno);
-  return file;
+  RemoveStaleTemporaryFiles(path);
+  // Another writer's cleanup may take the new file between its creation
+  // and its lock (it was not locked yet): then it is made again. Once
+  // locked, and still named, no cleanup takes it.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string temp = path + ".tmp.XXXXXX";
+    const int fd = mkostemp(temp.data(), O_CLOEXEC);
+    if (fd < 0) return FileError(temp, "cannot create", errno);
+    int locked;
+    while ((locked = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (locked != 0) {
+      const int error = errno;
+      close(fd);
+      unlink(temp.c_str());
+      return FileError(temp, "cannot lock", error);
+    }
+    if (!StillNamed(fd, temp)) {
+      close(fd);
+      continue;
+    }
+    std::unique_ptr<AtomicFile> file(new AtomicFile(path, temp, fd, mode));
+    file->stream_.open(temp, std::ios::binary | std::ios::trunc);
+    if (!file->stream_) return FileError(temp, "cannot open", errno);
+    return file;
+  }
+  return absl::UnavailableError(absl::StrCat(
+      path, ".tmp.*: the temporary file was removed as it was created"));
 }
 
 AtomicFile::~AtomicFile() {
@@ -73,6 +154,7 @@ AtomicFile::~AtomicFile() {
     stream_.close();
     unlink(temp_.c_str());
   }
+  close(fd_);
 }
 
 absl::Status AtomicFile::Commit() {
@@ -83,14 +165,9 @@ absl::Status AtomicFile::Commit() {
     return absl::UnavailableError(
         absl::StrCat(temp_, ": cannot write (is the disk full?)"));
   }
-  const int fd = open(temp_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FileError(temp_, "cannot open", errno);
-  if (fchmod(fd, mode_) != 0 || fsync(fd) != 0) {
-    const int error = errno;
-    close(fd);
-    return FileError(temp_, "cannot sync", error);
+  if (fchmod(fd_, mode_) != 0 || fsync(fd_) != 0) {
+    return FileError(temp_, "cannot sync", errno);
   }
-  close(fd);
   if (rename(temp_.c_str(), path_.c_str()) != 0) {
     return FileError(path_, "cannot rename the temporary file into place",
                      errno);

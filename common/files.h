@@ -26,12 +26,21 @@ std::string DirectoryOf(const std::string& path);
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
-// A file written beside `path` and renamed over it by Commit, synced first
-// and its directory after. Dropped without Commit, it leaves nothing behind.
-// The temporary file is created 0600, so a key is never readable by others,
-// not even while it is being written. Thread-compatible.
+// A file written beside `path` (as "<path>.tmp.XXXXXX") and renamed over it
+// by Commit, synced first and its directory after. Dropped without Commit,
+// it leaves nothing behind. The temporary file is created 0600, so a key is
+// never readable by others, not even while it is being written.
+//
+// A crash (or a kill) before Commit or the drop leaves the temporary file,
+// which may hold part of a key: creating the next AtomicFile for the same
+// `path` removes such files. Each AtomicFile holds an exclusive flock on
+// its temporary file while it lives, which goes with its process, so a
+// file still being written, by this process or another, is left alone.
+// Thread-compatible.
 class AtomicFile {
  public:
+  // UNAVAILABLE, PERMISSION_DENIED or NOT_FOUND (FileError) naming the
+  // temporary file when it cannot be created.
   static absl::StatusOr<std::unique_ptr<AtomicFile>> Create(
       const std::string& path, mode_t mode);
   ~AtomicFile();
@@ -40,11 +49,13 @@ class AtomicFile {
   absl::Status Commit();
 
  private:
-  AtomicFile(std::string path, std::string temp, mode_t mode)
-      : path_(std::move(path)), temp_(std::move(temp)), mode_(mode) {}
+  AtomicFile(std::string path, std::string temp, int fd, mode_t mode)
+      : path_(std::move(path)), temp_(std::move(temp)), fd_(fd), mode_(mode) {}
 
   const std::string path_;
   const std::string temp_;
+  // The temporary file, locked while this lives.
+  const int fd_;
   const mode_t mode_;
   std::ofstream stream_;
   bool committed_ = false;
