@@ -51,6 +51,18 @@ absl::StatusOr<audit::NoteSigner> LoadOrCreateLogSigner(
     }
     return signer;
   }
+  // A log there was signed by the key that is missing, or is being: a new
+  // key could sign nothing that extends it (its checkpoints would not
+  // verify), and making one would overwrite the origin and verifier key
+  // that the log's readers pinned. (On a first start the key is made before
+  // the log: a start stopped before the key was written left no log.)
+  const std::string log_path = absl::StrCat(data_dir, "/audit.db");
+  if (stat(log_path.c_str(), &st) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        key_path, " is missing, and ", log_path,
+        " was signed with it: restore the key (a new one cannot extend the "
+        "log's checkpoints)"));
+  }
   // A random suffix keeps two development logs from sharing an origin.
   unsigned char suffix[4];
   if (RAND_bytes(suffix, sizeof(suffix)) != 1)

@@ -13,8 +13,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -41,17 +39,6 @@
 
 namespace custos::gateway {
 namespace {
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The data directory, private to custosd: the files in it (customer data,
 // the log, grants) are SQLite's, created with the process's umask, so the
@@ -108,7 +95,7 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> LoadPolicy(
     const std::string& file) {
   if (file.empty())
     return policy::Policy::Parse(kDefaultPolicy, "default policy");
-  CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(file));
+  CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
   return policy::Policy::Parse(text, file);
 }
 
@@ -151,7 +138,7 @@ absl::Status EnsureCustomerTokens(const Directory& directory,
   // it stored their hashes give way to the new tokens.
   std::string lines;
   if (access(path.c_str(), F_OK) == 0) {
-    CUSTOS_ASSIGN_OR_RETURN(const std::string before, ReadWholeFile(path));
+    CUSTOS_ASSIGN_OR_RETURN(const std::string before, ReadFile(path));
     for (absl::string_view line : absl::StrSplit(before, '\n')) {
       const absl::string_view customer = line.substr(0, line.find(' '));
       if (line.empty() || issuing.contains(customer)) continue;
@@ -196,8 +183,7 @@ absl::StatusOr<std::string> RevokedSerialOnLine(absl::string_view line) {
 
 absl::StatusOr<int> GatewayServer::ReloadRevocations() {
   if (revoked_serials_file_.empty()) return 0;
-  CUSTOS_ASSIGN_OR_RETURN(std::string text,
-                          ReadWholeFile(revoked_serials_file_));
+  CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadFile(revoked_serials_file_));
   // All of the file or none of it: a reload refused for one bad line keeps
   // what was revoked before (revocations are only ever added).
   std::vector<std::string> serials;
@@ -288,8 +274,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     CUSTOS_ASSIGN_OR_RETURN(server->directory_,
                             Directory::Parse(kDemoDirectory, "demo directory"));
   } else {
-    CUSTOS_ASSIGN_OR_RETURN(std::string text,
-                            ReadWholeFile(options.directory_file));
+    CUSTOS_ASSIGN_OR_RETURN(std::string text, ReadFile(options.directory_file));
     CUSTOS_ASSIGN_OR_RETURN(server->directory_,
                             Directory::Parse(text, options.directory_file));
   }
@@ -307,12 +292,11 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     client_ids.push_back(options.web_service_id);
   }
   CUSTOS_RETURN_IF_ERROR(pki::EnsureDevPki(pki_paths, client_ids));
-  CUSTOS_ASSIGN_OR_RETURN(std::string ca_pem,
-                          ReadWholeFile(pki_paths.ca_cert()));
+  CUSTOS_ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(pki_paths.ca_cert()));
   CUSTOS_ASSIGN_OR_RETURN(std::string server_cert,
-                          ReadWholeFile(pki_paths.server_cert()));
+                          ReadFile(pki_paths.server_cert()));
   CUSTOS_ASSIGN_OR_RETURN(std::string server_key,
-                          ReadWholeFile(pki_paths.server_key()));
+                          ReadFile(pki_paths.server_key()));
   CUSTOS_ASSIGN_OR_RETURN(server->verifier_,
                           pki::ClientVerifier::Create(ca_pem));
 

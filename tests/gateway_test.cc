@@ -3049,6 +3049,36 @@ TEST(GatewayDataDirectoryTest, RefusesAVerifierKeyOfAnotherSigningKey) {
   EXPECT_EQ(ReadFile(verifier), pinned);
 }
 
+// A lost signing key is not made anew over a log it signed: that would
+// overwrite the origin and verifier key everyone pinned, and the log's
+// checkpoints would not verify by the new one. Restored, it serves again.
+TEST(GatewayDataDirectoryTest, RefusesToReplaceTheKeyOfASignedLog) {
+  const gateway::GatewayOptions options = OwnGatewayOptions("lost-key");
+  const std::string key = options.data_dir + "/log_signing_key.pem";
+  {
+    auto server = gateway::GatewayServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+  }
+  const std::string pem = ReadFile(key);
+  const std::string origin = ReadFile(options.data_dir + "/log_origin");
+  const std::string pinned = ReadFile(options.data_dir + "/log_verifier_key");
+  ASSERT_EQ(unlink(key.c_str()), 0);
+  auto refused = gateway::GatewayServer::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("log_signing_key.pem is missing"));
+  EXPECT_EQ(ReadFile(options.data_dir + "/log_origin"), origin);
+  EXPECT_EQ(ReadFile(options.data_dir + "/log_verifier_key"), pinned);
+  {
+    std::ofstream restored(key);
+    restored << pem;
+  }
+  ASSERT_EQ(chmod(key.c_str(), 0600), 0);
+  auto server = gateway::GatewayServer::Start(options);
+  EXPECT_TRUE(server.ok()) << server.status();
+}
+
 // A line of the revocations file that is not a serial would revoke nothing
 // while counting as revoked: custosd does not start, naming the line. A
 // comment after a serial is allowed.
