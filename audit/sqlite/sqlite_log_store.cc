@@ -282,7 +282,7 @@ absl::Status Tampered(absl::string_view what) {
 // The root the checkpoint's signed note states: a changed root column, or
 // a note of another size, would make RecoverTail check the stored tree
 // against something nobody signed. (The signature itself is checked by
-// `custos verify`, which holds the verifier key.)
+// RecoverTail when the store has the verifier key, and by `custos verify`.)
 absl::StatusOr<std::string> SignedRoot(const StoredCheckpoint& checkpoint) {
   const std::string where =
       absl::StrCat("checkpoint of size ", checkpoint.size, ": ");

@@ -489,7 +489,7 @@ void RenderHtml(const Report& r, absl::Time generated_at, std::ostream& out) {
       << "<li>Contracts are as the staff directory says now; random-check "
          "rates as the policy says.</li>\n"
       << "<li>Entry numbers are positions in the log: <code>custos log prove "
-         "--index N</code> proves one.</li>\n</ul>\n";
+         "--index N --verifier_key KEY</code> proves one.</li>\n</ul>\n";
   out << "</body></html>\n";
 }
 
