@@ -275,6 +275,22 @@ TEST(WebSessionsTest, EachTakeIdentitySessionIsAnAccountOfItsOwn) {
   EXPECT_EQ(WebSessions::AccountOf(Customer("acme")), "customer:acme");
 }
 
+// Two logins acting for one customer each have their own cap: one that
+// signs in without end signs out only its own older sessions.
+TEST(WebSessionsTest, EachLoginHasACapOfItsOwn) {
+  WebSessions sessions(absl::Hours(1), 16, 10'000);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  WebSession alice = Customer("acme");
+  alice.login = "alice";
+  WebSession bob = Customer("acme");
+  bob.login = "bob";
+  auto kept = sessions.Create(alice, now);
+  ASSERT_TRUE(kept.ok());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(sessions.Create(bob, now).ok());
+  EXPECT_TRUE(sessions.Find(kept->id, now).has_value());
+  EXPECT_EQ(WebSessions::AccountOf(alice), "login:alice");
+}
+
 TEST(WebSessionsTest, ATakeIdentitySessionIsKeptAsLongAsItLivesAtCustosd) {
   // The server's sign-ins last 8 hours; a bug, feature or abuse session up
   // to 24 at custosd. Forgotten at 8, its token was gone while it was live.

@@ -223,6 +223,7 @@ void WebServer::State::ServeLogin() {
     login_limiter.Uncount(address_key);
     WebSession signed_in;
     signed_in.acts_as = account->acts_as;
+    signed_in.login = login;
     signed_in.kind = absl::StartsWith(account->acts_as, "customer:")
                          ? WebSession::Kind::kCustomer
                          : WebSession::Kind::kDpo;

@@ -18,7 +18,10 @@ std::string WebSessions::AccountOf(const WebSession& session) {
   switch (session.kind) {
     case WebSession::Kind::kCustomer:
     case WebSession::Kind::kDpo:
-      return session.acts_as;
+      // By login: one login's sign-ins must not sign out a colleague who
+      // acts for the same customer.
+      return session.login.empty() ? session.acts_as
+                                   : absl::StrCat("login:", session.login);
     case WebSession::Kind::kIdentity:
       return absl::StrCat("identity:", session.session_id);
     case WebSession::Kind::kAnonymous:

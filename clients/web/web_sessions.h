@@ -32,8 +32,11 @@ struct WebSession {
   // The CSRF token every form of this session carries (for kAnonymous, the
   // one in the browser's form cookie).
   std::string csrf;
-  // kCustomer, kDpo: whom custos-web calls custosd for ("customer:acme").
+  // kCustomer, kDpo: whom custos-web calls custosd for ("customer:acme"),
+  // and the login that signed in as them (several logins may act for one
+  // customer; each has a cap of sessions of its own).
   std::string acts_as;
+  std::string login;
   // kIdentity: the gateway's session token (never sent to the browser) and
   // what the banner shows.
   std::string session_token;
