@@ -224,7 +224,7 @@ std::vector<absl::Status> GrantStore::WriteBatch(
   for (const Queued& queued : batch) {
     // A wait for the counts is told how storing them went, below.
     outcomes.push_back(queued.grant.has_value()
-                           ? Put(*queued.grant, /*create=*/true)
+                           ? Put(*queued.grant, Write::kNew)
                            : absl::OkStatus());
     if (ended(outcomes.back())) return outcomes;
   }
@@ -263,19 +263,25 @@ absl::Status GrantStore::WriteUnstoredReads(
     }
     if (!grant.ok()) return grant.status();
     grant->set_records_read(grant->records_read() + count);
-    if (auto s = Put(*grant, /*create=*/false); !s.ok()) return s;
+    if (auto s = Put(*grant, Write::kRecordsRead); !s.ok()) return s;
     stored.emplace_back(grant_id, count);
   }
   return absl::OkStatus();
 }
 
-absl::Status GrantStore::Put(const custos::v1::Grant& grant, bool create) {
+absl::Status GrantStore::Put(const custos::v1::Grant& grant, Write write) {
+  // A count leaves active_until_us as it is, and so its index: SQLite
+  // rewrites the index entry of every column an UPDATE sets, and every
+  // read's count is such an update.
   sqlite3_stmt* stmt = statements_->Get(
-      create ? "INSERT INTO grants(grant_id, staff_id, customer_id, "
-               "created_us, grant, active_until_us) "
-               "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
-             : "UPDATE grants SET grant = ?5, active_until_us = ?6 WHERE "
-               "grant_id = ?1");
+      write == Write::kNew
+          ? "INSERT INTO grants(grant_id, staff_id, customer_id, "
+            "created_us, grant, active_until_us) "
+            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+      : write == Write::kEnd
+          ? "UPDATE grants SET grant = ?5, active_until_us = ?6 WHERE "
+            "grant_id = ?1"
+          : "UPDATE grants SET grant = ?5 WHERE grant_id = ?1");
   const std::string bytes = grant.SerializeAsString();
   sqlite3_bind_text(stmt, 1, grant.grant_id().data(), grant.grant_id().size(),
                     SQLITE_STATIC);
@@ -446,7 +452,7 @@ absl::StatusOr<custos::v1::Grant> GrantStore::End(absl::string_view grant_id,
   grant->set_ended_by(std::string(by));
   *grant->mutable_ended_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
-  if (auto s = Put(*grant, /*create=*/false); !s.ok()) return s;
+  if (auto s = Put(*grant, Write::kEnd); !s.ok()) return s;
   // The file now has the grant's whole count, and its end.
   unstored_reads_.erase(grant_id);
   ending_.erase(grant_id);

@@ -204,7 +204,10 @@ class GrantStore {
   absl::Status WriteUnstoredReads(
       std::vector<std::pair<std::string, uint64_t>>& stored)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Put(const custos::v1::Grant& grant, bool create)
+  // What a Put stores: a new grant, a grant's records read (nothing else of
+  // it changed), or its end.
+  enum class Write { kNew, kRecordsRead, kEnd };
+  absl::Status Put(const custos::v1::Grant& grant, Write write)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The grant as the file has it.
   absl::StatusOr<custos::v1::Grant> LoadStored(absl::string_view grant_id) const
