@@ -731,9 +731,10 @@ int LogErase(const CommandOptions& options,
   const int code = response.old_copies_remain() ? kExitNotVerified : kExitOk;
   if (options.output == "json") return PrintJson(response, out, err, code);
   if (response.old_copies_remain()) {
-    err << "custos: old copies of the erased values remain in the log's "
-           "write-ahead file, kept by a reader of the live log (a verify or "
-           "report); erase again once it is done\n";
+    err << "custos: old copies of the erased values remain in a write-ahead "
+           "file (the log's or approvals.db's), kept by a reader of the live "
+           "file (a verify or report, a backup); erase again once it is "
+           "done\n";
   }
   out << "erased " << response.values_erased() << " personal values from "
       << response.entries_touched() << " entries, and the notes of "
