@@ -197,12 +197,11 @@ void WebServer::State::ServeIdentity() {
     if (!s.ok()) {
       absl::StrAppend(&body, "<p class=\"error\" id=\"error\">",
                       HtmlEscape(s.message()), "</p>");
-      // FAILED_PRECONDITION here is an end under way, which may yet fail
-      // to be recorded: for now, not for good.
+      // ABORTED is an end under way, which may yet fail to be recorded:
+      // refused for now, not for good.
       return SendPage(
-          res,
-          s.code() == absl::StatusCode::kFailedPrecondition ? 503 : HttpCode(s),
-          page, Banner(*session), body);
+          res, s.code() == absl::StatusCode::kAborted ? 503 : HttpCode(s), page,
+          Banner(*session), body);
     }
     absl::StrAppend(&body, RecordTable(response, list_page));
     if (!response.next_page_token().empty()) {
@@ -239,8 +238,7 @@ void WebServer::State::ServeIdentity() {
     // custos-web keeps its token so that it can be ended again.
     if (!s.ok() && !TakeIdentitySessionOver(s)) {
       return SendPage(
-          res,
-          s.code() == absl::StatusCode::kFailedPrecondition ? 503 : HttpCode(s),
+          res, s.code() == absl::StatusCode::kAborted ? 503 : HttpCode(s),
           "Session not ended", Banner(*session),
           absl::StrCat("<p class=\"error\" id=\"error\">",
                        HtmlEscape(s.message()),

@@ -350,11 +350,11 @@ TEST(TakeIdentitySessionOverTest, AnEndUnderWayKeepsTheToken) {
       absl::FailedPreconditionError("session s_1 is SESSION_ENDED already")));
   EXPECT_TRUE(TakeIdentitySessionOver(absl::FailedPreconditionError(
       "session s_1 is SESSION_REVOKED by dpo:dirk.dpo")));
-  // custosd's words while another call's end of the session is written
+  // custosd's answer while another call's end of the session is written
   // (gateway/sessions/session_store.cc, NotEnding): that end may fail.
-  EXPECT_FALSE(TakeIdentitySessionOver(absl::FailedPreconditionError(
-      "session s_1 is ending (its end is being recorded); nothing more is "
-      "shown")));
+  EXPECT_FALSE(TakeIdentitySessionOver(
+      absl::AbortedError("session s_1 is ending (its end is being recorded); "
+                         "nothing more is shown")));
   EXPECT_FALSE(TakeIdentitySessionOver(absl::OkStatus()));
   EXPECT_FALSE(TakeIdentitySessionOver(
       absl::AbortedError("session s_1 is being ended already; try again")));

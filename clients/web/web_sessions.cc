@@ -5,7 +5,6 @@
 
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -114,13 +113,8 @@ void WebSessions::Erase(const std::string& id) {
 bool TakeIdentitySessionOver(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kNotFound:
-      return true;
     case absl::StatusCode::kFailedPrecondition:
-      // custosd's words for an end under way (SessionStore::NotEnding):
-      // there is no other sign of it, and dropping the token would leave
-      // the session live, to no one, should that end fail.
-      return !absl::StrContains(status.message(),
-                                " is ending (its end is being recorded)");
+      return true;
     default:
       return false;
   }

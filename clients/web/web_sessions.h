@@ -135,9 +135,9 @@ class WebSessions {
 
 // Whether custosd's refusal of a call made with a take-identity session's
 // token says the session is over for good, so that custos-web may drop the
-// token: NOT_FOUND, or FAILED_PRECONDITION (ended, expired, revoked) except
-// one saying the session "is ending (its end is being recorded)", an end
-// not yet stored that may still fail, after which the session serves again.
+// token: NOT_FOUND, or FAILED_PRECONDITION (ended, expired, revoked). Not
+// ABORTED, custosd's answer while the session's end is being recorded: that
+// end may still fail, after which the session serves again.
 bool TakeIdentitySessionOver(const absl::Status& status);
 
 // The cookie that holds the form token of a visitor who has not signed in.

@@ -347,7 +347,7 @@ void SessionStore::DropEndingMark(const std::string& session_id) {
 absl::Status SessionStore::NotEnding(absl::string_view session_id,
                                      absl::string_view what) const {
   if (!ending_.contains(session_id)) return absl::OkStatus();
-  return absl::FailedPreconditionError(
+  return absl::AbortedError(
       absl::StrCat("session ", session_id,
                    " is ending (its end is being recorded); ", what));
 }

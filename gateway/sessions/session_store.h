@@ -65,7 +65,8 @@ class SessionStore {
   // one step with any other change to it: a view or action counted here
   // came before any end or revocation, and none is counted after one.
   // FAILED_PRECONDITION, saying the session's state, when it is not live;
-  // NOT_FOUND naming session_id.
+  // ABORTED while it is being ended (MarkEnding); NOT_FOUND naming
+  // session_id.
   absl::Status Count(absl::string_view session_id, int64_t page_views,
                      int64_t actions, absl::Time now);
 
@@ -77,8 +78,11 @@ class SessionStore {
   absl::Status StillLive(absl::string_view session_id, absl::Time now) const;
 
   // Refuses every use of the session while the returned mark is held:
-  // Count, and ExchangeLink (without spending the link), answer
-  // FAILED_PRECONDITION saying it is ending. For an end that is stored
+  // Count, and ExchangeLink (without spending the link), answer ABORTED
+  // saying it is ending: not FAILED_PRECONDITION, which says a session is
+  // over for good, since the end may yet fail to be recorded and the
+  // session serve again (custos-web keeps its token on ABORTED, and drops
+  // it on FAILED_PRECONDITION). For an end that is stored
   // only once its log entry is durable: nothing may be served in between,
   // or the log would show pages after the revocation. Kept in memory only,
   // and it only takes access away; End makes the end lasting. Dropping the
@@ -124,8 +128,8 @@ class SessionStore {
   absl::StatusOr<custos::v1::TakeIdentitySession> LoadById(
       absl::string_view session_id, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // FAILED_PRECONDITION when the session is marked ending (MarkEnding),
-  // saying `what` is refused.
+  // ABORTED when the session is marked ending (MarkEnding), saying `what`
+  // is refused.
   absl::Status NotEnding(absl::string_view session_id,
                          absl::string_view what) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

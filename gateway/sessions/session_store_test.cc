@@ -249,10 +249,10 @@ TEST(SessionStoreTest, ASessionMarkedEndingServesNothingUntilTheMarkIsDropped) {
               ::testing::HasSubstr("s_live is being ended already"));
   auto link_mark = *store->MarkEnding("s_link");
   absl::Status counted = store->Count("s_live", 1, 0, kNow);
-  EXPECT_EQ(counted.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(counted.code(), absl::StatusCode::kAborted);
   EXPECT_THAT(counted.message(), ::testing::HasSubstr("s_live is ending"));
   const auto opened = store->ExchangeLink("h2", "", "t2", kNow);
-  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(opened.status().message(),
               ::testing::HasSubstr("s_link is ending"));
 
